@@ -1,0 +1,1 @@
+//! One function per CLI verb: `Options` in, outcome out. The CLI fills the options; tests call these directly.

@@ -1,0 +1,1 @@
+//! Upstream APIs: one HTTP client with rate limit and retry, shared by `tmdb` and `omdb`.

@@ -1,0 +1,1 @@
+//! Stage kinds, one file per kind, behind one trait.

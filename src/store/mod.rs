@@ -1,0 +1,1 @@
+//! The database: connection, migrations, entities and idempotent all-or-nothing upserts.

@@ -1,0 +1,3 @@
+//! The integration tests, in one binary so the library is linked once.
+
+mod support;
