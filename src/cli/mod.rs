@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,13 +14,21 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
+/// The verbs. Each one is a file in `cli/` that fills an `ops` options struct.
 #[derive(Debug, Subcommand)]
 pub enum Command {}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Some(command) => match command {},
+        None => {
+            // No verb yet: show what exists rather than failing silently.
+            let _ = Cli::command().print_help();
+            ExitCode::from(2)
+        }
+    }
 }

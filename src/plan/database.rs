@@ -11,16 +11,19 @@ pub fn is_local_database_url(url: &str) -> bool {
     if url.starts_with("sqlite:") {
         return true;
     }
+    // libpq's `?host=/path` names a unix socket and wins over the authority part, which may
+    // then be empty (`postgres://u@/db?host=…`), a form `Url::parse` rejects.
+    if let Some((_, query)) = url.split_once('?') {
+        let socket_param = url::form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| k == "host" && v.starts_with('/'));
+        if socket_param {
+            return true;
+        }
+    }
     let Ok(parsed) = Url::parse(url) else {
         return false;
     };
     let host = parsed.host_str().unwrap_or("");
-    let socket_param = parsed
-        .query_pairs()
-        .any(|(k, v)| k == "host" && v.starts_with('/'));
-    if socket_param {
-        return true;
-    }
     match host {
         // `postgres:///db` and `postgres://%2Frun%2Fpostgresql/db` reach a unix socket.
         "" => true,

@@ -2,3 +2,7 @@
 //!
 //! The library never prints directly; everything user-facing goes through here so `--quiet`,
 //! non-terminal output and tests (which capture into a buffer) behave the same everywhere.
+
+mod shell;
+
+pub use shell::{Captured, Shell, Verbosity};

@@ -1,6 +1,7 @@
 //! Shared test helpers: where the real upstream fixtures are, and which PostgreSQL to use.
 
 #![allow(dead_code)] // each test module uses a different subset
+#![allow(clippy::print_stderr)] // a skipped test must say so loudly
 
 use std::path::PathBuf;
 

@@ -1,0 +1,183 @@
+//! [`Shell`]: where every user-facing line goes. Status lines and warnings go to stderr,
+//! machine-readable output (JSON, dot, schemas) to stdout. Tests build a shell over buffers
+//! and read back exactly what a user would have seen.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+/// How much the shell says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verbosity {
+    #[default]
+    Normal,
+    /// Only warnings, errors and stdout data.
+    Quiet,
+}
+
+enum Sink {
+    Std,
+    Buffer(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    fn write(&self, err: bool, bytes: &[u8]) {
+        // Output that cannot be written (a closed pipe) is not worth a panic or an error
+        // that would hide the real outcome of the command.
+        match self {
+            Sink::Std if err => {
+                let _ = io::stderr().lock().write_all(bytes);
+            }
+            Sink::Std => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(bytes);
+                let _ = out.flush();
+            }
+            Sink::Buffer(buf) => buf
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(bytes),
+        }
+    }
+}
+
+/// The one output path of the library. Cheap to clone; clones share the sink.
+#[derive(Clone)]
+pub struct Shell {
+    out: Arc<Sink>,
+    err: Arc<Sink>,
+    verbosity: Verbosity,
+    color: bool,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("verbosity", &self.verbosity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a test shell captured.
+#[derive(Clone, Default)]
+pub struct Captured {
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Captured {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl Shell {
+    /// The process's stdout and stderr; colour when stderr is a terminal and `NO_COLOR` is unset.
+    pub fn stdio(verbosity: Verbosity) -> Self {
+        let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Shell {
+            out: Arc::new(Sink::Std),
+            err: Arc::new(Sink::Std),
+            verbosity,
+            color,
+        }
+    }
+
+    /// A shell writing into memory, for tests.
+    pub fn capture(verbosity: Verbosity) -> (Self, Captured) {
+        let captured = Captured::default();
+        let shell = Shell {
+            out: Arc::new(Sink::Buffer(captured.out.clone())),
+            err: Arc::new(Sink::Buffer(captured.err.clone())),
+            verbosity,
+            color: false,
+        };
+        (shell, captured)
+    }
+
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+
+    /// True when stderr is an interactive terminal (progress bars make sense).
+    pub fn is_err_tty(&self) -> bool {
+        matches!(*self.err, Sink::Std) && io::stderr().is_terminal()
+    }
+
+    /// A right-aligned status verb and a message: `   Validated plans/dev-200.toml`.
+    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.is_quiet() {
+            return;
+        }
+        let line = if self.color {
+            format!("\x1b[1;32m{verb:>12}\x1b[0m {message}\n")
+        } else {
+            format!("{verb:>12} {message}\n")
+        };
+        self.err.write(true, line.as_bytes());
+    }
+
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        self.labelled("warning", "\x1b[1;33m", message);
+    }
+
+    pub fn error(&self, message: impl std::fmt::Display) {
+        self.labelled("error", "\x1b[1;31m", message);
+    }
+
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if !self.is_quiet() {
+            self.labelled("note", "\x1b[1;36m", message);
+        }
+    }
+
+    fn labelled(&self, label: &str, ansi: &str, message: impl std::fmt::Display) {
+        let line = if self.color {
+            format!("{ansi}{label}\x1b[0m: {message}\n")
+        } else {
+            format!("{label}: {message}\n")
+        };
+        self.err.write(true, line.as_bytes());
+    }
+
+    /// Free text to stderr (a rendered diagnostic, a table), shown even when quiet.
+    pub fn err_text(&self, text: &str) {
+        self.err.write(true, text.as_bytes());
+    }
+
+    /// Data for stdout (JSON, dot, a schema): never suppressed.
+    pub fn out_text(&self, text: &str) {
+        self.out.write(false, text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_separates_streams_and_quiet_drops_status() {
+        let (shell, cap) = Shell::capture(Verbosity::Normal);
+        shell.status("Validated", "plans/dev-200.toml");
+        shell.warn("careful");
+        shell.out_text("{}\n");
+        assert_eq!(
+            cap.stderr(),
+            "   Validated plans/dev-200.toml\nwarning: careful\n"
+        );
+        assert_eq!(cap.stdout(), "{}\n");
+
+        let (quiet, cap) = Shell::capture(Verbosity::Quiet);
+        quiet.status("Validated", "x");
+        quiet.note("n");
+        quiet.warn("w");
+        assert_eq!(cap.stderr(), "warning: w\n");
+    }
+}
