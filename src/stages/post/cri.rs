@@ -283,9 +283,11 @@ impl Cri {
         if params.classic_age_years == 0 {
             return Err(scale_error("classic_age_years", 0, d.classic_age_years));
         }
+        // Only ratios matter; scaling by the largest keeps sums finite for any finite weights.
+        let max = weights.iter().map(|(_, w)| *w).fold(0.0, f64::max);
         Ok(Cri {
             params,
-            weights: weights.map(|(_, w)| w),
+            weights: weights.map(|(_, w)| w / max),
             as_of_year,
         })
     }
@@ -781,7 +783,7 @@ mod tests {
 
     prop_compose! {
         fn params()(
-            w in prop::array::uniform5(0.0..10.0f64),
+            w in prop::array::uniform5(prop_oneof![0.0..10.0f64, 0.0..f64::MAX]),
             imdb_votes_full in 1..u64::MAX,
             tmdb_votes_full in 1..u64::MAX,
             popularity_full in prop_oneof![1e-9..1e9f64, Just(f64::MAX)],

@@ -285,10 +285,13 @@ fn check(p: &SimilarityParams) -> Result<[f64; FAMILIES], SimilarityError> {
             return Err(SimilarityError::Weight { name, value });
         }
     }
-    let total: f64 = weights.iter().sum();
-    if total <= 0.0 {
+    // Scaled by the largest first so the sum stays finite for any finite weights.
+    let max = weights.iter().copied().fold(0.0, f64::max);
+    if max <= 0.0 {
         return Err(SimilarityError::NoWeight);
     }
+    let weights = weights.map(|w| w / max);
+    let total: f64 = weights.iter().sum();
     if !(0.0..=1.0).contains(&p.min_score) {
         return Err(SimilarityError::MinScore { value: p.min_score });
     }
@@ -459,8 +462,9 @@ impl Search<'_> {
         let mut score = 0.0;
         for (f, family) in self.families.iter().enumerate() {
             let inter = shared[f] as usize + family.common_shared(a, b);
-            let union = family.sets.row(a).len() + family.sets.row(b).len() - inter;
-            if union > 0 {
+            // Most candidates share nothing in most families: skip the division there.
+            if inter > 0 {
+                let union = family.sets.row(a).len() + family.sets.row(b).len() - inter;
                 score += self.weights[f] * inter as f64 / union as f64;
             }
         }
@@ -661,6 +665,13 @@ mod tests {
                 "`crew`",
             ),
             (zero, "every recommendation weight is 0"),
+            (
+                SimilarityParams {
+                    genres: f64::INFINITY,
+                    ..e
+                },
+                "`genres`",
+            ),
             (
                 SimilarityParams {
                     min_score: 1.5,
