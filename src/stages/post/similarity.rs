@@ -20,7 +20,8 @@
 //! shares anything.
 //!
 //! Results are deterministic: ties are broken by the lower movie id, and the work split over
-//! threads does not change what is found.
+//! threads does not change what is found. [`similar_movies`] blocks while it uses every core
+//! (scoped threads); async callers run it under `tokio::task::spawn_blocking`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
