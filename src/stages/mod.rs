@@ -1,1 +1,3 @@
 //! Stage kinds, one file per kind, behind one trait.
+
+pub mod post;

@@ -1,0 +1,819 @@
+//! Computed recommendations among the imported movies: for every movie, the `top_n` most
+//! similar others by shared genres, keywords, cast and crew.
+//!
+//! The score of a pair is a weighted sum of one Jaccard index per feature family,
+//! `Σ w_f · |A_f ∩ B_f| / |A_f ∪ B_f|` with the weights scaled to sum to 1, so it lies in
+//! `0..=1`. A family that one of the two movies lacks contributes 0: similarity needs evidence,
+//! and a movie whose keywords were never fetched must not look like a perfect match.
+//!
+//! Comparing all pairs is 50 million pairs at 10,000 movies, so candidates come from inverted
+//! indexes (feature → movies): a movie is compared only with movies it shares a feature with.
+//! The cost of that is `Σ df²` over the features, which the few most common features dominate
+//! ("Drama" is on about a third of all movies; a prolific composer on hundreds). So features
+//! carried by more than `common_share` of the movies (and by more than [`COMMON_FLOOR`]
+//! movies) do not *propose* candidates. They still *count* in the score of every pair found
+//! through a rarer shared feature, so every score reported is exact. What is lost are pairs
+//! whose only links are very common features, such as two movies that are both dramas and
+//! nothing else: such a pair says little about taste, and ranking thousands of them would
+//! come down to tie-breaking. A movie with no rarer link gets fewer than `top_n` results,
+//! which is more honest than padding. Set `common_share` to 1 to compare every pair that
+//! shares anything.
+//!
+//! Results are deterministic: ties are broken by the lower movie id, and the work split over
+//! threads does not change what is found. [`similar_movies`] blocks while it uses every core
+//! (scoped threads); async callers run it under `tokio::task::spawn_blocking`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Features on at most this many movies always propose candidates, however small the
+/// collection: below it the index is cheap whatever the share.
+pub const COMMON_FLOOR: usize = 100;
+
+const FAMILIES: usize = 4;
+const FAMILY_NAMES: [&str; FAMILIES] = ["genres", "keywords", "cast", "crew"];
+/// Movies a worker takes at a time; small enough to balance uneven movies over threads.
+const BLOCK: usize = 32;
+
+/// What one movie is made of. Ids are whatever the caller uses consistently (TMDB ids);
+/// repeats inside a family count once (crew lists repeat a person who has two jobs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MovieFeatures {
+    pub movie_id: i64,
+    pub genres: Vec<i64>,
+    pub keywords: Vec<i64>,
+    pub cast: Vec<i64>,
+    pub crew: Vec<i64>,
+}
+
+impl MovieFeatures {
+    fn family(&self, f: usize) -> &[i64] {
+        match f {
+            0 => &self.genres,
+            1 => &self.keywords,
+            2 => &self.cast,
+            _ => &self.crew,
+        }
+    }
+}
+
+/// The plan's settings for computed recommendations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimilarityParams {
+    pub genres: f64,
+    pub keywords: f64,
+    pub cast: f64,
+    pub crew: f64,
+    /// Recommendations kept per movie.
+    pub top_n: usize,
+    /// Pairs scoring below this (`0..=1`) are not recommendations.
+    pub min_score: f64,
+    /// Share of movies (`0 < x <= 1`) above which a feature stops proposing candidates.
+    pub common_share: f64,
+}
+
+impl Default for SimilarityParams {
+    fn default() -> Self {
+        SimilarityParams {
+            genres: 0.3,
+            keywords: 0.3,
+            cast: 0.25,
+            crew: 0.15,
+            top_n: 10,
+            min_score: 0.1,
+            common_share: 0.05,
+        }
+    }
+}
+
+/// One computed recommendation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similar {
+    pub movie_id: i64,
+    pub similar_id: i64,
+    /// `0..=1`.
+    pub score: f64,
+    /// 1 for the most similar.
+    pub rank: u32,
+}
+
+/// What the computation did, for the run report and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimilarityStats {
+    pub movies: usize,
+    /// Pairs scored (each unordered pair counts twice, once from each side).
+    pub candidate_pairs: u64,
+    /// Distinct features that were too common to propose candidates.
+    pub common_features: usize,
+    /// Movies a feature could be on and still propose candidates.
+    pub common_threshold: usize,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimilarityOutcome {
+    /// Sorted by `movie_id`, then `rank`.
+    pub pairs: Vec<Similar>,
+    pub stats: SimilarityStats,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SimilarityError {
+    #[error("movie {movie_id} appears twice in the similarity input")]
+    #[diagnostic(
+        code(popctl::post::duplicate_movie),
+        help("this is a bug in how the stage reads movies, please report it")
+    )]
+    DuplicateMovie { movie_id: i64 },
+    #[error(
+        "recommendation weight `{name}` is {value}; a weight must be a finite number, 0 or more"
+    )]
+    #[diagnostic(code(popctl::post::similarity_weight))]
+    Weight { name: &'static str, value: f64 },
+    #[error("every recommendation weight is 0, so no pair could score")]
+    #[diagnostic(
+        code(popctl::post::similarity_no_weight),
+        help("give genres, keywords, cast or crew a positive weight")
+    )]
+    NoWeight,
+    #[error("recommendation `min_score` is {value}; it must be between 0 and 1")]
+    #[diagnostic(code(popctl::post::min_score))]
+    MinScore { value: f64 },
+    #[error("recommendation `common_share` is {value}; it must be above 0 and at most 1")]
+    #[diagnostic(
+        code(popctl::post::common_share),
+        help("1 lets every feature propose candidates; the default is 0.05")
+    )]
+    CommonShare { value: f64 },
+    #[error("{count} movies are more than the similarity index can hold")]
+    #[diagnostic(code(popctl::post::too_many_movies))]
+    TooMany { count: usize },
+}
+
+/// Rows of `u32`s in one allocation.
+#[derive(Debug, Default)]
+struct Rows {
+    offsets: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl Rows {
+    fn with_rows(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Rows {
+            offsets,
+            items: Vec::new(),
+        }
+    }
+
+    fn push_row(&mut self, row: impl IntoIterator<Item = u32>) {
+        self.items.extend(row);
+        self.offsets.push(self.items.len());
+    }
+
+    fn row(&self, i: usize) -> &[u32] {
+        &self.items[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+/// One feature family, interned to dense ids.
+struct Family {
+    /// Per movie: its features, sorted and deduplicated.
+    sets: Rows,
+    /// Per movie: its common features as a bitset of `words` words. Common features are few
+    /// (at most one per `threshold` memberships), and a popcount beats merging lists in the
+    /// scoring loop, which runs for every candidate pair.
+    common_bits: Vec<u64>,
+    words: usize,
+    /// Per feature: the movies carrying it, ascending; empty for features that propose no
+    /// candidates (common ones, and those on a single movie).
+    postings: Rows,
+}
+
+/// Computes the top `top_n` similar movies of every movie.
+pub fn similar_movies(
+    movies: &[MovieFeatures],
+    params: &SimilarityParams,
+) -> Result<SimilarityOutcome, SimilarityError> {
+    compute(movies, params, COMMON_FLOOR)
+}
+
+/// [`similar_movies`] with the floor as a parameter, so tests can cut small collections.
+fn compute(
+    movies: &[MovieFeatures],
+    params: &SimilarityParams,
+    floor: usize,
+) -> Result<SimilarityOutcome, SimilarityError> {
+    let weights = check(params)?;
+    if u32::try_from(movies.len()).is_err() {
+        return Err(SimilarityError::TooMany {
+            count: movies.len(),
+        });
+    }
+    let mut order: Vec<&MovieFeatures> = movies.iter().collect();
+    order.sort_by_key(|m| m.movie_id);
+    if let Some(w) = order.windows(2).find(|w| w[0].movie_id == w[1].movie_id) {
+        return Err(SimilarityError::DuplicateMovie {
+            movie_id: w[0].movie_id,
+        });
+    }
+    let n = order.len();
+    let share_limit = (params.common_share * n as f64).ceil();
+    let threshold = floor.max(share_limit as usize);
+    let mut common_features = 0;
+    let families: Vec<Family> = (0..FAMILIES)
+        .map(|f| {
+            let (family, common) = build_family(&order, f, threshold);
+            common_features += common;
+            family
+        })
+        .collect();
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, n.div_ceil(BLOCK).max(1));
+    let next = AtomicUsize::new(0);
+    let search = Search {
+        families: &families,
+        weights,
+        params,
+        n,
+    };
+    let mut found: Vec<TopList> = Vec::with_capacity(n);
+    let mut candidate_pairs = 0;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| search.run(&next)))
+            .collect();
+        for w in workers {
+            // A panic in a worker is a bug; re-raise it rather than return partial results.
+            let (part, pairs) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            found.extend(part);
+            candidate_pairs += pairs;
+        }
+    });
+    found.sort_unstable_by_key(|(a, _)| *a);
+
+    let mut pairs = Vec::with_capacity(found.iter().map(|(_, v)| v.len()).sum());
+    for (a, top) in found {
+        for (rank, (b, score)) in (1..).zip(top) {
+            pairs.push(Similar {
+                movie_id: order[a].movie_id,
+                similar_id: order[b as usize].movie_id,
+                score,
+                rank,
+            });
+        }
+    }
+    Ok(SimilarityOutcome {
+        pairs,
+        stats: SimilarityStats {
+            movies: n,
+            candidate_pairs,
+            common_features,
+            common_threshold: threshold,
+            threads,
+        },
+    })
+}
+
+/// The family weights scaled to sum to 1.
+fn check(p: &SimilarityParams) -> Result<[f64; FAMILIES], SimilarityError> {
+    let weights = [p.genres, p.keywords, p.cast, p.crew];
+    for (name, value) in FAMILY_NAMES.into_iter().zip(weights) {
+        if !value.is_finite() || value < 0.0 {
+            return Err(SimilarityError::Weight { name, value });
+        }
+    }
+    // Scaled by the largest first so the sum stays finite for any finite weights.
+    let max = weights.iter().copied().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return Err(SimilarityError::NoWeight);
+    }
+    let weights = weights.map(|w| w / max);
+    let total: f64 = weights.iter().sum();
+    if !(0.0..=1.0).contains(&p.min_score) {
+        return Err(SimilarityError::MinScore { value: p.min_score });
+    }
+    if !(p.common_share > 0.0 && p.common_share <= 1.0) {
+        return Err(SimilarityError::CommonShare {
+            value: p.common_share,
+        });
+    }
+    Ok(weights.map(|w| w / total))
+}
+
+/// Interns family `f` of every movie and builds its index. Returns the family and how many of
+/// its features are common.
+fn build_family(order: &[&MovieFeatures], f: usize, threshold: usize) -> (Family, usize) {
+    let mut ids: HashMap<i64, u32> = HashMap::new();
+    let mut sets = Rows::with_rows(order.len());
+    let mut row = Vec::new();
+    for m in order {
+        row.clear();
+        for raw in m.family(f) {
+            let next = ids.len() as u32;
+            row.push(*ids.entry(*raw).or_insert(next));
+        }
+        row.sort_unstable();
+        row.dedup();
+        sets.push_row(row.iter().copied());
+    }
+    let mut df = vec![0u32; ids.len()];
+    for &x in &sets.items {
+        df[x as usize] += 1;
+    }
+    let proposes = |x: u32| proposes_df(df[x as usize] as usize, threshold);
+    // Common features get bit numbers in id order.
+    let mut bit = vec![None; df.len()];
+    let mut common_count = 0usize;
+    for (x, &d) in df.iter().enumerate() {
+        if d as usize > threshold {
+            bit[x] = Some(common_count);
+            common_count += 1;
+        }
+    }
+    let words = common_count.div_ceil(64);
+    let mut common_bits = vec![0u64; words * order.len()];
+
+    let mut postings = Rows::with_rows(df.len());
+    let mut start = 0;
+    for &d in &df {
+        if proposes_df(d as usize, threshold) {
+            start += d as usize;
+        }
+        postings.offsets.push(start);
+    }
+    postings.items = vec![0; start];
+    let mut fill: Vec<usize> = postings.offsets[..df.len()].to_vec();
+    for a in 0..order.len() {
+        for &x in sets.row(a) {
+            if proposes(x) {
+                postings.items[fill[x as usize]] = a as u32;
+                fill[x as usize] += 1;
+            } else if let Some(b) = bit[x as usize] {
+                common_bits[a * words + b / 64] |= 1 << (b % 64);
+            }
+        }
+    }
+    (
+        Family {
+            sets,
+            common_bits,
+            words,
+            postings,
+        },
+        common_count,
+    )
+}
+
+impl Family {
+    fn common_shared(&self, a: usize, b: usize) -> usize {
+        let w = self.words;
+        let (x, y) = (
+            &self.common_bits[a * w..(a + 1) * w],
+            &self.common_bits[b * w..(b + 1) * w],
+        );
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| (p & q).count_ones() as usize)
+            .sum()
+    }
+}
+
+fn proposes_df(df: usize, threshold: usize) -> bool {
+    (2..=threshold).contains(&df)
+}
+
+/// A movie (by index) and its best matches (index, score), best first.
+type TopList = (usize, Vec<(u32, f64)>);
+
+struct Search<'a> {
+    families: &'a [Family],
+    weights: [f64; FAMILIES],
+    params: &'a SimilarityParams,
+    n: usize,
+}
+
+impl Search<'_> {
+    /// Takes blocks of movies until none are left; returns each movie's top list and the
+    /// number of pairs scored.
+    fn run(&self, next: &AtomicUsize) -> (Vec<TopList>, u64) {
+        let mut out = Vec::new();
+        let mut shared = vec![[0u32; FAMILIES]; self.n];
+        // `seen[b] == a + 1` marks b as a candidate of a, so nothing is cleared between movies.
+        let mut seen = vec![0u32; self.n];
+        let mut touched = Vec::new();
+        let mut scored = Vec::new();
+        let mut pairs = 0u64;
+        loop {
+            let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+            if start >= self.n {
+                break;
+            }
+            for a in start..(start + BLOCK).min(self.n) {
+                self.candidates(a, &mut shared, &mut seen, &mut touched);
+                pairs += touched.len() as u64;
+                scored.clear();
+                for &b in &touched {
+                    let score = self.score(a, b as usize, &shared[b as usize]);
+                    if score > 0.0 && score >= self.params.min_score {
+                        scored.push((b, score));
+                    }
+                }
+                out.push((a, top(&mut scored, self.params.top_n)));
+            }
+        }
+        (out, pairs)
+    }
+
+    /// Fills `touched` with the movies sharing a proposing feature with `a`, and `shared[b]`
+    /// with how many such features they share per family.
+    fn candidates(
+        &self,
+        a: usize,
+        shared: &mut [[u32; FAMILIES]],
+        seen: &mut [u32],
+        touched: &mut Vec<u32>,
+    ) {
+        touched.clear();
+        let mark = a as u32 + 1;
+        for (f, family) in self.families.iter().enumerate() {
+            for &x in family.sets.row(a) {
+                for &b in family.postings.row(x as usize) {
+                    let bi = b as usize;
+                    if bi == a {
+                        continue;
+                    }
+                    if seen[bi] != mark {
+                        seen[bi] = mark;
+                        shared[bi] = [0; FAMILIES];
+                        touched.push(b);
+                    }
+                    shared[bi][f] += 1;
+                }
+            }
+        }
+    }
+
+    /// The exact score of a candidate pair: the shared proposing features counted while
+    /// gathering candidates, plus the shared common ones.
+    fn score(&self, a: usize, b: usize, shared: &[u32; FAMILIES]) -> f64 {
+        let mut score = 0.0;
+        for (f, family) in self.families.iter().enumerate() {
+            let inter = shared[f] as usize + family.common_shared(a, b);
+            // Most candidates share nothing in most families: skip the division there.
+            if inter > 0 {
+                let union = family.sets.row(a).len() + family.sets.row(b).len() - inter;
+                score += self.weights[f] * inter as f64 / union as f64;
+            }
+        }
+        score.clamp(0.0, 1.0)
+    }
+}
+
+/// The best `n` by score, then by the lower index (= lower movie id), best first.
+fn top(scored: &mut Vec<(u32, f64)>, n: usize) -> Vec<(u32, f64)> {
+    let order = |x: &(u32, f64), y: &(u32, f64)| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0));
+    if n == 0 {
+        return Vec::new();
+    }
+    if scored.len() > n {
+        scored.select_nth_unstable_by(n - 1, order);
+        scored.truncate(n);
+    }
+    scored.sort_unstable_by(order);
+    scored.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn movie(
+        id: i64,
+        genres: &[i64],
+        keywords: &[i64],
+        cast: &[i64],
+        crew: &[i64],
+    ) -> MovieFeatures {
+        MovieFeatures {
+            movie_id: id,
+            genres: genres.to_vec(),
+            keywords: keywords.to_vec(),
+            cast: cast.to_vec(),
+            crew: crew.to_vec(),
+        }
+    }
+
+    fn exact() -> SimilarityParams {
+        SimilarityParams {
+            min_score: 0.0,
+            common_share: 1.0,
+            ..SimilarityParams::default()
+        }
+    }
+
+    fn run(movies: &[MovieFeatures], p: &SimilarityParams) -> Vec<(i64, i64, f64, u32)> {
+        similar_movies(movies, p)
+            .unwrap()
+            .pairs
+            .into_iter()
+            .map(|s| (s.movie_id, s.similar_id, s.score, s.rank))
+            .collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn hand_checked_scores() {
+        // 1 and 2: genres {1,2} vs {1,3} → 1/3; keywords {10,11} vs {10,11} → 1;
+        // cast {100} vs {101} → 0; crew {200} vs {200, 200} (a repeat) → 1.
+        // 0.3/3 + 0.3 + 0 + 0.15 = 0.55.
+        // 1 and 3: genres {1,2} vs {1,2} → 1, nothing else shared: 0.3.
+        // 2 and 3: genres {1,3} vs {1,2} → 1/3: 0.1.
+        let movies = [
+            movie(1, &[1, 2], &[10, 11], &[100], &[200]),
+            movie(2, &[1, 3], &[10, 11], &[101], &[200, 200]),
+            movie(3, &[2, 1], &[], &[], &[]),
+        ];
+        let got = run(&movies, &exact());
+        let want = [
+            (1, 2, 0.55, 1),
+            (1, 3, 0.3, 2),
+            (2, 1, 0.55, 1),
+            (2, 3, 0.1, 2),
+            (3, 1, 0.3, 1),
+            (3, 2, 0.1, 2),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0, g.1, g.3), (w.0, w.1, w.3), "{got:?}");
+            assert!(close(g.2, w.2), "{g:?} != {w:?}");
+        }
+    }
+
+    #[test]
+    fn min_score_and_top_n_cut() {
+        let movies = [
+            movie(1, &[1, 2], &[10, 11], &[100], &[200]),
+            movie(2, &[1, 3], &[10, 11], &[101], &[200]),
+            movie(3, &[2, 1], &[], &[], &[]),
+        ];
+        let p = SimilarityParams {
+            min_score: 0.2,
+            top_n: 1,
+            ..exact()
+        };
+        let got: Vec<_> = run(&movies, &p).iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(got, [(1, 2), (2, 1), (3, 1)]);
+        let none = SimilarityParams {
+            top_n: 0,
+            ..exact()
+        };
+        assert!(run(&movies, &none).is_empty());
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_movie_id_whatever_the_input_order() {
+        let mut movies = vec![
+            movie(50, &[], &[7], &[], &[]),
+            movie(9, &[], &[7], &[], &[]),
+            movie(30, &[], &[7], &[], &[]),
+            movie(12, &[], &[7], &[], &[]),
+        ];
+        let p = SimilarityParams {
+            top_n: 2,
+            ..exact()
+        };
+        let a = run(&movies, &p);
+        movies.reverse();
+        assert_eq!(a, run(&movies, &p));
+        let of_50: Vec<_> = a.iter().filter(|s| s.0 == 50).map(|s| s.1).collect();
+        assert_eq!(of_50, [9, 12]);
+    }
+
+    #[test]
+    fn a_missing_family_scores_zero_not_a_perfect_match() {
+        let movies = [
+            movie(1, &[1], &[10, 11], &[100], &[200]),
+            movie(2, &[1], &[], &[], &[]),
+        ];
+        let got = run(&movies, &exact());
+        assert!(close(got[0].2, 0.3), "{got:?}");
+    }
+
+    #[test]
+    fn common_features_count_in_scores_but_propose_nothing() {
+        // Genre 1 is on all 150 movies (> COMMON_FLOOR); keyword 5 links only 0 and 1.
+        let mut movies: Vec<_> = (0..150).map(|i| movie(i, &[1], &[], &[], &[])).collect();
+        movies[0].keywords = vec![5];
+        movies[1].keywords = vec![5];
+        let p = SimilarityParams {
+            common_share: 0.5,
+            ..exact()
+        };
+        let out = similar_movies(&movies, &p).unwrap();
+        assert_eq!(out.stats.common_features, 1);
+        assert_eq!(out.stats.common_threshold, 100);
+        let got: Vec<_> = out
+            .pairs
+            .iter()
+            .map(|s| (s.movie_id, s.similar_id))
+            .collect();
+        assert_eq!(got, [(0, 1), (1, 0)]);
+        // Both genre (common) and keyword count: 0.3 + 0.3.
+        assert!(close(out.pairs[0].score, 0.6), "{:?}", out.pairs[0]);
+        // Without the cut every movie gets genre-only matches.
+        assert_eq!(
+            run(
+                &movies,
+                &SimilarityParams {
+                    top_n: 200,
+                    ..exact()
+                }
+            )
+            .len(),
+            150 * 149
+        );
+    }
+
+    #[test]
+    fn bad_settings_and_input_are_errors() {
+        let one = [movie(1, &[1], &[], &[], &[])];
+        let twice = [movie(1, &[1], &[], &[], &[]), movie(1, &[2], &[], &[], &[])];
+        let message = |m: &[MovieFeatures], p| similar_movies(m, &p).unwrap_err().to_string();
+        assert!(message(&twice, exact()).contains("movie 1 appears twice"));
+        let zero = SimilarityParams {
+            genres: 0.0,
+            keywords: 0.0,
+            cast: 0.0,
+            crew: 0.0,
+            ..exact()
+        };
+        let e = exact();
+        let cases = [
+            (SimilarityParams { cast: -0.1, ..e }, "`cast`"),
+            (
+                SimilarityParams {
+                    crew: f64::NAN,
+                    ..e
+                },
+                "`crew`",
+            ),
+            (zero, "every recommendation weight is 0"),
+            (
+                SimilarityParams {
+                    genres: f64::INFINITY,
+                    ..e
+                },
+                "`genres`",
+            ),
+            (
+                SimilarityParams {
+                    min_score: 1.5,
+                    ..e
+                },
+                "min_score",
+            ),
+            (
+                SimilarityParams {
+                    min_score: f64::NAN,
+                    ..e
+                },
+                "min_score",
+            ),
+            (
+                SimilarityParams {
+                    common_share: 0.0,
+                    ..e
+                },
+                "common_share",
+            ),
+        ];
+        for (params, want) in cases {
+            let got = message(&one, params);
+            assert!(got.contains(want), "{params:?}: {got}");
+        }
+        assert!(similar_movies(&[], &exact()).unwrap().pairs.is_empty());
+    }
+
+    /// Every pair, the slow way, with the same formula.
+    fn brute_force(movies: &[MovieFeatures], p: &SimilarityParams) -> Vec<(i64, i64, f64)> {
+        let w = check(p).unwrap();
+        let set = |m: &MovieFeatures, f| {
+            let mut v = m.family(f).to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut out = Vec::new();
+        for a in movies {
+            for b in movies {
+                if a.movie_id == b.movie_id {
+                    continue;
+                }
+                let mut score = 0.0;
+                for (f, wf) in w.iter().enumerate() {
+                    let (sa, sb) = (set(a, f), set(b, f));
+                    let inter = sa.iter().filter(|x| sb.contains(x)).count();
+                    let union = sa.len() + sb.len() - inter;
+                    if union > 0 {
+                        score += wf * inter as f64 / union as f64;
+                    }
+                }
+                out.push((a.movie_id, b.movie_id, score));
+            }
+        }
+        out
+    }
+
+    fn movies_strategy() -> impl Strategy<Value = Vec<MovieFeatures>> {
+        let ids = |pool: i64, max: usize| prop::collection::vec(0..pool, 0..max);
+        prop::collection::vec((ids(6, 3), ids(30, 6), ids(40, 5), ids(20, 4)), 0..60).prop_map(
+            |rows| {
+                rows.into_iter()
+                    .enumerate()
+                    .map(|(i, (g, k, c, w))| MovieFeatures {
+                        movie_id: (i as i64 * 7919) % 1000,
+                        genres: g,
+                        keywords: k,
+                        cast: c,
+                        crew: w,
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Without the common-feature cut the index finds exactly the brute-force top lists.
+        #[test]
+        fn index_matches_brute_force(movies in movies_strategy(), top_n in 1..8usize, min in 0.0..0.5f64) {
+            let p = SimilarityParams { top_n, min_score: min, ..exact() };
+            let mut want = brute_force(&movies, &p);
+            want.retain(|(_, _, s)| *s > 0.0 && *s >= min);
+            want.sort_by(|x, y| x.0.cmp(&y.0).then(y.2.total_cmp(&x.2)).then(x.1.cmp(&y.1)));
+            let mut kept = Vec::new();
+            let mut rank = 0;
+            for (i, w) in want.iter().enumerate() {
+                rank = if i > 0 && want[i - 1].0 == w.0 { rank + 1 } else { 1 };
+                if rank <= top_n { kept.push(*w); }
+            }
+            let got: Vec<_> = run(&movies, &p).into_iter().map(|(a, b, s, _)| (a, b, s)).collect();
+            prop_assert_eq!(got.len(), kept.len());
+            for (g, w) in got.iter().zip(&kept) {
+                prop_assert_eq!((g.0, g.1), (w.0, w.1));
+                prop_assert!(close(g.2, w.2));
+            }
+        }
+
+        /// With a cut, every reported score is still exact, and every pair left out shares no
+        /// feature below the cut.
+        #[test]
+        fn the_cut_only_drops_pairs_linked_by_common_features(
+            movies in movies_strategy(), floor in 2..12usize,
+        ) {
+            let p = SimilarityParams { top_n: usize::MAX, min_score: 0.0, common_share: 0.01, ..exact() };
+            let out = compute(&movies, &p, floor).unwrap();
+            let truth: HashMap<(i64, i64), f64> =
+                brute_force(&movies, &p).into_iter().map(|(a, b, s)| ((a, b), s)).collect();
+            for s in &out.pairs {
+                prop_assert!(close(s.score, truth[&(s.movie_id, s.similar_id)]));
+            }
+            let found: std::collections::HashSet<_> =
+                out.pairs.iter().map(|s| (s.movie_id, s.similar_id)).collect();
+            let mut df: HashMap<(usize, i64), usize> = HashMap::new();
+            for m in &movies {
+                for f in 0..FAMILIES {
+                    let mut set = m.family(f).to_vec();
+                    set.sort_unstable();
+                    set.dedup();
+                    for x in set {
+                        *df.entry((f, x)).or_default() += 1;
+                    }
+                }
+            }
+            for ((a, b), score) in truth {
+                if score > 0.0 && !found.contains(&(a, b)) {
+                    let (ma, mb) = (
+                        movies.iter().find(|m| m.movie_id == a).unwrap(),
+                        movies.iter().find(|m| m.movie_id == b).unwrap(),
+                    );
+                    for f in 0..FAMILIES {
+                        for x in ma.family(f).iter().filter(|x| mb.family(f).contains(x)) {
+                            prop_assert!(df[&(f, *x)] > out.stats.common_threshold,
+                                "pair {a}-{b} shares rare feature {x} of {} yet was dropped", FAMILY_NAMES[f]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

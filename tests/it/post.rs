@@ -1,0 +1,297 @@
+//! Post-processing on real upstream bodies: the CRI of every OMDb movie fixture, the worked
+//! example of `docs/cri.md` rebuilt from its fixtures, computed recommendations among the TMDB
+//! fixtures, and the shape of the shipped curated lists.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use popctl::stages::post::cri::{
+    AuthorityKind, AwardCounts, Cri, CriInputs, CriParams, ListMembership, Placement,
+};
+use popctl::stages::post::similarity::{MovieFeatures, SimilarityParams, similar_movies};
+use serde_json::Value;
+
+use crate::support;
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a readable directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// OMDb's number text ("1,266,466", "8.5", "93%", "87/100"), or `None` for "N/A".
+fn omdb_number(v: Option<&Value>) -> Option<f64> {
+    let text = v?.as_str()?;
+    let head = text
+        .split('/')
+        .next()?
+        .trim_end_matches('%')
+        .replace(',', "");
+    head.parse().ok()
+}
+
+/// What the stage will read from an OMDb body (awards are left to the awards parser).
+fn omdb_inputs(body: &Value) -> CriInputs {
+    let rating = |source: &str| {
+        body["Ratings"].as_array().and_then(|rs| {
+            rs.iter()
+                .find(|r| r["Source"] == source)
+                .and_then(|r| omdb_number(r.get("Value")))
+        })
+    };
+    CriInputs {
+        rotten_tomatoes: rating("Rotten Tomatoes"),
+        metacritic: omdb_number(body.get("Metascore")),
+        imdb_rating: omdb_number(body.get("imdbRating")),
+        imdb_votes: omdb_number(body.get("imdbVotes")).map(|v| v as u64),
+        release_year: body["Year"].as_str().and_then(|y| y.get(..4)?.parse().ok()),
+        ..CriInputs::default()
+    }
+}
+
+#[test]
+fn cri_of_every_omdb_movie_fixture_is_in_range_and_missing_scores_lower_confidence() {
+    let Some(fixtures) = support::fixtures_dir() else {
+        return;
+    };
+    let cri = Cri::new(CriParams::default(), 2025).unwrap();
+    let files = json_files(&fixtures.join("omdb/movie"));
+    assert!(files.len() >= 20, "expected the OMDb movie fixtures");
+    for path in files {
+        let body = read_json(&path);
+        let inputs = omdb_inputs(&body);
+        let s = cri.score(&inputs);
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!((0.0..=100.0).contains(&s.overall), "{name}: {s:?}");
+        for d in s.dimensions.to_array() {
+            assert!((0.0..=100.0).contains(&d), "{name}: {s:?}");
+        }
+        // Without TMDB data, awards or lists, confidence can never be full.
+        assert!(s.confidence > 0.0 && s.confidence < 1.0, "{name}: {s:?}");
+        if inputs.metacritic.is_none() {
+            let full = cri.score(&CriInputs {
+                metacritic: Some(50.0),
+                ..inputs.clone()
+            });
+            assert!(full.confidence > s.confidence, "{name}");
+        }
+    }
+}
+
+/// `docs/cri.md` says its example comes from two fixtures; rebuild it from them.
+#[test]
+fn the_worked_example_of_the_docs_comes_from_the_fixtures() {
+    let Some(fixtures) = support::fixtures_dir() else {
+        return;
+    };
+    let omdb =
+        read_json(&fixtures.join("omdb/movie/tt0088763-back-to-the-future__by-title__ivxsm.json"));
+    let tmdb = read_json(&fixtures.join("tmdb/movie_details/105-back-to-the-future__pjones.json"));
+    // The counts below are this text, parsed by hand.
+    assert_eq!(
+        omdb["Awards"],
+        "Won 1 Oscar. 23 wins & 25 nominations total"
+    );
+    let inputs = CriInputs {
+        lists: Some(vec![
+            ListMembership {
+                trust: 0.9,
+                kind: AuthorityKind::Collection,
+                placement: Placement::Ranked { position: 50 },
+            },
+            ListMembership {
+                trust: 0.6,
+                kind: AuthorityKind::Critic,
+                placement: Placement::Unranked,
+            },
+        ]),
+        awards: Some(AwardCounts {
+            oscar_wins: 1,
+            oscar_nominations: 0,
+            wins: 23,
+            nominations: 25,
+        }),
+        tmdb_vote_average: tmdb["vote_average"].as_f64(),
+        tmdb_vote_count: tmdb["vote_count"].as_u64(),
+        tmdb_popularity: tmdb["popularity"].as_f64(),
+        ..omdb_inputs(&omdb)
+    };
+    let s = Cri::new(CriParams::default(), 2025).unwrap().score(&inputs);
+    let round = |x: f64| format!("{x:.2}");
+    let dims: Vec<_> = s.dimensions.to_array().into_iter().map(round).collect();
+    assert_eq!(dims, ["80.55", "62.17", "71.70", "33.28", "84.33"]);
+    assert_eq!(round(s.overall), "66.40");
+    assert_eq!(s.confidence, 1.0);
+}
+
+/// Genres, keywords, cast and crew of every TMDB detail fixture that has any, one per movie
+/// (the first file, by name, of each id).
+fn tmdb_features(fixtures: &Path) -> Vec<MovieFeatures> {
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    let mut by_id = BTreeMap::new();
+    for path in json_files(&fixtures.join("tmdb/movie_details")) {
+        let body = read_json(&path);
+        let Some(id) = body["id"].as_i64() else {
+            continue;
+        };
+        let keywords = &body["keywords"];
+        let m = MovieFeatures {
+            movie_id: id,
+            genres: ids(&body["genres"]),
+            keywords: ids(if keywords["keywords"].is_array() {
+                &keywords["keywords"]
+            } else {
+                &keywords["results"]
+            }),
+            cast: ids(&body["credits"]["cast"]),
+            crew: ids(&body["credits"]["crew"]),
+        };
+        by_id.entry(id).or_insert(m);
+    }
+    by_id.into_values().collect()
+}
+
+/// A string value of a list file, or "" when it is absent or not a string.
+fn text(v: Option<&toml::Value>) -> &str {
+    v.and_then(toml::Value::as_str).unwrap_or("")
+}
+
+fn jaccard(a: &[i64], b: &[i64]) -> f64 {
+    let (a, b): (BTreeSet<_>, BTreeSet<_>) = (a.iter().collect(), b.iter().collect());
+    let union = a.union(&b).count();
+    if union == 0 {
+        0.0
+    } else {
+        a.intersection(&b).count() as f64 / union as f64
+    }
+}
+
+#[test]
+fn recommendations_among_the_tmdb_fixtures_score_as_the_formula_says() {
+    let Some(fixtures) = support::fixtures_dir() else {
+        return;
+    };
+    let movies = tmdb_features(&fixtures);
+    assert!(movies.len() >= 20, "expected the TMDB detail fixtures");
+    assert!(
+        movies
+            .iter()
+            .any(|m| m.cast.len() > 100 && m.keywords.len() > 10),
+        "expected at least one fixture with credits and keywords"
+    );
+    let params = SimilarityParams {
+        min_score: 0.0,
+        top_n: 5,
+        ..SimilarityParams::default()
+    };
+    let out = similar_movies(&movies, &params).unwrap();
+    assert!(!out.pairs.is_empty());
+    let by_id: BTreeMap<_, _> = movies.iter().map(|m| (m.movie_id, m)).collect();
+    for p in &out.pairs {
+        let (a, b) = (by_id[&p.movie_id], by_id[&p.similar_id]);
+        let want = 0.3 * jaccard(&a.genres, &b.genres)
+            + 0.3 * jaccard(&a.keywords, &b.keywords)
+            + 0.25 * jaccard(&a.cast, &b.cast)
+            + 0.15 * jaccard(&a.crew, &b.crew);
+        assert!((p.score - want).abs() < 1e-12, "{p:?}: want {want}");
+        assert!((1..=5).contains(&p.rank));
+    }
+    // The Matrix (603) has only genres: Action and Science Fiction. Five fixtures have those
+    // two plus one more (2/3 · 0.3 = 0.2); Matrix Reloaded has them plus two more (0.15).
+    // The five tie, and the tie goes to the lower ids.
+    let of_matrix: Vec<_> = out
+        .pairs
+        .iter()
+        .filter(|p| p.movie_id == 603)
+        .map(|p| (p.similar_id, format!("{:.3}", p.score)))
+        .collect();
+    let want: Vec<_> = [19995, 87421, 330459, 526896, 624860]
+        .into_iter()
+        .map(|id| (id, "0.200".to_owned()))
+        .collect();
+    assert_eq!(of_matrix, want);
+
+    let mut reversed = movies.clone();
+    reversed.reverse();
+    assert_eq!(similar_movies(&reversed, &params).unwrap(), out);
+}
+
+/// The lead fixed the format of `data/lists/*.toml`; check every shipped file keeps to it
+/// (its shape only: no test depends on which movies are listed).
+#[test]
+fn shipped_curated_lists_keep_to_the_format() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lists");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "ship at least two curated lists");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let doc: toml::Table = fs::read_to_string(&path).unwrap().parse().unwrap();
+        assert!(!text(doc.get("source")).is_empty(), "{name}: no source");
+        let authority = doc["authority"].as_table().unwrap();
+        assert!(!text(authority.get("name")).is_empty(), "{name}");
+        let kind = text(authority.get("kind"));
+        assert!(
+            ["award", "collection", "critic", "platform"].contains(&kind),
+            "{name}: kind {kind}"
+        );
+        let trust = authority["trust"].as_float().unwrap();
+        assert!((0.0..=1.0).contains(&trust), "{name}: trust {trust}");
+        let list = doc["list"].as_table().unwrap();
+        assert!(!text(list.get("name")).is_empty(), "{name}");
+        assert!(list["year"].as_integer().is_some(), "{name}: list year");
+        let list_type = text(list.get("type"));
+        let items = doc["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{name}: no items");
+        let mut positions = BTreeSet::new();
+        let mut imdb_ids = BTreeSet::new();
+        for item in items {
+            let item = item.as_table().unwrap();
+            let identified = item.contains_key("imdb_id")
+                || item.contains_key("tmdb_id")
+                || (item.contains_key("title") && item.contains_key("year"));
+            assert!(
+                identified,
+                "{name}: an item without an id or title + year: {item:?}"
+            );
+            if let Some(id) = item.get("imdb_id") {
+                let id = id.as_str().unwrap();
+                assert!(
+                    id.starts_with("tt") && id[2..].chars().all(|c| c.is_ascii_digit()),
+                    "{name}: imdb_id {id}"
+                );
+                assert!(imdb_ids.insert(id.to_owned()), "{name}: {id} twice");
+            }
+            match list_type {
+                "ranked" => {
+                    let p = item["position"].as_integer().unwrap();
+                    assert!(p >= 1 && positions.insert(p), "{name}: position {p}");
+                }
+                "award" => {
+                    assert!(!text(item.get("category")).is_empty(), "{name}: {item:?}");
+                    assert!(["won", "nominated"].contains(&text(item.get("result"))));
+                }
+                "unranked" => {}
+                other => panic!("{name}: list type {other}"),
+            }
+        }
+    }
+}
