@@ -365,16 +365,34 @@ impl Layers {
         }
     }
 
+    /// The layer to point at for `path`: the one that supplied a plain value; for a table,
+    /// which several layers may add keys to, the topmost plan file that writes it (an
+    /// override such as `POPCTL_STAGES__POPULAR__PAGES` also "writes" `stages.popular`, but
+    /// the table a user means is the one in the file).
+    fn site_layer(&self, path: &KeyPath) -> Option<&RawLayer> {
+        if matches!(self.get(path), Some(Value::Dict(..))) {
+            let in_file = self
+                .layers
+                .iter()
+                .rev()
+                .find(|l| matches!(l.origin, Origin::File(_)) && l.index.get(path).is_some());
+            if in_file.is_some() {
+                return in_file;
+            }
+        }
+        self.layer_of(path)
+    }
+
     /// Where the value at `path` is written.
     pub fn value_site(&self, path: &KeyPath) -> Option<Site> {
-        self.layer_of(path)
+        self.site_layer(path)
             .and_then(|l| l.value_site(path))
             .or_else(|| self.topmost(path, RawLayer::value_site))
     }
 
     /// Where the key of `path` is written (a table's header for a table).
     pub fn key_site(&self, path: &KeyPath) -> Option<Site> {
-        self.layer_of(path)
+        self.site_layer(path)
             .and_then(|l| l.key_site(path))
             .or_else(|| self.topmost(path, RawLayer::key_site))
     }

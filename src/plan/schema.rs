@@ -427,12 +427,6 @@ pub fn json_schema() -> serde_json::Value {
         .into_root_schema_for::<PlanFile>();
     let mut value = schema.to_value();
     strip_null(&mut value);
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(
-            "$id".to_owned(),
-            serde_json::Value::from("https://popctl.dev/schemas/plan.json"),
-        );
-    }
     value
 }
 

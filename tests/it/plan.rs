@@ -356,6 +356,17 @@ fn spans_point_into_the_layer_that_supplied_the_value() {
     assert_eq!(d.site.as_ref().unwrap().source.name(), "environment");
     assert_eq!(at(d), (1, 31, "900".into()));
 
+    // A table is pointed at in the file, even when an override also adds a key to it.
+    let mut vars = keys();
+    vars.insert("POPCTL_STAGES__POPULAR__CONCURRENCY".into(), "2".into());
+    let reset = write(dir.path(), "reset.toml", "[plan]\nextends = \"child.toml\"\n\n[stages.reset]\nkind = \"reset\"\n");
+    let e = load(&reset, vars, &[]).unwrap_err();
+    let d = only_error(&e);
+    assert_eq!(d.code, Code::ResetOrder);
+    // The topmost file writing `[stages.popular]` is child.toml.
+    assert_eq!(at(d), (4, 9, "popular".into()));
+    assert!(d.site.as_ref().unwrap().source.name().ends_with("child.toml"));
+
     // A base value that is fine, overridden badly by the child, is the child's fault.
     let e = load(
         &child,
@@ -870,6 +881,16 @@ fn cli_schema_is_json_schema_and_plan_show_masks() {
     assert!(
         shown.contains("api_key = \"${OMDB_API_KEY}\""),
         "an unset variable is shown as written: {shown}"
+    );
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let committed = std::fs::read_to_string(root().join("docs/plan.schema.json")).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert!(
+        committed == plan::schema::json_schema(),
+        "docs/plan.schema.json is stale: run `cargo run -- schema -o docs/plan.schema.json`"
     );
 }
 
