@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::dag::Dag;
-use crate::plan::{self, LoadOptions, PlanErrors};
+use crate::plan::{self, PlanErrors};
 use crate::report::Shell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,12 +25,7 @@ pub struct Options {
 
 /// Prints the graph on stdout; warnings go to stderr. An invalid plan is returned as is.
 pub fn run(opts: &Options, shell: &Shell) -> Result<(), PlanErrors> {
-    let loaded = plan::load(&LoadOptions {
-        path: opts.plan.clone(),
-        sets: opts.sets.clone(),
-        env: opts.env.clone(),
-    })?;
-    super::validate::print_diagnostics(shell, &loaded.warnings);
+    let loaded = super::validate::load_for_command(&opts.plan, &opts.sets, &opts.env, shell)?;
     let dag = Dag::new(&loaded.plan).map_err(|e| {
         // The compiler rejects cycles and unknown needs; reaching this is a bug.
         PlanErrors::new(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::plan::{self, LoadOptions, PlanErrors};
+use crate::plan::{self, PlanErrors};
 use crate::report::Shell;
 
 #[derive(Debug, Clone, Default)]
@@ -15,12 +15,7 @@ pub struct Options {
 }
 
 pub fn run(opts: &Options, shell: &Shell) -> Result<(), PlanErrors> {
-    let loaded = plan::load(&LoadOptions {
-        path: opts.plan.clone(),
-        sets: opts.sets.clone(),
-        env: opts.env.clone(),
-    })?;
-    super::validate::print_diagnostics(shell, &loaded.warnings);
+    let loaded = super::validate::load_for_command(&opts.plan, &opts.sets, &opts.env, shell)?;
     let mut layers: Vec<String> = loaded
         .plan
         .files

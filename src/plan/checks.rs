@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use super::compile::{Cx, Sections};
 use super::database::is_local_database_url;
+use miette::Severity;
+
 use super::error::{Code, PlanDiagnostic};
 use super::model::*;
 use super::stage::Sketch;
@@ -29,7 +31,7 @@ pub(crate) fn check(
     let mut graph_ok = sketches.iter().all(|s| s.needs_valid);
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); sketches.len()];
     for (i, sk) in sketches.iter().enumerate() {
-        cx.warn_duplicates(&sk.needs, "need");
+        cx.duplicates(&sk.needs, "need", Severity::Warning);
         for (p, need) in &sk.needs {
             if need == sk.name {
                 cx.push(

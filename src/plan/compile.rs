@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::value::{Dict, Value};
+use miette::Severity;
 
 use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
@@ -165,6 +166,15 @@ fn float_of(v: &Value) -> Option<f64> {
         Value::Num(_, n) => n.to_f64().or_else(|| int_of(v).map(|i| i as f64)),
         _ => None,
     }
+}
+
+/// How one string-with-a-unit field is parsed and reported.
+struct UnitKind<T> {
+    expected: &'static str,
+    code: Code,
+    what: &'static str,
+    help: &'static str,
+    parse: fn(&str) -> Result<T, units::UnitError>,
 }
 
 /// A table being read, with its path.
@@ -423,74 +433,72 @@ impl<'a> Cx<'a> {
         ok.then_some(items)
     }
 
-    /// Warns about repeated entries (`what` names an entry in the message).
-    pub fn warn_duplicates<T: PartialEq + std::fmt::Display>(
+    /// Reports repeated entries: a warning where a repeat is harmless, an error where it is
+    /// ambiguous. True when there were none.
+    pub fn duplicates<T: PartialEq + std::fmt::Display>(
         &mut self,
         items: &[(KeyPath, T)],
         what: &str,
-    ) {
-        for (i, (p, x)) in items.iter().enumerate() {
-            if items[..i].iter().any(|(_, y)| y == x) {
-                self.push(
-                    PlanDiagnostic::warning(
-                        Code::Duplicate,
-                        format!("{what} `{x}` is listed twice"),
-                    )
-                    .at(self.value_site(p), "listed before")
-                    .key(p.to_string())
-                    .help("remove the repeated entry"),
-                );
-            }
-        }
-    }
-
-    /// Errors about repeated entries where a repeat is ambiguous.
-    pub fn deny_duplicates<T: PartialEq + std::fmt::Display>(
-        &mut self,
-        items: &[(KeyPath, T)],
-        what: &str,
+        severity: Severity,
     ) -> bool {
-        let mut ok = true;
+        let mut none = true;
         for (i, (p, x)) in items.iter().enumerate() {
             if items[..i].iter().any(|(_, y)| y == x) {
+                let message = format!("{what} `{x}` is listed twice");
+                let (d, help) = match severity {
+                    Severity::Error => (
+                        PlanDiagnostic::error(Code::Duplicate, message),
+                        "list each entry once",
+                    ),
+                    _ => (
+                        PlanDiagnostic::warning(Code::Duplicate, message),
+                        "remove the repeated entry",
+                    ),
+                };
                 self.push(
-                    PlanDiagnostic::error(Code::Duplicate, format!("{what} `{x}` is listed twice"))
-                        .at(self.value_site(p), "listed before")
+                    d.at(self.value_site(p), "listed before")
                         .key(p.to_string())
-                        .help("list each entry once"),
+                        .help(help),
                 );
-                ok = false;
+                none = false;
             }
         }
-        ok
+        none
     }
 
     pub fn duration(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
-        let (path, s) = self.string_unit(t, key, "a duration like \"500ms\" or \"15s\"")?;
-        match units::parse_duration(s) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.push(
-                    PlanDiagnostic::error(Code::InvalidDuration, format!("invalid duration `{s}` for `{path}`"))
-                        .at(self.value_site(&path), e.reason)
-                        .key(path.to_string())
-                        .help("a duration is a whole number and a unit: ms, s, m, h or d (\"500ms\", \"15s\", \"1d\")"),
-                );
-                None
-            }
-        }
+        self.unit(t, key, UnitKind {
+            expected: "a duration like \"500ms\" or \"15s\"",
+            code: Code::InvalidDuration,
+            what: "duration",
+            help: "a duration is a whole number and a unit: ms, s, m, h or d (\"500ms\", \"15s\", \"1d\")",
+            parse: units::parse_duration,
+        })
     }
 
     pub fn rate(&mut self, t: Tbl<'_>, key: &str) -> Option<Rate> {
-        let (path, s) = self.string_unit(t, key, "a rate like \"40/s\"")?;
-        match units::parse_rate(s) {
-            Ok(r) => Some(r),
+        self.unit(t, key, UnitKind {
+            expected: "a rate like \"40/s\"",
+            code: Code::InvalidRate,
+            what: "rate",
+            help: "a rate is requests per period: \"40/s\", \"300/10s\", \"1000/day\" (also /m, /h)",
+            parse: units::parse_rate,
+        })
+    }
+
+    fn unit<T>(&mut self, t: Tbl<'_>, key: &str, kind: UnitKind<T>) -> Option<T> {
+        let (path, s) = self.string_unit(t, key, kind.expected)?;
+        match (kind.parse)(s) {
+            Ok(v) => Some(v),
             Err(e) => {
                 self.push(
-                    PlanDiagnostic::error(Code::InvalidRate, format!("invalid rate `{s}` for `{path}`"))
-                        .at(self.value_site(&path), e.reason)
-                        .key(path.to_string())
-                        .help("a rate is requests per period: \"40/s\", \"300/10s\", \"1000/day\" (also /m, /h)"),
+                    PlanDiagnostic::error(
+                        kind.code,
+                        format!("invalid {} `{s}` for `{path}`", kind.what),
+                    )
+                    .at(self.value_site(&path), e.reason)
+                    .key(path.to_string())
+                    .help(kind.help),
                 );
                 None
             }

@@ -7,6 +7,8 @@
 use figment::value::{Dict, Value};
 
 use super::compile::{Cx, Sections, Tbl, keys, sub_table};
+use miette::Severity;
+
 use super::error::{Code, PlanDiagnostic};
 use super::model::*;
 use super::raw::KeyPath;
@@ -246,7 +248,7 @@ fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
         );
         return None;
     }
-    cx.warn_duplicates(&sets, "seed set");
+    cx.duplicates(&sets, "seed set", Severity::Warning);
     let mut out: Vec<SeedSet> = sets
         .iter()
         .filter_map(|(_, w)| SeedSet::from_word(w))
@@ -498,7 +500,7 @@ fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
         );
         return None;
     }
-    cx.warn_duplicates(&ids, "movie id");
+    cx.duplicates(&ids, "movie id", Severity::Warning);
     let mut out: Vec<u64> = Vec::with_capacity(ids.len());
     for (_, id) in ids {
         if !out.contains(&id) {
@@ -617,7 +619,7 @@ fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
             ok = false;
         }
     }
-    cx.warn_duplicates(&parts, "append part");
+    cx.duplicates(&parts, "append part", Severity::Warning);
     let mut out: Vec<String> = Vec::with_capacity(parts.len());
     for (_, s) in parts {
         if !out.iter().any(|o| o == s) {
@@ -667,7 +669,7 @@ fn post_process(
                 );
                 None
             }
-            Some(s) => cx.deny_duplicates(&s, "step").then(|| {
+            Some(s) => cx.duplicates(&s, "step", Severity::Error).then(|| {
                 s.iter()
                     .filter_map(|(_, w)| PostStep::from_word(w))
                     .collect::<Vec<_>>()
@@ -717,7 +719,7 @@ fn post_process(
             PostStep::CulturalLists => {
                 cx.check_keys(s, keys::CULTURAL_LISTS, &format!("`[{path}]`"));
                 if let Some(lists) = cx.strings(s, "lists") {
-                    cx.warn_duplicates(&lists, "list");
+                    cx.duplicates(&lists, "list", Severity::Warning);
                     let mut names = Vec::new();
                     for (lp, l) in &lists {
                         if list_file(cx, lp, l, sections).is_some() && !names.iter().any(|n| n == l)

@@ -359,13 +359,24 @@ fn spans_point_into_the_layer_that_supplied_the_value() {
     // A table is pointed at in the file, even when an override also adds a key to it.
     let mut vars = keys();
     vars.insert("POPCTL_STAGES__POPULAR__CONCURRENCY".into(), "2".into());
-    let reset = write(dir.path(), "reset.toml", "[plan]\nextends = \"child.toml\"\n\n[stages.reset]\nkind = \"reset\"\n");
+    let reset = write(
+        dir.path(),
+        "reset.toml",
+        "[plan]\nextends = \"child.toml\"\n\n[stages.reset]\nkind = \"reset\"\n",
+    );
     let e = load(&reset, vars, &[]).unwrap_err();
     let d = only_error(&e);
     assert_eq!(d.code, Code::ResetOrder);
     // The topmost file writing `[stages.popular]` is child.toml.
     assert_eq!(at(d), (4, 9, "popular".into()));
-    assert!(d.site.as_ref().unwrap().source.name().ends_with("child.toml"));
+    assert!(
+        d.site
+            .as_ref()
+            .unwrap()
+            .source
+            .name()
+            .ends_with("child.toml")
+    );
 
     // A base value that is fine, overridden badly by the child, is the child's fault.
     let e = load(
