@@ -28,7 +28,7 @@ pub fn exec(args: GraphArgs, shell: &Shell) -> ExitCode {
     let opts = Options {
         plan: args.plan,
         sets: args.sets,
-        env: std::env::vars().collect(),
+        env: super::env_snapshot(),
         format: match args.format {
             FormatArg::Dot => Format::Dot,
             FormatArg::Mermaid => Format::Mermaid,

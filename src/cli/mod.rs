@@ -50,6 +50,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The process environment for plan loading (overrides and `${VAR}` values). Variables whose
+/// name or value is not UTF-8 cannot be plan values and are skipped rather than panicking.
+fn env_snapshot() -> std::collections::BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// Exit code 0, or 2 after printing every problem of an invalid plan.
 fn plan_result(result: Result<(), PlanErrors>, shell: &Shell) -> ExitCode {
     match result {

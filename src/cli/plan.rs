@@ -32,7 +32,7 @@ pub fn exec(args: PlanArgs, shell: &Shell) -> ExitCode {
             let opts = Options {
                 plan,
                 sets,
-                env: std::env::vars().collect(),
+                env: super::env_snapshot(),
             };
             super::plan_result(show::run(&opts, shell), shell)
         }

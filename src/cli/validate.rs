@@ -34,7 +34,7 @@ pub fn exec(args: ValidateArgs, shell: &Shell) -> ExitCode {
     let opts = Options {
         plans: args.plans,
         sets: args.sets,
-        env: std::env::vars().collect(),
+        env: super::env_snapshot(),
         format: match args.format {
             FormatArg::Human => Format::Human,
             FormatArg::Json => Format::Json,

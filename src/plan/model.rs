@@ -44,7 +44,8 @@ pub struct Plan {
     pub name: String,
     pub description: Option<String>,
     /// The files that were layered to build this plan, the plan itself first, then what it
-    /// `extends`, in order.
+    /// `extends`, in order. Paths as given (relative to the current directory when the plan's
+    /// path was), normalised.
     pub files: Vec<PathBuf>,
     /// A stable hash of the resolved plan (secrets excluded), recorded with each run so
     /// `--resume` can tell when the plan changed under it.
