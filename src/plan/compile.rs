@@ -301,17 +301,13 @@ impl<'a> Cx<'a> {
             return None;
         };
         if !range.contains(&n) {
-            let message =
-                if *range.end() == i128::from(u32::MAX) || *range.end() == i128::from(u64::MAX) {
-                    format!("`{path}` must be at least {}, found {n}", range.start())
-                } else {
-                    format!(
-                        "`{path}` must be between {} and {}, found {n}",
-                        range.start(),
-                        range.end()
-                    )
-                };
-            self.out_of_range(&path, message, "out of range");
+            // Limits at the type's maximum are not limits a user needs to read.
+            let end = (*range.end() < i128::from(u32::MAX)).then_some(*range.end());
+            self.out_of_range(
+                &path,
+                range_message(&path, range.start(), end, n),
+                "out of range",
+            );
             return None;
         }
         Some(n)
@@ -331,19 +327,12 @@ impl<'a> Cx<'a> {
             return None;
         };
         if !f.is_finite() || !range.contains(&f) {
-            let message = if range.end().is_infinite() {
-                format!(
-                    "`{path}` must be a number of at least {}, found {f}",
-                    range.start()
-                )
-            } else {
-                format!(
-                    "`{path}` must be between {} and {}, found {f}",
-                    range.start(),
-                    range.end()
-                )
-            };
-            self.out_of_range(&path, message, "out of range");
+            let end = range.end().is_finite().then_some(*range.end());
+            self.out_of_range(
+                &path,
+                range_message(&path, range.start(), end, f),
+                "out of range",
+            );
             return None;
         }
         Some(f)
@@ -604,6 +593,19 @@ impl<'a> Cx<'a> {
             });
         }
         Some(expansion)
+    }
+}
+
+/// "`pages` must be between 1 and 500, found 0" or "… must be at least 1, found 0".
+fn range_message<T: std::fmt::Display>(
+    path: &KeyPath,
+    start: &T,
+    end: Option<T>,
+    found: T,
+) -> String {
+    match end {
+        Some(end) => format!("`{path}` must be between {start} and {end}, found {found}"),
+        None => format!("`{path}` must be at least {start}, found {found}"),
     }
 }
 
