@@ -1,1 +1,549 @@
 //! The stage graph: execution order from `needs`, cycle detection, and dot/mermaid rendering.
+//!
+//! Edges point from a stage to the stages it needs. The topological order breaks ties by the
+//! order the plan writes its stages in, so the same plan always runs and prints the same way.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::plan::{FetchSelection, Plan, StageKind, units};
+
+/// Why a set of stages does not form a DAG. A compiled [`Plan`] never has these (the plan
+/// compiler reports them with spans); they guard graphs built by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+pub enum DagError {
+    #[error("stage `{stage}` needs `{need}`, which does not exist")]
+    #[diagnostic(code(popctl::dag::unknown_need))]
+    UnknownNeed { stage: String, need: String },
+    #[error("dependency cycle: {}", cycle_text(.path))]
+    #[diagnostic(code(popctl::dag::cycle))]
+    Cycle { path: Vec<String> },
+    #[error("two stages are named `{0}`")]
+    #[diagnostic(code(popctl::dag::duplicate))]
+    Duplicate(String),
+}
+
+/// `a → b → a`.
+pub fn cycle_text(path: &[String]) -> String {
+    let mut parts: Vec<&str> = path.iter().map(String::as_str).collect();
+    if let Some(first) = path.first() {
+        parts.push(first);
+    }
+    parts.join(" → ")
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    name: String,
+    needs: Vec<usize>,
+    dependents: Vec<usize>,
+    /// Lines of the node's label: name, kind, key settings.
+    label: Vec<String>,
+    enabled: bool,
+}
+
+/// The stages of a plan and their `needs`, in a checked, acyclic graph.
+#[derive(Debug, Clone)]
+pub struct Dag {
+    title: String,
+    nodes: Vec<Node>,
+    index: HashMap<String, usize>,
+    order: Vec<usize>,
+}
+
+impl Dag {
+    /// The graph of a compiled plan, with node labels for `to_dot`/`to_mermaid`.
+    pub fn new(plan: &Plan) -> Result<Dag, DagError> {
+        let needs: Vec<(&str, Vec<&str>)> = plan
+            .stages
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.needs.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        let mut dag = Dag::from_needs(&needs)?;
+        dag.title = plan.name.clone();
+        for (node, stage) in dag.nodes.iter_mut().zip(&plan.stages) {
+            node.label = label(plan, stage);
+            node.enabled = stage.enabled;
+        }
+        Ok(dag)
+    }
+
+    /// A graph from `(name, needs)` pairs, in plan order.
+    pub fn from_needs<S: AsRef<str>>(stages: &[(S, Vec<S>)]) -> Result<Dag, DagError> {
+        let mut index = HashMap::new();
+        for (i, (name, _)) in stages.iter().enumerate() {
+            if index.insert(name.as_ref().to_owned(), i).is_some() {
+                return Err(DagError::Duplicate(name.as_ref().to_owned()));
+            }
+        }
+        let mut nodes: Vec<Node> = stages
+            .iter()
+            .map(|(name, _)| Node {
+                name: name.as_ref().to_owned(),
+                needs: Vec::new(),
+                dependents: Vec::new(),
+                label: vec![name.as_ref().to_owned()],
+                enabled: true,
+            })
+            .collect();
+        for (i, (name, needs)) in stages.iter().enumerate() {
+            for need in needs {
+                let Some(&j) = index.get(need.as_ref()) else {
+                    return Err(DagError::UnknownNeed {
+                        stage: name.as_ref().to_owned(),
+                        need: need.as_ref().to_owned(),
+                    });
+                };
+                if !nodes[i].needs.contains(&j) {
+                    nodes[i].needs.push(j);
+                    nodes[j].dependents.push(i);
+                }
+            }
+        }
+        let edges: Vec<Vec<usize>> = nodes.iter().map(|n| n.needs.clone()).collect();
+        if let Some(cycle) = find_cycles(&edges).into_iter().next() {
+            return Err(DagError::Cycle {
+                path: cycle.iter().map(|&i| nodes[i].name.clone()).collect(),
+            });
+        }
+        let order = topological(&nodes);
+        Ok(Dag {
+            title: "plan".to_owned(),
+            nodes,
+            index,
+            order,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// Stage names in execution order: every stage after all it needs; ties in plan order.
+    pub fn order(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(|&i| self.nodes[i].name.as_str())
+    }
+
+    /// The stages `name` needs directly.
+    pub fn needs(&self, name: &str) -> Vec<&str> {
+        self.names_of(name, |n| &n.needs)
+    }
+
+    /// The stages that need `name` directly.
+    pub fn dependents(&self, name: &str) -> Vec<&str> {
+        self.names_of(name, |n| &n.dependents)
+    }
+
+    /// Every stage `name` needs, directly or not, in execution order.
+    pub fn ancestors(&self, name: &str) -> Vec<&str> {
+        self.closure(name, |n| &n.needs)
+    }
+
+    /// Every stage that needs `name`, directly or not, in execution order.
+    pub fn descendants(&self, name: &str) -> Vec<&str> {
+        self.closure(name, |n| &n.dependents)
+    }
+
+    /// True when `upstream` must finish (or stream) before `stage`: a transitive need.
+    pub fn is_upstream(&self, upstream: &str, stage: &str) -> bool {
+        self.ancestors(stage).contains(&upstream)
+    }
+
+    /// Stages grouped by depth: each group only needs stages of earlier groups, so the stages
+    /// of one group can run side by side.
+    pub fn levels(&self) -> Vec<Vec<&str>> {
+        let mut depth = vec![0usize; self.nodes.len()];
+        for &i in &self.order {
+            depth[i] = self.nodes[i]
+                .needs
+                .iter()
+                .map(|&j| depth[j] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let mut levels: Vec<Vec<&str>> = Vec::new();
+        for &i in &self.order {
+            let d = depth[i];
+            if levels.len() <= d {
+                levels.resize_with(d + 1, Vec::new);
+            }
+            levels[d].push(&self.nodes[i].name);
+        }
+        levels
+    }
+
+    fn names_of(&self, name: &str, edges: fn(&Node) -> &Vec<usize>) -> Vec<&str> {
+        self.index
+            .get(name)
+            .map(|&i| {
+                edges(&self.nodes[i])
+                    .iter()
+                    .map(|&j| self.nodes[j].name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn closure(&self, name: &str, edges: fn(&Node) -> &Vec<usize>) -> Vec<&str> {
+        let Some(&start) = self.index.get(name) else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.nodes.len()];
+        let mut queue = VecDeque::from([start]);
+        while let Some(i) = queue.pop_front() {
+            for &j in edges(&self.nodes[i]) {
+                if !seen[j] {
+                    seen[j] = true;
+                    queue.push_back(j);
+                }
+            }
+        }
+        self.order
+            .iter()
+            .filter(|&&i| seen[i])
+            .map(|&i| self.nodes[i].name.as_str())
+            .collect()
+    }
+
+    /// Graphviz dot: `popctl graph plan.toml | dot -Tsvg > plan.svg`.
+    pub fn to_dot(&self) -> String {
+        let mut out = format!("digraph {} {{\n", dot_quote(&self.title));
+        out.push_str("  rankdir=LR;\n");
+        out.push_str("  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+        for &i in &self.order {
+            let n = &self.nodes[i];
+            let label = n
+                .label
+                .iter()
+                .map(|l| dot_escape(l))
+                .collect::<Vec<_>>()
+                .join("\\n");
+            let style = if n.enabled {
+                ""
+            } else {
+                ", style=\"rounded,dashed\""
+            };
+            out.push_str(&format!(
+                "  {} [label=\"{label}\"{style}];\n",
+                dot_quote(&n.name)
+            ));
+        }
+        for &i in &self.order {
+            for &j in &self.nodes[i].needs {
+                out.push_str(&format!(
+                    "  {} -> {};\n",
+                    dot_quote(&self.nodes[j].name),
+                    dot_quote(&self.nodes[i].name)
+                ));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A mermaid flowchart, for Markdown that renders mermaid (GitHub, GitLab).
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        for &i in &self.order {
+            let n = &self.nodes[i];
+            let label = n
+                .label
+                .iter()
+                .map(|l| mermaid_escape(l))
+                .collect::<Vec<_>>()
+                .join("<br/>");
+            out.push_str(&format!("  s{i}[\"{label}\"]\n"));
+            if !n.enabled {
+                out.push_str(&format!("  style s{i} stroke-dasharray: 5 5\n"));
+            }
+        }
+        for &i in &self.order {
+            for &j in &self.nodes[i].needs {
+                out.push_str(&format!("  s{j} --> s{i}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// Kahn's algorithm, taking the earliest-written ready stage first.
+fn topological(nodes: &[Node]) -> Vec<usize> {
+    let mut missing: Vec<usize> = nodes.iter().map(|n| n.needs.len()).collect();
+    let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|&i| missing[i] == 0).collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &d in &nodes[i].dependents {
+            missing[d] -= 1;
+            if missing[d] == 0 {
+                ready.insert(d);
+            }
+        }
+    }
+    order
+}
+
+/// One cycle per strongly connected component that has one (including a stage needing
+/// itself). Each cycle starts at its earliest node and follows `needs` edges:
+/// `[a, b, c]` means a needs b, b needs c, c needs a.
+pub fn find_cycles(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut cycles = Vec::new();
+    for scc in strongly_connected(needs) {
+        let start = scc.iter().copied().min().unwrap_or(0);
+        let in_scc = |j: usize| scc.contains(&j);
+        if scc.len() == 1 && !needs[start].contains(&start) {
+            continue;
+        }
+        // Shortest path from `start` back to itself inside the component.
+        let mut prev: HashMap<usize, usize> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut last = None;
+        'search: while let Some(i) = queue.pop_front() {
+            for &j in &needs[i] {
+                if j == start {
+                    last = Some(i);
+                    break 'search;
+                }
+                if in_scc(j) && !prev.contains_key(&j) {
+                    prev.insert(j, i);
+                    queue.push_back(j);
+                }
+            }
+        }
+        let Some(mut at) = last else { continue };
+        let mut path = vec![at];
+        while at != start {
+            at = prev[&at];
+            path.push(at);
+        }
+        path.reverse();
+        cycles.push(path);
+    }
+    cycles.sort();
+    cycles
+}
+
+/// Tarjan's algorithm, iteratively (plans are small, but a recursive walk over user input
+/// is a stack overflow waiting for a generated plan).
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        while let Some(&mut (v, ref mut child)) = work.last_mut() {
+            if *child == 0 && index[v] == usize::MAX {
+                index[v] = next;
+                low[v] = next;
+                next += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            if let Some(&w) = edges[v].get(*child) {
+                *child += 1;
+                if index[w] == usize::MAX {
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                out.push(component);
+            }
+        }
+    }
+    out
+}
+
+fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
+    let mut lines = vec![stage.name.clone()];
+    let kind = if stage.enabled {
+        stage.kind.name().to_owned()
+    } else {
+        format!("{} (disabled)", stage.kind.name())
+    };
+    lines.push(kind);
+    let source_line = |name: &str| match plan.sources.get(name) {
+        Some(s) => format!("{name} @ {}", units::format_rate(s.rate)),
+        None => name.to_owned(),
+    };
+    let mut workers = format!("concurrency {}", stage.concurrency);
+    if !stage.delay.is_zero() {
+        workers.push_str(&format!(", delay {}", units::format_duration(stage.delay)));
+    }
+    match &stage.kind {
+        StageKind::Reset(r) => {
+            if r.allow_remote {
+                lines.push("allow_remote".to_owned());
+            }
+        }
+        StageKind::Seed(s) => {
+            lines.push(
+                s.sets
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+        StageKind::Fetch(f) => {
+            lines.push(source_line(&f.source));
+            lines.push(match &f.selection {
+                FetchSelection::List { list, pages, .. } => {
+                    format!(
+                        "{} × {pages} page{}",
+                        list.as_str(),
+                        if *pages == 1 { "" } else { "s" }
+                    )
+                }
+                FetchSelection::Ids(ids) => format!("{} ids", ids.len()),
+                FetchSelection::CuratedList { name, .. } => format!("curated list {name}"),
+            });
+            lines.push(workers);
+        }
+        StageKind::Enrich(e) => {
+            lines.push(source_line(&e.source));
+            lines.push(format!("scope {}", e.scope.as_str()));
+            lines.push(workers);
+        }
+        StageKind::PostProcess(p) => {
+            lines.push(
+                p.steps
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+    }
+    lines
+}
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn dot_quote(s: &str) -> String {
+    format!("\"{}\"", dot_escape(s))
+}
+
+fn mermaid_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "#quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dag(stages: &[(&str, &[&str])]) -> Result<Dag, DagError> {
+        let owned: Vec<(&str, Vec<&str>)> = stages.iter().map(|(n, d)| (*n, d.to_vec())).collect();
+        Dag::from_needs(&owned)
+    }
+
+    #[test]
+    fn order_follows_needs_then_plan_order() {
+        let d = dag(&[
+            ("post", &["a", "b"]),
+            ("a", &["reset"]),
+            ("b", &["reset"]),
+            ("reset", &[]),
+        ])
+        .unwrap();
+        assert_eq!(
+            d.order().collect::<Vec<_>>(),
+            vec!["reset", "a", "b", "post"]
+        );
+        assert_eq!(d.needs("post"), vec!["a", "b"]);
+        assert_eq!(d.dependents("reset"), vec!["a", "b"]);
+        assert_eq!(d.ancestors("post"), vec!["reset", "a", "b"]);
+        assert_eq!(d.descendants("a"), vec!["post"]);
+        assert!(d.is_upstream("reset", "post"));
+        assert!(!d.is_upstream("a", "b"));
+        assert_eq!(
+            d.levels(),
+            vec![vec!["reset"], vec!["a", "b"], vec!["post"]]
+        );
+    }
+
+    #[test]
+    fn cycles_are_found_and_printed_from_their_first_stage() {
+        let err = dag(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"])]).unwrap_err();
+        assert_eq!(
+            err,
+            DagError::Cycle {
+                path: vec!["a".into(), "c".into(), "b".into()]
+            }
+        );
+        assert_eq!(err.to_string(), "dependency cycle: a → c → b → a");
+        let err = dag(&[("a", &["a"])]).unwrap_err();
+        assert_eq!(err.to_string(), "dependency cycle: a → a");
+    }
+
+    #[test]
+    fn every_cycle_is_reported_once() {
+        // Two separate cycles and an innocent bystander.
+        let needs = vec![vec![1], vec![0], vec![3], vec![2], vec![0]];
+        assert_eq!(find_cycles(&needs), vec![vec![0, 1], vec![2, 3]]);
+        let long: Vec<Vec<usize>> = (0..5000).map(|i| vec![(i + 1) % 5000]).collect();
+        assert_eq!(find_cycles(&long)[0].len(), 5000);
+    }
+
+    #[test]
+    fn unknown_needs_and_duplicates_are_errors() {
+        assert!(matches!(
+            dag(&[("a", &["x"])]),
+            Err(DagError::UnknownNeed { .. })
+        ));
+        assert!(matches!(
+            dag(&[("a", &[]), ("a", &[])]),
+            Err(DagError::Duplicate(_))
+        ));
+    }
+
+    #[test]
+    fn dot_and_mermaid_escape_labels() {
+        let d = dag(&[("a\"b", &[]), ("c", &["a\"b"])]).unwrap();
+        let dot = d.to_dot();
+        assert!(dot.contains("\"a\\\"b\" -> \"c\";"), "{dot}");
+        let mm = d.to_mermaid();
+        assert!(
+            mm.contains("s0[\"a#quot;b\"]") && mm.contains("s0 --> s1"),
+            "{mm}"
+        );
+    }
+}

@@ -9,13 +9,43 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::error::Site;
+
+/// Implements `as_str` and `ALL` for a plan word enum, in the spelling plans use.
+macro_rules! plan_words {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in documentation order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The word a plan uses for this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+
+            /// Every word, in documentation order.
+            pub fn words() -> Vec<&'static str> {
+                Self::ALL.iter().map(|v| v.as_str()).collect()
+            }
+
+            /// The value a plan word names.
+            pub fn from_word(word: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == word)
+            }
+        }
+    };
+}
+
 /// A validated, fully layered plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub name: String,
     pub description: Option<String>,
     /// The files that were layered to build this plan, the plan itself first, then what it
-    /// `extends`, in order.
+    /// `extends`, in order. Paths as given (relative to the current directory when the plan's
+    /// path was), normalised.
     pub files: Vec<PathBuf>,
     /// A stable hash of the resolved plan (secrets excluded), recorded with each run so
     /// `--resume` can tell when the plan changed under it.
@@ -24,14 +54,62 @@ pub struct Plan {
     /// Keyed by the source's name in the plan (`[sources.<name>]`).
     pub sources: BTreeMap<String, SourceConfig>,
     pub cache: CacheConfig,
+    pub data: DataConfig,
     /// In the order they appear in the plan; use `dag` for execution order.
     pub stages: Vec<Stage>,
+    /// Every `${VAR}` that had no value when the plan was loaded, with its place.
+    /// [`Plan::require_resolved`] turns those still unresolved into errors.
+    pub unresolved: Vec<UnresolvedVar>,
 }
 
 impl Plan {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name == name)
     }
+
+    pub fn stage_mut(&mut self, name: &str) -> Option<&mut Stage> {
+        self.stages.iter_mut().find(|s| s.name == name)
+    }
+}
+
+/// Where seed files and curated lists live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataConfig {
+    /// Absolute. `[data] dir` is relative to the plan file that sets it; the default `data` is
+    /// relative to the current directory.
+    pub dir: PathBuf,
+}
+
+impl DataConfig {
+    /// `<dir>/lists/<name>.toml`: a curated list or a cultural list.
+    pub fn list_file(&self, name: &str) -> PathBuf {
+        self.dir.join("lists").join(format!("{name}.toml"))
+    }
+}
+
+/// Which interpolated field an unresolved variable sits in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarField {
+    DatabaseUrl,
+    /// The source's name.
+    ApiKey(String),
+    /// The source's name; `written` is the value as it stood with the variable unexpanded, so
+    /// an override (`run --sandbox`) is recognised as resolving it.
+    BaseUrl {
+        source: String,
+        written: String,
+    },
+}
+
+/// A `${VAR}` without default whose variable was unset at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnresolvedVar {
+    pub var: String,
+    /// The key path, like `sources.tmdb.api_key`.
+    pub key: String,
+    pub field: VarField,
+    /// Where the `${VAR}` is written, when the plan text is at hand.
+    pub site: Option<Site>,
 }
 
 /// A string value that came from the plan after `${VAR}` interpolation.
@@ -77,11 +155,37 @@ pub enum SourceKind {
     Omdb,
 }
 
+plan_words!(SourceKind { Tmdb => "tmdb", Omdb => "omdb" });
+
 impl SourceKind {
-    pub fn as_str(self) -> &'static str {
+    /// The API's own spelling, for messages.
+    pub fn display_name(self) -> &'static str {
         match self {
-            SourceKind::Tmdb => "tmdb",
-            SourceKind::Omdb => "omdb",
+            SourceKind::Tmdb => "TMDB",
+            SourceKind::Omdb => "OMDb",
+        }
+    }
+
+    /// The API root used when a source sets no `base_url`.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            SourceKind::Tmdb => "https://api.themoviedb.org/3",
+            SourceKind::Omdb => "https://www.omdbapi.com",
+        }
+    }
+
+    /// The rate used when a source sets no `rate`: TMDB allows about 40 requests per second;
+    /// OMDb publishes no rate, only a daily quota, so it gets a gentle default.
+    pub fn default_rate(self) -> Rate {
+        match self {
+            SourceKind::Tmdb => Rate {
+                count: 40,
+                per: Duration::from_secs(1),
+            },
+            SourceKind::Omdb => Rate {
+                count: 5,
+                per: Duration::from_secs(1),
+            },
         }
     }
 }
@@ -126,6 +230,8 @@ pub enum CacheMode {
     Refresh,
 }
 
+plan_words!(CacheMode { Off => "off", ReadWrite => "read-write", ReadOnly => "read-only", Refresh => "refresh" });
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub mode: CacheMode,
@@ -142,6 +248,8 @@ pub enum Backoff {
     Fixed,
 }
 
+plan_words!(Backoff { Exponential => "exponential", Fixed => "fixed" });
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Total tries including the first; 1 means no retry.
@@ -152,11 +260,27 @@ pub struct RetryPolicy {
     pub jitter: bool,
 }
 
+impl Default for RetryPolicy {
+    /// `[defaults.retry]` when a plan sets nothing: 4 tries, exponential from 500 ms to 30 s,
+    /// with jitter.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            backoff: Backoff::Exponential,
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            jitter: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
     Fail,
     Continue,
 }
+
+plan_words!(OnError { Fail => "fail", Continue => "continue" });
 
 /// How many failed items a stage tolerates before it fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,7 +296,8 @@ pub struct Stage {
     pub needs: Vec<String>,
     pub enabled: bool,
     pub concurrency: u32,
-    /// Pause between two requests of this stage, on top of the source's rate.
+    /// The least time between two requests of this stage (stage-wide, whatever the
+    /// concurrency), on top of the source's rate. Zero: only the rate applies.
     pub delay: Duration,
     pub retry: RetryPolicy,
     pub on_error: OnError,
@@ -191,6 +316,9 @@ pub enum StageKind {
     PostProcess(PostProcessStage),
 }
 
+/// The stage kinds a plan can name, in documentation order.
+pub const STAGE_KINDS: &[&str] = &["reset", "seed", "fetch", "enrich", "post_process"];
+
 impl StageKind {
     pub fn name(&self) -> &'static str {
         match self {
@@ -200,6 +328,11 @@ impl StageKind {
             StageKind::Enrich(_) => "enrich",
             StageKind::PostProcess(_) => "post_process",
         }
+    }
+
+    /// Every kind but `reset` writes rows, so each must run after the plan's reset.
+    pub fn writes(&self) -> bool {
+        !matches!(self, StageKind::Reset(_))
     }
 
     /// The source this stage calls, if any.
@@ -225,6 +358,13 @@ pub enum SeedSet {
     Lists,
 }
 
+plan_words!(SeedSet {
+    ExternalSources => "external_sources",
+    Genres => "genres",
+    Authorities => "authorities",
+    Lists => "lists",
+});
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedStage {
     pub sets: Vec<SeedSet>,
@@ -238,6 +378,48 @@ pub enum ListKind {
     Upcoming,
     Discover,
 }
+
+plan_words!(ListKind {
+    Popular => "popular",
+    TopRated => "top_rated",
+    NowPlaying => "now_playing",
+    Upcoming => "upcoming",
+    Discover => "discover",
+});
+
+/// Movies per page of every TMDB list.
+pub const LIST_PAGE_SIZE: u64 = 20;
+
+/// TMDB refuses pages beyond 500.
+pub const MAX_PAGES: u32 = 500;
+
+/// TMDB refuses more than 20 `append_to_response` parts (error 27).
+pub const MAX_APPEND: usize = 20;
+
+/// The `append_to_response` parts a plan may ask for.
+pub const APPEND_PARTS: &[&str] = &[
+    "credits",
+    "keywords",
+    "videos",
+    "release_dates",
+    "external_ids",
+    "images",
+    "reviews",
+    "recommendations",
+    "similar",
+    "alternative_titles",
+    "translations",
+];
+
+/// The `sort_by` values of discover.
+pub const SORT_BY: &[&str] = &[
+    "popularity.desc",
+    "popularity.asc",
+    "vote_average.desc",
+    "vote_average.asc",
+    "primary_release_date.desc",
+    "primary_release_date.asc",
+];
 
 impl ListKind {
     /// The TMDB path of the list, under the API root.
@@ -291,6 +473,8 @@ pub enum FetchSelection {
     },
     /// Exactly these TMDB ids.
     Ids(Vec<u64>),
+    /// Exactly the movies of a curated list file (`<data.dir>/lists/<name>.toml`).
+    CuratedList { name: String, path: PathBuf },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +495,8 @@ pub enum EnrichScope {
     All,
 }
 
+plan_words!(EnrichScope { Upstream => "upstream", Missing => "missing", All => "all" });
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrichStage {
     pub source: String,
@@ -327,9 +513,128 @@ pub enum PostStep {
     Reviews,
 }
 
+plan_words!(PostStep {
+    CulturalLists => "cultural_lists",
+    CriScores => "cri_scores",
+    Recommendations => "recommendations",
+    Reviews => "reviews",
+});
+
+impl PostStep {
+    /// The name of the step's settings table (`[stages.<name>.cri]`).
+    pub fn settings_table(self) -> &'static str {
+        match self {
+            PostStep::CulturalLists => "cultural_lists",
+            PostStep::CriScores => "cri",
+            PostStep::Recommendations => "recommendations",
+            PostStep::Reviews => "reviews",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostProcessStage {
+    /// In the order they run; no duplicates.
     pub steps: Vec<PostStep>,
-    /// Step settings (`[stages.<name>.cri]`, …) as given in the plan; each step checks its own.
-    pub settings: BTreeMap<String, toml::Value>,
+    /// Settings of every step, defaults filled in (also for steps not in `steps`).
+    pub cultural_lists: CulturalListSettings,
+    pub cri: CriSettings,
+    pub recommendations: RecommendationSettings,
+    pub reviews: ReviewSettings,
+}
+
+/// `[stages.<name>.cultural_lists]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CulturalListSettings {
+    /// List names (files `<data.dir>/lists/<name>.toml`); `None` means every file there.
+    pub lists: Option<Vec<String>>,
+}
+
+/// `[stages.<name>.cri]`: the cultural relevance index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriSettings {
+    pub weights: CriWeights,
+    /// IMDb votes at which the vote component is full.
+    pub imdb_votes_full: u64,
+    /// TMDB votes at which the vote component is full.
+    pub tmdb_votes_full: u64,
+    /// TMDB popularity at which the popularity component is full.
+    pub popularity_full: f64,
+    /// Age in years from which a film counts as a classic.
+    pub classic_age_years: u32,
+}
+
+/// Each ≥ 0 and their sum > 0 (the step normalises them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CriWeights {
+    pub timelessness: f64,
+    pub cultural_penetration: f64,
+    pub artistic_impact: f64,
+    pub institutional_recognition: f64,
+    pub public_reception: f64,
+}
+
+impl Default for CriSettings {
+    fn default() -> Self {
+        CriSettings {
+            weights: CriWeights {
+                timelessness: 0.2,
+                cultural_penetration: 0.2,
+                artistic_impact: 0.2,
+                institutional_recognition: 0.2,
+                public_reception: 0.2,
+            },
+            imdb_votes_full: 1_000_000,
+            tmdb_votes_full: 20_000,
+            popularity_full: 100.0,
+            classic_age_years: 25,
+        }
+    }
+}
+
+/// `[stages.<name>.recommendations]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecommendationSettings {
+    /// Recommendations kept per movie, 1..=100.
+    pub top_n: u32,
+    /// Similarity below which a pair is dropped, 0..=1.
+    pub min_score: f64,
+    pub weights: RecommendationWeights,
+}
+
+/// Each ≥ 0 and their sum > 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecommendationWeights {
+    pub genres: f64,
+    pub keywords: f64,
+    pub cast: f64,
+    pub crew: f64,
+}
+
+impl Default for RecommendationSettings {
+    fn default() -> Self {
+        RecommendationSettings {
+            top_n: 10,
+            min_score: 0.05,
+            weights: RecommendationWeights {
+                genres: 0.3,
+                keywords: 0.3,
+                cast: 0.25,
+                crew: 0.15,
+            },
+        }
+    }
+}
+
+/// `[stages.<name>.reviews]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSettings {
+    /// Reviews kept per movie, 0..=100.
+    pub per_movie: u32,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings { per_movie: 5 }
+    }
 }

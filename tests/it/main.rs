@@ -1,4 +1,5 @@
 //! The integration tests, in one binary so the library is linked once.
 
+mod plan;
 mod post;
 mod support;

@@ -1,0 +1,38 @@
+//! `popctl graph PLAN --format dot|mermaid`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::ops::graph::{self, Format, Options};
+use crate::report::Shell;
+
+/// Print the stage graph of a plan: `popctl graph plans/dev-200.toml | dot -Tsvg > plan.svg`.
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: FormatArg,
+    /// Override a key, like `--set stages.popular.pages=2` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Dot,
+    Mermaid,
+}
+
+pub fn exec(args: GraphArgs, shell: &Shell) -> ExitCode {
+    let opts = Options {
+        plan: args.plan,
+        sets: args.sets,
+        env: super::env_snapshot(),
+        format: match args.format {
+            FormatArg::Dot => Format::Dot,
+            FormatArg::Mermaid => Format::Mermaid,
+        },
+    };
+    super::plan_result(graph::run(&opts, shell), shell)
+}

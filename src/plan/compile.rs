@@ -1,0 +1,1025 @@
+//! The compiler: merged layers → [`Plan`], gathering every problem before returning.
+//!
+//! It walks the merged plan field by field rather than deserialising it with serde: serde stops
+//! at the first error, and a user fixing a plan wants all of them at once, each labelled in the
+//! layer that supplied the value. Every table's keys are checked against the lists below
+//! (which `schema` is tested against), unknown keys get a "did you mean".
+//!
+//! Checks that span several stages (needs, cycles, reset order, enrich upstream) live in
+//! `checks`.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::value::{Dict, Value};
+use miette::Severity;
+
+use super::error::{Code, PlanDiagnostic, Site};
+use super::interpolate;
+use super::layer::{Layers, absolute};
+use super::model::*;
+use super::raw::{DATETIME_MARKER, KeyPath};
+use super::suggest;
+use super::units;
+
+/// Keys of each table of the plan format. `schema` is tested to describe exactly these.
+pub mod keys {
+    pub const TOP: &[&str] = &[
+        "plan", "database", "sources", "defaults", "stages", "data", "cache",
+    ];
+    pub const PLAN: &[&str] = &["name", "description", "extends"];
+    pub const DATABASE: &[&str] = &["url"];
+    pub const SOURCE: &[&str] = &[
+        "kind",
+        "api_key",
+        "base_url",
+        "rate",
+        "timeout",
+        "daily_quota",
+    ];
+    pub const DEFAULTS: &[&str] = &["retry"];
+    pub const RETRY: &[&str] = &["attempts", "backoff", "initial", "max", "jitter"];
+    pub const DATA: &[&str] = &["dir"];
+    pub const CACHE: &[&str] = &["mode", "dir", "ttl", "negative_ttl"];
+    pub const STAGE: &[&str] = &[
+        "kind",
+        "needs",
+        "enabled",
+        "concurrency",
+        "delay",
+        "retry",
+        "on_error",
+        "max_failures",
+        "streaming",
+    ];
+    pub const RESET: &[&str] = &["allow_remote"];
+    pub const SEED: &[&str] = &["sets"];
+    pub const FETCH: &[&str] = &[
+        "source",
+        "list",
+        "pages",
+        "ids",
+        "curated_list",
+        "append",
+        "sort_by",
+        "primary_release_year",
+        "with_genres",
+        "vote_count_gte",
+    ];
+    pub const DISCOVER_FILTERS: &[&str] = &[
+        "sort_by",
+        "primary_release_year",
+        "with_genres",
+        "vote_count_gte",
+    ];
+    pub const ENRICH: &[&str] = &["source", "scope", "retry_no_data"];
+    pub const POST_PROCESS: &[&str] = &[
+        "steps",
+        "cultural_lists",
+        "cri",
+        "recommendations",
+        "reviews",
+    ];
+    pub const CULTURAL_LISTS: &[&str] = &["lists"];
+    pub const CRI: &[&str] = &[
+        "weights",
+        "imdb_votes_full",
+        "tmdb_votes_full",
+        "popularity_full",
+        "classic_age_years",
+    ];
+    pub const CRI_WEIGHTS: &[&str] = &[
+        "timelessness",
+        "cultural_penetration",
+        "artistic_impact",
+        "institutional_recognition",
+        "public_reception",
+    ];
+    pub const RECOMMENDATIONS: &[&str] = &["top_n", "min_score", "weights"];
+    pub const RECOMMENDATION_WEIGHTS: &[&str] = &["genres", "keywords", "cast", "crew"];
+    pub const REVIEWS: &[&str] = &["per_movie"];
+
+    /// The kind-specific keys of each stage kind.
+    pub fn of_kind(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "reset" => RESET,
+            "seed" => SEED,
+            "fetch" => FETCH,
+            "enrich" => ENRICH,
+            "post_process" => POST_PROCESS,
+            _ => &[],
+        }
+    }
+}
+
+/// Where `${…}` is expanded; elsewhere a `$` is just a character of a value that is then
+/// checked like any other.
+pub const INTERPOLATED_FIELDS: &str =
+    "`database.url`, `sources.*.api_key` and `sources.*.base_url`";
+
+/// The database a plan uses when it names none: a SQLite file in the current directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://popctl-dev.db?mode=rwc";
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+pub const MAX_CONCURRENCY: u32 = 256;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
+pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// What a value is, for "found …" in type errors.
+pub fn describe(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => {
+            let shown: String = s.chars().take(40).collect();
+            if shown.len() < s.len() {
+                format!("the string \"{shown}…\"")
+            } else {
+                format!("the string {s:?}")
+            }
+        }
+        Value::Char(_, c) => format!("the character {c:?}"),
+        Value::Bool(_, b) => format!("`{b}`"),
+        Value::Num(_, n) => match n.to_f64() {
+            Some(f) => format!("the float {f}"),
+            None => "an integer".to_owned(),
+        },
+        Value::Dict(_, d) if d.contains_key(DATETIME_MARKER) => "a datetime".to_owned(),
+        Value::Dict(..) => "a table".to_owned(),
+        Value::Array(..) => "an array".to_owned(),
+        Value::Empty(..) => "nothing".to_owned(),
+    }
+}
+
+fn int_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::Num(_, n) => n
+            .to_i128()
+            .or_else(|| n.to_u128().and_then(|u| i128::try_from(u).ok())),
+        _ => None,
+    }
+}
+
+fn float_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Num(_, n) => n.to_f64().or_else(|| int_of(v).map(|i| i as f64)),
+        _ => None,
+    }
+}
+
+/// How one string-with-a-unit field is parsed and reported.
+struct UnitKind<T> {
+    expected: &'static str,
+    code: Code,
+    what: &'static str,
+    help: &'static str,
+    parse: fn(&str) -> Result<T, units::UnitError>,
+}
+
+/// A table being read, with its path.
+#[derive(Clone, Copy)]
+pub(crate) struct Tbl<'a> {
+    pub path: &'a KeyPath,
+    pub dict: &'a Dict,
+}
+
+impl<'a> Tbl<'a> {
+    pub fn has(&self, key: &str) -> bool {
+        self.dict.contains_key(key)
+    }
+}
+
+/// The compiler's state: the layers it reads and the problems it found.
+pub(crate) struct Cx<'a> {
+    pub layers: &'a Layers,
+    pub env: &'a BTreeMap<String, String>,
+    pub diags: Vec<PlanDiagnostic>,
+    pub unresolved: Vec<UnresolvedVar>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn push(&mut self, d: PlanDiagnostic) {
+        self.diags.push(d);
+    }
+
+    pub fn value_site(&self, path: &KeyPath) -> Option<Site> {
+        self.layers.value_site(path)
+    }
+
+    pub fn key_site(&self, path: &KeyPath) -> Option<Site> {
+        self.layers.key_site(path)
+    }
+
+    fn type_error(&mut self, path: &KeyPath, v: &Value, expected: &str) {
+        let help = match v {
+            Value::String(_, s) if s.contains("${") => Some(format!(
+                "`${{…}}` is only expanded in {INTERPOLATED_FIELDS}; override other keys with a `POPCTL_…` variable or `--set`"
+            )),
+            Value::String(_, s) if expected == "an array" => Some(format!(
+                "a list, even of one: `[{}]`",
+                toml::Value::String(s.clone())
+            )),
+            _ => None,
+        };
+        self.push(
+            PlanDiagnostic::error(
+                Code::WrongType,
+                format!("`{path}` must be {expected}, found {}", describe(v)),
+            )
+            .at(self.value_site(path), format!("expected {expected}"))
+            .key(path.to_string())
+            .maybe_help(help),
+        );
+    }
+
+    fn out_of_range(&mut self, path: &KeyPath, message: String, label: &str) {
+        self.push(
+            PlanDiagnostic::error(Code::OutOfRange, message)
+                .at(self.value_site(path), label)
+                .key(path.to_string()),
+        );
+    }
+
+    /// Reports the keys of `t` outside `allowed`. `what` names the table in the message.
+    pub fn check_keys(&mut self, t: Tbl<'_>, allowed: &[&str], what: &str) {
+        for key in t.dict.keys() {
+            if allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let path = t.path.key(key);
+            let help = suggest::did_you_mean(key, allowed)
+                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(allowed)));
+            self.push(
+                PlanDiagnostic::error(Code::UnknownField, format!("unknown key `{key}` in {what}"))
+                    .at(self.key_site(&path), "unknown key")
+                    .key(path.to_string())
+                    .help(help),
+            );
+        }
+    }
+
+    /// The table at `t.key`, or `None` when absent or not a table (reported).
+    pub fn table<'v>(&mut self, path: &KeyPath, v: &'v Value) -> Option<&'v Dict> {
+        match v {
+            Value::Dict(_, d) if !d.contains_key(DATETIME_MARKER) => Some(d),
+            other => {
+                self.type_error(path, other, "a table");
+                None
+            }
+        }
+    }
+
+    pub fn string<'v>(&mut self, t: Tbl<'v>, key: &str) -> Option<(KeyPath, &'v str)> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        match v {
+            Value::String(_, s) => Some((path, s.as_str())),
+            other => {
+                self.type_error(&path, other, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, t: Tbl<'_>, key: &str) -> Option<bool> {
+        let v = t.dict.get(key)?;
+        match v {
+            Value::Bool(_, b) => Some(*b),
+            other => {
+                self.type_error(&t.path.key(key), other, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<i128>) -> Option<i128> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        let Some(n) = int_of(v) else {
+            self.type_error(&path, v, "an integer");
+            return None;
+        };
+        if !range.contains(&n) {
+            // Limits at the type's maximum are not limits a user needs to read.
+            let end = (*range.end() < i128::from(u32::MAX)).then_some(*range.end());
+            self.out_of_range(
+                &path,
+                range_message(&path, range.start(), end, n),
+                "out of range",
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    pub fn uint(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<u32>) -> Option<u32> {
+        let range = i128::from(*range.start())..=i128::from(*range.end());
+        self.int(t, key, range).and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// A number (integer or float) in `range`.
+    pub fn float(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<f64>) -> Option<f64> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        let Some(f) = float_of(v) else {
+            self.type_error(&path, v, "a number");
+            return None;
+        };
+        if !f.is_finite() || !range.contains(&f) {
+            let end = range.end().is_finite().then_some(*range.end());
+            self.out_of_range(
+                &path,
+                range_message(&path, range.start(), end, f),
+                "out of range",
+            );
+            return None;
+        }
+        Some(f)
+    }
+
+    /// A string that must be one of `allowed`.
+    pub fn word<'v>(
+        &mut self,
+        t: Tbl<'v>,
+        key: &str,
+        allowed: &[&str],
+        code: Code,
+        what: &str,
+    ) -> Option<(KeyPath, &'v str)> {
+        let (path, s) = self.string(t, key)?;
+        if allowed.contains(&s) {
+            return Some((path, s));
+        }
+        self.unknown_word(&path, s, allowed, code, what);
+        None
+    }
+
+    fn unknown_word(&mut self, path: &KeyPath, s: &str, allowed: &[&str], code: Code, what: &str) {
+        let help = suggest::did_you_mean(s, allowed)
+            .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(allowed)));
+        self.push(
+            PlanDiagnostic::error(code, format!("unknown {what} `{s}`"))
+                .at(self.value_site(path), format!("not a known {what}"))
+                .key(path.to_string())
+                .help(help),
+        );
+    }
+
+    /// An array; each element is passed to `item` with its path.
+    pub fn array<'v, T>(
+        &mut self,
+        t: Tbl<'v>,
+        key: &str,
+        mut item: impl FnMut(&mut Self, KeyPath, &'v Value) -> Option<T>,
+    ) -> Option<Vec<(KeyPath, T)>> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        let Value::Array(_, items) = v else {
+            self.type_error(&path, v, "an array");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, v) in items.iter().enumerate() {
+            let p = path.index(i);
+            match item(self, p.clone(), v) {
+                Some(x) => out.push((p, x)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// An array of strings.
+    pub fn strings<'v>(&mut self, t: Tbl<'v>, key: &str) -> Option<Vec<(KeyPath, &'v str)>> {
+        self.array(t, key, |cx, p, v| match v {
+            Value::String(_, s) => Some(s.as_str()),
+            other => {
+                cx.type_error(&p, other, "a string");
+                None
+            }
+        })
+    }
+
+    /// An array of words from `allowed`.
+    pub fn words<'v>(
+        &mut self,
+        t: Tbl<'v>,
+        key: &str,
+        allowed: &[&str],
+        code: Code,
+        what: &str,
+    ) -> Option<Vec<(KeyPath, &'v str)>> {
+        let items = self.strings(t, key)?;
+        let mut ok = true;
+        for (p, s) in &items {
+            if !allowed.contains(s) {
+                self.unknown_word(p, s, allowed, code, what);
+                ok = false;
+            }
+        }
+        ok.then_some(items)
+    }
+
+    /// Reports repeated entries: a warning where a repeat is harmless, an error where it is
+    /// ambiguous. True when there were none.
+    pub fn duplicates<T: PartialEq + std::fmt::Display>(
+        &mut self,
+        items: &[(KeyPath, T)],
+        what: &str,
+        severity: Severity,
+    ) -> bool {
+        let mut none = true;
+        for (i, (p, x)) in items.iter().enumerate() {
+            if items[..i].iter().any(|(_, y)| y == x) {
+                let message = format!("{what} `{x}` is listed twice");
+                let (d, help) = match severity {
+                    Severity::Error => (
+                        PlanDiagnostic::error(Code::Duplicate, message),
+                        "list each entry once",
+                    ),
+                    _ => (
+                        PlanDiagnostic::warning(Code::Duplicate, message),
+                        "remove the repeated entry",
+                    ),
+                };
+                self.push(
+                    d.at(self.value_site(p), "listed before")
+                        .key(p.to_string())
+                        .help(help),
+                );
+                none = false;
+            }
+        }
+        none
+    }
+
+    pub fn duration(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
+        self.unit(t, key, UnitKind {
+            expected: "a duration like \"500ms\" or \"15s\"",
+            code: Code::InvalidDuration,
+            what: "duration",
+            help: "a duration is a whole number and a unit: ms, s, m, h or d (\"500ms\", \"15s\", \"1d\")",
+            parse: units::parse_duration,
+        })
+    }
+
+    pub fn rate(&mut self, t: Tbl<'_>, key: &str) -> Option<Rate> {
+        self.unit(t, key, UnitKind {
+            expected: "a rate like \"40/s\"",
+            code: Code::InvalidRate,
+            what: "rate",
+            help: "a rate is requests per period: \"40/s\", \"300/10s\", \"1000/day\" (also /m, /h)",
+            parse: units::parse_rate,
+        })
+    }
+
+    fn unit<T>(&mut self, t: Tbl<'_>, key: &str, kind: UnitKind<T>) -> Option<T> {
+        let (path, s) = self.string_unit(t, key, kind.expected)?;
+        match (kind.parse)(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(
+                    PlanDiagnostic::error(
+                        kind.code,
+                        format!("invalid {} `{s}` for `{path}`", kind.what),
+                    )
+                    .at(self.value_site(&path), e.reason)
+                    .key(path.to_string())
+                    .help(kind.help),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string holding a unit; a bare number gets a hint about the missing unit.
+    fn string_unit<'v>(
+        &mut self,
+        t: Tbl<'v>,
+        key: &str,
+        expected: &str,
+    ) -> Option<(KeyPath, &'v str)> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        match v {
+            Value::String(_, s) => Some((path, s.as_str())),
+            Value::Num(..) => {
+                self.push(
+                    PlanDiagnostic::error(
+                        Code::WrongType,
+                        format!("`{path}` must be {expected}, found {}", describe(v)),
+                    )
+                    .at(self.value_site(&path), "a number without a unit")
+                    .key(path.to_string())
+                    .help("write the unit in a string, like \"15s\" or \"40/s\""),
+                );
+                None
+            }
+            other => {
+                self.type_error(&path, other, expected);
+                None
+            }
+        }
+    }
+
+    /// A path relative to the plan file that wrote it (or the current directory).
+    pub fn path(&mut self, t: Tbl<'_>, key: &str) -> Option<PathBuf> {
+        let (path, s) = self.string(t, key)?;
+        if s.trim().is_empty() {
+            self.push(
+                PlanDiagnostic::error(Code::InvalidValue, format!("`{path}` is empty"))
+                    .at(self.value_site(&path), "expected a directory")
+                    .key(path.to_string()),
+            );
+            return None;
+        }
+        let base = self.layers.base_dir_of(&path);
+        Some(absolute(&base.join(s)))
+    }
+
+    /// Expands `${…}` in the string at `path`; unset variables become warnings and
+    /// [`UnresolvedVar`]s. Returns the expansion, or `None` on a syntax error (reported).
+    /// `site` is where the string is written (or, for a default, what to point at instead).
+    pub fn interpolate(
+        &mut self,
+        path: &KeyPath,
+        text: &str,
+        site: Option<Site>,
+        field: impl Fn(&str) -> VarField,
+    ) -> Option<interpolate::Expansion> {
+        let offset = site
+            .as_ref()
+            .and_then(|s| content_offset(s.snippet(), text));
+        let sub = |span: std::ops::Range<usize>| match (&site, offset) {
+            (Some(s), Some(o)) => Some(s.sub(o + span.start..o + span.end)),
+            (s, _) => s.clone(),
+        };
+        let expansion = match interpolate::expand(text, self.env) {
+            Ok(e) => e,
+            Err(e) => {
+                self.push(
+                    PlanDiagnostic::error(
+                        Code::Interpolation,
+                        format!("invalid `${{…}}` interpolation in `{path}`"),
+                    )
+                    .at(sub(e.span.clone()), e.reason)
+                    .key(path.to_string())
+                    .help("`${VAR}` or `${VAR:-default}` insert a variable; `$$` is a literal `$`"),
+                );
+                return None;
+            }
+        };
+        for unset in &expansion.unset {
+            let at = sub(unset.span.clone());
+            self.push(
+                PlanDiagnostic::warning(
+                    Code::UnsetVariable,
+                    format!("environment variable `{}` is not set (used by `{path}`)", unset.name),
+                )
+                .at(at.clone(), format!("`{}` is unset", unset.name))
+                .key(path.to_string())
+                .help(format!(
+                    "export {} before `popctl run`, or give a default: `${{{}:-…}}`; `validate` only warns",
+                    unset.name, unset.name
+                )),
+            );
+            self.unresolved.push(UnresolvedVar {
+                var: unset.name.clone(),
+                key: path.to_string(),
+                field: field(&expansion.value),
+                site: at,
+            });
+        }
+        Some(expansion)
+    }
+}
+
+/// "`pages` must be between 1 and 500, found 0" or "… must be at least 1, found 0".
+fn range_message<T: std::fmt::Display>(
+    path: &KeyPath,
+    start: &T,
+    end: Option<T>,
+    found: T,
+) -> String {
+    match end {
+        Some(end) => format!("`{path}` must be between {start} and {end}, found {found}"),
+        None => format!("`{path}` must be at least {start}, found {found}"),
+    }
+}
+
+/// Where the string's content starts inside its written form, when it is written plainly
+/// (`"…"`, `'…'` or bare in an override), so labels can point inside the string.
+fn content_offset(snippet: &str, value: &str) -> Option<usize> {
+    if snippet == value {
+        return Some(0);
+    }
+    let inner = snippet.get(1..snippet.len().checked_sub(1)?)?;
+    let quoted = (snippet.starts_with('"') && snippet.ends_with('"'))
+        || (snippet.starts_with('\'') && snippet.ends_with('\''));
+    (quoted && inner == value).then_some(1)
+}
+
+/// Valid stage and source names: they appear in `needs`, in `POPCTL_…` variables, in
+/// `graph` output and in the database's run records.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The compiled plan sections, before they are assembled into a [`Plan`].
+pub(crate) struct Sections {
+    pub name: String,
+    pub description: Option<String>,
+    pub database: DatabaseConfig,
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// The kind of every source named in the plan, even one that failed to compile, so
+    /// stages are not blamed for a broken source.
+    pub source_kinds: BTreeMap<String, Option<SourceKind>>,
+    pub default_retry: RetryPolicy,
+    pub data: DataConfig,
+    pub cache: CacheConfig,
+}
+
+/// Compiles everything but the stages.
+pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
+    let root_path = KeyPath::root();
+    let top = Tbl {
+        path: &root_path,
+        dict: &cx.layers.merged,
+    };
+    cx.check_keys(top, keys::TOP, "the plan (top level)");
+
+    let mut name = root_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".to_owned());
+    let mut description = None;
+    if let Some((path, dict)) = sub_table(cx, top, "plan") {
+        let t = Tbl { path: &path, dict };
+        cx.check_keys(t, keys::PLAN, "`[plan]`");
+        if let Some((_, n)) = cx.string(t, "name") {
+            name = n.to_owned();
+        }
+        description = cx.string(t, "description").map(|(_, d)| d.to_owned());
+        if let Some((p, _)) = cx.string(t, "extends") {
+            if !matches!(cx.layers.origin_of(&p), Some(super::error::Origin::File(_))) {
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::Override,
+                        "`plan.extends` can only be set in a plan file",
+                    )
+                    .at(cx.value_site(&p), "set by an override")
+                    .key("plan.extends")
+                    .help("write `extends` in the `[plan]` table of the file"),
+                );
+            }
+        }
+    }
+
+    let (sources, source_kinds) = compile_sources(cx, top);
+    let database = compile_database(cx, top);
+    let default_retry = match sub_table(cx, top, "defaults") {
+        Some((path, dict)) => {
+            let t = Tbl { path: &path, dict };
+            cx.check_keys(t, keys::DEFAULTS, "`[defaults]`");
+            retry(cx, t, &RetryPolicy::default())
+        }
+        None => RetryPolicy::default(),
+    };
+    let data = DataConfig {
+        dir: match sub_table(cx, top, "data") {
+            Some((path, dict)) => {
+                let t = Tbl { path: &path, dict };
+                cx.check_keys(t, keys::DATA, "`[data]`");
+                cx.path(t, "dir")
+            }
+            None => None,
+        }
+        .unwrap_or_else(|| absolute(Path::new(DEFAULT_DATA_DIR))),
+    };
+    let cache = compile_cache(cx, top, &source_kinds);
+    Sections {
+        name,
+        description,
+        database,
+        sources,
+        source_kinds,
+        default_retry,
+        data,
+        cache,
+    }
+}
+
+/// The sub-table `key` of `t`, with its path; `None` when absent or not a table (reported).
+pub(crate) fn sub_table<'v>(cx: &mut Cx<'_>, t: Tbl<'v>, key: &str) -> Option<(KeyPath, &'v Dict)> {
+    let v = t.dict.get(key)?;
+    let path = t.path.key(key);
+    let dict = cx.table(&path, v)?;
+    Some((path, dict))
+}
+
+fn compile_sources(
+    cx: &mut Cx<'_>,
+    top: Tbl<'_>,
+) -> (
+    BTreeMap<String, SourceConfig>,
+    BTreeMap<String, Option<SourceKind>>,
+) {
+    let mut sources = BTreeMap::new();
+    let mut kinds = BTreeMap::new();
+    let Some((path, dict)) = sub_table(cx, top, "sources") else {
+        return (sources, kinds);
+    };
+    for (name, value) in dict {
+        let spath = path.key(name);
+        if !is_valid_name(name) {
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::InvalidName,
+                    format!("`{name}` is not a valid source name"),
+                )
+                .at(cx.key_site(&spath), "invalid name")
+                .key(spath.to_string())
+                .help("use letters, digits, `_` and `-`"),
+            );
+        }
+        let Some(sdict) = cx.table(&spath, value) else {
+            kinds.insert(name.clone(), None);
+            continue;
+        };
+        let t = Tbl {
+            path: &spath,
+            dict: sdict,
+        };
+        let kind = source_kind(cx, t, name);
+        kinds.insert(name.clone(), kind);
+        if let Some(kind) = kind
+            && let Some(config) = source(cx, t, name, kind)
+        {
+            sources.insert(name.clone(), config);
+        }
+    }
+    (sources, kinds)
+}
+
+fn source_kind(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str) -> Option<SourceKind> {
+    cx.check_keys(t, keys::SOURCE, &format!("source `{name}`"));
+    if t.has("kind") {
+        let words = SourceKind::words();
+        return cx
+            .word(t, "kind", &words, Code::InvalidValue, "source kind")
+            .and_then(|(_, w)| SourceKind::from_word(w));
+    }
+    if let Some(kind) = SourceKind::from_word(name) {
+        return Some(kind);
+    }
+    cx.push(
+        PlanDiagnostic::error(Code::MissingField, format!("source `{name}` needs a `kind`"))
+            .at(cx.key_site(t.path), "which API is this?")
+            .key(t.path.to_string())
+            .help("a source named other than `tmdb` or `omdb` says which API it is: `kind = \"tmdb\"` or `kind = \"omdb\"`"),
+    );
+    None
+}
+
+/// `TMDB_EU_API_KEY` for source `tmdb-eu`.
+pub fn default_key_var(source: &str) -> String {
+    format!("{}_API_KEY", source.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<SourceConfig> {
+    let key_var = default_key_var(name);
+    let key_path = t.path.key("api_key");
+    let (written, key_text) = match cx.string(t, "api_key") {
+        Some((_, s)) => (true, s.to_owned()),
+        None if t.has("api_key") => (true, String::new()),
+        None => (false, format!("${{{key_var}}}")),
+    };
+    // An unwritten key defaults to `${<NAME>_API_KEY}`; point at the source table then.
+    let key_site = if written {
+        cx.value_site(&key_path)
+    } else {
+        cx.key_site(t.path)
+    };
+    let api_key = cx
+        .interpolate(&key_path, &key_text, key_site, |_| VarField::ApiKey(name.to_owned()))
+        .map(|e| {
+            if written && e.vars.is_empty() && !e.value.is_empty() {
+                cx.push(
+                    PlanDiagnostic::warning(Code::LiteralApiKey, format!("the API key of source `{name}` is written in the plan"))
+                        .at(cx.value_site(&key_path), "a literal API key")
+                        .key(key_path.to_string())
+                        .help(format!("use `api_key = \"${{{key_var}}}\"` and keep the key in the environment: plans get committed")),
+                );
+            }
+            let api_key_var = e.vars.first().cloned();
+            let value = match e.unset.first() {
+                Some(u) => Interpolated::Unresolved { var: u.name.clone() },
+                None => Interpolated::Value(e.value),
+            };
+            (value, api_key_var)
+        });
+
+    let url_path = t.path.key("base_url");
+    let base_url = match cx.string(t, "base_url") {
+        Some((_, s)) => {
+            let s = s.to_owned();
+            let site = cx.value_site(&url_path);
+            cx.interpolate(&url_path, &s, site, |written| VarField::BaseUrl {
+                source: name.to_owned(),
+                written: written.to_owned(),
+            })
+            .and_then(|e| {
+                if e.is_resolved() && !valid_http_url(&e.value) {
+                    cx.push(
+                        PlanDiagnostic::error(
+                            Code::InvalidUrl,
+                            format!("`{url_path}` is not an http(s) URL"),
+                        )
+                        .at(cx.value_site(&url_path), "expected http:// or https://")
+                        .key(url_path.to_string())
+                        .help(format!("the default is \"{}\"", kind.default_base_url())),
+                    );
+                    return None;
+                }
+                Some(e.value.trim_end_matches('/').to_owned())
+            })
+        }
+        None => Some(kind.default_base_url().to_owned()),
+    };
+    let rate = cx.rate(t, "rate").unwrap_or_else(|| kind.default_rate());
+    let timeout = cx.duration(t, "timeout");
+    if timeout == Some(Duration::ZERO) {
+        cx.out_of_range(
+            &t.path.key("timeout"),
+            format!("`{}` must be longer than zero", t.path.key("timeout")),
+            "no time to answer",
+        );
+    }
+    let daily_quota = cx.uint(t, "daily_quota", 1..=u32::MAX);
+    let (api_key, api_key_var) = api_key?;
+    Some(SourceConfig {
+        name: name.to_owned(),
+        kind,
+        api_key,
+        api_key_var,
+        base_url: base_url?,
+        rate,
+        timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+        daily_quota,
+    })
+}
+
+fn valid_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .map(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+        .unwrap_or(false)
+}
+
+fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
+    let mut url = Interpolated::Value(DEFAULT_DATABASE_URL.to_owned());
+    if let Some((path, dict)) = sub_table(cx, top, "database") {
+        let t = Tbl { path: &path, dict };
+        cx.check_keys(t, keys::DATABASE, "`[database]`");
+        if let Some((p, s)) = cx.string(t, "url") {
+            let site = cx.value_site(&p);
+            if let Some(e) = cx.interpolate(&p, s, site, |_| VarField::DatabaseUrl) {
+                if let Some(u) = e.unset.first() {
+                    url = Interpolated::Unresolved {
+                        var: u.name.clone(),
+                    };
+                } else if let Some(reason) = database_url_problem(&e.value) {
+                    cx.push(
+                        PlanDiagnostic::error(Code::InvalidUrl, format!("`database.url` is not a database URL popctl can use: {reason}"))
+                            .at(cx.value_site(&p), reason)
+                            .key("database.url")
+                            .help("use `sqlite://file.db?mode=rwc`, `sqlite::memory:` or `postgres://user@host/db`"),
+                    );
+                } else {
+                    url = Interpolated::Value(e.value);
+                }
+            }
+        }
+    }
+    DatabaseConfig { url }
+}
+
+/// Why `url` cannot be a popctl database, if it cannot.
+pub fn database_url_problem(url: &str) -> Option<&'static str> {
+    if url.starts_with("sqlite:") {
+        return None;
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    if url.is_empty() {
+        return Some("it is empty");
+    }
+    Some("only sqlite: and postgres:// URLs are supported")
+}
+
+fn compile_cache(
+    cx: &mut Cx<'_>,
+    top: Tbl<'_>,
+    sources: &BTreeMap<String, Option<SourceKind>>,
+) -> CacheConfig {
+    let mut cache = CacheConfig {
+        mode: CacheMode::ReadWrite,
+        dir: absolute(Path::new(DEFAULT_CACHE_DIR)),
+        ttl: BTreeMap::new(),
+        default_ttl: DEFAULT_TTL,
+        negative_ttl: DEFAULT_TTL,
+    };
+    let Some((path, dict)) = sub_table(cx, top, "cache") else {
+        return cache;
+    };
+    let t = Tbl { path: &path, dict };
+    cx.check_keys(t, keys::CACHE, "`[cache]`");
+    let modes = CacheMode::words();
+    if let Some((_, m)) = cx.word(t, "mode", &modes, Code::InvalidValue, "cache mode") {
+        cache.mode = CacheMode::from_word(m).unwrap_or(CacheMode::ReadWrite);
+    }
+    if let Some(dir) = cx.path(t, "dir") {
+        cache.dir = dir;
+    }
+    if let Some(d) = cx.duration(t, "negative_ttl") {
+        cache.negative_ttl = d;
+    }
+    if let Some((tpath, tdict)) = sub_table(cx, t, "ttl") {
+        let names: Vec<&str> = sources.keys().map(String::as_str).collect();
+        for source in tdict.keys() {
+            if !sources.contains_key(source) {
+                let p = tpath.key(source);
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::UnknownSource,
+                        format!(
+                            "`cache.ttl` names source `{source}`, which the plan does not define"
+                        ),
+                    )
+                    .at(cx.key_site(&p), "no such source")
+                    .key(p.to_string())
+                    .maybe_help(suggest::did_you_mean(source, &names)),
+                );
+                continue;
+            }
+            let tt = Tbl {
+                path: &tpath,
+                dict: tdict,
+            };
+            if let Some(d) = cx.duration(tt, source) {
+                cache.ttl.insert(source.clone(), d);
+            }
+        }
+    }
+    cache
+}
+
+/// `retry` fields of `t` over `base`, field by field.
+pub(crate) fn retry(cx: &mut Cx<'_>, t: Tbl<'_>, base: &RetryPolicy) -> RetryPolicy {
+    let Some((path, dict)) = sub_table(cx, t, "retry") else {
+        return *base;
+    };
+    let r = Tbl { path: &path, dict };
+    cx.check_keys(r, keys::RETRY, &format!("`{path}`"));
+    let mut policy = *base;
+    if let Some(n) = cx.uint(r, "attempts", 1..=100) {
+        policy.attempts = n;
+    }
+    let backoffs = Backoff::words();
+    if let Some((_, b)) = cx.word(r, "backoff", &backoffs, Code::InvalidValue, "backoff") {
+        policy.backoff = Backoff::from_word(b).unwrap_or(policy.backoff);
+    }
+    if let Some(d) = cx.duration(r, "initial") {
+        policy.initial = d;
+    }
+    if let Some(d) = cx.duration(r, "max") {
+        policy.max = d;
+    }
+    if let Some(j) = cx.bool(r, "jitter") {
+        policy.jitter = j;
+    }
+    if policy.initial > policy.max {
+        let at = if r.has("max") {
+            path.key("max")
+        } else {
+            path.key("initial")
+        };
+        cx.out_of_range(
+            &at,
+            format!(
+                "`{path}`: `initial` ({}) is longer than `max` ({})",
+                units::format_duration(policy.initial),
+                units::format_duration(policy.max)
+            ),
+            "initial backoff above the maximum",
+        );
+    }
+    policy
+}

@@ -1,0 +1,491 @@
+//! The plan as written: each layer's text, its TOML data, and where every key and value sits in
+//! that text.
+//!
+//! figment merges layers but keeps no byte offsets (stack-notes, gotcha 1), so every layer is
+//! also parsed with toml's spanned `DeTable` into a [`SpanIndex`]: key path → key span and value
+//! span. A diagnostic about `stages.popular.pages` finds its label through the layer that
+//! supplied the value. Syntax errors come from the same spanned parse, every one of them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use figment::value::{Dict, Num, Tag, Value};
+use miette::NamedSource;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{Code, Origin, PlanDiagnostic, Site};
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into the plan (`stages.popular.append[3]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyPath(pub Vec<Seg>);
+
+impl KeyPath {
+    pub fn root() -> Self {
+        KeyPath(Vec::new())
+    }
+
+    pub fn key(&self, key: &str) -> Self {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Key(key.to_owned()));
+        KeyPath(segs)
+    }
+
+    pub fn index(&self, index: usize) -> Self {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Index(index));
+        KeyPath(segs)
+    }
+
+    pub fn from_keys<S: AsRef<str>>(keys: &[S]) -> Self {
+        KeyPath(
+            keys.iter()
+                .map(|k| Seg::Key(k.as_ref().to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn parent(&self) -> Option<KeyPath> {
+        let (_, rest) = self.0.split_last()?;
+        Some(KeyPath(rest.to_vec()))
+    }
+
+    pub fn last_key(&self) -> Option<&str> {
+        match self.0.last() {
+            Some(Seg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if is_bare_key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Seg::Key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    write!(f, "{k:?}")?;
+                }
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a key and its value sit in a layer's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spans {
+    /// `None` for array elements.
+    pub key: Option<Range<usize>>,
+    pub value: Range<usize>,
+}
+
+/// Key path → spans, for one layer.
+#[derive(Debug, Clone, Default)]
+pub struct SpanIndex {
+    map: HashMap<KeyPath, Spans>,
+}
+
+impl SpanIndex {
+    pub fn get(&self, path: &KeyPath) -> Option<&Spans> {
+        self.map.get(path)
+    }
+
+    /// Indexes a parsed document; `shift` moves every span (for a value parsed out of a larger
+    /// text, like the right-hand side of `--set key=value`).
+    fn add_table(&mut self, table: &DeTable<'_>, path: &KeyPath, shift: isize) {
+        for (key, value) in table.iter() {
+            let child = path.key(key.get_ref());
+            self.map.insert(
+                child.clone(),
+                Spans {
+                    key: Some(shifted(key.span(), shift)),
+                    value: shifted(value.span(), shift),
+                },
+            );
+            self.add_value(value.get_ref(), &child, shift);
+        }
+    }
+
+    fn add_value(&mut self, value: &DeValue<'_>, path: &KeyPath, shift: isize) {
+        match value {
+            DeValue::Table(t) => self.add_table(t, path, shift),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let child = path.index(i);
+                    self.map.insert(
+                        child.clone(),
+                        Spans {
+                            key: None,
+                            value: shifted(item.span(), shift),
+                        },
+                    );
+                    self.add_value(item.get_ref(), &child, shift);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn insert(&mut self, path: KeyPath, spans: Spans) {
+        self.map.insert(path, spans);
+    }
+}
+
+fn shifted(r: Range<usize>, shift: isize) -> Range<usize> {
+    let move_by = |x: usize| x.saturating_add_signed(shift);
+    move_by(r.start)..move_by(r.end)
+}
+
+/// A layer's text as a miette source, shared by every site in it.
+pub type Source = Arc<NamedSource<Arc<str>>>;
+
+pub fn named_source(name: &str, text: &str) -> Source {
+    Arc::new(NamedSource::new(name, Arc::from(text)).with_language("TOML"))
+}
+
+/// One parsed layer: its text, data and span index.
+#[derive(Debug, Clone)]
+pub struct RawLayer {
+    pub origin: Origin,
+    pub source: Source,
+    pub index: SpanIndex,
+    pub data: Dict,
+}
+
+impl RawLayer {
+    /// The site of `path`'s key (or of its value when it has no key, like an array element).
+    pub fn key_site(&self, path: &KeyPath) -> Option<Site> {
+        let spans = self.index.get(path)?;
+        let span = spans.key.clone().unwrap_or_else(|| spans.value.clone());
+        Some(Site::new(self.origin.clone(), self.source.clone(), span))
+    }
+
+    pub fn value_site(&self, path: &KeyPath) -> Option<Site> {
+        let spans = self.index.get(path)?;
+        Some(Site::new(
+            self.origin.clone(),
+            self.source.clone(),
+            spans.value.clone(),
+        ))
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a plan file's text. `display` is how the file is named in diagnostics.
+pub fn parse_file(path: &Path, display: &str, text: &str) -> Result<RawLayer, Vec<PlanDiagnostic>> {
+    let origin = Origin::File(path.to_path_buf());
+    let source = named_source(display, text);
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        let mut errors: Vec<PlanDiagnostic> = errors
+            .iter()
+            .map(|e| syntax_error(&origin, &source, e, text.len()))
+            .collect();
+        errors.sort_by_key(|d| d.site.as_ref().map_or(0, |s| s.span.start));
+        return Err(errors);
+    }
+    // The spanned parse accepted the text; a second, typed parse converts values (it rejects
+    // what the spanned one lets through, such as integers beyond 64 bits).
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| vec![syntax_error(&origin, &source, &e, text.len())])?;
+    let mut index = SpanIndex::default();
+    index.add_table(doc.get_ref(), &KeyPath::root(), 0);
+    Ok(RawLayer {
+        origin,
+        source,
+        index,
+        data: table_to_dict(&table),
+    })
+}
+
+fn syntax_error(
+    origin: &Origin,
+    source: &Source,
+    e: &toml::de::Error,
+    len: usize,
+) -> PlanDiagnostic {
+    let span = e.span().unwrap_or(len..len);
+    let message = e.message().trim().to_owned();
+    let (first, rest) = match message.split_once('\n') {
+        Some((first, rest)) => (first.to_owned(), Some(rest.trim().to_owned())),
+        None => (message.clone(), None),
+    };
+    PlanDiagnostic::error(Code::Syntax, format!("TOML syntax error: {first}"))
+        .at(Some(Site::new(origin.clone(), source.clone(), span)), first)
+        .maybe_help(rest.filter(|r| !r.is_empty()))
+}
+
+/// A layer made of one `key.path = value` override (a `--set` argument or a `POPCTL_…`
+/// variable). `text` is what the user wrote; `key_spans` locate each key segment in it and
+/// `value_at` is where the value starts.
+pub fn override_layer(
+    origin: Origin,
+    name: &str,
+    text: &str,
+    keys: &[(String, Range<usize>)],
+    value_at: usize,
+) -> RawLayer {
+    let source = named_source(name, text);
+    let value_text = &text[value_at..];
+    let mut index = SpanIndex::default();
+    let mut path = KeyPath::root();
+    for (key, span) in keys {
+        path = path.key(key);
+        index.insert(
+            path.clone(),
+            Spans {
+                key: Some(span.clone()),
+                value: value_at..text.len(),
+            },
+        );
+    }
+    // A value that is valid TOML (`2`, `true`, `["credits"]`) keeps its type; anything else
+    // (`40/s`, `popular`) is a string, so nobody has to quote inside a shell.
+    const PREFIX: &str = "v = ";
+    let doc_text = format!("{PREFIX}{value_text}");
+    let value = match (
+        DeTable::parse(&doc_text),
+        toml::from_str::<toml::Table>(&doc_text),
+    ) {
+        (Ok(doc), Ok(mut table)) if table.len() == 1 => {
+            let shift = value_at as isize - PREFIX.len() as isize;
+            if let Some(v) = doc.get_ref().iter().next().map(|(_, v)| v) {
+                index.add_value(v.get_ref(), &path, shift);
+            }
+            match table.remove("v") {
+                Some(toml::Value::Datetime(d)) => Value::from(d.to_string()),
+                Some(v) => toml_to_value(&v),
+                None => Value::from(value_text.to_owned()),
+            }
+        }
+        _ => Value::from(value_text.to_owned()),
+    };
+    let mut data = value;
+    for (key, _) in keys.iter().rev() {
+        let mut dict = Dict::new();
+        dict.insert(key.clone(), data);
+        data = Value::Dict(Tag::Default, dict);
+    }
+    let data = match data {
+        Value::Dict(_, d) => d,
+        _ => Dict::new(),
+    };
+    RawLayer {
+        origin,
+        source,
+        index,
+        data,
+    }
+}
+
+/// TOML datetimes have no place in a plan; they stay recognisable so a type error can say
+/// "found a datetime" instead of pretending it was a string.
+pub const DATETIME_MARKER: &str = "$__toml_private_datetime";
+
+pub fn toml_to_value(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::from(s.clone()),
+        toml::Value::Integer(i) => Value::Num(Tag::Default, Num::I64(*i)),
+        toml::Value::Float(f) => Value::Num(Tag::Default, Num::F64(*f)),
+        toml::Value::Boolean(b) => Value::Bool(Tag::Default, *b),
+        toml::Value::Datetime(d) => {
+            let mut dict = Dict::new();
+            dict.insert(DATETIME_MARKER.to_owned(), Value::from(d.to_string()));
+            Value::Dict(Tag::Default, dict)
+        }
+        toml::Value::Array(items) => {
+            Value::Array(Tag::Default, items.iter().map(toml_to_value).collect())
+        }
+        toml::Value::Table(t) => Value::Dict(Tag::Default, table_to_dict(t)),
+    }
+}
+
+fn table_to_dict(t: &toml::Table) -> Dict {
+    t.iter()
+        .map(|(k, v)| (k.clone(), toml_to_value(v)))
+        .collect()
+}
+
+/// `base/../x` → `x`, without touching the file system (the file may not exist yet; the
+/// display name should be the one a user would type).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last = out.components().next_back();
+                match last {
+                    Some(Component::Normal(_)) => {
+                        out.pop();
+                    }
+                    Some(Component::RootDir | Component::Prefix(_)) => {}
+                    _ => out.push(".."),
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(text: &str) -> RawLayer {
+        parse_file(Path::new("p.toml"), "p.toml", text).unwrap()
+    }
+
+    fn snippet(layer: &RawLayer, path: &str, key: bool) -> String {
+        let path = KeyPath(
+            path.split('.')
+                .map(|s| match s.parse::<usize>() {
+                    Ok(n) => Seg::Index(n),
+                    Err(_) => Seg::Key(s.to_owned()),
+                })
+                .collect(),
+        );
+        let site = if key {
+            layer.key_site(&path)
+        } else {
+            layer.value_site(&path)
+        };
+        site.map(|s| s.snippet().to_owned()).unwrap_or_default()
+    }
+
+    #[test]
+    fn keys_values_headers_and_array_items_are_indexed() {
+        let l = layer(
+            "[stages.popular]\nkind = \"fetch\"\nappend = [\"credits\", \"videos\"]\nretry = { attempts = 2 }\n",
+        );
+        assert_eq!(snippet(&l, "stages.popular", true), "popular");
+        assert_eq!(snippet(&l, "stages.popular", false), "[stages.popular]");
+        assert_eq!(snippet(&l, "stages.popular.kind", false), "\"fetch\"");
+        assert_eq!(snippet(&l, "stages.popular.append.1", false), "\"videos\"");
+        assert_eq!(
+            snippet(&l, "stages.popular.retry.attempts", true),
+            "attempts"
+        );
+    }
+
+    #[test]
+    fn every_syntax_error_is_reported_with_a_span() {
+        let errors = parse_file(Path::new("p.toml"), "p.toml", "a = \nb = 1\nc = ]\n").unwrap_err();
+        assert!(!errors.is_empty());
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.code == Code::Syntax && e.site.is_some())
+        );
+        let lines: Vec<usize> = errors
+            .iter()
+            .map(|e| e.site.as_ref().unwrap().line)
+            .collect();
+        assert_eq!(lines, vec![1, 3], "{errors:#?}");
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_a_syntax_error_not_a_panic() {
+        let errors =
+            parse_file(Path::new("p.toml"), "p.toml", "a = 99999999999999999999\n").unwrap_err();
+        assert_eq!(errors[0].code, Code::Syntax);
+    }
+
+    #[test]
+    fn override_values_keep_toml_types_or_fall_back_to_strings() {
+        let keys = |t: &str| -> Vec<(String, Range<usize>)> {
+            let mut at = 0;
+            t.split('.')
+                .map(|k| {
+                    let r = at..at + k.len();
+                    at += k.len() + 1;
+                    (k.to_owned(), r)
+                })
+                .collect()
+        };
+        let l = override_layer(
+            Origin::Set(0),
+            "--set",
+            "stages.p.pages=2",
+            &keys("stages.p.pages"),
+            15,
+        );
+        let v = &l.data["stages"].as_dict().unwrap()["p"].as_dict().unwrap()["pages"];
+        assert_eq!(v.to_i128(), Some(2));
+        let l = override_layer(
+            Origin::Set(0),
+            "--set",
+            "sources.t.rate=40/s",
+            &keys("sources.t.rate"),
+            15,
+        );
+        let v = &l.data["sources"].as_dict().unwrap()["t"].as_dict().unwrap()["rate"];
+        assert_eq!(v.as_str(), Some("40/s"));
+        let text = "stages.p.append=[\"credits\", \"x\"]";
+        let l = override_layer(Origin::Set(0), "--set", text, &keys("stages.p.append"), 16);
+        assert_eq!(snippet(&l, "stages.p.append.1", false), "\"x\"");
+        assert_eq!(snippet(&l, "stages.p", true), "p");
+    }
+
+    #[test]
+    fn paths_display_like_toml_keys() {
+        let p = KeyPath::root()
+            .key("stages")
+            .key("top rated")
+            .key("append")
+            .index(3);
+        assert_eq!(p.to_string(), "stages.\"top rated\".append[3]");
+    }
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(
+            normalize(Path::new("examples/../plans/base.toml")),
+            PathBuf::from("plans/base.toml")
+        );
+        assert_eq!(
+            normalize(Path::new("./a/./b.toml")),
+            PathBuf::from("a/b.toml")
+        );
+        assert_eq!(
+            normalize(Path::new("../x.toml")),
+            PathBuf::from("../x.toml")
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! Writes a compiled plan back as TOML: `popctl plan show` (every default filled in, secrets
+//! masked) and the input of [`Plan::hash`](super::Plan::hash) (secrets and machine paths left
+//! out, so the hash says whether the plan's meaning changed, not where it was loaded).
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use super::model::*;
+use super::units::{format_duration, format_rate};
+
+/// What to do with secrets and machine-specific paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// For people: API keys and database passwords shown as `********`, paths absolute.
+    Show,
+    /// For the hash: API keys and database passwords left out, paths left out.
+    Hash,
+}
+
+const MASK: &str = "********";
+
+fn s(v: &str) -> String {
+    toml::Value::String(v.to_owned()).to_string()
+}
+
+fn list<T: AsRef<str>>(items: &[T]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| s(i.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn float(f: f64) -> String {
+    toml::Value::Float(f).to_string()
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+pub fn mask_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(MASK));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn interpolated(v: &Interpolated, secret: bool, mode: Render) -> Option<String> {
+    match (v, mode) {
+        (Interpolated::Unresolved { var }, _) => Some(s(&format!("${{{var}}}"))),
+        (Interpolated::Value(_), Render::Hash) if secret => None,
+        (Interpolated::Value(_), Render::Show) if secret => Some(s(MASK)),
+        (Interpolated::Value(v), Render::Show) => Some(s(&mask_url_password(v))),
+        (Interpolated::Value(v), Render::Hash) => Some(s(&without_password(v))),
+    }
+}
+
+/// The plan as TOML, in a fixed order: plan, database, data, cache, sources, stages.
+pub fn to_toml(plan: &Plan, mode: Render) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail; `let _` keeps the code free of unwraps.
+    let _ = write_plan(&mut out, plan, mode);
+    out
+}
+
+fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
+    writeln!(out, "[plan]")?;
+    writeln!(out, "name = {}", s(&plan.name))?;
+    if let Some(d) = &plan.description {
+        writeln!(out, "description = {}", s(d))?;
+    }
+
+    writeln!(out, "\n[database]")?;
+    if let Some(url) = interpolated(&plan.database.url, false, mode) {
+        writeln!(out, "url = {url}")?;
+    }
+
+    if mode == Render::Show {
+        writeln!(out, "\n[data]")?;
+        writeln!(out, "dir = {}", s(&plan.data.dir.display().to_string()))?;
+    }
+
+    writeln!(out, "\n[cache]")?;
+    writeln!(out, "mode = {}", s(plan.cache.mode.as_str()))?;
+    if mode == Render::Show {
+        writeln!(out, "dir = {}", s(&plan.cache.dir.display().to_string()))?;
+    }
+    let mut ttl: Vec<String> = plan
+        .sources
+        .keys()
+        .map(|name| {
+            let d = plan
+                .cache
+                .ttl
+                .get(name)
+                .copied()
+                .unwrap_or(plan.cache.default_ttl);
+            format!("{name} = {}", s(&format_duration(d)))
+        })
+        .collect();
+    ttl.sort();
+    writeln!(out, "ttl = {{ {} }}", ttl.join(", "))?;
+    writeln!(
+        out,
+        "negative_ttl = {}",
+        s(&format_duration(plan.cache.negative_ttl))
+    )?;
+
+    for (name, src) in &plan.sources {
+        writeln!(out, "\n[sources.{name}]")?;
+        writeln!(out, "kind = {}", s(src.kind.as_str()))?;
+        if let Some(key) = interpolated(&src.api_key, true, mode) {
+            writeln!(out, "api_key = {key}")?;
+        }
+        writeln!(out, "base_url = {}", s(&src.base_url))?;
+        writeln!(out, "rate = {}", s(&format_rate(src.rate)))?;
+        writeln!(out, "timeout = {}", s(&format_duration(src.timeout)))?;
+        if let Some(q) = src.daily_quota {
+            writeln!(out, "daily_quota = {q}")?;
+        }
+    }
+
+    for stage in &plan.stages {
+        write_stage(out, stage)?;
+    }
+    Ok(())
+}
+
+fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
+    writeln!(out, "\n[stages.{}]", stage.name)?;
+    writeln!(out, "kind = {}", s(stage.kind.name()))?;
+    writeln!(out, "needs = {}", list(&stage.needs))?;
+    writeln!(out, "enabled = {}", stage.enabled)?;
+    writeln!(out, "concurrency = {}", stage.concurrency)?;
+    writeln!(out, "delay = {}", s(&format_duration(stage.delay)))?;
+    let r = &stage.retry;
+    writeln!(
+        out,
+        "retry = {{ attempts = {}, backoff = {}, initial = {}, max = {}, jitter = {} }}",
+        r.attempts,
+        s(r.backoff.as_str()),
+        s(&format_duration(r.initial)),
+        s(&format_duration(r.max)),
+        r.jitter
+    )?;
+    writeln!(out, "on_error = {}", s(stage.on_error.as_str()))?;
+    match stage.max_failures {
+        Some(MaxFailures::Count(n)) => writeln!(out, "max_failures = {n}")?,
+        Some(MaxFailures::Ratio(f)) => writeln!(out, "max_failures = {}", float(f))?,
+        None => {}
+    }
+    writeln!(out, "streaming = {}", stage.streaming)?;
+    match &stage.kind {
+        StageKind::Reset(r) => writeln!(out, "allow_remote = {}", r.allow_remote)?,
+        StageKind::Seed(seed) => {
+            let sets: Vec<&str> = seed.sets.iter().map(|s| s.as_str()).collect();
+            writeln!(out, "sets = {}", list(&sets))?;
+        }
+        StageKind::Fetch(f) => {
+            writeln!(out, "source = {}", s(&f.source))?;
+            match &f.selection {
+                FetchSelection::List {
+                    list: l,
+                    pages,
+                    filters,
+                } => {
+                    writeln!(out, "list = {}", s(l.as_str()))?;
+                    writeln!(out, "pages = {pages}")?;
+                    if let Some(v) = &filters.sort_by {
+                        writeln!(out, "sort_by = {}", s(v))?;
+                    }
+                    if let Some(y) = filters.primary_release_year {
+                        writeln!(out, "primary_release_year = {y}")?;
+                    }
+                    if !filters.with_genres.is_empty() {
+                        let ids: Vec<String> =
+                            filters.with_genres.iter().map(u32::to_string).collect();
+                        writeln!(out, "with_genres = [{}]", ids.join(", "))?;
+                    }
+                    if let Some(v) = filters.vote_count_gte {
+                        writeln!(out, "vote_count_gte = {v}")?;
+                    }
+                }
+                FetchSelection::Ids(ids) => {
+                    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+                    writeln!(out, "ids = [{}]", ids.join(", "))?;
+                }
+                FetchSelection::CuratedList { name, .. } => {
+                    writeln!(out, "curated_list = {}", s(name))?;
+                }
+            }
+            writeln!(out, "append = {}", list(&f.append))?;
+        }
+        StageKind::Enrich(e) => {
+            writeln!(out, "source = {}", s(&e.source))?;
+            writeln!(out, "scope = {}", s(e.scope.as_str()))?;
+            writeln!(out, "retry_no_data = {}", e.retry_no_data)?;
+        }
+        StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
+    }
+    Ok(())
+}
+
+fn write_post(out: &mut String, name: &str, p: &PostProcessStage) -> std::fmt::Result {
+    let steps: Vec<&str> = p.steps.iter().map(|s| s.as_str()).collect();
+    writeln!(out, "steps = {}", list(&steps))?;
+    for step in &p.steps {
+        writeln!(out, "\n[stages.{name}.{}]", step.settings_table())?;
+        match step {
+            PostStep::CulturalLists => {
+                if let Some(lists) = &p.cultural_lists.lists {
+                    writeln!(out, "lists = {}", list(lists))?;
+                }
+            }
+            PostStep::CriScores => {
+                let c = &p.cri;
+                let w = &c.weights;
+                writeln!(
+                    out,
+                    "weights = {{ timelessness = {}, cultural_penetration = {}, artistic_impact = {}, institutional_recognition = {}, public_reception = {} }}",
+                    float(w.timelessness),
+                    float(w.cultural_penetration),
+                    float(w.artistic_impact),
+                    float(w.institutional_recognition),
+                    float(w.public_reception)
+                )?;
+                writeln!(out, "imdb_votes_full = {}", c.imdb_votes_full)?;
+                writeln!(out, "tmdb_votes_full = {}", c.tmdb_votes_full)?;
+                writeln!(out, "popularity_full = {}", float(c.popularity_full))?;
+                writeln!(out, "classic_age_years = {}", c.classic_age_years)?;
+            }
+            PostStep::Recommendations => {
+                let r = &p.recommendations;
+                let w = &r.weights;
+                writeln!(out, "top_n = {}", r.top_n)?;
+                writeln!(out, "min_score = {}", float(r.min_score))?;
+                writeln!(
+                    out,
+                    "weights = {{ genres = {}, keywords = {}, cast = {}, crew = {} }}",
+                    float(w.genres),
+                    float(w.keywords),
+                    float(w.cast),
+                    float(w.crew)
+                )?;
+            }
+            PostStep::Reviews => writeln!(out, "per_movie = {}", p.reviews.per_movie)?,
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 of the plan rendered without secrets or paths, in hex.
+pub fn hash(plan: &Plan) -> String {
+    hex::encode(Sha256::digest(to_toml(plan, Render::Hash).as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_and_other_urls_untouched() {
+        assert_eq!(
+            mask_url_password("postgres://app:s3cret@db.example.com:5432/movies"),
+            "postgres://app:********@db.example.com:5432/movies"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://popctl-dev.db?mode=rwc"),
+            "sqlite://popctl-dev.db?mode=rwc"
+        );
+        assert_eq!(
+            without_password("postgres://app:s3cret@h/db"),
+            "postgres://app@h/db"
+        );
+    }
+}

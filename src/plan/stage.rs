@@ -1,0 +1,835 @@
+//! Compiling `[stages.<name>]` tables: the fields every stage has, then each kind's own.
+//!
+//! A first pass ([`sketch`]) reads only what the cross-stage checks need (kind, needs,
+//! enabled), so a stage with a bad `pages` still takes part in cycle and ordering checks and
+//! does not cause follow-on errors elsewhere.
+
+use figment::value::{Dict, Value};
+
+use super::compile::{Cx, Sections, Tbl, keys, sub_table};
+use miette::Severity;
+
+use super::error::{Code, PlanDiagnostic};
+use super::model::*;
+use super::raw::KeyPath;
+use super::suggest;
+
+/// What the cross-stage checks need to know about a stage, read even when the rest of the
+/// stage has errors.
+pub(crate) struct Sketch<'a> {
+    pub name: &'a str,
+    pub path: KeyPath,
+    pub dict: Option<&'a Dict>,
+    /// A valid kind word, or `None` when missing or unknown (reported).
+    pub kind: Option<&'static str>,
+    pub needs: Vec<(KeyPath, String)>,
+    /// False when `needs` is malformed (reported): the graph is then unknown.
+    pub needs_valid: bool,
+    pub enabled: bool,
+}
+
+/// Sketches every stage, in the order the plan writes them.
+pub(crate) fn sketch<'a>(cx: &mut Cx<'_>, stages: &'a Dict, path: &KeyPath) -> Vec<Sketch<'a>> {
+    let mut out = Vec::new();
+    for (name, value) in stages {
+        let spath = path.key(name);
+        if !super::compile::is_valid_name(name) {
+            cx.push(
+                PlanDiagnostic::error(Code::InvalidName, format!("`{name}` is not a valid stage name"))
+                    .at(cx.key_site(&spath), "invalid name")
+                    .key(spath.to_string())
+                    .help("use letters, digits, `_` and `-`: stage names appear in `needs`, graphs and run records"),
+            );
+        }
+        let dict = cx.table(&spath, value);
+        let mut sk = Sketch {
+            name,
+            path: spath.clone(),
+            dict,
+            kind: None,
+            needs: Vec::new(),
+            needs_valid: true,
+            enabled: true,
+        };
+        if let Some(dict) = dict {
+            let t = Tbl { path: &spath, dict };
+            if t.has("kind") {
+                sk.kind = cx
+                    .word(t, "kind", STAGE_KINDS, Code::UnknownKind, "stage kind")
+                    .and_then(|(_, k)| STAGE_KINDS.iter().copied().find(|w| *w == k));
+            } else {
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::MissingField,
+                        format!("stage `{name}` has no `kind`"),
+                    )
+                    .at(cx.key_site(&spath), "no `kind` in this stage")
+                    .key(spath.to_string())
+                    .help(format!(
+                        "add `kind = \"…\"`, one of {}",
+                        suggest::one_of(STAGE_KINDS)
+                    )),
+                );
+            }
+            match cx.strings(t, "needs") {
+                Some(needs) => {
+                    sk.needs = needs.into_iter().map(|(p, n)| (p, n.to_owned())).collect()
+                }
+                None => sk.needs_valid = !t.has("needs"),
+            }
+            sk.enabled = cx.bool(t, "enabled").unwrap_or(true);
+        }
+        out.push(sk);
+    }
+    out.sort_by_key(|sk| cx.layers.written_order(&sk.path));
+    out
+}
+
+/// Compiles a sketched stage of a known kind.
+pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> Option<Stage> {
+    let (dict, kind) = (sk.dict?, sk.kind?);
+    let t = Tbl {
+        path: &sk.path,
+        dict,
+    };
+    check_stage_keys(cx, t, sk.name, kind);
+
+    let concurrency = cx
+        .uint(t, "concurrency", 1..=super::compile::MAX_CONCURRENCY)
+        .unwrap_or(super::compile::DEFAULT_CONCURRENCY);
+    let delay = cx.duration(t, "delay").unwrap_or_default();
+    let retry = super::compile::retry(cx, t, &sections.default_retry);
+    let on_errors = OnError::words();
+    let on_error = cx
+        .word(
+            t,
+            "on_error",
+            &on_errors,
+            Code::InvalidValue,
+            "`on_error` value",
+        )
+        .and_then(|(_, w)| OnError::from_word(w))
+        .unwrap_or(OnError::Fail);
+    let max_failures = max_failures(cx, t);
+    let streaming = cx.bool(t, "streaming").unwrap_or(true);
+
+    let kind = match kind {
+        "reset" => Some(StageKind::Reset(ResetStage {
+            allow_remote: cx.bool(t, "allow_remote").unwrap_or(false),
+        })),
+        "seed" => seed(cx, t).map(StageKind::Seed),
+        "fetch" => fetch(cx, t, sk.name, sections).map(StageKind::Fetch),
+        "enrich" => enrich(cx, t, sk.name, sections).map(StageKind::Enrich),
+        "post_process" => post_process(cx, t, sk.name, sections).map(StageKind::PostProcess),
+        _ => None,
+    }?;
+    Some(Stage {
+        name: sk.name.to_owned(),
+        needs: sk.needs.iter().map(|(_, n)| n.clone()).collect(),
+        enabled: sk.enabled,
+        concurrency,
+        delay,
+        retry,
+        on_error,
+        max_failures,
+        streaming,
+        kind,
+    })
+}
+
+/// Unknown keys of a stage; a key of another kind says which kind it belongs to.
+fn check_stage_keys(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: &str) {
+    let allowed: Vec<&str> = keys::STAGE
+        .iter()
+        .chain(keys::of_kind(kind))
+        .copied()
+        .collect();
+    for key in t.dict.keys() {
+        if allowed.contains(&key.as_str()) {
+            continue;
+        }
+        let path = t.path.key(key);
+        let owners: Vec<&str> = STAGE_KINDS
+            .iter()
+            .copied()
+            .filter(|k| keys::of_kind(k).contains(&key.as_str()))
+            .collect();
+        let help = if owners.is_empty() {
+            suggest::did_you_mean(key, &allowed)
+                .unwrap_or_else(|| format!("a `{kind}` stage takes {}", suggest::one_of(&allowed)))
+        } else {
+            format!(
+                "`{key}` belongs to {} stages; stage `{name}` is a `{kind}` stage",
+                suggest::one_of(&owners)
+            )
+        };
+        cx.push(
+            PlanDiagnostic::error(
+                Code::UnknownField,
+                format!("unknown key `{key}` in stage `{name}`"),
+            )
+            .at(cx.key_site(&path), "unknown key")
+            .key(path.to_string())
+            .help(help),
+        );
+    }
+}
+
+fn max_failures(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<MaxFailures> {
+    let v = t.dict.get("max_failures")?;
+    let path = t.path.key("max_failures");
+    let bad = |cx: &mut Cx<'_>, message: String| {
+        cx.push(
+            PlanDiagnostic::error(Code::OutOfRange, message)
+                .at(cx.value_site(&path), "not a count or a ratio")
+                .key(path.to_string())
+                .help("a count of failed items (`10`) or a ratio of them (`0.05` or \"5%\")"),
+        );
+        None
+    };
+    match v {
+        Value::Num(_, n) if n.to_f64().is_none() => {
+            match n
+                .to_i128()
+                .or_else(|| n.to_u128().and_then(|u| i128::try_from(u).ok()))
+            {
+                Some(c) if c >= 0 => u64::try_from(c).ok().map(MaxFailures::Count),
+                _ => bad(cx, format!("`{path}` cannot be negative")),
+            }
+        }
+        Value::Num(_, n) => match n.to_f64() {
+            Some(f) if (0.0..=1.0).contains(&f) => Some(MaxFailures::Ratio(f)),
+            _ => bad(
+                cx,
+                format!("`{path}` as a ratio must be between 0.0 and 1.0"),
+            ),
+        },
+        Value::String(_, s) => {
+            let pct = s
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok());
+            match pct {
+                Some(p) if (0.0..=100.0).contains(&p) => Some(MaxFailures::Ratio(p / 100.0)),
+                _ => bad(
+                    cx,
+                    format!("`{path}` = {s:?} is not a percentage between 0% and 100%"),
+                ),
+            }
+        }
+        other => bad(
+            cx,
+            format!(
+                "`{path}` must be a count or a ratio, found {}",
+                super::compile::describe(other)
+            ),
+        ),
+    }
+}
+
+fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
+    if !t.has("sets") {
+        return Some(SeedStage {
+            sets: SeedSet::ALL.to_vec(),
+        });
+    }
+    let words = SeedSet::words();
+    let sets = cx.words(t, "sets", &words, Code::InvalidValue, "seed set")?;
+    if sets.is_empty() {
+        let p = t.path.key("sets");
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                .at(cx.value_site(&p), "no seed set")
+                .key(p.to_string())
+                .help(format!(
+                    "name at least one of {}, or remove `sets` to seed all",
+                    suggest::one_of(&words)
+                )),
+        );
+        return None;
+    }
+    cx.duplicates(&sets, "seed set", Severity::Warning);
+    let mut out: Vec<SeedSet> = sets
+        .iter()
+        .filter_map(|(_, w)| SeedSet::from_word(w))
+        .collect();
+    out.dedup();
+    Some(SeedStage { sets: out })
+}
+
+/// The stage's `source`, checked to exist and be of `want` kind.
+fn stage_source(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    stage: &str,
+    want: SourceKind,
+    sections: &Sections,
+) -> Option<String> {
+    let default = want.as_str();
+    let (path, name, written) = match cx.string(t, "source") {
+        Some((p, s)) => (p, s.to_owned(), true),
+        None if t.has("source") => return None,
+        None => (t.path.key("source"), default.to_owned(), false),
+    };
+    let site = if written {
+        cx.value_site(&path)
+    } else {
+        cx.key_site(t.path)
+    };
+    match sections.source_kinds.get(&name) {
+        None => {
+            let known: Vec<&str> = sections.source_kinds.keys().map(String::as_str).collect();
+            let message = if written {
+                format!("stage `{stage}` uses source `{name}`, which the plan does not define")
+            } else {
+                format!(
+                    "stage `{stage}` uses source `{name}` (the default), which the plan does not define"
+                )
+            };
+            let help = suggest::did_you_mean(&name, &known).unwrap_or_else(|| {
+                format!(
+                    "add a `[sources.{name}]` table, or set `source` to one of {}",
+                    suggest::one_of(&known)
+                )
+            });
+            cx.push(
+                PlanDiagnostic::error(Code::UnknownSource, message)
+                    .at(site, "no such source")
+                    .key(path.to_string())
+                    .help(help),
+            );
+            None
+        }
+        Some(Some(kind)) if *kind != want => {
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::SourceKind,
+                    format!(
+                        "stage `{stage}` needs {} source, but `{name}` is {} source",
+                        article(want),
+                        article(*kind)
+                    ),
+                )
+                .at(site, format!("{} source", article(*kind)))
+                .key(path.to_string())
+                .help(match want {
+                    SourceKind::Tmdb => {
+                        "fetch stages read TMDB: use a source with `kind = \"tmdb\"`"
+                    }
+                    SourceKind::Omdb => {
+                        "enrich stages read OMDb: use a source with `kind = \"omdb\"`"
+                    }
+                }),
+            );
+            None
+        }
+        // A source whose own kind is broken was reported there.
+        Some(_) => Some(name),
+    }
+}
+
+/// "a TMDB" / "an OMDb".
+fn article(kind: SourceKind) -> String {
+    match kind {
+        SourceKind::Tmdb => "a TMDB".to_owned(),
+        SourceKind::Omdb => "an OMDb".to_owned(),
+    }
+}
+
+fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<FetchStage> {
+    let source = stage_source(cx, t, name, SourceKind::Tmdb, sections);
+    let chosen: Vec<&str> = ["list", "ids", "curated_list"]
+        .into_iter()
+        .filter(|k| t.has(k))
+        .collect();
+    let selection = match chosen.as_slice() {
+        [] => {
+            cx.push(
+                PlanDiagnostic::error(Code::FetchSelection, format!("fetch stage `{name}` does not say what to fetch"))
+                    .at(cx.key_site(t.path), "no `list`, `ids` or `curated_list`")
+                    .key(t.path.to_string())
+                    .help("set one of `list = \"popular\"`, `ids = [550, 603]` or `curated_list = \"afi-100\"`"),
+            );
+            None
+        }
+        [one] => match *one {
+            "list" => fetch_list(cx, t),
+            "ids" => fetch_ids(cx, t),
+            _ => curated_list(cx, t, sections),
+        },
+        [first, second, ..] => {
+            let p = t.path.key(second);
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::FetchSelection,
+                    format!("fetch stage `{name}` sets both `{first}` and `{second}`"),
+                )
+                .at(cx.key_site(&p), format!("`{first}` is set too"))
+                .key(p.to_string())
+                .help("use exactly one of `list`, `ids` and `curated_list`"),
+            );
+            None
+        }
+    };
+    if !t.has("list") {
+        for key in std::iter::once("pages").chain(keys::DISCOVER_FILTERS.iter().copied()) {
+            if t.has(key) {
+                let p = t.path.key(key);
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::FetchSelection,
+                        format!("`{key}` only applies to a `list`"),
+                    )
+                    .at(cx.key_site(&p), "no `list` in this stage")
+                    .key(p.to_string())
+                    .help("remove it, or fetch a `list`"),
+                );
+            }
+        }
+    }
+    let append = append(cx, t);
+    Some(FetchStage {
+        source: source?,
+        selection: selection?,
+        append: append?,
+    })
+}
+
+fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let lists = ListKind::words();
+    let list = cx
+        .word(t, "list", &lists, Code::UnknownList, "TMDB list")
+        .and_then(|(_, w)| ListKind::from_word(w));
+    let pages = cx.uint(t, "pages", 1..=MAX_PAGES);
+    let mut filters = DiscoverFilters::default();
+    let mut ok = true;
+    if list.is_some_and(|l| l != ListKind::Discover) {
+        for key in keys::DISCOVER_FILTERS {
+            if t.has(key) {
+                let p = t.path.key(key);
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::DiscoverFilter,
+                        format!("`{key}` only applies to `list = \"discover\"`"),
+                    )
+                    .at(cx.key_site(&p), "a discover filter")
+                    .key(p.to_string())
+                    .help("use `list = \"discover\"` to filter, or remove the filter"),
+                );
+                ok = false;
+            }
+        }
+    } else {
+        if t.has("sort_by") {
+            match cx.word(t, "sort_by", SORT_BY, Code::InvalidValue, "`sort_by` order") {
+                Some((_, s)) => filters.sort_by = Some(s.to_owned()),
+                None => ok = false,
+            }
+        }
+        if t.has("primary_release_year") {
+            match cx.int(t, "primary_release_year", 1870..=2100) {
+                Some(y) => filters.primary_release_year = u16::try_from(y).ok(),
+                None => ok = false,
+            }
+        }
+        if t.has("with_genres") {
+            let genres = cx.array(t, "with_genres", |cx, p, v| genre_id(cx, &p, v));
+            match genres {
+                Some(g) => filters.with_genres = g.into_iter().map(|(_, id)| id).collect(),
+                None => ok = false,
+            }
+        }
+        if t.has("vote_count_gte") {
+            match cx.uint(t, "vote_count_gte", 0..=u32::MAX) {
+                Some(v) => filters.vote_count_gte = Some(v),
+                None => ok = false,
+            }
+        }
+    }
+    let list = list?;
+    if !ok {
+        return None;
+    }
+    Some(FetchSelection::List {
+        list,
+        pages: if t.has("pages") { pages? } else { 1 },
+        filters,
+    })
+}
+
+/// A positive id from an array element.
+fn positive_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value, what: &str) -> Option<u64> {
+    let n = match v {
+        Value::Num(_, n) if n.to_f64().is_none() => n
+            .to_i128()
+            .or_else(|| n.to_u128().and_then(|u| i128::try_from(u).ok())),
+        _ => None,
+    };
+    match n.and_then(|n| u64::try_from(n).ok()).filter(|n| *n >= 1) {
+        Some(id) => Some(id),
+        None => {
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "`{p}` must be a positive {what}, found {}",
+                        super::compile::describe(v)
+                    ),
+                )
+                .at(cx.value_site(p), format!("expected a {what}"))
+                .key(p.to_string()),
+            );
+            None
+        }
+    }
+}
+
+fn genre_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value) -> Option<u32> {
+    positive_id(cx, p, v, "TMDB genre id").and_then(|id| u32::try_from(id).ok())
+}
+
+fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let ids = cx.array(t, "ids", |cx, p, v| positive_id(cx, &p, v, "TMDB movie id"))?;
+    if ids.is_empty() {
+        let p = t.path.key("ids");
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                .at(cx.value_site(&p), "no ids")
+                .key(p.to_string())
+                .help("list TMDB movie ids, like `ids = [550, 603]`"),
+        );
+        return None;
+    }
+    cx.duplicates(&ids, "movie id", Severity::Warning);
+    let mut out: Vec<u64> = Vec::with_capacity(ids.len());
+    for (_, id) in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Some(FetchSelection::Ids(out))
+}
+
+fn curated_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchSelection> {
+    let (p, name) = cx.string(t, "curated_list")?;
+    list_file(cx, &p, name, sections).map(|path| FetchSelection::CuratedList {
+        name: name.to_owned(),
+        path,
+    })
+}
+
+/// `<data.dir>/lists/<name>.toml`, which must exist.
+fn list_file(
+    cx: &mut Cx<'_>,
+    p: &KeyPath,
+    name: &str,
+    sections: &Sections,
+) -> Option<std::path::PathBuf> {
+    if !super::compile::is_valid_name(name) {
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{name}` is not a list name"))
+                .at(cx.value_site(p), "expected a list name")
+                .key(p.to_string())
+                .help("a list is named by its file in `<data.dir>/lists/` without `.toml`, like \"afi-100\""),
+        );
+        return None;
+    }
+    let file = sections.data.list_file(name);
+    if file.is_file() {
+        return Some(file);
+    }
+    let available = available_lists(&sections.data);
+    let help = suggest::did_you_mean(name, &available).unwrap_or_else(|| {
+        if available.is_empty() {
+            format!(
+                "no lists found in {}; `[data] dir` sets where they live",
+                super::layer::display_path(&sections.data.dir.join("lists"))
+            )
+        } else {
+            format!("available lists: {}", suggest::one_of(&available))
+        }
+    });
+    cx.push(
+        PlanDiagnostic::error(
+            Code::MissingFile,
+            format!(
+                "list `{name}` not found: no file {}",
+                super::layer::display_path(&file)
+            ),
+        )
+        .at(cx.value_site(p), "no such list")
+        .key(p.to_string())
+        .help(help),
+    );
+    None
+}
+
+fn available_lists(data: &DataConfig) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.dir.join("lists"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension().is_some_and(|x| x == "toml"))
+                .then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
+    if !t.has("append") {
+        return Some(Vec::new());
+    }
+    let parts = cx.strings(t, "append")?;
+    let p = t.path.key("append");
+    if parts.len() > MAX_APPEND {
+        let distinct: std::collections::BTreeSet<&str> = parts.iter().map(|(_, s)| *s).collect();
+        cx.push(
+            PlanDiagnostic::error(
+                Code::TooManyAppend,
+                format!(
+                    "`{p}` lists {} parts; TMDB allows at most {MAX_APPEND}",
+                    parts.len()
+                ),
+            )
+            .at(cx.value_site(&p), format!("{} parts", parts.len()))
+            .key(p.to_string())
+            .help(format!(
+                "{} of them are distinct; TMDB answers more than {MAX_APPEND} with error 27",
+                distinct.len()
+            )),
+        );
+        return None;
+    }
+    let mut ok = true;
+    for (ip, s) in &parts {
+        if !APPEND_PARTS.contains(s) {
+            let help = suggest::did_you_mean(s, APPEND_PARTS)
+                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(APPEND_PARTS)));
+            cx.push(
+                PlanDiagnostic::error(Code::UnknownAppend, format!("unknown append part `{s}`"))
+                    .at(cx.value_site(ip), "not a TMDB movie append part")
+                    .key(ip.to_string())
+                    .help(help),
+            );
+            ok = false;
+        }
+    }
+    cx.duplicates(&parts, "append part", Severity::Warning);
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    for (_, s) in parts {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    ok.then_some(out)
+}
+
+fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<EnrichStage> {
+    let source = stage_source(cx, t, name, SourceKind::Omdb, sections);
+    let scopes = EnrichScope::words();
+    let scope = if t.has("scope") {
+        cx.word(t, "scope", &scopes, Code::InvalidValue, "enrich scope")
+            .and_then(|(_, w)| EnrichScope::from_word(w))
+    } else {
+        Some(EnrichScope::Upstream)
+    };
+    let retry_no_data = cx.bool(t, "retry_no_data").unwrap_or(false);
+    Some(EnrichStage {
+        source: source?,
+        scope: scope?,
+        retry_no_data,
+    })
+}
+
+fn post_process(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    name: &str,
+    sections: &Sections,
+) -> Option<PostProcessStage> {
+    let words = PostStep::words();
+    let steps = if t.has("steps") {
+        let steps = cx.words(t, "steps", &words, Code::InvalidValue, "post-process step");
+        match steps {
+            Some(s) if s.is_empty() => {
+                let p = t.path.key("steps");
+                cx.push(
+                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                        .at(cx.value_site(&p), "no steps")
+                        .key(p.to_string())
+                        .help(format!(
+                            "name at least one of {}, or remove `steps` to run all",
+                            suggest::one_of(&words)
+                        )),
+                );
+                None
+            }
+            Some(s) => cx.duplicates(&s, "step", Severity::Error).then(|| {
+                s.iter()
+                    .filter_map(|(_, w)| PostStep::from_word(w))
+                    .collect::<Vec<_>>()
+            }),
+            None => None,
+        }
+    } else {
+        Some(PostStep::ALL.to_vec())
+    };
+
+    let mut stage = PostProcessStage {
+        steps: steps.clone().unwrap_or_default(),
+        cultural_lists: CulturalListSettings::default(),
+        cri: CriSettings::default(),
+        recommendations: RecommendationSettings::default(),
+        reviews: ReviewSettings::default(),
+    };
+    let mut ok = steps.is_some();
+    for step in PostStep::ALL.iter().copied() {
+        let key = step.settings_table();
+        let Some((path, dict)) = sub_table(cx, t, key) else {
+            ok &= !t.has(key);
+            continue;
+        };
+        let s = Tbl { path: &path, dict };
+        if let Some(steps) = &steps
+            && !steps.contains(&step)
+        {
+            cx.push(
+                PlanDiagnostic::warning(
+                    Code::UnusedSettings,
+                    format!(
+                        "`[{path}]` configures step `{}`, which stage `{name}` does not run",
+                        step.as_str()
+                    ),
+                )
+                .at(cx.key_site(&path), "settings for a step not in `steps`")
+                .key(path.to_string())
+                .help(format!(
+                    "add \"{}\" to `steps`, or remove these settings",
+                    step.as_str()
+                )),
+            );
+        }
+        let before = cx.diags.iter().filter(|d| d.is_error()).count();
+        match step {
+            PostStep::CulturalLists => {
+                cx.check_keys(s, keys::CULTURAL_LISTS, &format!("`[{path}]`"));
+                if let Some(lists) = cx.strings(s, "lists") {
+                    cx.duplicates(&lists, "list", Severity::Warning);
+                    let mut names = Vec::new();
+                    for (lp, l) in &lists {
+                        if list_file(cx, lp, l, sections).is_some() && !names.iter().any(|n| n == l)
+                        {
+                            names.push((*l).to_owned());
+                        }
+                    }
+                    stage.cultural_lists.lists = Some(names);
+                }
+            }
+            PostStep::CriScores => cri(cx, s, &mut stage.cri),
+            PostStep::Recommendations => recommendations(cx, s, &mut stage.recommendations),
+            PostStep::Reviews => {
+                cx.check_keys(s, keys::REVIEWS, &format!("`[{path}]`"));
+                if let Some(n) = cx.uint(s, "per_movie", 0..=100) {
+                    stage.reviews.per_movie = n;
+                }
+            }
+        }
+        ok &= cx.diags.iter().filter(|d| d.is_error()).count() == before;
+    }
+    ok.then_some(stage)
+}
+
+fn cri(cx: &mut Cx<'_>, t: Tbl<'_>, cri: &mut CriSettings) {
+    cx.check_keys(t, keys::CRI, &format!("`[{}]`", t.path));
+    if let Some(w) = weights(cx, t, keys::CRI_WEIGHTS) {
+        let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
+        let d = cri.weights;
+        cri.weights = CriWeights {
+            timelessness: get("timelessness", d.timelessness),
+            cultural_penetration: get("cultural_penetration", d.cultural_penetration),
+            artistic_impact: get("artistic_impact", d.artistic_impact),
+            institutional_recognition: get(
+                "institutional_recognition",
+                d.institutional_recognition,
+            ),
+            public_reception: get("public_reception", d.public_reception),
+        };
+        let sum = cri.weights.timelessness
+            + cri.weights.cultural_penetration
+            + cri.weights.artistic_impact
+            + cri.weights.institutional_recognition
+            + cri.weights.public_reception;
+        zero_sum(cx, t, sum);
+    }
+    let big = 1..=i128::from(u64::MAX);
+    if let Some(n) = cx.int(t, "imdb_votes_full", big.clone()) {
+        cri.imdb_votes_full = n as u64;
+    }
+    if let Some(n) = cx.int(t, "tmdb_votes_full", big) {
+        cri.tmdb_votes_full = n as u64;
+    }
+    if let Some(f) = cx.float(t, "popularity_full", f64::MIN_POSITIVE..=f64::INFINITY) {
+        cri.popularity_full = f;
+    }
+    if let Some(n) = cx.uint(t, "classic_age_years", 1..=200) {
+        cri.classic_age_years = n;
+    }
+}
+
+fn recommendations(cx: &mut Cx<'_>, t: Tbl<'_>, r: &mut RecommendationSettings) {
+    cx.check_keys(t, keys::RECOMMENDATIONS, &format!("`[{}]`", t.path));
+    if let Some(n) = cx.uint(t, "top_n", 1..=100) {
+        r.top_n = n;
+    }
+    if let Some(f) = cx.float(t, "min_score", 0.0..=1.0) {
+        r.min_score = f;
+    }
+    if let Some(w) = weights(cx, t, keys::RECOMMENDATION_WEIGHTS) {
+        let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
+        let d = r.weights;
+        r.weights = RecommendationWeights {
+            genres: get("genres", d.genres),
+            keywords: get("keywords", d.keywords),
+            cast: get("cast", d.cast),
+            crew: get("crew", d.crew),
+        };
+        zero_sum(
+            cx,
+            t,
+            r.weights.genres + r.weights.keywords + r.weights.cast + r.weights.crew,
+        );
+    }
+}
+
+/// The `weights` table: each named weight ≥ 0. Absent weights keep their defaults.
+fn weights<'k>(cx: &mut Cx<'_>, t: Tbl<'_>, names: &[&'k str]) -> Option<Vec<(&'k str, f64)>> {
+    let (path, dict) = sub_table(cx, t, "weights")?;
+    let w = Tbl { path: &path, dict };
+    cx.check_keys(w, names, &format!("`{path}`"));
+    Some(
+        names
+            .iter()
+            .filter_map(|n| cx.float(w, n, 0.0..=f64::INFINITY).map(|v| (*n, v)))
+            .collect(),
+    )
+}
+
+fn zero_sum(cx: &mut Cx<'_>, t: Tbl<'_>, sum: f64) {
+    if sum <= 0.0 {
+        let p = t.path.key("weights");
+        cx.push(
+            PlanDiagnostic::error(
+                Code::OutOfRange,
+                format!("the weights in `{p}` add up to zero"),
+            )
+            .at(cx.value_site(&p), "all weights are zero")
+            .key(p.to_string())
+            .help("give at least one weight a value above zero"),
+        );
+    }
+}

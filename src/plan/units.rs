@@ -1,0 +1,311 @@
+//! Durations ("500ms", "15s", "2m", "1h", "1d") and rates ("40/s", "300/10s", "1000/day") as
+//! plans write them.
+//!
+//! Both are strings with a unit so a plan never has to guess whether `timeout = 15` means seconds
+//! or milliseconds. A parse error is a short phrase the compiler puts into a labelled diagnostic.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::model::Rate;
+
+/// Why a duration or rate string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitError {
+    /// A lower-case phrase for the label: "unknown unit `sec`".
+    pub reason: String,
+}
+
+impl fmt::Display for UnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+fn err(reason: impl Into<String>) -> UnitError {
+    UnitError {
+        reason: reason.into(),
+    }
+}
+
+/// The units a duration accepts, with their length in milliseconds.
+const DURATION_UNITS: &[(&str, u64)] = &[
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
+
+/// Parses `"<whole number><unit>"` with unit `ms`, `s`, `m`, `h` or `d`. `"0ms"` is allowed.
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    if number.is_empty() {
+        return Err(if text.is_empty() {
+            err("empty duration")
+        } else if text.starts_with('-') {
+            err("a duration cannot be negative")
+        } else {
+            err("a duration starts with a whole number, like `500ms` or `15s`")
+        });
+    }
+    if unit.is_empty() {
+        return Err(err(format!(
+            "missing unit: write `{number}ms`, `{number}s`, `{number}m`, `{number}h` or `{number}d`"
+        )));
+    }
+    if unit.starts_with(char::is_whitespace) {
+        let unit = unit.trim_start();
+        return Err(if DURATION_UNITS.iter().any(|(u, _)| *u == unit) {
+            err(format!("write `{number}{unit}` without a space"))
+        } else {
+            err(format!("unknown unit `{unit}`: use ms, s, m, h or d"))
+        });
+    }
+    if unit.starts_with('.') {
+        return Err(err(
+            "use a whole number with a smaller unit, like `1500ms` for 1.5 s",
+        ));
+    }
+    let Some(&(_, millis)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) else {
+        return Err(err(format!("unknown unit `{unit}`: use ms, s, m, h or d")));
+    };
+    let number: u64 = number.parse().map_err(|_| err("the number is too large"))?;
+    number
+        .checked_mul(millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| err("the duration is too long"))
+}
+
+/// Parses `"<count>/<period>"`: the period is a unit (`s`, `m`, `h`, `d`, `day`) or a duration
+/// (`10s`, `500ms`). The count must be at least 1 and the period longer than zero.
+pub fn parse_rate(text: &str) -> Result<Rate, UnitError> {
+    let text = text.trim();
+    let Some((count, per)) = text.split_once('/') else {
+        return Err(err(
+            "a rate is `<requests>/<period>`, like `40/s`, `300/10s` or `1000/day`",
+        ));
+    };
+    let count = count.trim();
+    let per = per.trim();
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(format!("`{count}` is not a whole number of requests")));
+    }
+    let count: u32 = count
+        .parse()
+        .map_err(|_| err("the request count is too large"))?;
+    if count == 0 {
+        return Err(err("a rate must allow at least 1 request"));
+    }
+    let per = match per {
+        "day" => Duration::from_secs(86_400),
+        "ms" | "s" | "m" | "h" | "d" => parse_duration(&format!("1{per}"))?,
+        "" => {
+            return Err(err(
+                "missing period after `/`: use s, m, h, day or a duration",
+            ));
+        }
+        other => parse_duration(other).map_err(|e| err(format!("bad period: {e}")))?,
+    };
+    if per.is_zero() {
+        return Err(err("the period must be longer than zero"));
+    }
+    Ok(Rate { count, per })
+}
+
+/// Writes a duration back in the plan's own syntax, in the largest unit that is exact.
+pub fn format_duration(d: Duration) -> String {
+    let millis = d.as_millis();
+    for &(unit, len) in DURATION_UNITS.iter().rev() {
+        let len = u128::from(len);
+        if millis != 0 && millis % len == 0 {
+            return format!("{}{unit}", millis / len);
+        }
+    }
+    format!("{millis}ms")
+}
+
+/// Writes a rate back in the plan's own syntax: `40/s`, `300/10s`, `1000/day`.
+pub fn format_rate(rate: Rate) -> String {
+    let per = match format_duration(rate.per).as_str() {
+        "1s" => "s".to_owned(),
+        "1m" => "m".to_owned(),
+        "1h" => "h".to_owned(),
+        "1d" => "day".to_owned(),
+        other => other.to_owned(),
+    };
+    format!("{}/{per}", rate.count)
+}
+
+/// A duration for people: "250ms", "5.3s", "3m 20s", "1h 5m", "2d 3h".
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    if secs < 60 {
+        let tenths = d.as_millis().div_ceil(100);
+        return if tenths % 10 == 0 {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        };
+    }
+    let secs = if d.subsec_nanos() > 0 { secs + 1 } else { secs };
+    let (d_, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d_, h, m, s) {
+        (0, 0, m, 0) => format!("{m}m"),
+        (0, 0, m, s) => format!("{m}m {s}s"),
+        (0, h, 0, _) => format!("{h}h"),
+        (0, h, m, _) => format!("{h}h {m}m"),
+        (d_, 0, _, _) => format!("{d_}d"),
+        (d_, h, _, _) => format!("{d_}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn durations_in_every_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(ms(500)));
+        assert_eq!(parse_duration("0ms"), Ok(ms(0)));
+        assert_eq!(parse_duration("15s"), Ok(ms(15_000)));
+        assert_eq!(parse_duration("2m"), Ok(ms(120_000)));
+        assert_eq!(parse_duration("1h"), Ok(ms(3_600_000)));
+        assert_eq!(parse_duration("1d"), Ok(ms(86_400_000)));
+        assert_eq!(parse_duration(" 7d "), Ok(ms(7 * 86_400_000)));
+    }
+
+    #[test]
+    fn bad_durations_say_why() {
+        let reason = |t: &str| parse_duration(t).unwrap_err().reason;
+        assert_eq!(reason(""), "empty duration");
+        assert!(reason("15").starts_with("missing unit: write `15ms`"));
+        assert_eq!(reason("15sec"), "unknown unit `sec`: use ms, s, m, h or d");
+        assert_eq!(
+            reason("5 seconds"),
+            "unknown unit `seconds`: use ms, s, m, h or d"
+        );
+        assert_eq!(reason("5 s"), "write `5s` without a space");
+        assert_eq!(reason("-1s"), "a duration cannot be negative");
+        assert!(reason("1.5s").contains("1500ms"));
+        assert!(reason("s").starts_with("a duration starts with a whole number"));
+        assert_eq!(reason("99999999999999999999s"), "the number is too large");
+        assert_eq!(reason("9999999999999999d"), "the duration is too long");
+    }
+
+    #[test]
+    fn rates_with_units_and_durations() {
+        let rate = |t: &str| parse_rate(t).unwrap();
+        assert_eq!(
+            rate("40/s"),
+            Rate {
+                count: 40,
+                per: ms(1000)
+            }
+        );
+        assert_eq!(
+            rate("300/10s"),
+            Rate {
+                count: 300,
+                per: ms(10_000)
+            }
+        );
+        assert_eq!(
+            rate("1000/day"),
+            Rate {
+                count: 1000,
+                per: ms(86_400_000)
+            }
+        );
+        assert_eq!(
+            rate("1000/d"),
+            Rate {
+                count: 1000,
+                per: ms(86_400_000)
+            }
+        );
+        assert_eq!(
+            rate("90/m"),
+            Rate {
+                count: 90,
+                per: ms(60_000)
+            }
+        );
+        assert_eq!(
+            rate("500/h"),
+            Rate {
+                count: 500,
+                per: ms(3_600_000)
+            }
+        );
+        assert_eq!(
+            rate("3/500ms"),
+            Rate {
+                count: 3,
+                per: ms(500)
+            }
+        );
+        assert_eq!(
+            rate(" 5 / s "),
+            Rate {
+                count: 5,
+                per: ms(1000)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_rates_say_why() {
+        let reason = |t: &str| parse_rate(t).unwrap_err().reason;
+        assert!(reason("40").starts_with("a rate is `<requests>/<period>`"));
+        assert_eq!(reason("0/s"), "a rate must allow at least 1 request");
+        assert_eq!(reason("x/s"), "`x` is not a whole number of requests");
+        assert_eq!(reason("-3/s"), "`-3` is not a whole number of requests");
+        assert!(reason("40/").starts_with("missing period"));
+        assert_eq!(reason("40/0s"), "the period must be longer than zero");
+        assert_eq!(
+            reason("40/week"),
+            "bad period: a duration starts with a whole number, like `500ms` or `15s`"
+        );
+        assert_eq!(reason("5000000000/s"), "the request count is too large");
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for text in ["500ms", "15s", "2m", "1h", "1d", "90s", "0ms"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
+        }
+        assert_eq!(format_duration(ms(90_000)), "90s");
+        assert_eq!(format_duration(ms(0)), "0ms");
+        for (text, back) in [
+            ("40/s", "40/s"),
+            ("300/10s", "300/10s"),
+            ("1000/day", "1000/day"),
+            ("6/60s", "6/m"),
+        ] {
+            assert_eq!(format_rate(parse_rate(text).unwrap()), back);
+        }
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(ms(250)), "250ms");
+        assert_eq!(human_duration(ms(5_250)), "5.3s");
+        assert_eq!(human_duration(ms(40_000)), "40s");
+        assert_eq!(human_duration(ms(200_000)), "3m 20s");
+        assert_eq!(human_duration(ms(3_900_000)), "1h 5m");
+        assert_eq!(human_duration(ms(2 * 86_400_000 + 3 * 3_600_000)), "2d 3h");
+    }
+}
