@@ -325,7 +325,15 @@ fn details(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Respo
         out.extend_from_slice(b",\"");
         out.extend_from_slice(part.name().as_bytes());
         out.extend_from_slice(b"\":");
-        write_part(catalog, &mut out, id, part, 1, false);
+        write_part(
+            catalog,
+            &mut out,
+            id,
+            part,
+            1,
+            default_window(catalog),
+            false,
+        );
     }
     out.push(b'}');
     Ok(Response::json_bytes(200, out))
@@ -366,19 +374,28 @@ fn standalone_part(
         Part::Reviews | Part::Recommendations | Part::Similar => page(req)?,
         _ => 1,
     };
+    let window = match part {
+        Part::Changes => changes_window(catalog, req)?,
+        _ => default_window(catalog),
+    };
     let mut out = Vec::with_capacity(4096);
-    write_part(catalog, &mut out, id, part, page, true);
+    write_part(catalog, &mut out, id, part, page, window, true);
     Ok(Response::json_bytes(200, out))
 }
 
-/// Serialises one part of movie `id` into `out`. `standalone` adds the `id` key the
-/// sub-resource endpoints have.
+fn default_window(catalog: &Catalog) -> (NaiveDate, NaiveDate) {
+    (catalog.today() - Days::new(1), catalog.today())
+}
+
+/// Serialises one part of movie `id` into `out`: page `page` of a paged part, the changes of
+/// `window`. `standalone` adds the `id` key the sub-resource endpoints have.
 fn write_part(
     catalog: &Catalog,
     out: &mut Vec<u8>,
     id: u32,
     part: Part,
     page: u32,
+    (start, end): (NaiveDate, NaiveDate),
     standalone: bool,
 ) {
     #[derive(Serialize)]
@@ -398,14 +415,9 @@ fn write_part(
         }
     }
     let id_key = (standalone && part.standalone_has_id()).then_some(id);
-    let today = catalog.today();
     match part {
         Part::AlternativeTitles => put(out, id_key, &catalog.alternative_titles(id)),
-        Part::Changes => put(
-            out,
-            id_key,
-            &catalog.changes(id, today - Days::new(1), today),
-        ),
+        Part::Changes => put(out, id_key, &catalog.changes(id, start, end)),
         Part::Credits => put(out, id_key, &catalog.credits(id)),
         Part::ExternalIds => put(out, id_key, &catalog.external_ids(id)),
         Part::Images => put(out, id_key, &catalog.images(id)),
@@ -495,8 +507,9 @@ fn numbers(list: &str, sep: char) -> Vec<u16> {
         .collect()
 }
 
-fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
-    let page = page(req)?;
+/// The `start_date`/`end_date` window of the changes endpoints: the last day by default, at
+/// most 14 days.
+fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveDate), Response> {
     let parse = |name: &str| -> Result<Option<NaiveDate>, Response> {
         match req.param(name) {
             None => Ok(None),
@@ -510,8 +523,7 @@ fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response>
                 }),
         }
     };
-    let today = catalog.today();
-    let end = parse("end_date")?.unwrap_or(today);
+    let end = parse("end_date")?.unwrap_or(catalog.today());
     let start = parse("start_date")?.unwrap_or(end - Days::new(1));
     if (end - start).num_days() > 14 {
         return Err(error(
@@ -520,6 +532,12 @@ fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response>
             "Invalid date range: Should be a range no longer than 14 days.",
         ));
     }
+    Ok((start, end))
+}
+
+fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let (start, end) = changes_window(catalog, req)?;
     let ids = catalog.changed_ids(start, end);
     let per = super::catalog::CHANGES_PAGE_SIZE;
     #[derive(Serialize)]

@@ -1,3 +1,5 @@
 //! The integration tests, in one binary so the library is linked once.
 
+mod sim;
+mod sim_fidelity;
 mod support;
