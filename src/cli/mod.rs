@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod sandbox;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "popctl",
@@ -19,12 +21,15 @@ pub struct Cli {
 
 /// The verbs. Each one is a file in `cli/` that fills an `ops` options struct.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the built-in TMDB/OMDb simulator.
+    Sandbox(sandbox::SandboxArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(command) => match command {},
+        Some(Command::Sandbox(args)) => sandbox::exec(args),
         None => {
             // No verb yet: show what exists rather than failing silently.
             let _ = Cli::command().print_help();

@@ -1,5 +1,6 @@
 //! The integration tests, in one binary so the library is linked once.
 
 mod sim;
+mod sim_cli;
 mod sim_fidelity;
 mod support;
