@@ -14,6 +14,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use super::model::{ChangedId, Collection, Movie, MovieSummary, Page};
 use super::rng::{Rng, tag};
 use super::words;
+use crate::plan::{DiscoverFilters, ListKind};
 
 /// Movies per page, as on TMDB.
 pub const PAGE_SIZE: usize = 20;
@@ -57,15 +58,6 @@ pub(crate) struct CollectionEntry {
     pub members: Vec<u32>,
 }
 
-/// The lists served under `movie/…`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListKind {
-    Popular,
-    TopRated,
-    NowPlaying,
-    Upcoming,
-}
-
 /// A sort order of `discover/movie`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -74,6 +66,22 @@ pub enum SortKey {
     VoteCount,
     PrimaryReleaseDate,
     Title,
+}
+
+impl SortKey {
+    /// TMDB's `sort_by` (`vote_average.desc`): the key and whether it is descending.
+    pub fn parse(sort_by: &str) -> Option<(SortKey, bool)> {
+        let (field, dir) = sort_by.rsplit_once('.')?;
+        let key = match field {
+            "popularity" => SortKey::Popularity,
+            "vote_average" => SortKey::VoteAverage,
+            "vote_count" => SortKey::VoteCount,
+            "primary_release_date" | "release_date" => SortKey::PrimaryReleaseDate,
+            "title" | "original_title" => SortKey::Title,
+            _ => return None,
+        };
+        Some((key, dir != "asc"))
+    }
 }
 
 /// `with_genres`: `28,12` means both, `28|12` either.
@@ -96,6 +104,29 @@ pub struct Discover {
     pub vote_count_gte: Option<u32>,
     pub vote_average_gte: Option<f64>,
     pub vote_average_lte: Option<f64>,
+}
+
+/// A plan's discover filters as the sandbox applies them, so a test can ask the catalog for
+/// exactly the ids a plan's fetch stage should have imported.
+impl From<&DiscoverFilters> for Discover {
+    fn from(f: &DiscoverFilters) -> Self {
+        Discover {
+            sort: f.sort_by.as_deref().and_then(SortKey::parse),
+            primary_release_year: f.primary_release_year.map(i32::from),
+            genres: if f.with_genres.is_empty() {
+                GenreFilter::Any
+            } else {
+                GenreFilter::All(
+                    f.with_genres
+                        .iter()
+                        .filter_map(|&g| u16::try_from(g).ok())
+                        .collect(),
+                )
+            },
+            vote_count_gte: f.vote_count_gte,
+            ..Discover::default()
+        }
+    }
 }
 
 /// Minimum votes for `top_rated`, like TMDB's hidden threshold.
@@ -341,12 +372,15 @@ impl Catalog {
         match kind {
             ListKind::NowPlaying => Some((t - Days::new(35), t + Days::new(7))),
             ListKind::Upcoming => Some((t + Days::new(7), t + Days::new(28))),
-            ListKind::Popular | ListKind::TopRated => None,
+            ListKind::Popular | ListKind::TopRated | ListKind::Discover => None,
         }
     }
 
     /// The catalog ids of a whole list, in the order TMDB would page them.
     pub fn list_ids(&self, kind: ListKind) -> Vec<u32> {
+        if kind == ListKind::Discover {
+            return self.discover_ids(&Discover::default());
+        }
         let order: &[u32] = match kind {
             ListKind::TopRated => &self.top_rated,
             _ => &self.popular,
@@ -365,7 +399,30 @@ impl Catalog {
 
     /// One page (1-based) of a list.
     pub fn list_page(&self, kind: ListKind, page: u32) -> Page<MovieSummary> {
-        self.page_of(&self.list_ids(kind), page)
+        match kind {
+            // Whole-catalog orders: slice them instead of copying every id.
+            ListKind::Popular | ListKind::TopRated => {
+                let order = if kind == ListKind::Popular {
+                    &self.popular
+                } else {
+                    &self.top_rated
+                };
+                let start = (page.max(1) as usize - 1) * PAGE_SIZE;
+                let results = order
+                    .iter()
+                    .skip(start)
+                    .take(PAGE_SIZE)
+                    .map(|&i| self.summary_at(i as usize, false))
+                    .collect();
+                Page {
+                    page,
+                    results,
+                    total_pages: order.len().div_ceil(PAGE_SIZE) as u32,
+                    total_results: order.len() as u32,
+                }
+            }
+            _ => self.page_of(&self.list_ids(kind), page),
+        }
     }
 
     /// The catalog ids matching `query`, in its order.
@@ -778,6 +835,32 @@ mod tests {
             ids.iter()
                 .all(|id| cat.entry(*id).unwrap().vote_count >= 1_000)
         );
+    }
+
+    #[test]
+    fn a_plans_discover_filters_select_what_the_sandbox_serves() {
+        let cat = Catalog::generate(7, 3_000, today());
+        let filters = DiscoverFilters {
+            sort_by: Some("vote_average.desc".to_string()),
+            primary_release_year: Some(2010),
+            with_genres: vec![18, 35],
+            vote_count_gte: Some(10),
+        };
+        let d = Discover::from(&filters);
+        assert_eq!(d.sort, Some((SortKey::VoteAverage, true)));
+        assert_eq!(d.primary_release_year, Some(2010));
+        assert_eq!(d.genres, GenreFilter::All(vec![18, 35]));
+        assert_eq!(d.vote_count_gte, Some(10));
+        assert_eq!(
+            Discover::from(&DiscoverFilters::default()),
+            Discover::default()
+        );
+        assert_eq!(
+            cat.list_ids(ListKind::Discover),
+            cat.list_ids(ListKind::Popular)
+        );
+        assert_eq!(SortKey::parse("title.asc"), Some((SortKey::Title, false)));
+        assert_eq!(SortKey::parse("revenue.desc"), None);
     }
 
     #[test]

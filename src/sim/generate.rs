@@ -812,31 +812,22 @@ impl Catalog {
             .or(e.release_date);
         let released = released_on.map_or_else(na, omdb_date);
 
-        let names = |it: &mut dyn Iterator<Item = &str>| {
-            let mut v: Vec<&str> = Vec::new();
-            for n in it {
-                if !v.contains(&n) {
-                    v.push(n);
-                }
-            }
-            or_na(v.join(", "))
-        };
-        let director = names(
-            &mut credits
+        let director = unique_names(
+            credits
                 .crew
                 .iter()
                 .filter(|c| c.job == "Director")
                 .map(|c| c.name.as_str()),
         );
-        let writer = names(
-            &mut credits
+        let writer = unique_names(
+            credits
                 .crew
                 .iter()
                 .filter(|c| c.department == "Writing")
                 .map(|c| c.name.as_str()),
         );
-        let actors = names(
-            &mut credits
+        let actors = unique_names(
+            credits
                 .cast
                 .iter()
                 .take(3 + r.below(2) as usize)
@@ -1002,6 +993,21 @@ fn awards(r: &mut Rng, popularity: f64, rating: Option<f64>) -> String {
             )
         }
         _ => format!("Nominated for 1 BAFTA Award{tally} total"),
+    }
+}
+
+/// OMDb's `"A, B, C"` (each name once), or `"N/A"`.
+fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut v: Vec<&str> = Vec::new();
+    for n in names {
+        if !v.contains(&n) {
+            v.push(n);
+        }
+    }
+    if v.is_empty() {
+        "N/A".to_string()
+    } else {
+        v.join(", ")
     }
 }
 

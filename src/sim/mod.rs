@@ -44,7 +44,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use catalog::{Catalog, Discover, GenreFilter, IndexEntry, ListKind, SortKey};
+pub use crate::plan::ListKind;
+pub use catalog::{Catalog, Discover, GenreFilter, IndexEntry, SortKey};
 pub use config::{Api, DEFAULT_TODAY, Faults, Latency, MAX_MOVIES, RateLimit, SandboxConfig};
 pub use generate::Person;
 pub use stats::{ApiStats, FaultStats, Stats};

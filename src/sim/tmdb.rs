@@ -8,10 +8,11 @@
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
-use super::catalog::{Catalog, Discover, GenreFilter, ListKind, SortKey, fmt_date};
+use super::catalog::{Catalog, Discover, GenreFilter, SortKey, fmt_date};
 use super::http::{Request, Response};
 use super::model::{ChangedId, MovieSummary, Page};
 use super::words;
+use crate::plan::ListKind;
 
 /// The appendable parts the simulator serves. Others (`lists`, `account_states`,
 /// `watch/providers`, the legacy `releases`/`trailers`) are ignored, as TMDB ignores unknown ones.
@@ -143,7 +144,7 @@ impl Route<'_> {
             Route::MovieChanges => "GET /3/movie/changes",
             Route::Details(_) => "GET /3/movie/{id}",
             Route::Part(_, p) => p.route(),
-            Route::Discover => "GET /3/discover/movie",
+            Route::Discover | Route::List(ListKind::Discover) => "GET /3/discover/movie",
             Route::Genres => "GET /3/genre/movie/list",
             Route::Configuration => "GET /3/configuration",
             Route::Collection(_) => "GET /3/collection/{id}",
@@ -465,18 +466,7 @@ fn page_of<T>(all: Vec<T>, page: u32) -> Page<T> {
 
 fn discover(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
     let page = page(req)?;
-    let sort = req.param("sort_by").and_then(|s| {
-        let (field, dir) = s.rsplit_once('.')?;
-        let key = match field {
-            "popularity" => SortKey::Popularity,
-            "vote_average" => SortKey::VoteAverage,
-            "vote_count" => SortKey::VoteCount,
-            "primary_release_date" | "release_date" => SortKey::PrimaryReleaseDate,
-            "title" | "original_title" => SortKey::Title,
-            _ => return None,
-        };
-        Some((key, dir != "asc"))
-    });
+    let sort = req.param("sort_by").and_then(SortKey::parse);
     let date = |name: &str| {
         req.param(name)
             .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())

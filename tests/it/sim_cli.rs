@@ -110,3 +110,16 @@ fn a_taken_port_exits_with_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
 }
+
+#[test]
+fn the_example_config_is_valid_and_means_what_it_says() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox.example.toml");
+    let c = popctl::sim::SandboxConfig::from_file(&path).unwrap();
+    assert_eq!((c.seed, c.movies, c.port), (42, 10_000, 8787));
+    assert_eq!(c.omdb_daily_quota, Some(1000));
+    assert_eq!(c.tmdb_limit.unwrap().burst, 40);
+    assert_eq!(c.omdb_limit, None);
+    assert_eq!((c.latency.min_ms, c.latency.max_ms), (30, 150));
+    assert_eq!(c.faults.p500, 0.01);
+    assert_eq!(c.today, popctl::sim::SandboxConfig::default().today);
+}

@@ -93,6 +93,15 @@ struct Pool<'a> {
     nullable: Option<&'a BTreeSet<String>>,
 }
 
+impl<'a> Pool<'a> {
+    fn new(also: &'a [Value], nullable: &'a BTreeSet<String>) -> Self {
+        Pool {
+            also,
+            nullable: Some(nullable),
+        }
+    }
+}
+
 fn union_of(shapes: impl IntoIterator<Item = Shape>) -> Shape {
     let mut union = Shape::new();
     for s in shapes {
@@ -334,10 +343,7 @@ async fn details_and_every_appended_part_have_the_recorded_shapes() {
         v
     };
     let core: Vec<Value> = recorded.iter().map(strip).collect();
-    let pool = Pool {
-        also: &[],
-        nullable: Some(&nullable),
-    };
+    let pool = Pool::new(&[], &nullable);
     let mut problems = compare("details", &core, &plain, NEWEST_DETAILS, &pool);
     let appended_core: Vec<Value> = appended.iter().map(strip).collect();
     problems.extend(compare(
@@ -355,10 +361,7 @@ async fn details_and_every_appended_part_have_the_recorded_shapes() {
             .collect();
         let ours: Vec<Value> = appended.iter().map(|v| v[name].clone()).collect();
         let also = same_resource(&dir, &recorded, part);
-        let pool = Pool {
-            also: &also,
-            nullable: Some(&nullable),
-        };
+        let pool = Pool::new(&also, &nullable);
         problems.extend(compare(
             &format!("appended {name}"),
             &real,
@@ -400,10 +403,7 @@ async fn standalone_parts_have_the_recorded_shapes() {
             ours.push(v);
         }
         let also = same_resource(&dir, &details, part);
-        let pool = Pool {
-            also: &also,
-            nullable: Some(&nullable),
-        };
+        let pool = Pool::new(&also, &nullable);
         problems.extend(compare(
             &format!("movie/{{id}}/{}", part.name()),
             &real,
@@ -509,10 +509,7 @@ async fn lists_and_meta_endpoints_have_the_recorded_shapes() {
                 .collect(),
             _ => Vec::new(),
         };
-        let pool = Pool {
-            also: &also,
-            nullable: Some(&nullable),
-        };
+        let pool = Pool::new(&also, &nullable);
         problems.extend(compare(kind, &real, &ours, &[], &pool));
     }
     report(problems);
