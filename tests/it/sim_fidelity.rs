@@ -311,6 +311,21 @@ fn same_resource(dir: &Path, details: &[Value], part: Part) -> Vec<Value> {
     all
 }
 
+/// Compares a part (appended or standalone) with its recordings, pooled with the recordings
+/// of the same resource elsewhere.
+fn compare_part(
+    dir: &Path,
+    details: &[Value],
+    part: Part,
+    kind: &str,
+    real: &[Value],
+    ours: &[Value],
+    nullable: &BTreeSet<String>,
+) -> Vec<String> {
+    let also = same_resource(dir, details, part);
+    compare(kind, real, ours, &[], &Pool::new(&also, nullable))
+}
+
 #[tokio::test]
 async fn details_and_every_appended_part_have_the_recorded_shapes() {
     let Some(dir) = fixtures_dir() else { return };
@@ -360,14 +375,9 @@ async fn details_and_every_appended_part_have_the_recorded_shapes() {
             .filter_map(|v| v.get(name).cloned())
             .collect();
         let ours: Vec<Value> = appended.iter().map(|v| v[name].clone()).collect();
-        let also = same_resource(&dir, &recorded, part);
-        let pool = Pool::new(&also, &nullable);
-        problems.extend(compare(
-            &format!("appended {name}"),
-            &real,
-            &ours,
-            &[],
-            &pool,
+        let kind = format!("appended {name}");
+        problems.extend(compare_part(
+            &dir, &recorded, part, &kind, &real, &ours, &nullable,
         ));
     }
     report(problems);
@@ -402,14 +412,9 @@ async fn standalone_parts_have_the_recorded_shapes() {
             assert_eq!(status, 200);
             ours.push(v);
         }
-        let also = same_resource(&dir, &details, part);
-        let pool = Pool::new(&also, &nullable);
-        problems.extend(compare(
-            &format!("movie/{{id}}/{}", part.name()),
-            &real,
-            &ours,
-            &[],
-            &pool,
+        let kind = format!("movie/{{id}}/{}", part.name());
+        problems.extend(compare_part(
+            &dir, &details, part, &kind, &real, &ours, &nullable,
         ));
     }
     report(problems);
