@@ -501,7 +501,9 @@ impl Catalog {
             });
             if released {
                 for kind in [4u8, 5, 6] {
-                    if r.chance(0.3) {
+                    // Sometimes twice, as real data has (a DVD and a Blu-ray, two TV premieres).
+                    let times = if r.chance(0.3) { 1 + r.below(2) } else { 0 };
+                    for _ in 0..times {
                         dates.push(ReleaseDate {
                             certification: cert.clone(),
                             descriptors: vec![],
@@ -1189,6 +1191,43 @@ mod tests {
         assert!(no_data > 30, "no_data {no_data}");
         assert!(missing_rt > 100, "missing RT {missing_rt}");
         assert!(box_office > 300, "box office {box_office}");
+    }
+
+    #[test]
+    fn release_dates_span_countries_and_sometimes_repeat_a_type() {
+        let cat = catalog();
+        let mut multi_country = 0;
+        let mut repeated_type = 0;
+        let mut blank_cert = 0;
+        for e in cat.entries().iter().take(500) {
+            let rd = cat.release_dates(e.id).unwrap().results;
+            if rd.len() >= 3 {
+                multi_country += 1;
+            }
+            for c in &rd {
+                let mut kinds: Vec<u8> = c.release_dates.iter().map(|d| d.kind).collect();
+                let n = kinds.len();
+                kinds.sort_unstable();
+                kinds.dedup();
+                if kinds.len() < n {
+                    repeated_type += 1;
+                }
+                blank_cert += c
+                    .release_dates
+                    .iter()
+                    .filter(|d| d.certification.is_empty())
+                    .count();
+                assert!(c.release_dates.iter().all(|d| (1..=6).contains(&d.kind)));
+            }
+            if let Some(date) = e.release_date {
+                let first = &rd[0].release_dates;
+                let theatrical = first.iter().find(|d| d.kind == 3 || d.kind == 2).unwrap();
+                assert_eq!(theatrical.release_date[..10], fmt_date(date));
+            }
+        }
+        assert!(multi_country > 200, "{multi_country}");
+        assert!(repeated_type > 50, "{repeated_type}");
+        assert!(blank_cert > 50, "{blank_cert}");
     }
 
     #[test]
