@@ -11,6 +11,7 @@ use crate::report::{Shell, Verbosity};
 
 pub mod graph;
 pub mod plan;
+pub mod sandbox;
 pub mod schema;
 pub mod validate;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     Schema(schema::SchemaArgs),
     Plan(plan::PlanArgs),
+    /// Run the built-in TMDB/OMDb simulator.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Some(Command::Graph(args)) => graph::exec(args, &shell),
         Some(Command::Schema(args)) => schema::exec(args, &shell),
         Some(Command::Plan(args)) => plan::exec(args, &shell),
+        Some(Command::Sandbox(args)) => sandbox::exec(args),
         None => {
             // No verb: show what exists rather than failing silently.
             let _ = Cli::command().print_help();

@@ -1,6 +1,7 @@
 //! One function per CLI verb: `Options` in, outcome out. The CLI fills the options; tests call these directly.
 
 pub mod graph;
+pub mod sandbox;
 pub mod schema;
 pub mod show;
 pub mod validate;

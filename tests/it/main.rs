@@ -2,4 +2,7 @@
 
 mod plan;
 mod post;
+mod sim;
+mod sim_cli;
+mod sim_fidelity;
 mod support;

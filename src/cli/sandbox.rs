@@ -1,0 +1,93 @@
+//! `popctl sandbox serve`: the TMDB/OMDb simulator on its own, for trying popctl without API
+//! keys or pointing other tools at it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::ops::sandbox::{self, Options};
+use crate::report::{Shell, Verbosity};
+use crate::sim::SimError;
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve a simulated TMDB (under /3) and OMDb (at /) on 127.0.0.1 until Ctrl-C.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1; 0 picks a free one [default: the config's `port`, else 8787]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Sandbox settings: catalog, keys, rate limits, quota, faults, latency
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of the generated catalog (same seed, same bodies)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of movies in the catalog
+    #[arg(long)]
+    pub movies: Option<u32>,
+    /// Print only warnings, errors and the base URLs on stdout
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn exec(args: SandboxArgs) -> ExitCode {
+    let SandboxCommand::Serve(args) = args.command;
+    let shell = Shell::stdio(if args.quiet {
+        Verbosity::Quiet
+    } else {
+        Verbosity::Normal
+    });
+    let options = Options {
+        config: args.config,
+        port: args.port,
+        seed: args.seed,
+        movies: args.movies,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            shell.error(format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(sandbox::serve(&options, &shell, stop_signal())) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e {
+                SimError::ReadConfig { .. }
+                | SimError::Config(_)
+                | SimError::InvalidSetting { .. } => 2,
+                SimError::Bind { .. } | SimError::Internal { .. } => 1,
+            };
+            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM where there is one (a service manager or `kill`).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,877 @@
+//! The simulated movie catalog: a light index of every movie built at start (ids, titles,
+//! popularity, votes, dates, genres, IMDb ids, collections), and everything else generated on
+//! demand from `hash(seed, id)` by [`generate`](super::generate). Same seed, same size and same
+//! `today` give the same catalog, byte for byte.
+//!
+//! The index is what lists, discover, `find`, OMDb title lookups and `movie/changes` need to
+//! order and filter the whole catalog; details, credits and the rest are too large to keep for
+//! every movie and are cheap to regenerate.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, Days, NaiveDate};
+
+use super::model::{ChangedId, Collection, Movie, MovieSummary, Page};
+use super::rng::{Rng, tag};
+use super::words;
+use crate::plan::{DiscoverFilters, ListKind};
+
+/// Movies per page, as on TMDB.
+pub const PAGE_SIZE: usize = 20;
+/// `movie/changes` items per page.
+pub const CHANGES_PAGE_SIZE: usize = 100;
+
+/// One movie in the index. Everything here is also what the generated bodies say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexEntry {
+    pub id: u32,
+    pub title: String,
+    pub original_title: String,
+    /// ISO 639-1.
+    pub original_language: &'static str,
+    pub popularity: f64,
+    pub vote_count: u32,
+    pub vote_average: f64,
+    /// `None` when TMDB shows `""` (a quirk of real data).
+    pub release_date: Option<NaiveDate>,
+    /// The date the movie really came out, known even when TMDB shows none (OMDb has it).
+    pub(crate) date: NaiveDate,
+    pub genre_ids: Vec<u16>,
+    pub imdb_id: Option<String>,
+    /// False for the movies OMDb answers `Error getting data.` for.
+    pub omdb_has_data: bool,
+    /// Index into the catalog's collections.
+    pub(crate) collection: Option<u32>,
+}
+
+impl IndexEntry {
+    pub fn year(&self) -> i32 {
+        self.date.year()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CollectionEntry {
+    pub id: u32,
+    pub name: String,
+    /// Catalog indices, oldest first.
+    pub members: Vec<u32>,
+}
+
+/// A sort order of `discover/movie`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Popularity,
+    VoteAverage,
+    VoteCount,
+    PrimaryReleaseDate,
+    Title,
+}
+
+impl SortKey {
+    /// TMDB's `sort_by` (`vote_average.desc`): the key and whether it is descending.
+    pub fn parse(sort_by: &str) -> Option<(SortKey, bool)> {
+        let (field, dir) = sort_by.rsplit_once('.')?;
+        let key = match field {
+            "popularity" => SortKey::Popularity,
+            "vote_average" => SortKey::VoteAverage,
+            "vote_count" => SortKey::VoteCount,
+            "primary_release_date" | "release_date" => SortKey::PrimaryReleaseDate,
+            "title" | "original_title" => SortKey::Title,
+            _ => return None,
+        };
+        Some((key, dir != "asc"))
+    }
+}
+
+/// `with_genres`: `28,12` means both, `28|12` either.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GenreFilter {
+    #[default]
+    Any,
+    All(Vec<u16>),
+    OneOf(Vec<u16>),
+}
+
+/// The `discover/movie` parameters the simulator understands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Discover {
+    pub sort: Option<(SortKey, bool)>,
+    pub primary_release_year: Option<i32>,
+    pub release_date_gte: Option<NaiveDate>,
+    pub release_date_lte: Option<NaiveDate>,
+    pub genres: GenreFilter,
+    pub vote_count_gte: Option<u32>,
+    pub vote_average_gte: Option<f64>,
+    pub vote_average_lte: Option<f64>,
+}
+
+/// A plan's discover filters as the sandbox applies them, so a test can ask the catalog for
+/// exactly the ids a plan's fetch stage should have imported.
+impl From<&DiscoverFilters> for Discover {
+    fn from(f: &DiscoverFilters) -> Self {
+        Discover {
+            sort: f.sort_by.as_deref().and_then(SortKey::parse),
+            primary_release_year: f.primary_release_year.map(i32::from),
+            genres: if f.with_genres.is_empty() {
+                GenreFilter::Any
+            } else {
+                GenreFilter::All(
+                    f.with_genres
+                        .iter()
+                        .filter_map(|&g| u16::try_from(g).ok())
+                        .collect(),
+                )
+            },
+            vote_count_gte: f.vote_count_gte,
+            ..Discover::default()
+        }
+    }
+}
+
+/// Minimum votes for `top_rated`, like TMDB's hidden threshold.
+const TOP_RATED_MIN_VOTES: u32 = 200;
+
+pub struct Catalog {
+    pub(crate) seed: u64,
+    pub(crate) today: NaiveDate,
+    pub(crate) entries: Vec<IndexEntry>,
+    by_id: HashMap<u32, u32>,
+    by_imdb: HashMap<String, u32>,
+    by_title: HashMap<String, Vec<u32>>,
+    pub(crate) collections: Vec<CollectionEntry>,
+    collection_by_id: HashMap<u32, u32>,
+    /// Catalog indices by each discover order (descending).
+    pub(crate) popular: Vec<u32>,
+    by_vote_average: Vec<u32>,
+    by_vote_count: Vec<u32>,
+    by_date: Vec<u32>,
+    by_title_order: Vec<u32>,
+    top_rated: Vec<u32>,
+    pub(crate) people: u32,
+    pub(crate) keywords: u32,
+    pub(crate) companies: u32,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("seed", &self.seed)
+            .field("today", &self.today)
+            .field("movies", &self.entries.len())
+            .field("collections", &self.collections.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Builds the index of `movies` movies. Takes about 10 ms per 10,000 movies.
+    pub fn generate(seed: u64, movies: u32, today: NaiveDate) -> Catalog {
+        let n = movies as usize;
+        let mut entries = Vec::with_capacity(n);
+        let mut ids = Rng::new(seed, tag::IDS, 0);
+        let mut id = 2 + ids.below(12) as u32;
+        let mut imdb_taken = HashSet::with_capacity(n);
+        for _ in 0..n {
+            entries.push(index_entry(seed, id, today, &mut imdb_taken));
+            id += 1 + ids.skewed(220, 2.0) as u32;
+        }
+        let collections = assign_collections(seed, &mut entries);
+
+        let by_id = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i as u32))
+            .collect();
+        let by_imdb = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.imdb_id.clone().map(|m| (m, i as u32)))
+            .collect();
+        let mut by_title: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            by_title
+                .entry(e.title.to_lowercase())
+                .or_default()
+                .push(i as u32);
+        }
+        let collection_by_id = collections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id, i as u32))
+            .collect();
+
+        let order = |key: &dyn Fn(&IndexEntry, &IndexEntry) -> std::cmp::Ordering| {
+            let mut v: Vec<u32> = (0..n as u32).collect();
+            v.sort_by(|&a, &b| {
+                let (ea, eb) = (&entries[a as usize], &entries[b as usize]);
+                key(ea, eb).then(ea.id.cmp(&eb.id))
+            });
+            v
+        };
+        let popular = order(&|a, b| b.popularity.total_cmp(&a.popularity));
+        let by_vote_average = order(&|a, b| {
+            b.vote_average
+                .total_cmp(&a.vote_average)
+                .then(b.vote_count.cmp(&a.vote_count))
+        });
+        let by_vote_count = order(&|a, b| b.vote_count.cmp(&a.vote_count));
+        let by_date = order(&|a, b| b.release_date.cmp(&a.release_date));
+        let by_title_order = order(&|a, b| b.title.cmp(&a.title));
+        let top_rated = by_vote_average
+            .iter()
+            .copied()
+            .filter(|&i| entries[i as usize].vote_count >= TOP_RATED_MIN_VOTES)
+            .collect();
+
+        Catalog {
+            seed,
+            today,
+            people: (movies.saturating_mul(4)).clamp(2_000, 260_000),
+            keywords: (KEYWORD_POOL).min(movies.saturating_mul(2).max(200)),
+            companies: (movies / 8).clamp(150, 6_000),
+            entries,
+            by_id,
+            by_imdb,
+            by_title,
+            collections,
+            collection_by_id,
+            popular,
+            by_vote_average,
+            by_vote_count,
+            by_date,
+            by_title_order,
+            top_rated,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The simulator's "today": lists, windows and statuses are relative to it.
+    pub fn today(&self) -> NaiveDate {
+        self.today
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every movie, in id order.
+    pub fn entries(&self) -> &[IndexEntry] {
+        &self.entries
+    }
+
+    pub fn entry(&self, id: u32) -> Option<&IndexEntry> {
+        self.index_of(id).map(|i| &self.entries[i])
+    }
+
+    pub(crate) fn index_of(&self, id: u32) -> Option<usize> {
+        self.by_id.get(&id).map(|&i| i as usize)
+    }
+
+    /// The TMDB id of the movie with this IMDb id.
+    pub fn id_for_imdb(&self, imdb_id: &str) -> Option<u32> {
+        self.by_imdb
+            .get(imdb_id)
+            .map(|&i| self.entries[i as usize].id)
+    }
+
+    /// Catalog movies whose English title is `title` (any case).
+    pub fn ids_for_title(&self, title: &str) -> Vec<u32> {
+        self.by_title
+            .get(&title.to_lowercase())
+            .map(|v| v.iter().map(|&i| self.entries[i as usize].id).collect())
+            .unwrap_or_default()
+    }
+
+    /// Ids of the collections, in the order they were created.
+    pub fn collection_ids(&self) -> Vec<u32> {
+        self.collections.iter().map(|c| c.id).collect()
+    }
+
+    /// `collection/{id}`.
+    pub fn collection(&self, id: u32) -> Option<Collection> {
+        let c = &self.collections[*self.collection_by_id.get(&id)? as usize];
+        let first = &self.entries[c.members[0] as usize];
+        let overview = format!(
+            "The {} films that began with {}.",
+            c.members.len(),
+            first.title
+        );
+        let (poster_path, backdrop_path) = self.collection_images(id);
+        Some(Collection {
+            id,
+            name: c.name.clone(),
+            overview,
+            poster_path,
+            backdrop_path,
+            parts: c
+                .members
+                .iter()
+                .map(|&i| self.summary_at(i as usize, true))
+                .collect(),
+        })
+    }
+
+    /// A collection's poster and backdrop (shared by `collection/{id}` and the details'
+    /// `belongs_to_collection`).
+    pub(crate) fn collection_images(&self, id: u32) -> (Option<String>, Option<String>) {
+        let mut r = Rng::new(self.seed, tag::COLLECTION, u64::from(id));
+        (
+            image_path(&mut r, 0.1, "jpg"),
+            image_path(&mut r, 0.2, "jpg"),
+        )
+    }
+
+    pub(crate) fn collection_entry(&self, index: u32) -> &CollectionEntry {
+        &self.collections[index as usize]
+    }
+
+    /// The details of a movie (`movie/{id}` without appended parts).
+    pub fn movie(&self, id: u32) -> Option<Movie> {
+        self.index_of(id).map(|i| self.movie_at(i))
+    }
+
+    /// The movie as list pages show it.
+    pub fn summary(&self, id: u32) -> Option<MovieSummary> {
+        self.index_of(id).map(|i| self.summary_at(i, false))
+    }
+
+    pub(crate) fn summary_at(&self, index: usize, media_type: bool) -> MovieSummary {
+        let m = self.movie_at(index);
+        let e = &self.entries[index];
+        MovieSummary {
+            adult: m.adult,
+            backdrop_path: m.backdrop_path,
+            genre_ids: e.genre_ids.clone(),
+            id: m.id,
+            media_type: media_type.then(|| "movie".to_string()),
+            original_language: m.original_language,
+            original_title: m.original_title,
+            overview: m.overview,
+            popularity: m.popularity,
+            poster_path: m.poster_path,
+            release_date: m.release_date,
+            softcore: false,
+            title: m.title,
+            video: m.video,
+            vote_average: m.vote_average,
+            vote_count: m.vote_count,
+        }
+    }
+
+    /// The `dates` window of `now_playing` or `upcoming` (`None` for the other lists).
+    pub fn list_window(&self, kind: ListKind) -> Option<(NaiveDate, NaiveDate)> {
+        let t = self.today;
+        match kind {
+            ListKind::NowPlaying => Some((t - Days::new(35), t + Days::new(7))),
+            ListKind::Upcoming => Some((t + Days::new(7), t + Days::new(28))),
+            ListKind::Popular | ListKind::TopRated | ListKind::Discover => None,
+        }
+    }
+
+    /// The catalog ids of a whole list, in the order TMDB would page them.
+    pub fn list_ids(&self, kind: ListKind) -> Vec<u32> {
+        if kind == ListKind::Discover {
+            return self.discover_ids(&Discover::default());
+        }
+        let order: &[u32] = match kind {
+            ListKind::TopRated => &self.top_rated,
+            _ => &self.popular,
+        };
+        let window = self.list_window(kind);
+        order
+            .iter()
+            .map(|&i| &self.entries[i as usize])
+            .filter(|e| match window {
+                Some((lo, hi)) => e.release_date.is_some_and(|d| d >= lo && d <= hi),
+                None => true,
+            })
+            .map(|e| e.id)
+            .collect()
+    }
+
+    /// One page (1-based) of a list.
+    pub fn list_page(&self, kind: ListKind, page: u32) -> Page<MovieSummary> {
+        match kind {
+            // Whole-catalog orders: slice them instead of copying every id.
+            ListKind::Popular | ListKind::TopRated => {
+                let order = if kind == ListKind::Popular {
+                    &self.popular
+                } else {
+                    &self.top_rated
+                };
+                let start = (page.max(1) as usize - 1) * PAGE_SIZE;
+                let results = order
+                    .iter()
+                    .skip(start)
+                    .take(PAGE_SIZE)
+                    .map(|&i| self.summary_at(i as usize, false))
+                    .collect();
+                Page {
+                    page,
+                    results,
+                    total_pages: order.len().div_ceil(PAGE_SIZE) as u32,
+                    total_results: order.len() as u32,
+                }
+            }
+            _ => self.page_of(&self.list_ids(kind), page),
+        }
+    }
+
+    /// The catalog ids matching `query`, in its order.
+    pub fn discover_ids(&self, query: &Discover) -> Vec<u32> {
+        let (key, descending) = query.sort.unwrap_or((SortKey::Popularity, true));
+        let order: &[u32] = match key {
+            SortKey::Popularity => &self.popular,
+            SortKey::VoteAverage => &self.by_vote_average,
+            SortKey::VoteCount => &self.by_vote_count,
+            SortKey::PrimaryReleaseDate => &self.by_date,
+            SortKey::Title => &self.by_title_order,
+        };
+        let keep = |e: &IndexEntry| {
+            let date_ok = |d: Option<NaiveDate>| match d {
+                Some(d) => {
+                    query.primary_release_year.is_none_or(|y| d.year() == y)
+                        && query.release_date_gte.is_none_or(|lo| d >= lo)
+                        && query.release_date_lte.is_none_or(|hi| d <= hi)
+                }
+                None => {
+                    query.primary_release_year.is_none()
+                        && query.release_date_gte.is_none()
+                        && query.release_date_lte.is_none()
+                }
+            };
+            let genres_ok = match &query.genres {
+                GenreFilter::Any => true,
+                GenreFilter::All(g) => g.iter().all(|x| e.genre_ids.contains(x)),
+                GenreFilter::OneOf(g) => g.iter().any(|x| e.genre_ids.contains(x)),
+            };
+            date_ok(e.release_date)
+                && genres_ok
+                && query.vote_count_gte.is_none_or(|v| e.vote_count >= v)
+                && query.vote_average_gte.is_none_or(|v| e.vote_average >= v)
+                && query.vote_average_lte.is_none_or(|v| e.vote_average <= v)
+        };
+        let pick = |&i: &u32| {
+            let e = &self.entries[i as usize];
+            keep(e).then_some(e.id)
+        };
+        if descending {
+            order.iter().filter_map(pick).collect()
+        } else {
+            order.iter().rev().filter_map(pick).collect()
+        }
+    }
+
+    pub fn discover_page(&self, query: &Discover, page: u32) -> Page<MovieSummary> {
+        self.page_of(&self.discover_ids(query), page)
+    }
+
+    /// A page of summaries over `ids`; past the end, `results` is empty (as on TMDB).
+    pub(crate) fn page_of(&self, ids: &[u32], page: u32) -> Page<MovieSummary> {
+        let start = (page.max(1) as usize - 1) * PAGE_SIZE;
+        let results = ids
+            .iter()
+            .skip(start)
+            .take(PAGE_SIZE)
+            .filter_map(|&id| self.index_of(id).map(|i| self.summary_at(i, false)))
+            .collect();
+        Page {
+            page,
+            results,
+            total_pages: ids.len().div_ceil(PAGE_SIZE) as u32,
+            total_results: ids.len() as u32,
+        }
+    }
+
+    /// Did movie `id` change on `day`? About 3% of the catalog changes each day.
+    pub(crate) fn changed_on(&self, id: u32, day: NaiveDate) -> bool {
+        let h = super::rng::hash(&[
+            self.seed,
+            tag::CHANGES,
+            u64::from(id),
+            day.num_days_from_ce() as u64,
+        ]);
+        super::rng::unit(h) < 0.03
+    }
+
+    /// Ids that changed between `start` and `end` (both inclusive), in id order.
+    pub fn changed_ids(&self, start: NaiveDate, end: NaiveDate) -> Vec<ChangedId> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                start
+                    .iter_days()
+                    .take_while(|d| *d <= end)
+                    .any(|d| self.changed_on(e.id, d))
+            })
+            .map(|e| ChangedId {
+                id: e.id,
+                adult: false,
+                softcore: false,
+            })
+            .collect()
+    }
+}
+
+/// Distinct keyword names the generator can make (see `generate::keyword`).
+pub(crate) const KEYWORD_POOL: u32 = 540;
+
+/// `/{27 letters}.{ext}`, or `None` with probability `none`.
+pub(crate) fn image_path(r: &mut Rng, none: f64, ext: &str) -> Option<String> {
+    if r.chance(none) {
+        None
+    } else {
+        Some(format!("/{}.{ext}", r.token(27)))
+    }
+}
+
+fn index_entry(seed: u64, id: u32, today: NaiveDate, imdb_taken: &mut HashSet<u32>) -> IndexEntry {
+    let mut r = Rng::new(seed, tag::INDEX, u64::from(id));
+    let lang = &words::LANGUAGES[*r.weighted(words::LANGUAGE_WEIGHTS)];
+
+    // Where in time the movie sits decides which lists it can appear in.
+    let bucket = r.f64();
+    let (date, boost) = if bucket < 0.03 {
+        (today - Days::new(35) + Days::new(r.below(43)), 4.0)
+    } else if bucket < 0.045 {
+        (today + Days::new(8 + r.below(21)), 3.0)
+    } else if bucket < 0.055 {
+        (today + Days::new(29 + r.below(400)), 0.7)
+    } else {
+        let years_ago = (100.0 * r.f64().powf(2.5)) as i32;
+        let year = today.year() - years_ago;
+        let jan1 = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+        let d = jan1 + Days::new(r.below(365));
+        (d.min(today - Days::new(36)), 1.0)
+    };
+    let blank_date = r.chance(0.01);
+
+    let fame = 0.6 * (1.0 - r.f64()).powf(-1.0 / 1.1);
+    let popularity = round3((fame * boost * (0.8 + 0.4 * r.f64())).min(9_500.0));
+
+    let vote_count = if date > today || r.chance(0.04) {
+        0
+    } else {
+        let age = (today - date).num_days() as f64 / 365.0;
+        let noise = (r.normal(0.0, 0.8)).exp();
+        (popularity.powf(1.15) * (2.0 + age).powf(0.8) * noise).min(38_000.0) as u32
+    };
+    let vote_average = if vote_count == 0 {
+        0.0
+    } else {
+        let spread = 0.9 + 2.5 / f64::from(vote_count).sqrt();
+        round3(r.normal(6.3, spread).clamp(1.0, 9.2))
+    };
+
+    let genre_count = *r.weighted(&[(1usize, 35), (2, 40), (3, 25)]);
+    let mut genre_ids = Vec::with_capacity(genre_count);
+    while genre_ids.len() < genre_count {
+        let g = *r.weighted(words::GENRE_WEIGHTS);
+        if !genre_ids.contains(&g) {
+            genre_ids.push(g);
+        }
+    }
+
+    let (title, original_title) = titles(seed, id, lang.iso);
+
+    let imdb_id = if r.chance(0.95) {
+        let (lo, hi) = match date.year() {
+            ..2000 => (1_000, 999_999),
+            2000..2015 => (100_000, 3_999_999),
+            _ => (4_000_000, 29_999_999),
+        };
+        let mut n = r.range(lo, hi) as u32;
+        while !imdb_taken.insert(n) {
+            n = r.range(lo, hi) as u32;
+        }
+        Some(format_imdb(n))
+    } else {
+        None
+    };
+    let omdb_has_data = !r.chance(0.03);
+
+    IndexEntry {
+        id,
+        title,
+        original_title,
+        original_language: lang.iso,
+        popularity,
+        vote_count,
+        vote_average,
+        release_date: (!blank_date).then_some(date),
+        date,
+        genre_ids,
+        imdb_id,
+        omdb_has_data,
+        collection: None,
+    }
+}
+
+/// `tt` and at least 7 digits, as IMDb writes ids.
+pub(crate) fn format_imdb(n: u32) -> String {
+    format!("tt{n:07}")
+}
+
+fn titles(seed: u64, id: u32, lang: &str) -> (String, String) {
+    let mut r = Rng::new(seed, tag::TITLE, u64::from(id));
+    let adj = r.pick(words::TITLE_ADJECTIVES);
+    let noun = r.pick(words::TITLE_NOUNS);
+    let noun2 = r.pick(words::TITLE_NOUNS);
+    let place = r.pick(words::TITLE_PLACES);
+    let title = match r.below(7) {
+        0 => format!("The {adj} {noun}"),
+        1 => format!("{noun} of {place}"),
+        2 => format!("{adj} {noun}"),
+        3 => format!("The {noun} and the {noun2}"),
+        4 => format!("{adj} Summer in {place}"),
+        5 => (*noun).to_string(),
+        _ => format!("A {noun} for the {adj} {noun2}"),
+    };
+    let original = if lang == "en" {
+        title.clone()
+    } else {
+        let native = words::native_words(lang);
+        let a = r.pick(native);
+        let b = r.pick(native);
+        if a == b {
+            (*a).to_string()
+        } else {
+            format!("{a} {b}")
+        }
+    };
+    (title, original)
+}
+
+/// Groups some movies into collections (2–6 films each) and renames the later films as
+/// sequels of the first, so a collection reads like one.
+fn assign_collections(seed: u64, entries: &mut [IndexEntry]) -> Vec<CollectionEntry> {
+    let n = entries.len();
+    let mut r = Rng::new(seed, tag::COLLECTION, 0);
+    let mut next_id = 8 + r.below(500) as u32;
+    let mut out = Vec::new();
+    for i in 0..n {
+        if entries[i].collection.is_some() || !r.chance(0.02) {
+            continue;
+        }
+        let size = 2 + r.skewed(5, 1.5) as usize;
+        let mut members = vec![i];
+        let mut j = i;
+        while members.len() < size {
+            j += 1 + r.below(40) as usize;
+            if j >= n {
+                break;
+            }
+            if entries[j].collection.is_none() {
+                members.push(j);
+            }
+        }
+        if members.len() < 2 {
+            continue;
+        }
+        members.sort_by_key(|&m| (entries[m].date, entries[m].id));
+        let base = entries[members[0]].title.clone();
+        let base_original = entries[members[0]].original_title.clone();
+        let index = out.len() as u32;
+        for (k, &m) in members.iter().enumerate() {
+            if k > 0 {
+                let suffix = match r.below(3) {
+                    0 => format!(" {}", k + 1),
+                    1 => format!(": Part {}", roman(k + 1)),
+                    _ => format!(" {}: {}", k + 1, r.pick(words::TITLE_NOUNS)),
+                };
+                entries[m].title = format!("{base}{suffix}");
+                entries[m].original_title = format!("{base_original}{suffix}");
+            }
+            entries[m].collection = Some(index);
+        }
+        out.push(CollectionEntry {
+            id: next_id,
+            name: format!("{base} Collection"),
+            members: members.iter().map(|&m| m as u32).collect(),
+        });
+        next_id += 1 + r.below(3000) as u32;
+    }
+    out
+}
+
+fn roman(n: usize) -> &'static str {
+    ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"][n.clamp(1, 8) - 1]
+}
+
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub(crate) fn fmt_date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+    }
+
+    #[test]
+    fn index_is_deterministic_and_seed_sensitive() {
+        let a = Catalog::generate(42, 2_000, today());
+        let b = Catalog::generate(42, 2_000, today());
+        let c = Catalog::generate(43, 2_000, today());
+        assert_eq!(a.entries, b.entries);
+        assert_eq!(a.collections, b.collections);
+        assert_ne!(a.entries, c.entries);
+    }
+
+    #[test]
+    fn ids_and_imdb_ids_are_unique_and_about_95_percent_have_imdb() {
+        let cat = Catalog::generate(7, 10_000, today());
+        let ids: HashSet<u32> = cat.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 10_000);
+        let imdb: Vec<&String> = cat
+            .entries
+            .iter()
+            .filter_map(|e| e.imdb_id.as_ref())
+            .collect();
+        let distinct: HashSet<&&String> = imdb.iter().collect();
+        assert_eq!(distinct.len(), imdb.len());
+        let share = imdb.len() as f64 / 10_000.0;
+        assert!((0.93..0.97).contains(&share), "imdb share {share}");
+        assert!(imdb.iter().all(|m| m.starts_with("tt") && m.len() >= 9));
+    }
+
+    #[test]
+    fn lists_have_sensible_sizes_and_orders() {
+        let cat = Catalog::generate(7, 10_000, today());
+        let popular = cat.list_ids(ListKind::Popular);
+        assert_eq!(popular.len(), 10_000);
+        let pops: Vec<f64> = popular
+            .iter()
+            .map(|id| cat.entry(*id).unwrap().popularity)
+            .collect();
+        assert!(pops.windows(2).all(|w| w[0] >= w[1]));
+        // Power law: the top movie is far more popular than the median one.
+        assert!(
+            pops[0] > 50.0 * pops[5_000],
+            "{} vs {}",
+            pops[0],
+            pops[5_000]
+        );
+
+        let top = cat.list_ids(ListKind::TopRated);
+        assert!(
+            top.len() > 500 && top.len() < 6_000,
+            "top_rated {}",
+            top.len()
+        );
+        let now = cat.list_ids(ListKind::NowPlaying);
+        let up = cat.list_ids(ListKind::Upcoming);
+        assert!(now.len() > 100, "now_playing {}", now.len());
+        assert!(up.len() > 60, "upcoming {}", up.len());
+        let (lo, hi) = cat.list_window(ListKind::Upcoming).unwrap();
+        assert!(up.iter().all(|id| {
+            let d = cat.entry(*id).unwrap().release_date.unwrap();
+            d >= lo && d <= hi
+        }));
+    }
+
+    #[test]
+    fn collections_hold_two_or_more_movies_named_alike() {
+        let cat = Catalog::generate(7, 10_000, today());
+        assert!(cat.collections.len() > 100);
+        for c in &cat.collections {
+            assert!(c.members.len() >= 2);
+            let first = &cat.entries[c.members[0] as usize].title;
+            assert_eq!(c.name, format!("{first} Collection"));
+            for &m in &c.members[1..] {
+                assert!(cat.entries[m as usize].title.starts_with(first.as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn discover_filters_and_orders() {
+        let cat = Catalog::generate(7, 5_000, today());
+        let q = Discover {
+            sort: Some((SortKey::PrimaryReleaseDate, false)),
+            primary_release_year: Some(2010),
+            genres: GenreFilter::All(vec![18]),
+            ..Discover::default()
+        };
+        let ids = cat.discover_ids(&q);
+        assert!(!ids.is_empty());
+        let dates: Vec<NaiveDate> = ids
+            .iter()
+            .map(|id| cat.entry(*id).unwrap().release_date.unwrap())
+            .collect();
+        assert!(dates.windows(2).all(|w| w[0] <= w[1]));
+        assert!(dates.iter().all(|d| d.year() == 2010));
+        assert!(
+            ids.iter()
+                .all(|id| cat.entry(*id).unwrap().genre_ids.contains(&18))
+        );
+
+        let q = Discover {
+            vote_count_gte: Some(1_000),
+            sort: Some((SortKey::VoteAverage, true)),
+            ..Discover::default()
+        };
+        let ids = cat.discover_ids(&q);
+        let avgs: Vec<f64> = ids
+            .iter()
+            .map(|id| cat.entry(*id).unwrap().vote_average)
+            .collect();
+        assert!(avgs.windows(2).all(|w| w[0] >= w[1]));
+        assert!(
+            ids.iter()
+                .all(|id| cat.entry(*id).unwrap().vote_count >= 1_000)
+        );
+    }
+
+    #[test]
+    fn a_plans_discover_filters_select_what_the_sandbox_serves() {
+        let cat = Catalog::generate(7, 3_000, today());
+        let filters = DiscoverFilters {
+            sort_by: Some("vote_average.desc".to_string()),
+            primary_release_year: Some(2010),
+            with_genres: vec![18, 35],
+            vote_count_gte: Some(10),
+        };
+        let d = Discover::from(&filters);
+        assert_eq!(d.sort, Some((SortKey::VoteAverage, true)));
+        assert_eq!(d.primary_release_year, Some(2010));
+        assert_eq!(d.genres, GenreFilter::All(vec![18, 35]));
+        assert_eq!(d.vote_count_gte, Some(10));
+        assert_eq!(
+            Discover::from(&DiscoverFilters::default()),
+            Discover::default()
+        );
+        assert_eq!(
+            cat.list_ids(ListKind::Discover),
+            cat.list_ids(ListKind::Popular)
+        );
+        assert_eq!(SortKey::parse("title.asc"), Some((SortKey::Title, false)));
+        assert_eq!(SortKey::parse("revenue.desc"), None);
+    }
+
+    #[test]
+    fn pages_are_twenty_and_past_the_end_is_empty() {
+        let cat = Catalog::generate(7, 1_000, today());
+        let p = cat.list_page(ListKind::Popular, 1);
+        assert_eq!(p.results.len(), 20);
+        assert_eq!(p.total_results, 1_000);
+        assert_eq!(p.total_pages, 50);
+        let past = cat.list_page(ListKind::Popular, 51);
+        assert!(past.results.is_empty());
+        assert_eq!(past.page, 51);
+    }
+}

@@ -1,0 +1,677 @@
+//! TMDB v3 under `/3`: routing, auth, parameter checks and bodies, as the real API answers
+//! them (see `../shared/api-facts.md`).
+//!
+//! Where TMDB's behaviour is undocumented and unrecorded the simulator is lenient and says so
+//! here: an unknown `sort_by` sorts by popularity, unparsable discover filters are ignored, a
+//! missing `external_source` on `find` means `imdb_id`.
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use super::catalog::{Catalog, Discover, GenreFilter, SortKey, fmt_date};
+use super::http::{Request, Response};
+use super::model::{ChangedId, MovieSummary, Page};
+use super::words;
+use crate::plan::ListKind;
+
+/// The appendable parts the simulator serves. Others (`lists`, `account_states`,
+/// `watch/providers`, the legacy `releases`/`trailers`) are ignored, as TMDB ignores unknown ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    AlternativeTitles,
+    Changes,
+    Credits,
+    ExternalIds,
+    Images,
+    Keywords,
+    Recommendations,
+    ReleaseDates,
+    Reviews,
+    Similar,
+    Translations,
+    Videos,
+}
+
+impl Part {
+    pub const ALL: [Part; 12] = [
+        Part::AlternativeTitles,
+        Part::Changes,
+        Part::Credits,
+        Part::ExternalIds,
+        Part::Images,
+        Part::Keywords,
+        Part::Recommendations,
+        Part::ReleaseDates,
+        Part::Reviews,
+        Part::Similar,
+        Part::Translations,
+        Part::Videos,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::AlternativeTitles => "alternative_titles",
+            Part::Changes => "changes",
+            Part::Credits => "credits",
+            Part::ExternalIds => "external_ids",
+            Part::Images => "images",
+            Part::Keywords => "keywords",
+            Part::Recommendations => "recommendations",
+            Part::ReleaseDates => "release_dates",
+            Part::Reviews => "reviews",
+            Part::Similar => "similar",
+            Part::Translations => "translations",
+            Part::Videos => "videos",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Part> {
+        Part::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    fn route(self) -> &'static str {
+        match self {
+            Part::AlternativeTitles => "GET /3/movie/{id}/alternative_titles",
+            Part::Changes => "GET /3/movie/{id}/changes",
+            Part::Credits => "GET /3/movie/{id}/credits",
+            Part::ExternalIds => "GET /3/movie/{id}/external_ids",
+            Part::Images => "GET /3/movie/{id}/images",
+            Part::Keywords => "GET /3/movie/{id}/keywords",
+            Part::Recommendations => "GET /3/movie/{id}/recommendations",
+            Part::ReleaseDates => "GET /3/movie/{id}/release_dates",
+            Part::Reviews => "GET /3/movie/{id}/reviews",
+            Part::Similar => "GET /3/movie/{id}/similar",
+            Part::Translations => "GET /3/movie/{id}/translations",
+            Part::Videos => "GET /3/movie/{id}/videos",
+        }
+    }
+
+    /// Standalone bodies carry the movie id; appended ones and the paged related lists do not.
+    fn standalone_has_id(self) -> bool {
+        !matches!(self, Part::Recommendations | Part::Similar | Part::Changes)
+    }
+}
+
+/// A parsed TMDB path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route<'a> {
+    List(ListKind),
+    Latest,
+    MovieChanges,
+    Details(&'a str),
+    Part(&'a str, Part),
+    Discover,
+    Genres,
+    Configuration,
+    Collection(&'a str),
+    Find(&'a str),
+    Unknown,
+}
+
+pub(crate) fn route(path: &str) -> Route<'_> {
+    let rest = path.strip_prefix("/3/").unwrap_or("");
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["movie", "popular"] => Route::List(ListKind::Popular),
+        ["movie", "top_rated"] => Route::List(ListKind::TopRated),
+        ["movie", "now_playing"] => Route::List(ListKind::NowPlaying),
+        ["movie", "upcoming"] => Route::List(ListKind::Upcoming),
+        ["movie", "latest"] => Route::Latest,
+        ["movie", "changes"] => Route::MovieChanges,
+        ["movie", id] => Route::Details(id),
+        ["movie", id, part] => match Part::from_name(part) {
+            Some(p) => Route::Part(id, p),
+            None => Route::Unknown,
+        },
+        ["discover", "movie"] => Route::Discover,
+        ["genre", "movie", "list"] => Route::Genres,
+        ["configuration"] => Route::Configuration,
+        ["collection", id] => Route::Collection(id),
+        ["find", id] => Route::Find(id),
+        _ => Route::Unknown,
+    }
+}
+
+impl Route<'_> {
+    /// The route as counted in stats.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Route::List(ListKind::Popular) => "GET /3/movie/popular",
+            Route::List(ListKind::TopRated) => "GET /3/movie/top_rated",
+            Route::List(ListKind::NowPlaying) => "GET /3/movie/now_playing",
+            Route::List(ListKind::Upcoming) => "GET /3/movie/upcoming",
+            Route::Latest => "GET /3/movie/latest",
+            Route::MovieChanges => "GET /3/movie/changes",
+            Route::Details(_) => "GET /3/movie/{id}",
+            Route::Part(_, p) => p.route(),
+            Route::Discover | Route::List(ListKind::Discover) => "GET /3/discover/movie",
+            Route::Genres => "GET /3/genre/movie/list",
+            Route::Configuration => "GET /3/configuration",
+            Route::Collection(_) => "GET /3/collection/{id}",
+            Route::Find(_) => "GET /3/find/{external_id}",
+            Route::Unknown => "GET /3/(unknown)",
+        }
+    }
+}
+
+/// `{"status_code":…,"status_message":…,"success":false}`, TMDB's 4xx error body.
+pub(crate) fn error(status: u16, code: u32, message: &str) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        status_code: u32,
+        status_message: &'a str,
+        success: bool,
+    }
+    Response::json(
+        status,
+        &Body {
+            status_code: code,
+            status_message: message,
+            success: false,
+        },
+    )
+}
+
+pub(crate) fn unauthorized() -> Response {
+    error(401, 7, "Invalid API key: You must be granted a valid key.")
+}
+
+fn not_found() -> Response {
+    error(404, 34, "The resource you requested could not be found.")
+}
+
+fn invalid_page() -> Response {
+    error(
+        400,
+        22,
+        "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
+    )
+}
+
+/// TMDB's 429 (no success field, as in the documented body), with `Retry-After` in seconds.
+pub(crate) fn rate_limited(count: u64, limit: u32, retry_after: u64) -> Response {
+    Response::json(
+        429,
+        &serde_json::json!({
+            "status_code": 25,
+            "status_message": format!(
+                "Your request count ({count}) is over the allowed limit of {limit}."
+            ),
+        }),
+    )
+    .with_header("Retry-After", retry_after.to_string())
+}
+
+/// True when the request carries `key` as `?api_key=` or as a bearer token.
+pub(crate) fn authorized(req: &Request, key: &str) -> bool {
+    req.param("api_key") == Some(key)
+        || req
+            .authorization
+            .as_deref()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .is_some_and(|t| t.trim() == key)
+}
+
+/// `page` as TMDB checks it: absent is 1, otherwise an integer in 1..=500.
+fn page(req: &Request) -> Result<u32, Response> {
+    match req.param("page") {
+        None => Ok(1),
+        Some(p) => match p.trim().parse::<u32>() {
+            Ok(n @ 1..=500) => Ok(n),
+            _ => Err(invalid_page()),
+        },
+    }
+}
+
+/// Answers a request already authorised and past the rate limit.
+pub(crate) fn serve(catalog: &Catalog, route: &Route<'_>, req: &Request) -> Response {
+    let result = match route {
+        Route::List(kind) => list(catalog, *kind, req),
+        Route::Latest => catalog
+            .entries()
+            .last()
+            .map(|e| details(catalog, &e.id.to_string(), req))
+            .unwrap_or_else(|| Ok(not_found())),
+        Route::MovieChanges => movie_changes(catalog, req),
+        Route::Details(id) => details(catalog, id, req),
+        Route::Part(id, part) => standalone_part(catalog, id, *part, req),
+        Route::Discover => discover(catalog, req),
+        Route::Genres => Ok(genres()),
+        Route::Configuration => Ok(configuration()),
+        Route::Collection(id) => Ok(id
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| catalog.collection(id))
+            .map_or_else(not_found, |c| Response::json(200, &c))),
+        Route::Find(id) => Ok(find(catalog, id, req)),
+        Route::Unknown => Ok(not_found()),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+/// A movie id as TMDB accepts it in paths: its number, or its IMDb id.
+fn resolve(catalog: &Catalog, id: &str) -> Option<u32> {
+    if id.starts_with("tt") {
+        catalog.id_for_imdb(id)
+    } else {
+        id.parse::<u32>()
+            .ok()
+            .filter(|n| catalog.entry(*n).is_some())
+    }
+}
+
+fn list(catalog: &Catalog, kind: ListKind, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let body = catalog.list_page(kind, page);
+    Ok(match catalog.list_window(kind) {
+        Some((minimum, maximum)) => {
+            #[derive(Serialize)]
+            struct Dates {
+                maximum: String,
+                minimum: String,
+            }
+            #[derive(Serialize)]
+            struct Dated {
+                dates: Dates,
+                #[serde(flatten)]
+                page: Page<MovieSummary>,
+            }
+            Response::json(
+                200,
+                &Dated {
+                    dates: Dates {
+                        maximum: fmt_date(maximum),
+                        minimum: fmt_date(minimum),
+                    },
+                    page: body,
+                },
+            )
+        }
+        None => Response::json(200, &body),
+    })
+}
+
+fn details(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Response> {
+    let id = resolve(catalog, id).ok_or_else(not_found)?;
+    let mut parts: Vec<Part> = Vec::new();
+    if let Some(list) = req.param("append_to_response") {
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if names.len() > 20 {
+            return Err(error(
+                400,
+                27,
+                "Too many append to response objects: The maximum number of remote calls is 20.",
+            ));
+        }
+        for name in names {
+            if let Some(p) = Part::from_name(name)
+                && !parts.contains(&p)
+            {
+                parts.push(p);
+            }
+        }
+    }
+    let mut movie = catalog.movie(id).ok_or_else(not_found)?;
+    if let Some(lang) = req.param("language") {
+        translate(catalog, &mut movie, lang);
+    }
+    let mut out = serde_json::to_vec(&movie).map_err(|_| not_found())?;
+    // Appended parts are extra top-level keys after the details, in the order asked for.
+    out.pop();
+    for part in parts {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(part.name().as_bytes());
+        out.extend_from_slice(b"\":");
+        write_part(
+            catalog,
+            &mut out,
+            id,
+            part,
+            1,
+            default_window(catalog),
+            false,
+        );
+    }
+    out.push(b'}');
+    Ok(Response::json_bytes(200, out))
+}
+
+/// `language=xx` (or `xx-YY`) replaces title, overview and tagline with that translation
+/// where it has them, as TMDB does.
+fn translate(catalog: &Catalog, movie: &mut super::model::Movie, lang: &str) {
+    let iso = lang.split('-').next().unwrap_or(lang);
+    if iso == "en" {
+        return;
+    }
+    let Some(t) = catalog
+        .translations(movie.id)
+        .and_then(|t| t.translations.into_iter().find(|t| t.iso_639_1 == iso))
+    else {
+        return;
+    };
+    if !t.data.title.is_empty() {
+        movie.title = t.data.title;
+    }
+    if !t.data.overview.is_empty() {
+        movie.overview = t.data.overview;
+    }
+    if !t.data.tagline.is_empty() {
+        movie.tagline = t.data.tagline;
+    }
+}
+
+fn standalone_part(
+    catalog: &Catalog,
+    id: &str,
+    part: Part,
+    req: &Request,
+) -> Result<Response, Response> {
+    let id = resolve(catalog, id).ok_or_else(not_found)?;
+    let page = match part {
+        Part::Reviews | Part::Recommendations | Part::Similar => page(req)?,
+        _ => 1,
+    };
+    let window = match part {
+        Part::Changes => changes_window(catalog, req)?,
+        _ => default_window(catalog),
+    };
+    let mut out = Vec::with_capacity(4096);
+    write_part(catalog, &mut out, id, part, page, window, true);
+    Ok(Response::json_bytes(200, out))
+}
+
+fn default_window(catalog: &Catalog) -> (NaiveDate, NaiveDate) {
+    (catalog.today() - Days::new(1), catalog.today())
+}
+
+/// Serialises one part of movie `id` into `out`: page `page` of a paged part, the changes of
+/// `window`. `standalone` adds the `id` key the sub-resource endpoints have.
+fn write_part(
+    catalog: &Catalog,
+    out: &mut Vec<u8>,
+    id: u32,
+    part: Part,
+    page: u32,
+    (start, end): (NaiveDate, NaiveDate),
+    standalone: bool,
+) {
+    #[derive(Serialize)]
+    struct WithId<'a, T: Serialize> {
+        id: u32,
+        #[serde(flatten)]
+        inner: &'a T,
+    }
+    fn put<T: Serialize>(out: &mut Vec<u8>, id: Option<u32>, value: &T) {
+        let written = match id {
+            Some(id) => serde_json::to_writer(&mut *out, &WithId { id, inner: value }),
+            None => serde_json::to_writer(&mut *out, value),
+        };
+        if let Err(e) = written {
+            tracing::error!("sandbox bug: cannot serialise a part: {e}");
+            out.extend_from_slice(b"null");
+        }
+    }
+    let id_key = (standalone && part.standalone_has_id()).then_some(id);
+    match part {
+        Part::AlternativeTitles => put(out, id_key, &catalog.alternative_titles(id)),
+        Part::Changes => put(out, id_key, &catalog.changes(id, start, end)),
+        Part::Credits => put(out, id_key, &catalog.credits(id)),
+        Part::ExternalIds => put(out, id_key, &catalog.external_ids(id)),
+        Part::Images => put(out, id_key, &catalog.images(id)),
+        Part::Keywords => put(out, id_key, &catalog.keywords(id)),
+        Part::ReleaseDates => put(out, id_key, &catalog.release_dates(id)),
+        Part::Translations => put(out, id_key, &catalog.translations(id)),
+        Part::Videos => put(out, id_key, &catalog.videos(id)),
+        Part::Reviews => {
+            let all = catalog.reviews(id).unwrap_or_default();
+            put(out, id_key, &page_of(all, page));
+        }
+        Part::Recommendations | Part::Similar => {
+            let ids = if part == Part::Similar {
+                catalog.similar_ids(id)
+            } else {
+                catalog.recommendation_ids(id)
+            }
+            .unwrap_or_default();
+            let mut p = catalog.page_of(&ids, page);
+            if part == Part::Recommendations {
+                for m in &mut p.results {
+                    m.media_type = Some("movie".to_string());
+                }
+            }
+            put(out, id_key, &p);
+        }
+    }
+}
+
+fn page_of<T>(all: Vec<T>, page: u32) -> Page<T> {
+    let total = all.len();
+    let per = super::catalog::PAGE_SIZE;
+    let results = all
+        .into_iter()
+        .skip((page as usize - 1) * per)
+        .take(per)
+        .collect();
+    Page {
+        page,
+        results,
+        total_pages: total.div_ceil(per) as u32,
+        total_results: total as u32,
+    }
+}
+
+fn discover(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let sort = req.param("sort_by").and_then(SortKey::parse);
+    let date = |name: &str| {
+        req.param(name)
+            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+    };
+    let genres = match req.param("with_genres") {
+        Some(v) if v.contains('|') => GenreFilter::OneOf(numbers(v, '|')),
+        Some(v) if !v.trim().is_empty() => GenreFilter::All(numbers(v, ',')),
+        _ => GenreFilter::Any,
+    };
+    let query = Discover {
+        sort,
+        primary_release_year: req
+            .param("primary_release_year")
+            .and_then(|v| v.parse().ok()),
+        release_date_gte: date("primary_release_date.gte"),
+        release_date_lte: date("primary_release_date.lte"),
+        genres,
+        vote_count_gte: req.param("vote_count.gte").and_then(|v| v.parse().ok()),
+        vote_average_gte: req.param("vote_average.gte").and_then(|v| v.parse().ok()),
+        vote_average_lte: req.param("vote_average.lte").and_then(|v| v.parse().ok()),
+    };
+    Ok(Response::json(200, &catalog.discover_page(&query, page)))
+}
+
+fn numbers(list: &str, sep: char) -> Vec<u16> {
+    list.split(sep)
+        .filter_map(|g| g.trim().parse().ok())
+        .collect()
+}
+
+/// The `start_date`/`end_date` window of the changes endpoints: the last day by default, at
+/// most 14 days.
+fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveDate), Response> {
+    let parse = |name: &str| -> Result<Option<NaiveDate>, Response> {
+        match req.param(name) {
+            None => Ok(None),
+            Some(v) => NaiveDate::parse_from_str(v.get(..10).unwrap_or(v), "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| {
+                    Response::json(
+                        422,
+                        &serde_json::json!({ "errors": [format!("{name} is not a valid date")] }),
+                    )
+                }),
+        }
+    };
+    let end = parse("end_date")?.unwrap_or(catalog.today());
+    let start = parse("start_date")?.unwrap_or(end - Days::new(1));
+    if (end - start).num_days() > 14 {
+        return Err(error(
+            422,
+            20,
+            "Invalid date range: Should be a range no longer than 14 days.",
+        ));
+    }
+    Ok((start, end))
+}
+
+fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let (start, end) = changes_window(catalog, req)?;
+    let ids = catalog.changed_ids(start, end);
+    let per = super::catalog::CHANGES_PAGE_SIZE;
+    #[derive(Serialize)]
+    struct ChangesPage {
+        results: Vec<ChangedId>,
+        page: u32,
+        total_pages: u32,
+        total_results: u32,
+    }
+    let total = ids.len();
+    Ok(Response::json(
+        200,
+        &ChangesPage {
+            results: ids
+                .into_iter()
+                .skip((page as usize - 1) * per)
+                .take(per)
+                .collect(),
+            page,
+            total_pages: total.div_ceil(per) as u32,
+            total_results: total as u32,
+        },
+    ))
+}
+
+fn find(catalog: &Catalog, external_id: &str, req: &Request) -> Response {
+    let source = req.param("external_source").unwrap_or("imdb_id");
+    let movie_results: Vec<MovieSummary> = if source == "imdb_id" {
+        catalog
+            .id_for_imdb(external_id)
+            .and_then(|id| catalog.summary(id))
+            .map(|mut s| {
+                s.media_type = Some("movie".to_string());
+                s
+            })
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let empty: [(); 0] = [];
+    Response::json(
+        200,
+        &serde_json::json!({
+            "movie_results": movie_results,
+            "person_results": empty,
+            "tv_results": empty,
+            "tv_episode_results": empty,
+            "tv_season_results": empty,
+        }),
+    )
+}
+
+fn genres() -> Response {
+    let genres: Vec<super::model::Genre> = words::GENRES
+        .iter()
+        .map(|(id, name)| super::model::Genre {
+            id: *id,
+            name: (*name).to_string(),
+        })
+        .collect();
+    Response::json(200, &serde_json::json!({ "genres": genres }))
+}
+
+fn configuration() -> Response {
+    Response::json(
+        200,
+        &serde_json::json!({
+            "change_keys": [
+                "adult", "also_known_as", "alternative_titles", "budget", "cast", "certifications",
+                "crew", "genres", "homepage", "images", "imdb_id", "name", "original_title",
+                "overview", "plot_keywords", "production_companies", "production_countries",
+                "releases", "revenue", "runtime", "spoken_languages", "status", "tagline", "title",
+                "translations", "video", "videos"
+            ],
+            "images": {
+                "base_url": "http://image.tmdb.org/t/p/",
+                "secure_base_url": "https://image.tmdb.org/t/p/",
+                "backdrop_sizes": ["w300", "w780", "w1280", "original"],
+                "logo_sizes": ["w45", "w92", "w154", "w185", "w300", "w500", "original"],
+                "poster_sizes": ["w92", "w154", "w185", "w342", "w500", "w780", "original"],
+                "profile_sizes": ["w45", "w185", "h632", "original"],
+                "still_sizes": ["w92", "w185", "w300", "original"]
+            }
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_labels() {
+        assert_eq!(route("/3/movie/popular"), Route::List(ListKind::Popular));
+        assert_eq!(route("/3/movie/550"), Route::Details("550"));
+        assert_eq!(route("/3/movie/550/"), Route::Details("550"));
+        assert_eq!(route("/3/movie/tt0137523"), Route::Details("tt0137523"));
+        assert_eq!(
+            route("/3/movie/550/release_dates"),
+            Route::Part("550", Part::ReleaseDates)
+        );
+        assert_eq!(route("/3/movie/550/lists"), Route::Unknown);
+        assert_eq!(route("/3/genre/movie/list"), Route::Genres);
+        assert_eq!(route("/3/find/tt1"), Route::Find("tt1"));
+        assert_eq!(route("/3/tv/1"), Route::Unknown);
+        assert_eq!(route("/3"), Route::Unknown);
+        assert_eq!(
+            route("/3/movie/550/credits").label(),
+            "GET /3/movie/{id}/credits"
+        );
+    }
+
+    fn get(q: &str, auth: Option<&str>) -> Request {
+        Request {
+            method: "GET".into(),
+            path: "/3/movie/1".into(),
+            query: url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            authorization: auth.map(str::to_string),
+            keep_alive: true,
+            body: vec![],
+        }
+    }
+
+    #[test]
+    fn auth_by_query_or_bearer() {
+        assert!(authorized(&get("api_key=s", None), "s"));
+        assert!(authorized(&get("", Some("Bearer s")), "s"));
+        assert!(!authorized(&get("api_key=x", None), "s"));
+        assert!(!authorized(&get("", Some("Basic s")), "s"));
+        assert!(!authorized(&get("", None), "s"));
+    }
+
+    #[test]
+    fn page_bounds() {
+        assert_eq!(page(&get("", None)).ok(), Some(1));
+        assert_eq!(page(&get("page=500", None)).ok(), Some(500));
+        for bad in ["page=0", "page=501", "page=abc", "page=-1", "page=1.5"] {
+            let r = page(&get(bad, None)).unwrap_err();
+            assert_eq!(r.status, 400, "{bad}");
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(v["status_code"], 22);
+        }
+    }
+}
