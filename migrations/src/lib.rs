@@ -3,6 +3,7 @@
 //! Migrations own their identifiers and never import the application's entities, so an old
 //! migration keeps meaning what it meant when it was written.
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_reference_tables;
