@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod db;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "popctl",
@@ -19,12 +21,17 @@ pub struct Cli {
 
 /// The verbs. Each one is a file in `cli/` that fills an `ops` options struct.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Work on the database schema by hand: migrate, status, reset
+    Db(db::DbArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Db(args) => db::exec(args),
+        },
         None => {
             // No verb yet: show what exists rather than failing silently.
             let _ = Cli::command().print_help();

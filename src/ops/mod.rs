@@ -1,1 +1,3 @@
 //! One function per CLI verb: `Options` in, outcome out. The CLI fills the options; tests call these directly.
+
+pub mod db;

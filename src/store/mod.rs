@@ -28,5 +28,5 @@ pub use enrichment::{
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
-pub use reset::{reset, schema_status};
+pub use reset::{reset, reset_allowed, schema_status};
 pub use save::{SaveStats, save_movie, save_movie_in};

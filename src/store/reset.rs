@@ -24,6 +24,17 @@ pub async fn reset(
     Migrator::fresh(db).await.map_err(StoreError::Migrate)
 }
 
+/// The reset guard alone, to check before even connecting: `Err` when `url` is not local
+/// and `allow_remote` is false.
+pub fn reset_allowed(url: &str, allow_remote: bool) -> Result<(), StoreError> {
+    if !allow_remote && !is_local_database_url(url) {
+        return Err(StoreError::RemoteReset {
+            url: redact_url(url),
+        });
+    }
+    Ok(())
+}
+
 /// Each migration by name and whether it is applied, oldest first.
 pub async fn schema_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, StoreError> {
     let migrations = Migrator::get_migration_with_status(db)

@@ -2,4 +2,6 @@
 
 mod store;
 mod store_db;
+mod store_mapping;
+mod store_seed;
 mod support;
