@@ -152,6 +152,19 @@ impl MigrationTrait for Migration {
             ))
             .await?;
 
+        // The sources the importer writes ratings and states for: ratings reference them by
+        // name, so they exist from the start (the seed stage fills in names and URLs).
+        let mut insert = Query::insert();
+        insert
+            .into_table(ExternalSources::Table)
+            .columns([ExternalSources::Name, ExternalSources::DisplayName]);
+        for name in ["tmdb", "omdb", "imdb", "rotten_tomatoes", "metacritic"] {
+            insert
+                .values([name.into(), name.into()])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
+        manager.exec_stmt(insert).await?;
+
         manager
             .create_table(
                 Table::create()

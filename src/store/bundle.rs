@@ -52,6 +52,25 @@ impl MovieBundle {
         self.movie.tmdb_id
     }
 
+    /// This bundle as another movie, for tests and benchmarks that need many movies from a few
+    /// real bodies: the TMDB id, IMDb id and every globally unique part id (credit, video,
+    /// review) are shifted by `n`, while people, keywords, genres and companies stay shared.
+    pub fn renumbered(&self, n: i64) -> MovieBundle {
+        let mut b = self.clone();
+        b.movie.tmdb_id = self.tmdb_id() + n * 10_000_000;
+        b.movie.imdb_id = Some(format!("tt9{:09}", b.movie.tmdb_id));
+        for c in b.credits.iter_mut().flatten() {
+            c.credit_id = format!("{}-v{n}", c.credit_id);
+        }
+        for v in b.videos.iter_mut().flatten() {
+            v.tmdb_video_id = format!("{}-v{n}", v.tmdb_video_id);
+        }
+        for r in b.reviews.iter_mut().flatten() {
+            r.tmdb_review_id = format!("{}-v{n}", r.tmdb_review_id);
+        }
+        b
+    }
+
     /// How many rows saving this bundle writes at most (for rows/s figures).
     pub fn row_count(&self) -> usize {
         fn len<T>(part: &Option<Vec<T>>) -> usize {

@@ -163,16 +163,6 @@ pub async fn set_enrichment_state<C: ConnectionTrait>(
     let source = check_source(source)?;
     let id = movie_id(conn, tmdb_id).await?;
     let what = || format!("recording the {source} state of TMDB movie {tmdb_id}");
-    upsert(
-        conn,
-        "external_sources",
-        &["name", "display_name"],
-        &["name"],
-        OnExisting::Keep,
-        vec![vec![source.into(), source.into()]],
-    )
-    .await
-    .map_err(StoreError::query(what()))?;
     let reason = match &state {
         EnrichmentState::NoData { reason } => Some(reason.clone()),
         _ => None,

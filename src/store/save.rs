@@ -23,7 +23,7 @@ use sea_orm::{
 use super::bundle::{MovieBundle, Rating, RelatedMovie, Role, sources};
 use super::connect::begin;
 use super::error::StoreError;
-use super::sql::{MAX_PARAMS, OnExisting, delete_missing, upsert};
+use super::sql::{MAX_PARAMS, OnExisting, delete_missing, upsert, upsert_one_returning_id};
 
 /// Rows a save (or any store write) inserted or changed, and rows it removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -82,6 +82,8 @@ pub(crate) struct Saver<'c, C> {
     pub tmdb_id: i64,
     pub now: DateTime<Utc>,
     pub stats: SaveStats,
+    /// The movie row was just inserted, so it has no parts to remove.
+    pub fresh: bool,
 }
 
 /// The join tables between movies and shared rows.
@@ -154,6 +156,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             tmdb_id,
             now: Utc::now(),
             stats: SaveStats::default(),
+            fresh: false,
         }
     }
 
@@ -397,29 +400,30 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         set.push("updated_at");
         // Always rewritten (no "only if changed"): the upsert also takes the movie's row lock,
         // which serializes concurrent saves of the same movie.
-        let result = upsert(
+        let result = upsert_one_returning_id(
             self.conn,
             "movies",
             &columns,
-            &["tmdb_id"],
+            ("tmdb_id", m.tmdb_id.into()),
             OnExisting::Overwrite { set: &set },
-            vec![row],
+            row,
         )
         .await;
         match result {
-            Ok(n) => self.stats.written += n,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(ref msg)) if msg.contains("imdb")) =>
-            {
-                return Err(StoreError::DuplicateImdbId {
+            Ok((id, inserted)) => {
+                self.stats.written += 1;
+                // A movie new to the database has no parts yet: nothing can be stale.
+                self.fresh = inserted;
+                Ok(id)
+            }
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(ref msg)) if msg.contains("imdb")) => {
+                Err(StoreError::DuplicateImdbId {
                     tmdb_id: self.tmdb_id,
                     imdb_id: m.imdb_id.clone().unwrap_or_default(),
-                });
+                })
             }
-            Err(e) => return Err(self.fail("saving the movie row")(e)),
+            Err(e) => Err(self.fail("saving the movie row")(e)),
         }
-        self.id_of("movies", "tmdb_id", m.tmdb_id.into())
-            .await
-            .map_err(self.fail("looking up the movie row"))
     }
 
     /// Upserts shared rows (already sorted by key).
@@ -484,6 +488,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 .await
                 .map_err(self.fail(join.table))?
                 .rows_affected();
+        }
+        if self.fresh {
+            return Ok(());
         }
         let mut delete = Query::delete();
         delete
@@ -616,6 +623,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         )
         .await
         .map_err(self.fail("saving credits"))?;
+        if self.fresh {
+            return Ok(());
+        }
         let keep = credits.iter().map(|c| c.credit_id.clone().into()).collect();
         self.stats.deleted += delete_missing(
             self.conn,
@@ -701,6 +711,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         )
         .await
         .map_err(self.fail("saving videos"))?;
+        if self.fresh {
+            return Ok(());
+        }
         let keep = videos
             .iter()
             .map(|v| v.tmdb_video_id.clone().into())
@@ -774,6 +787,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         .await
         .map_err(self.fail("saving release dates"))?;
 
+        if self.fresh {
+            return Ok(());
+        }
         // The key has several columns: find the stale rows here rather than in SQL.
         let wanted: std::collections::HashSet<_> = dates
             .iter()
@@ -863,6 +879,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         )
         .await
         .map_err(self.fail("saving recommendations"))?;
+        if self.fresh {
+            return Ok(());
+        }
         let keep = related.iter().map(|r| r.tmdb_id.into()).collect();
         self.stats.deleted += delete_missing(
             self.conn,
@@ -926,6 +945,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         )
         .await
         .map_err(self.fail("saving reviews"))?;
+        if self.fresh {
+            return Ok(());
+        }
         let keep = reviews
             .iter()
             .map(|r| r.tmdb_review_id.clone().into())
@@ -951,7 +973,6 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         owned: &[&'static str],
         ratings: &[Rating],
     ) -> Result<(), StoreError> {
-        self.ensure_sources(owned).await?;
         let mut sorted_ratings = ratings.to_vec();
         sorted_ratings.sort_by_key(|r| (r.source, r.metric));
         sorted_ratings.dedup_by_key(|r| (r.source, r.metric));
@@ -988,6 +1009,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         )
         .await
         .map_err(self.fail("saving ratings"))?;
+        if self.fresh {
+            return Ok(());
+        }
         for source in owned {
             let keep = sorted_ratings
                 .iter()
@@ -1016,28 +1040,6 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         ratings: &[Rating],
     ) -> Result<(), StoreError> {
         self.ratings_of(movie_id, &[source], ratings).await
-    }
-
-    /// The external sources rows are seeded, but saving must not depend on the seed stage
-    /// having run: the ratings' foreign key needs them.
-    async fn ensure_sources(&mut self, names: &[&'static str]) -> Result<(), StoreError> {
-        let mut names = names.to_vec();
-        names.sort_unstable();
-        let rows = names
-            .iter()
-            .map(|n| vec![Value::from(*n), Value::from(*n)])
-            .collect();
-        self.stats.written += upsert(
-            self.conn,
-            "external_sources",
-            &["name", "display_name"],
-            &["name"],
-            OnExisting::Keep,
-            rows,
-        )
-        .await
-        .map_err(self.fail("registering external sources"))?;
-        Ok(())
     }
 
     pub(crate) async fn raw(

@@ -3,7 +3,7 @@
 //! touch rows whose values changed, and deletes of rows an upstream list no longer has.
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 
 /// Bind parameters per statement we allow ourselves. SQLite's limit is 32766 and
 /// PostgreSQL's 65535; staying well under both leaves room for the rest of the statement.
@@ -54,6 +54,51 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
         written += conn.execute(&stmt).await?.rows_affected();
     }
     Ok(written)
+}
+
+/// A one-row upsert that returns the row's `id` and whether the row is new. PostgreSQL tells
+/// through `xmax = 0` on the returned row; on SQLite, whose one connection serializes writers
+/// (see `connect`), a look-up just before the upsert is as good.
+pub(crate) async fn upsert_one_returning_id<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+    columns: &[&'static str],
+    conflict: (&'static str, Value),
+    on_existing: OnExisting<'_>,
+    row: Vec<Value>,
+) -> Result<(i64, bool), DbErr> {
+    let postgres = conn.get_database_backend() == DbBackend::Postgres;
+    let existed_before = if postgres {
+        None
+    } else {
+        let select = Query::select()
+            .column("id")
+            .from(table)
+            .and_where(Expr::col(conflict.0).eq(conflict.1.clone()))
+            .to_owned();
+        Some(conn.query_one(&select).await?.is_some())
+    };
+    let mut stmt = Query::insert();
+    stmt.into_table(table)
+        .columns(columns.iter().copied())
+        .values(row.into_iter().map(Expr::val))
+        .map_err(|e| DbErr::Custom(format!("building an insert into {table}: {e}")))?;
+    stmt.on_conflict(on_conflict(table, &[conflict.0], &on_existing));
+    let mut returning = vec![Expr::col("id")];
+    if postgres {
+        returning.push(Expr::cust("xmax = 0"));
+    }
+    stmt.returning(Query::returning().exprs(returning));
+    let row = conn
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("{table} row just written")))?;
+    let id = row.try_get_by_index::<i64>(0)?;
+    let inserted = match existed_before {
+        Some(existed) => !existed,
+        None => row.try_get_by_index::<bool>(1)?,
+    };
+    Ok((id, inserted))
 }
 
 fn on_conflict(table: &str, conflict: &[&'static str], on_existing: &OnExisting<'_>) -> OnConflict {

@@ -170,26 +170,7 @@ pub fn richest_bundles() -> Vec<MovieBundle> {
     best.into_values().map(|(_, b)| b).collect()
 }
 
-/// `bundle` as another movie: TMDB id, IMDb id and every globally unique part id shifted by
-/// `n`, while people, keywords, genres and companies stay shared.
+/// `bundle` as another movie sharing its people, keywords and companies.
 pub fn variant(bundle: &MovieBundle, n: i64) -> MovieBundle {
-    let mut b = bundle.clone();
-    b.movie.tmdb_id = bundle.tmdb_id() + n * 10_000_000;
-    b.movie.imdb_id = Some(format!("tt9{:09}", b.movie.tmdb_id));
-    if let Some(credits) = &mut b.credits {
-        for c in credits {
-            c.credit_id = format!("{}-v{n}", c.credit_id);
-        }
-    }
-    if let Some(videos) = &mut b.videos {
-        for v in videos {
-            v.tmdb_video_id = format!("{}-v{n}", v.tmdb_video_id);
-        }
-    }
-    if let Some(reviews) = &mut b.reviews {
-        for r in reviews {
-            r.tmdb_review_id = format!("{}-v{n}", r.tmdb_review_id);
-        }
-    }
-    b
+    bundle.renumbered(n)
 }
