@@ -34,8 +34,20 @@ where
     C: IntoIndexColumn,
     I: IntoIterator<Item = C>,
 {
+    let mut unique = index(name, table, columns);
+    unique.unique();
+    unique
+}
+
+/// A named index for lookups.
+fn index<T, C, I>(name: &str, table: T, columns: I) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+    I: IntoIterator<Item = C>,
+{
     let mut index = Index::create();
-    index.name(name).table(table).unique();
+    index.name(name).table(table);
     for column in columns {
         index.col(column);
     }

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{foreign_key, unique_index};
+use crate::{foreign_key, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -71,13 +71,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_movies_collection_id")
-                    .table(Movies::Table)
-                    .col(Movies::CollectionId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_movies_collection_id",
+                Movies::Table,
+                [Movies::CollectionId],
+            ))
             .await?;
 
         manager

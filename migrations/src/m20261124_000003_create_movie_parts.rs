@@ -6,7 +6,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{foreign_key, unique_index};
+use crate::{foreign_key, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -107,13 +107,7 @@ impl MigrationTrait for Migration {
             ("ix_movie_credits_person_id", MovieCredits::PersonId),
         ] {
             manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(MovieCredits::Table)
-                        .col(col)
-                        .to_owned(),
-                )
+                .create_index(index(name, MovieCredits::Table, [col]))
                 .await?;
         }
 
@@ -150,13 +144,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_movie_videos_movie_id")
-                    .table(MovieVideos::Table)
-                    .col(MovieVideos::MovieId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_movie_videos_movie_id",
+                MovieVideos::Table,
+                [MovieVideos::MovieId],
+            ))
             .await?;
 
         // Language and note are part of the key (TMDB lists, e.g., two theatrical releases in
@@ -241,13 +233,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_movie_recommendations_recommended_tmdb_id")
-                    .table(MovieRecommendations::Table)
-                    .col(MovieRecommendations::RecommendedTmdbId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_movie_recommendations_recommended_tmdb_id",
+                MovieRecommendations::Table,
+                [MovieRecommendations::RecommendedTmdbId],
+            ))
             .await?;
 
         manager
@@ -281,13 +271,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_reviews_movie_id")
-                    .table(Reviews::Table)
-                    .col(Reviews::MovieId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_reviews_movie_id",
+                Reviews::Table,
+                [Reviews::MovieId],
+            ))
             .await?;
 
         // One row per (movie, source, metric): IMDb rating and IMDb votes, Rotten Tomatoes and

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{foreign_key, unique_index};
+use crate::{foreign_key, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -81,13 +81,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_movie_list_items_movie_id")
-                    .table(MovieListItems::Table)
-                    .col(MovieListItems::MovieId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_movie_list_items_movie_id",
+                MovieListItems::Table,
+                [MovieListItems::MovieId],
+            ))
             .await?;
 
         manager

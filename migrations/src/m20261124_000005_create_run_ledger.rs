@@ -3,7 +3,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{foreign_key, unique_index};
+use crate::{foreign_key, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -26,13 +26,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_import_runs_plan_name")
-                    .table(ImportRuns::Table)
-                    .col(ImportRuns::PlanName)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_import_runs_plan_name",
+                ImportRuns::Table,
+                [ImportRuns::PlanName],
+            ))
             .await?;
 
         manager
@@ -64,14 +62,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_import_items_run_status")
-                    .table(ImportItems::Table)
-                    .col(ImportItems::RunId)
-                    .col(ImportItems::Status)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_import_items_run_status",
+                ImportItems::Table,
+                [ImportItems::RunId, ImportItems::Status],
+            ))
             .await
     }
 

@@ -185,34 +185,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         let movie_id = self.movie(b, collection_id).await?;
 
         if let Some(genres) = &b.genres {
-            let rows = sorted(
-                genres
-                    .iter()
-                    .map(|g| (g.tmdb_id, vec![g.tmdb_id.into(), g.name.clone().into()])),
-            );
-            self.shared(&GENRES, &["tmdb_id", "name"], &["name"], &[], rows)
-                .await?;
-            self.join(
-                movie_id,
-                &GENRES,
-                genres.iter().map(|g| g.tmdb_id.into()).collect(),
-            )
-            .await?;
+            let named = genres.iter().map(|g| (g.tmdb_id, g.name.clone())).collect();
+            self.named(movie_id, &GENRES, named).await?;
         }
         if let Some(keywords) = &b.keywords {
-            let rows = sorted(
-                keywords
-                    .iter()
-                    .map(|k| (k.tmdb_id, vec![k.tmdb_id.into(), k.name.clone().into()])),
-            );
-            self.shared(&KEYWORDS, &["tmdb_id", "name"], &["name"], &[], rows)
-                .await?;
-            self.join(
-                movie_id,
-                &KEYWORDS,
-                keywords.iter().map(|k| k.tmdb_id.into()).collect(),
-            )
-            .await?;
+            let named = keywords
+                .iter()
+                .map(|k| (k.tmdb_id, k.name.clone()))
+                .collect();
+            self.named(movie_id, &KEYWORDS, named).await?;
         }
         if let Some(companies) = &b.production_companies {
             let rows = sorted(companies.iter().map(|c| {
@@ -426,6 +407,25 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         }
     }
 
+    /// Shared rows that are just a TMDB id and a name (genres, keywords) and the movie's links
+    /// to them.
+    async fn named(
+        &mut self,
+        movie_id: i64,
+        join: &Join,
+        items: Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
+        let keys = items.iter().map(|(id, _)| Value::from(*id)).collect();
+        let rows = sorted(
+            items
+                .into_iter()
+                .map(|(id, name)| (id, vec![id.into(), name.into()])),
+        );
+        self.shared(join, &["tmdb_id", "name"], &["name"], &[], rows)
+            .await?;
+        self.join(movie_id, join, keys).await
+    }
+
     /// Upserts shared rows (already sorted by key).
     async fn shared(
         &mut self,
@@ -568,10 +568,8 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             .person_ids(people.keys().copied().collect())
             .await
             .map_err(self.fail("looking up people"))?;
-        let mut sorted_credits: Vec<_> = credits.iter().collect();
-        sorted_credits.sort_by(|a, b| a.credit_id.cmp(&b.credit_id));
         let mut rows = Vec::with_capacity(credits.len());
-        for c in sorted_credits {
+        for c in credits {
             let person_id = ids.get(&c.person.tmdb_id).copied().ok_or_else(|| {
                 self.fail("linking credits")(DbErr::RecordNotFound(format!(
                     "person {} just written",
@@ -582,22 +580,24 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 Role::Cast { character, order } => (character.clone(), *order, None, None),
                 Role::Crew { department, job } => (None, None, department.clone(), job.clone()),
             };
-            rows.push(vec![
-                c.credit_id.clone().into(),
-                movie_id.into(),
-                person_id.into(),
-                c.role.kind().into(),
-                character.into(),
-                order.into(),
-                department.into(),
-                job.into(),
-            ]);
+            rows.push((
+                c.credit_id.clone(),
+                vec![
+                    movie_id.into(),
+                    person_id.into(),
+                    c.role.kind().into(),
+                    character.into(),
+                    order.into(),
+                    department.into(),
+                    job.into(),
+                ],
+            ));
         }
-        self.stats.written += upsert(
-            self.conn,
+        self.replace_by_id(
+            movie_id,
             "movie_credits",
+            "credit_id",
             &[
-                "credit_id",
                 "movie_id",
                 "person_id",
                 "credit_type",
@@ -606,37 +606,54 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 "department",
                 "job",
             ],
-            &["credit_id"],
+            rows,
+        )
+        .await
+    }
+
+    /// Upserts a part whose rows carry a globally unique upstream id (`key`, given apart from
+    /// the `set` columns), sorted by it for the lock order, then removes the movie's rows whose
+    /// id upstream no longer lists.
+    async fn replace_by_id(
+        &mut self,
+        movie_id: i64,
+        table: &'static str,
+        key: &'static str,
+        set: &[&'static str],
+        mut rows: Vec<(String, Vec<Value>)>,
+    ) -> Result<(), StoreError> {
+        self.too_large(table, rows.len())?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let keep: Vec<Value> = rows.iter().map(|(k, _)| k.clone().into()).collect();
+        let mut columns = vec![key];
+        columns.extend(set);
+        let rows = rows
+            .into_iter()
+            .map(|(k, mut row)| {
+                row.insert(0, k.into());
+                row
+            })
+            .collect();
+        self.stats.written += upsert(
+            self.conn,
+            table,
+            &columns,
+            &[key],
             OnExisting::Update {
-                set: &[
-                    "movie_id",
-                    "person_id",
-                    "credit_type",
-                    "character",
-                    "cast_order",
-                    "department",
-                    "job",
-                ],
+                set,
                 keep_when_null: &[],
             },
             rows,
         )
         .await
-        .map_err(self.fail("saving credits"))?;
+        .map_err(self.fail(table))?;
         if self.fresh {
             return Ok(());
         }
-        let keep = credits.iter().map(|c| c.credit_id.clone().into()).collect();
-        self.stats.deleted += delete_missing(
-            self.conn,
-            "movie_credits",
-            ("movie_id", movie_id),
-            &[],
-            "credit_id",
-            keep,
-        )
-        .await
-        .map_err(self.fail("removing dropped credits"))?;
+        self.stats.deleted +=
+            delete_missing(self.conn, table, ("movie_id", movie_id), &[], key, keep)
+                .await
+                .map_err(self.fail(table))?;
         Ok(())
     }
 
@@ -663,25 +680,24 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         movie_id: i64,
         videos: &[super::bundle::Video],
     ) -> Result<(), StoreError> {
-        self.too_large("videos", videos.len())?;
-        let mut sorted_videos: Vec<_> = videos.iter().collect();
-        sorted_videos.sort_by(|a, b| a.tmdb_video_id.cmp(&b.tmdb_video_id));
-        let rows = sorted_videos
+        let rows = videos
             .iter()
             .map(|v| {
-                vec![
-                    v.tmdb_video_id.clone().into(),
-                    movie_id.into(),
-                    v.name.clone().into(),
-                    v.site.clone().into(),
-                    v.key.clone().into(),
-                    v.video_type.clone().into(),
-                    v.size.into(),
-                    v.official.into(),
-                    v.iso_639_1.clone().into(),
-                    v.iso_3166_1.clone().into(),
-                    v.published_at.into(),
-                ]
+                (
+                    v.tmdb_video_id.clone(),
+                    vec![
+                        movie_id.into(),
+                        v.name.clone().into(),
+                        v.site.clone().into(),
+                        v.key.clone().into(),
+                        v.video_type.clone().into(),
+                        v.size.into(),
+                        v.official.into(),
+                        v.iso_639_1.clone().into(),
+                        v.iso_3166_1.clone().into(),
+                        v.published_at.into(),
+                    ],
+                )
             })
             .collect();
         let set = [
@@ -696,39 +712,8 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             "iso_3166_1",
             "published_at",
         ];
-        let mut columns = vec!["tmdb_video_id"];
-        columns.extend(set);
-        self.stats.written += upsert(
-            self.conn,
-            "movie_videos",
-            &columns,
-            &["tmdb_video_id"],
-            OnExisting::Update {
-                set: &set,
-                keep_when_null: &[],
-            },
-            rows,
-        )
-        .await
-        .map_err(self.fail("saving videos"))?;
-        if self.fresh {
-            return Ok(());
-        }
-        let keep = videos
-            .iter()
-            .map(|v| v.tmdb_video_id.clone().into())
-            .collect();
-        self.stats.deleted += delete_missing(
-            self.conn,
-            "movie_videos",
-            ("movie_id", movie_id),
-            &[],
-            "tmdb_video_id",
-            keep,
-        )
-        .await
-        .map_err(self.fail("removing dropped videos"))?;
-        Ok(())
+        self.replace_by_id(movie_id, "movie_videos", "tmdb_video_id", &set, rows)
+            .await
     }
 
     async fn release_dates(
@@ -901,23 +886,22 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         movie_id: i64,
         reviews: &[super::bundle::Review],
     ) -> Result<(), StoreError> {
-        self.too_large("reviews", reviews.len())?;
-        let mut sorted_reviews: Vec<_> = reviews.iter().collect();
-        sorted_reviews.sort_by(|a, b| a.tmdb_review_id.cmp(&b.tmdb_review_id));
-        let rows = sorted_reviews
+        let rows = reviews
             .iter()
             .map(|r| {
-                vec![
-                    r.tmdb_review_id.clone().into(),
-                    movie_id.into(),
-                    r.author.clone().into(),
-                    r.author_username.clone().into(),
-                    r.rating.into(),
-                    r.content.clone().into(),
-                    r.created_at.into(),
-                    r.updated_at.into(),
-                    r.url.clone().into(),
-                ]
+                (
+                    r.tmdb_review_id.clone(),
+                    vec![
+                        movie_id.into(),
+                        r.author.clone().into(),
+                        r.author_username.clone().into(),
+                        r.rating.into(),
+                        r.content.clone().into(),
+                        r.created_at.into(),
+                        r.updated_at.into(),
+                        r.url.clone().into(),
+                    ],
+                )
             })
             .collect();
         let set = [
@@ -930,39 +914,8 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             "updated_at",
             "url",
         ];
-        let mut columns = vec!["tmdb_review_id"];
-        columns.extend(set);
-        self.stats.written += upsert(
-            self.conn,
-            "reviews",
-            &columns,
-            &["tmdb_review_id"],
-            OnExisting::Update {
-                set: &set,
-                keep_when_null: &[],
-            },
-            rows,
-        )
-        .await
-        .map_err(self.fail("saving reviews"))?;
-        if self.fresh {
-            return Ok(());
-        }
-        let keep = reviews
-            .iter()
-            .map(|r| r.tmdb_review_id.clone().into())
-            .collect();
-        self.stats.deleted += delete_missing(
-            self.conn,
-            "reviews",
-            ("movie_id", movie_id),
-            &[],
-            "tmdb_review_id",
-            keep,
-        )
-        .await
-        .map_err(self.fail("removing dropped reviews"))?;
-        Ok(())
+        self.replace_by_id(movie_id, "reviews", "tmdb_review_id", &set, rows)
+            .await
     }
 
     /// Makes the movie's ratings from the given sources exactly `ratings`: each source listed

@@ -3,6 +3,8 @@
 //! bundles remove dropped parts, concurrent saves never fail, the reset guard, and migrations
 //! up → down → fresh.
 
+#![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
+
 use popctl::sources::tmdb::mapping::movie_bundle;
 use popctl::store::{self, digest::table_digests};
 use sea_orm::ConnectionTrait;
@@ -265,17 +267,13 @@ async fn newer_bundle_replaces_parts(t: TestDb) {
         0
     );
     assert_eq!(
-        t.count(&format!(
-            "SELECT COUNT(*) FROM movie_credits WHERE character = 'Someone Else'"
-        ))
-        .await,
+        t.count("SELECT COUNT(*) FROM movie_credits WHERE character = 'Someone Else'")
+            .await,
         1
     );
     assert_eq!(
-        t.count(&format!(
-            "SELECT COUNT(*) FROM movies WHERE title = 'Men in Black (restored)'"
-        ))
-        .await,
+        t.count("SELECT COUNT(*) FROM movies WHERE title = 'Men in Black (restored)'")
+            .await,
         1
     );
     assert_eq!(

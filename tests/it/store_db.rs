@@ -1,6 +1,8 @@
 //! Databases for the store tests: SQLite in memory, a SQLite file, and a fresh PostgreSQL
 //! database per test (so tests run in parallel), all migrated.
 
+#![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

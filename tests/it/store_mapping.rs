@@ -2,6 +2,8 @@
 //! JSON, OMDb titles into records (N/A, runtime, dates, box office, votes, ratings in any order
 //! or missing or absent), OMDb errors into the right answer, and every Awards text parses.
 
+#![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
+
 use popctl::sources::omdb::{awards, mapping::OmdbAnswer, mapping::omdb_answer};
 use popctl::sources::tmdb::mapping::{genre_list, movie_bundle};
 use serde_json::Value;

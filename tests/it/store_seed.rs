@@ -1,6 +1,8 @@
 //! Seed, curated list definitions, the run ledger, enrichment state and OMDb data, and the
 //! `popctl db` command — on every backend where it matters.
 
+#![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
+
 use std::path::Path;
 
 use popctl::plan::SeedSet;
