@@ -24,7 +24,7 @@ pub use bundle::{MovieBundle, OmdbRecord};
 pub use connect::{begin, connect, migrate};
 pub use digest::digest;
 pub use enrichment::{
-    EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb_in,
+    EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
