@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod dag;
+pub mod lists;
 pub mod ops;
 pub mod plan;
 pub mod report;

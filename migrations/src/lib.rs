@@ -3,13 +3,76 @@
 //! Migrations own their identifiers and never import the application's entities, so an old
 //! migration keeps meaning what it meant when it was written.
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_reference_tables;
+mod m20261124_000002_create_movies;
+mod m20261124_000003_create_movie_parts;
+mod m20261124_000004_create_curation_tables;
+mod m20261124_000005_create_run_ledger;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![
+            Box::new(m20261124_000001_create_reference_tables::Migration),
+            Box::new(m20261124_000002_create_movies::Migration),
+            Box::new(m20261124_000003_create_movie_parts::Migration),
+            Box::new(m20261124_000004_create_curation_tables::Migration),
+            Box::new(m20261124_000005_create_run_ledger::Migration),
+        ]
     }
+}
+
+/// A named unique index: the importer's upserts name these columns as their conflict target.
+fn unique_index<T, C, I>(name: &str, table: T, columns: I) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+    I: IntoIterator<Item = C>,
+{
+    let mut unique = index(name, table, columns);
+    unique.unique();
+    unique
+}
+
+/// A named index for lookups.
+fn index<T, C, I>(name: &str, table: T, columns: I) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+    I: IntoIterator<Item = C>,
+{
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(column);
+    }
+    index.to_owned()
+}
+
+/// A named foreign key `from -> to`. Declared inside `CREATE TABLE` because SQLite cannot add
+/// one to an existing table.
+fn foreign_key<FT, FC, TT, TC>(
+    name: &str,
+    from: (FT, FC),
+    to: (TT, TC),
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement
+where
+    FT: IntoIden,
+    FC: IntoIden,
+    TT: IntoIden,
+    TC: IntoIden,
+{
+    ForeignKey::create()
+        .name(name)
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(on_delete)
+        .on_update(ForeignKeyAction::Cascade)
+        .to_owned()
 }

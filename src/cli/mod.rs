@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::plan::PlanErrors;
 use crate::report::{Shell, Verbosity};
 
+pub mod db;
 pub mod graph;
 pub mod plan;
 pub mod sandbox;
@@ -35,6 +36,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Run the built-in TMDB/OMDb simulator.
     Sandbox(sandbox::SandboxArgs),
+    /// Work on the database schema by hand: migrate, status, reset
+    Db(db::DbArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         Some(Command::Schema(args)) => schema::exec(args, &shell),
         Some(Command::Plan(args)) => plan::exec(args, &shell),
         Some(Command::Sandbox(args)) => sandbox::exec(args),
+        Some(Command::Db(args)) => db::exec(args),
         None => {
             // No verb: show what exists rather than failing silently.
             let _ = Cli::command().print_help();

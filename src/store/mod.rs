@@ -1,1 +1,32 @@
 //! The database: connection, migrations, entities and idempotent all-or-nothing upserts.
+//!
+//! - [`connect`], [`migrate`], [`begin`]: opening a database (see `connect` for why SQLite
+//!   gets one connection) and starting write transactions.
+//! - [`save_movie`], [`save_movie_in`]: one TMDB movie and all its parts, all or nothing.
+//! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
+//!   what each source answered, so reruns do not spend quota on known answers.
+//! - [`reset`]: drop and recreate the schema, guarded against remote databases.
+//! - [`seed`], [`ledger`], [`digest`].
+
+pub mod bundle;
+mod connect;
+pub mod digest;
+pub mod enrichment;
+pub mod entities;
+mod error;
+pub mod ledger;
+mod reset;
+mod save;
+pub mod seed;
+mod sql;
+
+pub use bundle::{MovieBundle, OmdbRecord};
+pub use connect::{begin, connect, migrate};
+pub use digest::digest;
+pub use enrichment::{
+    EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
+    set_enrichment_state,
+};
+pub use error::{StoreError, redact_url};
+pub use reset::{reset, reset_allowed, schema_status};
+pub use save::{SaveStats, save_movie, save_movie_in};

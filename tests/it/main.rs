@@ -5,4 +5,8 @@ mod post;
 mod sim;
 mod sim_cli;
 mod sim_fidelity;
+mod store;
+mod store_db;
+mod store_mapping;
+mod store_seed;
 mod support;

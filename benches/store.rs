@@ -1,0 +1,234 @@
+//! Saving 2,000 movies built from the real TMDB fixtures (ids varied, people, keywords and
+//! companies shared) into a SQLite file and into PostgreSQL, and for PostgreSQL a `COPY` of the
+//! very rows the saves wrote, for scale. Prints figures; asserts nothing about time.
+//!
+//! `cargo bench --bench store` (SQLite only), or `scripts/with-pg cargo bench --bench store`
+//! for PostgreSQL as well (`POPCTL_TEST_PG` names the server). `POPCTL_BENCH_MOVIES` changes
+//! the count.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use popctl::sources::tmdb::mapping::movie_bundle;
+use popctl::store::{self, MovieBundle};
+use sea_orm::sqlx::{Connection, postgres::PgConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+/// Tables in foreign-key order, for the COPY reference.
+const TABLES: [&str; 26] = [
+    "collections",
+    "genres",
+    "keywords",
+    "people",
+    "production_companies",
+    "production_countries",
+    "spoken_languages",
+    "external_sources",
+    "cultural_authorities",
+    "movies",
+    "movie_raw_json",
+    "movie_genres",
+    "movie_keywords",
+    "movie_production_companies",
+    "movie_production_countries",
+    "movie_spoken_languages",
+    "movie_credits",
+    "movie_videos",
+    "movie_release_dates",
+    "movie_recommendations",
+    "reviews",
+    "external_ratings",
+    "movie_enrichment",
+    "curated_lists",
+    "movie_list_items",
+    "cri_scores",
+];
+
+fn bundles(count: usize) -> Vec<MovieBundle> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/tmdb/movie_details");
+    let mut best: BTreeMap<i64, MovieBundle> = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("../shared/fixtures/tmdb/movie_details") {
+        let body = std::fs::read(entry.unwrap().path()).unwrap();
+        let b = movie_bundle(&body).unwrap();
+        let better = best
+            .get(&b.tmdb_id())
+            .is_none_or(|old| b.row_count() > old.row_count());
+        if better {
+            best.insert(b.tmdb_id(), b);
+        }
+    }
+    let base: Vec<_> = best.into_values().collect();
+    // POPCTL_BENCH_NO_RAW leaves the raw bodies out, to see what storing them costs.
+    let strip = std::env::var_os("POPCTL_BENCH_NO_RAW").is_some();
+    (0..count)
+        .map(|i| {
+            let mut b = base[i % base.len()].renumbered(i as i64 + 1);
+            if strip {
+                b.raw_body = None;
+            }
+            b
+        })
+        .collect()
+}
+
+struct Figures {
+    elapsed: Duration,
+    movies: usize,
+    rows: u64,
+}
+
+impl Figures {
+    fn print(&self, label: &str) {
+        let secs = self.elapsed.as_secs_f64();
+        println!(
+            "{label:<34} {:>6} movies in {:>7.2} s = {:>7.1} movies/s, {:>9.0} rows/s ({} rows)",
+            self.movies,
+            secs,
+            self.movies as f64 / secs,
+            self.rows as f64 / secs,
+            self.rows
+        );
+    }
+}
+
+async fn save_all(db: &DatabaseConnection, bundles: &[MovieBundle], tasks: usize) -> Figures {
+    let start = Instant::now();
+    let rows: u64 = futures::stream::iter(bundles.iter().cloned())
+        .map(|b| {
+            let db = db.clone();
+            async move { store::save_movie(&db, &b).await.unwrap().written }
+        })
+        .buffer_unordered(tasks)
+        .fold(0, |acc, n| async move { acc + n })
+        .await;
+    Figures {
+        elapsed: start.elapsed(),
+        movies: bundles.len(),
+        rows,
+    }
+}
+
+async fn sqlite(bundles: &[MovieBundle]) {
+    for tasks in [1, 8] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let db = store::connect(&url).await.unwrap();
+        store::migrate(&db).await.unwrap();
+        save_all(&db, bundles, tasks)
+            .await
+            .print(&format!("sqlite file, {tasks} task(s)"));
+        let again = save_all(&db, bundles, tasks).await;
+        again.print(&format!("sqlite file, {tasks} task(s), re-save"));
+    }
+}
+
+async fn fresh_pg(server: &str, name: &str) -> String {
+    let admin = sea_orm::Database::connect(server).await.unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin
+            .execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap();
+    }
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(name);
+    url.to_string()
+}
+
+async fn postgres(bundles: &[MovieBundle], server: &str) {
+    let mut saved_url = String::new();
+    let mut saved = None;
+    for tasks in [1, 8] {
+        let url = fresh_pg(server, &format!("popctl_bench_{tasks}")).await;
+        let db = store::connect(&url).await.unwrap();
+        store::migrate(&db).await.unwrap();
+        let figures = save_all(&db, bundles, tasks).await;
+        figures.print(&format!("postgres, {tasks} task(s)"));
+        save_all(&db, bundles, tasks)
+            .await
+            .print(&format!("postgres, {tasks} task(s), re-save"));
+        db.close().await.ok();
+        if tasks == 8 {
+            saved = Some(figures);
+            saved_url = url;
+        }
+    }
+    let saved = saved.unwrap();
+
+    // COPY the rows the saves wrote into an empty copy of the schema.
+    let mut data = Vec::new();
+    let mut source = PgConnection::connect(&saved_url).await.unwrap();
+    for table in TABLES {
+        let chunks: Vec<_> = source
+            .copy_out_raw(&format!("COPY {table} TO STDOUT"))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        data.push((table, chunks.concat()));
+    }
+    let target_url = fresh_pg(server, "popctl_bench_copy").await;
+    let db = store::connect(&target_url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    // The migration's own rows would collide with the copied ones.
+    db.execute_unprepared("TRUNCATE external_sources CASCADE")
+        .await
+        .unwrap();
+    db.close().await.ok();
+    let mut target = PgConnection::connect(&target_url).await.unwrap();
+    let start = Instant::now();
+    let mut rows = 0;
+    for (table, bytes) in &data {
+        let mut copy = target
+            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+            .await
+            .unwrap();
+        copy.send(bytes.as_slice()).await.unwrap();
+        rows += copy.finish().await.unwrap();
+    }
+    let copy = Figures {
+        elapsed: start.elapsed(),
+        movies: bundles.len(),
+        rows,
+    };
+    copy.print("postgres COPY of the same rows");
+    println!(
+        "{:<34} {:.1}x the time of COPY ({} rows saved vs {} copied, counting the upserts' \
+         rows; COPY counts final rows)",
+        "postgres save (8 tasks) vs COPY",
+        saved.elapsed.as_secs_f64() / copy.elapsed.as_secs_f64(),
+        saved.rows,
+        rows
+    );
+}
+
+fn main() {
+    let count = std::env::var("POPCTL_BENCH_MOVIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let bundles = bundles(count);
+    let rows: usize = bundles.iter().map(MovieBundle::row_count).sum();
+    println!("{count} bundles from the TMDB fixtures, {rows} rows at most");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sqlite(&bundles).await;
+        match std::env::var("POPCTL_TEST_PG") {
+            Ok(server) if !server.is_empty() => postgres(&bundles, &server).await,
+            _ => println!("postgres: skipped (POPCTL_TEST_PG unset; use scripts/with-pg)"),
+        }
+    });
+}

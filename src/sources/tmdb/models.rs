@@ -1,0 +1,285 @@
+//! TMDB v3 response shapes, as lenient as real bodies require: every field that some recorded
+//! body lacks or nulls is optional, unknown fields are ignored, and numbers may be strings.
+
+use serde::Deserialize;
+
+use crate::sources::lenient::{id, opt_f64, opt_i64};
+
+/// `GET /movie/{id}` with whatever `append_to_response` parts it carries.
+#[derive(Debug, Deserialize)]
+pub struct MovieDetails {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub imdb_id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub original_title: Option<String>,
+    #[serde(default)]
+    pub original_language: Option<String>,
+    #[serde(default)]
+    pub overview: Option<String>,
+    #[serde(default)]
+    pub tagline: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub release_date: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub runtime: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub budget: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub revenue: Option<i64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub popularity: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub vote_average: Option<f64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub vote_count: Option<i64>,
+    #[serde(default)]
+    pub adult: Option<bool>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub poster_path: Option<String>,
+    #[serde(default)]
+    pub backdrop_path: Option<String>,
+    #[serde(default)]
+    pub belongs_to_collection: Option<CollectionRef>,
+    #[serde(default)]
+    pub origin_country: Option<Vec<String>>,
+    #[serde(default)]
+    pub genres: Option<Vec<NamedId>>,
+    #[serde(default)]
+    pub production_companies: Option<Vec<Company>>,
+    #[serde(default)]
+    pub production_countries: Option<Vec<Country>>,
+    #[serde(default)]
+    pub spoken_languages: Option<Vec<Language>>,
+    // Appended parts.
+    #[serde(default)]
+    pub credits: Option<Credits>,
+    #[serde(default)]
+    pub keywords: Option<Keywords>,
+    #[serde(default)]
+    pub videos: Option<Results<Video>>,
+    #[serde(default)]
+    pub release_dates: Option<Results<CountryReleases>>,
+    #[serde(default)]
+    pub recommendations: Option<Results<MovieSummary>>,
+    #[serde(default)]
+    pub similar: Option<Results<MovieSummary>>,
+    /// The legacy name of `similar`.
+    #[serde(default)]
+    pub similar_movies: Option<Results<MovieSummary>>,
+    #[serde(default)]
+    pub reviews: Option<Results<Review>>,
+    #[serde(default)]
+    pub external_ids: Option<ExternalIds>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedId {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CollectionRef {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub poster_path: Option<String>,
+    #[serde(default)]
+    pub backdrop_path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Company {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub logo_path: Option<String>,
+    #[serde(default)]
+    pub origin_country: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Country {
+    pub iso_3166_1: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Language {
+    pub iso_639_1: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub english_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Credits {
+    #[serde(default)]
+    pub cast: Vec<CastMember>,
+    #[serde(default)]
+    pub crew: Vec<CrewMember>,
+}
+
+/// Person fields shared by cast and crew entries.
+#[derive(Debug, Deserialize)]
+pub struct PersonFields {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub original_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub gender: Option<i64>,
+    #[serde(default)]
+    pub known_for_department: Option<String>,
+    #[serde(default)]
+    pub profile_path: Option<String>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub popularity: Option<f64>,
+    #[serde(default)]
+    pub adult: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CastMember {
+    #[serde(flatten)]
+    pub person: PersonFields,
+    #[serde(default)]
+    pub credit_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub cast_id: Option<i64>,
+    #[serde(default)]
+    pub character: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub order: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CrewMember {
+    #[serde(flatten)]
+    pub person: PersonFields,
+    #[serde(default)]
+    pub credit_id: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub job: Option<String>,
+}
+
+/// `keywords` of a movie is `{"keywords": [...]}` (a TV show's is `{"results": [...]}`).
+#[derive(Debug, Deserialize)]
+pub struct Keywords {
+    #[serde(default, alias = "results")]
+    pub keywords: Vec<NamedId>,
+}
+
+/// Any part shaped `{"results": [...]}`, paged or not (only page 1 is ever appended).
+#[derive(Debug, Deserialize)]
+pub struct Results<T> {
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Video {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default, rename = "type")]
+    pub video_type: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub size: Option<i64>,
+    #[serde(default)]
+    pub official: Option<bool>,
+    #[serde(default)]
+    pub iso_639_1: Option<String>,
+    #[serde(default)]
+    pub iso_3166_1: Option<String>,
+    #[serde(default)]
+    pub published_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CountryReleases {
+    pub iso_3166_1: String,
+    #[serde(default)]
+    pub release_dates: Vec<Release>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Release {
+    #[serde(default)]
+    pub certification: Option<String>,
+    #[serde(default)]
+    pub iso_639_1: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    pub release_date: String,
+    #[serde(rename = "type", deserialize_with = "id")]
+    pub release_type: i64,
+}
+
+/// An entry of `recommendations`, `similar` and the list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct MovieSummary {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Review {
+    pub id: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub author_details: Option<AuthorDetails>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthorDetails {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub rating: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExternalIds {
+    #[serde(default)]
+    pub imdb_id: Option<String>,
+}
+
+/// `GET /genre/movie/list`.
+#[derive(Debug, Deserialize)]
+pub struct GenreList {
+    pub genres: Vec<NamedId>,
+}

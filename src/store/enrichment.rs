@@ -1,0 +1,251 @@
+//! OMDb data for a movie, and what each enrichment source answered for it.
+//!
+//! The state (`fetched`, `no_data` with OMDb's reason, `no_imdb_id`) is kept per movie and
+//! source with the time it was learned, so a rerun asks again only where the answer may have
+//! changed: never for "no data" unless the plan says so, and for "no IMDb id" only once TMDB
+//! has given the movie one.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+
+use super::bundle::{OmdbRecord, sources};
+use super::connect::begin;
+use super::error::StoreError;
+use super::save::{SaveStats, Saver};
+use super::sql::{OnExisting, upsert};
+
+/// What a source answered for a movie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrichmentState {
+    Fetched,
+    /// The source has nothing for the movie; `reason` is its own words.
+    NoData {
+        reason: String,
+    },
+    /// The movie has no IMDb id, so OMDb could not be asked.
+    NoImdbId,
+}
+
+impl EnrichmentState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EnrichmentState::Fetched => "fetched",
+            EnrichmentState::NoData { .. } => "no_data",
+            EnrichmentState::NoImdbId => "no_imdb_id",
+        }
+    }
+}
+
+/// Which movies an enrich stage considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrichmentScope {
+    /// Movies without an answer from the source yet.
+    Missing,
+    /// Every movie, also those already fetched.
+    All,
+}
+
+/// A movie to enrich.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovieRef {
+    pub tmdb_id: i64,
+    pub imdb_id: Option<String>,
+}
+
+fn check_source(source: &str) -> Result<&'static str, StoreError> {
+    sources::ALL
+        .iter()
+        .copied()
+        .find(|s| *s == source)
+        .ok_or_else(|| StoreError::UnknownSource {
+            name: source.to_owned(),
+        })
+}
+
+async fn movie_id<C: ConnectionTrait>(conn: &C, tmdb_id: i64) -> Result<i64, StoreError> {
+    let stmt = Query::select()
+        .column("id")
+        .from("movies")
+        .and_where(Expr::col("tmdb_id").eq(tmdb_id))
+        .to_owned();
+    let row = conn
+        .query_one(&stmt)
+        .await
+        .map_err(StoreError::query(format!(
+            "looking up TMDB movie {tmdb_id}"
+        )))?
+        .ok_or(StoreError::UnknownMovie { tmdb_id })?;
+    row.try_get::<i64>("", "id")
+        .map_err(StoreError::query(format!(
+            "looking up TMDB movie {tmdb_id}"
+        )))
+}
+
+/// Writes what OMDb knows about movie `tmdb_id`: content rating, awards, box office, the IMDb,
+/// Rotten Tomatoes and Metacritic ratings (those OMDb no longer gives are removed) and the raw
+/// body. Does not set the enrichment state; call [`set_enrichment_state`] in the same
+/// transaction. Start the transaction with [`super::begin`].
+pub async fn save_omdb_in<C: ConnectionTrait>(
+    conn: &C,
+    tmdb_id: i64,
+    record: &OmdbRecord,
+) -> Result<SaveStats, StoreError> {
+    let id = movie_id(conn, tmdb_id).await?;
+    let mut saver = Saver::new(conn, tmdb_id);
+    let awards = record.awards;
+    let count = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let update = Query::update()
+        .table("movies")
+        .values([
+            ("rated", Expr::val(record.rated.clone())),
+            ("awards_text", Expr::val(record.awards_text.clone())),
+            ("oscar_wins", Expr::val(count(awards.map(|a| a.oscar_wins)))),
+            (
+                "oscar_nominations",
+                Expr::val(count(awards.map(|a| a.oscar_nominations))),
+            ),
+            ("award_wins", Expr::val(count(awards.map(|a| a.total_wins)))),
+            (
+                "award_nominations",
+                Expr::val(count(awards.map(|a| a.total_nominations))),
+            ),
+            ("box_office_usd", Expr::val(record.box_office_usd)),
+            ("updated_at", Expr::val(saver.now)),
+        ])
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    saver.stats.written += conn
+        .execute(&update)
+        .await
+        .map_err(|source| StoreError::Save {
+            tmdb_id,
+            step: "saving OMDb fields",
+            source,
+        })?
+        .rows_affected();
+    saver
+        .ratings_of(
+            id,
+            &[sources::IMDB, sources::ROTTEN_TOMATOES, sources::METACRITIC],
+            &record.ratings,
+        )
+        .await?;
+    if let Some(body) = &record.raw_body {
+        saver.raw(id, sources::OMDB, body).await?;
+    }
+    Ok(saver.stats)
+}
+
+/// [`save_omdb_in`] and the `fetched` state in a transaction of its own.
+pub async fn save_omdb(
+    db: &DatabaseConnection,
+    tmdb_id: i64,
+    record: &OmdbRecord,
+) -> Result<SaveStats, StoreError> {
+    let txn = begin(db).await?;
+    let stats = save_omdb_in(&txn, tmdb_id, record).await?;
+    set_enrichment_state(&txn, tmdb_id, sources::OMDB, EnrichmentState::Fetched).await?;
+    txn.commit().await.map_err(StoreError::query(format!(
+        "committing OMDb data of TMDB movie {tmdb_id}"
+    )))?;
+    Ok(stats)
+}
+
+/// Records what `source` (an `external_sources` name such as `omdb`) answered for the movie,
+/// stamped with the current time.
+pub async fn set_enrichment_state<C: ConnectionTrait>(
+    conn: &C,
+    tmdb_id: i64,
+    source: &str,
+    state: EnrichmentState,
+) -> Result<(), StoreError> {
+    let source = check_source(source)?;
+    let id = movie_id(conn, tmdb_id).await?;
+    let what = || format!("recording the {source} state of TMDB movie {tmdb_id}");
+    let reason = match &state {
+        EnrichmentState::NoData { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    upsert(
+        conn,
+        "movie_enrichment",
+        &["movie_id", "source", "state", "reason", "checked_at"],
+        &["movie_id", "source"],
+        OnExisting::Overwrite {
+            set: &["state", "reason", "checked_at"],
+        },
+        vec![vec![
+            id.into(),
+            source.into(),
+            state.as_str().into(),
+            reason.into(),
+            Utc::now().into(),
+        ]],
+    )
+    .await
+    .map_err(StoreError::query(what()))?;
+    Ok(())
+}
+
+/// The movies an enrich stage on `source` should ask about, by TMDB id.
+///
+/// `Missing`: movies with no answer yet. `All`: also those already fetched. Either way, movies
+/// the source had no data for come back only with `retry_no_data`, and movies marked "no IMDb
+/// id" only once they have one. Movies without an IMDb id and no state are included (with
+/// `imdb_id: None`) so the caller can record that.
+pub async fn enrichment_candidates(
+    db: &DatabaseConnection,
+    source: &str,
+    scope: EnrichmentScope,
+    retry_no_data: bool,
+) -> Result<Vec<MovieRef>, StoreError> {
+    let source = check_source(source)?;
+    let stmt = Query::select()
+        .expr_as(Expr::col(("movies", "tmdb_id")), "tmdb_id")
+        .expr_as(Expr::col(("movies", "imdb_id")), "imdb_id")
+        .expr_as(Expr::col(("movie_enrichment", "state")), "state")
+        .from("movies")
+        .left_join(
+            "movie_enrichment",
+            Expr::col(("movie_enrichment", "movie_id"))
+                .equals(("movies", "id"))
+                .and(Expr::col(("movie_enrichment", "source")).eq(Value::from(source))),
+        )
+        .order_by(("movies", "tmdb_id"), Order::Asc)
+        .to_owned();
+    let what = || format!("listing movies to enrich from {source}");
+    let mut out = Vec::new();
+    for row in db
+        .query_all(&stmt)
+        .await
+        .map_err(StoreError::query(what()))?
+    {
+        let tmdb_id: i64 = row
+            .try_get("", "tmdb_id")
+            .map_err(StoreError::query(what()))?;
+        let imdb_id: Option<String> = row
+            .try_get("", "imdb_id")
+            .map_err(StoreError::query(what()))?;
+        let state: Option<String> = row
+            .try_get("", "state")
+            .map_err(StoreError::query(what()))?;
+        let wanted = match state.as_deref() {
+            None => true,
+            Some("fetched") => scope == EnrichmentScope::All,
+            Some("no_data") => retry_no_data,
+            Some("no_imdb_id") => imdb_id.is_some(),
+            Some(other) => {
+                return Err(StoreError::BadValue {
+                    table: "movie_enrichment",
+                    column: "state",
+                    value: other.to_owned(),
+                });
+            }
+        };
+        if wanted {
+            out.push(MovieRef { tmdb_id, imdb_id });
+        }
+    }
+    Ok(out)
+}

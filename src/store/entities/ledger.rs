@@ -1,0 +1,50 @@
+//! The run ledger: runs and the items each run worked on.
+
+pub mod import_runs {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub plan_name: String,
+        pub plan_hash: String,
+        pub started_at: DateTimeUtc,
+        pub finished_at: Option<DateTimeUtc>,
+        pub status: String,
+        /// The run report as JSON text.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub stats: Option<String>,
+        #[sea_orm(has_many)]
+        pub items: HasMany<super::import_items::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod import_items {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub run_id: i64,
+        pub stage: String,
+        pub item_key: String,
+        /// `pending`, `ok`, `failed` or `skipped`.
+        pub status: String,
+        pub attempts: i32,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub updated_at: DateTimeUtc,
+        #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
+        pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

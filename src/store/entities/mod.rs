@@ -1,0 +1,23 @@
+//! SeaORM entities, one file per table family, re-exported flat: `entities::movies::Entity`.
+//!
+//! They mirror the migrations in the `migration` crate, which own the schema; a test checks
+//! every entity against the migrated schema on SQLite and PostgreSQL.
+
+mod curation;
+mod ledger;
+mod movie;
+mod parts;
+mod reference;
+
+pub use curation::{cri_scores, curated_lists, movie_list_items};
+pub use ledger::{import_items, import_runs};
+pub use movie::{movie_raw_json, movies};
+pub use parts::{
+    external_ratings, movie_credits, movie_enrichment, movie_genres, movie_keywords,
+    movie_production_companies, movie_production_countries, movie_recommendations,
+    movie_release_dates, movie_spoken_languages, movie_videos, reviews,
+};
+pub use reference::{
+    collections, cultural_authorities, external_sources, genres, keywords, people,
+    production_companies, production_countries, spoken_languages,
+};

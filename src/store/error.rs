@@ -1,0 +1,135 @@
+//! Errors of the store, each with a stable code (`popctl::store::…`).
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    #[diagnostic(
+        code(popctl::store::connect),
+        help(
+            "check the URL: sqlite://path/to/file.db, sqlite::memory: or postgres://user@host/db"
+        )
+    )]
+    Connect {
+        /// With any password removed.
+        url: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("migrating the schema failed: {0}")]
+    #[diagnostic(code(popctl::store::migrate))]
+    Migrate(#[source] DbErr),
+
+    #[error("refusing to reset {url}: it is not a local database, and a reset drops every table")]
+    #[diagnostic(
+        code(popctl::store::remote_reset),
+        help(
+            "local means a SQLite file, localhost, 127.0.0.1, ::1 or a unix socket; to reset \
+             this database anyway set `allow_remote = true` on the reset stage (or pass \
+             --allow-remote)"
+        )
+    )]
+    RemoteReset { url: String },
+
+    #[error("saving TMDB movie {tmdb_id} failed while {step}: {source}")]
+    #[diagnostic(code(popctl::store::save))]
+    Save {
+        tmdb_id: i64,
+        step: &'static str,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "TMDB movie {tmdb_id} has IMDb id {imdb_id}, which another movie in the database already has"
+    )]
+    #[diagnostic(
+        code(popctl::store::duplicate_imdb_id),
+        help("TMDB occasionally lists one film twice; the first one imported keeps the IMDb id")
+    )]
+    DuplicateImdbId { tmdb_id: i64, imdb_id: String },
+
+    #[error("TMDB movie {tmdb_id} is not in the database")]
+    #[diagnostic(
+        code(popctl::store::unknown_movie),
+        help("enrichment needs the movie imported by a fetch stage first")
+    )]
+    UnknownMovie { tmdb_id: i64 },
+
+    #[error(
+        "unknown external source {name:?}; known: tmdb, omdb, imdb, rotten_tomatoes, metacritic"
+    )]
+    #[diagnostic(code(popctl::store::unknown_source))]
+    UnknownSource { name: String },
+
+    #[error("{what} of TMDB movie {tmdb_id} has {len} entries, more than one statement can carry")]
+    #[diagnostic(code(popctl::store::too_large))]
+    TooLarge {
+        tmdb_id: i64,
+        what: &'static str,
+        len: usize,
+    },
+
+    #[error("{what}: {source}")]
+    #[diagnostic(code(popctl::store::query))]
+    Query {
+        what: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("{table}.{column} holds {value:?}, which popctl does not know")]
+    #[diagnostic(
+        code(popctl::store::bad_value),
+        help(
+            "the database was written by another program or version; `popctl db reset` rebuilds it"
+        )
+    )]
+    BadValue {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
+
+    #[error("{path}: {message}")]
+    #[diagnostic(code(popctl::store::seed_file))]
+    SeedFile { path: String, message: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    List(#[from] crate::lists::ListError),
+}
+
+impl StoreError {
+    pub(crate) fn query(what: impl Into<String>) -> impl FnOnce(DbErr) -> StoreError {
+        let what = what.into();
+        move |source| StoreError::Query { what, source }
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://me:s3cret@db.example.com/prod"),
+            "postgres://me:***@db.example.com/prod"
+        );
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+}

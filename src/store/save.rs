@@ -1,0 +1,1029 @@
+//! Writing one movie and all its parts, all or nothing.
+//!
+//! Every write is an upsert on a natural key, so saving the same bundle twice changes nothing
+//! (unchanged rows are not even rewritten) and a newer bundle updates rows in place and removes
+//! the ones upstream no longer lists. A part absent from the bundle is not touched.
+//!
+//! Many tasks may save movies that share people, keywords or companies at once. On PostgreSQL
+//! each transaction takes its row locks in one global order — collection, movie, then the
+//! shared tables in a fixed order with rows sorted by natural key, then the movie's own rows —
+//! so two saves can wait for each other but never deadlock, and `ON CONFLICT` turns the
+//! insert races into updates. Saves of the same movie serialize on the movie row. On SQLite the
+//! single connection serializes whole transactions (see `connect`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionTrait,
+    Value,
+};
+
+use super::bundle::{MovieBundle, Rating, RelatedMovie, Role, sources};
+use super::connect::begin;
+use super::error::StoreError;
+use super::sql::{MAX_PARAMS, OnExisting, delete_missing, upsert, upsert_one_returning_id};
+
+/// Rows a save (or any store write) inserted or changed, and rows it removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SaveStats {
+    pub written: u64,
+    pub deleted: u64,
+}
+
+impl std::ops::AddAssign for SaveStats {
+    fn add_assign(&mut self, other: SaveStats) {
+        self.written += other.written;
+        self.deleted += other.deleted;
+    }
+}
+
+/// Saves `bundle` in its own transaction.
+pub async fn save_movie(
+    db: &DatabaseConnection,
+    bundle: &MovieBundle,
+) -> Result<SaveStats, StoreError> {
+    let txn = begin(db).await?;
+    let stats = Saver::new(&txn, bundle.tmdb_id()).save(bundle).await?;
+    txn.commit().await.map_err(|source| StoreError::Save {
+        tmdb_id: bundle.tmdb_id(),
+        step: "committing",
+        source,
+    })?;
+    Ok(stats)
+}
+
+/// Saves `bundle` inside the caller's transaction (the runner adds its ledger row to it).
+/// Start the transaction with [`super::begin`].
+pub async fn save_movie_in(
+    txn: &DatabaseTransaction,
+    bundle: &MovieBundle,
+) -> Result<SaveStats, StoreError> {
+    let tmdb_id = bundle.tmdb_id();
+    // A savepoint, so that a failed save leaves the caller's transaction usable (PostgreSQL
+    // aborts the whole transaction on an error otherwise) and nothing of this movie behind.
+    let sp = txn.begin().await.map_err(|source| StoreError::Save {
+        tmdb_id,
+        step: "opening a savepoint",
+        source,
+    })?;
+    let stats = Saver::new(&sp, tmdb_id).save(bundle).await?;
+    sp.commit().await.map_err(|source| StoreError::Save {
+        tmdb_id,
+        step: "releasing the savepoint",
+        source,
+    })?;
+    Ok(stats)
+}
+
+pub(crate) struct Saver<'c, C> {
+    pub conn: &'c C,
+    pub tmdb_id: i64,
+    pub now: DateTime<Utc>,
+    pub stats: SaveStats,
+    /// The movie row was just inserted, so it has no parts to remove.
+    pub fresh: bool,
+}
+
+/// The join tables between movies and shared rows.
+struct Join {
+    table: &'static str,
+    column: &'static str,
+    shared: &'static str,
+    shared_key: &'static str,
+}
+
+const GENRES: Join = Join {
+    table: "movie_genres",
+    column: "genre_id",
+    shared: "genres",
+    shared_key: "tmdb_id",
+};
+const KEYWORDS: Join = Join {
+    table: "movie_keywords",
+    column: "keyword_id",
+    shared: "keywords",
+    shared_key: "tmdb_id",
+};
+const COMPANIES: Join = Join {
+    table: "movie_production_companies",
+    column: "company_id",
+    shared: "production_companies",
+    shared_key: "tmdb_id",
+};
+const COUNTRIES: Join = Join {
+    table: "movie_production_countries",
+    column: "country_id",
+    shared: "production_countries",
+    shared_key: "iso_3166_1",
+};
+const LANGUAGES: Join = Join {
+    table: "movie_spoken_languages",
+    column: "language_id",
+    shared: "spoken_languages",
+    shared_key: "iso_639_1",
+};
+
+const MOVIE_COLUMNS: [&str; 21] = [
+    "tmdb_id",
+    "imdb_id",
+    "title",
+    "original_title",
+    "original_language",
+    "overview",
+    "tagline",
+    "status",
+    "release_date",
+    "runtime",
+    "budget",
+    "revenue",
+    "popularity",
+    "vote_average",
+    "vote_count",
+    "adult",
+    "homepage",
+    "poster_path",
+    "backdrop_path",
+    "collection_id",
+    "origin_country",
+];
+
+impl<'c, C: ConnectionTrait> Saver<'c, C> {
+    pub(crate) fn new(conn: &'c C, tmdb_id: i64) -> Self {
+        Saver {
+            conn,
+            tmdb_id,
+            now: Utc::now(),
+            stats: SaveStats::default(),
+            fresh: false,
+        }
+    }
+
+    fn fail(&self, step: &'static str) -> impl FnOnce(DbErr) -> StoreError + use<'c, C> {
+        let tmdb_id = self.tmdb_id;
+        move |source| StoreError::Save {
+            tmdb_id,
+            step,
+            source,
+        }
+    }
+
+    fn too_large(&self, what: &'static str, len: usize) -> Result<(), StoreError> {
+        if len > MAX_PARAMS {
+            return Err(StoreError::TooLarge {
+                tmdb_id: self.tmdb_id,
+                what,
+                len,
+            });
+        }
+        Ok(())
+    }
+
+    async fn save(mut self, b: &MovieBundle) -> Result<SaveStats, StoreError> {
+        let collection_id = self.collection(b).await?;
+        let movie_id = self.movie(b, collection_id).await?;
+
+        if let Some(genres) = &b.genres {
+            let named = genres.iter().map(|g| (g.tmdb_id, g.name.clone())).collect();
+            self.named(movie_id, &GENRES, named).await?;
+        }
+        if let Some(keywords) = &b.keywords {
+            let named = keywords
+                .iter()
+                .map(|k| (k.tmdb_id, k.name.clone()))
+                .collect();
+            self.named(movie_id, &KEYWORDS, named).await?;
+        }
+        if let Some(companies) = &b.production_companies {
+            let rows = sorted(companies.iter().map(|c| {
+                (
+                    c.tmdb_id,
+                    vec![
+                        c.tmdb_id.into(),
+                        c.name.clone().into(),
+                        c.logo_path.clone().into(),
+                        c.origin_country.clone().into(),
+                    ],
+                )
+            }));
+            self.shared(
+                &COMPANIES,
+                &["tmdb_id", "name", "logo_path", "origin_country"],
+                &["name", "logo_path", "origin_country"],
+                &["logo_path", "origin_country"],
+                rows,
+            )
+            .await?;
+            self.join(
+                movie_id,
+                &COMPANIES,
+                companies.iter().map(|c| c.tmdb_id.into()).collect(),
+            )
+            .await?;
+        }
+        if let Some(countries) = &b.production_countries {
+            let rows = sorted(countries.iter().map(|c| {
+                (
+                    c.iso_3166_1.clone(),
+                    vec![c.iso_3166_1.clone().into(), c.name.clone().into()],
+                )
+            }));
+            self.shared(&COUNTRIES, &["iso_3166_1", "name"], &["name"], &[], rows)
+                .await?;
+            self.join(
+                movie_id,
+                &COUNTRIES,
+                countries
+                    .iter()
+                    .map(|c| c.iso_3166_1.clone().into())
+                    .collect(),
+            )
+            .await?;
+        }
+        if let Some(languages) = &b.spoken_languages {
+            let rows = sorted(languages.iter().map(|l| {
+                (
+                    l.iso_639_1.clone(),
+                    vec![
+                        l.iso_639_1.clone().into(),
+                        l.name.clone().into(),
+                        l.english_name.clone().into(),
+                    ],
+                )
+            }));
+            self.shared(
+                &LANGUAGES,
+                &["iso_639_1", "name", "english_name"],
+                &["name", "english_name"],
+                &["english_name"],
+                rows,
+            )
+            .await?;
+            self.join(
+                movie_id,
+                &LANGUAGES,
+                languages
+                    .iter()
+                    .map(|l| l.iso_639_1.clone().into())
+                    .collect(),
+            )
+            .await?;
+        }
+        if b.credits.is_some() {
+            self.credits(movie_id, b).await?;
+        }
+        if let Some(videos) = &b.videos {
+            self.videos(movie_id, videos).await?;
+        }
+        if let Some(dates) = &b.release_dates {
+            self.release_dates(movie_id, dates).await?;
+        }
+        if let Some(recs) = &b.recommendations {
+            self.related(movie_id, "recommended", recs).await?;
+        }
+        if let Some(similar) = &b.similar {
+            self.related(movie_id, "similar", similar).await?;
+        }
+        if let Some(reviews) = &b.reviews {
+            self.reviews(movie_id, reviews).await?;
+        }
+        self.ratings(movie_id, sources::TMDB, &b.movie.tmdb_ratings())
+            .await?;
+        if let Some(body) = &b.raw_body {
+            self.raw(movie_id, sources::TMDB, body).await?;
+        }
+        Ok(self.stats)
+    }
+
+    async fn collection(&mut self, b: &MovieBundle) -> Result<Option<i64>, StoreError> {
+        let Some(c) = &b.movie.collection else {
+            return Ok(None);
+        };
+        self.stats.written += upsert(
+            self.conn,
+            "collections",
+            &["tmdb_id", "name", "poster_path", "backdrop_path"],
+            &["tmdb_id"],
+            OnExisting::Update {
+                set: &["name", "poster_path", "backdrop_path"],
+                keep_when_null: &["poster_path", "backdrop_path"],
+            },
+            vec![vec![
+                c.tmdb_id.into(),
+                c.name.clone().into(),
+                c.poster_path.clone().into(),
+                c.backdrop_path.clone().into(),
+            ]],
+        )
+        .await
+        .map_err(self.fail("saving its collection"))?;
+        let id = self
+            .id_of("collections", "tmdb_id", c.tmdb_id.into())
+            .await
+            .map_err(self.fail("looking up its collection"))?;
+        Ok(Some(id))
+    }
+
+    async fn id_of(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        value: Value,
+    ) -> Result<i64, DbErr> {
+        let stmt = Query::select()
+            .column("id")
+            .from(table)
+            .and_where(Expr::col(key).eq(value))
+            .to_owned();
+        let row = self
+            .conn
+            .query_one(&stmt)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("{table} row just written")))?;
+        row.try_get::<i64>("", "id")
+    }
+
+    async fn movie(
+        &mut self,
+        b: &MovieBundle,
+        collection_id: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let m = &b.movie;
+        let mut row: Vec<Value> = vec![
+            m.tmdb_id.into(),
+            m.imdb_id.clone().into(),
+            m.title.clone().into(),
+            m.original_title.clone().into(),
+            m.original_language.clone().into(),
+            m.overview.clone().into(),
+            m.tagline.clone().into(),
+            m.status.clone().into(),
+            m.release_date.into(),
+            m.runtime.into(),
+            m.budget.into(),
+            m.revenue.into(),
+            m.popularity.into(),
+            m.vote_average.into(),
+            m.vote_count.into(),
+            m.adult.into(),
+            m.homepage.clone().into(),
+            m.poster_path.clone().into(),
+            m.backdrop_path.clone().into(),
+            collection_id.into(),
+            m.origin_country.as_ref().map(|c| c.join(",")).into(),
+        ];
+        row.push(self.now.into());
+        row.push(self.now.into());
+        let mut columns = MOVIE_COLUMNS.to_vec();
+        columns.extend(["created_at", "updated_at"]);
+        let mut set = MOVIE_COLUMNS[1..].to_vec();
+        set.push("updated_at");
+        // Always rewritten (no "only if changed"): the upsert also takes the movie's row lock,
+        // which serializes concurrent saves of the same movie.
+        let result = upsert_one_returning_id(
+            self.conn,
+            "movies",
+            &columns,
+            ("tmdb_id", m.tmdb_id.into()),
+            OnExisting::Overwrite { set: &set },
+            row,
+        )
+        .await;
+        match result {
+            Ok((id, inserted)) => {
+                self.stats.written += 1;
+                // A movie new to the database has no parts yet: nothing can be stale.
+                self.fresh = inserted;
+                Ok(id)
+            }
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(ref msg)) if msg.contains("imdb")) => {
+                Err(StoreError::DuplicateImdbId {
+                    tmdb_id: self.tmdb_id,
+                    imdb_id: m.imdb_id.clone().unwrap_or_default(),
+                })
+            }
+            Err(e) => Err(self.fail("saving the movie row")(e)),
+        }
+    }
+
+    /// Shared rows that are just a TMDB id and a name (genres, keywords) and the movie's links
+    /// to them.
+    async fn named(
+        &mut self,
+        movie_id: i64,
+        join: &Join,
+        items: Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
+        let keys = items.iter().map(|(id, _)| Value::from(*id)).collect();
+        let rows = sorted(
+            items
+                .into_iter()
+                .map(|(id, name)| (id, vec![id.into(), name.into()])),
+        );
+        self.shared(join, &["tmdb_id", "name"], &["name"], &[], rows)
+            .await?;
+        self.join(movie_id, join, keys).await
+    }
+
+    /// Upserts shared rows (already sorted by key).
+    async fn shared(
+        &mut self,
+        join: &Join,
+        columns: &[&'static str],
+        set: &[&'static str],
+        keep_when_null: &[&'static str],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), StoreError> {
+        self.too_large(join.shared, rows.len())?;
+        self.stats.written += upsert(
+            self.conn,
+            join.shared,
+            columns,
+            &[join.shared_key],
+            OnExisting::Update {
+                set,
+                keep_when_null,
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail(join.shared))?;
+        Ok(())
+    }
+
+    /// Makes the movie's join rows exactly the shared rows with these keys.
+    async fn join(
+        &mut self,
+        movie_id: i64,
+        join: &Join,
+        keys: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        let shared_ids = Query::select()
+            .column("id")
+            .from(join.shared)
+            .and_where(Expr::col(join.shared_key).is_in(keys.clone()))
+            .to_owned();
+        if !keys.is_empty() {
+            let select = Query::select()
+                .expr(Expr::val(movie_id))
+                .column("id")
+                .from(join.shared)
+                .and_where(Expr::col(join.shared_key).is_in(keys.clone()))
+                .to_owned();
+            let insert = Query::insert()
+                .into_table(join.table)
+                .columns(["movie_id", join.column])
+                .select_from(select)
+                .map_err(|e| self.fail(join.table)(DbErr::Custom(e.to_string())))?
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns(["movie_id", join.column])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            self.stats.written += self
+                .conn
+                .execute(&insert)
+                .await
+                .map_err(self.fail(join.table))?
+                .rows_affected();
+        }
+        if self.fresh {
+            return Ok(());
+        }
+        let mut delete = Query::delete();
+        delete
+            .from_table(join.table)
+            .and_where(Expr::col("movie_id").eq(movie_id));
+        if !keys.is_empty() {
+            delete.and_where(Expr::col(join.column).not_in_subquery(shared_ids));
+        }
+        self.stats.deleted += self
+            .conn
+            .execute(&delete)
+            .await
+            .map_err(self.fail(join.table))?
+            .rows_affected();
+        Ok(())
+    }
+
+    async fn credits(&mut self, movie_id: i64, b: &MovieBundle) -> Result<(), StoreError> {
+        let credits = b.credits.as_deref().unwrap_or_default();
+        self.too_large("credits", credits.len())?;
+
+        let mut people = BTreeMap::new();
+        for c in credits {
+            people.entry(c.person.tmdb_id).or_insert(&c.person);
+        }
+        let rows = people
+            .values()
+            .map(|p| {
+                vec![
+                    p.tmdb_id.into(),
+                    p.name.clone().into(),
+                    p.original_name.clone().into(),
+                    p.gender.into(),
+                    p.known_for_department.clone().into(),
+                    p.profile_path.clone().into(),
+                    p.popularity.into(),
+                    p.adult.into(),
+                ]
+            })
+            .collect();
+        let optional = [
+            "original_name",
+            "gender",
+            "known_for_department",
+            "profile_path",
+            "popularity",
+            "adult",
+        ];
+        let mut set = vec!["name"];
+        set.extend(optional);
+        self.stats.written += upsert(
+            self.conn,
+            "people",
+            &[
+                "tmdb_id",
+                "name",
+                "original_name",
+                "gender",
+                "known_for_department",
+                "profile_path",
+                "popularity",
+                "adult",
+            ],
+            &["tmdb_id"],
+            OnExisting::Update {
+                set: &set,
+                keep_when_null: &optional,
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail("saving people"))?;
+
+        let ids = self
+            .person_ids(people.keys().copied().collect())
+            .await
+            .map_err(self.fail("looking up people"))?;
+        let mut rows = Vec::with_capacity(credits.len());
+        for c in credits {
+            let person_id = ids.get(&c.person.tmdb_id).copied().ok_or_else(|| {
+                self.fail("linking credits")(DbErr::RecordNotFound(format!(
+                    "person {} just written",
+                    c.person.tmdb_id
+                )))
+            })?;
+            let (character, order, department, job) = match &c.role {
+                Role::Cast { character, order } => (character.clone(), *order, None, None),
+                Role::Crew { department, job } => (None, None, department.clone(), job.clone()),
+            };
+            rows.push((
+                c.credit_id.clone(),
+                vec![
+                    movie_id.into(),
+                    person_id.into(),
+                    c.role.kind().into(),
+                    character.into(),
+                    order.into(),
+                    department.into(),
+                    job.into(),
+                ],
+            ));
+        }
+        self.replace_by_id(
+            movie_id,
+            "movie_credits",
+            "credit_id",
+            &[
+                "movie_id",
+                "person_id",
+                "credit_type",
+                "character",
+                "cast_order",
+                "department",
+                "job",
+            ],
+            rows,
+        )
+        .await
+    }
+
+    /// Upserts a part whose rows carry a globally unique upstream id (`key`, given apart from
+    /// the `set` columns), sorted by it for the lock order, then removes the movie's rows whose
+    /// id upstream no longer lists.
+    async fn replace_by_id(
+        &mut self,
+        movie_id: i64,
+        table: &'static str,
+        key: &'static str,
+        set: &[&'static str],
+        mut rows: Vec<(String, Vec<Value>)>,
+    ) -> Result<(), StoreError> {
+        self.too_large(table, rows.len())?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let keep: Vec<Value> = rows.iter().map(|(k, _)| k.clone().into()).collect();
+        let mut columns = vec![key];
+        columns.extend(set);
+        let rows = rows
+            .into_iter()
+            .map(|(k, mut row)| {
+                row.insert(0, k.into());
+                row
+            })
+            .collect();
+        self.stats.written += upsert(
+            self.conn,
+            table,
+            &columns,
+            &[key],
+            OnExisting::Update {
+                set,
+                keep_when_null: &[],
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail(table))?;
+        if self.fresh {
+            return Ok(());
+        }
+        self.stats.deleted +=
+            delete_missing(self.conn, table, ("movie_id", movie_id), &[], key, keep)
+                .await
+                .map_err(self.fail(table))?;
+        Ok(())
+    }
+
+    async fn person_ids(&self, tmdb_ids: Vec<i64>) -> Result<HashMap<i64, i64>, DbErr> {
+        let mut ids = HashMap::with_capacity(tmdb_ids.len());
+        for chunk in tmdb_ids.chunks(MAX_PARAMS) {
+            let stmt = Query::select()
+                .columns(["id", "tmdb_id"])
+                .from("people")
+                .and_where(Expr::col("tmdb_id").is_in(chunk.iter().copied()))
+                .to_owned();
+            for row in self.conn.query_all(&stmt).await? {
+                ids.insert(
+                    row.try_get::<i64>("", "tmdb_id")?,
+                    row.try_get::<i64>("", "id")?,
+                );
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn videos(
+        &mut self,
+        movie_id: i64,
+        videos: &[super::bundle::Video],
+    ) -> Result<(), StoreError> {
+        let rows = videos
+            .iter()
+            .map(|v| {
+                (
+                    v.tmdb_video_id.clone(),
+                    vec![
+                        movie_id.into(),
+                        v.name.clone().into(),
+                        v.site.clone().into(),
+                        v.key.clone().into(),
+                        v.video_type.clone().into(),
+                        v.size.into(),
+                        v.official.into(),
+                        v.iso_639_1.clone().into(),
+                        v.iso_3166_1.clone().into(),
+                        v.published_at.into(),
+                    ],
+                )
+            })
+            .collect();
+        let set = [
+            "movie_id",
+            "name",
+            "site",
+            "video_key",
+            "video_type",
+            "size",
+            "official",
+            "iso_639_1",
+            "iso_3166_1",
+            "published_at",
+        ];
+        self.replace_by_id(movie_id, "movie_videos", "tmdb_video_id", &set, rows)
+            .await
+    }
+
+    async fn release_dates(
+        &mut self,
+        movie_id: i64,
+        dates: &[super::bundle::ReleaseDate],
+    ) -> Result<(), StoreError> {
+        self.too_large("release dates", dates.len())?;
+        let key = |country: &str, kind: i16, date: chrono::NaiveDate, lang: &str, note: &str| {
+            (
+                country.to_owned(),
+                kind,
+                date,
+                lang.to_owned(),
+                note.to_owned(),
+            )
+        };
+        let mut sorted_dates: Vec<_> = dates.iter().collect();
+        sorted_dates
+            .sort_by_key(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note));
+        let rows = sorted_dates
+            .iter()
+            .map(|d| {
+                vec![
+                    movie_id.into(),
+                    d.iso_3166_1.clone().into(),
+                    d.release_type.into(),
+                    d.date.into(),
+                    d.iso_639_1.clone().into(),
+                    d.note.clone().into(),
+                    d.certification.clone().into(),
+                ]
+            })
+            .collect();
+        let natural = [
+            "movie_id",
+            "iso_3166_1",
+            "release_type",
+            "release_date",
+            "iso_639_1",
+            "note",
+        ];
+        let mut columns = natural.to_vec();
+        columns.push("certification");
+        self.stats.written += upsert(
+            self.conn,
+            "movie_release_dates",
+            &columns,
+            &natural,
+            OnExisting::Update {
+                set: &["certification"],
+                keep_when_null: &[],
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail("saving release dates"))?;
+
+        if self.fresh {
+            return Ok(());
+        }
+        // The key has several columns: find the stale rows here rather than in SQL.
+        let wanted: std::collections::HashSet<_> = dates
+            .iter()
+            .map(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note))
+            .collect();
+        let stmt = Query::select()
+            .columns([
+                "id",
+                "iso_3166_1",
+                "release_type",
+                "release_date",
+                "iso_639_1",
+                "note",
+            ])
+            .from("movie_release_dates")
+            .and_where(Expr::col("movie_id").eq(movie_id))
+            .to_owned();
+        let mut stale = Vec::new();
+        for row in self
+            .conn
+            .query_all(&stmt)
+            .await
+            .map_err(self.fail("reading release dates"))?
+        {
+            let read = || -> Result<_, DbErr> {
+                Ok((
+                    row.try_get::<i64>("", "id")?,
+                    key(
+                        &row.try_get::<String>("", "iso_3166_1")?,
+                        row.try_get::<i16>("", "release_type")?,
+                        row.try_get::<chrono::NaiveDate>("", "release_date")?,
+                        &row.try_get::<String>("", "iso_639_1")?,
+                        &row.try_get::<String>("", "note")?,
+                    ),
+                ))
+            };
+            let (id, k) = read().map_err(self.fail("reading release dates"))?;
+            if !wanted.contains(&k) {
+                stale.push(id);
+            }
+        }
+        for chunk in stale.chunks(MAX_PARAMS) {
+            let delete = Query::delete()
+                .from_table("movie_release_dates")
+                .and_where(Expr::col("id").is_in(chunk.iter().copied()))
+                .to_owned();
+            self.stats.deleted += self
+                .conn
+                .execute(&delete)
+                .await
+                .map_err(self.fail("removing dropped release dates"))?
+                .rows_affected();
+        }
+        Ok(())
+    }
+
+    async fn related(
+        &mut self,
+        movie_id: i64,
+        kind: &'static str,
+        related: &[RelatedMovie],
+    ) -> Result<(), StoreError> {
+        self.too_large("recommendations", related.len())?;
+        let mut sorted_related = related.to_vec();
+        sorted_related.sort_by_key(|r| r.tmdb_id);
+        let rows = sorted_related
+            .iter()
+            .map(|r| {
+                vec![
+                    movie_id.into(),
+                    kind.into(),
+                    r.tmdb_id.into(),
+                    r.rank.into(),
+                ]
+            })
+            .collect();
+        self.stats.written += upsert(
+            self.conn,
+            "movie_recommendations",
+            &["movie_id", "kind", "recommended_tmdb_id", "rank"],
+            &["movie_id", "kind", "recommended_tmdb_id"],
+            OnExisting::Update {
+                set: &["rank"],
+                keep_when_null: &[],
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail("saving recommendations"))?;
+        if self.fresh {
+            return Ok(());
+        }
+        let keep = related.iter().map(|r| r.tmdb_id.into()).collect();
+        self.stats.deleted += delete_missing(
+            self.conn,
+            "movie_recommendations",
+            ("movie_id", movie_id),
+            &[("kind", kind.into())],
+            "recommended_tmdb_id",
+            keep,
+        )
+        .await
+        .map_err(self.fail("removing dropped recommendations"))?;
+        Ok(())
+    }
+
+    async fn reviews(
+        &mut self,
+        movie_id: i64,
+        reviews: &[super::bundle::Review],
+    ) -> Result<(), StoreError> {
+        let rows = reviews
+            .iter()
+            .map(|r| {
+                (
+                    r.tmdb_review_id.clone(),
+                    vec![
+                        movie_id.into(),
+                        r.author.clone().into(),
+                        r.author_username.clone().into(),
+                        r.rating.into(),
+                        r.content.clone().into(),
+                        r.created_at.into(),
+                        r.updated_at.into(),
+                        r.url.clone().into(),
+                    ],
+                )
+            })
+            .collect();
+        let set = [
+            "movie_id",
+            "author",
+            "author_username",
+            "rating",
+            "content",
+            "created_at",
+            "updated_at",
+            "url",
+        ];
+        self.replace_by_id(movie_id, "reviews", "tmdb_review_id", &set, rows)
+            .await
+    }
+
+    /// Makes the movie's ratings from the given sources exactly `ratings`: each source listed
+    /// in `owned` that has no figure in `ratings` any more loses its row.
+    pub(crate) async fn ratings_of(
+        &mut self,
+        movie_id: i64,
+        owned: &[&'static str],
+        ratings: &[Rating],
+    ) -> Result<(), StoreError> {
+        let mut sorted_ratings = ratings.to_vec();
+        sorted_ratings.sort_by_key(|r| (r.source, r.metric));
+        sorted_ratings.dedup_by_key(|r| (r.source, r.metric));
+        let rows = sorted_ratings
+            .iter()
+            .map(|r| {
+                vec![
+                    movie_id.into(),
+                    r.source.into(),
+                    r.metric.into(),
+                    r.value.into(),
+                    r.scale.into(),
+                    self.now.into(),
+                ]
+            })
+            .collect();
+        self.stats.written += upsert(
+            self.conn,
+            "external_ratings",
+            &[
+                "movie_id",
+                "source",
+                "metric",
+                "value",
+                "scale",
+                "fetched_at",
+            ],
+            &["movie_id", "source", "metric"],
+            OnExisting::Update {
+                set: &["value", "scale"],
+                keep_when_null: &[],
+            },
+            rows,
+        )
+        .await
+        .map_err(self.fail("saving ratings"))?;
+        if self.fresh {
+            return Ok(());
+        }
+        for source in owned {
+            let keep = sorted_ratings
+                .iter()
+                .filter(|r| r.source == *source)
+                .map(|r| r.metric.into())
+                .collect::<Vec<Value>>();
+            // With nothing left from this source, every metric of it goes.
+            self.stats.deleted += delete_missing(
+                self.conn,
+                "external_ratings",
+                ("movie_id", movie_id),
+                &[("source", Value::from(*source))],
+                "metric",
+                keep,
+            )
+            .await
+            .map_err(self.fail("removing dropped ratings"))?;
+        }
+        Ok(())
+    }
+
+    async fn ratings(
+        &mut self,
+        movie_id: i64,
+        source: &'static str,
+        ratings: &[Rating],
+    ) -> Result<(), StoreError> {
+        self.ratings_of(movie_id, &[source], ratings).await
+    }
+
+    pub(crate) async fn raw(
+        &mut self,
+        movie_id: i64,
+        source: &'static str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.stats.written += upsert(
+            self.conn,
+            "movie_raw_json",
+            &["movie_id", "source", "body", "fetched_at"],
+            &["movie_id", "source"],
+            OnExisting::Overwrite {
+                set: &["body", "fetched_at"],
+            },
+            vec![vec![
+                movie_id.into(),
+                source.into(),
+                body.into(),
+                self.now.into(),
+            ]],
+        )
+        .await
+        .map_err(self.fail("saving the raw body"))?;
+        Ok(())
+    }
+}
+
+/// Rows sorted and deduplicated by natural key, for a deterministic lock order.
+fn sorted<K: Ord>(rows: impl Iterator<Item = (K, Vec<Value>)>) -> Vec<Vec<Value>> {
+    let map: BTreeMap<K, Vec<Value>> = rows.collect();
+    map.into_values().collect()
+}

@@ -1,0 +1,276 @@
+//! The `seed` stage: reference data from files under `data/` that users edit without touching
+//! code — `seed/external_sources.toml`, `seed/genres.toml` (the 19 TMDB genres, used when the
+//! plan has no TMDB source to ask), `seed/authorities.toml` — and the definitions (not the
+//! items) of the curated lists in `lists/*.toml`.
+//!
+//! Seeding is an upsert by natural key: running it again changes only what the files changed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use serde::Deserialize;
+
+use super::connect::begin;
+use super::error::StoreError;
+use super::sql::{OnExisting, upsert};
+use crate::lists::{Authority, AuthorityKind, load_lists};
+use crate::plan::SeedSet;
+
+/// Rows written per set, and notes for the user (e.g. conflicting authority definitions).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SeedStats {
+    pub external_sources: u64,
+    pub genres: u64,
+    pub authorities: u64,
+    pub lists: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourcesFile {
+    sources: Vec<SourceRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceRow {
+    name: String,
+    display_name: String,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenresFile {
+    genres: Vec<GenreRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenreRow {
+    id: i64,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthoritiesFile {
+    authorities: Vec<Authority>,
+}
+
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|e| StoreError::SeedFile {
+        path: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    toml::from_str(&text).map_err(|e| StoreError::SeedFile {
+        path: path.display().to_string(),
+        message: e.to_string().trim_end().to_owned(),
+    })
+}
+
+/// Seeds `sets` from the files under `data_dir`. `genres` are TMDB's (from
+/// `/genre/movie/list`, see `sources::tmdb::mapping::genre_list`) when the runner has a TMDB
+/// source; otherwise `seed/genres.toml` is used. One transaction: all or nothing.
+pub async fn seed(
+    db: &DatabaseConnection,
+    sets: &[SeedSet],
+    genres: Option<Vec<(i64, String)>>,
+    data_dir: &Path,
+) -> Result<SeedStats, StoreError> {
+    let mut sets = sets.to_vec();
+    sets.sort();
+    sets.dedup();
+    let mut stats = SeedStats::default();
+    let seed_dir = data_dir.join("seed");
+
+    // Read and check every file before writing anything.
+    let sources_rows = if sets.contains(&SeedSet::ExternalSources) {
+        let path = seed_dir.join("external_sources.toml");
+        let file: SourcesFile = read_toml(&path)?;
+        for s in &file.sources {
+            if s.name.trim().is_empty() {
+                return Err(StoreError::SeedFile {
+                    path: path.display().to_string(),
+                    message: "a source has an empty name".into(),
+                });
+            }
+        }
+        Some(file.sources)
+    } else {
+        None
+    };
+    let genre_rows = if sets.contains(&SeedSet::Genres) {
+        Some(match genres {
+            Some(g) => g,
+            None => {
+                let file: GenresFile = read_toml(&seed_dir.join("genres.toml"))?;
+                file.genres.into_iter().map(|g| (g.id, g.name)).collect()
+            }
+        })
+    } else {
+        None
+    };
+    let lists = if sets.contains(&SeedSet::Lists) || sets.contains(&SeedSet::Authorities) {
+        load_lists(&data_dir.join("lists"))?
+    } else {
+        Vec::new()
+    };
+    let mut authorities: BTreeMap<String, (AuthorityKind, f64)> = BTreeMap::new();
+    if sets.contains(&SeedSet::Authorities) {
+        let path = seed_dir.join("authorities.toml");
+        let file: AuthoritiesFile = read_toml(&path)?;
+        for a in file.authorities {
+            if !(0.0..=1.0).contains(&a.trust) || a.name.trim().is_empty() {
+                return Err(StoreError::SeedFile {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "authority {:?}: needs a name and a trust from 0 to 1",
+                        a.name
+                    ),
+                });
+            }
+            authorities.insert(a.name, (a.kind, a.trust));
+        }
+    }
+    // List files name their authority; the authorities file wins where both define one.
+    for list in &lists {
+        let a = &list.authority;
+        match authorities.get(&a.name) {
+            None => {
+                authorities.insert(a.name.clone(), (a.kind, a.trust));
+            }
+            Some((kind, trust)) if *kind != a.kind || *trust != a.trust => {
+                stats.warnings.push(format!(
+                    "{}: authority {:?} is defined as {} with trust {} in seed/authorities.toml; \
+                     the list file's {} with trust {} is ignored",
+                    list.file.display(),
+                    a.name,
+                    kind.as_str(),
+                    trust,
+                    a.kind.as_str(),
+                    a.trust
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
+    let txn = begin(db).await?;
+    if let Some(rows) = sources_rows {
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    vec![s.name.into(), s.display_name.into(), s.url.into()],
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        stats.external_sources = upsert(
+            &txn,
+            "external_sources",
+            &["name", "display_name", "url"],
+            &["name"],
+            OnExisting::Update {
+                set: &["display_name", "url"],
+                keep_when_null: &[],
+            },
+            rows.into_iter().map(|(_, r)| r).collect(),
+        )
+        .await
+        .map_err(StoreError::query("seeding external sources"))?;
+    }
+    if let Some(rows) = genre_rows {
+        let map: BTreeMap<i64, String> = rows.into_iter().collect();
+        stats.genres = upsert(
+            &txn,
+            "genres",
+            &["tmdb_id", "name"],
+            &["tmdb_id"],
+            OnExisting::Update {
+                set: &["name"],
+                keep_when_null: &[],
+            },
+            map.into_iter()
+                .map(|(id, name)| vec![id.into(), name.into()])
+                .collect(),
+        )
+        .await
+        .map_err(StoreError::query("seeding genres"))?;
+    }
+    if !authorities.is_empty() {
+        stats.authorities = upsert(
+            &txn,
+            "cultural_authorities",
+            &["name", "kind", "trust"],
+            &["name"],
+            OnExisting::Update {
+                set: &["kind", "trust"],
+                keep_when_null: &[],
+            },
+            authorities
+                .iter()
+                .map(|(name, (kind, trust))| {
+                    vec![name.clone().into(), kind.as_str().into(), (*trust).into()]
+                })
+                .collect(),
+        )
+        .await
+        .map_err(StoreError::query("seeding cultural authorities"))?;
+    }
+    if sets.contains(&SeedSet::Lists) {
+        for list in &lists {
+            let authority_id = authority_id(&txn, &list.authority.name).await?;
+            stats.lists += upsert(
+                &txn,
+                "curated_lists",
+                &["authority_id", "name", "year", "list_type", "source"],
+                &["authority_id", "name", "year"],
+                OnExisting::Update {
+                    set: &["list_type", "source"],
+                    keep_when_null: &[],
+                },
+                vec![vec![
+                    authority_id.into(),
+                    list.name.clone().into(),
+                    list.year.into(),
+                    list.list_type.as_str().into(),
+                    list.source.clone().into(),
+                ]],
+            )
+            .await
+            .map_err(StoreError::query(format!(
+                "seeding list {}",
+                list.file.display()
+            )))?;
+        }
+    }
+    txn.commit()
+        .await
+        .map_err(StoreError::query("committing the seed"))?;
+    Ok(stats)
+}
+
+async fn authority_id<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, StoreError> {
+    let stmt = Query::select()
+        .column("id")
+        .from("cultural_authorities")
+        .and_where(Expr::col("name").eq(Value::from(name)))
+        .to_owned();
+    let what = || format!("looking up authority {name:?}");
+    let row = conn
+        .query_one(&stmt)
+        .await
+        .map_err(StoreError::query(what()))?
+        .ok_or_else(|| StoreError::Query {
+            what: what(),
+            source: sea_orm::DbErr::RecordNotFound(name.to_owned()),
+        })?;
+    row.try_get("", "id").map_err(StoreError::query(what()))
+}
