@@ -1,10 +1,11 @@
 //! `popctl db migrate | status | reset`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::ops::db::{Action, Options, run};
+use crate::ops::db::{Action, Options, plan_database, run};
 use crate::report::{Shell, Verbosity};
 
 #[derive(Debug, Args)]
@@ -16,46 +17,72 @@ pub struct DbArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Apply pending migrations
-    Migrate(UrlArg),
+    Migrate(DbTarget),
     /// Show the migrations and the row counts of the main tables
-    Status(UrlArg),
+    Status(DbTarget),
     /// Drop every table and recreate the schema (local databases only)
     Reset {
         #[command(flatten)]
-        url: UrlArg,
+        target: DbTarget,
         /// Reset even a database that is not on this machine
         #[arg(long)]
         allow_remote: bool,
     },
 }
 
+/// Which database: `--url` (or `DATABASE_URL`), or the one a plan writes to.
 #[derive(Debug, Args)]
-pub struct UrlArg {
+pub struct DbTarget {
     /// sqlite://file.db, sqlite::memory: or postgres://user@host/db
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub url: String,
+    pub url: Option<String>,
+    /// The database of this plan (its `[database] url`); wins over --url and DATABASE_URL
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// With --plan: override a plan key, like `--set database.url=sqlite://x.db` (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "plan")]
+    pub sets: Vec<String>,
+}
+
+impl DbTarget {
+    /// The database URL, and the plan's name when a plan gave it; `Err` is the exit code
+    /// after the problem was printed.
+    pub fn resolve(self, shell: &Shell) -> Result<(String, Option<String>), ExitCode> {
+        if let Some(plan) = &self.plan {
+            return match plan_database(plan, &self.sets, &super::env_snapshot()) {
+                Ok((url, name)) => Ok((url, Some(name))),
+                Err(errors) => {
+                    crate::ops::validate::print_diagnostics(shell, &errors.diagnostics);
+                    shell.error(errors.summary());
+                    Err(ExitCode::from(2))
+                }
+            };
+        }
+        match self.url {
+            Some(url) => Ok((url, None)),
+            None => {
+                shell
+                    .error("which database? pass --url URL, set DATABASE_URL, or pass --plan PLAN");
+                Err(ExitCode::from(2))
+            }
+        }
+    }
 }
 
 pub fn exec(args: DbArgs) -> ExitCode {
     let shell = Shell::stdio(Verbosity::Normal);
-    let (url, action) = match args.action {
-        DbAction::Migrate(u) => (u.url, Action::Migrate),
-        DbAction::Status(u) => (u.url, Action::Status),
-        DbAction::Reset { url, allow_remote } => (url.url, Action::Reset { allow_remote }),
+    let (target, action) = match args.action {
+        DbAction::Migrate(t) => (t, Action::Migrate),
+        DbAction::Status(t) => (t, Action::Status),
+        DbAction::Reset {
+            target,
+            allow_remote,
+        } => (target, Action::Reset { allow_remote }),
+    };
+    let url = match target.resolve(&shell) {
+        Ok((url, _)) => url,
+        Err(code) => return code,
     };
     let options = Options { url, action };
-    let outcome = tokio::runtime::Runtime::new()
-        .map_err(|e| e.to_string())
-        .map(|rt| rt.block_on(run(&options, &shell)));
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            shell.error(format!("cannot start the async runtime: {e}"));
-            ExitCode::from(1)
-        }
-    }
+    super::block_on(&shell, run(&options, &shell))
 }

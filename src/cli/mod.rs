@@ -12,8 +12,10 @@ use crate::report::{Shell, Verbosity};
 pub mod db;
 pub mod graph;
 pub mod plan;
+pub mod run;
 pub mod sandbox;
 pub mod schema;
+pub mod status;
 pub mod validate;
 
 #[derive(Debug, Parser)]
@@ -38,6 +40,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Work on the database schema by hand: migrate, status, reset
     Db(db::DbArgs),
+    Run(run::RunArgs),
+    Status(status::StatusArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +54,8 @@ pub fn main() -> ExitCode {
         Some(Command::Plan(args)) => plan::exec(args, &shell),
         Some(Command::Sandbox(args)) => sandbox::exec(args),
         Some(Command::Db(args)) => db::exec(args),
+        Some(Command::Run(args)) => run::exec(args),
+        Some(Command::Status(args)) => status::exec(args),
         None => {
             // No verb: show what exists rather than failing silently.
             let _ = Cli::command().print_help();
@@ -64,6 +70,27 @@ fn env_snapshot() -> std::collections::BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
+}
+
+/// Runs `work` on a new runtime: exit code 0, or 1 after printing its error.
+fn block_on<E: miette::Diagnostic + Send + Sync + 'static>(
+    shell: &Shell,
+    work: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
+    let outcome = tokio::runtime::Runtime::new()
+        .map_err(|e| e.to_string())
+        .map(|rt| rt.block_on(work));
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            shell.error(format!("cannot start the async runtime: {e}"));
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Exit code 0, or 2 after printing every problem of an invalid plan.

@@ -1,7 +1,12 @@
-//! `popctl db migrate | status | reset`: working on the schema by hand.
+//! `popctl db migrate | status | reset`: working on the schema by hand, on a database given
+//! by URL or by a plan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
+use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors};
 use crate::report::Shell;
 use crate::store::{self, StoreError, redact_url};
 
@@ -36,6 +41,35 @@ const COUNTED: [&str; 12] = [
     "curated_lists",
     "import_runs",
 ];
+
+/// The database plan `path` writes to (`[database] url`, after overrides and `${VAR}`
+/// expansion) and the plan's name. API keys are not needed for this.
+pub fn plan_database(
+    path: &Path,
+    sets: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(String, String), PlanErrors> {
+    let loaded = plan::load(&LoadOptions {
+        path: path.to_path_buf(),
+        sets: sets.to_vec(),
+        env: env.clone(),
+    })?;
+    let plan = loaded.plan;
+    match &plan.database.url {
+        Interpolated::Value(url) => Ok((url.clone(), plan.name)),
+        Interpolated::Unresolved { var } => Err(PlanErrors::new(
+            &path.display().to_string(),
+            vec![
+                PlanDiagnostic::error(
+                    Code::UnsetVariable,
+                    format!("environment variable `{var}` is not set; `database.url` needs it"),
+                )
+                .key("database.url")
+                .help(format!("export {var}=… or pass --url")),
+            ],
+        )),
+    }
+}
 
 pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
     let shown = redact_url(&options.url);

@@ -2,7 +2,9 @@
 
 pub mod db;
 pub mod graph;
+pub mod run;
 pub mod sandbox;
 pub mod schema;
 pub mod show;
+pub mod status;
 pub mod validate;

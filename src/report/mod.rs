@@ -1,8 +1,15 @@
-//! The one output path: status lines, warnings, progress bars and the run summary.
+//! The one output path: status lines, warnings, progress bars, logs and the run summary.
 //!
 //! The library never prints directly; everything user-facing goes through here so `--quiet`,
 //! non-terminal output and tests (which capture into a buffer) behave the same everywhere.
+//!
+//! - [`Shell`]: status lines and data. [`progress`]: bars or periodic lines while a run goes.
+//! - [`logging`]: `tracing` setup, with API keys redacted from every line.
+//! - [`summary`]: the run report, as a table and as JSON.
 
+pub mod logging;
+pub mod progress;
 mod shell;
+pub mod summary;
 
 pub use shell::{Captured, Shell, Verbosity};

@@ -8,3 +8,13 @@ pub mod retry;
 pub mod tmdb;
 
 pub use lenient::MappingError;
+
+/// A value from an upstream API with what it cost to get it.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    pub value: T,
+    /// Tries it took, 1 when the first one answered.
+    pub attempts: u32,
+    /// 429 answers met on the way.
+    pub rate_limited: u32,
+}

@@ -1,3 +1,375 @@
-//! Stage kinds, one file per kind, behind one trait.
+//! Stage kinds, one file per kind, behind one trait, and the executor that runs them as a DAG.
+//!
+//! - [`Stage`]: what a kind does with a [`StageContext`] (its settings, the run's database,
+//!   ledger and sources, its counters, its upstream input and downstream output).
+//! - [`executor`]: starts each stage when its `needs` allow, wires streaming between stages.
+//! - [`items`]: the one place a stage's items are worked through (concurrency, `delay`,
+//!   failure policy, Ctrl-C). [`ledger`]: the run's rows in `import_runs`/`import_items`.
+//!   [`claims`]: a movie listed by two fetch stages is fetched once.
+//! - [`reset`], [`seed`], [`fetch`], [`enrich`]: the kinds. `post_process` has its pure core in
+//!   [`post`]; until its database step exists, [`build`] refuses it by name.
 
+pub mod claims;
+pub mod enrich;
+pub mod executor;
+pub mod fetch;
+pub mod items;
+pub mod ledger;
 pub mod post;
+pub mod reset;
+pub mod seed;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::{self, Plan, SourceKind};
+use crate::sources::http::{HttpError, SourceClient, SourceTotals};
+use crate::sources::omdb::client::OmdbClient;
+use crate::sources::retry::Retrier;
+use crate::sources::tmdb::client::TmdbClient;
+use claims::Claims;
+use items::Pacer;
+use ledger::RunLedger;
+
+/// The clients of the plan's sources, by source name. Each client is shared by every stage
+/// that uses the source, so the source's rate and 429 pauses are shared too.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub tmdb: BTreeMap<String, TmdbClient>,
+    pub omdb: BTreeMap<String, OmdbClient>,
+}
+
+impl Sources {
+    /// One client per source of `plan`, with the keys as the plan now holds them (resolved:
+    /// call `Plan::require_resolved` first).
+    pub fn build(plan: &Plan) -> Result<Sources, HttpError> {
+        let mut sources = Sources::default();
+        for (name, config) in &plan.sources {
+            let key = config.api_key.value().map(str::to_owned);
+            let http = SourceClient::new(config, key)?;
+            match config.kind {
+                SourceKind::Tmdb => {
+                    let client = TmdbClient::new(http, config.api_key_var.clone());
+                    sources.tmdb.insert(name.clone(), client);
+                }
+                SourceKind::Omdb => {
+                    let client = OmdbClient::new(http, config.api_key_var.clone());
+                    sources.omdb.insert(name.clone(), client);
+                }
+            }
+        }
+        Ok(sources)
+    }
+
+    /// What each source did, by source name.
+    pub fn totals(&self) -> BTreeMap<String, SourceTotals> {
+        let tmdb = self
+            .tmdb
+            .iter()
+            .map(|(n, c)| (n.clone(), c.http().totals()));
+        let omdb = self
+            .omdb
+            .iter()
+            .map(|(n, c)| (n.clone(), c.http().totals()));
+        tmdb.chain(omdb).collect()
+    }
+}
+
+/// What a stage did, counted as it goes; the progress display reads these live.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Items known so far; grows while a list is paged or upstream stages stream.
+    pub total: AtomicU64,
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub skipped: AtomicU64,
+    /// Among `ok`: movies another fetch stage of the run fetched (no request of this stage).
+    pub shared: AtomicU64,
+    /// Items left pending for a later `--resume` (a spent quota).
+    pub pending: AtomicU64,
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    /// Rows the stage inserted, changed or removed.
+    pub rows: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CounterValues {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub shared: u64,
+    pub pending: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub rows: u64,
+}
+
+impl CounterValues {
+    /// Items that have an outcome.
+    pub fn done(&self) -> u64 {
+        self.ok + self.failed + self.skipped
+    }
+}
+
+impl Counters {
+    pub fn add(field: &AtomicU64, n: u64) {
+        field.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the cost of one request: the tries it took and the 429s met.
+    pub fn request(&self, attempts: u32, rate_limited: u32) {
+        Self::add(&self.requests, u64::from(attempts));
+        Self::add(&self.retries, u64::from(attempts.saturating_sub(1)));
+        Self::add(&self.rate_limited, u64::from(rate_limited));
+    }
+
+    pub fn values(&self) -> CounterValues {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CounterValues {
+            total: l(&self.total),
+            ok: l(&self.ok),
+            failed: l(&self.failed),
+            skipped: l(&self.skipped),
+            shared: l(&self.shared),
+            pending: l(&self.pending),
+            requests: l(&self.requests),
+            retries: l(&self.retries),
+            rate_limited: l(&self.rate_limited),
+            rows: l(&self.rows),
+        }
+    }
+}
+
+/// How a stage ended (or why it did not run).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum StageOutcome {
+    Done,
+    /// Finished by an earlier attempt of this run (`--resume`); not run again.
+    DoneEarlier,
+    /// Stopped early for a reason a later `--resume` can get past (a spent quota, an upstream
+    /// stage that did not finish); its remaining items are pending.
+    Partial(String),
+    Failed(String),
+    /// Ctrl-C: items in flight finished, the rest are pending.
+    Interrupted,
+    /// Not run because a stage it needs did not finish.
+    Skipped(String),
+    /// `enabled = false` in the plan.
+    Disabled,
+    /// Left out by `--only` or `--from`.
+    NotSelected,
+}
+
+impl StageOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StageOutcome::Done => "done",
+            StageOutcome::DoneEarlier => "done earlier",
+            StageOutcome::Partial(_) => "partial",
+            StageOutcome::Failed(_) => "failed",
+            StageOutcome::Interrupted => "interrupted",
+            StageOutcome::Skipped(_) => "skipped",
+            StageOutcome::Disabled => "disabled",
+            StageOutcome::NotSelected => "not selected",
+        }
+    }
+
+    /// True when stages that need this one may run.
+    pub fn satisfies_needs(&self) -> bool {
+        matches!(
+            self,
+            StageOutcome::Done
+                | StageOutcome::DoneEarlier
+                | StageOutcome::Disabled
+                | StageOutcome::NotSelected
+        )
+    }
+
+    /// Why the stage did not end well, if it says.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            StageOutcome::Partial(r) | StageOutcome::Failed(r) | StageOutcome::Skipped(r) => {
+                Some(r)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What every stage of a run shares.
+pub struct RunContext {
+    pub plan: Arc<Plan>,
+    pub db: DatabaseConnection,
+    /// The database URL as resolved (for `reset`'s guard).
+    pub database_url: String,
+    pub ledger: RunLedger,
+    pub sources: Sources,
+    pub claims: Arc<Claims>,
+    /// Ctrl-C: stop scheduling new items.
+    pub cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("plan", &self.plan.name)
+            .field("run_id", &self.ledger.run_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a fetch stage sends the TMDB ids of the movies it saved: to every downstream stage
+/// that streams from it. Dropping it tells them this stage is done.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    targets: Vec<StreamTarget>,
+}
+
+/// One streaming consumer, as a producer sees it.
+#[derive(Debug, Clone)]
+pub struct StreamTarget {
+    pub tx: mpsc::Sender<i64>,
+    /// Set by the consumer when it starts. Before that a producer never waits for room in the
+    /// channel (the consumer may be waiting for another stage): it drops what does not fit,
+    /// and the consumer reads everything committed before it started from the ledger.
+    pub started: Arc<AtomicBool>,
+}
+
+impl Emitter {
+    pub fn new(targets: Vec<StreamTarget>) -> Self {
+        Emitter { targets }
+    }
+
+    /// Sends `tmdb_id` downstream. Call it after the movie's transaction committed.
+    pub async fn emit(&self, tmdb_id: i64) {
+        for t in &self.targets {
+            if t.started.load(Ordering::SeqCst) {
+                // A consumer that already ended no longer listens; that is not an error.
+                let _ = t.tx.send(tmdb_id).await;
+            } else {
+                let _ = t.tx.try_send(tmdb_id);
+            }
+        }
+    }
+}
+
+/// The movies of an enrich stage with `scope = "upstream"`: what its upstream fetch stages
+/// saved in this run, from the ledger and, while they run, streamed.
+#[derive(Debug)]
+pub struct UpstreamInput {
+    /// Every fetch stage upstream of the consumer (directly or not), enabled in the plan.
+    pub producers: Vec<String>,
+    /// Movies streamed by the producers that run now, if the consumer streams.
+    pub rx: Option<mpsc::Receiver<i64>>,
+    pub started: Arc<AtomicBool>,
+    /// True when at least one producer runs in this execution.
+    pub live: bool,
+}
+
+/// Everything one stage gets to do its work.
+pub struct StageContext {
+    pub stage: plan::Stage,
+    pub run: Arc<RunContext>,
+    pub counters: Arc<Counters>,
+    pub input: Option<UpstreamInput>,
+    pub output: Emitter,
+    /// The stage's `delay` between its requests, across all of its tasks.
+    pub pacer: Pacer,
+    /// Things the user should know about, shown under the report.
+    pub notes: Mutex<Vec<String>>,
+}
+
+impl StageContext {
+    pub fn new(stage: plan::Stage, run: Arc<RunContext>) -> Self {
+        let pacer = Pacer::new(stage.delay);
+        StageContext {
+            stage,
+            run,
+            counters: Arc::new(Counters::default()),
+            input: None,
+            output: Emitter::default(),
+            pacer,
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.stage.name
+    }
+
+    pub fn retrier(&self) -> Retrier {
+        Retrier::new(self.stage.retry)
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.run.db
+    }
+
+    pub fn ledger(&self) -> &RunLedger {
+        &self.run.ledger
+    }
+
+    pub fn note(&self, note: impl Into<String>) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(note.into());
+    }
+
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One stage kind.
+#[async_trait]
+pub trait Stage: Send + Sync {
+    /// Does the stage's work and says how it ended. Items that finish are in the ledger (in
+    /// the same transaction as their data); the executor records the stage as done.
+    async fn run(&self, cx: &mut StageContext) -> StageOutcome;
+}
+
+/// A stage kind `run` cannot execute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+#[error("stage `{stage}`: {kind} is not implemented yet")]
+#[diagnostic(
+    code(popctl::stage::not_implemented),
+    help(
+        "leave the stage out: `enabled = false` in the plan, `--set stages.{stage}.enabled=false`, or pick stages with --only / --from"
+    )
+)]
+pub struct NotImplemented {
+    pub stage: String,
+    pub kind: &'static str,
+}
+
+/// The implementation of a compiled stage. Called for every stage that will run before any
+/// runs, so a plan that cannot run is refused before it touches anything.
+pub fn build(stage: &plan::Stage) -> Result<Box<dyn Stage>, NotImplemented> {
+    Ok(match &stage.kind {
+        plan::StageKind::Reset(s) => Box::new(reset::Reset(s.clone())),
+        plan::StageKind::Seed(s) => Box::new(seed::Seed(s.clone())),
+        plan::StageKind::Fetch(s) => Box::new(fetch::Fetch(s.clone())),
+        plan::StageKind::Enrich(s) => Box::new(enrich::Enrich(s.clone())),
+        // The database side of post-processing (issue 6) is not written yet; refusing by name
+        // keeps a plan from looking complete when a step silently did not happen.
+        plan::StageKind::PostProcess(_) => {
+            return Err(NotImplemented {
+                stage: stage.name.clone(),
+                kind: "post_process",
+            });
+        }
+    })
+}

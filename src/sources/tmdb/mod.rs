@@ -1,5 +1,6 @@
-//! TMDB v3: the response shapes (`models`) and their mapping into store bundles (`mapping`).
-//! Pure: bytes in, data out. The HTTP calls are the runner's, through `sources::http`.
+//! TMDB v3: the requests (`client`), the response shapes (`models`) and their mapping into
+//! store bundles (`mapping`). `models` and `mapping` are pure: bytes in, data out.
 
+pub mod client;
 pub mod mapping;
 pub mod models;

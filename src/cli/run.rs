@@ -1,0 +1,164 @@
+//! `popctl run PLAN`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::ops::run::{self, Options, Outcome, RunError};
+use crate::report::logging::{self, LogFormat, redact};
+use crate::report::progress::{Progress, ProgressMode};
+use crate::report::{Shell, Verbosity};
+
+/// Run a plan: its stages as a DAG, against TMDB and OMDb (or the built-in sandbox), into the
+/// plan's database. Exit codes: 0 all done, 1 failed, 2 invalid plan or usage, 3 finished
+/// partially (a spent quota, failed items, Ctrl-C): `--resume` goes on from there.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Start the TMDB/OMDb simulator in-process and point every source at it (no API keys,
+    /// no network)
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Continue the last unfinished run of this plan: finished stages and items are not redone
+    #[arg(long)]
+    pub resume: bool,
+    /// With --resume: continue even though the plan changed since that run started
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Run only this stage (repeatable); the others count as done
+    #[arg(long, value_name = "STAGE", conflicts_with = "from")]
+    pub only: Vec<String>,
+    /// Run this stage and every stage downstream of it
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+    /// Print the stages in order with the requests each will make and the time the rates
+    /// imply; touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Override a key, like `--set stages.popular.pages=2` (repeatable; applied last)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Also write the report as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print only warnings and errors (no progress, no table)
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Log lines as text or JSON (filter them with POPCTL_LOG or RUST_LOG)
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+/// How often a plain progress line is written when stderr is not a terminal.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+pub fn exec(args: RunArgs) -> ExitCode {
+    let shell = Shell::stdio(if args.quiet {
+        Verbosity::Quiet
+    } else {
+        Verbosity::Normal
+    });
+    let format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let progress = Progress::new(
+        ProgressMode::detect(&shell, format == LogFormat::Json),
+        shell.clone(),
+    );
+    let filter = std::env::var("POPCTL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
+    logging::init(format, filter.as_deref(), progress.bars());
+    let opts = Options {
+        plan: args.plan,
+        sets: args.sets,
+        env: super::env_snapshot(),
+        sandbox: args.sandbox,
+        resume: args.resume,
+        force: args.force,
+        only: args.only,
+        from: args.from,
+        dry_run: args.dry_run,
+        report: args.report,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            shell.error(format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let signals = tokio::spawn(interrupts(cancel.clone(), shell.clone()));
+        let ticker = progress.spawn_ticker(PROGRESS_EVERY);
+        let result = run::run(&opts, &shell, progress.clone(), cancel).await;
+        ticker.abort();
+        signals.abort();
+        progress.clear();
+        match result {
+            Ok(outcome) => {
+                if let Outcome::Ran(report) = &outcome {
+                    run::print_report(report, &shell);
+                }
+                outcome.exit_code()
+            }
+            Err(e) => report_error(e, &shell),
+        }
+    });
+    // Requests still waiting on a stalled server must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    ExitCode::from(code)
+}
+
+fn report_error(e: RunError, shell: &Shell) -> u8 {
+    let code = e.exit_code();
+    match e {
+        RunError::InvalidPlan(errors) => {
+            crate::ops::validate::print_diagnostics(shell, &errors.diagnostics);
+            shell.error(errors.summary());
+        }
+        other => shell.err_text(&redact(&format!("{:?}\n", miette::Report::new(other)))),
+    }
+    code
+}
+
+/// The first Ctrl-C (or SIGTERM) stops scheduling: items in flight finish and commit, and
+/// the run is recorded as interrupted. A second one stops at once.
+async fn interrupts(cancel: CancellationToken, shell: Shell) {
+    signal().await;
+    shell.warn(
+        "interrupted: finishing the items in flight and recording the run (Ctrl-C again to stop at once)",
+    );
+    cancel.cancel();
+    signal().await;
+    shell.error(
+        "stopped at once; the run stays unfinished, and `popctl run PLAN --resume` continues it",
+    );
+    std::process::exit(130);
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

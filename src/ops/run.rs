@@ -1,0 +1,497 @@
+//! `popctl run`: load and check the plan, pick the stages, open the database and the run
+//! ledger, build the sources, execute the DAG and report.
+//!
+//! Data flows one way: plan (`plan::load`, `require_resolved`) → DAG → stages → sources →
+//! store → report. Everything that can be checked is checked before anything is written
+//! (stage names, stage kinds, unset variables, the reset guard, a changed plan on
+//! `--resume`), so a refused run leaves the database untouched. `--dry-run` is the same path
+//! stopped before the first side effect: it prints the stages in order with the requests each
+//! will make and the time the rates imply.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::dag::Dag;
+use crate::plan::{
+    self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
+};
+use crate::report::Shell;
+use crate::report::logging::{redact, register_secret};
+use crate::report::summary::{self, CacheCounts, RunReport, SourceReport};
+use crate::sim::{self, SandboxConfig};
+use crate::sources::http::HttpError;
+use crate::stages::claims::Claims;
+use crate::stages::executor::{self, Execution, Observer};
+use crate::stages::ledger::RunLedger;
+use crate::stages::{self, NotImplemented, RunContext, Sources};
+use crate::store::{self, StoreError, ledger, redact_url};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub plan: PathBuf,
+    /// `--set key.path=value` overrides.
+    pub sets: Vec<String>,
+    /// The environment snapshot (overrides and `${VAR}` values).
+    pub env: BTreeMap<String, String>,
+    /// Start the simulator in-process and point every source at it.
+    pub sandbox: bool,
+    /// Continue the last unfinished run of the plan.
+    pub resume: bool,
+    /// With `resume`: continue even though the plan changed since that run started.
+    pub force: bool,
+    /// Run only these stages (the others count as done).
+    pub only: Vec<String>,
+    /// Run this stage and every stage downstream of it.
+    pub from: Option<String>,
+    pub dry_run: bool,
+    /// Write the report as JSON here.
+    pub report: Option<PathBuf>,
+}
+
+/// What `run` did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `--dry-run`: the plan was printed, nothing ran.
+    DryRun,
+    Ran(Box<RunReport>),
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::DryRun => 0,
+            Outcome::Ran(report) => report.exit_code,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    #[error("{}", .0.summary())]
+    #[diagnostic(code(popctl::run::invalid_plan))]
+    InvalidPlan(PlanErrors),
+
+    #[error("plan `{plan}` has no stage named `{name}` ({option})")]
+    #[diagnostic(code(popctl::run::unknown_stage), help("its stages: {known}"))]
+    UnknownStage {
+        plan: String,
+        name: String,
+        option: &'static str,
+        known: String,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    NotImplemented(#[from] NotImplemented),
+
+    #[error(
+        "plan `{plan}` changed since run {run_id} started (its hash was {old}, it is {new} now), \
+         so --resume would finish that run with a different plan"
+    )]
+    #[diagnostic(
+        code(popctl::run::plan_changed),
+        help(
+            "run without --resume to start over, undo the change, or add --force to continue \
+             run {run_id} with the plan as it is now"
+        )
+    )]
+    PlanChanged {
+        plan: String,
+        run_id: i64,
+        old: String,
+        new: String,
+    },
+
+    #[error("cannot start the sandbox: {0}")]
+    #[diagnostic(code(popctl::run::sandbox))]
+    Sandbox(String),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] StoreError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] HttpError),
+
+    #[error("cannot write the report to {path}: {reason}")]
+    #[diagnostic(code(popctl::run::report))]
+    Report { path: String, reason: String },
+}
+
+impl RunError {
+    /// 2 when the plan or the command line is the problem, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::InvalidPlan(_)
+            | RunError::UnknownStage { .. }
+            | RunError::NotImplemented(_)
+            | RunError::PlanChanged { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs the plan of `opts`. `cancel` is Ctrl-C: stop scheduling, finish what is in flight.
+pub async fn run(
+    opts: &Options,
+    shell: &Shell,
+    observer: Arc<dyn Observer>,
+    cancel: CancellationToken,
+) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let loaded = plan::load(&LoadOptions {
+        path: opts.plan.clone(),
+        sets: opts.sets.clone(),
+        env: opts.env.clone(),
+    })
+    .map_err(RunError::InvalidPlan)?;
+    // The sandbox stands in for every source's key and address: warnings about those being
+    // unset do not apply.
+    let warnings: Vec<_> = loaded
+        .warnings
+        .into_iter()
+        .filter(|d| {
+            !(opts.sandbox
+                && d.code == plan::Code::UnsetVariable
+                && d.key.as_deref().is_some_and(|k| k.starts_with("sources.")))
+        })
+        .collect();
+    crate::ops::validate::print_diagnostics(shell, &warnings);
+    let mut plan = loaded.plan;
+    let dag = Dag::new(&plan).map_err(|e| {
+        RunError::InvalidPlan(PlanErrors::new(
+            &opts.plan.display().to_string(),
+            vec![plan::PlanDiagnostic::error(
+                plan::Code::Cycle,
+                e.to_string(),
+            )],
+        ))
+    })?;
+    let selected = select(&plan, &dag, &opts.only, opts.from.as_deref())?;
+    let mut built = HashMap::new();
+    for stage in plan
+        .stages
+        .iter()
+        .filter(|s| s.enabled && selected.contains(&s.name))
+    {
+        built.insert(stage.name.clone(), stages::build(stage)?);
+    }
+
+    let sandbox = if opts.sandbox && !opts.dry_run {
+        let sandbox = sim::start(SandboxConfig::default())
+            .await
+            .map_err(|e| RunError::Sandbox(e.to_string()))?;
+        point_at(
+            &mut plan,
+            &sandbox.tmdb_base_url(),
+            &sandbox.omdb_base_url(),
+            sandbox.tmdb_key(),
+            sandbox.omdb_key(),
+        );
+        shell.status(
+            "Sandbox",
+            format!(
+                "TMDB and OMDb are simulated at {} (no API keys, no network)",
+                sandbox.omdb_base_url()
+            ),
+        );
+        Some(sandbox)
+    } else {
+        if opts.sandbox {
+            let default = SandboxConfig::default();
+            point_at(
+                &mut plan,
+                "(sandbox)",
+                "(sandbox)",
+                &default.tmdb_key,
+                &default.omdb_key,
+            );
+        }
+        None
+    };
+    plan.require_resolved().map_err(RunError::InvalidPlan)?;
+    if !opts.sandbox {
+        // The sandbox's stand-in keys are public; real ones must never reach output.
+        for source in plan.sources.values() {
+            if let Some(key) = source.api_key.value() {
+                register_secret(key);
+            }
+        }
+    }
+    let url = match plan.database.url.value() {
+        Some(url) => url.to_owned(),
+        None => unreachable_unresolved(&opts.plan)?,
+    };
+
+    if opts.dry_run {
+        shell.out_text(&dry_run_text(&plan, &dag, &selected));
+        return Ok(Outcome::DryRun);
+    }
+    for warning in plan::budget(&plan).quota_warnings() {
+        shell.warn(warning.message);
+    }
+
+    let db = store::connect(&url).await?;
+    store::migrate(&db).await?;
+    let (ledger, resumed) = open_ledger(&db, &plan, opts, shell).await?;
+    let mut done_earlier = HashSet::new();
+    if resumed {
+        for stage in &plan.stages {
+            if ledger.stage_done(&stage.name).await? {
+                done_earlier.insert(stage.name.clone());
+            }
+        }
+    }
+    let sources = Sources::build(&plan)?;
+    shell.status(
+        if resumed { "Resuming" } else { "Running" },
+        format!(
+            "plan `{}` (run {}) into {}",
+            plan.name,
+            ledger.run_id(),
+            redact_url(&url)
+        ),
+    );
+
+    let plan = Arc::new(plan);
+    let run = Arc::new(RunContext {
+        plan: plan.clone(),
+        db: db.clone(),
+        database_url: url.clone(),
+        ledger: ledger.clone(),
+        sources: sources.clone(),
+        claims: Arc::new(Claims::default()),
+        cancel: cancel.clone(),
+    });
+    let reports = executor::execute(
+        Execution {
+            run,
+            dag,
+            selected,
+            done_earlier,
+            built,
+        },
+        observer,
+    )
+    .await;
+
+    let status = summary::run_status(&reports, cancel.is_cancelled());
+    let report = RunReport {
+        plan: plan.name.clone(),
+        plan_hash: plan.hash.clone(),
+        run_id: ledger.run_id(),
+        resumed,
+        sandbox: sandbox.is_some(),
+        status,
+        exit_code: summary::exit_code(status),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        stages: reports,
+        sources: sources
+            .totals()
+            .into_iter()
+            .map(|(name, totals)| {
+                let report = SourceReport {
+                    totals,
+                    cache: None::<CacheCounts>,
+                };
+                (name, report)
+            })
+            .collect(),
+        peak_rss_bytes: summary::peak_rss_bytes(),
+    };
+    ledger.finish(status, &report.to_json()).await?;
+    db.close().await.ok();
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    if let Some(path) = &opts.report {
+        let text = redact(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        ));
+        std::fs::write(path, text).map_err(|e| RunError::Report {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(Outcome::Ran(Box::new(report)))
+}
+
+/// Prints the report the way `run` does: the table (unless quiet) and an error line for each
+/// stage that failed.
+pub fn print_report(report: &RunReport, shell: &Shell) {
+    if !shell.is_quiet() {
+        shell.err_text(&redact(&report.table()));
+    } else {
+        for s in &report.stages {
+            if let stages::StageOutcome::Failed(why) = &s.outcome {
+                shell.error(redact(&format!("stage `{}` failed: {why}", s.name)));
+            }
+        }
+    }
+}
+
+/// A compiled plan has every `${VAR}` resolved after `require_resolved`; this is its error if
+/// that ever stops holding.
+fn unreachable_unresolved(plan: &std::path::Path) -> Result<String, RunError> {
+    Err(RunError::InvalidPlan(PlanErrors::new(
+        &plan.display().to_string(),
+        vec![plan::PlanDiagnostic::error(
+            plan::Code::UnsetVariable,
+            "the database URL is unresolved (a bug, please report)".to_owned(),
+        )],
+    )))
+}
+
+/// Points every source at the simulator, with its keys. The plan's rates stay as planned.
+fn point_at(plan: &mut Plan, tmdb_url: &str, omdb_url: &str, tmdb_key: &str, omdb_key: &str) {
+    for source in plan.sources.values_mut() {
+        let (url, key) = match source.kind {
+            SourceKind::Tmdb => (tmdb_url, tmdb_key),
+            SourceKind::Omdb => (omdb_url, omdb_key),
+        };
+        source.base_url = url.to_owned();
+        source.api_key = Interpolated::Value(key.to_owned());
+        source.api_key_var = None;
+    }
+}
+
+/// The stages `--only` / `--from` choose: every stage when neither is given.
+fn select(
+    plan: &Plan,
+    dag: &Dag,
+    only: &[String],
+    from: Option<&str>,
+) -> Result<HashSet<String>, RunError> {
+    let known = || {
+        plan.stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let check = |name: &str, option: &'static str| {
+        if dag.contains(name) {
+            Ok(())
+        } else {
+            Err(RunError::UnknownStage {
+                plan: plan.name.clone(),
+                name: name.to_owned(),
+                option,
+                known: known(),
+            })
+        }
+    };
+    for name in only {
+        check(name, "--only")?;
+    }
+    let mut chosen: HashSet<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
+    if !only.is_empty() {
+        chosen.retain(|s| only.contains(s));
+    }
+    if let Some(from) = from {
+        check(from, "--from")?;
+        let downstream: HashSet<&str> = dag.descendants(from).into_iter().collect();
+        chosen.retain(|s| s == from || downstream.contains(s.as_str()));
+    }
+    Ok(chosen)
+}
+
+/// A new run, or with `--resume` the last unfinished run of the plan.
+async fn open_ledger(
+    db: &sea_orm::DatabaseConnection,
+    plan: &Plan,
+    opts: &Options,
+    shell: &Shell,
+) -> Result<(RunLedger, bool), RunError> {
+    if opts.resume {
+        match ledger::last_unfinished_run(db, &plan.name).await? {
+            Some(run) => {
+                if run.plan_hash != plan.hash {
+                    if !opts.force {
+                        return Err(RunError::PlanChanged {
+                            plan: plan.name.clone(),
+                            run_id: run.id,
+                            old: short(&run.plan_hash),
+                            new: short(&plan.hash),
+                        });
+                    }
+                    shell.warn(format!(
+                        "plan `{}` changed since run {} started; continuing it anyway (--force)",
+                        plan.name, run.id
+                    ));
+                }
+                return Ok((RunLedger::resume(db, &run).await?, true));
+            }
+            None => shell.note(format!(
+                "--resume: no unfinished run of plan `{}` in this database; starting a new run",
+                plan.name
+            )),
+        }
+    }
+    Ok((RunLedger::start(db, &plan.name, &plan.hash).await?, false))
+}
+
+fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// The stages in order with the requests each makes and the least time the rates imply.
+fn dry_run_text(plan: &Plan, dag: &Dag, selected: &HashSet<String>) -> String {
+    // The budget of what runs: stages left out count as disabled.
+    let mut chosen = plan.clone();
+    for stage in &mut chosen.stages {
+        stage.enabled &= selected.contains(&stage.name);
+    }
+    let budget = plan::budget(&chosen);
+    let mut out = format!("plan `{}`: stages in order\n", plan.name);
+    for (i, name) in dag.order().enumerate() {
+        let Some(stage) = plan.stage(name) else {
+            continue;
+        };
+        let mut line = format!("{:>3}. {name} ({})", i + 1, stage.kind.name());
+        if !selected.contains(name) {
+            line.push_str(": not selected");
+        } else if !stage.enabled {
+            line.push_str(": disabled");
+        } else if let Some(b) = budget.stages.iter().find(|b| b.stage == name) {
+            match (&b.source, b.requests) {
+                (Some(src), Some(n)) => {
+                    line.push_str(&format!(": {src}, at most {} requests", plan::thousands(n)));
+                }
+                (Some(src), None) => {
+                    line.push_str(&format!(": {src}, requests counted at run time"))
+                }
+                _ => {}
+            }
+            if let Some(note) = &b.note {
+                line.push_str(&format!(" ({note})"));
+            }
+            if !b.min_duration.is_zero() {
+                line.push_str(&format!(
+                    ", at least {} by its delay",
+                    human_duration(b.min_duration)
+                ));
+            }
+        }
+        let needs = dag.needs(name);
+        if !needs.is_empty() {
+            line.push_str(&format!("; after {}", needs.join(", ")));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for line in budget.lines() {
+        out.push_str(&format!("budget {line}\n"));
+    }
+    out.push_str(&format!(
+        "the rates allow no less than {} for the whole plan\n",
+        human_duration(budget.min_duration)
+    ));
+    out
+}

@@ -1,0 +1,152 @@
+//! Logs: `tracing` to stderr as text or JSON, filtered by `POPCTL_LOG` or `RUST_LOG`, written
+//! between redraws of the progress bars so neither tears the other's lines.
+//!
+//! Every log line and panic message passes through [`redact`] before it is written: API keys
+//! registered with [`register_secret`] are replaced, whatever a dependency logs at trace level
+//! (a URL with `?api_key=…`, a header). The sources redact their own messages too; this is
+//! the net under them.
+
+use std::io::Write;
+use std::sync::RwLock;
+
+use indicatif::MultiProgress;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What is shown without `POPCTL_LOG`/`RUST_LOG`: warnings (retries, failed items) and errors.
+pub const DEFAULT_FILTER: &str = "warn";
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Keeps `secret` out of every log line and panic message from now on.
+pub fn register_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_owned());
+        // Longest first, so a key containing another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `text` with every registered secret replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_owned();
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Installs the global subscriber and a panic hook that redacts. `filter` is the value of
+/// `POPCTL_LOG` or `RUST_LOG`; an invalid one is reported and the default used. A second
+/// call (tests) changes nothing.
+pub fn init(format: LogFormat, filter: Option<&str>, bars: Option<MultiProgress>) {
+    let (filter, problem) = match filter.filter(|f| !f.trim().is_empty()) {
+        None => (EnvFilter::new(DEFAULT_FILTER), None),
+        Some(f) => match EnvFilter::try_new(f) {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                EnvFilter::new(DEFAULT_FILTER),
+                Some(format!("ignoring the log filter {f:?}: {e}")),
+            ),
+        },
+    };
+    let writer = StderrAroundBars { bars };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(true);
+    let installed = match format {
+        LogFormat::Text => builder.compact().try_init().is_ok(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
+    };
+    if installed {
+        std::panic::set_hook(Box::new(|info| {
+            let text = redact(&format!("popctl panicked (a bug, please report): {info}\n"));
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }));
+    }
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
+    }
+}
+
+#[derive(Clone)]
+struct StderrAroundBars {
+    bars: Option<MultiProgress>,
+}
+
+/// Collects one event, then writes it whole (redacted) when dropped.
+struct LineWriter {
+    bars: Option<MultiProgress>,
+    buf: Vec<u8>,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let text = redact(&String::from_utf8_lossy(&self.buf));
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        };
+        match &self.bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for StderrAroundBars {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            bars: self.bars.clone(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_secrets_are_redacted() {
+        register_secret("k3y-logging-test-secret");
+        register_secret("");
+        assert_eq!(
+            redact("GET /movie/1?api_key=k3y-logging-test-secret&x=1"),
+            "GET /movie/1?api_key=***&x=1"
+        );
+        assert_eq!(redact("nothing to hide"), "nothing to hide");
+    }
+}

@@ -1,0 +1,216 @@
+//! Progress of a run: one bar per running stage when stderr is a terminal; otherwise a plain
+//! line per running stage every few seconds (CI logs, pipes), or JSON events with
+//! `--log-format json`; nothing with `--quiet`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Shell;
+use crate::plan;
+use crate::stages::executor::Observer;
+use crate::stages::{CounterValues, Counters, StageOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// indicatif bars on stderr.
+    Bars,
+    /// Status lines through the shell.
+    Lines,
+    /// `tracing` events (for `--log-format json`).
+    Events,
+    Off,
+}
+
+impl ProgressMode {
+    /// Bars on a terminal, lines otherwise, events when logs are JSON, nothing when quiet.
+    pub fn detect(shell: &Shell, json_logs: bool) -> Self {
+        if shell.is_quiet() {
+            ProgressMode::Off
+        } else if json_logs {
+            ProgressMode::Events
+        } else if shell.is_err_tty() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines
+        }
+    }
+}
+
+struct Running {
+    name: String,
+    counters: Arc<Counters>,
+    bar: Option<ProgressBar>,
+}
+
+/// The executor's observer. [`Progress::spawn_ticker`] refreshes what it shows.
+pub struct Progress {
+    mode: ProgressMode,
+    shell: Shell,
+    multi: MultiProgress,
+    running: Mutex<Vec<Running>>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    pub fn new(mode: ProgressMode, shell: Shell) -> Arc<Self> {
+        let multi = MultiProgress::with_draw_target(match mode {
+            ProgressMode::Bars => ProgressDrawTarget::stderr_with_hz(8),
+            _ => ProgressDrawTarget::hidden(),
+        });
+        Arc::new(Progress {
+            mode,
+            shell,
+            multi,
+            running: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn mode(&self) -> ProgressMode {
+        self.mode
+    }
+
+    /// The bars, for log output to be written around them; `None` when there are none.
+    pub fn bars(&self) -> Option<MultiProgress> {
+        (self.mode == ProgressMode::Bars).then(|| self.multi.clone())
+    }
+
+    /// Redraws the bars often and writes a line per running stage every `every`, until the
+    /// returned task is aborted.
+    pub fn spawn_ticker(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let tick = Duration::from_millis(250);
+            let mut since = Duration::ZERO;
+            loop {
+                tokio::time::sleep(tick).await;
+                since += tick;
+                let lines = since >= every;
+                if lines {
+                    since = Duration::ZERO;
+                }
+                me.refresh(lines);
+            }
+        })
+    }
+
+    fn refresh(&self, lines: bool) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for r in running.iter() {
+            let v = r.counters.values();
+            if let Some(bar) = &r.bar {
+                bar.set_length(v.total.max(v.done()));
+                bar.set_position(v.done());
+                bar.set_message(detail(&v));
+            } else if lines {
+                match self.mode {
+                    ProgressMode::Lines => self.shell.status(
+                        "Progress",
+                        format!("{}: {}/{} items, {}", r.name, v.done(), v.total, detail(&v)),
+                    ),
+                    ProgressMode::Events => event(&r.name, "running", &v),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Clears the bars before the report is printed.
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+fn detail(v: &CounterValues) -> String {
+    format!(
+        "{} failed, {} skipped, {} requests, {} retries, {} × 429",
+        v.failed, v.skipped, v.requests, v.retries, v.rate_limited
+    )
+}
+
+fn event(stage: &str, state: &str, v: &CounterValues) {
+    tracing::info!(
+        target: "popctl::progress",
+        stage,
+        state,
+        done = v.done(),
+        total = v.total,
+        ok = v.ok,
+        failed = v.failed,
+        skipped = v.skipped,
+        pending = v.pending,
+        requests = v.requests,
+        retries = v.retries,
+        rate_limited = v.rate_limited,
+        "progress"
+    );
+}
+
+impl Observer for Progress {
+    fn started(&self, stage: &plan::Stage, counters: Arc<Counters>) {
+        let bar = (self.mode == ProgressMode::Bars).then(|| {
+            let bar = self.multi.add(ProgressBar::new(0));
+            let style = ProgressStyle::with_template(
+                "{prefix:>14.bold} [{bar:25}] {pos:>5}/{len:<5} {per_sec:>8} eta {eta:<4} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(stage.name.clone());
+            bar
+        });
+        match self.mode {
+            ProgressMode::Lines => self
+                .shell
+                .status("Started", format!("{} ({})", stage.name, stage.kind.name())),
+            ProgressMode::Events => event(&stage.name, "started", &counters.values()),
+            _ => {}
+        }
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Running {
+                name: stage.name.clone(),
+                counters,
+                bar,
+            });
+    }
+
+    fn finished(&self, stage: &plan::Stage, outcome: &StageOutcome, v: &CounterValues) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = running.iter().position(|r| r.name == stage.name) else {
+            // A stage that never started (skipped, interrupted before its turn).
+            return;
+        };
+        let r = running.remove(i);
+        if let Some(bar) = r.bar {
+            bar.set_length(v.total.max(v.done()));
+            bar.set_position(v.done());
+            bar.finish_with_message(format!("{} — {}", outcome.label(), detail(v)));
+        }
+        match self.mode {
+            ProgressMode::Lines => self.shell.status(
+                "Finished",
+                format!(
+                    "{}: {}, {} ok, {} failed, {} skipped, {} pending",
+                    stage.name,
+                    outcome.label(),
+                    v.ok,
+                    v.failed,
+                    v.skipped,
+                    v.pending
+                ),
+            ),
+            ProgressMode::Events => event(&stage.name, outcome.label(), v),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The report at the end of a run: a table per stage for people, the same as JSON for
+//! `--report FILE` and for the run's row in the ledger.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::sources::http::SourceTotals;
+use crate::stages::StageOutcome;
+use crate::stages::executor::StageReport;
+use crate::store::ledger::RunStatus;
+
+/// Response-cache counters of one source. The cache (issue 7) fills them; `None` while a
+/// source has no cache attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub misses: u64,
+    /// Bytes answered from the cache.
+    pub bytes: u64,
+}
+
+/// What one source did over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    #[serde(flatten)]
+    pub totals: SourceTotals,
+    pub cache: Option<CacheCounts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub plan: String,
+    pub plan_hash: String,
+    pub run_id: i64,
+    /// Continued an earlier, unfinished run (`--resume`).
+    pub resumed: bool,
+    /// Against the built-in simulator (`--sandbox`).
+    pub sandbox: bool,
+    pub status: RunStatus,
+    pub exit_code: u8,
+    pub wall_seconds: f64,
+    pub stages: Vec<StageReport>,
+    pub sources: BTreeMap<String, SourceReport>,
+    /// The most memory the process held (Linux `VmHWM`), when the platform tells.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// How a run ended, from how its stages ended: any failed stage fails the run; Ctrl-C
+/// interrupts it; a stage that stopped early or did not run, or items that failed or are
+/// pending, make it partial.
+pub fn run_status(stages: &[StageReport], interrupted: bool) -> RunStatus {
+    if stages
+        .iter()
+        .any(|s| matches!(s.outcome, StageOutcome::Failed(_)))
+    {
+        RunStatus::Failed
+    } else if interrupted
+        || stages
+            .iter()
+            .any(|s| s.outcome == StageOutcome::Interrupted)
+    {
+        RunStatus::Interrupted
+    } else if stages.iter().any(|s| {
+        matches!(
+            s.outcome,
+            StageOutcome::Partial(_) | StageOutcome::Skipped(_)
+        ) || s.counters.failed > 0
+            || s.counters.pending > 0
+    }) {
+        RunStatus::Partial
+    } else {
+        RunStatus::Ok
+    }
+}
+
+/// 0 all done, 1 failed, 3 finished partially (interrupted runs included: `--resume` goes on).
+pub fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Ok => 0,
+        RunStatus::Failed => 1,
+        RunStatus::Running | RunStatus::Partial | RunStatus::Interrupted => 3,
+    }
+}
+
+impl RunReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The table and the lines under it.
+    pub fn table(&self) -> String {
+        let header = [
+            "stage", "kind", "status", "ok", "failed", "skipped", "pending", "requests", "retries",
+            "429s", "rows", "time",
+        ];
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+        for s in &self.stages {
+            let c = &s.counters;
+            let ran = !matches!(
+                s.outcome,
+                StageOutcome::DoneEarlier | StageOutcome::Disabled | StageOutcome::NotSelected
+            );
+            let n = |v: u64| if ran { v.to_string() } else { "-".to_owned() };
+            rows.push(vec![
+                s.name.clone(),
+                s.kind.to_string(),
+                s.outcome.label().to_string(),
+                n(c.ok),
+                n(c.failed),
+                n(c.skipped),
+                n(c.pending),
+                n(c.requests),
+                n(c.retries),
+                n(c.rate_limited),
+                n(c.rows),
+                if ran {
+                    format!("{:.1}s", s.wall.as_secs_f64())
+                } else {
+                    "-".to_owned()
+                },
+            ]);
+        }
+        let mut out = String::new();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for (n, row) in rows.iter().enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    if i < 3 {
+                        format!("{cell:<w$}", w = widths[i])
+                    } else {
+                        format!("{cell:>w$}", w = widths[i])
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+            if n == 0 {
+                let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+                let _ = writeln!(out, "{}", "-".repeat(total));
+            }
+        }
+        for s in &self.stages {
+            if let Some(why) = s.outcome.reason() {
+                let _ = writeln!(out, "{} {}: {why}", s.name, s.outcome.label());
+            }
+            if s.counters.shared > 0 {
+                let _ = writeln!(
+                    out,
+                    "{}: {} of its movies were fetched once, by another fetch stage of the run",
+                    s.name, s.counters.shared
+                );
+            }
+            for note in &s.notes {
+                let _ = writeln!(out, "{}: {note}", s.name);
+            }
+        }
+        for (name, s) in &self.sources {
+            let t = &s.totals;
+            let _ = write!(
+                out,
+                "source {name}: {} requests, {} retries, {} answered 429, {}",
+                t.requests,
+                t.retries,
+                t.rate_limited,
+                human_bytes(t.bytes)
+            );
+            if let Some(c) = &s.cache {
+                let _ = write!(
+                    out,
+                    "; cache {} hits, {} misses, {} from cache",
+                    c.hits,
+                    c.misses,
+                    human_bytes(c.bytes)
+                );
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "run {} of plan `{}`: {} in {:.1}s{}{}",
+            self.run_id,
+            self.plan,
+            self.status.as_str(),
+            self.wall_seconds,
+            if self.resumed { " (resumed)" } else { "" },
+            if self.sandbox {
+                " against the sandbox"
+            } else {
+                ""
+            },
+        );
+        out
+    }
+}
+
+/// `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The peak resident memory of this process, where the platform tells it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::CounterValues;
+    use std::time::Duration;
+
+    fn stage(name: &str, outcome: StageOutcome, counters: CounterValues) -> StageReport {
+        StageReport {
+            name: name.into(),
+            kind: "fetch",
+            outcome,
+            counters,
+            wall: Duration::from_millis(1500),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn status_from_stages() {
+        let ok = CounterValues::default();
+        let done = stage("a", StageOutcome::Done, ok);
+        assert_eq!(
+            run_status(std::slice::from_ref(&done), false),
+            RunStatus::Ok
+        );
+        assert_eq!(
+            run_status(std::slice::from_ref(&done), true),
+            RunStatus::Interrupted
+        );
+        let partial = stage("b", StageOutcome::Partial("quota".into()), ok);
+        assert_eq!(
+            run_status(&[done.clone(), partial], false),
+            RunStatus::Partial
+        );
+        let failed_items = stage("c", StageOutcome::Done, CounterValues { failed: 1, ..ok });
+        assert_eq!(run_status(&[failed_items], false), RunStatus::Partial);
+        let failed = stage("d", StageOutcome::Failed("401".into()), ok);
+        assert_eq!(run_status(&[done, failed], false), RunStatus::Failed);
+        assert_eq!(exit_code(RunStatus::Ok), 0);
+        assert_eq!(exit_code(RunStatus::Failed), 1);
+        assert_eq!(exit_code(RunStatus::Partial), 3);
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_stage_and_the_reasons_under_it() {
+        let report = RunReport {
+            plan: "dev".into(),
+            plan_hash: "h".into(),
+            run_id: 4,
+            resumed: true,
+            sandbox: false,
+            status: RunStatus::Partial,
+            exit_code: 3,
+            wall_seconds: 2.0,
+            stages: vec![
+                stage("reset", StageOutcome::DoneEarlier, CounterValues::default()),
+                stage(
+                    "omdb",
+                    StageOutcome::Partial("quota spent".into()),
+                    CounterValues {
+                        ok: 10,
+                        pending: 5,
+                        requests: 11,
+                        ..CounterValues::default()
+                    },
+                ),
+            ],
+            sources: BTreeMap::new(),
+            peak_rss_bytes: None,
+        };
+        let table = report.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("stage"), "{table}");
+        assert!(
+            lines[2].starts_with("reset  reset  done earlier"),
+            "{table}"
+        );
+        assert!(lines[3].contains("partial"), "{table}");
+        assert!(table.contains("omdb partial: quota spent"), "{table}");
+        assert!(
+            table.contains("run 4 of plan `dev`: partial in 2.0s (resumed)"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}

@@ -1,0 +1,345 @@
+//! `enrich`: OMDb ratings, awards and box office for movies, looked up by IMDb id.
+//!
+//! Which movies: with `scope = "upstream"`, those its upstream fetch stages saved in this run
+//! (from the ledger, and streamed while they run); with `"missing"`, every movie without an
+//! OMDb answer yet; with `"all"`, every movie. A movie without an IMDb id, or one OMDb already
+//! answered "no data" for (unless `retry_no_data`), is recorded without a request, so reruns
+//! do not spend the daily quota on known answers.
+//!
+//! OMDb's "Request limit reached!" stops the stage cleanly: requests in flight finish, and
+//! every movie not done is recorded as pending (also those upstream stages still stream in),
+//! for `--resume` once the quota resets. Ledger key: `movie:<tmdb id>`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::fetch::receiver_stream;
+use super::items::{self, ItemResult};
+use super::ledger::movie_key;
+use super::{Counters, Stage, StageContext, StageOutcome, UpstreamInput};
+use crate::plan::{EnrichScope, EnrichStage};
+use crate::sources::omdb::client::{Lookup, OmdbClient};
+use crate::sources::retry::Retrier;
+use crate::store::bundle::sources::OMDB;
+use crate::store::ledger::ItemStatus;
+use crate::store::{self, EnrichmentScope, EnrichmentState, StoreError};
+
+pub struct Enrich(pub EnrichStage);
+
+/// Movies recorded as pending per ledger statement as they arrive.
+const CHUNK: usize = 256;
+
+#[async_trait]
+impl Stage for Enrich {
+    async fn run(&self, cx: &mut StageContext) -> StageOutcome {
+        let input = cx.input.take();
+        let cx: &StageContext = cx;
+        let Some(omdb) = cx.run.sources.omdb.get(&self.0.source).cloned() else {
+            return StageOutcome::Failed(format!(
+                "the plan has no OMDb source named `{}`",
+                self.0.source
+            ));
+        };
+        let known = match cx.ledger().items(cx.name()).await {
+            Ok(k) => k,
+            Err(e) => return StageOutcome::Failed(e.to_string()),
+        };
+        let ids = match self.movies(cx, input).await {
+            Ok(ids) => ids,
+            Err(e) => return StageOutcome::Failed(e.to_string()),
+        };
+        let stop = CancellationToken::new();
+        let problem: Mutex<Option<String>> = Mutex::new(None);
+        let mut items = pending_items(cx, ids, &known, &stop, &problem);
+        let retrier = cx.retrier();
+        let retry_no_data = self.0.retry_no_data;
+        let omdb = &omdb;
+        let work = |_key: String, id: i64| enrich_one(cx, omdb, id, retrier, retry_no_data);
+        let stopped = items::process(cx, &stop, &mut items, work).await;
+        if let Some(why) = problem.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return StageOutcome::Failed(why);
+        }
+        if matches!(stopped, Some(StageOutcome::Partial(_))) {
+            // Keep taking what upstream stages still send, so every movie of the run is in the
+            // ledger as pending; no request is made for them.
+            let cancel = cx.run.cancel.clone();
+            let rest = items.take_until(cancel.cancelled_owned());
+            futures::pin_mut!(rest);
+            while rest.next().await.is_some() {
+                Counters::add(&cx.counters.pending, 1);
+            }
+        }
+        items::finish(cx, stopped)
+    }
+}
+
+impl Enrich {
+    /// The TMDB ids to consider, in the order they become known.
+    async fn movies<'a>(
+        &self,
+        cx: &'a StageContext,
+        input: Option<UpstreamInput>,
+    ) -> Result<BoxStream<'a, i64>, StoreError> {
+        let scope = match (self.0.scope, input) {
+            (EnrichScope::Upstream, Some(input)) => {
+                // From now on producers wait for room in the channel instead of dropping ids;
+                // everything they committed before is in the ledger read next.
+                input.started.store(true, Ordering::SeqCst);
+                let saved = cx.ledger().ok_movies(&input.producers).await?;
+                if !saved.is_empty() || input.live {
+                    let live = match input.rx {
+                        Some(rx) => receiver_stream(rx).boxed(),
+                        None => stream::empty().boxed(),
+                    };
+                    return Ok(stream::iter(saved).chain(live).boxed());
+                }
+                cx.note(format!(
+                    "none of the fetch stages upstream ({}) runs or ran in this run, so this stage \
+                     enriches every movie without OMDb data instead (scope \"missing\")",
+                    input.producers.join(", ")
+                ));
+                EnrichmentScope::Missing
+            }
+            (EnrichScope::Upstream, None) => {
+                cx.note(
+                    "no fetch stage upstream is enabled, so this stage enriches every movie \
+                     without OMDb data instead (scope \"missing\")",
+                );
+                EnrichmentScope::Missing
+            }
+            (EnrichScope::Missing, _) => EnrichmentScope::Missing,
+            (EnrichScope::All, _) => EnrichmentScope::All,
+        };
+        let movies =
+            store::enrichment_candidates(cx.db(), OMDB, scope, self.0.retry_no_data).await?;
+        Ok(stream::iter(movies.into_iter().map(|m| m.tmdb_id)).boxed())
+    }
+}
+
+/// The movies still to do, each recorded as pending before it is worked on (in chunks, as
+/// they arrive), each once; movies done by an earlier attempt are counted, not redone.
+fn pending_items<'a>(
+    cx: &'a StageContext,
+    ids: BoxStream<'a, i64>,
+    known: &'a HashMap<String, ItemStatus>,
+    stop: &'a CancellationToken,
+    problem: &'a Mutex<Option<String>>,
+) -> BoxStream<'a, (String, i64)> {
+    let mut seen = HashSet::new();
+    let c = &cx.counters;
+    ids.filter(move |id| {
+        let new = seen.insert(*id);
+        if new {
+            Counters::add(&c.total, 1);
+            match known.get(&movie_key(*id)) {
+                Some(ItemStatus::Ok) => Counters::add(&c.ok, 1),
+                Some(ItemStatus::Skipped) => Counters::add(&c.skipped, 1),
+                _ => return futures::future::ready(true),
+            }
+        }
+        futures::future::ready(false)
+    })
+    .ready_chunks(CHUNK)
+    .then(move |chunk| async move {
+        let keys: Vec<String> = chunk.iter().map(|id| movie_key(*id)).collect();
+        if let Err(e) = cx.ledger().ensure(cx.db(), cx.name(), &keys).await {
+            *problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            stop.cancel();
+        }
+        stream::iter(chunk.into_iter().map(|id| (movie_key(id), id)))
+    })
+    .flatten()
+    .boxed()
+}
+
+/// What the database knows about a movie for OMDb: its IMDb id and OMDb's last answer.
+struct Known {
+    imdb_id: Option<String>,
+    state: Option<String>,
+    reason: Option<String>,
+}
+
+async fn known_about(cx: &StageContext, tmdb_id: i64) -> Result<Option<Known>, StoreError> {
+    let stmt = Query::select()
+        .expr_as(Expr::col(("movies", "imdb_id")), "imdb_id")
+        .expr_as(Expr::col(("movie_enrichment", "state")), "state")
+        .expr_as(Expr::col(("movie_enrichment", "reason")), "reason")
+        .from("movies")
+        .left_join(
+            "movie_enrichment",
+            Expr::col(("movie_enrichment", "movie_id"))
+                .equals(("movies", "id"))
+                .and(Expr::col(("movie_enrichment", "source")).eq(Value::from(OMDB))),
+        )
+        .and_where(Expr::col(("movies", "tmdb_id")).eq(tmdb_id))
+        .to_owned();
+    let what = || format!("looking up TMDB movie {tmdb_id} for OMDb");
+    let Some(row) = cx
+        .db()
+        .query_one(&stmt)
+        .await
+        .map_err(StoreError::query(what()))?
+    else {
+        return Ok(None);
+    };
+    let get = |col: &str| -> Result<Option<String>, StoreError> {
+        row.try_get("", col).map_err(StoreError::query(what()))
+    };
+    Ok(Some(Known {
+        imdb_id: get("imdb_id")?,
+        state: get("state")?,
+        reason: get("reason")?,
+    }))
+}
+
+async fn enrich_one(
+    cx: &StageContext,
+    omdb: &OmdbClient,
+    tmdb_id: i64,
+    retrier: Retrier,
+    retry_no_data: bool,
+) -> ItemResult {
+    let known = match known_about(cx, tmdb_id).await {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            return ItemResult::Failed {
+                error: format!("TMDB movie {tmdb_id} is not in the database"),
+                attempts: 0,
+            };
+        }
+        Err(e) => {
+            return ItemResult::Failed {
+                error: e.to_string(),
+                attempts: 0,
+            };
+        }
+    };
+    let Some(imdb_id) = known.imdb_id else {
+        let why = "TMDB gives no IMDb id for this movie, so OMDb cannot be asked";
+        return record(cx, tmdb_id, EnrichmentState::NoImdbId, why, 0).await;
+    };
+    if known.state.as_deref() == Some("no_data") && !retry_no_data {
+        return ItemResult::Skipped {
+            reason: format!(
+                "OMDb had no data for {imdb_id} in an earlier run ({}); set retry_no_data = true \
+                 to ask again",
+                known.reason.unwrap_or_default()
+            ),
+            recorded: false,
+        };
+    }
+    let c = &cx.counters;
+    cx.pacer.wait().await;
+    let fetched = match omdb.by_imdb_id(&imdb_id, &retrier).await {
+        Ok(f) => f,
+        Err(e) => {
+            c.request(e.attempts(), e.rate_limited());
+            if e.stops_source() {
+                return ItemResult::Stop(StageOutcome::Failed(e.to_string()));
+            }
+            return ItemResult::Failed {
+                error: e.to_string(),
+                attempts: e.attempts(),
+            };
+        }
+    };
+    c.request(fetched.attempts, fetched.rate_limited);
+    let attempts = fetched.attempts;
+    match fetched.value {
+        Lookup::Found(record) => match save(cx, tmdb_id, &record, attempts).await {
+            Ok(rows) => ItemResult::Ok { rows },
+            Err(e) => ItemResult::Failed {
+                error: format!("{imdb_id}: {e}"),
+                attempts,
+            },
+        },
+        Lookup::NoData(reason) => {
+            let why = format!("OMDb has no data for {imdb_id}: {reason}");
+            record(
+                cx,
+                tmdb_id,
+                EnrichmentState::NoData { reason },
+                &why,
+                attempts,
+            )
+            .await
+        }
+        Lookup::LimitReached => ItemResult::Stop(StageOutcome::Partial(format!(
+            "{}: OMDb answered \"Request limit reached!\": the key's daily quota is spent; \
+             the movies not done are pending: run again with --resume once the quota resets",
+            omdb.http().name()
+        ))),
+    }
+}
+
+/// OMDb's data, the `fetched` state and the ledger row, all or nothing.
+async fn save(
+    cx: &StageContext,
+    tmdb_id: i64,
+    record: &store::OmdbRecord,
+    attempts: u32,
+) -> Result<u64, StoreError> {
+    let txn = store::begin(cx.db()).await?;
+    let stats = store::save_omdb_in(&txn, tmdb_id, record).await?;
+    store::set_enrichment_state(&txn, tmdb_id, OMDB, EnrichmentState::Fetched).await?;
+    cx.ledger()
+        .mark(
+            &txn,
+            cx.name(),
+            &movie_key(tmdb_id),
+            ItemStatus::Ok,
+            attempts,
+            None,
+        )
+        .await?;
+    txn.commit().await.map_err(StoreError::query(format!(
+        "committing OMDb data of TMDB movie {tmdb_id}"
+    )))?;
+    Ok(stats.written + stats.deleted)
+}
+
+/// A movie OMDb cannot help with: the state and a skipped ledger row, in one transaction.
+async fn record(
+    cx: &StageContext,
+    tmdb_id: i64,
+    state: EnrichmentState,
+    why: &str,
+    attempts: u32,
+) -> ItemResult {
+    let saved = async {
+        let txn = store::begin(cx.db()).await?;
+        store::set_enrichment_state(&txn, tmdb_id, OMDB, state).await?;
+        cx.ledger()
+            .mark(
+                &txn,
+                cx.name(),
+                &movie_key(tmdb_id),
+                ItemStatus::Skipped,
+                attempts,
+                Some(why),
+            )
+            .await?;
+        txn.commit().await.map_err(StoreError::query(format!(
+            "recording the OMDb state of TMDB movie {tmdb_id}"
+        )))
+    }
+    .await;
+    match saved {
+        Ok(()) => ItemResult::Skipped {
+            reason: why.to_owned(),
+            recorded: true,
+        },
+        Err(e) => ItemResult::Failed {
+            error: e.to_string(),
+            attempts,
+        },
+    }
+}

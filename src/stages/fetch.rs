@@ -1,0 +1,525 @@
+//! `fetch`: TMDB movie ids (list or discover pages, explicit `ids`, or a curated list) → one
+//! `movie/{id}?append_to_response=…` request per movie → `save_movie_in`, with the movie's
+//! ledger row in the same transaction → its id streamed to the stages downstream.
+//!
+//! Ids are found and fetched at once: the first page's movies are being fetched while the
+//! next pages are asked for. A movie another fetch stage of the run has (or is) fetching is
+//! not asked again ([`super::claims`]). On `--resume`, pages, entries and movies already done
+//! are not asked again; the movies of pages done earlier come from the ledger.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::claims::{Claim, Outcome};
+use super::items::{self, ItemResult};
+use super::ledger::{movie_id, movie_key};
+use super::{Counters, Stage, StageContext, StageOutcome};
+use crate::lists::{self, ListItem};
+use crate::plan::{DiscoverFilters, FetchSelection, FetchStage, ListKind, MAX_PAGES};
+use crate::sources::retry::Retrier;
+use crate::sources::tmdb::client::{Details, TmdbClient};
+use crate::sources::tmdb::mapping::movie_bundle;
+use crate::store::ledger::ItemStatus;
+use crate::store::{self, StoreError};
+
+pub struct Fetch(pub FetchStage);
+
+/// List pages asked for at once, ahead of the movie requests they feed.
+const PAGES_AHEAD: usize = 4;
+
+/// Movie ids found but not yet picked up by a task.
+const QUEUE: usize = 256;
+
+#[async_trait]
+impl Stage for Fetch {
+    async fn run(&self, cx: &mut StageContext) -> StageOutcome {
+        let cx: &StageContext = cx;
+        let Some(tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
+            return StageOutcome::Failed(format!(
+                "the plan has no TMDB source named `{}`",
+                self.0.source
+            ));
+        };
+        let known = match cx.ledger().items(cx.name()).await {
+            Ok(k) => k,
+            Err(e) => return StageOutcome::Failed(e.to_string()),
+        };
+        let stop = CancellationToken::new();
+        let retrier = cx.retrier();
+        let (tx, rx) = mpsc::channel::<i64>(QUEUE);
+        let feed = Feed {
+            cx,
+            tmdb: &tmdb,
+            known: &known,
+            stop: &stop,
+            retrier,
+            tx,
+            sent: HashSet::new(),
+        };
+        let ids = receiver_stream(rx).map(|id| (movie_key(id), id));
+        let append = &self.0.append;
+        let tmdb_ref = &tmdb;
+        let work = |_key: String, id: i64| fetch_one(cx, tmdb_ref, append, id, retrier);
+        let (fed, worked) = futures::join!(
+            feed.run(&self.0.selection),
+            items::process(cx, &stop, ids, work)
+        );
+        items::finish(cx, worked.or(fed))
+    }
+}
+
+/// Turns a channel into a stream.
+pub fn receiver_stream<T>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Unpin {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Finds the stage's movie ids and hands them to the tasks that fetch them.
+struct Feed<'a> {
+    cx: &'a StageContext,
+    tmdb: &'a TmdbClient,
+    known: &'a HashMap<String, ItemStatus>,
+    stop: &'a CancellationToken,
+    retrier: Retrier,
+    tx: mpsc::Sender<i64>,
+    /// Ids handed over (or done earlier), so a movie listed twice is fetched once.
+    sent: HashSet<i64>,
+}
+
+impl Feed<'_> {
+    /// Returns why the stage must stop, if it must.
+    async fn run(mut self, selection: &FetchSelection) -> Option<StageOutcome> {
+        // Movies recorded by an earlier attempt of the run, from pages or entries done then.
+        let mut earlier: Vec<i64> = self.known.keys().filter_map(|k| movie_id(k)).collect();
+        earlier.sort_unstable();
+        let done_earlier = earlier
+            .iter()
+            .filter(|id| self.known.get(&movie_key(**id)) == Some(&ItemStatus::Ok))
+            .count();
+        if done_earlier > 0 {
+            self.cx.note(format!(
+                "{done_earlier} movies were fetched by an earlier attempt of this run"
+            ));
+        }
+        for id in earlier {
+            if !self.hand_over(id).await {
+                return None;
+            }
+        }
+        match selection {
+            FetchSelection::Ids(ids) => {
+                let ids: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+                self.ids(&ids).await
+            }
+            FetchSelection::List {
+                list,
+                pages,
+                filters,
+            } => self.pages(*list, *pages, filters).await,
+            FetchSelection::CuratedList { path, .. } => self.curated(path).await,
+        }
+    }
+
+    /// Sends `id` to the fetching tasks unless it was sent already or is done; false when
+    /// the stage is stopping.
+    async fn hand_over(&mut self, id: i64) -> bool {
+        if !self.sent.insert(id) {
+            return true;
+        }
+        let c = &self.cx.counters;
+        Counters::add(&c.total, 1);
+        if self.known.get(&movie_key(id)) == Some(&ItemStatus::Ok) {
+            Counters::add(&c.ok, 1);
+            return true;
+        }
+        tokio::select! {
+            sent = self.tx.send(id) => sent.is_ok(),
+            () = self.stop.cancelled() => false,
+            () = self.cx.run.cancel.cancelled() => false,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.is_cancelled() || self.cx.run.cancel.is_cancelled()
+    }
+
+    async fn ids(&mut self, ids: &[i64]) -> Option<StageOutcome> {
+        let keys: Vec<String> = ids.iter().map(|&id| movie_key(id)).collect();
+        if let Err(e) = self
+            .cx
+            .ledger()
+            .ensure(self.cx.db(), self.cx.name(), &keys)
+            .await
+        {
+            return Some(self.halt(StageOutcome::Failed(e.to_string())));
+        }
+        for &id in ids {
+            if !self.hand_over(id).await {
+                break;
+            }
+        }
+        None
+    }
+
+    async fn pages(
+        &mut self,
+        list: ListKind,
+        pages: u32,
+        filters: &DiscoverFilters,
+    ) -> Option<StageOutcome> {
+        let mut last = pages.min(MAX_PAGES);
+        // Page 1 alone first: it says how many pages the list has.
+        let mut next = 1;
+        while next <= last && !self.stopping() {
+            let batch: Vec<u32> = if next == 1 {
+                vec![1]
+            } else {
+                (next..=last.min(next + PAGES_AHEAD as u32 - 1)).collect()
+            };
+            next += batch.len() as u32;
+            let todo: Vec<u32> = batch
+                .into_iter()
+                .filter(|p| self.known.get(&page_key(*p)) != Some(&ItemStatus::Ok))
+                .collect();
+            let fetched = futures::stream::iter(todo)
+                .map(|page| self.page(list, filters, page))
+                .buffered(PAGES_AHEAD)
+                .collect::<Vec<_>>()
+                .await;
+            for result in fetched {
+                match result {
+                    Ok((ids, total_pages)) => {
+                        last = last.min(total_pages.max(1));
+                        for id in ids {
+                            if !self.hand_over(id).await {
+                                return None;
+                            }
+                        }
+                    }
+                    Err(stop) => return Some(self.halt(stop)),
+                }
+            }
+        }
+        None
+    }
+
+    /// One list page: its ids and the list's page count, recorded with the page's ledger row.
+    /// `Err` when the stage must stop; a page that failed is counted and recorded here.
+    async fn page(
+        &self,
+        list: ListKind,
+        filters: &DiscoverFilters,
+        page: u32,
+    ) -> Result<(Vec<i64>, u32), StageOutcome> {
+        let cx = self.cx;
+        let c = &cx.counters;
+        let key = page_key(page);
+        Counters::add(&c.total, 1);
+        cx.pacer.wait().await;
+        match self
+            .tmdb
+            .list_page(list, filters, page, &self.retrier)
+            .await
+        {
+            Ok(fetched) => {
+                c.request(fetched.attempts, fetched.rate_limited);
+                let ids = fetched.value.ids;
+                let keys: Vec<String> = ids.iter().map(|&id| movie_key(id)).collect();
+                let saved = record_found(cx, &key, &keys, fetched.attempts).await;
+                match saved {
+                    Ok(()) => {
+                        Counters::add(&c.ok, 1);
+                        Ok((ids, fetched.value.total_pages))
+                    }
+                    Err(e) => Err(StageOutcome::Failed(e.to_string())),
+                }
+            }
+            Err(e) => {
+                c.request(e.attempts(), e.rate_limited());
+                if e.stops_source() {
+                    return Err(StageOutcome::Failed(e.to_string()));
+                }
+                let failed = ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts: e.attempts(),
+                };
+                match items::record(cx, &key, failed).await {
+                    Some(stop) => Err(stop),
+                    None => Ok((Vec::new(), u32::MAX)),
+                }
+            }
+        }
+    }
+
+    async fn curated(&mut self, path: &std::path::Path) -> Option<StageOutcome> {
+        let list = match lists::load_list(path) {
+            Ok(list) => list,
+            Err(e) => return Some(self.halt(StageOutcome::Failed(e.to_string()))),
+        };
+        let direct: Vec<i64> = list.items.iter().filter_map(|i| i.tmdb_id).collect();
+        if let Some(stop) = self.ids(&direct).await {
+            return Some(stop);
+        }
+        for (n, item) in list.items.iter().enumerate() {
+            if self.stopping() {
+                break;
+            }
+            if item.tmdb_id.is_some() {
+                continue;
+            }
+            let found = match &item.imdb_id {
+                Some(imdb_id) => self.find(imdb_id).await,
+                None => self.unidentified(n + 1, item).await.map(|()| None),
+            };
+            match found {
+                Ok(Some(id)) => {
+                    if !self.hand_over(id).await {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(stop) => return Some(self.halt(stop)),
+            }
+        }
+        None
+    }
+
+    /// The TMDB id of a list entry known by its IMDb id, recorded with its ledger row.
+    async fn find(&self, imdb_id: &str) -> Result<Option<i64>, StageOutcome> {
+        let cx = self.cx;
+        let c = &cx.counters;
+        let key = format!("imdb:{imdb_id}");
+        if self
+            .known
+            .get(&key)
+            .is_some_and(|s| *s != ItemStatus::Failed && *s != ItemStatus::Pending)
+        {
+            // Done earlier: its movie (if any) is among the `movie:` rows already handed over.
+            return Ok(None);
+        }
+        Counters::add(&c.total, 1);
+        cx.pacer.wait().await;
+        let result = match self.tmdb.find_imdb(imdb_id, &self.retrier).await {
+            Ok(fetched) => {
+                c.request(fetched.attempts, fetched.rate_limited);
+                match fetched.value {
+                    Some(id) => {
+                        match record_found(cx, &key, &[movie_key(id)], fetched.attempts).await {
+                            Ok(()) => {
+                                Counters::add(&c.ok, 1);
+                                return Ok(Some(id));
+                            }
+                            Err(e) => return Err(StageOutcome::Failed(e.to_string())),
+                        }
+                    }
+                    None => ItemResult::Skipped {
+                        reason: format!("TMDB has no movie with IMDb id {imdb_id}"),
+                        recorded: false,
+                    },
+                }
+            }
+            Err(e) => {
+                c.request(e.attempts(), e.rate_limited());
+                if e.stops_source() {
+                    return Err(StageOutcome::Failed(e.to_string()));
+                }
+                ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts: e.attempts(),
+                }
+            }
+        };
+        match items::record(cx, &key, result).await {
+            Some(stop) => Err(stop),
+            None => Ok(None),
+        }
+    }
+
+    /// A list entry with only a title (and year): there is no search endpoint to look it up
+    /// by, so it is recorded as skipped, saying what would identify it.
+    async fn unidentified(&self, number: usize, item: &ListItem) -> Result<(), StageOutcome> {
+        let key = format!("entry:{number}");
+        if self.known.get(&key) == Some(&ItemStatus::Skipped) {
+            return Ok(());
+        }
+        Counters::add(&self.cx.counters.total, 1);
+        let skipped = ItemResult::Skipped {
+            reason: format!(
+                "list entry {number} ({item}) has no tmdb_id or imdb_id; popctl does not search \
+                 TMDB by title, so add one of them to the list file"
+            ),
+            recorded: false,
+        };
+        match items::record(self.cx, &key, skipped).await {
+            Some(stop) => Err(stop),
+            None => Ok(()),
+        }
+    }
+
+    fn halt(&self, outcome: StageOutcome) -> StageOutcome {
+        self.stop.cancel();
+        outcome
+    }
+}
+
+fn page_key(page: u32) -> String {
+    format!("page:{page}")
+}
+
+/// Records a page or list entry as done, with the movies it named as pending, in one
+/// transaction: a resumed run knows those movies without asking again.
+async fn record_found(
+    cx: &StageContext,
+    key: &str,
+    movie_keys: &[String],
+    attempts: u32,
+) -> Result<(), StoreError> {
+    let txn = store::begin(cx.db()).await?;
+    cx.ledger().ensure(&txn, cx.name(), movie_keys).await?;
+    cx.ledger()
+        .mark(&txn, cx.name(), key, ItemStatus::Ok, attempts, None)
+        .await?;
+    txn.commit()
+        .await
+        .map_err(StoreError::query(format!("recording {key}")))
+}
+
+/// Fetches and saves one movie, or takes the outcome of the stage that did.
+async fn fetch_one(
+    cx: &StageContext,
+    tmdb: &TmdbClient,
+    append: &[String],
+    id: i64,
+    retrier: Retrier,
+) -> ItemResult {
+    let guard = match cx.run.claims.claim(id, cx.name()).await {
+        Claim::Mine(guard) => guard,
+        Claim::Settled { owner, outcome } => return shared(cx, id, &owner, outcome).await,
+    };
+    let c = &cx.counters;
+    cx.pacer.wait().await;
+    let fetched = match tmdb.details(id, append, &retrier).await {
+        Ok(f) => f,
+        Err(e) => {
+            c.request(e.attempts(), e.rate_limited());
+            if e.stops_source() {
+                // Abandoned, not failed: no stage of the run gets this movie now.
+                drop(guard);
+                return ItemResult::Stop(StageOutcome::Failed(e.to_string()));
+            }
+            let error = e.to_string();
+            guard.settle(Outcome::Failed(error.clone()));
+            return ItemResult::Failed {
+                error,
+                attempts: e.attempts(),
+            };
+        }
+    };
+    c.request(fetched.attempts, fetched.rate_limited);
+    let attempts = fetched.attempts;
+    let body = match fetched.value {
+        Details::NotFound => {
+            guard.settle(Outcome::NotFound);
+            return ItemResult::Skipped {
+                reason: format!("TMDB has no movie {id} (HTTP 404)"),
+                recorded: false,
+            };
+        }
+        Details::Found(body) => body,
+    };
+    let failed = |error: String| ItemResult::Failed { error, attempts };
+    let bundle = match movie_bundle(&body) {
+        Ok(b) if b.tmdb_id() == id => b,
+        Ok(b) => {
+            let error = format!(
+                "TMDB answered movie {} when asked for movie {id}",
+                b.tmdb_id()
+            );
+            guard.settle(Outcome::Failed(error.clone()));
+            return failed(error);
+        }
+        Err(e) => {
+            let error = format!("TMDB movie {id}: {e}");
+            guard.settle(Outcome::Failed(error.clone()));
+            return failed(error);
+        }
+    };
+    drop(body);
+    match save(cx, &bundle, attempts).await {
+        Ok(rows) => {
+            guard.settle(Outcome::Saved);
+            cx.output.emit(id).await;
+            ItemResult::Ok { rows }
+        }
+        Err(e) => {
+            let error = format!("TMDB movie {id}: {e}");
+            guard.settle(Outcome::Failed(error.clone()));
+            failed(error)
+        }
+    }
+}
+
+/// The movie and its ledger row, all or nothing.
+async fn save(
+    cx: &StageContext,
+    bundle: &store::MovieBundle,
+    attempts: u32,
+) -> Result<u64, StoreError> {
+    let id = bundle.tmdb_id();
+    let txn = store::begin(cx.db()).await?;
+    let stats = store::save_movie_in(&txn, bundle).await?;
+    cx.ledger()
+        .mark(
+            &txn,
+            cx.name(),
+            &movie_key(id),
+            ItemStatus::Ok,
+            attempts,
+            None,
+        )
+        .await?;
+    txn.commit().await.map_err(|source| StoreError::Save {
+        tmdb_id: id,
+        step: "committing",
+        source,
+    })?;
+    Ok(stats.written + stats.deleted)
+}
+
+/// A movie another fetch stage of the run took care of.
+async fn shared(cx: &StageContext, id: i64, owner: &str, outcome: Outcome) -> ItemResult {
+    match outcome {
+        Outcome::Saved => {
+            let key = movie_key(id);
+            let marked = cx
+                .ledger()
+                .mark(cx.db(), cx.name(), &key, ItemStatus::Ok, 0, None)
+                .await;
+            match marked {
+                Ok(()) => {
+                    cx.output.emit(id).await;
+                    if owner == cx.name() {
+                        ItemResult::Ok { rows: 0 }
+                    } else {
+                        ItemResult::Shared
+                    }
+                }
+                Err(e) => ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts: 0,
+                },
+            }
+        }
+        Outcome::NotFound => ItemResult::Skipped {
+            reason: format!("TMDB has no movie {id} (HTTP 404 to stage `{owner}`)"),
+            recorded: false,
+        },
+        Outcome::Failed(error) => ItemResult::Failed {
+            error: format!("stage `{owner}` could not fetch it: {error}"),
+            attempts: 0,
+        },
+    }
+}

@@ -1,0 +1,277 @@
+//! Working through a stage's items: the stage's `concurrency` and `delay`, its failure policy
+//! (`on_error`, `max_failures`), stopping early, and Ctrl-C.
+//!
+//! Items that succeed are marked in the ledger by the stage, inside the transaction that
+//! wrote their data, so the ledger never claims what the database lacks. Items that fail or
+//! are skipped without writing anything are marked here.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Counters, StageContext, StageOutcome};
+use crate::plan::{MaxFailures, OnError};
+use crate::store::ledger::ItemStatus;
+
+/// How one item ended.
+#[derive(Debug)]
+pub enum ItemResult {
+    /// Done and committed, ledger row included, by the stage; `rows` written.
+    Ok { rows: u64 },
+    /// Done by another stage of the run; the stage recorded its ledger row.
+    Shared,
+    /// Nothing to do for this item. `recorded`: the stage already wrote the ledger row in the
+    /// transaction that stored what it learnt (OMDb's "no data"); otherwise it is written here.
+    Skipped { reason: String, recorded: bool },
+    /// This item failed; the stage goes on unless its failure policy says otherwise.
+    Failed { error: String, attempts: u32 },
+    /// No other item of this stage can succeed now (a rejected key, a spent quota). This
+    /// item stays pending, and so do the items not started yet.
+    Stop(StageOutcome),
+}
+
+/// Spaces a stage's requests by its `delay`, across all of its concurrent tasks.
+#[derive(Debug)]
+pub struct Pacer {
+    delay: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    pub fn new(delay: Duration) -> Self {
+        Pacer {
+            delay,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Waits for this stage's next request slot.
+    pub async fn wait(&self) {
+        if self.delay.is_zero() {
+            return;
+        }
+        let at = reserve(&mut *self.next.lock().await, Instant::now(), self.delay);
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// The next free slot at or after `now`, and the slot after it kept in `next`.
+fn reserve(next: &mut Option<Instant>, now: Instant, delay: Duration) -> Instant {
+    let at = next.map_or(now, |n| n.max(now));
+    *next = Some(at + delay);
+    at
+}
+
+/// Does `work` for each item of `items` (with its ledger key), at most `concurrency` at a
+/// time, until the items run out, the failure policy trips, an item says stop, `stop` is
+/// cancelled or the run is (Ctrl-C). Items already started always finish.
+///
+/// Returns `None` when every item was worked through without the policy tripping; the caller
+/// decides what that means (usually `Done`).
+pub async fn process<I, S, F, Fut>(
+    cx: &StageContext,
+    stop: &CancellationToken,
+    items: S,
+    work: F,
+) -> Option<StageOutcome>
+where
+    S: Stream<Item = (String, I)> + Unpin,
+    F: Fn(String, I) -> Fut,
+    Fut: Future<Output = ItemResult>,
+{
+    let concurrency = cx.stage.concurrency.max(1) as usize;
+    let run_cancel = cx.run.cancel.clone();
+    let stage_stop = stop.clone();
+    let stream = items
+        .take_until(async move {
+            tokio::select! {
+                () = run_cancel.cancelled() => {},
+                () = stage_stop.cancelled() => {},
+            }
+        })
+        .map(|(key, item)| {
+            let work = &work;
+            async move {
+                let k = key.clone();
+                (k, work(key, item).await)
+            }
+        })
+        .buffer_unordered(concurrency);
+    futures::pin_mut!(stream);
+
+    let mut ended: Option<StageOutcome> = None;
+    while let Some((key, result)) = stream.next().await {
+        if let Some(outcome) = record(cx, &key, result).await {
+            ended.get_or_insert(outcome);
+            stop.cancel();
+        }
+    }
+    if ended.is_none() && cx.run.cancel.is_cancelled() {
+        return Some(StageOutcome::Interrupted);
+    }
+    ended
+}
+
+/// Counts one item's result and writes the ledger rows the stage did not; says when the
+/// stage must stop.
+pub async fn record(cx: &StageContext, key: &str, result: ItemResult) -> Option<StageOutcome> {
+    let c = &cx.counters;
+    match result {
+        ItemResult::Ok { rows } => {
+            Counters::add(&c.ok, 1);
+            Counters::add(&c.rows, rows);
+            None
+        }
+        ItemResult::Shared => {
+            Counters::add(&c.ok, 1);
+            Counters::add(&c.shared, 1);
+            None
+        }
+        ItemResult::Skipped { reason, recorded } => {
+            Counters::add(&c.skipped, 1);
+            tracing::debug!(stage = %cx.name(), item = %key, "skipped: {reason}");
+            if recorded {
+                return None;
+            }
+            mark(cx, key, ItemStatus::Skipped, 0, &reason).await
+        }
+        ItemResult::Failed { error, attempts } => {
+            Counters::add(&c.failed, 1);
+            tracing::warn!(stage = %cx.name(), item = %key, "failed: {error}");
+            if let Some(stop) = mark(cx, key, ItemStatus::Failed, attempts, &error).await {
+                return Some(stop);
+            }
+            let v = c.values();
+            policy_trips(
+                cx.stage.on_error,
+                cx.stage.max_failures,
+                v.failed,
+                v.total,
+                false,
+            )
+            .map(StageOutcome::Failed)
+        }
+        ItemResult::Stop(outcome) => {
+            // The item that met the stop stays pending.
+            Counters::add(&c.pending, 1);
+            Some(outcome)
+        }
+    }
+}
+
+async fn mark(
+    cx: &StageContext,
+    key: &str,
+    status: ItemStatus,
+    attempts: u32,
+    why: &str,
+) -> Option<StageOutcome> {
+    let ledger = cx.ledger();
+    match ledger
+        .mark(cx.db(), cx.name(), key, status, attempts, Some(why))
+        .await
+    {
+        Ok(()) => None,
+        Err(e) => Some(StageOutcome::Failed(format!(
+            "cannot record item {key} in the ledger: {e}"
+        ))),
+    }
+}
+
+/// Whether `failed` failed items out of `total` fail the stage. A ratio is judged only once
+/// the stage has finished (`finished`), when the total is known; a count as soon as it is
+/// passed. With `on_error = "fail"` and no `max_failures`, one failure is enough.
+pub fn policy_trips(
+    on_error: OnError,
+    max_failures: Option<MaxFailures>,
+    failed: u64,
+    total: u64,
+    finished: bool,
+) -> Option<String> {
+    if failed == 0 {
+        return None;
+    }
+    match (max_failures, on_error) {
+        (Some(MaxFailures::Count(n)), _) => {
+            (failed > n).then(|| format!("{failed} items failed, more than max_failures = {n}"))
+        }
+        (Some(MaxFailures::Ratio(r)), _) => {
+            if !finished || total == 0 {
+                return None;
+            }
+            let ratio = failed as f64 / total as f64;
+            (ratio > r).then(|| {
+                format!(
+                    "{failed} of {total} items failed ({:.1}%), more than max_failures = {:.1}%",
+                    ratio * 100.0,
+                    r * 100.0
+                )
+            })
+        }
+        (None, OnError::Fail) => Some(if failed == 1 {
+            "an item failed and on_error = \"fail\"".to_owned()
+        } else {
+            format!("{failed} items failed and on_error = \"fail\"")
+        }),
+        (None, OnError::Continue) => None,
+    }
+}
+
+/// What a stage that worked through its items ends as: `Done` unless the policy, judged on
+/// the final counts, fails it.
+pub fn finish(cx: &StageContext, stopped: Option<StageOutcome>) -> StageOutcome {
+    if let Some(outcome) = stopped {
+        return outcome;
+    }
+    let v = cx.counters.values();
+    match policy_trips(
+        cx.stage.on_error,
+        cx.stage.max_failures,
+        v.failed,
+        v.total,
+        true,
+    ) {
+        Some(why) => StageOutcome::Failed(why),
+        None => StageOutcome::Done,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_policy() {
+        use MaxFailures::*;
+        use OnError::*;
+        assert_eq!(policy_trips(Fail, None, 0, 10, false), None);
+        assert!(policy_trips(Fail, None, 1, 10, false).is_some());
+        assert_eq!(policy_trips(Continue, None, 5, 10, true), None);
+        assert_eq!(policy_trips(Fail, Some(Count(2)), 2, 10, false), None);
+        assert!(policy_trips(Continue, Some(Count(2)), 3, 10, false).is_some());
+        // A ratio waits for the end, when the total is known.
+        assert_eq!(policy_trips(Fail, Some(Ratio(0.1)), 5, 10, false), None);
+        assert!(policy_trips(Fail, Some(Ratio(0.1)), 5, 10, true).is_some());
+        assert_eq!(policy_trips(Fail, Some(Ratio(0.5)), 5, 10, true), None);
+    }
+
+    #[test]
+    fn the_pacer_hands_out_spaced_slots() {
+        let d = Duration::from_millis(100);
+        let t0 = Instant::now();
+        let mut next = None;
+        // Four tasks asking at once get slots 100 ms apart.
+        let slots: Vec<Duration> = (0..4).map(|_| reserve(&mut next, t0, d) - t0).collect();
+        assert_eq!(
+            slots,
+            [0, 100, 200, 300].map(Duration::from_millis).to_vec()
+        );
+        // A request long after the last slot goes at once.
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(reserve(&mut next, later, d), later);
+    }
+}

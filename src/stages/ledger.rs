@@ -1,0 +1,180 @@
+//! The run's rows in the ledger (`store::ledger`): the run itself, each stage's items and a
+//! marker row per finished stage, so `--resume` redoes neither finished stages nor finished
+//! items.
+//!
+//! Item keys: `movie:<tmdb id>` (fetch and enrich), `page:<n>` (a list page), `imdb:<id>` (a
+//! curated-list entry looked up by IMDb id), `entry:<n>` (a curated-list entry that cannot be
+//! looked up), and [`STAGE_KEY`] for the stage as a whole.
+//!
+//! A `reset` stage drops the ledger tables with everything else; [`RunLedger::after_reset`]
+//! records the run again in the fresh tables, so the ledger of a run that resets starts
+//! with its reset.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+use crate::store::ledger::{self, ItemStatus, Run, RunStatus};
+use crate::store::{StoreError, begin};
+
+/// The key of the row that records a finished stage.
+pub const STAGE_KEY: &str = "(stage)";
+
+/// `movie:<tmdb id>`.
+pub fn movie_key(tmdb_id: i64) -> String {
+    format!("movie:{tmdb_id}")
+}
+
+/// The TMDB id in a `movie:` key.
+pub fn movie_id(key: &str) -> Option<i64> {
+    key.strip_prefix("movie:")?.parse().ok()
+}
+
+/// Rows written per statement when recording many pending items.
+const CHUNK: usize = 500;
+
+/// One run's ledger; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RunLedger {
+    db: DatabaseConnection,
+    run_id: Arc<AtomicI64>,
+    plan_name: String,
+    plan_hash: String,
+}
+
+impl RunLedger {
+    /// Records a new run of the plan.
+    pub async fn start(
+        db: &DatabaseConnection,
+        plan_name: &str,
+        plan_hash: &str,
+    ) -> Result<Self, StoreError> {
+        let id = ledger::start_run(db, plan_name, plan_hash).await?;
+        Ok(RunLedger {
+            db: db.clone(),
+            run_id: Arc::new(AtomicI64::new(id)),
+            plan_name: plan_name.to_owned(),
+            plan_hash: plan_hash.to_owned(),
+        })
+    }
+
+    /// Continues `run`, marking it running again.
+    pub async fn resume(db: &DatabaseConnection, run: &Run) -> Result<Self, StoreError> {
+        ledger::reopen_run(db, run.id).await?;
+        Ok(RunLedger {
+            db: db.clone(),
+            run_id: Arc::new(AtomicI64::new(run.id)),
+            plan_name: run.plan_name.clone(),
+            plan_hash: run.plan_hash.clone(),
+        })
+    }
+
+    pub fn run_id(&self) -> i64 {
+        self.run_id.load(Ordering::SeqCst)
+    }
+
+    /// Records the run again after a reset dropped the ledger, with the reset as its first
+    /// finished stage, in one transaction.
+    pub async fn after_reset(&self, reset_stage: &str) -> Result<(), StoreError> {
+        let txn = begin(&self.db).await?;
+        let id = ledger::start_run(&txn, &self.plan_name, &self.plan_hash).await?;
+        ledger::mark_item(&txn, id, reset_stage, STAGE_KEY, ItemStatus::Ok, 1, None).await?;
+        txn.commit()
+            .await
+            .map_err(StoreError::query("recording the run after the reset"))?;
+        self.run_id.store(id, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Every item of `stage` in this run and its status.
+    pub async fn items(&self, stage: &str) -> Result<HashMap<String, ItemStatus>, StoreError> {
+        Ok(ledger::items(&self.db, self.run_id(), stage)
+            .await?
+            .into_iter()
+            .map(|i| (i.key, i.status))
+            .collect())
+    }
+
+    /// The TMDB ids of the movies `stages` finished (`ok`) in this run.
+    pub async fn ok_movies(&self, stages: &[String]) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::new();
+        for stage in stages {
+            for item in ledger::items(&self.db, self.run_id(), stage).await? {
+                if item.status == ItemStatus::Ok
+                    && let Some(id) = movie_id(&item.key)
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Whether `stage` finished in an earlier attempt of this run.
+    pub async fn stage_done(&self, stage: &str) -> Result<bool, StoreError> {
+        Ok(self.items(stage).await?.get(STAGE_KEY) == Some(&ItemStatus::Ok))
+    }
+
+    pub async fn mark_stage_done(&self, stage: &str) -> Result<(), StoreError> {
+        ledger::mark_item(
+            &self.db,
+            self.run_id(),
+            stage,
+            STAGE_KEY,
+            ItemStatus::Ok,
+            1,
+            None,
+        )
+        .await
+    }
+
+    /// Adds `keys` as pending; keys already recorded keep their status.
+    pub async fn ensure<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        stage: &str,
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        for chunk in keys.chunks(CHUNK) {
+            ledger::ensure_items(conn, self.run_id(), stage, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of one item, inside `conn` (a transaction when data goes with it).
+    pub async fn mark<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        stage: &str,
+        key: &str,
+        status: ItemStatus,
+        attempts: u32,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        ledger::mark_item(conn, self.run_id(), stage, key, status, attempts, error).await
+    }
+
+    /// Records how the run ended, with its report.
+    pub async fn finish(
+        &self,
+        status: RunStatus,
+        stats: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        ledger::finish_run(&self.db, self.run_id(), status, stats).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn movie_keys_round_trip() {
+        assert_eq!(movie_key(550), "movie:550");
+        assert_eq!(movie_id("movie:550"), Some(550));
+        assert_eq!(movie_id("page:1"), None);
+        assert_eq!(movie_id("movie:x"), None);
+    }
+}

@@ -1,0 +1,55 @@
+//! `seed`: reference data every import needs, from the files under the plan's data folder
+//! (`store::seed`). The genres are TMDB's own, asked from the plan's first TMDB source when it
+//! has one (`/genre/movie/list`); without one, `seed/genres.toml` stands in.
+
+use async_trait::async_trait;
+
+use super::{Counters, Stage, StageContext, StageOutcome};
+use crate::plan::{SeedSet, SeedStage};
+use crate::store;
+
+pub struct Seed(pub SeedStage);
+
+#[async_trait]
+impl Stage for Seed {
+    async fn run(&self, cx: &mut StageContext) -> StageOutcome {
+        let c = cx.counters.clone();
+        Counters::add(&c.total, 1);
+        let tmdb = cx.run.sources.tmdb.values().next();
+        let genres = match tmdb {
+            Some(tmdb) if self.0.sets.contains(&SeedSet::Genres) => {
+                cx.pacer.wait().await;
+                match tmdb.genres(&cx.retrier()).await {
+                    Ok(fetched) => {
+                        c.request(fetched.attempts, fetched.rate_limited);
+                        Some(fetched.value)
+                    }
+                    Err(e) => {
+                        c.request(e.attempts(), e.rate_limited());
+                        Counters::add(&c.failed, 1);
+                        return StageOutcome::Failed(e.to_string());
+                    }
+                }
+            }
+            _ => None,
+        };
+        let data_dir = cx.run.plan.data.dir.clone();
+        match store::seed::seed(cx.db(), &self.0.sets, genres, &data_dir).await {
+            Ok(stats) => {
+                Counters::add(&c.ok, 1);
+                Counters::add(
+                    &c.rows,
+                    stats.external_sources + stats.genres + stats.authorities + stats.lists,
+                );
+                for w in stats.warnings {
+                    cx.note(w);
+                }
+                StageOutcome::Done
+            }
+            Err(e) => {
+                Counters::add(&c.failed, 1);
+                StageOutcome::Failed(e.to_string())
+            }
+        }
+    }
+}
