@@ -302,7 +302,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("stage"), "{table}");
         assert!(
-            lines[2].starts_with("reset  reset  done earlier"),
+            lines[2].starts_with("reset  fetch  done earlier   -"),
             "{table}"
         );
         assert!(lines[3].contains("partial"), "{table}");
