@@ -237,8 +237,20 @@ pub async fn run(
     }
 
     let db = store::connect(&url).await?;
-    store::migrate(&db).await?;
-    let (ledger, resumed) = open_ledger(&db, &plan, opts, shell).await?;
+    let (ledger, resumed) = match open_ledger(&db, &plan, opts, shell).await {
+        Ok(opened) => opened,
+        // A run killed in the middle of its reset can leave a half-dropped schema that the
+        // migrations cannot bring up to date. A plan that resets anyway repairs it first.
+        Err(RunError::Store(e)) if resets(&plan, &selected).is_some() => {
+            let allow_remote = resets(&plan, &selected).unwrap_or(false);
+            shell.warn(format!(
+                "cannot use the database as it is ({e}); the plan resets it anyway, so it is reset first"
+            ));
+            store::reset(&db, &url, allow_remote).await?;
+            (RunLedger::start(&db, &plan.name, &plan.hash).await?, false)
+        }
+        Err(e) => return Err(e),
+    };
     let mut done_earlier = HashSet::new();
     if resumed {
         for stage in &plan.stages {
@@ -402,13 +414,25 @@ fn select(
     Ok(chosen)
 }
 
-/// A new run, or with `--resume` the last unfinished run of the plan.
+/// `Some(allow_remote)` when a selected, enabled reset stage will run.
+fn resets(plan: &Plan, selected: &HashSet<String>) -> Option<bool> {
+    plan.stages.iter().find_map(|s| match &s.kind {
+        plan::StageKind::Reset(r) if s.enabled && selected.contains(&s.name) => {
+            Some(r.allow_remote)
+        }
+        _ => None,
+    })
+}
+
+/// Brings the schema up to date, then starts a new run or, with `--resume`, reopens the last
+/// unfinished run of the plan.
 async fn open_ledger(
     db: &sea_orm::DatabaseConnection,
     plan: &Plan,
     opts: &Options,
     shell: &Shell,
 ) -> Result<(RunLedger, bool), RunError> {
+    store::migrate(db).await?;
     if opts.resume {
         match ledger::last_unfinished_run(db, &plan.name).await? {
             Some(run) => {

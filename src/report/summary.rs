@@ -100,7 +100,10 @@ impl RunReport {
             let c = &s.counters;
             let ran = !matches!(
                 s.outcome,
-                StageOutcome::DoneEarlier | StageOutcome::Disabled | StageOutcome::NotSelected
+                StageOutcome::DoneEarlier
+                    | StageOutcome::Disabled
+                    | StageOutcome::NotSelected
+                    | StageOutcome::Skipped(_)
             );
             let n = |v: u64| if ran { v.to_string() } else { "-".to_owned() };
             rows.push(vec![

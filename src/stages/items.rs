@@ -95,17 +95,20 @@ where
         })
         .map(|(key, item)| {
             let work = &work;
+            // Each item records its own result: the loop below must not wait for the
+            // database while other items' futures (one may hold SQLite's only connection in
+            // a transaction) wait for it to poll them.
             async move {
-                let k = key.clone();
-                (k, work(key, item).await)
+                let result = work(key.clone(), item).await;
+                record(cx, &key, result).await
             }
         })
         .buffer_unordered(concurrency);
     futures::pin_mut!(stream);
 
     let mut ended: Option<StageOutcome> = None;
-    while let Some((key, result)) = stream.next().await {
-        if let Some(outcome) = record(cx, &key, result).await {
+    while let Some(outcome) = stream.next().await {
+        if let Some(outcome) = outcome {
             ended.get_or_insert(outcome);
             stop.cancel();
         }

@@ -2,6 +2,9 @@
 
 mod plan;
 mod post;
+mod run;
+mod run_resume;
+mod run_support;
 mod sim;
 mod sim_cli;
 mod sim_fidelity;

@@ -12,8 +12,11 @@ use crate::sources::{Fetched, MappingError};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum OmdbError {
-    #[error("{source_name}: OMDb rejected the API key ({message})")]
-    #[diagnostic(code(popctl::omdb::unauthorized), help("{}", key_help(.key_var.as_deref())))]
+    #[error(
+        "{source_name}: OMDb rejected the API key ({message}); {}",
+        key_help(.key_var.as_deref())
+    )]
+    #[diagnostic(code(popctl::omdb::unauthorized))]
     Unauthorized {
         source_name: String,
         key_var: Option<String>,

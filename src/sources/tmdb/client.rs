@@ -17,8 +17,11 @@ use crate::sources::{Fetched, MappingError};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TmdbError {
-    #[error("{source_name}: TMDB rejected the API key (HTTP 401: {message})")]
-    #[diagnostic(code(popctl::tmdb::unauthorized), help("{}", key_help(.key_var.as_deref())))]
+    #[error(
+        "{source_name}: TMDB rejected the API key (HTTP 401: {message}); {}",
+        key_help(.key_var.as_deref())
+    )]
+    #[diagnostic(code(popctl::tmdb::unauthorized))]
     Unauthorized {
         source_name: String,
         key_var: Option<String>,

@@ -1,0 +1,613 @@
+//! `popctl run` end to end: the real binary against the simulator, into real SQLite files.
+//! Scenarios of issue 5: the README's first command, faults, rate limits, dedup, streaming,
+//! curated lists, failure policy, `status`, refusals and `--dry-run`.
+
+#![allow(clippy::unwrap_used)]
+
+use popctl::sim::{Faults, Latency, RateLimit, SandboxConfig};
+
+use crate::run_support::*;
+
+/// The README's first command, exactly: ≥ 200 movies with every part and OMDb ratings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("dev.db").display());
+    let report = dir.path().join("report.json");
+    let mut cmd = popctl();
+    cmd.args(["run", "plans/dev-200.toml", "--sandbox", "--report"])
+        .arg(&report)
+        .env("DATABASE_URL", &url);
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Sandbox TMDB and OMDb are simulated at http://127.0.0.1:"),
+        "{err}"
+    );
+
+    let db = connect(&url).await;
+    assert!(count(&db, "movies").await >= 200);
+    assert!(count(&db, "movie_credits").await >= 200 * 4);
+    assert!(count(&db, "movie_genres").await >= 200);
+    assert!(count(&db, "movie_keywords").await >= 200);
+    assert!(count(&db, "movie_videos").await >= 200);
+    assert!(count(&db, "movie_release_dates").await >= 200);
+    let imdb_ratings = count(&db, "external_ratings WHERE source = 'imdb'").await;
+    assert!(imdb_ratings >= 180, "{imdb_ratings} IMDb ratings");
+    assert_eq!(last_run_status(&db).await, "ok");
+
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["exit_code"], 0);
+    assert_eq!(json["sandbox"], true);
+    let stages: Vec<&str> = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["reset", "seed", "popular", "omdb", "post"]);
+    let popular = &json["stages"][2];
+    assert_eq!(popular["status"], "done");
+    assert_eq!(popular["ok"], 210, "10 pages and 200 movies");
+    assert_eq!(json["stages"][4]["status"], "disabled");
+}
+
+/// 10% 5xx, 5% stalls and 2% truncated bodies: every item still ends ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_are_retried_until_every_item_is_ok() {
+    let env = Env::new(SandboxConfig {
+        faults: Faults {
+            p500: 0.04,
+            p502: 0.03,
+            p503: 0.03,
+            stall: 0.05,
+            stall_ms: 20_000,
+            truncate: 0.02,
+            ..Faults::none()
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("faults.db");
+    let mut sets = quick(2);
+    sets.extend([
+        "defaults.retry.attempts=12".to_string(),
+        "stages.omdb.retry.attempts=12".to_string(),
+        "sources.tmdb.timeout=1s".to_string(),
+        "sources.omdb.timeout=1s".to_string(),
+    ]);
+    let out = output(
+        env.run_cmd(
+            "plans/quick-20.toml",
+            &url,
+            &set_args(&sets)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ),
+    )
+    .await;
+    assert_exit(&out, 0);
+    let stats = env.sim.stats();
+    assert!(
+        stats.faults.http_500 + stats.faults.http_502 + stats.faults.http_503 > 0,
+        "{stats:?}"
+    );
+    assert!(
+        stats.faults.stalled + stats.faults.truncated > 0,
+        "{stats:?}"
+    );
+    let db = connect(&url).await;
+    let (ok, failed, _, pending) = stage_items(&db, "popular").await;
+    assert_eq!((ok, failed, pending), (42, 0, 0), "2 pages and 40 movies");
+    let (_, failed, _, pending) = stage_items(&db, "omdb").await;
+    assert_eq!((failed, pending), (0, 0));
+    assert_eq!(count(&db, "movies").await, 40);
+    // Retries were needed and made.
+    assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
+
+/// The plan's rate at or under the simulator's limit: no 429 at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_under_the_servers_limit_meets_no_429() {
+    let env = Env::new(SandboxConfig {
+        tmdb_limit: Some(RateLimit {
+            rps: 40.0,
+            burst: 10,
+        }),
+        omdb_limit: Some(RateLimit {
+            rps: 20.0,
+            burst: 5,
+        }),
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("limits.db");
+    let mut sets = quick(2);
+    sets.extend([
+        "sources.tmdb.rate=40/s".to_string(),
+        "sources.omdb.rate=20/s".to_string(),
+    ]);
+    let args = set_args(&sets);
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+    .await;
+    assert_exit(&out, 0);
+    let stats = env.sim.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert!(stats.tmdb.requests >= 42);
+}
+
+/// The simulator's limit below the plan's rate: 429s, Retry-After honoured, every item ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_limit_below_the_plans_rate_still_ends_ok() {
+    let env = Env::new(SandboxConfig {
+        tmdb_limit: Some(RateLimit {
+            rps: 15.0,
+            burst: 3,
+        }),
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("slow.db");
+    let mut sets = quick(2);
+    sets.extend([
+        "sources.tmdb.rate=60/s".to_string(),
+        "defaults.retry.attempts=20".to_string(),
+    ]);
+    let args = set_args(&sets);
+    let report = env.path("report.json");
+    let mut cmd = env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    cmd.arg("--report").arg(&report);
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let stats = env.sim.stats();
+    assert!(stats.tmdb.rate_limited > 0, "{stats:?}");
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 40);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        json["sources"]["tmdb"]["rate_limited"].as_u64(),
+        Some(stats.tmdb.rate_limited),
+        "the report counts the 429s the server sent"
+    );
+}
+
+/// A movie on two lists is fetched once; both stages count it and stream it downstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_movie_listed_by_two_fetch_stages_is_fetched_once() {
+    let env = Env::new(small_sim()).await;
+    let popular: Vec<i64> = env.sim.catalog().list_ids(popctl::sim::ListKind::Popular)[..20]
+        .iter()
+        .map(|&id| id as i64)
+        .collect();
+    // The second stage lists 10 of page 1's movies and 5 others.
+    let others: Vec<i64> = env.sim.catalog().list_ids(popctl::sim::ListKind::Popular)[100..105]
+        .iter()
+        .map(|&id| id as i64)
+        .collect();
+    let ids: Vec<String> = popular[..10]
+        .iter()
+        .chain(&others)
+        .map(i64::to_string)
+        .collect();
+    let plan = env.path("two-lists.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+[plan]
+name = "two-lists"
+extends = "{base}"
+
+[sources.tmdb]
+rate = "400/s"
+
+[sources.omdb]
+rate = "400/s"
+
+[stages.reset]
+kind = "reset"
+
+[stages.popular]
+kind = "fetch"
+needs = ["reset"]
+list = "popular"
+append = ["credits"]
+
+[stages.picked]
+kind = "fetch"
+needs = ["reset"]
+ids = [{ids}]
+append = ["credits"]
+
+[stages.omdb_picked]
+kind = "enrich"
+needs = ["picked"]
+"#,
+            base = root().join("plans/base.toml").display(),
+            ids = ids.join(", ")
+        ),
+    )
+    .unwrap();
+    let url = env.sqlite("two.db");
+    let report = env.path("report.json");
+    let mut cmd = env.run_cmd(plan.to_str().unwrap(), &url, &[]);
+    cmd.arg("--report").arg(&report);
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let stats = env.sim.stats();
+    let details: u64 = stats.routes["GET /3/movie/{id}"].values().sum();
+    assert_eq!(details, 25, "20 + 5 distinct movies, each asked once");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let stage = |name: &str| {
+        json["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (p, k) = (stage("popular"), stage("picked"));
+    assert_eq!(
+        p["shared"].as_u64().unwrap() + k["shared"].as_u64().unwrap(),
+        10
+    );
+    assert_eq!(k["ok"], 15);
+    // The enrich stage downstream of `picked` got all 15, shared ones included.
+    let db = connect(&url).await;
+    let (ok, _, skipped, _) = stage_items(&db, "omdb_picked").await;
+    assert_eq!(ok + skipped, 15);
+}
+
+/// Streaming: the enrich stage starts while the fetch stage still runs; `streaming = false`
+/// makes it wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrich_streams_from_fetch_unless_the_plan_says_otherwise() {
+    let env = Env::new(SandboxConfig {
+        latency: Latency {
+            min_ms: 20,
+            max_ms: 40,
+        },
+        ..small_sim()
+    })
+    .await;
+    let position = |text: &str, needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in\n{text}"))
+    };
+    for (streaming, db) in [(true, "s.db"), (false, "n.db")] {
+        let mut sets = quick(2);
+        sets.push(format!("stages.omdb.streaming={streaming}"));
+        let args = set_args(&sets);
+        let url = env.sqlite(db);
+        let out = output(env.run_cmd(
+            "plans/quick-20.toml",
+            &url,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .await;
+        assert_exit(&out, 0);
+        let err = stderr(&out);
+        let started = position(&err, "Started omdb (enrich)");
+        let finished = position(&err, "Finished popular: done");
+        assert_eq!(
+            started < finished,
+            streaming,
+            "streaming = {streaming}:\n{err}"
+        );
+    }
+}
+
+/// A curated list: tmdb ids directly, IMDb ids through `find`, title-only entries recorded as
+/// skipped with the reason; nothing dropped silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_curated_list_fetches_its_movies_and_says_what_it_skipped() {
+    let env = Env::new(small_sim()).await;
+    let entries: Vec<(u32, String)> = env
+        .sim
+        .catalog()
+        .entries()
+        .iter()
+        .filter_map(|e| Some((e.id, e.imdb_id.clone()?)))
+        .take(2)
+        .collect();
+    let data = env.path("data");
+    std::fs::create_dir_all(data.join("lists")).unwrap();
+    std::fs::write(
+        data.join("lists/picks.toml"),
+        format!(
+            r#"source = "https://example.org/picks"
+
+[authority]
+name = "Test Critics"
+kind = "critic"
+trust = 0.5
+
+[list]
+name = "Picks"
+year = 2024
+type = "ranked"
+
+[[items]]
+tmdb_id = {a}
+position = 1
+
+[[items]]
+imdb_id = "{b}"
+position = 2
+
+[[items]]
+imdb_id = "tt9999998"
+position = 3
+
+[[items]]
+title = "A Film Nobody Identified"
+year = 1999
+position = 4
+"#,
+            a = entries[0].0,
+            b = entries[1].1,
+        ),
+    )
+    .unwrap();
+    let plan = env.path("curated.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+[plan]
+name = "curated"
+extends = "{base}"
+
+[data]
+dir = "{data}"
+
+[stages.reset]
+kind = "reset"
+
+[stages.picks]
+kind = "fetch"
+needs = ["reset"]
+curated_list = "picks"
+"#,
+            base = root().join("plans/base.toml").display(),
+            data = data.display()
+        ),
+    )
+    .unwrap();
+    let url = env.sqlite("curated.db");
+    let out = output(env.run_cmd(plan.to_str().unwrap(), &url, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 2);
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "movies WHERE tmdb_id IN ({}, {})",
+                entries[0].0, entries[1].0
+            )
+        )
+        .await,
+        2
+    );
+    let reasons = popctl::store::ledger::items(&db, 1, "picks").await.unwrap();
+    let skipped: Vec<String> = reasons
+        .iter()
+        .filter(|i| i.status == popctl::store::ledger::ItemStatus::Skipped)
+        .map(|i| format!("{}: {}", i.key, i.last_error.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.starts_with("imdb:tt9999998: TMDB has no movie with IMDb id tt9999998")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|s| s.starts_with(
+            "entry:4: list entry 4 (\"A Film Nobody Identified\" (1999)) has no tmdb_id or imdb_id"
+        )),
+        "{skipped:?}"
+    );
+}
+
+/// `on_error = "continue"`: failed items are recorded with their errors, the run finishes
+/// partially (exit 3), and `status` shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_items_are_recorded_and_shown_by_status() {
+    let env = Env::new(SandboxConfig {
+        faults: Faults {
+            p503: 0.3,
+            ..Faults::none()
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("failing.db");
+    let mut sets = quick(2);
+    sets.extend([
+        "defaults.retry.attempts=1".to_string(),
+        "stages.omdb.retry.attempts=1".to_string(),
+        "stages.popular.on_error=continue".to_string(),
+        "stages.omdb.on_error=continue".to_string(),
+    ]);
+    let args = set_args(&sets);
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+    .await;
+    assert_exit(&out, 3);
+    let db = connect(&url).await;
+    let (_, failed_fetch, _, _) = stage_items(&db, "popular").await;
+    let (_, failed_enrich, _, _) = stage_items(&db, "omdb").await;
+    assert!(failed_fetch + failed_enrich > 0);
+    assert_eq!(last_run_status(&db).await, "partial");
+
+    let mut status = popctl();
+    status.args(["status", "--url", &url]);
+    let shown = output(status).await;
+    assert_exit(&shown, 0);
+    let text = stdout(&shown);
+    assert!(text.contains("quick-20  partial"), "{text}");
+    assert!(text.contains("failed items of run 1:"), "{text}");
+    assert!(text.contains("(1 try): "), "{text}");
+    assert!(text.contains("HTTP 503"), "{text}");
+}
+
+/// `on_error = "fail"` (the default): the first failed item fails the stage, the stages after
+/// it do not run, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_item_fails_the_stage_by_default() {
+    let env = Env::new(SandboxConfig {
+        faults: Faults {
+            p503: 0.5,
+            ..Faults::none()
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("fail.db");
+    let mut sets = quick(3);
+    sets.push("defaults.retry.attempts=1".to_string());
+    let args = set_args(&sets);
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("on_error = \"fail\""), "{err}");
+    let db = connect(&url).await;
+    assert_eq!(last_run_status(&db).await, "failed");
+}
+
+/// A TMDB key the server rejects stops the source with an error naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_tmdb_key_stops_with_the_variable_to_fix() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("401.db");
+    let args = set_args(&quick(1));
+    let mut cmd = env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    cmd.env("TMDB_API_KEY", "not-the-right-key");
+    let out = output(cmd).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("TMDB rejected the API key (HTTP 401"), "{err}");
+    assert!(err.contains("TMDB_API_KEY"), "{err}");
+    // The seed stage meets it first (the genre list); nothing after it runs.
+    assert!(
+        err.contains("popular skipped: needs `seed`, which ended failed"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selected_post_process_stage_is_refused_by_name() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("post.db");
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &["--set", "stages.post.enabled=true"],
+    ))
+    .await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("stage `post`: post_process is not implemented yet"),
+        "{err}"
+    );
+    assert!(!env.path("post.db").exists(), "nothing was written");
+    // Left out by --only, the same plan runs.
+    let args = set_args(&quick(1));
+    let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    argv.extend(["--set", "stages.post.enabled=true"]);
+    for stage in ["reset", "seed", "popular", "omdb"] {
+        argv.extend(["--only", stage]);
+    }
+    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv)).await;
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("post     post_process  not selected"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_stages_and_unset_keys_are_refused_before_anything_is_written() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("refused.db");
+    let out = output(env.run_cmd("plans/quick-20.toml", &url, &["--only", "popularr"])).await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("plan `quick-20` has no stage named `popularr` (--only)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("its stages: reset, seed, popular, omdb, post"),
+        "{err}"
+    );
+
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &[]);
+    cmd.env_remove("OMDB_API_KEY");
+    let out = output(cmd).await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("environment variable `OMDB_API_KEY` is not set"),
+        "{err}"
+    );
+    assert!(!env.path("refused.db").exists(), "nothing was written");
+}
+
+/// `--dry-run`: the stages in order with their requests and the time the rates imply; no
+/// database, no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_prints_the_plan_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dry.db");
+    let mut cmd = popctl();
+    cmd.args(["run", "plans/dev-200.toml", "--sandbox", "--dry-run"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        );
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let expected = [
+        "plan `dev-200`: stages in order",
+        "  1. reset (reset)",
+        "  2. seed (seed); after reset",
+        "  3. popular (fetch): tmdb, at most 210 requests; after seed",
+        "  4. omdb (enrich): omdb, at most 200 requests; after popular",
+        "  5. post (post_process): disabled; after omdb",
+        "budget omdb: at most 200 requests, at least 40s at 5/s; daily quota 1,000",
+        "budget tmdb: at most 210 requests (10 list pages + 200 details), at least 5.3s at 40/s",
+        "the rates allow no less than 40s for the whole plan",
+    ];
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
+    assert!(!db.exists());
+}

@@ -1,0 +1,418 @@
+//! Stopping and resuming `popctl run`: a spent OMDb quota, SIGKILL at random points (the
+//! final database must equal that of an uninterrupted run, on SQLite and PostgreSQL), Ctrl-C,
+//! a plan changed under `--resume`, and keys that never reach any output.
+
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use popctl::sim::{Faults, Latency, SandboxConfig};
+use popctl::store;
+
+use crate::run_support::*;
+
+fn args(sets: &[String]) -> Vec<String> {
+    set_args(sets)
+}
+
+fn argv(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// OMDb's quota runs out half way: exit 3 with the rest pending; after the quota resets,
+/// `--resume` finishes them without a single TMDB request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
+    let env = Env::new(SandboxConfig {
+        omdb_daily_quota: Some(15),
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("quota.db");
+    let a = args(&quick(2));
+    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv(&a))).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("OMDb answered \"Request limit reached!\""),
+        "{err}"
+    );
+    assert!(err.contains("--resume"), "{err}");
+    let db = connect(&url).await;
+    assert_eq!(last_run_status(&db).await, "partial");
+    let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
+    assert_eq!(failed, 0);
+    assert!(pending > 0, "items stay pending");
+    assert_eq!(ok + skipped + pending, 40, "every movie is in the ledger");
+    let (fetched, _, _, _) = stage_items(&db, "popular").await;
+    assert_eq!(fetched, 42);
+
+    env.sim.reset_quota();
+    let tmdb_before = env.sim.stats().tmdb.requests;
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &[&argv(&a)[..], &["--resume"]].concat(),
+    ))
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("Resuming plan `quick-20` (run 1)"), "{err}");
+    assert!(err.contains("popular  fetch         done earlier"), "{err}");
+    assert_eq!(
+        env.sim.stats().tmdb.requests,
+        tmdb_before,
+        "no TMDB request on resume"
+    );
+    let (ok2, failed, skipped2, pending) = stage_items(&db, "omdb").await;
+    assert_eq!((failed, pending), (0, 0));
+    assert_eq!(ok2 + skipped2, 40);
+    assert_eq!(last_run_status(&db).await, "ok");
+    assert_eq!(count(&db, "movie_enrichment").await, 40);
+}
+
+/// A plan that changed since the run started is not resumed unless `--force`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_refuses_a_changed_plan_unless_forced() {
+    let env = Env::new(SandboxConfig {
+        omdb_daily_quota: Some(5),
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("changed.db");
+    let a = args(&quick(1));
+    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv(&a))).await;
+    assert_exit(&out, 3);
+    env.sim.reset_quota();
+    env.sim.set_omdb_quota(None);
+    let mut changed = quick(1);
+    changed.push("stages.omdb.concurrency=3".into());
+    let c = args(&changed);
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &[&argv(&c)[..], &["--resume"]].concat(),
+    ))
+    .await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("plan `quick-20` changed since run 1 started"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &[&argv(&c)[..], &["--resume", "--force"]].concat(),
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("continuing it anyway (--force)"));
+}
+
+/// The runs behind the SIGKILL test: a small plan with some latency, so kills land mid-run.
+fn kill_sets() -> Vec<String> {
+    let mut sets = quick(3);
+    sets.push("stages.popular.append=[\"credits\",\"keywords\",\"videos\",\"release_dates\",\"external_ids\",\"reviews\",\"similar\"]".into());
+    sets
+}
+
+async fn digest(url: &str) -> String {
+    let db = connect(url).await;
+    let d = store::digest(&db).await.unwrap();
+    db.close().await.ok();
+    d
+}
+
+/// Killed with SIGKILL at random points, then `--resume` until done: the database equals that
+/// of an uninterrupted run, table by table.
+async fn killed_runs_resume_to_the_same_database(reference: String, killed: String) {
+    let env = Env::new(SandboxConfig {
+        latency: Latency {
+            min_ms: 2,
+            max_ms: 15,
+        },
+        ..small_sim()
+    })
+    .await;
+    let a = args(&kill_sets());
+    let out = output(env.run_cmd("plans/quick-20.toml", &reference, &argv(&a))).await;
+    assert_exit(&out, 0);
+    let expected = digest(&reference).await;
+
+    let mut rng = Rng::from_clock("kill points");
+    for attempt in 0..4 {
+        let mut cmd = env.run_cmd("plans/quick-20.toml", &killed, &argv(&a));
+        if attempt > 0 {
+            cmd.arg("--resume");
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let wait = Duration::from_millis(150 + rng.below(900));
+        tokio::time::sleep(wait).await;
+        let _ = child.kill();
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        eprintln!("attempt {attempt}: killed after {wait:?} ({status})");
+    }
+    let mut done = false;
+    for _ in 0..3 {
+        let out = output(env.run_cmd(
+            "plans/quick-20.toml",
+            &killed,
+            &[&argv(&a)[..], &["--resume"]].concat(),
+        ))
+        .await;
+        if out.status.code() == Some(0) {
+            done = true;
+            break;
+        }
+        eprintln!("resume ended {:?}:\n{}", out.status, stderr(&out));
+    }
+    assert!(done, "the resumed run never finished");
+    assert_eq!(
+        digest(&killed).await,
+        expected,
+        "resumed database differs from the uninterrupted one"
+    );
+    let db = connect(&killed).await;
+    assert_eq!(count(&db, "movies").await, 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_then_resume_equals_an_uninterrupted_run_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |n: &str| format!("sqlite://{}?mode=rwc", dir.path().join(n).display());
+    killed_runs_resume_to_the_same_database(url("reference.db"), url("killed.db")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_then_resume_equals_an_uninterrupted_run_on_postgres() {
+    let Some(reference) = crate::store_db::fresh_pg_url().await else {
+        return;
+    };
+    let killed = crate::store_db::fresh_pg_url().await.unwrap();
+    killed_runs_resume_to_the_same_database(reference, killed).await;
+}
+
+/// Reads a child's stderr on a thread, line by line.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (off the runtime) for a line containing `needle`; every line read is kept.
+async fn wait_for_line(
+    rx: std::sync::mpsc::Receiver<String>,
+    needle: &'static str,
+) -> (std::sync::mpsc::Receiver<String>, Vec<String>) {
+    tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv() {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                break;
+            }
+        }
+        (rx, seen)
+    })
+    .await
+    .unwrap()
+}
+
+fn sigint(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A real SIGINT: items in flight finish and commit, the run is recorded as interrupted
+/// (exit 3), and `--resume` finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
+    let env = Env::new(SandboxConfig {
+        latency: Latency {
+            min_ms: 20,
+            max_ms: 60,
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("ctrl-c.db");
+    let a = args(&quick(5));
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let lines = stderr_lines(&mut child);
+    let (lines, _) = wait_for_line(lines, "Started omdb").await;
+    sigint(&child);
+    let (_, seen) = wait_for_line(lines, "run 1 of plan").await;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let text = seen.join("\n");
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("interrupted: finishing the items in flight"),
+        "{text}"
+    );
+    assert!(
+        text.contains("run 1 of plan `quick-20`: interrupted"),
+        "{text}"
+    );
+
+    let db = connect(&url).await;
+    assert_eq!(last_run_status(&db).await, "interrupted");
+    // The ledger claims nothing the database lacks.
+    let saved = count(&db, "movies").await;
+    let (ok, _, _, _) = stage_items(&db, "popular").await;
+    let ok_movies = count(
+        &db,
+        "import_items WHERE stage = 'popular' AND status = 'ok' AND item_key LIKE 'movie:%'",
+    )
+    .await;
+    assert!(
+        ok_movies <= saved && ok > 0,
+        "{ok_movies} ok movie rows, {saved} movies"
+    );
+    assert!(saved < 100, "interrupted before the end");
+
+    let out = output(env.run_cmd(
+        "plans/quick-20.toml",
+        &url,
+        &[&argv(&a)[..], &["--resume"]].concat(),
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(count(&db, "movies").await, 100);
+}
+
+/// A second Ctrl-C stops at once, even with requests hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_stops_at_once() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("twice.db");
+    let a = args(&quick(2));
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // From the first movie on, every request hangs longer than the test will wait.
+    env.sim
+        .set_faults(Faults {
+            stall: 1.0,
+            stall_ms: 600_000,
+            ..Faults::none()
+        })
+        .unwrap();
+    let mut child = cmd.spawn().unwrap();
+    let lines = stderr_lines(&mut child);
+    let (lines, _) = wait_for_line(lines, "Started seed").await;
+    sigint(&child);
+    let (lines, _) = wait_for_line(lines, "interrupted: finishing").await;
+    sigint(&child);
+    let (_, seen) = wait_for_line(lines, "stopped at once").await;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{}", seen.join("\n"));
+    let db = connect(&url).await;
+    assert_eq!(last_run_status(&db).await, "running", "left for --resume");
+}
+
+/// Distinctive keys, trace-level text logs, JSON logs, the report, progress lines, errors
+/// and the database file: not one byte of any of them holds a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_never_reach_any_output() {
+    const TMDB_KEY: &str = "tmdbK3Y-d1st1nct-5f1e2d3c4b5a6978";
+    const OMDB_KEY: &str = "omdbK3Y-d1st1nct-a1b2c3";
+    const WRONG_KEY: &str = "wr0ngK3Y-d1st1nct-77aa55";
+    let env = Env::new(SandboxConfig {
+        tmdb_key: TMDB_KEY.into(),
+        omdb_key: OMDB_KEY.into(),
+        // Retries log their URLs.
+        faults: Faults {
+            p503: 0.1,
+            ..Faults::none()
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("keys.db");
+    let mut sets = quick(1);
+    sets.push("defaults.retry.attempts=10".into());
+    sets.push("stages.omdb.retry.attempts=10".into());
+    let a = args(&sets);
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    let keep = |outputs: &mut Vec<(String, Vec<u8>)>, what: &str, out: &std::process::Output| {
+        outputs.push((format!("{what} stdout"), out.stdout.clone()));
+        outputs.push((format!("{what} stderr"), out.stderr.clone()));
+    };
+
+    let report = env.path("report.json");
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.arg("--report").arg(&report).env("RUST_LOG", "trace");
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("TRACE"), "trace logs were on");
+    keep(&mut outputs, "trace text", &out);
+
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.args(["--log-format", "json"])
+        .env("POPCTL_LOG", "trace");
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("\"level\":\"TRACE\""),
+        "JSON trace logs were on"
+    );
+    assert!(
+        stderr(&out).contains("\"target\":\"popctl::progress\""),
+        "progress events"
+    );
+    keep(&mut outputs, "trace json", &out);
+
+    // Keys the servers reject: the errors name the variable, never the value.
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.env("TMDB_API_KEY", WRONG_KEY).env("RUST_LOG", "trace");
+    let out = output(cmd).await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("TMDB_API_KEY"));
+    keep(&mut outputs, "wrong tmdb key", &out);
+    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    cmd.env("OMDB_API_KEY", WRONG_KEY);
+    let out = output(cmd).await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("OMDB_API_KEY"), "{}", stderr(&out));
+    keep(&mut outputs, "wrong omdb key", &out);
+
+    let mut status = popctl();
+    status.args(["status", "--url", &url]);
+    let out = output(status).await;
+    keep(&mut outputs, "status", &out);
+
+    for file in files_under(env.dir.path()) {
+        outputs.push((file.display().to_string(), std::fs::read(&file).unwrap()));
+    }
+    assert!(outputs.iter().any(|(what, _)| what.ends_with("keys.db")));
+    for (what, bytes) in &outputs {
+        let text = String::from_utf8_lossy(bytes);
+        for key in [TMDB_KEY, OMDB_KEY, WRONG_KEY] {
+            assert!(!text.contains(key), "{what} contains a key");
+        }
+    }
+}

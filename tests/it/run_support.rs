@@ -1,0 +1,221 @@
+//! Helpers for the `popctl run` tests: a simulator in the test process, a temporary folder for
+//! databases, plans and reports, and the real `popctl` binary pointed at both.
+
+#![allow(dead_code)] // each test module uses a different subset
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use popctl::sim::{self, Sandbox, SandboxConfig};
+use popctl::store;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+/// The project root: plans are given relative to it, as a user would.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small catalog, no latency, no faults, no limits: fast and deterministic.
+pub fn small_sim() -> SandboxConfig {
+    SandboxConfig {
+        movies: 2_000,
+        ..SandboxConfig::default()
+    }
+}
+
+/// A simulator and a scratch folder for one test.
+pub struct Env {
+    pub sim: Sandbox,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn new(config: SandboxConfig) -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = sim::start(config).await.unwrap();
+        Env {
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A SQLite file in the scratch folder.
+    pub fn sqlite(&self, name: &str) -> String {
+        format!("sqlite://{}?mode=rwc", self.path(name).display())
+    }
+
+    /// `--set` arguments pointing a plan's `tmdb` and `omdb` sources at the simulator.
+    pub fn source_sets(&self) -> Vec<String> {
+        vec![
+            format!("sources.tmdb.base_url={}", self.sim.tmdb_base_url()),
+            format!("sources.omdb.base_url={}", self.sim.omdb_base_url()),
+        ]
+    }
+
+    /// `popctl run PLAN` against the simulator into `db_url`, with `extra` arguments; keys
+    /// come from the environment as in real use.
+    pub fn run_cmd(&self, plan: &str, db_url: &str, extra: &[&str]) -> Command {
+        let mut cmd = popctl();
+        cmd.arg("run").arg(plan);
+        for set in self.source_sets() {
+            cmd.arg("--set").arg(set);
+        }
+        cmd.arg("--set").arg(format!("database.url={db_url}"));
+        cmd.args(extra);
+        cmd.env("TMDB_API_KEY", self.sim.tmdb_key())
+            .env("OMDB_API_KEY", self.sim.omdb_key());
+        cmd
+    }
+}
+
+/// The `popctl` binary with a clean environment for logs and databases.
+pub fn popctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_popctl"));
+    cmd.current_dir(root())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("POPCTL_LOG")
+        .env_remove("TMDB_API_KEY")
+        .env_remove("OMDB_API_KEY")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` to its end without blocking the runtime that serves the simulator.
+pub async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts the exit code, showing the output when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Quick runs: the shipped `quick-20` plan, `pages` pages, rates well above the simulator's
+/// speed so tests do not wait on them, retries that never wait long.
+pub fn quick(pages: u32) -> Vec<String> {
+    vec![
+        format!("stages.popular.pages={pages}"),
+        "sources.tmdb.rate=400/s".into(),
+        "sources.omdb.rate=400/s".into(),
+        "defaults.retry.initial=10ms".into(),
+        "defaults.retry.max=200ms".into(),
+    ]
+}
+
+/// `--set` pairs for `Command::args`.
+pub fn set_args(sets: &[String]) -> Vec<String> {
+    sets.iter()
+        .flat_map(|s| ["--set".to_string(), s.clone()])
+        .collect()
+}
+
+pub async fn connect(url: &str) -> DatabaseConnection {
+    store::connect(url).await.unwrap()
+}
+
+/// `SELECT COUNT(*)` of a table (or of `table WHERE …`).
+pub async fn count(db: &DatabaseConnection, from: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {from}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Item statuses of a stage in the newest run: (ok, failed, skipped, pending), stage marker
+/// left out.
+pub async fn stage_items(db: &DatabaseConnection, stage: &str) -> (i64, i64, i64, i64) {
+    let mut out = [0i64; 4];
+    for (i, status) in ["ok", "failed", "skipped", "pending"].iter().enumerate() {
+        out[i] = count(
+            db,
+            &format!(
+                "import_items WHERE stage = '{stage}' AND status = '{status}' \
+                 AND item_key <> '(stage)' AND run_id = (SELECT MAX(id) FROM import_runs)"
+            ),
+        )
+        .await;
+    }
+    (out[0], out[1], out[2], out[3])
+}
+
+/// The status of the newest run.
+pub async fn last_run_status(db: &DatabaseConnection) -> String {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT status FROM import_runs ORDER BY id DESC LIMIT 1".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
+/// Every file under `dir` (a SQLite database with its WAL and shared memory, a report).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A small pseudo-random generator for kill points; the seed is printed so a failure can
+/// be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_clock(what: &str) -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        eprintln!("{what}: random seed {seed}");
+        Rng(seed)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
