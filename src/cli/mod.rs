@@ -104,3 +104,19 @@ fn plan_result(result: Result<(), PlanErrors>, shell: &Shell) -> ExitCode {
         }
     }
 }
+
+/// Ctrl-C, or SIGTERM where there is one (a service manager, `kill`, `docker stop`).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

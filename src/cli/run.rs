@@ -136,29 +136,14 @@ fn report_error(e: RunError, shell: &Shell) -> u8 {
 /// The first Ctrl-C (or SIGTERM) stops scheduling: items in flight finish and commit, and
 /// the run is recorded as interrupted. A second one stops at once.
 async fn interrupts(cancel: CancellationToken, shell: Shell) {
-    signal().await;
+    super::stop_signal().await;
     shell.warn(
         "interrupted: finishing the items in flight and recording the run (Ctrl-C again to stop at once)",
     );
     cancel.cancel();
-    signal().await;
+    super::stop_signal().await;
     shell.error(
         "stopped at once; the run stays unfinished, and `popctl run PLAN --resume` continues it",
     );
     std::process::exit(130);
-}
-
-async fn signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

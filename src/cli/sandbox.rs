@@ -61,7 +61,7 @@ pub fn exec(args: SandboxArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(sandbox::serve(&options, &shell, stop_signal())) {
+    match runtime.block_on(sandbox::serve(&options, &shell, super::stop_signal())) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             let code = match e {
@@ -74,20 +74,4 @@ pub fn exec(args: SandboxArgs) -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-/// Ctrl-C, or SIGTERM where there is one (a service manager or `kill`).
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

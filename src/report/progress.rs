@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::Shell;
 use crate::plan;
@@ -159,9 +159,15 @@ impl Observer for Progress {
         let bar = (self.mode == ProgressMode::Bars).then(|| {
             let bar = self.multi.add(ProgressBar::new(0));
             let style = ProgressStyle::with_template(
-                "{prefix:>14.bold} [{bar:25}] {pos:>5}/{len:<5} {per_sec:>8} eta {eta:<4} {msg}",
+                "{prefix:>14.bold} [{bar:25}] {pos:>5}/{len:<5} {rate:>8} eta {eta:<4} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1}/s", state.per_sec());
+                },
+            )
             .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(stage.name.clone());

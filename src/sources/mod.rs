@@ -9,6 +9,20 @@ pub mod tmdb;
 
 pub use lenient::MappingError;
 
+/// What a request that ended in `error` cost: (tries, 429 answers met).
+pub fn cost(error: &http::HttpError) -> (u32, u32) {
+    if let http::HttpError::GaveUp {
+        attempts,
+        rate_limited,
+        ..
+    } = error
+    {
+        (*attempts, *rate_limited)
+    } else {
+        (0, 0)
+    }
+}
+
 /// A value from an upstream API with what it cost to get it.
 #[derive(Debug, Clone)]
 pub struct Fetched<T> {

@@ -241,13 +241,14 @@ async fn enrich_one(
     let fetched = match omdb.by_imdb_id(&imdb_id, &retrier).await {
         Ok(f) => f,
         Err(e) => {
-            c.request(e.attempts(), e.rate_limited());
+            let (attempts, rate_limited) = e.cost();
+            c.request(attempts, rate_limited);
             if e.stops_source() {
                 return ItemResult::Stop(StageOutcome::Failed(e.to_string()));
             }
             return ItemResult::Failed {
                 error: e.to_string(),
-                attempts: e.attempts(),
+                attempts,
             };
         }
     };

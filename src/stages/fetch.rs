@@ -238,13 +238,14 @@ impl Feed<'_> {
                 }
             }
             Err(e) => {
-                c.request(e.attempts(), e.rate_limited());
+                let (attempts, rate_limited) = e.cost();
+                c.request(attempts, rate_limited);
                 if e.stops_source() {
                     return Err(StageOutcome::Failed(e.to_string()));
                 }
                 let failed = ItemResult::Failed {
                     error: e.to_string(),
-                    attempts: e.attempts(),
+                    attempts,
                 };
                 match items::record(cx, &key, failed).await {
                     Some(stop) => Err(stop),
@@ -322,13 +323,14 @@ impl Feed<'_> {
                 }
             }
             Err(e) => {
-                c.request(e.attempts(), e.rate_limited());
+                let (attempts, rate_limited) = e.cost();
+                c.request(attempts, rate_limited);
                 if e.stops_source() {
                     return Err(StageOutcome::Failed(e.to_string()));
                 }
                 ItemResult::Failed {
                     error: e.to_string(),
-                    attempts: e.attempts(),
+                    attempts,
                 }
             }
         };
@@ -404,7 +406,8 @@ async fn fetch_one(
     let fetched = match tmdb.details(id, append, &retrier).await {
         Ok(f) => f,
         Err(e) => {
-            c.request(e.attempts(), e.rate_limited());
+            let (attempts, rate_limited) = e.cost();
+            c.request(attempts, rate_limited);
             if e.stops_source() {
                 // Abandoned, not failed: no stage of the run gets this movie now.
                 drop(guard);
@@ -412,10 +415,7 @@ async fn fetch_one(
             }
             let error = e.to_string();
             guard.settle(Outcome::Failed(error.clone()));
-            return ItemResult::Failed {
-                error,
-                attempts: e.attempts(),
-            };
+            return ItemResult::Failed { error, attempts };
         }
     };
     c.request(fetched.attempts, fetched.rate_limited);

@@ -25,7 +25,8 @@ impl Stage for Seed {
                         Some(fetched.value)
                     }
                     Err(e) => {
-                        c.request(e.attempts(), e.rate_limited());
+                        let (attempts, rate_limited) = e.cost();
+                        c.request(attempts, rate_limited);
                         Counters::add(&c.failed, 1);
                         return StageOutcome::Failed(e.to_string());
                     }

@@ -78,17 +78,7 @@ async fn injected_faults_are_retried_until_every_item_is_ok() {
         "sources.tmdb.timeout=1s".to_string(),
         "sources.omdb.timeout=1s".to_string(),
     ]);
-    let out = output(
-        env.run_cmd(
-            "plans/quick-20.toml",
-            &url,
-            &set_args(&sets)
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        ),
-    )
-    .await;
+    let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 0);
     let stats = env.sim.stats();
     assert!(
@@ -130,13 +120,7 @@ async fn a_rate_under_the_servers_limit_meets_no_429() {
         "sources.tmdb.rate=40/s".to_string(),
         "sources.omdb.rate=20/s".to_string(),
     ]);
-    let args = set_args(&sets);
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 0);
     let stats = env.sim.stats();
     assert_eq!(stats.rate_limited, 0, "{stats:?}");
@@ -160,13 +144,8 @@ async fn a_server_limit_below_the_plans_rate_still_ends_ok() {
         "sources.tmdb.rate=60/s".to_string(),
         "defaults.retry.attempts=20".to_string(),
     ]);
-    let args = set_args(&sets);
     let report = env.path("report.json");
-    let mut cmd = env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let mut cmd = env.quick(&url, &sets, &[]);
     cmd.arg("--report").arg(&report);
     let out = output(cmd).await;
     assert_exit(&out, 0);
@@ -289,14 +268,8 @@ async fn enrich_streams_from_fetch_unless_the_plan_says_otherwise() {
     for (streaming, db) in [(true, "s.db"), (false, "n.db")] {
         let mut sets = quick(2);
         sets.push(format!("stages.omdb.streaming={streaming}"));
-        let args = set_args(&sets);
         let url = env.sqlite(db);
-        let out = output(env.run_cmd(
-            "plans/quick-20.toml",
-            &url,
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        ))
-        .await;
+        let out = output(env.quick(&url, &sets, &[])).await;
         assert_exit(&out, 0);
         let err = stderr(&out);
         let started = position(&err, "Started omdb (enrich)");
@@ -443,13 +416,7 @@ async fn failed_items_are_recorded_and_shown_by_status() {
         "stages.popular.on_error=continue".to_string(),
         "stages.omdb.on_error=continue".to_string(),
     ]);
-    let args = set_args(&sets);
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 3);
     let db = connect(&url).await;
     let (_, failed_fetch, _, _) = stage_items(&db, "popular").await;
@@ -483,13 +450,7 @@ async fn a_failed_item_fails_the_stage_by_default() {
     let url = env.sqlite("fail.db");
     let mut sets = quick(3);
     sets.push("defaults.retry.attempts=1".to_string());
-    let args = set_args(&sets);
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("on_error = \"fail\""), "{err}");
@@ -502,12 +463,7 @@ async fn a_failed_item_fails_the_stage_by_default() {
 async fn a_rejected_tmdb_key_stops_with_the_variable_to_fix() {
     let env = Env::new(small_sim()).await;
     let url = env.sqlite("401.db");
-    let args = set_args(&quick(1));
-    let mut cmd = env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let mut cmd = env.quick(&url, &quick(1), &[]);
     cmd.env("TMDB_API_KEY", "not-the-right-key");
     let out = output(cmd).await;
     assert_exit(&out, 1);
@@ -539,13 +495,12 @@ async fn a_selected_post_process_stage_is_refused_by_name() {
     );
     assert!(!env.path("post.db").exists(), "nothing was written");
     // Left out by --only, the same plan runs.
-    let args = set_args(&quick(1));
-    let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    argv.extend(["--set", "stages.post.enabled=true"]);
-    for stage in ["reset", "seed", "popular", "omdb"] {
-        argv.extend(["--only", stage]);
-    }
-    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv)).await;
+    let mut sets = quick(1);
+    sets.push("stages.post.enabled=true".into());
+    let only = [
+        "--only", "reset", "--only", "seed", "--only", "popular", "--only", "omdb",
+    ];
+    let out = output(env.quick(&url, &sets, &only)).await;
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("post     post_process  not selected"),

@@ -13,14 +13,6 @@ use popctl::store;
 
 use crate::run_support::*;
 
-fn args(sets: &[String]) -> Vec<String> {
-    set_args(sets)
-}
-
-fn argv(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 /// OMDb's quota runs out half way: exit 3 with the rest pending; after the quota resets,
 /// `--resume` finishes them without a single TMDB request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,8 +23,8 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
     })
     .await;
     let url = env.sqlite("quota.db");
-    let a = args(&quick(2));
-    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv(&a))).await;
+    let a = quick(2);
+    let out = output(env.quick(&url, &a, &[])).await;
     assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(
@@ -49,14 +41,11 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
     let (fetched, _, _, _) = stage_items(&db, "popular").await;
     assert_eq!(fetched, 42);
 
+    // The next day, with a paid key.
+    env.sim.set_omdb_quota(Some(1000));
     env.sim.reset_quota();
     let tmdb_before = env.sim.stats().tmdb.requests;
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &[&argv(&a)[..], &["--resume"]].concat(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &a, &["--resume"])).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     assert!(err.contains("Resuming plan `quick-20` (run 1)"), "{err}");
@@ -82,20 +71,15 @@ async fn resume_refuses_a_changed_plan_unless_forced() {
     })
     .await;
     let url = env.sqlite("changed.db");
-    let a = args(&quick(1));
-    let out = output(env.run_cmd("plans/quick-20.toml", &url, &argv(&a))).await;
+    let a = quick(1);
+    let out = output(env.quick(&url, &a, &[])).await;
     assert_exit(&out, 3);
     env.sim.reset_quota();
     env.sim.set_omdb_quota(None);
     let mut changed = quick(1);
     changed.push("stages.omdb.concurrency=3".into());
-    let c = args(&changed);
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &[&argv(&c)[..], &["--resume"]].concat(),
-    ))
-    .await;
+    let c = changed;
+    let out = output(env.quick(&url, &c, &["--resume"])).await;
     assert_exit(&out, 2);
     let err = stderr(&out);
     assert!(
@@ -103,12 +87,7 @@ async fn resume_refuses_a_changed_plan_unless_forced() {
         "{err}"
     );
     assert!(err.contains("--force"), "{err}");
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &[&argv(&c)[..], &["--resume", "--force"]].concat(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &c, &["--resume", "--force"])).await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("continuing it anyway (--force)"));
 }
@@ -138,20 +117,23 @@ async fn killed_runs_resume_to_the_same_database(reference: String, killed: Stri
         ..small_sim()
     })
     .await;
-    let a = args(&kill_sets());
-    let out = output(env.run_cmd("plans/quick-20.toml", &reference, &argv(&a))).await;
+    let a = kill_sets();
+    let start = std::time::Instant::now();
+    let out = output(env.quick(&reference, &a, &[])).await;
+    let took = start.elapsed().as_millis() as u64;
     assert_exit(&out, 0);
     let expected = digest(&reference).await;
 
     let mut rng = Rng::from_clock("kill points");
     for attempt in 0..4 {
-        let mut cmd = env.run_cmd("plans/quick-20.toml", &killed, &argv(&a));
+        let mut cmd = env.quick(&killed, &a, &[]);
         if attempt > 0 {
             cmd.arg("--resume");
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
-        let wait = Duration::from_millis(150 + rng.below(900));
+        // Anywhere from the start (before the reset is done) to the end of a whole run.
+        let wait = Duration::from_millis(took / 20 + rng.below(took));
         tokio::time::sleep(wait).await;
         let _ = child.kill();
         let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
@@ -161,12 +143,7 @@ async fn killed_runs_resume_to_the_same_database(reference: String, killed: Stri
     }
     let mut done = false;
     for _ in 0..3 {
-        let out = output(env.run_cmd(
-            "plans/quick-20.toml",
-            &killed,
-            &[&argv(&a)[..], &["--resume"]].concat(),
-        ))
-        .await;
+        let out = output(env.quick(&killed, &a, &["--resume"])).await;
         if out.status.code() == Some(0) {
             done = true;
             break;
@@ -255,8 +232,8 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
     })
     .await;
     let url = env.sqlite("ctrl-c.db");
-    let a = args(&quick(5));
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let a = quick(5);
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let lines = stderr_lines(&mut child);
@@ -293,12 +270,7 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
     );
     assert!(saved < 100, "interrupted before the end");
 
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &[&argv(&a)[..], &["--resume"]].concat(),
-    ))
-    .await;
+    let out = output(env.quick(&url, &a, &["--resume"])).await;
     assert_exit(&out, 0);
     assert_eq!(count(&db, "movies").await, 100);
 }
@@ -308,8 +280,8 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
 async fn a_second_ctrl_c_stops_at_once() {
     let env = Env::new(small_sim()).await;
     let url = env.sqlite("twice.db");
-    let a = args(&quick(2));
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let a = quick(2);
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     // From the first movie on, every request hangs longer than the test will wait.
     env.sim
@@ -356,7 +328,7 @@ async fn api_keys_never_reach_any_output() {
     let mut sets = quick(1);
     sets.push("defaults.retry.attempts=10".into());
     sets.push("stages.omdb.retry.attempts=10".into());
-    let a = args(&sets);
+    let a = sets;
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
     let keep = |outputs: &mut Vec<(String, Vec<u8>)>, what: &str, out: &std::process::Output| {
         outputs.push((format!("{what} stdout"), out.stdout.clone()));
@@ -364,14 +336,14 @@ async fn api_keys_never_reach_any_output() {
     };
 
     let report = env.path("report.json");
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.arg("--report").arg(&report).env("RUST_LOG", "trace");
     let out = output(cmd).await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("TRACE"), "trace logs were on");
     keep(&mut outputs, "trace text", &out);
 
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.args(["--log-format", "json"])
         .env("POPCTL_LOG", "trace");
     let out = output(cmd).await;
@@ -387,13 +359,13 @@ async fn api_keys_never_reach_any_output() {
     keep(&mut outputs, "trace json", &out);
 
     // Keys the servers reject: the errors name the variable, never the value.
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.env("TMDB_API_KEY", WRONG_KEY).env("RUST_LOG", "trace");
     let out = output(cmd).await;
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("TMDB_API_KEY"));
     keep(&mut outputs, "wrong tmdb key", &out);
-    let mut cmd = env.run_cmd("plans/quick-20.toml", &url, &argv(&a));
+    let mut cmd = env.quick(&url, &a, &[]);
     cmd.env("OMDB_API_KEY", WRONG_KEY);
     let out = output(cmd).await;
     assert_exit(&out, 1);

@@ -73,6 +73,16 @@ impl Env {
     }
 }
 
+impl Env {
+    /// `popctl run plans/quick-20.toml` with `sets` (see [`quick`]) and `extra` arguments.
+    pub fn quick(&self, db_url: &str, sets: &[String], extra: &[&str]) -> Command {
+        let mut args = set_args(sets);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_cmd("plans/quick-20.toml", db_url, &args)
+    }
+}
+
 /// The `popctl` binary with a clean environment for logs and databases.
 pub fn popctl() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_popctl"));

@@ -47,20 +47,12 @@ impl OmdbError {
         matches!(self, OmdbError::Unauthorized { .. })
     }
 
-    /// Tries the failed request took.
-    pub fn attempts(&self) -> u32 {
+    /// What the failed request cost: (tries, 429 answers met). An answer the client
+    /// returned took one try.
+    pub fn cost(&self) -> (u32, u32) {
         match self {
-            OmdbError::Http(HttpError::GaveUp { attempts, .. }) => *attempts,
-            OmdbError::Http(HttpError::Client { .. }) => 0,
-            _ => 1,
-        }
-    }
-
-    /// 429 answers met before giving up.
-    pub fn rate_limited(&self) -> u32 {
-        match self {
-            OmdbError::Http(HttpError::GaveUp { rate_limited, .. }) => *rate_limited,
-            _ => 0,
+            OmdbError::Http(e) => crate::sources::cost(e),
+            _ => (1, 0),
         }
     }
 }

@@ -61,20 +61,12 @@ impl TmdbError {
         matches!(self, TmdbError::Unauthorized { .. })
     }
 
-    /// Tries the failed request took, for the ledger and the report.
-    pub fn attempts(&self) -> u32 {
+    /// What the failed request cost: (tries, 429 answers met). An answer the client
+    /// returned took one try.
+    pub fn cost(&self) -> (u32, u32) {
         match self {
-            TmdbError::Http(HttpError::GaveUp { attempts, .. }) => *attempts,
-            TmdbError::Http(HttpError::Client { .. }) => 0,
-            _ => 1,
-        }
-    }
-
-    /// 429 answers met before giving up.
-    pub fn rate_limited(&self) -> u32 {
-        match self {
-            TmdbError::Http(HttpError::GaveUp { rate_limited, .. }) => *rate_limited,
-            _ => 0,
+            TmdbError::Http(e) => crate::sources::cost(e),
+            _ => (1, 0),
         }
     }
 }

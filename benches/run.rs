@@ -1,0 +1,242 @@
+//! `popctl run` end to end against the simulator, measured: the release `popctl` binary runs
+//! shipped plans into a SQLite file while the simulator serves from this process.
+//!
+//! 1. `dev-200` with TMDB at 40/s and OMDb at 5/s (the plan's rates and the simulator's
+//!    limits) and 30–150 ms latency: wall time, the floor the limits impose (the larger of
+//!    TMDB requests / 40 and OMDb requests / 5, since the two overlap) and their ratio.
+//! 2. `full-sequential` (the old way) under the same conditions, for the speedup.
+//! 3. 2,000 and 10,000 movies with every limit lifted: movies per second and peak memory.
+//!
+//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale` runs one part (default:
+//! all; the sequential run alone takes about four minutes). With `POPCTL_TEST_PG` set
+//! (`scripts/with-pg cargo bench --bench run`) the scale runs also go to PostgreSQL. Prints
+//! figures; asserts nothing about time.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use popctl::sim::{self, Api, Latency, RateLimit, Sandbox, SandboxConfig};
+use sea_orm::{ConnectionTrait, Statement};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Measured {
+    wall: f64,
+    tmdb: u64,
+    omdb: u64,
+    rate_limited: u64,
+    status: String,
+    peak_rss: Option<u64>,
+}
+
+/// Runs `plan` against `sim` into `db_url` with `sets`, and reads the report it writes.
+fn run(sim: &Sandbox, plan: &str, db_url: &str, sets: &[&str], dir: &Path) -> Measured {
+    let report = dir.join("report.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_popctl"));
+    cmd.current_dir(root())
+        .args(["run", plan, "--quiet", "--report"])
+        .arg(&report)
+        .arg("--set")
+        .arg(format!("sources.tmdb.base_url={}", sim.tmdb_base_url()))
+        .arg("--set")
+        .arg(format!("sources.omdb.base_url={}", sim.omdb_base_url()))
+        .arg("--set")
+        .arg(format!("database.url={db_url}"))
+        .env("TMDB_API_KEY", sim.tmdb_key())
+        .env("OMDB_API_KEY", sim.omdb_key())
+        .env_remove("RUST_LOG")
+        .env_remove("POPCTL_LOG");
+    for set in sets {
+        cmd.arg("--set").arg(set);
+    }
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
+    let outside = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.code() == Some(0),
+        "{plan} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let source = |name: &str, field: &str| json["sources"][name][field].as_u64().unwrap_or(0);
+    let m = Measured {
+        wall: json["wall_seconds"].as_f64().unwrap_or(outside),
+        tmdb: source("tmdb", "requests"),
+        omdb: source("omdb", "requests"),
+        rate_limited: source("tmdb", "rate_limited") + source("omdb", "rate_limited"),
+        status: json["status"].as_str().unwrap_or("?").to_owned(),
+        peak_rss: json["peak_rss_bytes"].as_u64(),
+    };
+    println!(
+        "    {plan}: {:.1} s in the run ({outside:.1} s with process start), {} TMDB + {} OMDb requests, {} answered 429, status {}",
+        m.wall, m.tmdb, m.omdb, m.rate_limited, m.status
+    );
+    m
+}
+
+fn sqlite(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+async fn limited_sim() -> Sandbox {
+    let sim = sim::start(SandboxConfig {
+        latency: Latency {
+            min_ms: 30,
+            max_ms: 150,
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.set_limits(
+        Api::Tmdb,
+        Some(RateLimit {
+            rps: 40.0,
+            burst: 40,
+        }),
+    );
+    sim.set_limits(Api::Omdb, Some(RateLimit { rps: 5.0, burst: 5 }));
+    sim
+}
+
+fn floor(m: &Measured) -> f64 {
+    (m.tmdb as f64 / 40.0).max(m.omdb as f64 / 5.0)
+}
+
+async fn limits(dir: &Path) -> f64 {
+    println!("dev-200, TMDB 40/s, OMDb 5/s, latency 30–150 ms (sandbox limits the same)");
+    let sim = limited_sim().await;
+    let url = sqlite(dir, "dev200.db");
+    let m = tokio::task::block_in_place(|| run(&sim, "plans/dev-200.toml", &url, &[], dir));
+    let f = floor(&m);
+    println!(
+        "    floor max({} / 40, {} / 5) = {f:.1} s; wall / floor = {:.3}",
+        m.tmdb,
+        m.omdb,
+        m.wall / f
+    );
+    m.wall
+}
+
+async fn sequential(dir: &Path) -> f64 {
+    println!("full-sequential (the old way), same conditions");
+    let sim = limited_sim().await;
+    let url = sqlite(dir, "seq.db");
+    let m = tokio::task::block_in_place(|| run(&sim, "plans/full-sequential.toml", &url, &[], dir));
+    println!(
+        "    floor of its requests at the rates: {:.1} s; wall / that floor = {:.3}",
+        floor(&m),
+        m.wall / floor(&m)
+    );
+    m.wall
+}
+
+async fn movies_in(url: &str) -> i64 {
+    let db = popctl::store::connect(url).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM movies".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n = row.try_get_by_index::<i64>(0).unwrap();
+    db.close().await.ok();
+    n
+}
+
+async fn scale(dir: &Path) {
+    println!("limits lifted (no latency, no server limits, rates 100000/s), dev-200's stages");
+    let sim = sim::start(SandboxConfig::default()).await.unwrap();
+    let mut targets = vec![("SQLite", None)];
+    if let Ok(pg) = std::env::var("POPCTL_TEST_PG") {
+        targets.push(("PostgreSQL", Some(pg)));
+    }
+    for (what, pg) in targets {
+        for movies in [2_000u32, 10_000] {
+            let pages = format!("stages.popular.pages={}", movies / 20);
+            let sets = [
+                pages.as_str(),
+                "sources.tmdb.rate=100000/s",
+                "sources.omdb.rate=100000/s",
+                "sources.omdb.daily_quota=1000000",
+            ];
+            let url = match &pg {
+                None => sqlite(dir, &format!("scale-{movies}.db")),
+                Some(server) => fresh_pg(server, movies).await,
+            };
+            println!("  {what}, {movies} movies:");
+            let m =
+                tokio::task::block_in_place(|| run(&sim, "plans/dev-200.toml", &url, &sets, dir));
+            let saved = movies_in(&url).await;
+            println!(
+                "    {saved} movies saved: {:.0} movies/s; peak memory {}",
+                saved as f64 / m.wall,
+                m.peak_rss
+                    .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+                    .unwrap_or_else(|| "unknown".into())
+            );
+        }
+    }
+}
+
+/// A new database on the PostgreSQL server at `server`.
+async fn fresh_pg(server: &str, movies: u32) -> String {
+    let name = format!("popctl_bench_run_{}_{movies}", std::process::id());
+    let admin = sea_orm::Database::connect(server).await.unwrap();
+    admin
+        .execute_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("DROP DATABASE IF EXISTS {name}"),
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let part = std::env::var("POPCTL_BENCH").unwrap_or_default();
+    let want = |p: &str| part.is_empty() || part == p;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut fast = None;
+        if want("limits") {
+            fast = Some(limits(dir.path()).await);
+        }
+        if want("sequential") {
+            let slow = sequential(dir.path()).await;
+            if let Some(fast) = fast {
+                println!(
+                    "    speedup of dev-200 over full-sequential: {:.1}×",
+                    slow / fast
+                );
+            }
+        }
+        if want("scale") {
+            scale(dir.path()).await;
+        }
+    });
+}
