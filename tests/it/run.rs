@@ -566,3 +566,52 @@ async fn dry_run_prints_the_plan_and_touches_nothing() {
     assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
     assert!(!db.exists());
 }
+
+/// `--quiet`: no progress, no table; only warnings and errors would show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_runs_say_nothing_when_all_goes_well() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("quiet.db");
+    let out = output(env.quick(&url, &quick(1), &["--quiet"])).await;
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(stdout(&out), "");
+}
+
+/// `status` and `db status` find the database through the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_db_take_the_database_from_a_plan() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("by-plan.db");
+    assert_exit(&output(env.quick(&url, &quick(1), &[])).await, 0);
+    let at = format!("database.url={url}");
+
+    let mut cmd = popctl();
+    cmd.args(["status", "--plan", "plans/quick-20.toml", "--set", &at]);
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("  1  quick-20  ok"), "{text}");
+    assert!(
+        text.contains("run 1: reset done, seed done, popular done, omdb done, post disabled"),
+        "{text}"
+    );
+
+    let mut cmd = popctl();
+    cmd.args(["db", "status", "--plan", "plans/quick-20.toml", "--set", &at]);
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let movies = text.lines().find(|l| l.trim_start().starts_with("movies "));
+    assert_eq!(
+        movies.map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["movies", "20"]),
+        "{text}"
+    );
+
+    let mut cmd = popctl();
+    cmd.args(["db", "migrate"]);
+    let out = output(cmd).await;
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("which database?"), "{}", stderr(&out));
+}
