@@ -15,7 +15,7 @@ use popctl::plan::{
     Backoff, CacheConfig, CacheMode, Interpolated, Rate, RetryPolicy, SourceConfig, SourceKind,
 };
 use popctl::sim::{self, Api, Faults, RateLimit, Sandbox, SandboxConfig};
-use popctl::sources::cache::{Clock, Lookup, SourceCache, Verdict, entry};
+use popctl::sources::cache::{Clock, Lookup, SourceCache, Verdict, entry, sandbox_origin};
 use popctl::sources::http::{HttpError, Reply, SourceClient};
 use popctl::sources::retry::Retrier;
 
@@ -30,7 +30,7 @@ async fn sandbox(config: SandboxConfig) -> Sandbox {
     .expect("the sandbox starts")
 }
 
-fn source(kind: SourceKind, base_url: String) -> SourceConfig {
+pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
         name: kind.as_str().to_string(),
         kind,
@@ -47,7 +47,7 @@ fn source(kind: SourceKind, base_url: String) -> SourceConfig {
 }
 
 /// TTLs as in `plans/base.toml`: TMDB a day, OMDb a week, negative answers a day.
-fn cache_config(dir: &Path, mode: CacheMode) -> CacheConfig {
+pub fn cache_config(dir: &Path, mode: CacheMode) -> CacheConfig {
     CacheConfig {
         mode,
         dir: dir.to_path_buf(),
@@ -291,6 +291,53 @@ async fn entries_expire_by_the_source_ttl_and_negative_ones_by_negative_ttl() {
 }
 
 #[tokio::test]
+async fn sandbox_runs_share_entries_whatever_their_port_and_never_with_the_real_api() {
+    let config = SandboxConfig {
+        seed: 7,
+        movies: 300,
+        ..SandboxConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_config(dir.path(), CacheMode::ReadWrite);
+    let sandbox_client = |s: &Sandbox| {
+        let src = source(SourceKind::Tmdb, s.tmdb_base_url());
+        let c = SourceCache::open(&cache, &src)
+            .unwrap()
+            .unwrap()
+            .with_origin(sandbox_origin(&config));
+        SourceClient::new(&src, Some(s.tmdb_key().to_string()))
+            .unwrap()
+            .with_cache(Arc::new(c))
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cold = sim::start(config.clone()).await.unwrap();
+    let path = format!("movie/{}", some_ids(&cold, 1)[0]);
+    let fetched = get(&sandbox_client(&cold), &path, &[]).await;
+    assert!(!fetched.from_cache());
+    cold.shutdown().await;
+
+    // The next run's sandbox listens elsewhere and serves the same bodies.
+    let warm = sim::start(config.clone()).await.unwrap();
+    let again = get(&sandbox_client(&warm), &path, &[]).await;
+    assert!(again.from_cache());
+    assert_eq!(again.body, fetched.body);
+    assert_eq!(warm.stats().requests, 0);
+    // Keyed by its base URL, a client of the same source does not see sandbox answers.
+    assert!(
+        !get(&tmdb_client(&warm, &cache), &path, &[])
+            .await
+            .from_cache()
+    );
+    // Nor does a sandbox with another catalog.
+    let other = SandboxConfig {
+        seed: 8,
+        ..config.clone()
+    };
+    assert_ne!(sandbox_origin(&other), sandbox_origin(&config));
+    warm.shutdown().await;
+}
+
+#[tokio::test]
 async fn tmdb_404_is_kept_as_a_negative_answer() {
     let s = sandbox(SandboxConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -520,6 +567,56 @@ async fn no_credential_reaches_a_file_name_or_a_file() {
     }
     by_query.shutdown().await;
     by_header.shutdown().await;
+}
+
+/// A server that answers every request with 200 and the request line in the body, as an
+/// API that echoes its query (key included) would.
+async fn echo_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let mut len = 0;
+            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => len += n,
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..len]).into_owned();
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let body = serde_json::json!({ "request": line }).to_string();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_answer_that_echoes_the_key_is_not_stored() {
+    let base = echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = "echoKEY-3vT9pQ";
+    let c = client(
+        &source(SourceKind::Omdb, base),
+        key,
+        &cache_config(dir.path(), CacheMode::ReadWrite),
+        None,
+    );
+    let r = get(&c, "", &q(&[("i", "tt0000001")])).await;
+    assert!(
+        String::from_utf8_lossy(&r.body).contains(key),
+        "the server echoes"
+    );
+    assert!(!get(&c, "", &q(&[("i", "tt0000001")])).await.from_cache());
+    assert!(entries_under(dir.path()).is_empty());
+    assert_eq!(c.cache_totals().unwrap().stores, 0);
 }
 
 /// Set in the child processes of `concurrent_writers_on_one_key_leave_one_whole_entry`.

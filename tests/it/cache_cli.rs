@@ -4,35 +4,21 @@
 // Test helpers panic with the failure in hand, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::cargo::CommandCargoExt;
-use popctl::plan::{CacheConfig, CacheMode, Interpolated, SourceConfig, SourceKind};
+use popctl::plan::{CacheMode, SourceKind};
 use popctl::sources::cache::{Clock, SourceCache, Verdict};
 use serde_json::Value;
 
+use crate::cache::{cache_config, source};
+
 fn cache(root: &Path, kind: SourceKind, stamp: SystemTime) -> SourceCache {
-    let config = CacheConfig {
-        mode: CacheMode::ReadWrite,
-        dir: root.to_path_buf(),
-        ttl: BTreeMap::new(),
-        default_ttl: Duration::from_secs(86_400),
-        negative_ttl: Duration::from_secs(86_400),
-    };
-    let source = SourceConfig {
-        name: kind.as_str().to_string(),
-        kind,
-        api_key: Interpolated::Value("k".into()),
-        api_key_var: None,
-        base_url: kind.default_base_url().to_string(),
-        rate: kind.default_rate(),
-        timeout: Duration::from_secs(1),
-        daily_quota: None,
-    };
+    let config = cache_config(root, CacheMode::ReadWrite);
+    let source = source(kind, kind.default_base_url().to_string());
     let clock: Clock = Arc::new(move || stamp);
     SourceCache::open(&config, &source)
         .unwrap()
@@ -89,7 +75,7 @@ fn json_stats(args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-fn source<'a>(doc: &'a Value, name: &str) -> &'a Value {
+fn stats_of<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["sources"]
         .as_array()
         .unwrap()
@@ -118,10 +104,10 @@ fn stats_show_each_source_in_a_table_and_in_json() {
 
     let doc = json_stats(&["cache", "stats", "--dir", d, "--json"]);
     assert_eq!(doc["dir"], d);
-    assert_eq!(source(&doc, "omdb")["entries"], 2);
-    assert_eq!(source(&doc, "tmdb")["negative"], 1);
+    assert_eq!(stats_of(&doc, "omdb")["entries"], 2);
+    assert_eq!(stats_of(&doc, "tmdb")["negative"], 1);
     assert_eq!(
-        source(&doc, "tmdb")["expired"],
+        stats_of(&doc, "tmdb")["expired"],
         Value::Null,
         "no plan, no TTLs"
     );
@@ -132,8 +118,8 @@ fn stats_show_each_source_in_a_table_and_in_json() {
     let plan = plan.to_str().unwrap();
     let doc = json_stats(&["cache", "stats", "--plan", plan, "--set", &set, "--json"]);
     assert_eq!(doc["dir"], d);
-    assert_eq!(source(&doc, "omdb")["expired"], 1);
-    assert_eq!(source(&doc, "tmdb")["expired"], 0);
+    assert_eq!(stats_of(&doc, "omdb")["expired"], 1);
+    assert_eq!(stats_of(&doc, "tmdb")["expired"], 0);
 
     // No cache yet: a note, not an error.
     let empty = tempfile::tempdir().unwrap();
@@ -150,7 +136,7 @@ fn prune_and_clear_remove_what_they_say() {
     let plan = plan();
     let plan = plan.to_str().unwrap();
     let entries = |name: &str| -> u64 {
-        source(&json_stats(&["cache", "stats", "--dir", d, "--json"]), name)["entries"]
+        stats_of(&json_stats(&["cache", "stats", "--dir", d, "--json"]), name)["entries"]
             .as_u64()
             .unwrap()
     };
