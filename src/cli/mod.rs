@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::plan::PlanErrors;
 use crate::report::{Shell, Verbosity};
 
+pub mod cache;
 pub mod db;
 pub mod graph;
 pub mod plan;
@@ -38,6 +39,7 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Work on the database schema by hand: migrate, status, reset
     Db(db::DbArgs),
+    Cache(cache::CacheArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +52,7 @@ pub fn main() -> ExitCode {
         Some(Command::Plan(args)) => plan::exec(args, &shell),
         Some(Command::Sandbox(args)) => sandbox::exec(args),
         Some(Command::Db(args)) => db::exec(args),
+        Some(Command::Cache(args)) => cache::exec(args, &shell),
         None => {
             // No verb: show what exists rather than failing silently.
             let _ = Cli::command().print_help();

@@ -1,5 +1,7 @@
 //! The integration tests, in one binary so the library is linked once.
 
+mod cache;
+mod cache_cli;
 mod plan;
 mod post;
 mod sim;
