@@ -2,6 +2,7 @@
 
 mod plan;
 mod post;
+mod post_db;
 mod sim;
 mod sim_cli;
 mod sim_fidelity;
