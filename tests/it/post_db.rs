@@ -392,9 +392,19 @@ async fn cri_scores_follow_the_formula_and_are_stable(t: TestDb) {
     let cat = catalog();
     let ids = popular(&cat, 40);
     import(&t, &cat, &ids).await;
-    let dir = tempfile::tempdir().unwrap(); // no lists: list components are unknown
-    let report = post(&t, &stage(&[PostStep::CriScores]), dir.path()).await;
-    let StepDetail::CriScores(r) = report.steps[0].detail else {
+    // No list files: the lists step links nothing, and list components stay unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let report = post(
+        &t,
+        &stage(&[PostStep::CulturalLists, PostStep::CriScores]),
+        dir.path(),
+    )
+    .await;
+    let StepDetail::CulturalLists(lists) = &report.steps[0].detail else {
+        panic!("{report:?}");
+    };
+    assert!(lists.lists.is_empty());
+    let StepDetail::CriScores(r) = report.steps[1].detail else {
         panic!("{report:?}");
     };
     assert_eq!(r.movies_scored, 40);
@@ -812,49 +822,31 @@ async fn bad_input_fails_clearly_and_writes_nothing() {
     assert!(err.to_string().contains("cast"), "{err}");
     assert_eq!(digest(&t).await, before, "nothing ran");
 
+    // Values no writer of popctl produces: the CRI step names the row and writes nothing.
     post(&t, &stage(&[PostStep::CulturalLists]), dir.path()).await;
-    t.db.execute_unprepared(
-        "UPDATE cultural_authorities SET kind = 'influencer' WHERE name = 'Test Academy'",
-    )
-    .await
-    .unwrap();
-    let err = execute(
-        &t.db,
-        &stage(&[PostStep::CriScores]),
-        dir.path(),
-        as_of(),
-        &|_| {},
-    )
-    .await
-    .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("cultural_authorities.kind") && text.contains("influencer"),
-        "{text}"
-    );
-    assert_eq!(t.count("SELECT COUNT(*) FROM cri_scores").await, 0);
-
-    t.db.execute_unprepared(
-        "UPDATE cultural_authorities SET kind = 'award' WHERE name = 'Test Academy'",
-    )
-    .await
-    .unwrap();
-    t.db.execute_unprepared("UPDATE movie_list_items SET position = 0 WHERE award_category = ''")
-        .await
-        .unwrap();
-    let err = execute(
-        &t.db,
-        &stage(&[PostStep::CriScores]),
-        dir.path(),
-        as_of(),
-        &|_| {},
-    )
-    .await
-    .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("movie_list_items.position") && text.contains("a position from 1"),
-        "{text}"
-    );
-    assert_eq!(t.count("SELECT COUNT(*) FROM cri_scores").await, 0);
+    let cases: [(&[&str], [&str; 2]); 2] = [
+        (
+            &["UPDATE cultural_authorities SET kind = 'influencer' WHERE name = 'Test Academy'"],
+            ["cultural_authorities.kind", "influencer"],
+        ),
+        (
+            &[
+                "UPDATE cultural_authorities SET kind = 'award' WHERE name = 'Test Academy'",
+                "UPDATE movie_list_items SET position = 0 WHERE award_category = ''",
+            ],
+            ["movie_list_items.position", "a position from 1"],
+        ),
+    ];
+    for (updates, needles) in cases {
+        for sql in updates {
+            t.db.execute_unprepared(sql).await.unwrap();
+        }
+        let cri = stage(&[PostStep::CriScores]);
+        let err = execute(&t.db, &cri, dir.path(), as_of(), &|_| {})
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(needles.iter().all(|n| text.contains(n)), "{text}");
+        assert_eq!(t.count("SELECT COUNT(*) FROM cri_scores").await, 0);
+    }
 }
