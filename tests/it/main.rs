@@ -4,6 +4,7 @@ mod cache;
 mod cache_cli;
 mod plan;
 mod post;
+mod post_db;
 mod sim;
 mod sim_cli;
 mod sim_fidelity;
