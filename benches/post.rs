@@ -1,14 +1,32 @@
-//! Post-processing at 10,000 movies: the CRI of every movie and the computed recommendations.
-//! Run with `cargo bench --bench post`; it prints figures, it asserts nothing.
+//! Post-processing at 10,000 movies. Run with `cargo bench --bench post`; it prints figures,
+//! it asserts nothing.
 //!
-//! The data is synthetic and seeded (the same every run). Feature counts follow what TMDB
-//! returns for popular movies: 2–3 genres, about 10 keywords, 15 cast and 10 crew, drawn from
-//! shared pools with a power-law (Zipf–Mandelbrot) head, so a few genres, keywords and people
-//! are on many movies and most are on few. `POST_BENCH_MOVIES` changes the count.
+//! 1. The pure parts: the CRI of every movie and the computed recommendations, over synthetic
+//!    seeded data (the same every run). Feature counts follow what TMDB returns for popular
+//!    movies: 2–3 genres, about 10 keywords, 15 cast and 10 crew, drawn from shared pools with
+//!    a power-law (Zipf–Mandelbrot) head, so a few genres, keywords and people are on many
+//!    movies and most are on few. `POST_BENCH_MOVIES` changes the count.
+//! 2. The steps against a database: every movie of a simulator catalog (details with
+//!    credits, keywords, reviews, recommendations and similar, plus OMDb's record) saved into
+//!    a SQLite file through the store, then `post_process` with `cri_scores` and
+//!    `recommendations` timed, a first run (everything written) and a rerun (nothing
+//!    changes). `POST_BENCH_DB_MOVIES` changes the count (default 10,000). Raw bodies are
+//!    not stored: the steps never read them, and leaving them out keeps the fill short.
+//!    `RUST_LOG=popctl=debug` adds the phases of the recommendations step.
 
-#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // a benchmark reports on stdout
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use popctl::plan::{PostProcessStage, PostStep};
+use popctl::sim::model::OmdbAnswer as SimOmdb;
+use popctl::sim::{Catalog, Part};
+use popctl::sources::omdb::mapping::{OmdbAnswer, omdb_answer};
+use popctl::sources::tmdb::mapping::movie_bundle;
+use popctl::stages::post::{PostEvent, PostReport, execute};
+use popctl::store::{self, enrichment::save_omdb};
 
 use popctl::stages::post::cri::{
     AuthorityKind, AwardCounts, AwardResult, Cri, CriInputs, CriParams, ListMembership, Placement,
@@ -149,6 +167,112 @@ fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
+/// Saves every movie of `catalog` into `db` as a fetch and an OMDb enrich stage would.
+async fn fill(db: &sea_orm::DatabaseConnection, catalog: &Catalog) {
+    let parts = [
+        Part::Credits,
+        Part::Keywords,
+        Part::Reviews,
+        Part::Recommendations,
+        Part::Similar,
+    ];
+    for e in catalog.entries() {
+        let mut bundle = movie_bundle(&catalog.details_body(e.id, &parts).unwrap()).unwrap();
+        bundle.raw_body = None;
+        store::save_movie(db, &bundle).await.unwrap();
+        let Some(imdb) = &e.imdb_id else { continue };
+        if let Some(SimOmdb::Movie(m)) = catalog.omdb(imdb, false) {
+            let body = serde_json::to_vec(&m).unwrap();
+            if let OmdbAnswer::Found(mut record) = omdb_answer(200, &body).unwrap() {
+                record.raw_body = None;
+                save_omdb(db, i64::from(e.id), &record).await.unwrap();
+            }
+        }
+    }
+}
+
+/// Runs the steps, timing each through the progress events.
+async fn timed(
+    db: &sea_orm::DatabaseConnection,
+    stage: &PostProcessStage,
+    as_of: NaiveDate,
+) -> (Duration, Vec<(PostStep, Duration)>, PostReport) {
+    let started = Mutex::new(Instant::now());
+    let steps = Mutex::new(Vec::new());
+    let start = Instant::now();
+    let report = execute(db, stage, std::path::Path::new("."), as_of, &|e| match e {
+        PostEvent::Started { .. } => *started.lock().unwrap() = Instant::now(),
+        PostEvent::Finished { report } => steps
+            .lock()
+            .unwrap()
+            .push((report.step, started.lock().unwrap().elapsed())),
+    })
+    .await
+    .unwrap();
+    (start.elapsed(), steps.into_inner().unwrap(), report)
+}
+
+async fn database(n: u32) {
+    let as_of = NaiveDate::from_ymd_opt(2025, 6, 15).unwrap();
+    let catalog = Catalog::generate(42, n, as_of);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("post-bench.db").display());
+    let db = store::connect(&url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let start = Instant::now();
+    fill(&db, &catalog).await;
+    let count = |sql: &str| {
+        let db = db.clone();
+        let sql = sql.to_owned();
+        async move {
+            use sea_orm::ConnectionTrait;
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    println!(
+        "database: {n} catalog movies saved into a SQLite file in {} ({} credits, {} keywords \
+         linked, {} TMDB recommendation/similar rows, {} external ratings)",
+        secs(start.elapsed()),
+        count("SELECT COUNT(*) FROM movie_credits").await,
+        count("SELECT COUNT(*) FROM movie_keywords").await,
+        count("SELECT COUNT(*) FROM movie_recommendations").await,
+        count("SELECT COUNT(*) FROM external_ratings").await,
+    );
+
+    let stage = PostProcessStage {
+        steps: vec![PostStep::CriScores, PostStep::Recommendations],
+        cultural_lists: Default::default(),
+        cri: Default::default(),
+        recommendations: Default::default(),
+        reviews: Default::default(),
+    };
+    for label in ["first run", "rerun"] {
+        let (total, steps, report) = timed(&db, &stage, as_of).await;
+        let each: Vec<String> = steps
+            .iter()
+            .map(|(s, d)| format!("{} {}", s.as_str(), secs(*d)))
+            .collect();
+        println!(
+            "database, cri_scores + recommendations, {label}: {} ({}); {} rows written, {} removed",
+            secs(total),
+            each.join(", "),
+            report.rows_written(),
+            report.rows_deleted()
+        );
+        for step in &report.steps {
+            println!("  {step}");
+        }
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = match std::env::var("POST_BENCH_MOVIES") {
         Ok(v) => v.parse()?,
@@ -208,5 +332,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             top1.iter().sum::<f64>() / top1.len().max(1) as f64,
         );
     }
+
+    // `RUST_LOG=popctl=debug` shows the phases of each step.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let db_movies: u32 = match std::env::var("POST_BENCH_DB_MOVIES") {
+        Ok(v) => v.parse()?,
+        Err(_) => 10_000,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(database(db_movies));
     Ok(())
 }

@@ -58,27 +58,50 @@ pub enum ListError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// `as_str` and `from_word` for a word enum of list files, in the spelling files and the
+/// database use.
+macro_rules! words {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+
+            /// The value a word names (as stored in the database), if any.
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word {
+                    $($word => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// Who made a list, which decides the CRI dimension the list speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorityKind {
+    /// Award bodies (the Academy): institutional recognition.
     Award,
+    /// Canon collections (AFI 100, a national film registry): timelessness.
     Collection,
+    /// Critics' polls (Sight and Sound): artistic impact.
     Critic,
+    /// Audience platforms (a site's user-voted top list): cultural penetration.
     Platform,
 }
 
-impl AuthorityKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthorityKind::Award => "award",
-            AuthorityKind::Collection => "collection",
-            AuthorityKind::Critic => "critic",
-            AuthorityKind::Platform => "platform",
-        }
-    }
-}
+words!(AuthorityKind {
+    Award => "award",
+    Collection => "collection",
+    Critic => "critic",
+    Platform => "platform",
+});
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListType {
     Ranked,
@@ -86,31 +109,23 @@ pub enum ListType {
     Award,
 }
 
-impl ListType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListType::Ranked => "ranked",
-            ListType::Unranked => "unranked",
-            ListType::Award => "award",
-        }
-    }
-}
+words!(ListType {
+    Ranked => "ranked",
+    Unranked => "unranked",
+    Award => "award",
+});
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AwardResult {
     Won,
     Nominated,
 }
 
-impl AwardResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AwardResult::Won => "won",
-            AwardResult::Nominated => "nominated",
-        }
-    }
-}
+words!(AwardResult {
+    Won => "won",
+    Nominated => "nominated",
+});
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,6 +278,9 @@ pub fn parse_list(file: &Path, text: &str) -> Result<CuratedList, ListError> {
                 if p == 0 {
                     return Err(bad("positions start at 1".into()));
                 }
+                if i32::try_from(p).is_err() {
+                    return Err(bad(format!("position {p} is too large")));
+                }
                 if !positions.insert(p) {
                     return Err(bad(format!("position {p} is used twice")));
                 }
@@ -403,6 +421,8 @@ result = "nominated"
             err.contains("item 2") && err.contains("position 1 is used twice"),
             "{err}"
         );
+        let err = ranked("[[items]]\ntmdb_id = 1\nposition = 3000000000\n").unwrap_err();
+        assert!(err.contains("position 3000000000 is too large"), "{err}");
         let err = ranked("[[items]]\nimdb_id = \"tt12\"\nposition = 1\n").unwrap_err();
         assert!(err.contains("item 1") && err.contains("tt12"), "{err}");
         let err = ranked("[[items]]\ntitle = \"X\"\nposition = 1\n").unwrap_err();

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::plan::PlanErrors;
 use crate::report::{Shell, Verbosity};
 
+pub mod cache;
 pub mod db;
 pub mod graph;
 pub mod plan;
@@ -40,6 +41,7 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Work on the database schema by hand: migrate, status, reset
     Db(db::DbArgs),
+    Cache(cache::CacheArgs),
     Run(run::RunArgs),
     Status(status::StatusArgs),
 }
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
         Some(Command::Plan(args)) => plan::exec(args, &shell),
         Some(Command::Sandbox(args)) => sandbox::exec(args),
         Some(Command::Db(args)) => db::exec(args),
+        Some(Command::Cache(args)) => cache::exec(args, &shell),
         Some(Command::Run(args)) => run::exec(args),
         Some(Command::Status(args)) => status::exec(args),
         None => {

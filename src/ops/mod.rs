@@ -1,5 +1,6 @@
 //! One function per CLI verb: `Options` in, outcome out. The CLI fills the options; tests call these directly.
 
+pub mod cache;
 pub mod db;
 pub mod graph;
 pub mod run;

@@ -32,7 +32,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use budget::{Budget, SourceBudget, StageBudget, budget, thousands};
-pub use compile::{DEFAULT_DATABASE_URL, database_url_problem, default_key_var, keys};
+pub use compile::{
+    DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, database_url_problem, default_key_var, keys,
+};
 pub use error::{Code, Origin, PlanDiagnostic, PlanErrors, RenderStyle, Site};
 pub use layer::{ENV_PREFIX, SECTIONS};
 pub use model::*;

@@ -6,6 +6,11 @@
 //! than 429) and leaves its meaning to the source (`tmdb`, `omdb`): a 404 is an answer, not an
 //! error, at this level. Both APIs always answer JSON, so a 2xx body that does not parse as
 //! JSON is treated as truncated and retried.
+//!
+//! With a cache ([`SourceClient::with_cache`]) a request is looked up first, before the rate
+//! limiter, so a hit costs no rate budget and no request; a miss is fetched and the answer
+//! stored if the source's [`Classify`] keeps it. In `read-only` mode a miss is an error and
+//! nothing is sent.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -17,8 +22,9 @@ use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
 use super::retry::{Decision, Retrier, Transient};
-use crate::plan::{Rate, SourceConfig, SourceKind};
+use crate::plan::{CacheMode, Rate, SourceConfig, SourceKind};
 
 /// How the API key travels.
 #[derive(Clone)]
@@ -46,10 +52,17 @@ impl Auth {
 pub struct Reply {
     pub status: u16,
     pub body: Bytes,
-    /// Tries it took, 1 when the first one answered.
+    /// Tries it took, 1 when the first one answered, 0 when the cache answered.
     pub attempts: u32,
     /// 429 answers met on the way.
     pub rate_limited: u32,
+}
+
+impl Reply {
+    /// True when the answer came from the cache (no request was made).
+    pub fn from_cache(&self) -> bool {
+        self.attempts == 0
+    }
 }
 
 impl fmt::Debug for Reply {
@@ -74,6 +87,22 @@ pub enum HttpError {
         attempts: u32,
         last: String,
         rate_limited: u32,
+    },
+    #[error(
+        "{source_name}: GET {url} {reason}, and the cache is read-only (offline): no request was made"
+    )]
+    #[diagnostic(
+        code(popctl::source::offline_miss),
+        help(
+            "run once with the cache in read-write mode (the default, without --offline) to fill it"
+        )
+    )]
+    OfflineMiss {
+        source_name: String,
+        /// With credentials removed.
+        url: String,
+        /// Why the cache could not answer ("is not in the cache").
+        reason: &'static str,
     },
     #[error("{source_name}: cannot build an HTTP client: {reason}")]
     #[diagnostic(code(popctl::source::client))]
@@ -114,6 +143,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct SourceClient {
     inner: Arc<Inner>,
+    /// Beside `inner`, not in it: a handle with and one without the cache share one rate.
+    cache: Option<Arc<SourceCache>>,
 }
 
 impl fmt::Debug for SourceClient {
@@ -168,7 +199,32 @@ impl SourceClient {
                 counters: SourceCounters::default(),
                 seed: AtomicU64::new(seed_from_clock()),
             }),
+            cache: None,
         })
+    }
+
+    /// This client with `cache` in front of it (see [`SourceCache::open`]).
+    pub fn with_cache(mut self, cache: Arc<SourceCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// A handle on the same source (same rate, same counters) that never uses the cache, for
+    /// requests whose answers change by the minute.
+    pub fn without_cache(&self) -> Self {
+        SourceClient {
+            inner: Arc::clone(&self.inner),
+            cache: None,
+        }
+    }
+
+    pub fn cache(&self) -> Option<&Arc<SourceCache>> {
+        self.cache.as_ref()
+    }
+
+    /// The cache's counters, when there is a cache.
+    pub fn cache_totals(&self) -> Option<CacheTotals> {
+        self.cache.as_ref().map(|c| c.totals())
     }
 
     pub fn name(&self) -> &str {
@@ -206,8 +262,74 @@ impl SourceClient {
         self.redact(&url)
     }
 
-    /// GET `path` with `query`, retrying transient failures by `retrier`.
+    /// GET `path` with `query`, retrying transient failures by `retrier`; through the cache
+    /// when there is one, with the API's rules for what it keeps.
     pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        retrier: &Retrier,
+    ) -> Result<Reply, HttpError> {
+        match &self.cache {
+            Some(c) => {
+                self.get_classified(path, query, retrier, c.classifier())
+                    .await
+            }
+            None => self.fetch(path, query, retrier).await,
+        }
+    }
+
+    /// [`SourceClient::get`] with `classify` deciding whether the answer is kept (for a
+    /// request whose answers the API's default rules judge wrongly).
+    pub async fn get_classified(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        retrier: &Retrier,
+        classify: Classify,
+    ) -> Result<Reply, HttpError> {
+        let Some(cache) = &self.cache else {
+            return self.fetch(path, query, retrier).await;
+        };
+        let key = cache.key(path, query);
+        match cache.lookup_async(&key).await {
+            Lookup::Hit(hit) => {
+                tracing::debug!(source = %self.inner.name, request = %key.canonical(), "cache hit");
+                return Ok(Reply {
+                    status: hit.status,
+                    body: hit.body,
+                    attempts: 0,
+                    rate_limited: 0,
+                });
+            }
+            Lookup::Miss(miss) if cache.mode() == CacheMode::ReadOnly => {
+                return Err(HttpError::OfflineMiss {
+                    source_name: self.inner.name.clone(),
+                    url: self.display_url(path, query),
+                    reason: miss.describe(),
+                });
+            }
+            Lookup::Miss(_) => {}
+        }
+        let reply = self.fetch(path, query, retrier).await?;
+        let verdict = classify(reply.status, &reply.body);
+        // The key never holds credentials; an API that echoes the key in a body must not
+        // put it on disk either.
+        let leaks = self
+            .inner
+            .auth
+            .secret()
+            .is_some_and(|k| !k.is_empty() && String::from_utf8_lossy(&reply.body).contains(k));
+        if verdict != Verdict::Never && !leaks {
+            cache
+                .store_async(&key, reply.status, reply.body.clone(), verdict)
+                .await;
+        }
+        Ok(reply)
+    }
+
+    /// The network part of a GET: rate limit, retries.
+    async fn fetch(
         &self,
         path: &str,
         query: &[(&str, String)],

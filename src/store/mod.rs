@@ -18,7 +18,7 @@ pub mod ledger;
 mod reset;
 mod save;
 pub mod seed;
-mod sql;
+pub(crate) mod sql;
 
 pub use bundle::{MovieBundle, OmdbRecord};
 pub use connect::{begin, connect, migrate};

@@ -23,7 +23,9 @@ use sea_orm::{
 use super::bundle::{MovieBundle, Rating, RelatedMovie, Role, sources};
 use super::connect::begin;
 use super::error::StoreError;
-use super::sql::{MAX_PARAMS, OnExisting, delete_missing, upsert, upsert_one_returning_id};
+use super::sql::{
+    MAX_PARAMS, OnExisting, delete_ids, delete_missing, upsert, upsert_one_returning_id,
+};
 
 /// Rows a save (or any store write) inserted or changed, and rows it removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -816,18 +818,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 stale.push(id);
             }
         }
-        for chunk in stale.chunks(MAX_PARAMS) {
-            let delete = Query::delete()
-                .from_table("movie_release_dates")
-                .and_where(Expr::col("id").is_in(chunk.iter().copied()))
-                .to_owned();
-            self.stats.deleted += self
-                .conn
-                .execute(&delete)
-                .await
-                .map_err(self.fail("removing dropped release dates"))?
-                .rows_affected();
-        }
+        self.stats.deleted += delete_ids(self.conn, "movie_release_dates", &stale)
+            .await
+            .map_err(self.fail("removing dropped release dates"))?;
         Ok(())
     }
 

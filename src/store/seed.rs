@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
 use serde::Deserialize;
 
 use super::connect::begin;
 use super::error::StoreError;
 use super::sql::{OnExisting, upsert};
-use crate::lists::{Authority, AuthorityKind, load_lists};
+use crate::lists::{Authority, AuthorityKind, CuratedList, load_lists};
 use crate::plan::SeedSet;
 
 /// Rows written per set, and notes for the user (e.g. conflicting authority definitions).
@@ -227,34 +227,50 @@ pub async fn seed(
     if sets.contains(&SeedSet::Lists) {
         for list in &lists {
             let authority_id = authority_id(&txn, &list.authority.name).await?;
-            stats.lists += upsert(
-                &txn,
-                "curated_lists",
-                &["authority_id", "name", "year", "list_type", "source"],
-                &["authority_id", "name", "year"],
-                OnExisting::Update {
-                    set: &["list_type", "source"],
-                    keep_when_null: &[],
-                },
-                vec![vec![
-                    authority_id.into(),
-                    list.name.clone().into(),
-                    list.year.into(),
-                    list.list_type.as_str().into(),
-                    list.source.clone().into(),
-                ]],
-            )
-            .await
-            .map_err(StoreError::query(format!(
-                "seeding list {}",
-                list.file.display()
-            )))?;
+            stats.lists += upsert_list_definitions(&txn, &mut [(authority_id, list)])
+                .await
+                .map_err(StoreError::query(format!(
+                    "seeding list {}",
+                    list.file.display()
+                )))?;
         }
     }
     txn.commit()
         .await
         .map_err(StoreError::query("committing the seed"))?;
     Ok(stats)
+}
+
+/// Upserts the definitions (not the items) of `lists`, each with its authority's row id, by
+/// (authority, name, year). Sorts `lists` by that key first, for the lock order.
+pub(crate) async fn upsert_list_definitions<C: ConnectionTrait>(
+    conn: &C,
+    lists: &mut [(i64, &CuratedList)],
+) -> Result<u64, DbErr> {
+    lists.sort_by(|a, b| (a.0, &a.1.name, a.1.year).cmp(&(b.0, &b.1.name, b.1.year)));
+    upsert(
+        conn,
+        "curated_lists",
+        &["authority_id", "name", "year", "list_type", "source"],
+        &["authority_id", "name", "year"],
+        OnExisting::Update {
+            set: &["list_type", "source"],
+            keep_when_null: &[],
+        },
+        lists
+            .iter()
+            .map(|(authority_id, list)| {
+                vec![
+                    (*authority_id).into(),
+                    list.name.clone().into(),
+                    list.year.into(),
+                    list.list_type.as_str().into(),
+                    list.source.clone().into(),
+                ]
+            })
+            .collect(),
+    )
+    .await
 }
 
 async fn authority_id<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, StoreError> {

@@ -151,3 +151,21 @@ pub(crate) async fn delete_missing<C: ConnectionTrait>(
     }
     Ok(conn.execute(&stmt).await?.rows_affected())
 }
+
+/// Deletes the rows of `table` whose `id` is in `ids`, in statements of at most
+/// [`MAX_PARAMS`] ids. Returns how many went.
+pub(crate) async fn delete_ids<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<u64, DbErr> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let delete = Query::delete()
+            .from_table(table)
+            .and_where(Expr::col("id").is_in(chunk.iter().copied()))
+            .to_owned();
+        deleted += conn.execute(&delete).await?.rows_affected();
+    }
+    Ok(deleted)
+}

@@ -1,7 +1,10 @@
 //! The integration tests, in one binary so the library is linked once.
 
+mod cache;
+mod cache_cli;
 mod plan;
 mod post;
+mod post_db;
 mod run;
 mod run_resume;
 mod run_support;

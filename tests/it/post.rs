@@ -1,11 +1,13 @@
-//! Post-processing on real upstream bodies: the CRI of every OMDb movie fixture, the worked
-//! example of `docs/cri.md` rebuilt from its fixtures, computed recommendations among the TMDB
-//! fixtures, and the shape of the shipped curated lists.
+//! Post-processing on real upstream bodies: every `Awards` text of the OMDb fixtures parsed to
+//! the counts read by hand, the CRI of every OMDb movie fixture, the worked example of
+//! `docs/cri.md` rebuilt from its fixtures, computed recommendations among the TMDB fixtures,
+//! and the shape of the shipped curated lists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use popctl::sources::omdb::awards;
 use popctl::stages::post::cri::{
     AuthorityKind, AwardCounts, Cri, CriInputs, CriParams, ListMembership, Placement,
 };
@@ -97,11 +99,17 @@ fn the_worked_example_of_the_docs_comes_from_the_fixtures() {
     let omdb =
         read_json(&fixtures.join("omdb/movie/tt0088763-back-to-the-future__by-title__ivxsm.json"));
     let tmdb = read_json(&fixtures.join("tmdb/movie_details/105-back-to-the-future__pjones.json"));
-    // The counts below are this text, parsed by hand.
-    assert_eq!(
-        omdb["Awards"],
-        "Won 1 Oscar. 23 wins & 25 nominations total"
-    );
+    // The counts below are this text, parsed by hand; the stage reads them through the awards
+    // parser, which must agree.
+    let text = "Won 1 Oscar. 23 wins & 25 nominations total";
+    assert_eq!(omdb["Awards"], text);
+    let hand = AwardCounts {
+        oscar_wins: 1,
+        oscar_nominations: 0,
+        wins: 23,
+        nominations: 25,
+    };
+    assert_eq!(AwardCounts::from_parsed(&awards::parse(text)), hand);
     let inputs = CriInputs {
         lists: Some(vec![
             ListMembership {
@@ -115,12 +123,7 @@ fn the_worked_example_of_the_docs_comes_from_the_fixtures() {
                 placement: Placement::Unranked,
             },
         ]),
-        awards: Some(AwardCounts {
-            oscar_wins: 1,
-            oscar_nominations: 0,
-            wins: 23,
-            nominations: 25,
-        }),
+        awards: Some(hand),
         tmdb_vote_average: tmdb["vote_average"].as_f64(),
         tmdb_vote_count: tmdb["vote_count"].as_u64(),
         tmdb_popularity: tmdb["popularity"].as_f64(),
@@ -294,4 +297,114 @@ fn shipped_curated_lists_keep_to_the_format() {
             }
         }
     }
+}
+
+/// Every distinct `Awards` value in the OMDb fixtures (movies, series, episodes), with the
+/// counts a person reads in it: (Oscar wins, Oscar nominations as stated, total wins, total
+/// nominations that did not win). A fixture text missing here fails the test, so new
+/// fixtures get their counts written down too.
+const AWARDS_BY_HAND: &[(&str, [u32; 4])] = &[
+    ("N/A", [0, 0, 0, 0]),
+    ("1 nomination.", [0, 0, 0, 1]),
+    ("1 win & 10 nominations.", [0, 0, 1, 10]),
+    ("1 win & 2 nominations.", [0, 0, 1, 2]),
+    ("1 win & 5 nominations.", [0, 0, 1, 5]),
+    ("1 win & 9 nominations.", [0, 0, 1, 9]),
+    ("14 nominations.", [0, 0, 0, 14]),
+    ("2 wins & 31 nominations.", [0, 0, 2, 31]),
+    ("2 wins & 9 nominations", [0, 0, 2, 9]),
+    ("3 wins & 11 nominations.", [0, 0, 3, 11]),
+    ("4 wins & 8 nominations.", [0, 0, 4, 8]),
+    ("7 wins & 16 nominations.", [0, 0, 7, 16]),
+    ("7 wins & 42 nominations.", [0, 0, 7, 42]),
+    ("7 wins & 46 nominations.", [0, 0, 7, 46]),
+    (
+        "Nominated for 1 BAFTA Award3 wins & 41 nominations total",
+        [0, 0, 3, 41],
+    ),
+    (
+        "Nominated for 1 BAFTA Award7 wins & 46 nominations total",
+        [0, 0, 7, 46],
+    ),
+    (
+        "Nominated for 2 Oscars. 10 wins & 31 nominations total",
+        [0, 2, 10, 31],
+    ),
+    // "Another" adds to the headline: 2 Oscar nominations + 16.
+    (
+        "Nominated for 2 Oscars. Another 12 wins & 16 nominations.",
+        [0, 2, 12, 18],
+    ),
+    // "Another" adds to the headline: 3 Golden Globe nominations + 75.
+    (
+        "Nominated for 3 Golden Globes. Another 29 wins & 75 nominations.",
+        [0, 0, 29, 78],
+    ),
+    (
+        "Nominated for 4 Oscars. 23 wins & 23 nominations total",
+        [0, 4, 23, 23],
+    ),
+    (
+        "Won 1 Oscar. 23 wins & 25 nominations total",
+        [1, 1, 23, 25],
+    ),
+    (
+        "Won 2 Oscars. 31 wins & 59 nominations total",
+        [2, 2, 31, 59],
+    ),
+    (
+        "Won 3 Primetime Emmys. 43 wins & 114 nominations total",
+        [0, 0, 43, 114],
+    ),
+    (
+        "Won 4 Oscars. 101 wins & 132 nominations total",
+        [4, 4, 101, 132],
+    ),
+    (
+        "Won 59 Primetime Emmys. 397 wins & 655 nominations total",
+        [0, 0, 397, 655],
+    ),
+    (
+        "Won 6 Primetime Emmys. 34 wins & 26 nominations total",
+        [0, 0, 34, 26],
+    ),
+];
+
+#[test]
+fn every_awards_value_of_the_omdb_fixtures_parses_to_its_counts() {
+    let Some(fixtures) = support::fixtures_dir() else {
+        return;
+    };
+    let by_hand: BTreeMap<&str, [u32; 4]> = AWARDS_BY_HAND.iter().copied().collect();
+    let mut seen = BTreeSet::new();
+    for sub in ["omdb/movie", "omdb/series", "omdb/episode"] {
+        for path in json_files(&fixtures.join(sub)) {
+            let body = read_json(&path);
+            let Some(text) = body["Awards"].as_str() else {
+                continue;
+            };
+            let name = path.file_name().unwrap().to_string_lossy();
+            let want = by_hand
+                .get(text)
+                .unwrap_or_else(|| panic!("{name}: write down the counts of {text:?}"));
+            let a = awards::parse(text);
+            assert_eq!(
+                [
+                    a.oscar_wins,
+                    a.oscar_nominations,
+                    a.total_wins,
+                    a.total_nominations
+                ],
+                *want,
+                "{name}: {text:?}"
+            );
+            assert!(a.complete, "{name}: {text:?}");
+            seen.insert(text.to_owned());
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        AWARDS_BY_HAND.len(),
+        "every text is in a fixture"
+    );
 }

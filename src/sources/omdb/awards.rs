@@ -242,7 +242,59 @@ mod tests {
         assert_eq!(parse("Won 2 Oscars. lots of praise").oscar_wins, 2);
     }
 
+    /// `n` as OMDb writes counts: thousands separated by commas.
+    fn commas(n: u32) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn plural(n: u32, word: &str) -> String {
+        format!("{} {word}{}", commas(n), if n == 1 { "" } else { "s" })
+    }
+
     proptest! {
+        /// Every shape OMDb writes, with any counts, reads back as written.
+        #[test]
+        fn the_shapes_omdb_writes_read_back(
+            n in 1u32..30, w in 0u32..5_000, m in 0u32..5_000, shape in 0..5usize,
+        ) {
+            let tail = format!("{} & {}", plural(w, "win"), plural(m, "nomination"));
+            let (text, want) = match shape {
+                // Current texts: the totals include the headline.
+                0 => (
+                    format!("Won {}. {} & {} total", plural(n, "Oscar"),
+                            plural(w + n, "win"), plural(m, "nomination")),
+                    (n, n, w + n, m),
+                ),
+                1 => (
+                    format!("Nominated for {}. {} & {} total", plural(n, "Oscar"),
+                            plural(w, "win"), plural(m + n, "nomination")),
+                    (0, n, w, m + n),
+                ),
+                // Older texts: "Another" adds to the headline.
+                2 => (format!("Won {}. Another {tail}.", plural(n, "Oscar")), (n, n, w + n, m)),
+                3 => (
+                    format!("Nominated for {}. Another {tail}.", plural(n, "Golden Globe")),
+                    (0, 0, w, m + n),
+                ),
+                _ => (format!("{tail}."), (0, 0, w, m)),
+            };
+            let a = parse(&text);
+            prop_assert!(a.complete, "{text:?} -> {a:?}");
+            prop_assert_eq!(
+                (a.oscar_wins, a.oscar_nominations, a.total_wins, a.total_nominations),
+                want,
+                "{:?}", text
+            );
+        }
+
         #[test]
         fn never_panics(text in ".{0,200}") {
             let _ = parse(&text);

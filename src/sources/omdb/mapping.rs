@@ -59,6 +59,15 @@ pub fn omdb_answer(http_status: u16, body: &[u8]) -> Result<OmdbAnswer, MappingE
     record(response, raw).map(|r| OmdbAnswer::Found(Box::new(r)))
 }
 
+/// OMDb's `Error` texts that mean "nothing for this id or title" (a final answer, unlike the
+/// key and quota errors): "Incorrect IMDb ID.", "Error getting data.", "… not found!".
+pub fn is_no_data_error(error: &str) -> bool {
+    let lower = error.to_lowercase();
+    lower.contains("incorrect imdb id")
+        || lower.contains("error getting data")
+        || lower.ends_with("not found!")
+}
+
 fn classify_error(http_status: u16, error: String) -> Result<OmdbAnswer, MappingError> {
     let lower = error.to_lowercase();
     if lower.contains("request limit reached") {
@@ -70,11 +79,7 @@ fn classify_error(http_status: u16, error: String) -> Result<OmdbAnswer, Mapping
     if lower.contains("no api key") {
         return Ok(OmdbAnswer::NoKey);
     }
-    if http_status == 200
-        && (lower.contains("incorrect imdb id")
-            || lower.contains("error getting data")
-            || lower.ends_with("not found!"))
-    {
+    if http_status == 200 && is_no_data_error(&error) {
         return Ok(OmdbAnswer::NoData { reason: error });
     }
     Err(MappingError::Value {

@@ -22,6 +22,11 @@
 //! five dimension weights and the four normalisation points. Bump [`FORMULA_VERSION`] whenever
 //! anything here changes the numbers, because it is stored with every score.
 
+/// The kinds and results of curated lists: one definition, shared with the list files.
+pub use crate::lists::{AuthorityKind, AwardResult};
+
+use crate::store::bundle::Awards;
+
 /// Stored with every score; changes whenever the same inputs would give different numbers.
 pub const FORMULA_VERSION: u32 = 1;
 
@@ -34,19 +39,6 @@ pub struct ListMembership {
     pub placement: Placement,
 }
 
-/// Which dimension a list speaks to follows from who made it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AuthorityKind {
-    /// Award bodies (the Academy): institutional recognition.
-    Award,
-    /// Canon collections (AFI 100, a national film registry): timelessness.
-    Collection,
-    /// Critics' polls (Sight and Sound): artistic impact.
-    Critic,
-    /// Audience platforms (a site's user-voted top list): cultural penetration.
-    Platform,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
     /// 1-based position on a ranked list.
@@ -57,21 +49,32 @@ pub enum Placement {
     Award(AwardResult),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AwardResult {
-    Won,
-    Nominated,
-}
-
-/// Award counts as parsed from OMDb's `Awards` text.
+/// Award counts from OMDb's `Awards` text, wins and nominations apart: a nomination here is
+/// one that did not win. Build it from the parser's counts with [`AwardCounts::from_parsed`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AwardCounts {
     pub oscar_wins: u32,
-    /// Oscar nominations as OMDb states them ("Nominated for 2 Oscars").
+    /// Oscar nominations that did not win ("Nominated for 2 Oscars").
     pub oscar_nominations: u32,
     /// Wins across all awards ("… 109 wins & 143 nominations total").
     pub wins: u32,
+    /// Nominations that did not win, across all awards.
     pub nominations: u32,
+}
+
+impl AwardCounts {
+    /// From what `sources::omdb::awards::parse` gives (and `movies` stores). The parser counts
+    /// an Oscar win as a nomination too ("Won 2 Oscars." states 2 nominations), so the losing
+    /// Oscar nominations are the difference; its totals already keep wins and nominations
+    /// apart, as IMDb does.
+    pub fn from_parsed(parsed: &Awards) -> Self {
+        AwardCounts {
+            oscar_wins: parsed.oscar_wins,
+            oscar_nominations: parsed.oscar_nominations.saturating_sub(parsed.oscar_wins),
+            wins: parsed.total_wins,
+            nominations: parsed.total_nominations,
+        }
+    }
 }
 
 /// Everything the CRI reads about one movie. `None` means "not known", which lowers confidence;

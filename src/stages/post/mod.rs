@@ -1,13 +1,31 @@
-//! The pure heart of the `post_process` stage: what it computes from data already stored.
+//! The `post_process` stage: what is derived from data already stored.
 //!
-//! - [`cri`]: the Cultural Relevance Index of one movie from its list memberships, awards,
-//!   critic and audience scores, popularity and age.
-//! - [`similarity`]: computed recommendations among the imported movies from shared genres,
-//!   keywords, cast and crew.
+//! [`execute`] runs a stage's steps against the database:
+//! - `cultural_lists` ([`cultural`]): curated list files linked to the imported movies;
+//! - `cri_scores` ([`scores`]): the Cultural Relevance Index of every movie;
+//! - `recommendations` ([`recommend`]): TMDB recommendations resolved to imported movies,
+//!   plus similar movies computed from genres, keywords, cast and crew;
+//! - `reviews` ([`reviews`]): the plan's cap on stored TMDB reviews per movie.
 //!
-//! Nothing here touches the database, the network or the clock: the stage reads rows, turns
-//! them into these inputs, and writes the outputs back. That keeps every number reproducible
-//! and testable without a run.
+//! The pure heart, which touches neither the database, the network nor the clock:
+//! - [`cri`]: the CRI of one movie from its list memberships, awards, critic and audience
+//!   scores, popularity and age.
+//! - [`similarity`]: computed recommendations among the imported movies.
+//!
+//! The steps read rows, turn them into those inputs and write the outputs back, which keeps
+//! every number reproducible and testable without a run.
 
 pub mod cri;
+pub mod cultural;
+mod error;
+mod read;
+pub mod recommend;
+pub mod reviews;
+pub mod scores;
 pub mod similarity;
+mod steps;
+
+pub use error::PostError;
+pub use steps::{
+    PostEvent, PostReport, StepDetail, StepReport, cri_params, execute, similarity_params,
+};

@@ -86,6 +86,14 @@ impl Default for SimilarityParams {
     }
 }
 
+impl SimilarityParams {
+    /// Checks the settings as [`similar_movies`] does, without computing anything, so a
+    /// caller can refuse bad settings before it writes.
+    pub fn check(&self) -> Result<(), SimilarityError> {
+        check(self).map(|_| ())
+    }
+}
+
 /// One computed recommendation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Similar {
@@ -98,7 +106,7 @@ pub struct Similar {
 }
 
 /// What the computation did, for the run report and the benchmark.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SimilarityStats {
     pub movies: usize,
     /// Pairs scored (each unordered pair counts twice, once from each side).

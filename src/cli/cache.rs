@@ -1,0 +1,82 @@
+//! `popctl cache stats | clear [--source S] | prune`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::ops::cache::{self, Action, Options};
+use crate::report::Shell;
+
+/// Look into or empty the cache of raw TMDB/OMDb answers (`reset` never touches it).
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    #[command(flatten)]
+    pub place: Place,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Entries, sizes and ages per source
+    Stats {
+        /// One JSON document on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every entry, or those of one source
+    Clear {
+        /// Only this source (its name in the plan, like `omdb`)
+        #[arg(long, value_name = "SOURCE")]
+        source: Option<String>,
+    },
+    /// Remove expired entries, damaged files and leftovers of interrupted writes
+    Prune {
+        /// Expire everything older than this (`12h`, `7d`) instead of the plan's TTLs
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Option<std::time::Duration>,
+    },
+}
+
+/// Which cache: `--dir`, else the plan's `[cache] dir`, else `.popctl/cache`.
+#[derive(Debug, Args)]
+pub struct Place {
+    /// A plan whose `[cache]` gives the directory and the TTLs
+    #[arg(long, global = true, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// The cache directory (wins over the plan's)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Override a plan key, like `--set cache.dir=/tmp/cache` (repeatable)
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    crate::plan::units::parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub fn exec(args: CacheArgs, shell: &Shell) -> ExitCode {
+    let action = match args.action {
+        CacheAction::Stats { json } => Action::Stats { json },
+        CacheAction::Clear { source } => Action::Clear { source },
+        CacheAction::Prune { older_than } => Action::Prune { older_than },
+    };
+    let opts = Options {
+        plan: args.place.plan,
+        sets: args.place.sets,
+        env: super::env_snapshot(),
+        dir: args.place.dir,
+        action,
+    };
+    match cache::run(&opts, shell) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cache::CacheCommandError::Plan(errors)) => super::plan_result(Err(errors), shell),
+        Err(e) => {
+            let code = e.exit_code();
+            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            ExitCode::from(code)
+        }
+    }
+}

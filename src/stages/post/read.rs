@@ -1,0 +1,102 @@
+//! Reading rows for the steps. Every read names its step and what it reads, so a failure says
+//! where; every value that the database could hold but a step cannot use is a
+//! [`PostError::BadValue`] naming the table, column and row.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::{ConnectionTrait, QueryResult, TryGetable};
+
+use super::error::PostError;
+use crate::plan::PostStep;
+use crate::store::sql::delete_ids;
+
+/// `SELECT columns FROM table`.
+pub(super) fn select(table: &'static str, columns: &[&'static str]) -> SelectStatement {
+    Query::select()
+        .columns(columns.iter().copied())
+        .from(table)
+        .to_owned()
+}
+
+/// Every row `stmt` selects.
+pub(super) async fn all<C: ConnectionTrait>(
+    conn: &C,
+    step: PostStep,
+    table: &'static str,
+    stmt: &SelectStatement,
+) -> Result<Vec<QueryResult>, PostError> {
+    conn.query_all(stmt)
+        .await
+        .map_err(PostError::query(step, format!("reading {table}")))
+}
+
+/// Column `column` of a row of `table`.
+pub(super) fn get<T: TryGetable>(
+    row: &QueryResult,
+    step: PostStep,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T, PostError> {
+    row.try_get::<T>("", column)
+        .map_err(PostError::query(step, format!("reading {table}.{column}")))
+}
+
+/// A count or other whole number stored as a float (`external_ratings.value`), or a
+/// [`PostError::BadValue`] when it is negative or not finite.
+pub(super) fn count_value(
+    step: PostStep,
+    table: &'static str,
+    column: &'static str,
+    row: i64,
+    value: f64,
+) -> Result<u64, PostError> {
+    if value.is_finite() && value >= 0.0 {
+        // Counts are whole; a fraction would only come from another writer, and rounding
+        // it is the least surprising reading.
+        Ok(value.round() as u64)
+    } else {
+        Err(PostError::BadValue {
+            step: step.as_str(),
+            table,
+            column,
+            row,
+            value: value.to_string(),
+            expected: "a count of 0 or more",
+        })
+    }
+}
+
+/// Deletes the rows `stmt` selects (it selects `id` and the two `key` columns) whose key is
+/// not in `keep`: what a step's output no longer has. Returns how many went.
+pub(super) async fn remove_unless_kept<C, A, B>(
+    conn: &C,
+    step: PostStep,
+    table: &'static str,
+    stmt: SelectStatement,
+    key: [&'static str; 2],
+    keep: &HashSet<(A, B)>,
+) -> Result<u64, PostError>
+where
+    C: ConnectionTrait,
+    A: TryGetable + Eq + Hash,
+    B: TryGetable + Eq + Hash,
+{
+    let mut stale = Vec::new();
+    for row in all(conn, step, table, &stmt).await? {
+        let k = (
+            get(&row, step, table, key[0])?,
+            get(&row, step, table, key[1])?,
+        );
+        if !keep.contains(&k) {
+            stale.push(get(&row, step, table, "id")?);
+        }
+    }
+    delete_ids(conn, table, &stale)
+        .await
+        .map_err(PostError::query(
+            step,
+            format!("removing rows of {table} no longer produced"),
+        ))
+}

@@ -1,0 +1,264 @@
+//! The `recommendations` step, in two parts, one transaction:
+//!
+//! 1. Resolution: TMDB's `recommended` and `similar` rows are stored by target TMDB id whether
+//!    or not the target is imported; every row whose target is now a movie in the database
+//!    gets `recommended_movie_id`. A later fetch that imports more movies makes more rows
+//!    resolvable, so each run links what it can.
+//! 2. Computed similarity among the imported movies (see [`super::similarity`]) from the
+//!    genres, keywords, cast and crew stored for them, written as rows of kind
+//!    [`COMPUTED_KIND`] with their score and rank. Each movie's computed rows become exactly
+//!    this run's top N: those that dropped out are removed.
+//!
+//! Movies are identified by TMDB id in the computation, so ties (broken by the lower id) fall
+//! the same way on every backend, whatever surrogate ids the rows got.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde::Serialize;
+
+use super::error::PostError;
+use super::read::{all, get, remove_unless_kept, select};
+use super::similarity::{MovieFeatures, SimilarityParams, SimilarityStats, similar_movies};
+use super::steps::StepReport;
+use crate::plan::PostStep;
+use crate::store::begin;
+use crate::store::sql::{OnExisting, upsert};
+
+const STEP: PostStep = PostStep::Recommendations;
+
+/// `movie_recommendations.kind` of the rows this step computes.
+pub const COMPUTED_KIND: &str = "computed";
+
+/// The kinds stored from TMDB, which the resolution pass links.
+const TMDB_KINDS: [&str; 2] = ["recommended", "similar"];
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RecommendationsReport {
+    /// TMDB recommendation and similar rows linked to their target in this run.
+    pub links_resolved: u64,
+    /// TMDB rows whose target is imported, after this run (all of them are linked).
+    pub links_total_resolved: u64,
+    /// TMDB rows whose target is not imported.
+    pub links_unresolved: u64,
+    /// Computed rows after this run.
+    pub computed_pairs: u64,
+    /// Movies with at least one computed recommendation.
+    pub movies_with_computed: u64,
+    pub similarity: SimilarityStats,
+}
+
+/// Links resolvable TMDB rows, then computes and stores the similar movies.
+pub(super) async fn run(
+    db: &DatabaseConnection,
+    params: SimilarityParams,
+) -> Result<StepReport, PostError> {
+    let txn = begin(db).await?;
+    // Phase times for `RUST_LOG=popctl=debug`: how long, not what, so no clock reaches data.
+    let started = std::time::Instant::now();
+    let mut report = RecommendationsReport {
+        links_resolved: resolve(&txn).await?,
+        ..RecommendationsReport::default()
+    };
+    (report.links_total_resolved, report.links_unresolved) = link_counts(&txn).await?;
+
+    let resolved_in = started.elapsed();
+    let (features, db_ids) = features(&txn).await?;
+    let read_in = started.elapsed();
+    let outcome = tokio::task::spawn_blocking(move || similar_movies(&features, &params))
+        .await
+        .map_err(|e| PostError::Internal {
+            step: STEP.as_str(),
+            message: format!("the similarity computation did not finish: {e}"),
+        })??;
+    report.similarity = outcome.stats;
+    let computed_in = started.elapsed();
+
+    let movie = |tmdb_id: i64| {
+        db_ids.get(&tmdb_id).copied().ok_or(PostError::Internal {
+            step: STEP.as_str(),
+            message: format!("similarity returned TMDB movie {tmdb_id}, which it was not given"),
+        })
+    };
+    let mut rows = Vec::with_capacity(outcome.pairs.len());
+    let mut keep = HashSet::with_capacity(outcome.pairs.len());
+    let mut movies = HashSet::new();
+    for p in &outcome.pairs {
+        let (from, to) = (movie(p.movie_id)?, movie(p.similar_id)?);
+        keep.insert((from, p.similar_id));
+        movies.insert(from);
+        rows.push((
+            (from, p.similar_id),
+            vec![
+                from.into(),
+                COMPUTED_KIND.into(),
+                p.similar_id.into(),
+                to.into(),
+                i32::try_from(p.rank).unwrap_or(i32::MAX).into(),
+                p.score.into(),
+            ],
+        ));
+    }
+    // Sorted by the conflict key, for a deterministic lock order on PostgreSQL.
+    rows.sort_by_key(|(key, _)| *key);
+    report.computed_pairs = rows.len() as u64;
+    report.movies_with_computed = movies.len() as u64;
+    let mut written = report.links_resolved;
+    written += upsert(
+        &txn,
+        "movie_recommendations",
+        &[
+            "movie_id",
+            "kind",
+            "recommended_tmdb_id",
+            "recommended_movie_id",
+            "rank",
+            "score",
+        ],
+        &["movie_id", "kind", "recommended_tmdb_id"],
+        OnExisting::Update {
+            set: &["recommended_movie_id", "rank", "score"],
+            keep_when_null: &[],
+        },
+        rows.into_iter().map(|(_, row)| row).collect(),
+    )
+    .await
+    .map_err(PostError::query(STEP, "saving computed recommendations"))?;
+    let deleted = remove_stale(&txn, &keep).await?;
+    txn.commit()
+        .await
+        .map_err(PostError::query(STEP, "committing"))?;
+    tracing::debug!(
+        resolve = ?resolved_in,
+        read_features = ?(read_in - resolved_in),
+        similarity = ?(computed_in - read_in),
+        write = ?(started.elapsed() - computed_in),
+        "recommendations step phases"
+    );
+    Ok(StepReport::recommendations(report, written, deleted))
+}
+
+/// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
+/// Returns how many rows it linked.
+async fn resolve<C: ConnectionTrait>(conn: &C) -> Result<u64, PostError> {
+    // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
+    // unique `movies.tmdb_id` instead of a subquery per row.
+    let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
+    let sql = format!(
+        "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
+         WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
+         AND movie_recommendations.kind IN ({kinds}) \
+         AND movie_recommendations.recommended_movie_id IS NULL"
+    );
+    let result = conn
+        .execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .map_err(PostError::query(
+            STEP,
+            "linking recommendations to imported movies",
+        ))?;
+    Ok(result.rows_affected())
+}
+
+/// TMDB rows (linked, not linked).
+async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostError> {
+    let t = "movie_recommendations";
+    let mut stmt = select(t, &[]);
+    stmt.expr_as(Expr::cust("COUNT(*)"), "total")
+        .expr_as(Expr::cust("COUNT(recommended_movie_id)"), "linked")
+        .and_where(Expr::col("kind").is_in(TMDB_KINDS));
+    let rows = all(conn, STEP, t, &stmt).await?;
+    let (mut total, mut linked) = (0i64, 0i64);
+    if let Some(row) = rows.first() {
+        total = get(row, STEP, t, "total")?;
+        linked = get(row, STEP, t, "linked")?;
+    }
+    let linked = u64::try_from(linked).unwrap_or(0);
+    Ok((
+        linked,
+        u64::try_from(total).unwrap_or(0).saturating_sub(linked),
+    ))
+}
+
+/// The genres, keywords, cast and crew of every movie, by TMDB id, and the movies' row ids by
+/// TMDB id. Feature ids are the rows' own ids: the computation only compares them.
+async fn features<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<(Vec<MovieFeatures>, HashMap<i64, i64>), PostError> {
+    let t = "movies";
+    let mut by_row: HashMap<i64, MovieFeatures> = HashMap::new();
+    let mut db_ids = HashMap::new();
+    for row in all(conn, STEP, t, &select(t, &["id", "tmdb_id"])).await? {
+        let id: i64 = get(&row, STEP, t, "id")?;
+        let tmdb_id: i64 = get(&row, STEP, t, "tmdb_id")?;
+        db_ids.insert(tmdb_id, id);
+        by_row.insert(
+            id,
+            MovieFeatures {
+                movie_id: tmdb_id,
+                ..MovieFeatures::default()
+            },
+        );
+    }
+    for (t, column) in [
+        ("movie_genres", "genre_id"),
+        ("movie_keywords", "keyword_id"),
+    ] {
+        for row in all(conn, STEP, t, &select(t, &["movie_id", column])).await? {
+            let movie_id: i64 = get(&row, STEP, t, "movie_id")?;
+            let feature: i64 = get(&row, STEP, t, column)?;
+            if let Some(m) = by_row.get_mut(&movie_id) {
+                if t == "movie_genres" {
+                    m.genres.push(feature);
+                } else {
+                    m.keywords.push(feature);
+                }
+            }
+        }
+    }
+    let t = "movie_credits";
+    let stmt = select(t, &["id", "movie_id", "person_id", "credit_type"]);
+    for row in all(conn, STEP, t, &stmt).await? {
+        let movie_id: i64 = get(&row, STEP, t, "movie_id")?;
+        let person: i64 = get(&row, STEP, t, "person_id")?;
+        let kind: String = get(&row, STEP, t, "credit_type")?;
+        let Some(m) = by_row.get_mut(&movie_id) else {
+            continue;
+        };
+        match kind.as_str() {
+            "cast" => m.cast.push(person),
+            "crew" => m.crew.push(person),
+            _ => {
+                return Err(PostError::BadValue {
+                    step: STEP.as_str(),
+                    table: t,
+                    column: "credit_type",
+                    row: get(&row, STEP, t, "id")?,
+                    value: kind,
+                    expected: "cast or crew",
+                });
+            }
+        }
+    }
+    Ok((by_row.into_values().collect(), db_ids))
+}
+
+/// Removes the computed rows that are not in `keep` (movie row id, target TMDB id).
+async fn remove_stale<C: ConnectionTrait>(
+    conn: &C,
+    keep: &HashSet<(i64, i64)>,
+) -> Result<u64, PostError> {
+    let t = "movie_recommendations";
+    let mut stmt = select(t, &["id", "movie_id", "recommended_tmdb_id"]);
+    stmt.and_where(Expr::col("kind").eq(COMPUTED_KIND));
+    remove_unless_kept(
+        conn,
+        STEP,
+        t,
+        stmt,
+        ["movie_id", "recommended_tmdb_id"],
+        keep,
+    )
+    .await
+}
