@@ -39,7 +39,7 @@ fn run(sim: &Sandbox, plan: &str, db_url: &str, sets: &[&str], dir: &Path) -> Me
     let report = dir.join("report.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_popctl"));
     cmd.current_dir(root())
-        .args(["run", plan, "--quiet", "--report"])
+        .args(["run", plan, "--quiet", "--cache", "off", "--report"])
         .arg(&report)
         .arg("--set")
         .arg(format!("sources.tmdb.base_url={}", sim.tmdb_base_url()))

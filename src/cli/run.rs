@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::ops::run::{self, Options, Outcome, RunError};
+use crate::plan::CacheMode;
 use crate::report::logging::{self, LogFormat, redact};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::{Shell, Verbosity};
@@ -47,9 +48,23 @@ pub struct RunArgs {
     /// Print only warnings and errors (no progress, no table)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Answer only from the response cache, never asking the APIs (cache mode `read-only`)
+    #[arg(long, conflicts_with = "cache")]
+    pub offline: bool,
+    /// The response cache's mode for this run, instead of the plan's `[cache] mode`
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub cache: Option<CacheArg>,
     /// Log lines as text or JSON (filter them with POPCTL_LOG or RUST_LOG)
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CacheArg {
+    Off,
+    ReadWrite,
+    ReadOnly,
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -90,6 +105,14 @@ pub fn exec(args: RunArgs) -> ExitCode {
         from: args.from,
         dry_run: args.dry_run,
         report: args.report,
+        cache_mode: match (args.offline, args.cache) {
+            (true, _) => Some(CacheMode::ReadOnly),
+            (false, Some(CacheArg::Off)) => Some(CacheMode::Off),
+            (false, Some(CacheArg::ReadWrite)) => Some(CacheMode::ReadWrite),
+            (false, Some(CacheArg::ReadOnly)) => Some(CacheMode::ReadOnly),
+            (false, Some(CacheArg::Refresh)) => Some(CacheMode::Refresh),
+            (false, None) => None,
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -16,18 +16,19 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::dag::Dag;
+use crate::plan::CacheMode;
 use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };
 use crate::report::Shell;
 use crate::report::logging::{redact, register_secret};
-use crate::report::summary::{self, CacheCounts, RunReport, SourceReport};
+use crate::report::summary::{self, RunReport, SourceReport};
 use crate::sim::{self, SandboxConfig};
-use crate::sources::http::HttpError;
+use crate::sources::cache::sandbox_origin;
 use crate::stages::claims::Claims;
 use crate::stages::executor::{self, Execution, Observer};
 use crate::stages::ledger::RunLedger;
-use crate::stages::{self, NotImplemented, RunContext, Sources};
+use crate::stages::{self, RunContext, SourceSetupError, Sources};
 use crate::store::{self, StoreError, ledger, redact_url};
 
 #[derive(Debug, Clone, Default)]
@@ -50,6 +51,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Write the report as JSON here.
     pub report: Option<PathBuf>,
+    /// Replaces the plan's `[cache] mode` (`--offline` is `read-only`, `--cache MODE`)
+    /// without changing the plan's hash: how answers are cached does not change the data.
+    pub cache_mode: Option<CacheMode>,
 }
 
 /// What `run` did.
@@ -84,10 +88,6 @@ pub enum RunError {
         known: String,
     },
 
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    NotImplemented(#[from] NotImplemented),
-
     #[error(
         "plan `{plan}` changed since run {run_id} started (its hash was {old}, it is {new} now), \
          so --resume would finish that run with a different plan"
@@ -116,7 +116,7 @@ pub enum RunError {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Source(#[from] HttpError),
+    Source(#[from] SourceSetupError),
 
     #[error("cannot write the report to {path}: {reason}")]
     #[diagnostic(code(popctl::run::report))]
@@ -129,7 +129,6 @@ impl RunError {
         match self {
             RunError::InvalidPlan(_)
             | RunError::UnknownStage { .. }
-            | RunError::NotImplemented(_)
             | RunError::PlanChanged { .. } => 2,
             _ => 1,
         }
@@ -173,13 +172,16 @@ pub async fn run(
         ))
     })?;
     let selected = select(&plan, &dag, &opts.only, opts.from.as_deref())?;
+    if let Some(mode) = opts.cache_mode {
+        plan.cache.mode = mode;
+    }
     let mut built = HashMap::new();
     for stage in plan
         .stages
         .iter()
         .filter(|s| s.enabled && selected.contains(&s.name))
     {
-        built.insert(stage.name.clone(), stages::build(stage)?);
+        built.insert(stage.name.clone(), stages::build(stage));
     }
 
     let sandbox = if opts.sandbox && !opts.dry_run {
@@ -251,6 +253,15 @@ pub async fn run(
         }
         Err(e) => return Err(e),
     };
+    // A resumed run computes derived data as of the day it started, like the run it continues.
+    let as_of = match (resumed, ledger::recent_runs(&db, Some(&plan.name), 1).await) {
+        (true, Ok(runs)) => runs
+            .into_iter()
+            .find(|r| r.id == ledger.run_id())
+            .map(|r| r.started_at.date_naive()),
+        _ => None,
+    }
+    .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let mut done_earlier = HashSet::new();
     if resumed {
         for stage in &plan.stages {
@@ -259,7 +270,10 @@ pub async fn run(
             }
         }
     }
-    let sources = Sources::build(&plan)?;
+    let origin = sandbox
+        .as_ref()
+        .map(|_| sandbox_origin(&SandboxConfig::default()));
+    let sources = Sources::build(&plan, origin.as_deref())?;
     shell.status(
         if resumed { "Resuming" } else { "Running" },
         format!(
@@ -279,6 +293,7 @@ pub async fn run(
         sources: sources.clone(),
         claims: Arc::new(Claims::default()),
         cancel: cancel.clone(),
+        as_of,
     });
     let reports = executor::execute(
         Execution {
@@ -306,13 +321,7 @@ pub async fn run(
         sources: sources
             .totals()
             .into_iter()
-            .map(|(name, totals)| {
-                let report = SourceReport {
-                    totals,
-                    cache: None::<CacheCounts>,
-                };
-                (name, report)
-            })
+            .map(|(name, (totals, cache))| (name, SourceReport { totals, cache }))
             .collect(),
         peak_rss_bytes: summary::peak_rss_bytes(),
     };

@@ -6,27 +6,20 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::sources::cache::CacheTotals;
 use crate::sources::http::SourceTotals;
 use crate::stages::StageOutcome;
 use crate::stages::executor::StageReport;
 use crate::store::ledger::RunStatus;
 
-/// Response-cache counters of one source. The cache (issue 7) fills them; `None` while a
-/// source has no cache attached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct CacheCounts {
-    pub hits: u64,
-    pub misses: u64,
-    /// Bytes answered from the cache.
-    pub bytes: u64,
-}
-
 /// What one source did over the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceReport {
+    /// Over the network.
     #[serde(flatten)]
     pub totals: SourceTotals,
-    pub cache: Option<CacheCounts>,
+    /// Through the response cache; `None` when its mode is `off`.
+    pub cache: Option<CacheTotals>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -175,11 +168,22 @@ impl RunReport {
             if let Some(c) = &s.cache {
                 let _ = write!(
                     out,
-                    "; cache {} hits, {} misses, {} from cache",
+                    "; cache {} hits ({} read), {} misses, {} stored",
                     c.hits,
+                    human_bytes(c.bytes_read),
                     c.misses,
-                    human_bytes(c.bytes)
+                    c.stores
                 );
+                if c.stale_hits > 0 {
+                    let _ = write!(out, ", {} hits past their TTL", c.stale_hits);
+                }
+                if c.corrupt + c.write_errors > 0 {
+                    let _ = write!(
+                        out,
+                        ", {} damaged entries, {} failed writes",
+                        c.corrupt, c.write_errors
+                    );
+                }
             }
             out.push('\n');
         }

@@ -6,8 +6,8 @@
 //! - [`items`]: the one place a stage's items are worked through (concurrency, `delay`,
 //!   failure policy, Ctrl-C). [`ledger`]: the run's rows in `import_runs`/`import_items`.
 //!   [`claims`]: a movie listed by two fetch stages is fetched once.
-//! - [`reset`], [`seed`], [`fetch`], [`enrich`]: the kinds. `post_process` has its pure core in
-//!   [`post`]; until its database step exists, [`build`] refuses it by name.
+//! - [`reset`], [`seed`], [`fetch`], [`enrich`], [`post_process`]: the kinds (the steps of
+//!   `post_process` are in [`post`]).
 
 pub mod claims;
 pub mod enrich;
@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod items;
 pub mod ledger;
 pub mod post;
+pub mod post_process;
 pub mod reset;
 pub mod seed;
 
@@ -29,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::{self, Plan, SourceKind};
+use crate::sources::cache::{CacheError, CacheTotals, SourceCache};
 use crate::sources::http::{HttpError, SourceClient, SourceTotals};
 use crate::sources::omdb::client::OmdbClient;
 use crate::sources::retry::Retrier;
@@ -45,14 +47,33 @@ pub struct Sources {
     pub omdb: BTreeMap<String, OmdbClient>,
 }
 
+/// Why the sources could not be set up.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SourceSetupError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cache(#[from] CacheError),
+}
+
 impl Sources {
     /// One client per source of `plan`, with the keys as the plan now holds them (resolved:
-    /// call `Plan::require_resolved` first).
-    pub fn build(plan: &Plan) -> Result<Sources, HttpError> {
+    /// call `Plan::require_resolved` first), behind the plan's response cache unless its mode
+    /// is `off`. `cache_origin` keys cached answers by what a server serves instead of its
+    /// address (the sandbox, on a new port each run).
+    pub fn build(plan: &Plan, cache_origin: Option<&str>) -> Result<Sources, SourceSetupError> {
         let mut sources = Sources::default();
         for (name, config) in &plan.sources {
             let key = config.api_key.value().map(str::to_owned);
-            let http = SourceClient::new(config, key)?;
+            let mut http = SourceClient::new(config, key)?;
+            if let Some(mut cache) = SourceCache::open(&plan.cache, config)? {
+                if let Some(origin) = cache_origin {
+                    cache = cache.with_origin(origin);
+                }
+                http = http.with_cache(Arc::new(cache));
+            }
             match config.kind {
                 SourceKind::Tmdb => {
                     let client = TmdbClient::new(http, config.api_key_var.clone());
@@ -67,17 +88,13 @@ impl Sources {
         Ok(sources)
     }
 
-    /// What each source did, by source name.
-    pub fn totals(&self) -> BTreeMap<String, SourceTotals> {
-        let tmdb = self
-            .tmdb
-            .iter()
-            .map(|(n, c)| (n.clone(), c.http().totals()));
-        let omdb = self
-            .omdb
-            .iter()
-            .map(|(n, c)| (n.clone(), c.http().totals()));
-        tmdb.chain(omdb).collect()
+    /// What each source did over the network and through its cache, by source name.
+    pub fn totals(&self) -> BTreeMap<String, (SourceTotals, Option<CacheTotals>)> {
+        let tmdb = self.tmdb.iter().map(|(n, c)| (n, c.http()));
+        let omdb = self.omdb.iter().map(|(n, c)| (n, c.http()));
+        tmdb.chain(omdb)
+            .map(|(n, h)| (n.clone(), (h.totals(), h.cache_totals())))
+            .collect()
     }
 }
 
@@ -219,6 +236,8 @@ pub struct RunContext {
     pub claims: Arc<Claims>,
     /// Ctrl-C: stop scheduling new items.
     pub cancel: CancellationToken,
+    /// The run's date (of its first attempt): what derived data is computed as of.
+    pub as_of: chrono::NaiveDate,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -341,35 +360,13 @@ pub trait Stage: Send + Sync {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome;
 }
 
-/// A stage kind `run` cannot execute.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("stage `{stage}`: {kind} is not implemented yet")]
-#[diagnostic(
-    code(popctl::stage::not_implemented),
-    help(
-        "leave the stage out: `enabled = false` in the plan, `--set stages.{stage}.enabled=false`, or pick stages with --only / --from"
-    )
-)]
-pub struct NotImplemented {
-    pub stage: String,
-    pub kind: &'static str,
-}
-
-/// The implementation of a compiled stage. Called for every stage that will run before any
-/// runs, so a plan that cannot run is refused before it touches anything.
-pub fn build(stage: &plan::Stage) -> Result<Box<dyn Stage>, NotImplemented> {
-    Ok(match &stage.kind {
+/// The implementation of a compiled stage.
+pub fn build(stage: &plan::Stage) -> Box<dyn Stage> {
+    match &stage.kind {
         plan::StageKind::Reset(s) => Box::new(reset::Reset(s.clone())),
         plan::StageKind::Seed(s) => Box::new(seed::Seed(s.clone())),
         plan::StageKind::Fetch(s) => Box::new(fetch::Fetch(s.clone())),
         plan::StageKind::Enrich(s) => Box::new(enrich::Enrich(s.clone())),
-        // The database side of post-processing (issue 6) is not written yet; refusing by name
-        // keeps a plan from looking complete when a step silently did not happen.
-        plan::StageKind::PostProcess(_) => {
-            return Err(NotImplemented {
-                stage: stage.name.clone(),
-                kind: "post_process",
-            });
-        }
-    })
+        plan::StageKind::PostProcess(s) => Box::new(post_process::PostProcess(s.clone())),
+    }
 }

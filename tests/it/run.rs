@@ -1,6 +1,6 @@
 //! `popctl run` end to end: the real binary against the simulator, into real SQLite files.
 //! Scenarios of issue 5: the README's first command, faults, rate limits, dedup, streaming,
-//! curated lists, failure policy, `status`, refusals and `--dry-run`.
+//! curated lists, failure policy, the response cache, `status`, refusals and `--dry-run`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +17,8 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     let mut cmd = popctl();
     cmd.args(["run", "plans/dev-200.toml", "--sandbox", "--report"])
         .arg(&report)
-        .env("DATABASE_URL", &url);
+        .env("DATABASE_URL", &url)
+        .env("POPCTL_CACHE__DIR", dir.path().join("cache"));
     let out = output(cmd).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
@@ -51,7 +52,11 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     let popular = &json["stages"][2];
     assert_eq!(popular["status"], "done");
     assert_eq!(popular["ok"], 210, "10 pages and 200 movies");
-    assert_eq!(json["stages"][4]["status"], "disabled");
+    let post = &json["stages"][4];
+    assert_eq!(post["status"], "done", "{post}");
+    assert_eq!(post["ok"], 3, "three post-process steps");
+    assert!(count(&db, "cri_scores").await >= 200);
+    assert!(json["sources"]["tmdb"]["cache"]["stores"].as_u64().unwrap() >= 210);
 }
 
 /// 10% 5xx, 5% stalls and 2% truncated bodies: every item still ends ok.
@@ -478,38 +483,6 @@ async fn a_rejected_tmdb_key_stops_with_the_variable_to_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_selected_post_process_stage_is_refused_by_name() {
-    let env = Env::new(small_sim()).await;
-    let url = env.sqlite("post.db");
-    let out = output(env.run_cmd(
-        "plans/quick-20.toml",
-        &url,
-        &["--set", "stages.post.enabled=true"],
-    ))
-    .await;
-    assert_exit(&out, 2);
-    let err = stderr(&out);
-    assert!(
-        err.contains("stage `post`: post_process is not implemented yet"),
-        "{err}"
-    );
-    assert!(!env.path("post.db").exists(), "nothing was written");
-    // Left out by --only, the same plan runs.
-    let mut sets = quick(1);
-    sets.push("stages.post.enabled=true".into());
-    let only = [
-        "--only", "reset", "--only", "seed", "--only", "popular", "--only", "omdb",
-    ];
-    let out = output(env.quick(&url, &sets, &only)).await;
-    assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains("post     post_process  not selected"),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_stages_and_unset_keys_are_refused_before_anything_is_written() {
     let env = Env::new(small_sim()).await;
     let url = env.sqlite("refused.db");
@@ -558,7 +531,7 @@ async fn dry_run_prints_the_plan_and_touches_nothing() {
         "  2. seed (seed); after reset",
         "  3. popular (fetch): tmdb, at most 210 requests; after seed",
         "  4. omdb (enrich): omdb, at most 200 requests; after popular",
-        "  5. post (post_process): disabled; after omdb",
+        "  5. post (post_process); after omdb",
         "budget omdb: at most 200 requests, at least 40s at 5/s; daily quota 1,000",
         "budget tmdb: at most 210 requests (10 list pages + 200 details), at least 5.3s at 40/s",
         "the rates allow no less than 40s for the whole plan",
@@ -593,12 +566,19 @@ async fn status_and_db_take_the_database_from_a_plan() {
     let text = stdout(&out);
     assert!(text.contains("  1  quick-20  ok"), "{text}");
     assert!(
-        text.contains("run 1: reset done, seed done, popular done, omdb done, post disabled"),
+        text.contains("run 1: reset done, seed done, popular done, omdb done, post done"),
         "{text}"
     );
 
     let mut cmd = popctl();
-    cmd.args(["db", "status", "--plan", "plans/quick-20.toml", "--set", &at]);
+    cmd.args([
+        "db",
+        "status",
+        "--plan",
+        "plans/quick-20.toml",
+        "--set",
+        &at,
+    ]);
     let out = output(cmd).await;
     assert_exit(&out, 0);
     let text = stdout(&out);
@@ -614,4 +594,42 @@ async fn status_and_db_take_the_database_from_a_plan() {
     let out = output(cmd).await;
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("which database?"), "{}", stderr(&out));
+}
+
+/// With the response cache on, a second run asks TMDB nothing it asked before, and the report
+/// counts the hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_is_answered_by_the_cache() {
+    let env = Env::new(small_sim()).await;
+    let mut sets = quick(1);
+    sets.retain(|s| s != "cache.mode=off");
+    let first = output(env.quick(&env.sqlite("one.db"), &sets, &[])).await;
+    assert_exit(&first, 0);
+    let asked = env.sim.stats().tmdb.requests;
+    assert!(asked >= 21);
+    let report = env.path("second.json");
+    let second = output(env.quick(
+        &env.sqlite("two.db"),
+        &sets,
+        &["--report", report.to_str().unwrap()],
+    ))
+    .await;
+    assert_exit(&second, 0);
+    assert_eq!(
+        env.sim.stats().tmdb.requests,
+        asked,
+        "no TMDB request the second time"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["sources"]["tmdb"]["requests"], 0);
+    assert!(json["sources"]["tmdb"]["cache"]["hits"].as_u64().unwrap() >= 21);
+    let db = connect(&env.sqlite("two.db")).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    // --offline answers from the cache alone; --cache off asks again.
+    let offline = output(env.quick(&env.sqlite("three.db"), &sets, &["--offline"])).await;
+    assert_exit(&offline, 0);
+    assert_eq!(env.sim.stats().tmdb.requests, asked);
+    let off = output(env.quick(&env.sqlite("four.db"), &sets, &["--cache", "off"])).await;
+    assert_exit(&off, 0);
+    assert!(env.sim.stats().tmdb.requests > asked);
 }

@@ -66,6 +66,9 @@ impl Env {
             cmd.arg("--set").arg(set);
         }
         cmd.arg("--set").arg(format!("database.url={db_url}"));
+        // The response cache, when a test turns it on, stays in the scratch folder.
+        cmd.arg("--set")
+            .arg(format!("cache.dir={}", self.path("cache").display()));
         cmd.args(extra);
         cmd.env("TMDB_API_KEY", self.sim.tmdb_key())
             .env("OMDB_API_KEY", self.sim.omdb_key());
@@ -125,9 +128,11 @@ pub fn assert_exit(out: &Output, code: i32) {
 }
 
 /// Quick runs: the shipped `quick-20` plan, `pages` pages, rates well above the simulator's
-/// speed so tests do not wait on them, retries that never wait long.
+/// speed so tests do not wait on them, retries that never wait long, no response cache (the
+/// simulator's counts are what the tests read).
 pub fn quick(pages: u32) -> Vec<String> {
     vec![
+        "cache.mode=off".into(),
         format!("stages.popular.pages={pages}"),
         "sources.tmdb.rate=400/s".into(),
         "sources.omdb.rate=400/s".into(),
