@@ -6,8 +6,10 @@
 //!    TMDB requests / 40 and OMDb requests / 5, since the two overlap) and their ratio.
 //! 2. `full-sequential` (the old way) under the same conditions, for the speedup.
 //! 3. 2,000 and 10,000 movies with every limit lifted: movies per second and peak memory.
+//! 4. The README's first command, `run plans/dev-200.toml --sandbox`, with the response cache
+//!    cold and then warm: wall times and what the sandbox served.
 //!
-//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale` runs one part (default:
+//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache` runs one part (default:
 //! all; the sequential run alone takes about four minutes). With `POPCTL_TEST_PG` set
 //! (`scripts/with-pg cargo bench --bench run`) the scale runs also go to PostgreSQL. Prints
 //! figures; asserts nothing about time.
@@ -188,6 +190,58 @@ async fn scale(dir: &Path) {
     }
 }
 
+/// `popctl run plans/dev-200.toml --sandbox` as the README gives it, into `db_url`, with the
+/// response cache in `cache_dir`: the run's wall time, with process start, and the TMDB and
+/// OMDb requests the sandbox served.
+fn sandbox_run(db_url: &str, cache_dir: &Path, dir: &Path) -> (f64, f64, u64, u64) {
+    let report = dir.join("sandbox-report.json");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_popctl"))
+        .current_dir(root())
+        .args([
+            "run",
+            "plans/dev-200.toml",
+            "--sandbox",
+            "--quiet",
+            "--report",
+        ])
+        .arg(&report)
+        .env("DATABASE_URL", db_url)
+        .env("POPCTL_CACHE__DIR", cache_dir)
+        .env_remove("RUST_LOG")
+        .env_remove("POPCTL_LOG")
+        .output()
+        .unwrap();
+    let outside = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.code() == Some(0),
+        "dev-200 --sandbox failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let served = |api: &str| json["sandbox_served"][api].as_u64().unwrap_or(0);
+    (
+        json["wall_seconds"].as_f64().unwrap_or(outside),
+        outside,
+        served("tmdb"),
+        served("omdb"),
+    )
+}
+
+fn cache(dir: &Path) {
+    println!("run plans/dev-200.toml --sandbox (the plan's rates: TMDB 40/s, OMDb 5/s), SQLite");
+    let cache_dir = dir.join("cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let passes = ["cold", "warm", "warm", "warm"];
+    for (i, pass) in passes.iter().enumerate() {
+        let url = sqlite(dir, &format!("cache-{i}.db"));
+        let (wall, outside, tmdb, omdb) = sandbox_run(&url, &cache_dir, dir);
+        println!(
+            "    {pass}: {wall:.2} s in the run ({outside:.2} s with process start); the sandbox served {tmdb} TMDB + {omdb} OMDb requests"
+        );
+    }
+}
+
 /// A new database on the PostgreSQL server at `server`.
 async fn fresh_pg(server: &str, movies: u32) -> String {
     let name = format!("popctl_bench_run_{}_{movies}", std::process::id());
@@ -237,6 +291,9 @@ fn main() {
         }
         if want("scale") {
             scale(dir.path()).await;
+        }
+        if want("cache") {
+            tokio::task::block_in_place(|| cache(dir.path()));
         }
     });
 }

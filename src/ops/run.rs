@@ -324,6 +324,14 @@ pub async fn run(
             .map(|(name, (totals, cache))| (name, SourceReport { totals, cache }))
             .collect(),
         peak_rss_bytes: summary::peak_rss_bytes(),
+        sandbox_served: sandbox.as_ref().map(|sandbox| {
+            let stats = sandbox.stats();
+            summary::SandboxServed {
+                tmdb: stats.tmdb.requests,
+                omdb: stats.omdb.requests,
+                rate_limited: stats.rate_limited,
+            }
+        }),
     };
     ledger.finish(status, &report.to_json()).await?;
     db.close().await.ok();

@@ -38,6 +38,19 @@ pub struct RunReport {
     pub sources: BTreeMap<String, SourceReport>,
     /// The most memory the process held (Linux `VmHWM`), when the platform tells.
     pub peak_rss_bytes: Option<u64>,
+    /// With `--sandbox`: the requests the simulator itself answered, which a warm response
+    /// cache brings to zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_served: Option<SandboxServed>,
+}
+
+/// Requests that reached the `--sandbox` simulator, per API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SandboxServed {
+    pub tmdb: u64,
+    pub omdb: u64,
+    /// 429 answers, both APIs.
+    pub rate_limited: u64,
 }
 
 /// How a run ended, from how its stages ended: any failed stage fails the run; Ctrl-C
@@ -187,6 +200,13 @@ impl RunReport {
             }
             out.push('\n');
         }
+        if let Some(served) = &self.sandbox_served {
+            let _ = writeln!(
+                out,
+                "the sandbox served {} TMDB and {} OMDb requests ({} answered 429)",
+                served.tmdb, served.omdb, served.rate_limited
+            );
+        }
         let _ = writeln!(
             out,
             "run {} of plan `{}`: {} in {:.1}s{}{}",
@@ -304,6 +324,7 @@ mod tests {
             ],
             sources: BTreeMap::new(),
             peak_rss_bytes: None,
+            sandbox_served: None,
         };
         let table = report.table();
         let lines: Vec<&str> = table.lines().collect();

@@ -57,6 +57,43 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     assert_eq!(post["ok"], 3, "three post-process steps");
     assert!(count(&db, "cri_scores").await >= 200);
     assert!(json["sources"]["tmdb"]["cache"]["stores"].as_u64().unwrap() >= 210);
+    assert!(json["sandbox_served"]["tmdb"].as_u64().unwrap() >= 210);
+    assert!(json["sandbox_served"]["omdb"].as_u64().unwrap() >= 180);
+    db.close().await.ok();
+
+    // The same command again with the cache warm: the simulator serves nothing, and the
+    // database it builds is the same, table by table.
+    let warm_url = format!("sqlite://{}?mode=rwc", dir.path().join("warm.db").display());
+    let warm_report = dir.path().join("warm.json");
+    let mut cmd = popctl();
+    cmd.args(["run", "plans/dev-200.toml", "--sandbox", "--report"])
+        .arg(&warm_report)
+        .env("DATABASE_URL", &warm_url)
+        .env("POPCTL_CACHE__DIR", dir.path().join("cache"));
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    let warm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&warm_report).unwrap()).unwrap();
+    assert_eq!(warm["status"], "ok");
+    assert_eq!(
+        warm["sandbox_served"]["tmdb"], 0,
+        "{}",
+        warm["sandbox_served"]
+    );
+    assert_eq!(
+        warm["sandbox_served"]["omdb"], 0,
+        "{}",
+        warm["sandbox_served"]
+    );
+    for source in ["tmdb", "omdb"] {
+        assert_eq!(warm["sources"][source]["requests"], 0, "{source}");
+        assert_eq!(
+            warm["sources"][source]["cache"]["hits"], json["sources"][source]["cache"]["stores"],
+            "{source}: every answer stored by the cold run is a hit"
+        );
+        assert_eq!(warm["sources"][source]["cache"]["misses"], 0, "{source}");
+    }
+    assert_eq!(digest(&url).await, digest(&warm_url).await);
 }
 
 /// 10% 5xx, 5% stalls and 2% truncated bodies: every item still ends ok.
@@ -605,8 +642,8 @@ async fn a_second_run_is_answered_by_the_cache() {
     sets.retain(|s| s != "cache.mode=off");
     let first = output(env.quick(&env.sqlite("one.db"), &sets, &[])).await;
     assert_exit(&first, 0);
-    let asked = env.sim.stats().tmdb.requests;
-    assert!(asked >= 21);
+    let asked = env.sim.stats().requests;
+    assert!(asked >= 21 + 15);
     let report = env.path("second.json");
     let second = output(env.quick(
         &env.sqlite("two.db"),
@@ -616,20 +653,83 @@ async fn a_second_run_is_answered_by_the_cache() {
     .await;
     assert_exit(&second, 0);
     assert_eq!(
-        env.sim.stats().tmdb.requests,
+        env.sim.stats().requests,
         asked,
-        "no TMDB request the second time"
+        "no request to TMDB or OMDb the second time"
     );
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["sources"]["tmdb"]["requests"], 0);
+    assert_eq!(json["sources"]["omdb"]["requests"], 0);
     assert!(json["sources"]["tmdb"]["cache"]["hits"].as_u64().unwrap() >= 21);
+    assert!(json["sources"]["omdb"]["cache"]["hits"].as_u64().unwrap() >= 15);
     let db = connect(&env.sqlite("two.db")).await;
     assert_eq!(count(&db, "movies").await, 20);
+    db.close().await.ok();
+    let cold = digest(&env.sqlite("one.db")).await;
+    assert_eq!(cold, digest(&env.sqlite("two.db")).await);
     // --offline answers from the cache alone; --cache off asks again.
     let offline = output(env.quick(&env.sqlite("three.db"), &sets, &["--offline"])).await;
     assert_exit(&offline, 0);
-    assert_eq!(env.sim.stats().tmdb.requests, asked);
+    assert_eq!(env.sim.stats().requests, asked);
+    assert_eq!(cold, digest(&env.sqlite("three.db")).await);
     let off = output(env.quick(&env.sqlite("four.db"), &sets, &["--cache", "off"])).await;
     assert_exit(&off, 0);
-    assert!(env.sim.stats().tmdb.requests > asked);
+    assert!(env.sim.stats().requests > asked);
+}
+
+/// Offline with a cold cache: the first miss is a clear error and nothing is asked upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_with_nothing_cached_says_so_and_asks_nothing() {
+    let env = Env::new(small_sim()).await;
+    let mut sets = quick(1);
+    sets.retain(|s| s != "cache.mode=off");
+    let out = output(env.quick(&env.sqlite("cold.db"), &sets, &["--offline"])).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("not in the cache"), "{err}");
+    assert_eq!(env.sim.stats().requests, 0);
+}
+
+/// `--only post` recomputes what is derived from the stored data, asks nothing upstream, and
+/// leaves the database as it was when nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_post_recomputes_without_asking_upstream() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("post.db");
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+    let before = digest(&url).await;
+    let asked = env.sim.stats().requests;
+    let db = connect(&url).await;
+    let scores = count(&db, "cri_scores").await;
+    assert_eq!(scores, 20, "one score per movie");
+    db.close().await.ok();
+
+    let report = env.path("post.json");
+    let out = output(env.quick(
+        &url,
+        &quick(1),
+        &["--only", "post", "--report", report.to_str().unwrap()],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(env.sim.stats().requests, asked, "no upstream request");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let statuses: Vec<&str> = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "not_selected",
+            "not_selected",
+            "not_selected",
+            "not_selected",
+            "done"
+        ]
+    );
+    assert_eq!(before, digest(&url).await, "a rerun changes nothing");
 }

@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use popctl::sim::{Faults, Latency, SandboxConfig};
-use popctl::store;
 
 use crate::run_support::*;
 
@@ -97,13 +96,6 @@ fn kill_sets() -> Vec<String> {
     let mut sets = quick(3);
     sets.push("stages.popular.append=[\"credits\",\"keywords\",\"videos\",\"release_dates\",\"external_ids\",\"reviews\",\"similar\"]".into());
     sets
-}
-
-async fn digest(url: &str) -> String {
-    let db = connect(url).await;
-    let d = store::digest(&db).await.unwrap();
-    db.close().await.ok();
-    d
 }
 
 /// Killed with SIGKILL at random points, then `--resume` until done: the database equals that

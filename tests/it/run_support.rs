@@ -153,6 +153,14 @@ pub async fn connect(url: &str) -> DatabaseConnection {
 }
 
 /// `SELECT COUNT(*)` of a table (or of `table WHERE …`).
+/// The canonical digest of every data table of the database at `url`.
+pub async fn digest(url: &str) -> String {
+    let db = connect(url).await;
+    let d = store::digest(&db).await.unwrap();
+    db.close().await.ok();
+    d
+}
+
 pub async fn count(db: &DatabaseConnection, from: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(
