@@ -25,7 +25,14 @@ pub struct Options {
 
 /// Prints the graph on stdout; warnings go to stderr. An invalid plan is returned as is.
 pub fn run(opts: &Options, shell: &Shell) -> Result<(), PlanErrors> {
-    let loaded = super::validate::load_for_command(&opts.plan, &opts.sets, &opts.env, shell)?;
+    // The graph does not depend on keys or URLs: an unset variable is only noise here.
+    let loaded = super::validate::load_for_command(
+        &opts.plan,
+        &opts.sets,
+        &opts.env,
+        shell,
+        &[plan::Code::UnsetVariable],
+    )?;
     let dag = Dag::new(&loaded.plan).map_err(|e| {
         // The compiler rejects cycles and unknown needs; reaching this is a bug.
         PlanErrors::new(

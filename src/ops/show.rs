@@ -15,7 +15,7 @@ pub struct Options {
 }
 
 pub fn run(opts: &Options, shell: &Shell) -> Result<(), PlanErrors> {
-    let loaded = super::validate::load_for_command(&opts.plan, &opts.sets, &opts.env, shell)?;
+    let loaded = super::validate::load_for_command(&opts.plan, &opts.sets, &opts.env, shell, &[])?;
     let mut layers: Vec<String> = loaded
         .plan
         .files

@@ -59,20 +59,27 @@ pub fn print_diagnostics(shell: &Shell, diagnostics: &[PlanDiagnostic]) {
     }
 }
 
-/// Loads a plan for a command that then uses it (graph, show): warnings are printed, an
-/// invalid plan is returned for the caller to report.
+/// Loads a plan for a command that then uses it (graph, show): warnings but those of `ignore`
+/// are printed, an invalid plan is returned for the caller to report.
 pub fn load_for_command(
     path: &std::path::Path,
     sets: &[String],
     env: &BTreeMap<String, String>,
     shell: &Shell,
+    ignore: &[plan::Code],
 ) -> Result<plan::Loaded, plan::PlanErrors> {
     let loaded = plan::load(&LoadOptions {
         path: path.to_path_buf(),
         sets: sets.to_vec(),
         env: env.clone(),
     })?;
-    print_diagnostics(shell, &loaded.warnings);
+    let shown: Vec<_> = loaded
+        .warnings
+        .iter()
+        .filter(|d| !ignore.contains(&d.code))
+        .cloned()
+        .collect();
+    print_diagnostics(shell, &shown);
     Ok(loaded)
 }
 

@@ -843,9 +843,16 @@ fn cli_graph_dot_and_mermaid() {
     insta::assert_snapshot!("graph_categories_dot", String::from_utf8_lossy(&out.stdout));
     let out = popctl()
         .args(["graph", "plans/dev-200.toml", "--format", "mermaid"])
+        .env_remove("TMDB_API_KEY")
+        .env_remove("OMDB_API_KEY")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("TMDB_API_KEY"),
+        "the graph needs no keys, so it says nothing of them: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     insta::assert_snapshot!(
         "graph_dev_200_mermaid",
         String::from_utf8_lossy(&out.stdout)
