@@ -67,6 +67,17 @@ pub enum CacheArg {
     Refresh,
 }
 
+impl From<CacheArg> for CacheMode {
+    fn from(arg: CacheArg) -> CacheMode {
+        match arg {
+            CacheArg::Off => CacheMode::Off,
+            CacheArg::ReadWrite => CacheMode::ReadWrite,
+            CacheArg::ReadOnly => CacheMode::ReadOnly,
+            CacheArg::Refresh => CacheMode::Refresh,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogFormatArg {
     Text,
@@ -105,13 +116,10 @@ pub fn exec(args: RunArgs) -> ExitCode {
         from: args.from,
         dry_run: args.dry_run,
         report: args.report,
-        cache_mode: match (args.offline, args.cache) {
-            (true, _) => Some(CacheMode::ReadOnly),
-            (false, Some(CacheArg::Off)) => Some(CacheMode::Off),
-            (false, Some(CacheArg::ReadWrite)) => Some(CacheMode::ReadWrite),
-            (false, Some(CacheArg::ReadOnly)) => Some(CacheMode::ReadOnly),
-            (false, Some(CacheArg::Refresh)) => Some(CacheMode::Refresh),
-            (false, None) => None,
+        cache_mode: if args.offline {
+            Some(CacheMode::ReadOnly)
+        } else {
+            args.cache.map(CacheMode::from)
         },
     };
     let runtime = match tokio::runtime::Runtime::new() {

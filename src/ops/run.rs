@@ -184,8 +184,11 @@ pub async fn run(
         built.insert(stage.name.clone(), stages::build(stage));
     }
 
+    // One config for the sandbox that serves and for the cache origin its answers are kept
+    // under, so the two cannot drift apart.
+    let sandbox_config = SandboxConfig::default();
     let sandbox = if opts.sandbox && !opts.dry_run {
-        let sandbox = sim::start(SandboxConfig::default())
+        let sandbox = sim::start(sandbox_config.clone())
             .await
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
         point_at(
@@ -205,13 +208,12 @@ pub async fn run(
         Some(sandbox)
     } else {
         if opts.sandbox {
-            let default = SandboxConfig::default();
             point_at(
                 &mut plan,
                 "(sandbox)",
                 "(sandbox)",
-                &default.tmdb_key,
-                &default.omdb_key,
+                &sandbox_config.tmdb_key,
+                &sandbox_config.omdb_key,
             );
         }
         None
@@ -270,9 +272,7 @@ pub async fn run(
             }
         }
     }
-    let origin = sandbox
-        .as_ref()
-        .map(|_| sandbox_origin(&SandboxConfig::default()));
+    let origin = sandbox.as_ref().map(|_| sandbox_origin(&sandbox_config));
     let sources = Sources::build(&plan, origin.as_deref())?;
     shell.status(
         if resumed { "Resuming" } else { "Running" },
