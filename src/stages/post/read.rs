@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
+use futures::TryStreamExt;
 use sea_orm::sea_query::{Query, SelectStatement};
-use sea_orm::{ConnectionTrait, QueryResult, TryGetable};
+use sea_orm::{ConnectionTrait, QueryResult, StreamTrait, TryGetable};
 
 use super::error::PostError;
 use crate::plan::PostStep;
@@ -30,6 +31,24 @@ pub(super) async fn all<C: ConnectionTrait>(
     conn.query_all(stmt)
         .await
         .map_err(PostError::query(step, format!("reading {table}")))
+}
+
+/// Calls `each` on every row `stmt` selects, one row at a time: a table read whole (the credits
+/// of every movie) never sits in memory as query results, only as what `each` keeps of it.
+pub(super) async fn each_row<C: StreamTrait>(
+    conn: &C,
+    step: PostStep,
+    table: &'static str,
+    stmt: &SelectStatement,
+    mut each: impl FnMut(&QueryResult) -> Result<(), PostError>,
+) -> Result<(), PostError> {
+    let fail = || PostError::query(step, format!("reading {table}"));
+    let rows = conn.stream(stmt).await.map_err(fail())?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.try_next().await.map_err(fail())? {
+        each(&row)?;
+    }
+    Ok(())
 }
 
 /// Column `column` of a row of `table`.

@@ -15,11 +15,11 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, StreamTrait};
 use serde::Serialize;
 
 use super::error::PostError;
-use super::read::{all, get, remove_unless_kept, select};
+use super::read::{all, each_row, get, remove_unless_kept, select};
 use super::similarity::{MovieFeatures, SimilarityParams, SimilarityStats, similar_movies};
 use super::steps::StepReport;
 use crate::plan::PostStep;
@@ -55,7 +55,8 @@ pub(super) async fn run(
     params: SimilarityParams,
 ) -> Result<StepReport, PostError> {
     let txn = begin(db).await?;
-    // Phase times for `RUST_LOG=popctl=debug`: how long, not what, so no clock reaches data.
+    // Phase times and the peak memory after each for `RUST_LOG=popctl=debug`: how long and how
+    // big, not what, so no clock reaches data.
     let started = std::time::Instant::now();
     let mut report = RecommendationsReport {
         links_resolved: resolve(&txn).await?,
@@ -64,8 +65,10 @@ pub(super) async fn run(
     (report.links_total_resolved, report.links_unresolved) = link_counts(&txn).await?;
 
     let resolved_in = started.elapsed();
+    let peak_resolved = crate::report::summary::peak_rss_bytes();
     let (features, db_ids) = features(&txn).await?;
     let read_in = started.elapsed();
+    let peak_read = crate::report::summary::peak_rss_bytes();
     let outcome = tokio::task::spawn_blocking(move || similar_movies(&features, &params))
         .await
         .map_err(|e| PostError::Internal {
@@ -74,6 +77,7 @@ pub(super) async fn run(
         })??;
     report.similarity = outcome.stats;
     let computed_in = started.elapsed();
+    let peak_computed = crate::report::summary::peak_rss_bytes();
 
     let movie = |tmdb_id: i64| {
         db_ids.get(&tmdb_id).copied().ok_or(PostError::Internal {
@@ -134,6 +138,10 @@ pub(super) async fn run(
         read_features = ?(read_in - resolved_in),
         similarity = ?(computed_in - read_in),
         write = ?(started.elapsed() - computed_in),
+        peak_resolved,
+        peak_read,
+        peak_computed,
+        peak_written = crate::report::summary::peak_rss_bytes(),
         "recommendations step phases"
     );
     Ok(StepReport::recommendations(report, written, deleted))
@@ -183,15 +191,15 @@ async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostErr
 
 /// The genres, keywords, cast and crew of every movie, by TMDB id, and the movies' row ids by
 /// TMDB id. Feature ids are the rows' own ids: the computation only compares them.
-async fn features<C: ConnectionTrait>(
+async fn features<C: ConnectionTrait + StreamTrait>(
     conn: &C,
 ) -> Result<(Vec<MovieFeatures>, HashMap<i64, i64>), PostError> {
     let t = "movies";
     let mut by_row: HashMap<i64, MovieFeatures> = HashMap::new();
     let mut db_ids = HashMap::new();
-    for row in all(conn, STEP, t, &select(t, &["id", "tmdb_id"])).await? {
-        let id: i64 = get(&row, STEP, t, "id")?;
-        let tmdb_id: i64 = get(&row, STEP, t, "tmdb_id")?;
+    each_row(conn, STEP, t, &select(t, &["id", "tmdb_id"]), |row| {
+        let id: i64 = get(row, STEP, t, "id")?;
+        let tmdb_id: i64 = get(row, STEP, t, "tmdb_id")?;
         db_ids.insert(tmdb_id, id);
         by_row.insert(
             id,
@@ -200,14 +208,16 @@ async fn features<C: ConnectionTrait>(
                 ..MovieFeatures::default()
             },
         );
-    }
+        Ok(())
+    })
+    .await?;
     for (t, column) in [
         ("movie_genres", "genre_id"),
         ("movie_keywords", "keyword_id"),
     ] {
-        for row in all(conn, STEP, t, &select(t, &["movie_id", column])).await? {
-            let movie_id: i64 = get(&row, STEP, t, "movie_id")?;
-            let feature: i64 = get(&row, STEP, t, column)?;
+        each_row(conn, STEP, t, &select(t, &["movie_id", column]), |row| {
+            let movie_id: i64 = get(row, STEP, t, "movie_id")?;
+            let feature: i64 = get(row, STEP, t, column)?;
             if let Some(m) = by_row.get_mut(&movie_id) {
                 if t == "movie_genres" {
                     m.genres.push(feature);
@@ -215,16 +225,18 @@ async fn features<C: ConnectionTrait>(
                     m.keywords.push(feature);
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
     }
     let t = "movie_credits";
     let stmt = select(t, &["id", "movie_id", "person_id", "credit_type"]);
-    for row in all(conn, STEP, t, &stmt).await? {
-        let movie_id: i64 = get(&row, STEP, t, "movie_id")?;
-        let person: i64 = get(&row, STEP, t, "person_id")?;
-        let kind: String = get(&row, STEP, t, "credit_type")?;
+    each_row(conn, STEP, t, &stmt, |row| {
+        let movie_id: i64 = get(row, STEP, t, "movie_id")?;
+        let person: i64 = get(row, STEP, t, "person_id")?;
+        let kind: String = get(row, STEP, t, "credit_type")?;
         let Some(m) = by_row.get_mut(&movie_id) else {
-            continue;
+            return Ok(());
         };
         match kind.as_str() {
             "cast" => m.cast.push(person),
@@ -234,13 +246,15 @@ async fn features<C: ConnectionTrait>(
                     step: STEP.as_str(),
                     table: t,
                     column: "credit_type",
-                    row: get(&row, STEP, t, "id")?,
+                    row: get(row, STEP, t, "id")?,
                     value: kind,
                     expected: "cast or crew",
                 });
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok((by_row.into_values().collect(), db_ids))
 }
 
