@@ -53,12 +53,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                     // every upsert probes stay in memory for a few thousand movies.
                     .pragma("cache_size", "-65536")
                     .pragma("temp_store", "memory")
-                    // Checkpoint every 4,000 WAL pages (16 MiB) instead of 1,000: a burst of
-                    // saves (46 KB raw bodies each) checkpoints a quarter as often, with its
-                    // fsyncs, and a page rewritten by several saves reaches the database file
-                    // once. +16% movies/s in `benches/store.rs` (docs/benchmarks.md); the WAL
-                    // file keeps its high-water size of about 16 MiB.
-                    .pragma("wal_autocheckpoint", "4000")
+                    // Checkpoint every 16,000 WAL pages (64 MiB) instead of 1,000: a burst of
+                    // saves (46 KB raw bodies each) checkpoints a sixteenth as often, and each
+                    // checkpoint's two fsyncs (about 25 ms each here) were a fifth of a save's
+                    // time; a page rewritten by several saves reaches the database file once.
+                    // `benches/store.rs`: +16% at 4,000, +20% more at 16,000
+                    // (docs/benchmarks.md). The WAL file keeps its high-water size, up to
+                    // 64 MiB, until the last connection closes.
+                    .pragma("wal_autocheckpoint", "16000")
                     .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
