@@ -211,10 +211,6 @@ fn sigint(child: &Child) {
     assert!(status.success());
 }
 
-/// The ledger's movies recorded as saved by the `popular` stage (for [`count`]).
-const OK_MOVIES: &str =
-    "import_items WHERE stage = 'popular' AND status = 'ok' AND item_key LIKE 'movie:%'";
-
 /// A real SIGINT: items in flight finish and commit, the run is recorded as interrupted
 /// (exit 3), and `--resume` finishes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +235,13 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
     // flight, with no movie claimed yet).
     let watcher = connect(&url).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while count(&watcher, OK_MOVIES).await == 0 {
+    while count(
+        &watcher,
+        "import_items WHERE stage = 'popular' AND status = 'ok' AND item_key LIKE 'movie:%'",
+    )
+    .await
+        == 0
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "no movie saved in 120 s"
@@ -268,7 +270,11 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
     // The ledger claims nothing the database lacks.
     let saved = count(&db, "movies").await;
     let (ok, _, _, _) = stage_items(&db, "popular").await;
-    let ok_movies = count(&db, OK_MOVIES).await;
+    let ok_movies = count(
+        &db,
+        "import_items WHERE stage = 'popular' AND status = 'ok' AND item_key LIKE 'movie:%'",
+    )
+    .await;
     assert!(
         ok_movies <= saved && ok > 0,
         "{ok_movies} ok movie rows, {saved} movies"
