@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::ops::db::{Action, Options, plan_database, run};
+use crate::plan::ResetScope;
 use crate::report::{Shell, Verbosity};
 
 #[derive(Debug, Args)]
@@ -20,13 +21,16 @@ pub enum DbAction {
     Migrate(DbTarget),
     /// Show the migrations and the row counts of the main tables
     Status(DbTarget),
-    /// Drop every table and recreate the schema (local databases only)
+    /// Drop popctl's tables and recreate them, in place (local databases only)
     Reset {
         #[command(flatten)]
         target: DbTarget,
         /// Reset even a database that is not on this machine
         #[arg(long)]
         allow_remote: bool,
+        /// `popctl`: only the tables popctl created; `database`: every table
+        #[arg(long, value_name = "SCOPE", default_value = "popctl", value_parser = parse_scope)]
+        scope: ResetScope,
     },
 }
 
@@ -77,7 +81,14 @@ pub fn exec(args: DbArgs) -> ExitCode {
         DbAction::Reset {
             target,
             allow_remote,
-        } => (target, Action::Reset { allow_remote }),
+            scope,
+        } => (
+            target,
+            Action::Reset {
+                allow_remote,
+                scope,
+            },
+        ),
     };
     let url = match target.resolve(&shell) {
         Ok((url, _)) => url,
@@ -85,4 +96,13 @@ pub fn exec(args: DbArgs) -> ExitCode {
     };
     let options = Options { url, action };
     super::block_on(&shell, run(&options, &shell))
+}
+
+fn parse_scope(s: &str) -> Result<ResetScope, String> {
+    ResetScope::from_word(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not a reset scope; use one of: {}",
+            ResetScope::words().join(", ")
+        )
+    })
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors};
+use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors, ResetScope};
 use crate::report::Shell;
 use crate::store::{self, StoreError, redact_url};
 
@@ -16,8 +16,11 @@ pub enum Action {
     Migrate,
     /// Show each migration and the row counts of the main tables.
     Status,
-    /// Drop every table and recreate the schema.
-    Reset { allow_remote: bool },
+    /// Drop popctl's tables (or every table) and recreate the schema.
+    Reset {
+        allow_remote: bool,
+        scope: ResetScope,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -73,7 +76,7 @@ pub fn plan_database(
 
 pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
     let shown = redact_url(&options.url);
-    if let Action::Reset { allow_remote } = options.action {
+    if let Action::Reset { allow_remote, .. } = options.action {
         // Refuse before connecting: nothing about a remote database is touched.
         store::reset_allowed(&options.url, allow_remote)?;
     }
@@ -83,8 +86,17 @@ pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
             store::migrate(&db).await?;
             shell.status("Migrated", &shown);
         }
-        Action::Reset { allow_remote } => {
-            store::reset(&db, &options.url, allow_remote).await?;
+        Action::Reset {
+            allow_remote,
+            scope,
+        } => {
+            if !allow_remote {
+                store::confirm_local(&db, &options.url).await?;
+            }
+            let plan = store::reset(&db, &options.url, allow_remote, scope).await?;
+            if let Some(warning) = plan.warning() {
+                shell.warn(warning);
+            }
             shell.status("Reset", &shown);
         }
         Action::Status => status(&db, shell).await?,

@@ -28,8 +28,10 @@ use crate::sources::cache::sandbox_origin;
 use crate::stages::claims::Claims;
 use crate::stages::executor::{self, Execution, Observer};
 use crate::stages::ledger::RunLedger;
-use crate::stages::{self, RunContext, SourceSetupError, Sources};
-use crate::store::{self, StoreError, ledger, redact_url};
+use crate::stages::{self, RunContext, SourceSetupError, Sources, StageOutcome};
+use crate::store::ledger::RunStatus;
+use crate::store::{self, NextDb, OpenOptions, StoreError, ledger, redact_url};
+use sea_orm::DatabaseConnection;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -218,7 +220,15 @@ pub async fn run(
         }
         None
     };
-    plan.require_resolved().map_err(RunError::InvalidPlan)?;
+    // Only the keys of the sources the selected stages ask are needed; a dry run asks none.
+    let needed: HashSet<String> = plan
+        .stages
+        .iter()
+        .filter(|s| s.enabled && selected.contains(&s.name) && !opts.dry_run)
+        .filter_map(|s| plan.source_of(s).map(str::to_owned))
+        .collect();
+    plan.require_resolved_for(|source| needed.contains(source))
+        .map_err(RunError::InvalidPlan)?;
     if !opts.sandbox {
         // The sandbox's stand-in keys are public; real ones must never reach output.
         for source in plan.sources.values() {
@@ -231,26 +241,32 @@ pub async fn run(
         Some(url) => url.to_owned(),
         None => unreachable_unresolved(&opts.plan)?,
     };
+    let reset = resets(&plan, &selected);
 
     if opts.dry_run {
-        shell.out_text(&dry_run_text(&plan, &dag, &selected));
+        shell.out_text(&dry_run_text(&plan, &dag, &selected, &url, reset.as_ref()));
         return Ok(Outcome::DryRun);
     }
     for warning in plan::budget(&plan).quota_warnings() {
         shell.warn(warning.message);
     }
 
-    let db = store::connect(&url).await?;
+    let target = Target::open(&plan, &url, reset.as_ref(), opts, shell).await?;
+    let db = target.db.clone();
     let (ledger, resumed) = match open_ledger(&db, &plan, opts, shell).await {
         Ok(opened) => opened,
         // A run killed in the middle of its reset can leave a half-dropped schema that the
         // migrations cannot bring up to date. A plan that resets anyway repairs it first.
-        Err(RunError::Store(e)) if resets(&plan, &selected).is_some() => {
-            let allow_remote = resets(&plan, &selected).unwrap_or(false);
+        Err(RunError::Store(e)) if reset.is_some() => {
+            let r = reset.clone().unwrap_or(plan::ResetStage {
+                allow_remote: false,
+                mode: plan::ResetMode::InPlace,
+                scope: plan::ResetScope::Popctl,
+            });
             shell.warn(format!(
                 "cannot use the database as it is ({e}); the plan resets it anyway, so it is reset first"
             ));
-            store::reset(&db, &url, allow_remote).await?;
+            store::reset(&db, &url, r.allow_remote, r.scope).await?;
             (RunLedger::start(&db, &plan.name, &plan.hash).await?, false)
         }
         Err(e) => return Err(e),
@@ -280,7 +296,7 @@ pub async fn run(
             "plan `{}` (run {}) into {}",
             plan.name,
             ledger.run_id(),
-            redact_url(&url)
+            target.describe()
         ),
     );
 
@@ -307,8 +323,19 @@ pub async fn run(
     )
     .await;
 
-    let status = summary::run_status(&reports, cancel.is_cancelled());
-    let report = RunReport {
+    let mut status = summary::run_status(&reports, cancel.is_cancelled());
+    // A new database is swapped in only when it holds the whole plan: every stage ended
+    // well in it, now or in an earlier attempt of the run.
+    let complete = reports.iter().all(|r| {
+        matches!(
+            r.outcome,
+            StageOutcome::Done | StageOutcome::DoneEarlier | StageOutcome::Disabled
+        )
+    });
+    if target.next.is_some() && status == RunStatus::Ok && !complete {
+        status = RunStatus::Partial;
+    }
+    let mut report = RunReport {
         plan: plan.name.clone(),
         plan_hash: plan.hash.clone(),
         run_id: ledger.run_id(),
@@ -316,7 +343,12 @@ pub async fn run(
         sandbox: sandbox.is_some(),
         status,
         exit_code: summary::exit_code(status),
-        wall_seconds: started.elapsed().as_secs_f64(),
+        wall_seconds: 0.0,
+        database: redact_url(&url),
+        new_database: target.next.as_ref().map(|next| summary::NewDatabase {
+            place: next.describe(),
+            swapped: false,
+        }),
         stages: reports,
         sources: sources
             .totals()
@@ -333,11 +365,11 @@ pub async fn run(
             }
         }),
     };
-    ledger.finish(status, &report.to_json()).await?;
-    db.close().await.ok();
+    let finished = target.finish(&ledger, &mut report, shell, started).await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
+    finished?;
     if let Some(path) = &opts.report {
         let text = redact(&format!(
             "{}\n",
@@ -349,6 +381,222 @@ pub async fn run(
         })?;
     }
     Ok(Outcome::Ran(Box::new(report)))
+}
+
+/// The database a run writes to: the live one, or the new one a swap builds beside it.
+struct Target {
+    /// What the run writes to.
+    db: DatabaseConnection,
+    /// The live database, open unless it is a SQLite file that does not exist yet.
+    live: Option<DatabaseConnection>,
+    url: String,
+    open: OpenOptions,
+    /// Set when the run builds a new database to swap in.
+    next: Option<NextDb>,
+    scope: plan::ResetScope,
+}
+
+impl Target {
+    /// The preflight, then the database to write to. Everything that can refuse the run is
+    /// checked before anything is written: the reset guard (from the URL as the driver reads
+    /// it, then from the server's own address), that the server answers within
+    /// `database.connect_timeout`, and that nothing outside popctl's tables depends on them.
+    async fn open(
+        plan: &Plan,
+        url: &str,
+        reset: Option<&plan::ResetStage>,
+        opts: &Options,
+        shell: &Shell,
+    ) -> Result<Target, RunError> {
+        let guarded = reset.is_some_and(|r| !r.allow_remote);
+        if guarded {
+            // Refused before connecting: nothing about a remote database is touched.
+            store::reset_allowed(url, false)?;
+        }
+        let open = OpenOptions {
+            timeout: plan.database.connect_timeout,
+            ..OpenOptions::default()
+        };
+        // A SQLite file that does not exist yet is not created here: a swap run renames its
+        // new database into place instead.
+        let live_exists = match store::sqlite_file(url)? {
+            Some(file) => file.exists(),
+            None => true,
+        };
+        let live = if live_exists {
+            Some(store::open(url, &open).await?)
+        } else {
+            None
+        };
+        if guarded && let Some(live) = &live {
+            store::confirm_local(live, url).await?;
+        }
+        // Any run may find the new database of an unfinished swap run beside the live one.
+        let pending = match NextDb::beside(url, live.as_ref()).await? {
+            Some(next) if next.exists(live.as_ref()).await? => Some(next),
+            _ => None,
+        };
+        let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
+        let scope = reset.map_or(plan::ResetScope::Popctl, |r| r.scope);
+        if let Some(r) = reset
+            && let Some(live) = &live
+        {
+            let checked = store::check_reset(live, r.scope).await?;
+            if let Some(warning) = checked.warning()
+                && !opts.resume
+            {
+                shell.warn(warning);
+            }
+        }
+        let next = match pending {
+            Some(next) if opts.resume && resumable(&next, live.as_ref(), &open, plan).await? => {
+                Some((next, false))
+            }
+            Some(next) if swap => {
+                shell.warn(format!(
+                    "discarding the new database of an unfinished run ({}); this run starts \
+                     over (--resume would have continued it)",
+                    next.describe()
+                ));
+                next.discard(live.as_ref()).await?;
+                Some((next, true))
+            }
+            Some(next) => {
+                shell.note(format!(
+                    "a new database from an unfinished run is beside this one ({}); this run \
+                     writes to the live database; `--resume` continues that run",
+                    next.describe()
+                ));
+                None
+            }
+            None if swap => match NextDb::beside(url, live.as_ref()).await? {
+                Some(next) => Some((next, true)),
+                None => {
+                    shell.note(
+                        "an in-memory database cannot be built beside itself; the reset runs in place",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let (db, next) = match next {
+            Some((next, create)) => (next.open(live.as_ref(), &open, create).await?, Some(next)),
+            None => {
+                let db = match &live {
+                    Some(db) => db.clone(),
+                    None => store::open(url, &open).await?,
+                };
+                (db, None)
+            }
+        };
+        Ok(Target {
+            db,
+            live,
+            url: url.to_owned(),
+            open,
+            next,
+            scope,
+        })
+    }
+
+    /// Where the run writes, for people.
+    fn describe(&self) -> String {
+        match &self.next {
+            Some(next) => format!(
+                "a new database ({}) beside {}",
+                next.describe(),
+                redact_url(&self.url)
+            ),
+            None => redact_url(&self.url),
+        }
+    }
+
+    /// Records how the run ended and, when it built a complete new database, swaps it in first:
+    /// the run is recorded where its data now is.
+    async fn finish(
+        self,
+        ledger: &RunLedger,
+        report: &mut RunReport,
+        shell: &Shell,
+        started: Instant,
+    ) -> Result<(), RunError> {
+        let Target {
+            db,
+            live,
+            url,
+            open,
+            next,
+            scope,
+        } = self;
+        let Some(next) = next else {
+            report.wall_seconds = started.elapsed().as_secs_f64();
+            ledger.finish(report.status, &report.to_json()).await?;
+            db.close().await.ok();
+            return Ok(());
+        };
+        if report.status != RunStatus::Ok {
+            report.wall_seconds = started.elapsed().as_secs_f64();
+            ledger.finish(report.status, &report.to_json()).await?;
+            db.close().await.ok();
+            if let Some(live) = live {
+                live.close().await.ok();
+            }
+            return Ok(());
+        }
+        let swapped = next.swap(db.clone(), live.as_ref(), scope).await;
+        let live = match (swapped, live) {
+            (Err(e), live) => {
+                // The live data is as it was; the new database stays for `--resume`, which
+                // finds every stage done and tries the swap again.
+                report.status = RunStatus::Failed;
+                report.exit_code = summary::exit_code(RunStatus::Failed);
+                report.wall_seconds = started.elapsed().as_secs_f64();
+                let reopened = next.open(live.as_ref(), &open, false).await?;
+                ledger::finish_run(&reopened, ledger.run_id(), report.status, &report.to_json())
+                    .await?;
+                reopened.close().await.ok();
+                return Err(e.into());
+            }
+            (Ok(()), Some(live)) => live,
+            (Ok(()), None) => store::open(&url, &open).await?,
+        };
+        if let Some(n) = &mut report.new_database {
+            n.swapped = true;
+        }
+        shell.status(
+            "Swapped",
+            format!(
+                "the new database replaced popctl's tables in {}",
+                redact_url(&url)
+            ),
+        );
+        report.wall_seconds = started.elapsed().as_secs_f64();
+        ledger::finish_run(&live, ledger.run_id(), report.status, &report.to_json()).await?;
+        live.close().await.ok();
+        Ok(())
+    }
+}
+
+/// Whether `next` holds an unfinished run of `plan` that `--resume` can continue.
+async fn resumable(
+    next: &NextDb,
+    live: Option<&DatabaseConnection>,
+    open: &OpenOptions,
+    plan: &Plan,
+) -> Result<bool, RunError> {
+    let db = next.open(live, open, false).await?;
+    let found = match store::schema_status(&db).await {
+        Ok(m) if m.iter().all(|(_, applied)| *applied) => {
+            ledger::last_unfinished_run(&db, &plan.name)
+                .await?
+                .is_some()
+        }
+        // A new database killed inside its reset: continuing it redoes the reset.
+        _ => true,
+    };
+    db.close().await.ok();
+    Ok(found)
 }
 
 /// Prints the report the way `run` does: the table (unless quiet) and an error line for each
@@ -431,12 +679,10 @@ fn select(
     Ok(chosen)
 }
 
-/// `Some(allow_remote)` when a selected, enabled reset stage will run.
-fn resets(plan: &Plan, selected: &HashSet<String>) -> Option<bool> {
+/// The selected, enabled reset stage, if one will run.
+fn resets(plan: &Plan, selected: &HashSet<String>) -> Option<plan::ResetStage> {
     plan.stages.iter().find_map(|s| match &s.kind {
-        plan::StageKind::Reset(r) if s.enabled && selected.contains(&s.name) => {
-            Some(r.allow_remote)
-        }
+        plan::StageKind::Reset(r) if s.enabled && selected.contains(&s.name) => Some(r.clone()),
         _ => None,
     })
 }
@@ -483,7 +729,13 @@ fn short(hash: &str) -> String {
 }
 
 /// The stages in order with the requests each makes and the least time the rates imply.
-fn dry_run_text(plan: &Plan, dag: &Dag, selected: &HashSet<String>) -> String {
+fn dry_run_text(
+    plan: &Plan,
+    dag: &Dag,
+    selected: &HashSet<String>,
+    url: &str,
+    reset: Option<&plan::ResetStage>,
+) -> String {
     // The budget of what runs: stages left out count as disabled.
     let mut chosen = plan.clone();
     for stage in &mut chosen.stages {
@@ -491,6 +743,15 @@ fn dry_run_text(plan: &Plan, dag: &Dag, selected: &HashSet<String>) -> String {
     }
     let budget = plan::budget(&chosen);
     let mut out = format!("plan `{}`: stages in order\n", plan.name);
+    let shown = redact_url(url);
+    out.push_str(&match reset {
+        Some(r) if r.mode == plan::ResetMode::Swap => format!(
+            "database {shown}: a new database is built beside it and replaces popctl's \
+             tables when every stage has ended well\n"
+        ),
+        Some(_) => format!("database {shown}: popctl's tables are dropped first (in place)\n"),
+        None => format!("database {shown}\n"),
+    });
     for (i, name) in dag.order().enumerate() {
         let Some(stage) = plan.stage(name) else {
             continue;

@@ -36,60 +36,112 @@ pub struct Counts {
 
 pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
     let db = store::connect(&opts.url).await?;
+    let mut out = String::new();
     let migrated = store::schema_status(&db)
         .await?
         .iter()
         .any(|(name, applied)| name.contains("run_ledger") && *applied);
-    if !migrated {
+    if migrated {
+        let runs = ledger::recent_runs(&db, opts.plan.as_deref(), opts.limit).await?;
+        if runs.is_empty() {
+            let _ = writeln!(
+                out,
+                "no runs recorded{}",
+                opts.plan
+                    .as_ref()
+                    .map(|p| format!(" for plan `{p}`"))
+                    .unwrap_or_default()
+            );
+        } else {
+            out.push_str(&runs_table(&db, &runs).await?);
+        }
+        if let Some(run_id) = opts.run.or(runs.first().map(|r| r.id)) {
+            out.push_str(&failed_section(&db, run_id, opts).await?);
+        }
+    } else {
         shell.note(format!(
             "{} has no run ledger yet: no run was recorded there",
             redact_url(&opts.url)
         ));
-        db.close().await.ok();
-        return Ok(());
     }
-    let runs = ledger::recent_runs(&db, opts.plan.as_deref(), opts.limit).await?;
-    let mut out = String::new();
-    if runs.is_empty() {
-        let _ = writeln!(
-            out,
-            "no runs recorded{}",
-            opts.plan
-                .as_ref()
-                .map(|p| format!(" for plan `{p}`"))
-                .unwrap_or_default()
-        );
-    } else {
-        out.push_str(&runs_table(&db, &runs).await?);
-    }
-    let shown = opts.run.or(runs.first().map(|r| r.id));
-    if let Some(run_id) = shown {
-        let failed = ledger::failed_items(&db, run_id).await?;
-        if failed.is_empty() {
-            if opts.run.is_some() {
-                let _ = writeln!(out, "\nrun {run_id}: no failed items");
-            }
-        } else {
-            let _ = writeln!(out, "\nfailed items of run {run_id}:");
-            for item in failed.iter().take(opts.max_failed) {
-                let _ = writeln!(
-                    out,
-                    "  {} {} ({} {}): {}",
-                    item.stage,
-                    item.key,
-                    item.attempts,
-                    if item.attempts == 1 { "try" } else { "tries" },
-                    item.last_error.as_deref().unwrap_or("no error recorded")
-                );
-            }
-            if failed.len() > opts.max_failed {
-                let _ = writeln!(out, "  … and {} more", failed.len() - opts.max_failed);
-            }
-        }
-    }
+    out.push_str(&pending(&db, opts).await?);
     db.close().await.ok();
     shell.out_text(&out);
     Ok(())
+}
+
+/// The failed items of run `run_id` with their last errors, or a line saying there are none
+/// when that run was asked for by id.
+async fn failed_section(
+    db: &DatabaseConnection,
+    run_id: i64,
+    opts: &Options,
+) -> Result<String, StoreError> {
+    let mut out = String::new();
+    let failed = ledger::failed_items(db, run_id).await?;
+    if failed.is_empty() {
+        if opts.run.is_some() {
+            let _ = writeln!(out, "\nrun {run_id}: no failed items");
+        }
+        return Ok(out);
+    }
+    let _ = writeln!(out, "\nfailed items of run {run_id}:");
+    for item in failed.iter().take(opts.max_failed) {
+        let _ = writeln!(
+            out,
+            "  {} {} ({} {}): {}",
+            item.stage,
+            item.key,
+            item.attempts,
+            if item.attempts == 1 { "try" } else { "tries" },
+            item.last_error.as_deref().unwrap_or("no error recorded")
+        );
+    }
+    if failed.len() > opts.max_failed {
+        let _ = writeln!(out, "  … and {} more", failed.len() - opts.max_failed);
+    }
+    Ok(out)
+}
+
+/// The new database an unfinished swap run is building beside the live one: its newest run
+/// and that run's failed items; nothing when there is none.
+async fn pending(live: &DatabaseConnection, opts: &Options) -> Result<String, StoreError> {
+    let Some(next) = store::NextDb::beside(&opts.url, Some(live)).await? else {
+        return Ok(String::new());
+    };
+    if !next.exists(Some(live)).await? {
+        return Ok(String::new());
+    }
+    let mut out = format!(
+        "\na new database is being built beside this one ({}), not swapped in yet:\n",
+        next.describe()
+    );
+    let db = next
+        .open(Some(live), &store::OpenOptions::default(), false)
+        .await?;
+    let migrated = store::schema_status(&db)
+        .await
+        .is_ok_and(|m| m.iter().all(|(_, applied)| *applied));
+    let runs = if migrated {
+        ledger::recent_runs(&db, opts.plan.as_deref(), 1).await?
+    } else {
+        Vec::new()
+    };
+    match runs.first() {
+        Some(run) => {
+            out.push_str(&runs_table(&db, std::slice::from_ref(run)).await?);
+            if opts.run.is_none() {
+                out.push_str(&failed_section(&db, run.id, opts).await?);
+            }
+        }
+        None => out.push_str("(no run recorded in it yet: it was stopped inside its reset)\n"),
+    }
+    out.push_str(
+        "\n`popctl run PLAN --resume` continues it and swaps it in once every stage has ended \
+         well; a run without --resume starts over\n",
+    );
+    db.close().await.ok();
+    Ok(out)
 }
 
 async fn runs_table(db: &DatabaseConnection, runs: &[Run]) -> Result<String, StoreError> {

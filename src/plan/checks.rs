@@ -231,13 +231,10 @@ fn remote_reset(cx: &mut Cx<'_>, stages: &[Option<Stage>], sections: &Sections) 
 /// The error for a reset against a remote database (also raised at run time by
 /// [`Plan::require_resolved`] when the URL only becomes known then).
 pub(crate) fn remote_reset_error(stage: &str, url: &str) -> PlanDiagnostic {
-    let host = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "an unknown host".to_owned());
+    let place = super::database::locality(url).place();
     PlanDiagnostic::error(
         Code::RemoteReset,
-        format!("reset stage `{stage}` would drop every table of a database on `{host}`, which is not this machine"),
+        format!("reset stage `{stage}` would replace the data of a database at {place}, which is not this machine"),
     )
     .key("database.url")
     .help(format!(

@@ -30,7 +30,7 @@ pub mod keys {
         "plan", "database", "sources", "defaults", "stages", "data", "cache",
     ];
     pub const PLAN: &[&str] = &["name", "description", "extends"];
-    pub const DATABASE: &[&str] = &["url"];
+    pub const DATABASE: &[&str] = &["url", "connect_timeout"];
     pub const SOURCE: &[&str] = &[
         "kind",
         "api_key",
@@ -54,7 +54,7 @@ pub mod keys {
         "max_failures",
         "streaming",
     ];
-    pub const RESET: &[&str] = &["allow_remote"];
+    pub const RESET: &[&str] = &["allow_remote", "mode", "scope"];
     pub const SEED: &[&str] = &["sets"];
     pub const FETCH: &[&str] = &[
         "source",
@@ -463,6 +463,21 @@ impl<'a> Cx<'a> {
             help: "a duration is a whole number and a unit: ms, s, m, h or d (\"500ms\", \"15s\", \"1d\")",
             parse: units::parse_duration,
         })
+    }
+
+    /// A duration that must be longer than zero (a timeout); zero is an error at its site.
+    pub fn positive_duration(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
+        let d = self.duration(t, key)?;
+        if d.is_zero() {
+            let p = t.path.key(key);
+            self.out_of_range(
+                &p,
+                format!("`{p}` must be longer than zero"),
+                "no time at all",
+            );
+            return None;
+        }
+        Some(d)
     }
 
     pub fn rate(&mut self, t: Tbl<'_>, key: &str) -> Option<Rate> {
@@ -884,9 +899,13 @@ fn valid_http_url(s: &str) -> bool {
 
 fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
     let mut url = Interpolated::Value(DEFAULT_DATABASE_URL.to_owned());
+    let mut connect_timeout = DatabaseConfig::DEFAULT_CONNECT_TIMEOUT;
     if let Some((path, dict)) = sub_table(cx, top, "database") {
         let t = Tbl { path: &path, dict };
         cx.check_keys(t, keys::DATABASE, "`[database]`");
+        if let Some(d) = cx.positive_duration(t, "connect_timeout") {
+            connect_timeout = d;
+        }
         if let Some((p, s)) = cx.string(t, "url") {
             let site = cx.value_site(&p);
             if let Some(e) = cx.interpolate(&p, s, site, |_| VarField::DatabaseUrl) {
@@ -897,7 +916,7 @@ fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
                 } else if let Some(reason) = database_url_problem(&e.value) {
                     cx.push(
                         PlanDiagnostic::error(Code::InvalidUrl, format!("`database.url` is not a database URL popctl can use: {reason}"))
-                            .at(cx.value_site(&p), reason)
+                            .at(cx.value_site(&p), reason.clone())
                             .key("database.url")
                             .help("use `sqlite://file.db?mode=rwc`, `sqlite::memory:` or `postgres://user@host/db`"),
                     );
@@ -907,21 +926,28 @@ fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
             }
         }
     }
-    DatabaseConfig { url }
+    DatabaseConfig {
+        url,
+        connect_timeout,
+    }
 }
 
-/// Why `url` cannot be a popctl database, if it cannot.
-pub fn database_url_problem(url: &str) -> Option<&'static str> {
+/// Why `url` cannot be a popctl database, if it cannot: the drivers' own parsers have the
+/// last word on a URL they accept.
+pub fn database_url_problem(url: &str) -> Option<String> {
     if url.starts_with("sqlite:") {
         return None;
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return None;
+        return match super::database::locality(url) {
+            super::database::Locality::Invalid(why) => Some(why),
+            _ => None,
+        };
     }
     if url.is_empty() {
-        return Some("it is empty");
+        return Some("it is empty".to_owned());
     }
-    Some("only sqlite: and postgres:// URLs are supported")
+    Some("only sqlite: and postgres:// URLs are supported".to_owned())
 }
 
 fn compile_cache(

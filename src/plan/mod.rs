@@ -131,20 +131,32 @@ impl Plan {
     /// error naming the variable and its place, and the reset guard is checked again against
     /// the database URL as it now stands (an override after loading may have changed it).
     pub fn require_resolved(&self) -> Result<(), PlanErrors> {
+        self.require_resolved_for(|_| true)
+    }
+
+    /// [`Plan::require_resolved`] for a run that asks only the sources `needed` says it
+    /// needs: the keys and addresses of the others may stay unset.
+    pub fn require_resolved_for(&self, needed: impl Fn(&str) -> bool) -> Result<(), PlanErrors> {
         let mut diags = Vec::new();
         for u in &self.unresolved {
             let still = match &u.field {
                 VarField::DatabaseUrl => {
                     matches!(self.database.url, Interpolated::Unresolved { .. })
                 }
-                VarField::ApiKey(source) => self
-                    .sources
-                    .get(source)
-                    .is_some_and(|s| matches!(s.api_key, Interpolated::Unresolved { .. })),
-                VarField::BaseUrl { source, written } => self
-                    .sources
-                    .get(source)
-                    .is_some_and(|s| s.base_url == *written),
+                VarField::ApiKey(source) => {
+                    needed(source)
+                        && self
+                            .sources
+                            .get(source)
+                            .is_some_and(|s| matches!(s.api_key, Interpolated::Unresolved { .. }))
+                }
+                VarField::BaseUrl { source, written } => {
+                    needed(source)
+                        && self
+                            .sources
+                            .get(source)
+                            .is_some_and(|s| s.base_url == *written)
+                }
             };
             if !still {
                 continue;
@@ -191,6 +203,22 @@ impl Plan {
             .map(|f| f.display().to_string())
             .unwrap_or_else(|| self.name.clone());
         Err(PlanErrors::new(&what, diags))
+    }
+
+    /// The TMDB source a seed stage asks for TMDB's genres: the plan's first, by name.
+    pub fn genre_source(&self) -> Option<&str> {
+        self.sources
+            .iter()
+            .find(|(_, s)| s.kind == SourceKind::Tmdb)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The source `stage` asks, if any.
+    pub fn source_of<'a>(&'a self, stage: &'a Stage) -> Option<&'a str> {
+        match &stage.kind {
+            StageKind::Seed(seed) if seed.sets.contains(&SeedSet::Genres) => self.genre_source(),
+            kind => kind.source(),
+        }
     }
 
     /// The plan as TOML with every default filled in and secrets masked (`popctl plan show`).

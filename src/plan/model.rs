@@ -147,6 +147,14 @@ impl fmt::Debug for Interpolated {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatabaseConfig {
     pub url: Interpolated,
+    /// How long connecting may take before the run (or `db`, `status`) gives up with an error
+    /// naming the server.
+    pub connect_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// `connect_timeout` when the plan sets none (and for `--url` commands).
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -348,7 +356,35 @@ impl StageKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetStage {
     pub allow_remote: bool,
+    pub mode: ResetMode,
+    pub scope: ResetScope,
 }
+
+/// How a reset replaces the live data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetMode {
+    /// Build a complete new database beside the live one and swap it in when every stage has
+    /// ended well; until then the live data is untouched.
+    #[default]
+    Swap,
+    /// Drop the live tables first and rebuild them where they are.
+    InPlace,
+}
+
+plan_words!(ResetMode { Swap => "swap", InPlace => "in_place" });
+
+/// What a reset may drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetScope {
+    /// Only the tables popctl's migrations create (its data, its ledger, its migration
+    /// record); other tables of the database stay.
+    #[default]
+    Popctl,
+    /// Every table of the database (or PostgreSQL schema).
+    Database,
+}
+
+plan_words!(ResetScope { Popctl => "popctl", Database => "database" });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SeedSet {

@@ -83,6 +83,11 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
     if let Some(url) = interpolated(&plan.database.url, false, mode) {
         writeln!(out, "url = {url}")?;
     }
+    // How long to wait for the server does not change the data: not part of the hash.
+    if mode == Render::Show {
+        let timeout = format_duration(plan.database.connect_timeout);
+        writeln!(out, "connect_timeout = {}", s(&timeout))?;
+    }
 
     if mode == Render::Show {
         writeln!(out, "\n[data]")?;
@@ -160,7 +165,11 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
     }
     writeln!(out, "streaming = {}", stage.streaming)?;
     match &stage.kind {
-        StageKind::Reset(r) => writeln!(out, "allow_remote = {}", r.allow_remote)?,
+        StageKind::Reset(r) => {
+            writeln!(out, "allow_remote = {}", r.allow_remote)?;
+            writeln!(out, "mode = {}", s(r.mode.as_str()))?;
+            writeln!(out, "scope = {}", s(r.scope.as_str()))?;
+        }
         StageKind::Seed(seed) => {
             let sets: Vec<&str> = seed.sets.iter().map(|s| s.as_str()).collect();
             writeln!(out, "sets = {}", list(&sets))?;

@@ -15,8 +15,8 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::model::{
-    APPEND_PARTS, Backoff, CacheMode, EnrichScope, ListKind, OnError, PostStep, SORT_BY, SeedSet,
-    SourceKind,
+    APPEND_PARTS, Backoff, CacheMode, EnrichScope, ListKind, OnError, PostStep, ResetMode,
+    ResetScope, SORT_BY, SeedSet, SourceKind,
 };
 
 /// A string from a fixed list of words.
@@ -42,6 +42,16 @@ word_schema!(
     SourceKind::words()
 );
 word_schema!(ListWord, "A TMDB movie list.", ListKind::words());
+word_schema!(
+    ResetModeWord,
+    "How a reset replaces the live data.",
+    ResetMode::words()
+);
+word_schema!(
+    ResetScopeWord,
+    "What a reset may drop.",
+    ResetScope::words()
+);
 word_schema!(
     AppendWord,
     "A TMDB `append_to_response` part.",
@@ -163,6 +173,9 @@ struct DatabaseTable {
     /// `sqlite://file.db?mode=rwc`, `sqlite::memory:` or `postgres://user@host/db`; `${VAR}`
     /// and `${VAR:-default}` are expanded (default: "sqlite://popctl-dev.db?mode=rwc").
     url: Option<String>,
+    /// How long connecting may take before popctl gives up with an error naming the server
+    /// (default: "10s").
+    connect_timeout: Option<String>,
 }
 
 /// One API source: credentials, address, and the rate shared by every stage that uses it.
@@ -263,7 +276,8 @@ enum StageTable {
     PostProcess(PostProcessTable),
 }
 
-/// Drops and recreates every table.
+/// Replaces popctl's tables with fresh ones: by default a new database is built beside the
+/// live one and swapped in when every stage has ended well.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetTable {
@@ -271,6 +285,10 @@ struct ResetTable {
     common: Common,
     /// Allow resetting a database that is not on this machine (default false).
     allow_remote: Option<bool>,
+    /// "swap" (default): build beside the live data, swap at the end; "in_place": drop first.
+    mode: Option<ResetModeWord>,
+    /// "popctl" (default): drop only popctl's own tables; "database": every table.
+    scope: Option<ResetScopeWord>,
 }
 
 /// Writes reference rows.

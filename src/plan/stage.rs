@@ -114,9 +114,7 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
     let streaming = cx.bool(t, "streaming").unwrap_or(true);
 
     let kind = match kind {
-        "reset" => Some(StageKind::Reset(ResetStage {
-            allow_remote: cx.bool(t, "allow_remote").unwrap_or(false),
-        })),
+        "reset" => Some(StageKind::Reset(reset(cx, t))),
         "seed" => seed(cx, t).map(StageKind::Seed),
         "fetch" => fetch(cx, t, sk.name, sections).map(StageKind::Fetch),
         "enrich" => enrich(cx, t, sk.name, sections).map(StageKind::Enrich),
@@ -160,7 +158,7 @@ fn check_stage_keys(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: &str) {
         } else {
             format!(
                 "`{key}` belongs to {} stages; stage `{name}` is a `{kind}` stage",
-                suggest::one_of(&owners)
+                suggest::all_of(&owners)
             )
         };
         cx.push(
@@ -224,6 +222,24 @@ fn max_failures(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<MaxFailures> {
                 super::compile::describe(other)
             ),
         ),
+    }
+}
+
+fn reset(cx: &mut Cx<'_>, t: Tbl<'_>) -> ResetStage {
+    let modes = ResetMode::words();
+    let mode = cx
+        .word(t, "mode", &modes, Code::InvalidValue, "reset `mode`")
+        .and_then(|(_, w)| ResetMode::from_word(w))
+        .unwrap_or_default();
+    let scopes = ResetScope::words();
+    let scope = cx
+        .word(t, "scope", &scopes, Code::InvalidValue, "reset `scope`")
+        .and_then(|(_, w)| ResetScope::from_word(w))
+        .unwrap_or_default();
+    ResetStage {
+        allow_remote: cx.bool(t, "allow_remote").unwrap_or(false),
+        mode,
+        scope,
     }
 }
 

@@ -31,9 +31,26 @@ pub fn one_of<S: AsRef<str>>(candidates: &[S]) -> String {
     quoted.join(", ")
 }
 
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+pub fn all_of<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|c| format!("`{}`", c.as_ref())).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_read_as_prose() {
+        assert_eq!(all_of(&["a"]), "`a`");
+        assert_eq!(all_of(&["a", "b"]), "`a` and `b`");
+        assert_eq!(all_of(&["a", "b", "c"]), "`a`, `b` and `c`");
+    }
 
     #[test]
     fn typos_find_their_word_and_nonsense_finds_nothing() {

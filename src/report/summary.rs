@@ -34,6 +34,11 @@ pub struct RunReport {
     pub status: RunStatus,
     pub exit_code: u8,
     pub wall_seconds: f64,
+    /// The live database, password masked.
+    pub database: String,
+    /// Set when the run built a new database beside the live one (`mode = "swap"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_database: Option<NewDatabase>,
     pub stages: Vec<StageReport>,
     pub sources: BTreeMap<String, SourceReport>,
     /// The most memory the process held (Linux `VmHWM`), when the platform tells.
@@ -42,6 +47,15 @@ pub struct RunReport {
     /// cache brings to zero.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox_served: Option<SandboxServed>,
+}
+
+/// The new database a swap run built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewDatabase {
+    /// Where it is (was): a file or a schema.
+    pub place: String,
+    /// True once it replaced popctl's live tables.
+    pub swapped: bool,
 }
 
 /// Requests that reached the `--sandbox` simulator, per API.
@@ -207,6 +221,24 @@ impl RunReport {
                 served.tmdb, served.omdb, served.rate_limited
             );
         }
+        match &self.new_database {
+            Some(n) if n.swapped => {
+                let _ = writeln!(
+                    out,
+                    "the new database replaced popctl's tables in {}",
+                    self.database
+                );
+            }
+            Some(n) => {
+                let _ = writeln!(
+                    out,
+                    "the live database {} is unchanged; the new one ({}) is kept until the run \
+                     ends well: `popctl run … --resume` continues it",
+                    self.database, n.place
+                );
+            }
+            None => {}
+        }
         let _ = writeln!(
             out,
             "run {} of plan `{}`: {} in {:.1}s{}{}",
@@ -309,6 +341,11 @@ mod tests {
             status: RunStatus::Partial,
             exit_code: 3,
             wall_seconds: 2.0,
+            database: "sqlite://dev.db".into(),
+            new_database: Some(NewDatabase {
+                place: "dev.db.next".into(),
+                swapped: false,
+            }),
             stages: vec![
                 stage("reset", StageOutcome::DoneEarlier, CounterValues::default()),
                 stage(
@@ -337,6 +374,12 @@ mod tests {
         assert!(table.contains("omdb partial: quota spent"), "{table}");
         assert!(
             table.contains("run 4 of plan `dev`: partial in 2.0s (resumed)"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "the live database sqlite://dev.db is unchanged; the new one (dev.db.next)"
+            ),
             "{table}"
         );
     }

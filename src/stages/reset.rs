@@ -1,8 +1,11 @@
-//! `reset`: drop every table and recreate the schema through the migrations.
+//! `reset`: drop popctl's tables and recreate the schema through the migrations.
 //!
-//! The guard against wiping a database that is not on this machine lives in `store::reset`,
-//! so `popctl db reset` and this stage share it. The reset drops the run ledger too; the run
-//! is recorded again right after, with the reset as its first finished stage.
+//! The stage resets the database the run writes to: with `mode = "swap"` (the default) that is
+//! the new database beside the live one, which the run swaps in at its end (`ops::run`,
+//! `store::NextDb`); with `mode = "in_place"` it is the live database itself. The guard against
+//! wiping a database that is not on this machine lives in `store::reset`, so `popctl db reset`
+//! and this stage share it. The reset drops the run ledger too; the run is recorded again
+//! right after, with the reset as its first finished stage.
 
 use async_trait::async_trait;
 
@@ -17,8 +20,15 @@ impl Stage for Reset {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let c = &cx.counters;
         Counters::add(&c.total, 1);
-        if let Err(e) = store::reset(cx.db(), &cx.run.database_url, self.0.allow_remote).await {
-            return StageOutcome::Failed(e.to_string());
+        let r = &self.0;
+        let url = &cx.run.database_url;
+        match store::reset(cx.db(), url, r.allow_remote, r.scope).await {
+            Ok(plan) => {
+                if let Some(warning) = plan.warning() {
+                    cx.note(warning);
+                }
+            }
+            Err(e) => return StageOutcome::Failed(e.to_string()),
         }
         if let Err(e) = cx.ledger().after_reset(cx.name()).await {
             return StageOutcome::Failed(e.to_string());

@@ -1,11 +1,11 @@
 //! `seed`: reference data every import needs, from the files under the plan's data folder
 //! (`store::seed`). The genres are TMDB's own, asked from the plan's first TMDB source when it
-//! has one (`/genre/movie/list`); without one, `seed/genres.toml` stands in.
+//! has one (`Plan::source_of`) (`/genre/movie/list`); without one, `seed/genres.toml` stands in.
 
 use async_trait::async_trait;
 
 use super::{Counters, Stage, StageContext, StageOutcome};
-use crate::plan::{SeedSet, SeedStage};
+use crate::plan::SeedStage;
 use crate::store;
 
 pub struct Seed(pub SeedStage);
@@ -15,9 +15,12 @@ impl Stage for Seed {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let c = cx.counters.clone();
         Counters::add(&c.total, 1);
-        let tmdb = cx.run.sources.tmdb.values().next();
+        let plan = &cx.run.plan;
+        let tmdb = plan
+            .source_of(&cx.stage)
+            .and_then(|name| cx.run.sources.tmdb.get(name));
         let genres = match tmdb {
-            Some(tmdb) if self.0.sets.contains(&SeedSet::Genres) => {
+            Some(tmdb) => {
                 cx.pacer.wait().await;
                 match tmdb.genres(&cx.retrier()).await {
                     Ok(fetched) => {

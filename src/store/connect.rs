@@ -12,37 +12,92 @@
 //! PostgreSQL gets a pool; concurrent saves are safe there through `ON CONFLICT` upserts in a
 //! fixed table order with rows sorted by natural key (see `save`).
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use super::error::{StoreError, redact_url};
+use crate::plan::DatabaseConfig;
+use crate::plan::database::locality;
+use crate::plan::units::human_duration;
 
 /// Prepared statements kept per connection. A batched upsert's text depends on its row
 /// count, so a save uses a few dozen shapes; sqlx's default of 100 thrashed in the benchmark.
 const STATEMENT_CACHE: usize = 1000;
 
+/// How to open a database beyond its URL.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long reaching the server may take before giving up with an error naming it.
+    pub timeout: Duration,
+    /// Create a SQLite file that does not exist (false for commands that only read).
+    pub create: bool,
+    /// SQLite: open this file instead of the URL's (the new database a swap builds).
+    pub sqlite_file: Option<PathBuf>,
+    /// PostgreSQL: the one schema every statement uses (the new database a swap builds).
+    pub pg_schema: Option<String>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            timeout: DatabaseConfig::DEFAULT_CONNECT_TIMEOUT,
+            create: true,
+            sqlite_file: None,
+            pg_schema: None,
+        }
+    }
+}
+
 /// Opens `url` (`sqlite://file.db`, `sqlite::memory:`, `postgres://…`). A SQLite file is
 /// created when missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+    open(url, &OpenOptions::default()).await
+}
+
+/// Opens `url` as `opts` say. A PostgreSQL server is reached once first, within
+/// `opts.timeout`, so an unreachable one is reported at once with its address and the
+/// driver's reason (the pool alone would retry silently until its acquire timeout).
+pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
+        .connect_timeout(opts.timeout)
         .acquire_timeout(Duration::from_secs(300));
     if url.starts_with("sqlite:") {
+        let file = match &opts.sqlite_file {
+            Some(file) => Some(file.clone()),
+            None => sqlite_file(url)?,
+        };
+        if let Some(file) = &file
+            && !opts.create
+            && !file.exists()
+        {
+            return Err(StoreError::NoDatabase {
+                path: file.display().to_string(),
+            });
+        }
+        let create = opts.create;
         options
             .max_connections(1)
             .min_connections(1)
             // An in-memory database lives as long as its one connection.
             .idle_timeout(None)
             .max_lifetime(None)
-            .map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
+            .map_sqlx_sqlite_opts(move |o| {
+                let o = match &file {
+                    Some(file) => o.filename(file),
+                    None => o,
+                };
+                o.create_if_missing(create)
                     .journal_mode(SqliteJournalMode::Wal)
                     // NORMAL in WAL mode keeps every commit atomic; only the last commits
                     // before a power cut may be lost, which a dev database can afford.
@@ -64,9 +119,16 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                     .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
+        probe_postgres(url, opts.timeout).await?;
+        if let Some(schema) = &opts.pg_schema {
+            options.set_schema_search_path(quote_ident(schema));
+        }
         options
             .max_connections(16)
             .min_connections(1)
+            // Connections are only made after the probe reached the server; a wait past a
+            // minute means it is gone or overloaded.
+            .acquire_timeout(Duration::from_secs(60))
             .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
     }
     Database::connect(options)
@@ -75,6 +137,95 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
             url: redact_url(url),
             source,
         })
+}
+
+/// The file a `sqlite:` URL names, as the driver reads it; `None` for an in-memory database
+/// and for other databases.
+pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, StoreError> {
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Connect {
+        url: redact_url(url),
+        source: DbErr::Conn(RuntimeErr::Internal(e.to_string())),
+    })?;
+    let file = options.get_filename();
+    let memory = url.contains(":memory:")
+        || url.contains("mode=memory")
+        || file.as_os_str().is_empty()
+        || file.as_os_str() == ":memory:";
+    Ok((!memory).then(|| file.to_path_buf()))
+}
+
+/// One connection to the server, made and dropped within `timeout`, so "cannot reach" is
+/// said early and plainly.
+async fn probe_postgres(url: &str, timeout: Duration) -> Result<(), StoreError> {
+    use sea_orm::sqlx::Connection as _;
+    let place = locality(url).place();
+    let unreachable = |reason: String| StoreError::Unreachable {
+        place: place.clone(),
+        url: redact_url(url),
+        reason,
+    };
+    let options = PgConnectOptions::from_str(url).map_err(|e| unreachable(e.to_string()))?;
+    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} (database.connect_timeout)",
+            human_duration(timeout)
+        ))),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Confirms after connecting that the server is on this machine, as the URL said: PostgreSQL
+/// names the address it answered on (`inet_server_addr()`: NULL over a unix socket). A name
+/// that resolves elsewhere than it looks cannot talk the reset guard around.
+pub async fn confirm_local(db: &DatabaseConnection, url: &str) -> Result<(), StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT inet_server_addr()::text AS addr",
+        ))
+        .await
+        .map_err(StoreError::query("asking the server for its address"))?;
+    let addr: Option<String> = match row {
+        Some(row) => row
+            .try_get("", "addr")
+            .map_err(StoreError::query("asking the server for its address"))?,
+        None => None,
+    };
+    server_is_local(addr.as_deref()).map_err(|addr| StoreError::RemoteServer {
+        url: redact_url(url),
+        addr,
+    })
+}
+
+/// `Ok` when the server's own address (`None`: a unix socket) is this machine's loopback.
+fn server_is_local(addr: Option<&str>) -> Result<(), String> {
+    let Some(text) = addr else {
+        return Ok(());
+    };
+    // inet's text form may carry a prefix length ("127.0.0.1/32").
+    let bare = text.split('/').next().unwrap_or(text);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Ok(()),
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()) => {
+            Ok(())
+        }
+        _ => Err(text.to_owned()),
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Applies every pending migration.
@@ -96,4 +247,45 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
     db.begin_with_options(options)
         .await
         .map_err(StoreError::query("starting a transaction"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_own_address_decides() {
+        assert!(server_is_local(None).is_ok());
+        assert!(server_is_local(Some("127.0.0.1/32")).is_ok());
+        assert!(server_is_local(Some("127.4.5.6")).is_ok());
+        assert!(server_is_local(Some("::1/128")).is_ok());
+        assert!(server_is_local(Some("::ffff:127.0.0.1")).is_ok());
+        assert_eq!(
+            server_is_local(Some("192.0.2.2/32")),
+            Err("192.0.2.2/32".to_owned())
+        );
+        assert!(server_is_local(Some("2001:db8::1")).is_err());
+        assert!(server_is_local(Some("garbage")).is_err());
+    }
+
+    #[test]
+    fn sqlite_files_as_the_driver_reads_them() {
+        assert_eq!(
+            sqlite_file("sqlite://popctl-dev.db?mode=rwc")
+                .ok()
+                .flatten(),
+            Some(PathBuf::from("popctl-dev.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:").ok().flatten(), None);
+        assert_eq!(
+            sqlite_file("sqlite://x.db?mode=memory").ok().flatten(),
+            None
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("public"), "\"public\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
 }

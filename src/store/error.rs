@@ -18,6 +18,42 @@ pub enum StoreError {
         source: DbErr,
     },
 
+    #[error("cannot reach the database server at {place} ({url}): {reason}")]
+    #[diagnostic(
+        code(popctl::store::unreachable),
+        help(
+            "check that the server runs and listens there, and the URL (`database.url` or \
+             DATABASE_URL); `database.connect_timeout` sets how long to wait"
+        )
+    )]
+    Unreachable {
+        /// Where the driver connects ("127.0.0.1:5432", "the unix socket in /run/x").
+        place: String,
+        /// With any password removed.
+        url: String,
+        reason: String,
+    },
+
+    #[error("no database at {path}")]
+    #[diagnostic(
+        code(popctl::store::no_database),
+        help("check the path; `popctl run` or `popctl db migrate` creates it")
+    )]
+    NoDatabase { path: String },
+
+    #[error(
+        "refusing to replace the data of {url}: the server answered from {addr}, which is not \
+         this machine, although the URL looked local"
+    )]
+    #[diagnostic(
+        code(popctl::store::remote_server),
+        help(
+            "a host name that resolves elsewhere cannot pass the reset guard; if replacing \
+             that database is intended, set `allow_remote = true` on the reset stage"
+        )
+    )]
+    RemoteServer { url: String, addr: String },
+
     #[error("migrating the schema failed: {0}")]
     #[diagnostic(code(popctl::store::migrate))]
     Migrate(#[source] DbErr),
@@ -32,6 +68,31 @@ pub enum StoreError {
         )
     )]
     RemoteReset { url: String },
+
+    #[error("refusing to reset: {dependents}")]
+    #[diagnostic(
+        code(popctl::store::foreign_dependents),
+        help(
+            "a reset drops popctl's tables, which would break these; drop or change them \
+             first, or set `scope = \"database\"` on the reset stage to drop every table"
+        )
+    )]
+    ForeignDependents { dependents: String },
+
+    #[error("cannot swap in the new database ({what}): the live database is not open")]
+    #[diagnostic(code(popctl::store::swap_target))]
+    SwapTarget { what: String },
+
+    #[error("the database has no current schema (the role's search_path names none that exists)")]
+    #[diagnostic(
+        code(popctl::store::no_schema),
+        help("create the schema, or set the role's search_path to one that exists")
+    )]
+    NoSchema,
+
+    #[error("{path}: {reason}")]
+    #[diagnostic(code(popctl::store::file))]
+    File { path: String, reason: String },
 
     #[error("saving TMDB movie {tmdb_id} failed while {step}: {source}")]
     #[diagnostic(code(popctl::store::save))]
@@ -111,12 +172,30 @@ impl StoreError {
 
 /// `url` with any password replaced by `***`, for messages.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let mut changed = false;
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+        changed = true;
+    }
+    // libpq and sqlx also take the password as a query parameter.
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" { "***".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        parsed.to_string()
+    } else {
+        url.to_owned()
     }
 }
 
@@ -131,5 +210,9 @@ mod tests {
             "postgres://me:***@db.example.com/prod"
         );
         assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            redact_url("postgres://me@db/prod?sslmode=require&password=s3cret"),
+            "postgres://me@db/prod?sslmode=require&password=***"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! - [`save_movie`], [`save_movie_in`]: one TMDB movie and all its parts, all or nothing.
 //! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
 //!   what each source answered, so reruns do not spend quota on known answers.
-//! - [`reset`]: drop and recreate the schema, guarded against remote databases.
+//! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
+//!   [`open`] with its preflight and [`confirm_local`]; [`NextDb`]: the new database a swap
+//!   builds beside the live one.
 //! - [`seed`], [`ledger`], [`digest`].
 
 pub mod bundle;
@@ -19,14 +21,16 @@ mod reset;
 mod save;
 pub mod seed;
 pub(crate) mod sql;
+mod swap;
 
 pub use bundle::{MovieBundle, OmdbRecord};
-pub use connect::{begin, connect, migrate};
+pub use connect::{OpenOptions, begin, confirm_local, connect, migrate, open, sqlite_file};
 pub use digest::digest;
 pub use enrichment::{
     EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
-pub use reset::{reset, reset_allowed, schema_status};
+pub use reset::{ResetPlan, check_reset, popctl_tables, reset, reset_allowed, schema_status};
 pub use save::{SaveStats, save_movie, save_movie_in};
+pub use swap::NextDb;

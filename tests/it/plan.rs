@@ -545,7 +545,8 @@ fn reset_guard_accepts_local_databases_and_refuses_remote_ones() {
         "postgres://u@localhost/db",
         "postgres://u@127.0.0.1:5432/db",
         "postgres://u@[::1]/db",
-        "postgres://u@/db?host=/run/postgresql",
+        "postgres://u@localhost/db?host=/run/postgresql",
+        "postgres://u@db.internal.example/db?hostaddr=127.0.0.1",
     ] {
         assert!(
             load(&p, env(&[("DATABASE_URL", local)]), &[]).is_ok(),
@@ -560,11 +561,44 @@ fn reset_guard_accepts_local_databases_and_refuses_remote_ones() {
     let d = only_error(&e);
     assert_eq!(d.code, Code::RemoteReset);
     assert!(
-        d.message.contains("`db.internal.example`") && !d.message.contains("secret"),
+        d.message.contains("db.internal.example:5432") && !d.message.contains("secret"),
         "{}",
         d.message
     );
     assert!(load(&p, remote, &["stages.reset.allow_remote=true"]).is_ok());
+
+    // The URL is judged as the driver reads it: query parameters win over the authority.
+    for (url, place) in [
+        (
+            "postgres://u@localhost:5432/db?host=192.0.2.2",
+            "192.0.2.2:5432",
+        ),
+        (
+            "postgres://u@localhost:5432/db?hostaddr=192.0.2.2",
+            "192.0.2.2:5432",
+        ),
+        (
+            "postgres://u@127.0.0.1/db?host=db.example.com",
+            "db.example.com:5432",
+        ),
+        (
+            "postgres://u@[::1]/db?hostaddr=2001:db8::1",
+            "[2001:db8::1]:5432",
+        ),
+    ] {
+        let e = load(&p, env(&[("DATABASE_URL", url)]), &[]).unwrap_err();
+        let d = only_error(&e);
+        assert_eq!(d.code, Code::RemoteReset, "{url}");
+        assert!(d.message.contains(place), "{url}: {}", d.message);
+    }
+    // A URL the driver cannot read is an error of its own, not a guess.
+    let e = load(
+        &p,
+        env(&[("DATABASE_URL", "postgres://u@/db?host=/run/postgresql")]),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(only_error(&e).code, Code::InvalidUrl);
 
     // A URL that only becomes known after loading is checked again before running.
     let mut plan = load(&p, env(&[]), &[]).unwrap().plan;

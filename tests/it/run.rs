@@ -460,7 +460,8 @@ async fn failed_items_are_recorded_and_shown_by_status() {
     ]);
     let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 3);
-    let db = connect(&url).await;
+    // Not swapped in: the run's data and ledger are in the new database beside the live one.
+    let db = connect_next(&url).await;
     let (_, failed_fetch, _, _) = stage_items(&db, "popular").await;
     let (_, failed_enrich, _, _) = stage_items(&db, "omdb").await;
     assert!(failed_fetch + failed_enrich > 0);
@@ -496,7 +497,7 @@ async fn a_failed_item_fails_the_stage_by_default() {
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("on_error = \"fail\""), "{err}");
-    let db = connect(&url).await;
+    let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "failed");
 }
 
@@ -562,8 +563,14 @@ async fn dry_run_prints_the_plan_and_touches_nothing() {
     let out = output(cmd).await;
     assert_exit(&out, 0);
     let text = stdout(&out);
+    let shown = format!(
+        "database sqlite://{}?mode=rwc: a new database is built beside it and replaces \
+         popctl's tables when every stage has ended well",
+        db.display()
+    );
     let expected = [
         "plan `dev-200`: stages in order",
+        &shown,
         "  1. reset (reset)",
         "  2. seed (seed); after reset",
         "  3. popular (fetch): tmdb, at most 210 requests; after seed",

@@ -31,7 +31,7 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
         "{err}"
     );
     assert!(err.contains("--resume"), "{err}");
-    let db = connect(&url).await;
+    let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "partial");
     let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
     assert_eq!(failed, 0);
@@ -54,6 +54,8 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
         tmdb_before,
         "no TMDB request on resume"
     );
+    // Swapped in: the live database holds the run now.
+    let db = connect(&url).await;
     let (ok2, failed, skipped2, pending) = stage_items(&db, "omdb").await;
     assert_eq!((failed, pending), (0, 0));
     assert_eq!(ok2 + skipped2, 40);
@@ -116,6 +118,13 @@ async fn killed_runs_resume_to_the_same_database(reference: String, killed: Stri
     assert_exit(&out, 0);
     let expected = digest(&reference).await;
 
+    // The live database holds an earlier import (one page) while the killed runs build theirs.
+    let mut one_page = a.clone();
+    one_page.push("stages.popular.pages=1".into());
+    assert_exit(&output(env.quick(&killed, &one_page, &[])).await, 0);
+    let before = digest(&killed).await;
+    assert_ne!(before, expected);
+
     let mut rng = Rng::from_clock("kill points");
     for attempt in 0..4 {
         let mut cmd = env.quick(&killed, &a, &[]);
@@ -132,6 +141,12 @@ async fn killed_runs_resume_to_the_same_database(reference: String, killed: Stri
             .await
             .unwrap();
         eprintln!("attempt {attempt}: killed after {wait:?} ({status})");
+        // Until a run swaps its new database in, the live one is exactly as it was.
+        let live = digest(&killed).await;
+        assert!(
+            live == before || live == expected,
+            "attempt {attempt}: the live database changed before a swap"
+        );
     }
     let mut done = false;
     for _ in 0..3 {
@@ -246,7 +261,7 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
         "{text}"
     );
 
-    let db = connect(&url).await;
+    let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "interrupted");
     // The ledger claims nothing the database lacks.
     let saved = count(&db, "movies").await;
@@ -264,7 +279,7 @@ async fn ctrl_c_finishes_what_is_in_flight_and_resume_completes_the_run() {
 
     let out = output(env.quick(&url, &a, &["--resume"])).await;
     assert_exit(&out, 0);
-    assert_eq!(count(&db, "movies").await, 100);
+    assert_eq!(count(&connect(&url).await, "movies").await, 100);
 }
 
 /// A second Ctrl-C stops at once, even with requests hanging.
@@ -294,7 +309,7 @@ async fn a_second_ctrl_c_stops_at_once() {
         .await
         .unwrap();
     assert_eq!(status.code(), Some(130), "{}", seen.join("\n"));
-    let db = connect(&url).await;
+    let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "running", "left for --resume");
 }
 

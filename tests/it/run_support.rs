@@ -152,6 +152,26 @@ pub async fn connect(url: &str) -> DatabaseConnection {
     store::connect(url).await.unwrap()
 }
 
+/// The new database a swap run is building beside the live one at `url` (where an
+/// unfinished run's data and ledger are), opened as popctl opens it.
+pub async fn connect_next(url: &str) -> DatabaseConnection {
+    let live = match url.starts_with("sqlite:") {
+        true => None,
+        false => Some(connect(url).await),
+    };
+    let next = store::NextDb::beside(url, live.as_ref())
+        .await
+        .unwrap()
+        .expect("a database with a sibling");
+    assert!(
+        next.exists(live.as_ref()).await.unwrap(),
+        "no new database beside {url}"
+    );
+    next.open(live.as_ref(), &store::OpenOptions::default(), false)
+        .await
+        .unwrap()
+}
+
 /// `SELECT COUNT(*)` of a table (or of `table WHERE …`).
 /// The canonical digest of every data table of the database at `url`.
 pub async fn digest(url: &str) -> String {

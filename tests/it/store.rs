@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
+use popctl::plan::ResetScope;
 use popctl::sources::tmdb::mapping::movie_bundle;
 use popctl::store::{self, digest::table_digests};
 use sea_orm::ConnectionTrait;
@@ -388,7 +389,9 @@ async fn reset_guard_refuses_remote_and_drops_nothing(t: TestDb) {
         "postgres://me:secret@db.example.com/prod",
         "postgres://u@10.0.0.5/db",
     ] {
-        let err = store::reset(&t.db, remote, false).await.unwrap_err();
+        let err = store::reset(&t.db, remote, false, ResetScope::Popctl)
+            .await
+            .unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("refusing to reset") && !msg.contains("secret"),
@@ -401,7 +404,9 @@ async fn reset_guard_refuses_remote_and_drops_nothing(t: TestDb) {
         );
     }
     // Local: everything goes, the schema comes back.
-    store::reset(&t.db, &t.url, false).await.unwrap();
+    store::reset(&t.db, &t.url, false, ResetScope::Popctl)
+        .await
+        .unwrap();
     assert_eq!(t.count("SELECT COUNT(*) FROM movies").await, 0);
     assert!(
         store::schema_status(&t.db)
@@ -413,9 +418,14 @@ async fn reset_guard_refuses_remote_and_drops_nothing(t: TestDb) {
     if let Some(b) = bundles.first() {
         t.save(b).await;
         // allow_remote lets the stage reset a database whatever its URL.
-        store::reset(&t.db, "postgres://u@db.example.com/prod", true)
-            .await
-            .unwrap();
+        store::reset(
+            &t.db,
+            "postgres://u@db.example.com/prod",
+            true,
+            ResetScope::Popctl,
+        )
+        .await
+        .unwrap();
         assert_eq!(t.count("SELECT COUNT(*) FROM movies").await, 0);
     }
 }
