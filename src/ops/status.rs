@@ -35,7 +35,7 @@ pub struct Counts {
 }
 
 pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
-    let db = store::connect(&opts.url).await?;
+    let db = store::connect_existing(&opts.url).await?;
     let migrated = store::schema_status(&db)
         .await?
         .iter()

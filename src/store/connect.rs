@@ -12,13 +12,15 @@
 //! PostgreSQL gets a pool; concurrent saves are safe there through `ON CONFLICT` upserts in a
 //! fixed table order with rows sorted by natural key (see `save`).
 
+use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use super::error::{StoreError, redact_url};
@@ -69,6 +71,45 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
             .min_connections(1)
             .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
     }
+    Database::connect(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        })
+}
+
+/// Opens a database that must already exist, to read it (`db status`, `db digest`,
+/// `status`): a missing SQLite file is an error instead of a new empty database, and its
+/// journal mode is left as it is. (Not a read-only connection: on a database in WAL mode that
+/// would leave empty `-wal` and `-shm` files behind, which a read-write connection removes
+/// when it closes.)
+pub async fn connect_existing(url: &str) -> Result<DatabaseConnection, StoreError> {
+    if !url.starts_with("sqlite:") {
+        return connect(url).await;
+    }
+    let parsed = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Connect {
+        url: redact_url(url),
+        source: DbErr::Conn(RuntimeErr::Internal(e.to_string())),
+    })?;
+    let path = parsed.get_filename();
+    // An in-memory database has no file to find (and is empty).
+    if path != Path::new(":memory:") && !path.exists() {
+        return Err(StoreError::NoDatabase {
+            path: path.display().to_string(),
+        });
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(false)
+                .busy_timeout(Duration::from_secs(30))
+        });
     Database::connect(options)
         .await
         .map_err(|source| StoreError::Connect {

@@ -18,6 +18,31 @@ pub enum StoreError {
         source: DbErr,
     },
 
+    #[error("no database at {path}")]
+    #[diagnostic(
+        code(popctl::store::no_database),
+        help(
+            "check the path; `popctl db migrate --url …` or a run of a plan creates the database"
+        )
+    )]
+    NoDatabase { path: String },
+
+    #[error("{url} holds no popctl schema: none of its migrations is applied")]
+    #[diagnostic(
+        code(popctl::store::no_schema),
+        help(
+            "is it the right database? `popctl db migrate` or a run of a plan creates the schema"
+        )
+    )]
+    NoSchema { url: String },
+
+    #[error("{url} has {pending} pending migrations, so its tables are not the ones popctl reads")]
+    #[diagnostic(
+        code(popctl::store::pending_migrations),
+        help("`popctl db migrate` applies them")
+    )]
+    PendingMigrations { url: String, pending: usize },
+
     #[error("migrating the schema failed: {0}")]
     #[diagnostic(code(popctl::store::migrate))]
     Migrate(#[source] DbErr),
