@@ -1,11 +1,13 @@
-//! `popctl db migrate | status | reset`.
+//! `popctl db migrate | status | reset | digest`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use super::validate::FormatArg;
 use crate::ops::db::{Action, Options, plan_database, run};
+use crate::ops::validate::Format;
 use crate::plan::ResetScope;
 use crate::report::{Shell, Verbosity};
 
@@ -31,6 +33,16 @@ pub enum DbAction {
         /// `popctl`: only the tables popctl created; `database`: every table
         #[arg(long, value_name = "SCOPE", default_value = "popctl", value_parser = parse_scope)]
         scope: ResetScope,
+    },
+    /// Print each table's row count and a hash of its rows by natural keys (never surrogate
+    /// ids or timestamps), then the digest of the whole database: two databases with the same
+    /// digest hold the same data
+    Digest {
+        #[command(flatten)]
+        target: DbTarget,
+        /// `human` (a table) or `json`
+        #[arg(long, value_enum, default_value = "human")]
+        format: FormatArg,
     },
 }
 
@@ -88,6 +100,13 @@ pub fn exec(args: DbArgs) -> ExitCode {
                 allow_remote,
                 scope,
             },
+        ),
+        DbAction::Digest { target, format } => (
+            target,
+            Action::Digest(match format {
+                FormatArg::Human => Format::Human,
+                FormatArg::Json => Format::Json,
+            }),
         ),
     };
     let url = match target.resolve(&shell) {

@@ -39,7 +39,7 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Run the built-in TMDB/OMDb simulator.
     Sandbox(sandbox::SandboxArgs),
-    /// Work on the database schema by hand: migrate, status, reset
+    /// Work on the database by hand: migrate, status, reset, digest
     Db(db::DbArgs),
     Cache(cache::CacheArgs),
     Run(run::RunArgs),

@@ -1,11 +1,12 @@
-//! `popctl db migrate | status | reset`: working on the schema by hand, on a database given
-//! by URL or by a plan.
+//! `popctl db migrate | status | reset | digest`: working on the schema by hand, and telling
+//! whether two databases hold the same data, on a database given by URL or by a plan.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
+use crate::ops::validate::Format;
 use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors, ResetScope};
 use crate::report::Shell;
 use crate::store::{self, StoreError, redact_url};
@@ -21,6 +22,8 @@ pub enum Action {
         allow_remote: bool,
         scope: ResetScope,
     },
+    /// Print each table's row count and hash, and the database's digest (`store::digest`).
+    Digest(Format),
 }
 
 #[derive(Debug, Clone)]
@@ -80,28 +83,90 @@ pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
         // Refuse before connecting: nothing about a remote database is touched.
         store::reset_allowed(&options.url, allow_remote)?;
     }
-    let db = store::connect(&options.url).await?;
-    match options.action {
-        Action::Migrate => {
-            store::migrate(&db).await?;
-            shell.status("Migrated", &shown);
-        }
+    let db = match options.action {
+        Action::Migrate | Action::Reset { .. } => store::connect(&options.url).await?,
+        // Reading a database must not create one where there was none.
+        Action::Status | Action::Digest(_) => store::connect_existing(&options.url).await?,
+    };
+    let done = match options.action {
+        Action::Migrate => store::migrate(&db)
+            .await
+            .map(|()| shell.status("Migrated", &shown)),
         Action::Reset {
             allow_remote,
             scope,
-        } => {
-            if !allow_remote {
-                store::confirm_local(&db, &options.url).await?;
-            }
-            let plan = store::reset(&db, &options.url, allow_remote, scope).await?;
-            if let Some(warning) = plan.warning() {
-                shell.warn(warning);
-            }
-            shell.status("Reset", &shown);
-        }
-        Action::Status => status(&db, shell).await?,
-    }
+        } => reset(&db, &options.url, allow_remote, scope, shell).await,
+        Action::Status => status(&db, shell).await,
+        Action::Digest(format) => digest(&db, &options.url, format, shell).await,
+    };
     db.close().await.ok();
+    done
+}
+
+/// `db reset`: in place, guarded by the URL and then by the server's own address.
+async fn reset(
+    db: &DatabaseConnection,
+    url: &str,
+    allow_remote: bool,
+    scope: ResetScope,
+    shell: &Shell,
+) -> Result<(), StoreError> {
+    if !allow_remote {
+        store::confirm_local(db, url).await?;
+    }
+    let plan = store::reset(db, url, allow_remote, scope).await?;
+    if let Some(warning) = plan.warning() {
+        shell.warn(warning);
+    }
+    shell.status("Reset", redact_url(url));
+    Ok(())
+}
+
+/// How many hex digits of a table's hash the human output shows.
+const HASH_PREFIX: usize = 12;
+
+/// Each table's rows and hash, then the database's digest: equal digests, same data.
+async fn digest(
+    db: &DatabaseConnection,
+    url: &str,
+    format: Format,
+    shell: &Shell,
+) -> Result<(), StoreError> {
+    store::require_schema(db, url).await?;
+    let tables = store::digest::table_digests(db).await?;
+    let whole = store::digest::combine(&tables);
+    let text = match format {
+        Format::Json => {
+            let tables: serde_json::Map<String, serde_json::Value> = tables
+                .iter()
+                .map(|(name, t)| {
+                    let entry = serde_json::json!({ "rows": t.rows, "hash": t.hex() });
+                    ((*name).to_owned(), entry)
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "database": redact_url(url),
+                "digest": whole,
+                "tables": tables,
+            });
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            )
+        }
+        Format::Human => {
+            let width = tables.keys().map(|n| n.len()).max().unwrap_or(0).max(5);
+            let mut out = format!("{:<width$}  {:>9}  hash\n", "table", "rows");
+            for (name, t) in &tables {
+                let hash = t.hex();
+                let prefix = hash.get(..HASH_PREFIX).unwrap_or(&hash);
+                out.push_str(&format!("{name:<width$}  {:>9}  {prefix}\n", t.rows));
+            }
+            out.push_str(&format!("database digest: {whole}\n"));
+            out
+        }
+    };
+    shell.out_text(&text);
     Ok(())
 }
 

@@ -280,14 +280,7 @@ pub async fn run(
         _ => None,
     }
     .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let mut done_earlier = HashSet::new();
-    if resumed {
-        for stage in &plan.stages {
-            if ledger.stage_done(&stage.name).await? {
-                done_earlier.insert(stage.name.clone());
-            }
-        }
-    }
+    let done_earlier = ledger.done_earlier(&plan, &dag).await?;
     let origin = sandbox.as_ref().map(|_| sandbox_origin(&sandbox_config));
     let sources = Sources::build(&plan, origin.as_deref())?;
     shell.status(

@@ -35,8 +35,23 @@ pub struct Counts {
 }
 
 pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
-    let db = store::connect(&opts.url).await?;
     let mut out = String::new();
+    let db = match store::connect_existing(&opts.url).await {
+        Ok(db) => db,
+        // The first run of a plan that swaps leaves no live file until it ends well; its new
+        // database is what there is to show.
+        Err(StoreError::NoDatabase { path }) => {
+            let pending = pending(None, opts).await?;
+            if pending.is_empty() {
+                return Err(StoreError::NoDatabase { path });
+            }
+            shell.note(format!("no database at {path} yet"));
+            out.push_str(pending.trim_start());
+            shell.out_text(&out);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let migrated = store::schema_status(&db)
         .await?
         .iter()
@@ -64,7 +79,7 @@ pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
             redact_url(&opts.url)
         ));
     }
-    out.push_str(&pending(&db, opts).await?);
+    out.push_str(&pending(Some(&db), opts).await?);
     db.close().await.ok();
     shell.out_text(&out);
     Ok(())
@@ -105,11 +120,11 @@ async fn failed_section(
 
 /// The new database an unfinished swap run is building beside the live one: its newest run
 /// and that run's failed items; nothing when there is none.
-async fn pending(live: &DatabaseConnection, opts: &Options) -> Result<String, StoreError> {
-    let Some(next) = store::NextDb::beside(&opts.url, Some(live)).await? else {
+async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<String, StoreError> {
+    let Some(next) = store::NextDb::beside(&opts.url, live).await? else {
         return Ok(String::new());
     };
-    if !next.exists(Some(live)).await? {
+    if !next.exists(live).await? {
         return Ok(String::new());
     }
     let mut out = format!(
@@ -117,7 +132,7 @@ async fn pending(live: &DatabaseConnection, opts: &Options) -> Result<String, St
         next.describe()
     );
     let db = next
-        .open(Some(live), &store::OpenOptions::default(), false)
+        .open(live, &store::OpenOptions::default(), false)
         .await?;
     let migrated = store::schema_status(&db)
         .await

@@ -20,7 +20,7 @@ use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
 use super::layer::{Layers, absolute};
 use super::model::*;
-use super::raw::{DATETIME_MARKER, KeyPath};
+use super::raw::{DATETIME_MARKER, KeyPath, SECRET_KEY};
 use super::suggest;
 use super::units;
 
@@ -222,10 +222,15 @@ impl<'a> Cx<'a> {
             )),
             _ => None,
         };
+        // A secret written with the wrong type is still a secret: say what it is, not what.
+        let found = match v {
+            Value::Num(..) if path.last_key() == Some(SECRET_KEY) => "a number".to_owned(),
+            _ => describe(v),
+        };
         self.push(
             PlanDiagnostic::error(
                 Code::WrongType,
-                format!("`{path}` must be {expected}, found {}", describe(v)),
+                format!("`{path}` must be {expected}, found {found}"),
             )
             .at(self.value_site(path), format!("expected {expected}"))
             .key(path.to_string())

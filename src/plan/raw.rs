@@ -165,8 +165,117 @@ fn shifted(r: Range<usize>, shift: isize) -> Range<usize> {
 /// A layer's text as a miette source, shared by every site in it.
 pub type Source = Arc<NamedSource<Arc<str>>>;
 
+/// A layer's text as diagnostics show it: with its API keys masked ([`mask_api_keys`]), so no
+/// snippet of any diagnostic shows a key, whatever the layer it came from. The data is parsed
+/// from the text as written.
 pub fn named_source(name: &str, text: &str) -> Source {
-    Arc::new(NamedSource::new(name, Arc::from(text)).with_language("TOML"))
+    Arc::new(NamedSource::new(name, Arc::from(mask_api_keys(text))).with_language("TOML"))
+}
+
+/// The key whose values are secrets: `sources.<name>.api_key`, however it is written.
+pub const SECRET_KEY: &str = "api_key";
+
+/// `text` with the value of every `api_key` assignment replaced by as many `*` as it has
+/// bytes, so every span into the text stays valid: `api_key = "k3y"` in a plan file (or
+/// `"api_key" = …`, `sources.tmdb.api_key = …`, a comment holding one),
+/// `POPCTL_SOURCES__TMDB__API_KEY=k3y` and `--set sources.tmdb.api_key=k3y` alike. It reads
+/// the text, not its parse, so a file with syntax errors is masked too. `${VAR}` references
+/// stay readable; a `:-default` in them is masked.
+pub fn mask_api_keys(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let lower = text.to_ascii_lowercase();
+    let mut out = bytes.to_vec();
+    for (at, _) in lower.match_indices(SECRET_KEY) {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let mut i = at + SECRET_KEY.len();
+        if matches!(bytes.get(i), Some(b'"' | b'\'')) {
+            i += 1;
+        }
+        let skip_blanks = |mut i: usize| {
+            while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            i
+        };
+        i = skip_blanks(i);
+        if bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        let value = value_range(bytes, skip_blanks(i + 1));
+        mask_value(bytes, value, &mut out);
+    }
+    // Only ASCII bytes of whole characters were replaced by ASCII.
+    String::from_utf8(out).unwrap_or_else(|_| "*".repeat(text.len()))
+}
+
+/// The content of the value starting at `start`: inside its quotes (`"…"`, `'…'`, or tripled),
+/// or bare up to a `,`, `}`, `]` or `#` (an override's value is the rest of its text, blanks
+/// included); never past the end of its line unless tripled.
+fn value_range(bytes: &[u8], start: usize) -> Range<usize> {
+    let line_end = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .position(|b| matches!(b, b'\n' | b'\r'))
+            .map_or(bytes.len(), |p| from + p)
+    };
+    match bytes.get(start) {
+        Some(&q @ (b'"' | b'\'')) => {
+            let triple = bytes.get(start..start + 3) == Some(&[q, q, q][..]);
+            if triple {
+                let from = start + 3;
+                let end = bytes[from..]
+                    .windows(3)
+                    .position(|w| w == [q, q, q])
+                    .map_or(bytes.len(), |p| from + p);
+                return from..end;
+            }
+            let from = start + 1;
+            let mut i = from;
+            let end = line_end(from);
+            while i < end && bytes[i] != q {
+                // A basic string's escapes (`\"`) do not end it.
+                i += if q == b'"' && bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            from..i.min(end)
+        }
+        _ => {
+            let end = line_end(start);
+            let stop = bytes[start.min(end)..end]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b'#'))
+                .map_or(end, |p| start + p);
+            start.min(stop)..stop
+        }
+    }
+}
+
+/// Masks `range` of `bytes` into `out`, keeping `${VAR}` references (not their defaults).
+fn mask_value(bytes: &[u8], range: Range<usize>, out: &mut [u8]) {
+    let mut i = range.start;
+    while i < range.end {
+        if bytes.get(i..i + 2) == Some(b"${") {
+            i += 2;
+            while i < range.end && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            if bytes.get(i..i + 2) == Some(b":-") {
+                i += 2;
+                while i < range.end && bytes[i] != b'}' {
+                    out[i] = b'*';
+                    i += 1;
+                }
+            }
+            if i < range.end && bytes[i] == b'}' {
+                i += 1;
+            }
+            continue;
+        }
+        out[i] = b'*';
+        i += 1;
+    }
 }
 
 /// One parsed layer: its text, data and span index.
@@ -367,6 +476,82 @@ pub fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_keys_are_masked_in_every_way_they_are_written_and_spans_stay() {
+        let cases = [
+            (
+                "api_key = \"k3y-é\"\nrate = \"1/s\"",
+                "api_key = \"******\"\nrate = \"1/s\"",
+            ),
+            ("\"api_key\" = 'k3y'", "\"api_key\" = '***'"),
+            (
+                "tmdb.api_key=\"\"\"k\n3\"\"\"",
+                "tmdb.api_key=\"\"\"***\"\"\"",
+            ),
+            (
+                "a = { api_key = \"k\\\"y\", rate = \"1/s\" }",
+                "a = { api_key = \"****\", rate = \"1/s\" }",
+            ),
+            ("# api_key = \"old\"\nx = 1", "# api_key = \"***\"\nx = 1"),
+            (
+                "POPCTL_SOURCES__TMDB__API_KEY=k3y k3y",
+                "POPCTL_SOURCES__TMDB__API_KEY=*******",
+            ),
+            (
+                "sources.tmdb.api_key=12345678",
+                "sources.tmdb.api_key=********",
+            ),
+            (
+                "api_key = \"${TMDB_API_KEY}\"",
+                "api_key = \"${TMDB_API_KEY}\"",
+            ),
+            ("api_key = \"${K:-dflt}x\"", "api_key = \"${K:-****}*\""),
+            (
+                "api_key = \"unterminated\nnext = 1",
+                "api_key = \"************\nnext = 1",
+            ),
+            // Not assignments of an `api_key`.
+            (
+                "api_key_var = \"TMDB_API_KEY\"",
+                "api_key_var = \"TMDB_API_KEY\"",
+            ),
+            ("rapi_key = \"x\"", "rapi_key = \"x\""),
+            ("the api_key is unset", "the api_key is unset"),
+        ];
+        for (text, masked) in cases {
+            assert_eq!(mask_api_keys(text), masked, "{text:?}");
+            assert_eq!(mask_api_keys(text).len(), text.len(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_layers_source_is_masked_and_its_data_is_not() {
+        let text = "[sources.tmdb]\napi_key = \"s3cr3t-k3y\"\nrate = 4\n";
+        let l = layer(text);
+        let tmdb = l.data["sources"].as_dict().unwrap()["tmdb"]
+            .as_dict()
+            .unwrap();
+        assert_eq!(tmdb["api_key"].as_str(), Some("s3cr3t-k3y"));
+        assert_eq!(snippet(&l, "sources.tmdb.api_key", false), "\"**********\"");
+        assert_eq!(snippet(&l, "sources.tmdb.rate", false), "4");
+        let set = override_layer(
+            Origin::Set(0),
+            "--set",
+            "sources.tmdb.api_key=s3cr3t",
+            &[
+                ("sources".into(), 0..7),
+                ("tmdb".into(), 8..12),
+                ("api_key".into(), 13..20),
+            ],
+            21,
+        );
+        let tmdb = set.data["sources"].as_dict().unwrap()["tmdb"]
+            .as_dict()
+            .unwrap();
+        assert_eq!(tmdb["api_key"].as_str(), Some("s3cr3t"));
+        assert!(!set.source.inner().contains("s3cr3t"));
+    }
 
     fn layer(text: &str) -> RawLayer {
         parse_file(Path::new("p.toml"), "p.toml", text).unwrap()

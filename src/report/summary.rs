@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::plan::error::plural;
 use crate::sources::cache::CacheTotals;
 use crate::sources::http::SourceTotals;
 use crate::stages::StageOutcome;
@@ -171,6 +172,14 @@ impl RunReport {
             if let Some(why) = s.outcome.reason() {
                 let _ = writeln!(out, "{} {}: {why}", s.name, s.outcome.label());
             }
+            if s.counters.failed > 0 {
+                let _ = writeln!(
+                    out,
+                    "{}: {} failed (`popctl status` lists them with their errors)",
+                    s.name,
+                    count(s.counters.failed, "item")
+                );
+            }
             if s.counters.shared > 0 {
                 let _ = writeln!(
                     out,
@@ -232,8 +241,8 @@ impl RunReport {
             Some(n) => {
                 let _ = writeln!(
                     out,
-                    "the live database {} is unchanged; the new one ({}) is kept until the run \
-                     ends well: `popctl run … --resume` continues it",
+                    "the live database {} is unchanged; the new one ({}) is swapped in when \
+                     the run has ended well",
                     self.database, n.place
                 );
             }
@@ -253,8 +262,38 @@ impl RunReport {
                 ""
             },
         );
+        if let Some(next) = self.next_step() {
+            let _ = writeln!(out, "{next}");
+        }
         out
     }
+
+    /// What to do after a run that did not end `ok`: `--resume` continues it, trying its
+    /// failed and pending items again.
+    fn next_step(&self) -> Option<String> {
+        let failed: u64 = self.stages.iter().map(|s| s.counters.failed).sum();
+        let pending: u64 = self.stages.iter().map(|s| s.counters.pending).sum();
+        let again = match (failed, pending) {
+            (0, 0) => String::new(),
+            (f, 0) => format!(" and tries its {} again", count(f, "failed item")),
+            (0, p) => format!(" and does its {}", count(p, "pending item")),
+            (f, p) => format!(" and tries its {f} failed and {p} pending items again"),
+        };
+        let resume = format!(
+            "the same command with --resume continues run {}{again}",
+            self.run_id
+        );
+        match self.status {
+            RunStatus::Ok | RunStatus::Running => None,
+            RunStatus::Partial | RunStatus::Interrupted => Some(format!("next: {resume}")),
+            RunStatus::Failed => Some(format!("next: once what failed is fixed, {resume}")),
+        }
+    }
+}
+
+/// `1 failed item`, `5 failed items`.
+fn count(n: u64, what: &str) -> String {
+    plural(usize::try_from(n).unwrap_or(usize::MAX), what)
 }
 
 /// `1.2 MB`.
@@ -349,6 +388,16 @@ mod tests {
             stages: vec![
                 stage("reset", StageOutcome::DoneEarlier, CounterValues::default()),
                 stage(
+                    "popular",
+                    StageOutcome::Done,
+                    CounterValues {
+                        ok: 18,
+                        failed: 2,
+                        requests: 20,
+                        ..CounterValues::default()
+                    },
+                ),
+                stage(
                     "omdb",
                     StageOutcome::Partial("quota spent".into()),
                     CounterValues {
@@ -367,13 +416,15 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("stage"), "{table}");
         assert!(
-            lines[2].starts_with("reset  fetch  done earlier   -"),
+            lines[2].starts_with("reset    fetch  done earlier   -"),
             "{table}"
         );
-        assert!(lines[3].contains("partial"), "{table}");
+        assert!(lines[3].contains("done"), "{table}");
+        assert!(lines[4].contains("partial"), "{table}");
         assert!(table.contains("omdb partial: quota spent"), "{table}");
         assert!(
-            table.contains("run 4 of plan `dev`: partial in 2.0s (resumed)"),
+            table
+                .contains("popular: 2 items failed (`popctl status` lists them with their errors)"),
             "{table}"
         );
         assert!(
@@ -381,6 +432,55 @@ mod tests {
                 "the live database sqlite://dev.db is unchanged; the new one (dev.db.next)"
             ),
             "{table}"
+        );
+        assert!(!table.contains("omdb: "), "{table}");
+        assert!(
+            table.ends_with(
+                "run 4 of plan `dev`: partial in 2.0s (resumed)\n\
+                 next: the same command with --resume continues run 4 and tries its 2 failed \
+                 and 5 pending items again\n"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_next_step_follows_how_the_run_ended() {
+        let mut report = RunReport {
+            plan: "dev".into(),
+            plan_hash: "h".into(),
+            run_id: 2,
+            resumed: false,
+            sandbox: false,
+            status: RunStatus::Ok,
+            exit_code: 0,
+            wall_seconds: 1.0,
+            database: "sqlite://dev.db".into(),
+            new_database: None,
+            stages: vec![stage("a", StageOutcome::Done, CounterValues::default())],
+            sources: BTreeMap::new(),
+            peak_rss_bytes: None,
+            sandbox_served: None,
+        };
+        assert_eq!(report.next_step(), None);
+        report.status = RunStatus::Interrupted;
+        assert_eq!(
+            report.next_step().as_deref(),
+            Some("next: the same command with --resume continues run 2")
+        );
+        report.stages[0].counters.failed = 1;
+        report.status = RunStatus::Partial;
+        assert_eq!(
+            report.next_step().as_deref(),
+            Some(
+                "next: the same command with --resume continues run 2 and tries its 1 failed item again"
+            )
+        );
+        report.status = RunStatus::Failed;
+        assert!(
+            report
+                .next_step()
+                .is_some_and(|n| n.starts_with("next: once what failed is fixed, the same command")),
         );
     }
 

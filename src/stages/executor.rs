@@ -68,7 +68,8 @@ pub struct Execution {
     pub dag: Dag,
     /// The stages `--only`/`--from` chose (every stage when neither was given).
     pub selected: HashSet<String>,
-    /// Stages an earlier attempt of the run finished (`--resume`).
+    /// Stages an earlier attempt of the run finished with nothing left to do (`--resume`:
+    /// [`super::ledger::RunLedger::done_earlier`]).
     pub done_earlier: HashSet<String>,
     /// The implementation of every stage that runs.
     pub built: HashMap<String, Box<dyn Stage>>,

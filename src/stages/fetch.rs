@@ -5,7 +5,8 @@
 //! Ids are found and fetched at once: the first page's movies are being fetched while the
 //! next pages are asked for. A movie another fetch stage of the run has (or is) fetching is
 //! not asked again ([`super::claims`]). On `--resume`, pages, entries and movies already done
-//! are not asked again; the movies of pages done earlier come from the ledger.
+//! (ok, or skipped as TMDB has no such movie) are not asked again, failed and pending ones are;
+//! the movies of pages done earlier come from the ledger.
 
 use std::collections::{HashMap, HashSet};
 
@@ -123,17 +124,25 @@ impl Feed<'_> {
         }
     }
 
-    /// Sends `id` to the fetching tasks unless it was sent already or is done; false when
-    /// the stage is stopping.
+    /// Sends `id` to the fetching tasks unless it was sent already or is finished (ok or
+    /// skipped); false when the stage is stopping.
     async fn hand_over(&mut self, id: i64) -> bool {
         if !self.sent.insert(id) {
             return true;
         }
         let c = &self.cx.counters;
         Counters::add(&c.total, 1);
-        if self.known.get(&movie_key(id)) == Some(&ItemStatus::Ok) {
-            Counters::add(&c.ok, 1);
-            return true;
+        // Finished by an earlier attempt: saved, or TMDB had no such movie (404).
+        match self.known.get(&movie_key(id)) {
+            Some(ItemStatus::Ok) => {
+                Counters::add(&c.ok, 1);
+                return true;
+            }
+            Some(ItemStatus::Skipped) => {
+                Counters::add(&c.skipped, 1);
+                return true;
+            }
+            _ => {}
         }
         tokio::select! {
             sent = self.tx.send(id) => sent.is_ok(),

@@ -1,6 +1,6 @@
 //! The run's rows in the ledger (`store::ledger`): the run itself, each stage's items and a
-//! marker row per finished stage, so `--resume` redoes neither finished stages nor finished
-//! items.
+//! marker row per stage that ran to its end, so `--resume` redoes neither finished stages
+//! ([`RunLedger::done_earlier`]) nor finished items, and tries failed and pending items again.
 //!
 //! Item keys: `movie:<tmdb id>` (fetch and enrich), `page:<n>` (a list page), `imdb:<id>` (a
 //! curated-list entry looked up by IMDb id), `entry:<n>` (a curated-list entry that cannot be
@@ -10,12 +10,14 @@
 //! records the run again in the fresh tables, so the ledger of a run that resets starts
 //! with its reset.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use crate::dag::Dag;
+use crate::plan::Plan;
 use crate::store::ledger::{self, ItemStatus, Run, RunStatus};
 use crate::store::{StoreError, begin};
 
@@ -112,9 +114,51 @@ impl RunLedger {
         Ok(ids)
     }
 
-    /// Whether `stage` finished in an earlier attempt of this run.
+    /// Whether `stage` ran to its end in an earlier attempt of this run (its items may still
+    /// hold failures: see [`RunLedger::done_earlier`]).
     pub async fn stage_done(&self, stage: &str) -> Result<bool, StoreError> {
-        Ok(self.items(stage).await?.get(STAGE_KEY) == Some(&ItemStatus::Ok))
+        let status = ledger::item_status(&self.db, self.run_id(), stage, STAGE_KEY).await?;
+        Ok(status == Some(ItemStatus::Ok))
+    }
+
+    /// The stages `--resume` does not run again: each ran to its end in an earlier attempt of
+    /// this run with nothing left to do (no failed or pending item), and so did every stage
+    /// upstream of it. A stage whose items failed (`on_error = "continue"` let the run go on)
+    /// runs again and tries them; every stage downstream of it runs again too, over what it
+    /// has not done yet (finished items are skipped through the ledger, `post_process`
+    /// recomputes), or the movies the retried items bring would never reach them. Disabled
+    /// stages have nothing to do. Empty for a new run.
+    pub async fn done_earlier(
+        &self,
+        plan: &Plan,
+        dag: &Dag,
+    ) -> Result<HashSet<String>, StoreError> {
+        let left: HashSet<String> = ledger::item_counts(&self.db, self.run_id())
+            .await?
+            .into_iter()
+            .filter(|(_, status, n)| {
+                *n > 0 && matches!(status, ItemStatus::Failed | ItemStatus::Pending)
+            })
+            .map(|(stage, _, _)| stage)
+            .collect();
+        // Stages with nothing left to do, themselves and upstream.
+        let mut clear: HashSet<&str> = HashSet::new();
+        let mut done = HashSet::new();
+        for name in dag.order() {
+            let Some(stage) = plan.stage(name) else {
+                continue;
+            };
+            if !dag.needs(name).iter().all(|n| clear.contains(n)) {
+                continue;
+            }
+            if !stage.enabled {
+                clear.insert(name);
+            } else if !left.contains(name) && self.stage_done(name).await? {
+                clear.insert(name);
+                done.insert(name.to_owned());
+            }
+        }
+        Ok(done)
     }
 
     pub async fn mark_stage_done(&self, stage: &str) -> Result<(), StoreError> {

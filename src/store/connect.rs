@@ -228,6 +228,42 @@ pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Opens a database that must already exist, to read it (`db status`, `db digest`,
+/// `status`): a missing SQLite file is an error instead of a new empty database, and its
+/// journal mode is left as it is. (Not a read-only connection: on a database in WAL mode that
+/// would leave empty `-wal` and `-shm` files behind, which a read-write connection removes
+/// when it closes.)
+pub async fn connect_existing(url: &str) -> Result<DatabaseConnection, StoreError> {
+    if !url.starts_with("sqlite:") {
+        return connect(url).await;
+    }
+    // An in-memory database has no file to find (and is empty).
+    if let Some(path) = sqlite_file(url)?
+        && !path.exists()
+    {
+        return Err(StoreError::NoDatabase {
+            path: path.display().to_string(),
+        });
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(false)
+                .busy_timeout(Duration::from_secs(30))
+        });
+    Database::connect(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        })
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     Migrator::up(db, None).await.map_err(StoreError::Migrate)

@@ -34,13 +34,6 @@ pub enum StoreError {
         reason: String,
     },
 
-    #[error("no database at {path}")]
-    #[diagnostic(
-        code(popctl::store::no_database),
-        help("check the path; `popctl run` or `popctl db migrate` creates it")
-    )]
-    NoDatabase { path: String },
-
     #[error(
         "refusing to replace the data of {url}: the server answered from {addr}, which is not \
          this machine, although the URL looked local"
@@ -53,6 +46,31 @@ pub enum StoreError {
         )
     )]
     RemoteServer { url: String, addr: String },
+
+    #[error("no database at {path}")]
+    #[diagnostic(
+        code(popctl::store::no_database),
+        help(
+            "check the path; `popctl db migrate --url …` or a run of a plan creates the database"
+        )
+    )]
+    NoDatabase { path: String },
+
+    #[error("{url} holds no popctl schema: none of its migrations is applied")]
+    #[diagnostic(
+        code(popctl::store::no_schema),
+        help(
+            "is it the right database? `popctl db migrate` or a run of a plan creates the schema"
+        )
+    )]
+    NoSchema { url: String },
+
+    #[error("{url} has {pending} pending migrations, so its tables are not the ones popctl reads")]
+    #[diagnostic(
+        code(popctl::store::pending_migrations),
+        help("`popctl db migrate` applies them")
+    )]
+    PendingMigrations { url: String, pending: usize },
 
     #[error("migrating the schema failed: {0}")]
     #[diagnostic(code(popctl::store::migrate))]
@@ -85,10 +103,10 @@ pub enum StoreError {
 
     #[error("the database has no current schema (the role's search_path names none that exists)")]
     #[diagnostic(
-        code(popctl::store::no_schema),
+        code(popctl::store::no_current_schema),
         help("create the schema, or set the role's search_path to one that exists")
     )]
-    NoSchema,
+    NoCurrentSchema,
 
     #[error("{path}: {reason}")]
     #[diagnostic(code(popctl::store::file))]

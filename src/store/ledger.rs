@@ -358,6 +358,26 @@ pub async fn mark_item<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The status of one item of a run, if it is recorded.
+pub async fn item_status(
+    db: &DatabaseConnection,
+    run_id: i64,
+    stage: &str,
+    key: &str,
+) -> Result<Option<ItemStatus>, StoreError> {
+    import_items::Entity::find()
+        .filter(import_items::Column::RunId.eq(run_id))
+        .filter(import_items::Column::Stage.eq(stage))
+        .filter(import_items::Column::ItemKey.eq(key))
+        .one(db)
+        .await
+        .map_err(StoreError::query(format!(
+            "reading item {key} of stage {stage}"
+        )))?
+        .map(|m| ItemStatus::parse(&m.status))
+        .transpose()
+}
+
 /// The items of one stage of a run, by key.
 pub async fn items(
     db: &DatabaseConnection,

@@ -1,7 +1,8 @@
 //! The database: connection, migrations, entities and idempotent all-or-nothing upserts.
 //!
 //! - [`connect`], [`migrate`], [`begin`]: opening a database (see `connect` for why SQLite
-//!   gets one connection) and starting write transactions.
+//!   gets one connection) and starting write transactions; [`connect_existing`] and
+//!   [`require_schema`] for commands that only read one.
 //! - [`save_movie`], [`save_movie_in`]: one TMDB movie and all its parts, all or nothing.
 //! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
 //!   what each source answered, so reruns do not spend quota on known answers.
@@ -24,13 +25,17 @@ pub(crate) mod sql;
 mod swap;
 
 pub use bundle::{MovieBundle, OmdbRecord};
-pub use connect::{OpenOptions, begin, confirm_local, connect, migrate, open, sqlite_file};
+pub use connect::{
+    OpenOptions, begin, confirm_local, connect, connect_existing, migrate, open, sqlite_file,
+};
 pub use digest::digest;
 pub use enrichment::{
     EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
-pub use reset::{ResetPlan, check_reset, popctl_tables, reset, reset_allowed, schema_status};
+pub use reset::{
+    ResetPlan, check_reset, popctl_tables, require_schema, reset, reset_allowed, schema_status,
+};
 pub use save::{SaveStats, save_movie, save_movie_in};
 pub use swap::NextDb;

@@ -268,9 +268,10 @@ async fn drop_popctl_tables(db: &DatabaseConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Each migration by name and whether it is applied, oldest first.
+/// Each migration by name and whether it is applied, oldest first. Reads only: a database
+/// without the migrations table keeps it that way (every migration is pending).
 pub async fn schema_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, StoreError> {
-    let migrations = Migrator::get_migration_with_status(db)
+    let migrations = Migrator::get_migration_with_status_read_only(db)
         .await
         .map_err(StoreError::query("reading the migration status"))?;
     Ok(migrations
@@ -280,4 +281,19 @@ pub async fn schema_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)
             (m.name().to_owned(), applied)
         })
         .collect())
+}
+
+/// `Ok` when every migration is applied, so the tables are the ones popctl reads; otherwise an
+/// error saying whether the schema is missing altogether or behind. `url` names the database.
+pub async fn require_schema(db: &DatabaseConnection, url: &str) -> Result<(), StoreError> {
+    let status = schema_status(db).await?;
+    let pending = status.iter().filter(|(_, applied)| !applied).count();
+    let url = redact_url(url);
+    if pending == 0 {
+        Ok(())
+    } else if pending == status.len() {
+        Err(StoreError::NoSchema { url })
+    } else {
+        Err(StoreError::PendingMigrations { url, pending })
+    }
 }

@@ -201,7 +201,7 @@ async fn current_schema(db: &DatabaseConnection) -> Result<String, StoreError> {
         Some(r) => r.try_get("", "s").map_err(StoreError::query(what))?,
         None => None,
     };
-    schema.ok_or(StoreError::NoSchema)
+    schema.ok_or(StoreError::NoCurrentSchema)
 }
 
 async fn schema_exists(db: &DatabaseConnection, schema: &str) -> Result<bool, StoreError> {

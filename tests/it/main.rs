@@ -2,6 +2,7 @@
 
 mod cache;
 mod cache_cli;
+mod db_cli;
 mod plan;
 mod post;
 mod post_db;

@@ -936,6 +936,173 @@ fn cli_schema_is_json_schema_and_plan_show_masks() {
     );
 }
 
+/// One command of [`cli_keys_from_any_layer_never_reach_diagnostics`].
+struct KeyCase {
+    what: &'static str,
+    args: Vec<String>,
+    /// A `POPCTL_…` override to set.
+    env: Option<(&'static str, &'static str)>,
+    /// What shows that the diagnostic about the key was printed.
+    shows: &'static str,
+}
+
+/// A key given through any layer (a plan file, a file it extends, `POPCTL_…`, `--set`) is
+/// masked in every diagnostic of `validate` (text and JSON), `plan show` and `run --dry-run`,
+/// also in a file with a syntax error and in a wrong-type error.
+#[test]
+fn cli_keys_from_any_layer_never_reach_diagnostics() {
+    const KEY: &str = "k3y-d1st1nct-5e7a9c";
+    const NUMERIC_KEY: &str = "97531086420";
+    let dir = tempfile::tempdir().unwrap();
+    let base = root().join("plans/base.toml").display().to_string();
+    let quick = std::fs::read_to_string(root().join("plans/quick-20.toml"))
+        .unwrap()
+        .replace(
+            "extends = \"base.toml\"",
+            &format!("extends = {}", toml::Value::String(base)),
+        );
+    let keyed = format!("[sources.tmdb]\napi_key = \"{KEY}\"\n");
+    let path = |p: PathBuf| p.display().to_string();
+    let in_file = path(write(
+        dir.path(),
+        "keyed.toml",
+        &format!("{quick}\n{keyed}"),
+    ));
+    write(dir.path(), "keyed-base.toml", &format!("{quick}\n{keyed}"));
+    let in_extends = path(write(
+        dir.path(),
+        "child.toml",
+        "[plan]\nextends = \"keyed-base.toml\"\n",
+    ));
+    let broken = path(write(
+        dir.path(),
+        "broken.toml",
+        &format!("{keyed}rate = \n"),
+    ));
+    let quick_path = "plans/quick-20.toml";
+    let env = Some(("POPCTL_SOURCES__TMDB__API_KEY", KEY));
+    let args = |verb: &[&str], plan: &str, set: Option<&str>| {
+        let mut a: Vec<String> = verb.iter().map(|s| s.to_string()).collect();
+        a.push(plan.to_owned());
+        if let Some(key) = set {
+            a.extend(["--set".to_owned(), format!("sources.tmdb.api_key={key}")]);
+        }
+        a
+    };
+    let case = |what, args, env, shows| KeyCase {
+        what,
+        args,
+        env,
+        shows,
+    };
+    let literal = "a literal API key";
+    let cases = [
+        case(
+            "validate --set",
+            args(&["validate"], quick_path, Some(KEY)),
+            None,
+            literal,
+        ),
+        case(
+            "validate --format json --set",
+            args(&["validate", "--format", "json"], quick_path, Some(KEY)),
+            None,
+            "literal_api_key",
+        ),
+        case(
+            "plan show --set",
+            args(&["plan", "show"], quick_path, Some(KEY)),
+            None,
+            literal,
+        ),
+        case(
+            "run --dry-run --set",
+            args(&["run", "--dry-run"], quick_path, Some(KEY)),
+            None,
+            literal,
+        ),
+        case(
+            "validate env",
+            args(&["validate"], quick_path, None),
+            env,
+            literal,
+        ),
+        case(
+            "validate --format json env",
+            args(&["validate", "--format", "json"], quick_path, None),
+            env,
+            "literal_api_key",
+        ),
+        case(
+            "plan show env",
+            args(&["plan", "show"], quick_path, None),
+            env,
+            literal,
+        ),
+        case(
+            "run --dry-run env",
+            args(&["run", "--dry-run"], quick_path, None),
+            env,
+            literal,
+        ),
+        case(
+            "validate plan file",
+            args(&["validate"], &in_file, None),
+            None,
+            literal,
+        ),
+        case(
+            "validate extends",
+            args(&["validate"], &in_extends, None),
+            None,
+            literal,
+        ),
+        case(
+            "run --dry-run extends",
+            args(&["run", "--dry-run"], &in_extends, None),
+            None,
+            literal,
+        ),
+        case(
+            "validate syntax error",
+            args(&["validate"], &broken, None),
+            None,
+            "popctl::plan::syntax",
+        ),
+        case(
+            "validate numeric --set",
+            args(&["validate"], quick_path, Some(NUMERIC_KEY)),
+            None,
+            "found a number",
+        ),
+    ];
+    for c in cases {
+        let mut cmd = popctl();
+        cmd.args(&c.args).env("OMDB_API_KEY", "omdb-stand-in");
+        if let Some((name, value)) = c.env {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let what = c.what;
+        assert!(
+            stdout.contains(c.shows) || stderr.contains(c.shows),
+            "{what}: the diagnostic was shown\n{stdout}\n{stderr}"
+        );
+        for key in [KEY, NUMERIC_KEY] {
+            assert!(
+                !stdout.contains(key),
+                "{what}: stdout holds the key\n{stdout}"
+            );
+            assert!(
+                !stderr.contains(key),
+                "{what}: stderr holds the key\n{stderr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(root().join("docs/plan.schema.json")).unwrap();

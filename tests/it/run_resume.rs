@@ -63,6 +63,313 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
     assert_eq!(count(&db, "movie_enrichment").await, 40);
 }
 
+/// The plan of the failed-items tests: 30 movies by id (no list pages, so each failed item is
+/// one request and nothing else hides behind it), failed items let through, no retries (the
+/// seed stage's one request aside).
+fn retry_plan(env: &Env, ids: &[u32]) -> String {
+    let base = root().join("plans/base.toml").display().to_string();
+    let text = format!(
+        r#"[plan]
+name = "retry-failed"
+extends = {base}
+
+[stages.reset]
+kind = "reset"
+
+[stages.seed]
+kind = "seed"
+needs = ["reset"]
+retry = {{ attempts = 20 }}
+
+[stages.popular]
+kind = "fetch"
+needs = ["seed"]
+ids = {ids:?}
+append = ["credits", "keywords", "external_ids", "release_dates"]
+on_error = "continue"
+retry = {{ attempts = 1 }}
+
+[stages.omdb]
+kind = "enrich"
+needs = ["popular"]
+on_error = "continue"
+retry = {{ attempts = 1 }}
+
+[stages.post]
+kind = "post_process"
+needs = ["omdb"]
+steps = ["cri_scores"]
+"#,
+        base = toml::Value::String(base),
+    );
+    let path = env.path("retry-failed.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Fast rates and retries, no response cache (the simulator's counts are what is read).
+const RETRY_SETS: [&str; 10] = [
+    "--set",
+    "cache.mode=off",
+    "--set",
+    "sources.tmdb.rate=400/s",
+    "--set",
+    "sources.omdb.rate=400/s",
+    "--set",
+    "defaults.retry.initial=10ms",
+    "--set",
+    "defaults.retry.max=200ms",
+];
+
+/// Every item of `stage` in the newest run: key → (status, attempts).
+async fn items_of(
+    db: &sea_orm::DatabaseConnection,
+    stage: &str,
+) -> std::collections::BTreeMap<String, (String, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT item_key, status, attempts FROM import_items WHERE stage = '{stage}' \
+                 AND item_key <> '(stage)' AND run_id = (SELECT MAX(id) FROM import_runs)"
+            ),
+        ))
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|r| {
+            let key: String = r.try_get_by_index(0).unwrap();
+            let status: String = r.try_get_by_index(1).unwrap();
+            let attempts: i32 = r.try_get_by_index(2).unwrap();
+            (key, (status, i64::from(attempts)))
+        })
+        .collect()
+}
+
+/// `on_error = "continue"` with items failing: the run ends partial (exit 3) with the failed
+/// items and the next command in its report. `--resume`, once the servers answer again,
+/// asks for exactly the failed items, the stages downstream take up the movies it now gets,
+/// and the database equals that of a run that never failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_items_are_tried_again_on_resume_and_reach_the_stages_downstream() {
+    let env = Env::new(small_sim()).await;
+    let ids: Vec<u32> = env.sim.catalog().entries()[..30]
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let plan = retry_plan(&env, &ids);
+    let reference = env.sqlite("reference.db");
+    assert_exit(
+        &output(env.run_cmd(&plan, &reference, &RETRY_SETS)).await,
+        0,
+    );
+
+    let url = env.sqlite("failing.db");
+    env.sim
+        .set_faults(Faults {
+            p503: 0.3,
+            ..Faults::none()
+        })
+        .unwrap();
+    let out = output(env.run_cmd(&plan, &url, &RETRY_SETS)).await;
+    assert_exit(&out, 3);
+    // Not swapped in yet: the run is in the new database beside the live one.
+    let db = connect_next(&url).await;
+    assert_eq!(last_run_status(&db).await, "partial");
+    let fetch_before = items_of(&db, "popular").await;
+    let omdb_before = items_of(&db, "omdb").await;
+    let failed = |items: &std::collections::BTreeMap<String, (String, i64)>| {
+        items.values().filter(|(s, _)| s == "failed").count()
+    };
+    let (failed_fetch, failed_omdb) = (failed(&fetch_before), failed(&omdb_before));
+    assert!(failed_fetch > 0, "some movies failed: {fetch_before:?}");
+    assert_eq!(fetch_before.len(), 30);
+    let saved = 30 - failed_fetch as i64;
+    assert_eq!(count(&db, "movies").await, saved);
+    assert_eq!(
+        count(&db, "cri_scores").await,
+        saved,
+        "post ran on what was there"
+    );
+    let err = stderr(&out);
+    let items = |n: usize| {
+        if n == 1 {
+            "1 item".to_owned()
+        } else {
+            format!("{n} items")
+        }
+    };
+    assert!(
+        err.contains(&format!(
+            "popular: {} failed (`popctl status` lists them with their errors)",
+            items(failed_fetch)
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "next: the same command with --resume continues run 1 and tries its {} failed {} again",
+            failed_fetch + failed_omdb,
+            if failed_fetch + failed_omdb == 1 {
+                "item"
+            } else {
+                "items"
+            }
+        )),
+        "{err}"
+    );
+
+    env.sim.set_faults(Faults::none()).unwrap();
+    let before = env.sim.stats();
+    let mut resume = RETRY_SETS.to_vec();
+    resume.push("--resume");
+    let out = output(env.run_cmd(&plan, &url, &resume)).await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Resuming plan `retry-failed` (run 1)"),
+        "{err}"
+    );
+    for stage in ["reset", "seed"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("{stage} ")) && l.contains("done earlier")),
+            "{stage} is not run again:\n{err}"
+        );
+    }
+    let after = env.sim.stats();
+    assert_eq!(
+        after.tmdb.requests - before.tmdb.requests,
+        failed_fetch as u64,
+        "TMDB is asked for the failed movies and nothing else"
+    );
+    // OMDb: the movies it failed on, and the movies fetched now (those with an IMDb id).
+    // Swapped in now: the live database holds the run.
+    let db = connect(&url).await;
+    let omdb_after = items_of(&db, "omdb").await;
+    let asked_now = omdb_after
+        .iter()
+        .filter(|(key, (_, attempts))| {
+            *attempts > 0
+                && !omdb_before
+                    .get(*key)
+                    .is_some_and(|(s, _)| s == "ok" || s == "skipped")
+        })
+        .count();
+    assert!(asked_now >= failed_omdb);
+    assert_eq!(after.omdb.requests - before.omdb.requests, asked_now as u64);
+    assert!(
+        omdb_after.len() > omdb_before.len(),
+        "the movies fetched now are enriched"
+    );
+    assert_eq!(last_run_status(&db).await, "ok");
+    assert_eq!(stage_items(&db, "popular").await, (30, 0, 0, 0));
+    let (_, failed, _, pending) = stage_items(&db, "omdb").await;
+    assert_eq!((failed, pending), (0, 0));
+    assert_eq!(count(&db, "movie_enrichment").await, 30);
+    assert_eq!(
+        count(&db, "cri_scores").await,
+        30,
+        "post ran again on every movie"
+    );
+    db.close().await.ok();
+    assert_eq!(
+        digest(&url).await,
+        digest(&reference).await,
+        "the resumed database differs from one that never failed"
+    );
+}
+
+/// Which stages `--resume` leaves alone: those that ran to their end with no failed or pending
+/// item, and whose upstream stages did too; a disabled stage has nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_is_done_earlier_only_with_nothing_left_in_it_or_upstream() {
+    use popctl::dag::Dag;
+    use popctl::plan::{self, LoadOptions};
+    use popctl::stages::ledger::RunLedger;
+    use popctl::store::ledger::ItemStatus;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
+    let db = connect(&url).await;
+    popctl::store::migrate(&db).await.unwrap();
+    let load = |sets: &[&str]| {
+        plan::load(&LoadOptions {
+            path: root().join("plans/quick-20.toml"),
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            env: Default::default(),
+        })
+        .unwrap()
+        .plan
+    };
+    let stages = ["reset", "seed", "popular", "omdb", "post"];
+    // One run per case: `items` are (stage, key, status) besides every stage's end marker.
+    let done = async |plan: &plan::Plan, ended: &[&str], items: &[(&str, ItemStatus)]| {
+        let ledger = RunLedger::start(&db, &plan.name, &plan.hash).await.unwrap();
+        for stage in ended {
+            ledger.mark_stage_done(stage).await.unwrap();
+        }
+        for (stage, status) in items {
+            ledger
+                .mark(&db, stage, "movie:1", *status, 1, None)
+                .await
+                .unwrap();
+        }
+        let dag = Dag::new(plan).unwrap();
+        let mut done: Vec<String> = ledger
+            .done_earlier(plan, &dag)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        done.sort_by_key(|s| stages.iter().position(|n| n == s));
+        done
+    };
+    let plan = load(&[]);
+    assert_eq!(done(&plan, &stages, &[]).await, stages);
+    assert_eq!(
+        done(
+            &plan,
+            &stages,
+            &[("popular", ItemStatus::Ok), ("omdb", ItemStatus::Skipped)]
+        )
+        .await,
+        stages,
+        "ok and skipped items are finished"
+    );
+    // Failed or pending items keep the stage and everything downstream of it to do.
+    assert_eq!(
+        done(&plan, &stages, &[("popular", ItemStatus::Failed)]).await,
+        ["reset", "seed"]
+    );
+    assert_eq!(
+        done(&plan, &stages, &[("omdb", ItemStatus::Pending)]).await,
+        ["reset", "seed", "popular"]
+    );
+    // A stage that did not run to its end.
+    assert_eq!(
+        done(&plan, &["reset", "seed", "omdb", "post"], &[]).await,
+        ["reset", "seed"]
+    );
+    // A disabled stage has nothing to do: what is downstream of it counts on what is above.
+    let plan = load(&["stages.omdb.enabled=false"]);
+    assert_eq!(
+        done(&plan, &["reset", "seed", "popular", "post"], &[]).await,
+        ["reset", "seed", "popular", "post"]
+    );
+    assert_eq!(
+        done(
+            &plan,
+            &["reset", "seed", "popular", "post"],
+            &[("popular", ItemStatus::Failed)]
+        )
+        .await,
+        ["reset", "seed"]
+    );
+    db.close().await.ok();
+}
+
 /// A plan that changed since the run started is not resumed unless `--force`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_refuses_a_changed_plan_unless_forced() {
