@@ -15,4 +15,5 @@ mod store;
 mod store_db;
 mod store_mapping;
 mod store_seed;
+mod store_shared;
 mod support;
