@@ -6,6 +6,7 @@ mod plan;
 mod post;
 mod post_db;
 mod run;
+mod run_merge;
 mod run_resume;
 mod run_support;
 mod sim;
