@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use popctl::sim::{Latency, SandboxConfig};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use popctl::store::entities::movies;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
 
 use crate::run_support::*;
 
@@ -61,11 +62,11 @@ async fn two_clean_runs_end_with_the_same_database(first: String, second: String
 
     // The test means something only if the movies imported disagree about someone.
     let db = connect(&first).await;
-    let movies = pairs(&db, "SELECT tmdb_id, tmdb_id FROM movies").await;
+    let movies = movies::Entity::find().all(&db).await.unwrap();
     assert_eq!(movies.len(), 60);
     let mut copies: BTreeMap<u32, BTreeSet<u64>> = BTreeMap::new();
-    for (id, _) in &movies {
-        let credits = env.sim.catalog().credits(*id as u32).unwrap();
+    for m in &movies {
+        let credits = env.sim.catalog().credits(m.tmdb_id as u32).unwrap();
         let people = credits
             .cast
             .iter()
