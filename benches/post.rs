@@ -179,7 +179,7 @@ async fn fill(db: &sea_orm::DatabaseConnection, catalog: &Catalog) {
     for e in catalog.entries() {
         let mut bundle = movie_bundle(&catalog.details_body(e.id, &parts).unwrap()).unwrap();
         bundle.raw_body = None;
-        store::save_movie(db, &bundle).await.unwrap();
+        store::save_movie(db, &bundle, 0).await.unwrap();
         let Some(imdb) = &e.imdb_id else { continue };
         if let Some(SimOmdb::Movie(m)) = catalog.omdb(imdb, false) {
             let body = serde_json::to_vec(&m).unwrap();

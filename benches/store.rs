@@ -99,7 +99,7 @@ impl Figures {
 async fn save_all(db: &DatabaseConnection, bundles: &[MovieBundle], tasks: usize) -> Figures {
     let start = Instant::now();
     let rows: u64 = futures::stream::iter(bundles)
-        .map(|b| async move { store::save_movie(db, b).await.unwrap().written })
+        .map(|b| async move { store::save_movie(db, b, 0).await.unwrap().written })
         .buffer_unordered(tasks)
         .fold(0, |acc, n| async move { acc + n })
         .await;

@@ -11,6 +11,7 @@ mod m20261124_000002_create_movies;
 mod m20261124_000003_create_movie_parts;
 mod m20261124_000004_create_curation_tables;
 mod m20261124_000005_create_run_ledger;
+mod m20261201_000006_shared_row_provenance;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_movie_parts::Migration),
             Box::new(m20261124_000004_create_curation_tables::Migration),
             Box::new(m20261124_000005_create_run_ledger::Migration),
+            Box::new(m20261201_000006_shared_row_provenance::Migration),
         ]
     }
 }

@@ -319,8 +319,8 @@ impl Catalog {
         })
     }
 
-    /// A collection's poster and backdrop (shared by `collection/{id}` and the details'
-    /// `belongs_to_collection`).
+    /// A collection's poster and backdrop, as `collection/{id}` shows them (a details body's
+    /// `belongs_to_collection` may carry an older copy).
     pub(crate) fn collection_images(&self, id: u32) -> (Option<String>, Option<String>) {
         let mut r = Rng::new(self.seed, tag::COLLECTION, u64::from(id));
         (

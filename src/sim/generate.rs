@@ -4,7 +4,10 @@
 //! whether it is asked for alone, appended, or after any other request.
 //!
 //! People, keywords and studios come from shared pools drawn with a power law: a few appear in
-//! hundreds of movies, which is what makes an importer upsert rather than insert.
+//! hundreds of movies, which is what makes an importer upsert rather than insert. As on TMDB,
+//! which serves each movie from a cache filled at its own time, the copy of a person, company
+//! or collection a movie embeds may be older than the row (see [`Catalog::person_in`]), so
+//! copies of one row disagree between movies.
 
 use chrono::{Datelike, Days, NaiveDate};
 
@@ -26,6 +29,14 @@ pub struct Person {
 
 /// Recommendations stop at two pages on TMDB.
 const MAX_RECOMMENDATIONS: u64 = 40;
+
+/// The share of a movie's copies of shared rows that are older than the row.
+const STALE_COPY: f64 = 0.35;
+
+/// The stream that decides how movie `movie`'s copy of shared row `id` differs.
+fn copy_id(movie: u32, id: u32) -> u64 {
+    u64::from(movie) << 32 | u64::from(id)
+}
 
 impl Catalog {
     fn rng(&self, tag: u64, id: u32) -> Rng {
@@ -91,7 +102,7 @@ impl Catalog {
         let mut production_companies: Vec<Company> = Vec::new();
         for _ in 0..company_count {
             let k = r.skewed(u64::from(self.companies), 2.5) as u32;
-            let c = self.company(k);
+            let c = self.company_in(e.id, k);
             if !production_companies.iter().any(|x| x.id == c.id) {
                 production_companies.push(c);
             }
@@ -125,7 +136,7 @@ impl Catalog {
         };
         let belongs_to_collection = e.collection.map(|c| {
             let c = self.collection_entry(c);
-            let (poster_path, backdrop_path) = self.collection_images(c.id);
+            let (poster_path, backdrop_path) = self.collection_images_in(e.id, c.id);
             CollectionRef {
                 backdrop_path,
                 id: c.id,
@@ -217,6 +228,51 @@ impl Catalog {
         }
     }
 
+    /// Person `k` as movie `movie`'s body embeds them. About a third of the copies are older
+    /// than the row: another popularity, and for some an older photo or none yet. One movie
+    /// carries one copy of a person, in its cast and its crew alike.
+    pub(crate) fn person_in(&self, movie: u32, k: u32) -> Person {
+        let mut p = self.person(k);
+        let mut r = Rng::new(self.seed, tag::PERSON_COPY, copy_id(movie, p.id));
+        if r.chance(STALE_COPY) {
+            p.popularity = round3(p.popularity * (0.6 + 0.7 * r.f64()));
+            if p.profile_path.is_some() && r.chance(0.3) {
+                p.profile_path = if r.chance(0.5) {
+                    None
+                } else {
+                    image_path(&mut r, 0.0, "jpg")
+                };
+            }
+        }
+        p
+    }
+
+    /// Company `k` as movie `movie`'s body embeds it: an older copy may lack its logo or show
+    /// an older one.
+    pub(crate) fn company_in(&self, movie: u32, k: u32) -> Company {
+        let mut c = self.company(k);
+        let mut r = Rng::new(self.seed, tag::COMPANY_COPY, copy_id(movie, c.id));
+        if c.logo_path.is_some() && r.chance(STALE_COPY) && r.chance(0.4) {
+            c.logo_path = if r.chance(0.5) {
+                None
+            } else {
+                image_path(&mut r, 0.0, "png")
+            };
+        }
+        c
+    }
+
+    /// A collection's poster and backdrop as movie `movie`'s body embeds them: an older copy
+    /// may show an older poster.
+    fn collection_images_in(&self, movie: u32, id: u32) -> (Option<String>, Option<String>) {
+        let (mut poster, backdrop) = self.collection_images(id);
+        let mut r = Rng::new(self.seed, tag::COLLECTION_COPY, copy_id(movie, id));
+        if poster.is_some() && r.chance(STALE_COPY) && r.chance(0.4) {
+            poster = image_path(&mut r, 0.0, "jpg");
+        }
+        (poster, backdrop)
+    }
+
     pub(crate) fn keyword(&self, k: u32) -> Keyword {
         let base = words::KEYWORD_BASE.len() as u32;
         let name = if k < base {
@@ -273,7 +329,7 @@ impl Catalog {
                 continue;
             }
             used.push(k);
-            let p = self.person(k);
+            let p = self.person_in(id, k);
             let character = if r.chance(0.6) {
                 format!(
                     "{} {}",
@@ -318,7 +374,7 @@ impl Catalog {
         let mut crew = Vec::with_capacity(jobs.len());
         for (department, job) in jobs {
             let k = r.skewed(u64::from(self.people), 1.8) as u32;
-            let p = self.person(k);
+            let p = self.person_in(id, k);
             if crew
                 .iter()
                 .any(|c: &CrewMember| c.id == p.id && c.job == job)
@@ -1128,6 +1184,70 @@ mod tests {
         );
         let shared = seen.values().filter(|&&n| n >= 2).count();
         assert!(shared > 100, "only {shared} actors appear twice");
+    }
+
+    #[test]
+    fn copies_of_shared_rows_disagree_between_movies_but_not_within_one() {
+        /// A person's popularity and photo as one movie carries them.
+        type Copy = (f64, Option<String>);
+        let cat = catalog();
+        let mut people: HashMap<u32, Vec<Copy>> = HashMap::new();
+        for e in cat.entries().iter().take(500) {
+            let credits = cat.credits(e.id).unwrap();
+            let mut in_movie: HashMap<u32, Copy> = HashMap::new();
+            let copies = credits
+                .cast
+                .iter()
+                .map(|c| (c.id, c.popularity, c.profile_path.clone()))
+                .chain(
+                    credits
+                        .crew
+                        .iter()
+                        .map(|c| (c.id, c.popularity, c.profile_path.clone())),
+                );
+            for (id, popularity, profile) in copies {
+                let copy = (popularity, profile);
+                assert_eq!(in_movie.entry(id).or_insert_with(|| copy.clone()), &copy);
+            }
+            for (id, copy) in in_movie {
+                people.entry(id).or_default().push(copy);
+            }
+        }
+        let differ = |copies: &Vec<Copy>, f: &dyn Fn(&Copy, &Copy) -> bool| {
+            copies.iter().any(|a| copies.iter().any(|b| f(a, b)))
+        };
+        let popularity = people
+            .values()
+            .filter(|c| differ(c, &|a, b| a.0 != b.0))
+            .count();
+        let photo = people
+            .values()
+            .filter(|c| differ(c, &|a, b| a.1 != b.1))
+            .count();
+        assert!(
+            popularity > 100,
+            "{popularity} people with differing popularity"
+        );
+        assert!(photo > 20, "{photo} people with differing photos");
+        // The row itself is what most copies say.
+        let k = 0;
+        let p = cat.person(k);
+        let same = (0..200)
+            .filter(|&m| cat.person_in(cat.entries()[m].id, k) == p)
+            .count();
+        assert!(
+            (100..180).contains(&same),
+            "{same} of 200 copies are current"
+        );
+        let logos = (0..60u32)
+            .filter(|&k| {
+                let c = cat.company(k);
+                cat.entries()[..100]
+                    .iter()
+                    .any(|e| cat.company_in(e.id, k).logo_path != c.logo_path)
+            })
+            .count();
+        assert!(logos > 5, "{logos} companies with differing logos");
     }
 
     #[test]

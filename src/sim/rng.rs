@@ -14,6 +14,9 @@ pub(crate) mod tag {
     pub const PERSON: u64 = 0x9e45;
     pub const KEYWORD: u64 = 0x4e7;
     pub const COMPANY: u64 = 0xc0;
+    pub const PERSON_COPY: u64 = 0x9e45_c0b1;
+    pub const COMPANY_COPY: u64 = 0xc0c0_c0b1;
+    pub const COLLECTION_COPY: u64 = 0xc011_c0b1;
     pub const MEDIA: u64 = 0x3ed;
     pub const RELEASES: u64 = 0x4e1;
     pub const REVIEWS: u64 = 0x4e5;

@@ -59,8 +59,13 @@ impl MovieBundle {
         let mut b = self.clone();
         b.movie.tmdb_id = self.tmdb_id() + n * 10_000_000;
         b.movie.imdb_id = Some(format!("tt9{:09}", b.movie.tmdb_id));
-        for c in b.credits.iter_mut().flatten() {
-            c.credit_id = format!("{}-v{n}", c.credit_id);
+        for id in b
+            .credits
+            .iter_mut()
+            .flatten()
+            .filter_map(|c| c.credit_id.as_mut())
+        {
+            *id = format!("{id}-v{n}");
         }
         for v in b.videos.iter_mut().flatten() {
             v.tmdb_video_id = format!("{}-v{n}", v.tmdb_video_id);
@@ -238,9 +243,10 @@ pub struct Person {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credit {
-    /// TMDB's `credit_id`, or for legacy bodies without one a key derived from the movie and
-    /// the credit (`legacy:<movie>:cast:<cast_id>`), stable across imports of the same body.
-    pub credit_id: String,
+    /// TMDB's `credit_id`; `None` when the body has none (bodies from before credit ids
+    /// existed, or an empty one). The store keys a credit without a distinct id by the credit
+    /// itself (see `store::save`).
+    pub credit_id: Option<String>,
     pub person: Person,
     pub role: Role,
 }

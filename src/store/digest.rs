@@ -5,8 +5,11 @@
 //! surrogate ids are replaced by the natural keys they point at (a credit names its movie's and
 //! person's TMDB ids) and bookkeeping times (`created_at`/`updated_at` of movies, `fetched_at`,
 //! `checked_at`, `computed_at`) are left out. Upstream times (a review's date) are content and
-//! stay. The line hashes are summed (an order-free multiset hash), so no sort is needed, the
-//! memory used does not grow with the database, and the backends' collations do not matter.
+//! stay. A shared row's provenance (`src_run`, `src_movie_tmdb_id`: whose copy it holds, see
+//! `save`) is left out too: it says how the row got there, not what the app reads, and the
+//! values the rule picked are in the digest. The line hashes are summed (an order-free
+//! multiset hash), so no sort is needed, the memory used does not grow with the database, and
+//! the backends' collations do not matter.
 //!
 //! Left out as a whole: the migration bookkeeping table and the run ledger (`import_runs`,
 //! `import_items`), which records how the data got there (attempts, times, run counts) and

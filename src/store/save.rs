@@ -4,6 +4,44 @@
 //! (unchanged rows are not even rewritten) and a newer bundle updates rows in place and removes
 //! the ones upstream no longer lists. A part absent from the bundle is not touched.
 //!
+//! # Shared rows: which copy wins
+//!
+//! Each movie body embeds its own copy of the rows it shares with other movies (collection,
+//! genres, keywords, people, companies, countries, languages), and TMDB's copies disagree:
+//! it serves every movie from a cache filled at its own time, so one person's popularity or
+//! photo, or one company's logo, differs from movie to movie. A shared row therefore holds one
+//! movie's copy, whole, and records whose: `src_run` (the `import_runs` id of the run that
+//! saved it, 0 outside a run) and `src_movie_tmdb_id`. A copy replaces the stored one when it
+//! ranks at least as high, comparing in turn:
+//!
+//! 1. the later run: a refresh brings newer data, whichever movie carries it;
+//! 2. more of the nullable columns filled (a photo, a logo, an original name…): upstream adds
+//!    these and rarely takes them away, so the fuller copy is the newer one as far as the
+//!    body tells, and it is the one a film app would rather show;
+//! 3. the lower TMDB id of the carrying movie: arbitrary, but fixed.
+//!
+//! The stored copy is the highest of the copies saved, which does not depend on the order of
+//! the saves: two runs of a plan against the same upstream end with the same rows however
+//! their saves interleave, and a resumed run (the same run) ends as an uninterrupted one.
+//! Within a run, a movie saved again replaces its own copy (equal rank) unless the new copy
+//! has fewer columns filled; a later run's copy always replaces. A copy stays until one of
+//! equal or higher rank comes, also when its movie no longer carries the row (as before, a
+//! shared row is never deleted for that). On PostgreSQL the rank is compared in the upsert's
+//! `WHERE` against the row as committed, under the row lock the upsert takes, so concurrent
+//! saves cannot lose the higher copy; on SQLite the one connection serializes them.
+//!
+//! # Credits
+//!
+//! A credit is keyed by (movie, TMDB `credit_id`). A credit whose id is missing, empty, or
+//! shared with a different credit of the same movie gets a fallback key built from the credit:
+//! `fallback:cast:<person>:<order>:<character>` or `fallback:crew:<person>:<department>:<job>`
+//! (the character cut to 100 characters, `#2`, `#3`… added when two credits would still share
+//! a key), so every credit is kept and saving the same body again finds the same keys. Exact
+//! repeats of a credit (same id, same everything) are one credit. [`SaveStats`] counts the
+//! credits saved under a fallback key, for the run report.
+//!
+//! # Concurrency
+//!
 //! Many tasks may save movies that share people, keywords or companies at once. On PostgreSQL
 //! each transaction takes its row locks in one global order — collection, movie, then the
 //! shared tables in a fixed order with rows sorted by natural key, then the movie's own rows —
@@ -11,7 +49,7 @@
 //! insert races into updates. Saves of the same movie serialize on the movie row. On SQLite the
 //! single connection serializes whole transactions (see `connect`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -20,7 +58,7 @@ use sea_orm::{
     Value,
 };
 
-use super::bundle::{MovieBundle, Rating, RelatedMovie, Role, sources};
+use super::bundle::{Credit, MovieBundle, Rating, RelatedMovie, Role, sources};
 use super::connect::begin;
 use super::error::StoreError;
 use super::sql::{
@@ -32,22 +70,28 @@ use super::sql::{
 pub struct SaveStats {
     pub written: u64,
     pub deleted: u64,
+    /// Credits saved under a fallback key because their movie lists no distinct `credit_id`
+    /// for them (see the module doc).
+    pub fallback_credits: u64,
 }
 
 impl std::ops::AddAssign for SaveStats {
     fn add_assign(&mut self, other: SaveStats) {
         self.written += other.written;
         self.deleted += other.deleted;
+        self.fallback_credits += other.fallback_credits;
     }
 }
 
-/// Saves `bundle` in its own transaction.
+/// Saves `bundle` in its own transaction, as part of run `run` (its `import_runs` id, 0
+/// outside a run), which ranks its copies of shared rows (see the module doc).
 pub async fn save_movie(
     db: &DatabaseConnection,
     bundle: &MovieBundle,
+    run: i64,
 ) -> Result<SaveStats, StoreError> {
     let txn = begin(db).await?;
-    let stats = Saver::new(&txn, bundle.tmdb_id()).save(bundle).await?;
+    let stats = Saver::new(&txn, bundle.tmdb_id()).save(bundle, run).await?;
     txn.commit().await.map_err(|source| StoreError::Save {
         tmdb_id: bundle.tmdb_id(),
         step: "committing",
@@ -56,11 +100,12 @@ pub async fn save_movie(
     Ok(stats)
 }
 
-/// Saves `bundle` inside the caller's transaction (the runner adds its ledger row to it).
-/// Start the transaction with [`super::begin`].
+/// Saves `bundle` inside the caller's transaction (the runner adds its ledger row to it), as
+/// part of run `run` (see [`save_movie`]). Start the transaction with [`super::begin`].
 pub async fn save_movie_in(
     txn: &DatabaseTransaction,
     bundle: &MovieBundle,
+    run: i64,
 ) -> Result<SaveStats, StoreError> {
     let tmdb_id = bundle.tmdb_id();
     // A savepoint, so that a failed save leaves the caller's transaction usable (PostgreSQL
@@ -70,7 +115,7 @@ pub async fn save_movie_in(
         step: "opening a savepoint",
         source,
     })?;
-    let stats = Saver::new(&sp, tmdb_id).save(bundle).await?;
+    let stats = Saver::new(&sp, tmdb_id).save(bundle, run).await?;
     sp.commit().await.map_err(|source| StoreError::Save {
         tmdb_id,
         step: "releasing the savepoint",
@@ -82,49 +127,123 @@ pub async fn save_movie_in(
 pub(crate) struct Saver<'c, C> {
     pub conn: &'c C,
     pub tmdb_id: i64,
+    /// The run saving the movie (0 outside a run), which ranks its copies of shared rows.
+    pub run: i64,
     pub now: DateTime<Utc>,
     pub stats: SaveStats,
     /// The movie row was just inserted, so it has no parts to remove.
     pub fresh: bool,
 }
 
+/// A table of rows shared between movies, which keeps one movie's copy of each row (see the
+/// module doc).
+struct Shared {
+    table: &'static str,
+    /// What saving them is called in errors.
+    saving: &'static str,
+    /// The natural key, first of the row's values.
+    key: &'static str,
+    /// The other columns from upstream, in the row's order after the key.
+    columns: &'static [&'static str],
+    /// The nullable ones among `columns`: a copy with more of them filled ranks higher.
+    optional: &'static [&'static str],
+}
+
+const COLLECTIONS: Shared = Shared {
+    table: "collections",
+    saving: "saving its collection",
+    key: "tmdb_id",
+    columns: &["name", "poster_path", "backdrop_path"],
+    optional: &["poster_path", "backdrop_path"],
+};
+const PEOPLE: Shared = Shared {
+    table: "people",
+    saving: "saving people",
+    key: "tmdb_id",
+    columns: &[
+        "name",
+        "original_name",
+        "gender",
+        "known_for_department",
+        "profile_path",
+        "popularity",
+        "adult",
+    ],
+    optional: &[
+        "original_name",
+        "gender",
+        "known_for_department",
+        "profile_path",
+        "popularity",
+        "adult",
+    ],
+};
+
+/// The columns that record whose copy a shared row holds.
+const SRC_RUN: &str = "src_run";
+const SRC_MOVIE: &str = "src_movie_tmdb_id";
+
 /// The join tables between movies and shared rows.
 struct Join {
     table: &'static str,
     column: &'static str,
-    shared: &'static str,
-    shared_key: &'static str,
+    shared: Shared,
 }
 
 const GENRES: Join = Join {
     table: "movie_genres",
     column: "genre_id",
-    shared: "genres",
-    shared_key: "tmdb_id",
+    shared: Shared {
+        table: "genres",
+        saving: "saving genres",
+        key: "tmdb_id",
+        columns: &["name"],
+        optional: &[],
+    },
 };
 const KEYWORDS: Join = Join {
     table: "movie_keywords",
     column: "keyword_id",
-    shared: "keywords",
-    shared_key: "tmdb_id",
+    shared: Shared {
+        table: "keywords",
+        saving: "saving keywords",
+        key: "tmdb_id",
+        columns: &["name"],
+        optional: &[],
+    },
 };
 const COMPANIES: Join = Join {
     table: "movie_production_companies",
     column: "company_id",
-    shared: "production_companies",
-    shared_key: "tmdb_id",
+    shared: Shared {
+        table: "production_companies",
+        saving: "saving production companies",
+        key: "tmdb_id",
+        columns: &["name", "logo_path", "origin_country"],
+        optional: &["logo_path", "origin_country"],
+    },
 };
 const COUNTRIES: Join = Join {
     table: "movie_production_countries",
     column: "country_id",
-    shared: "production_countries",
-    shared_key: "iso_3166_1",
+    shared: Shared {
+        table: "production_countries",
+        saving: "saving production countries",
+        key: "iso_3166_1",
+        columns: &["name"],
+        optional: &[],
+    },
 };
 const LANGUAGES: Join = Join {
     table: "movie_spoken_languages",
     column: "language_id",
-    shared: "spoken_languages",
-    shared_key: "iso_639_1",
+    shared: Shared {
+        table: "spoken_languages",
+        saving: "saving spoken languages",
+        key: "iso_639_1",
+        columns: &["name", "english_name"],
+        optional: &["english_name"],
+    },
 };
 
 const MOVIE_COLUMNS: [&str; 21] = [
@@ -156,6 +275,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         Saver {
             conn,
             tmdb_id,
+            run: 0,
             now: Utc::now(),
             stats: SaveStats::default(),
             fresh: false,
@@ -182,7 +302,8 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         Ok(())
     }
 
-    async fn save(mut self, b: &MovieBundle) -> Result<SaveStats, StoreError> {
+    async fn save(mut self, b: &MovieBundle, run: i64) -> Result<SaveStats, StoreError> {
+        self.run = run;
         let collection_id = self.collection(b).await?;
         let movie_id = self.movie(b, collection_id).await?;
 
@@ -209,14 +330,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                     ],
                 )
             }));
-            self.shared(
-                &COMPANIES,
-                &["tmdb_id", "name", "logo_path", "origin_country"],
-                &["name", "logo_path", "origin_country"],
-                &["logo_path", "origin_country"],
-                rows,
-            )
-            .await?;
+            self.shared(&COMPANIES.shared, rows).await?;
             self.join(
                 movie_id,
                 &COMPANIES,
@@ -231,8 +345,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                     vec![c.iso_3166_1.clone().into(), c.name.clone().into()],
                 )
             }));
-            self.shared(&COUNTRIES, &["iso_3166_1", "name"], &["name"], &[], rows)
-                .await?;
+            self.shared(&COUNTRIES.shared, rows).await?;
             self.join(
                 movie_id,
                 &COUNTRIES,
@@ -254,14 +367,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                     ],
                 )
             }));
-            self.shared(
-                &LANGUAGES,
-                &["iso_639_1", "name", "english_name"],
-                &["name", "english_name"],
-                &["english_name"],
-                rows,
-            )
-            .await?;
+            self.shared(&LANGUAGES.shared, rows).await?;
             self.join(
                 movie_id,
                 &LANGUAGES,
@@ -302,24 +408,13 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         let Some(c) = &b.movie.collection else {
             return Ok(None);
         };
-        self.stats.written += upsert(
-            self.conn,
-            "collections",
-            &["tmdb_id", "name", "poster_path", "backdrop_path"],
-            &["tmdb_id"],
-            OnExisting::Update {
-                set: &["name", "poster_path", "backdrop_path"],
-                keep_when_null: &["poster_path", "backdrop_path"],
-            },
-            vec![vec![
-                c.tmdb_id.into(),
-                c.name.clone().into(),
-                c.poster_path.clone().into(),
-                c.backdrop_path.clone().into(),
-            ]],
-        )
-        .await
-        .map_err(self.fail("saving its collection"))?;
+        let row = vec![
+            c.tmdb_id.into(),
+            c.name.clone().into(),
+            c.poster_path.clone().into(),
+            c.backdrop_path.clone().into(),
+        ];
+        self.shared(&COLLECTIONS, vec![row]).await?;
         let id = self
             .id_of("collections", "tmdb_id", c.tmdb_id.into())
             .await
@@ -423,34 +518,33 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 .into_iter()
                 .map(|(id, name)| (id, vec![id.into(), name.into()])),
         );
-        self.shared(join, &["tmdb_id", "name"], &["name"], &[], rows)
-            .await?;
+        self.shared(&join.shared, rows).await?;
         self.join(movie_id, join, keys).await
     }
 
-    /// Upserts shared rows (already sorted by key).
-    async fn shared(
-        &mut self,
-        join: &Join,
-        columns: &[&'static str],
-        set: &[&'static str],
-        keep_when_null: &[&'static str],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<(), StoreError> {
-        self.too_large(join.shared, rows.len())?;
+    /// Upserts this movie's copies of shared rows (key, then `columns`; sorted by key), each
+    /// replacing the stored copy only when it ranks at least as high (see the module doc).
+    async fn shared(&mut self, s: &Shared, mut rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        self.too_large(s.table, rows.len())?;
+        for row in &mut rows {
+            row.push(self.run.into());
+            row.push(self.tmdb_id.into());
+        }
+        let mut columns = vec![s.key];
+        columns.extend(s.columns);
+        columns.extend([SRC_RUN, SRC_MOVIE]);
+        let set = &columns[1..];
+        let when = outranks(s);
         self.stats.written += upsert(
             self.conn,
-            join.shared,
-            columns,
-            &[join.shared_key],
-            OnExisting::Update {
-                set,
-                keep_when_null,
-            },
+            s.table,
+            &columns,
+            &[s.key],
+            OnExisting::UpdateWhen { set, when: &when },
             rows,
         )
         .await
-        .map_err(self.fail(join.shared))?;
+        .map_err(self.fail(s.saving))?;
         Ok(())
     }
 
@@ -463,15 +557,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     ) -> Result<(), StoreError> {
         let shared_ids = Query::select()
             .column("id")
-            .from(join.shared)
-            .and_where(Expr::col(join.shared_key).is_in(keys.clone()))
+            .from(join.shared.table)
+            .and_where(Expr::col(join.shared.key).is_in(keys.clone()))
             .to_owned();
         if !keys.is_empty() {
             let select = Query::select()
                 .expr(Expr::val(movie_id))
                 .column("id")
-                .from(join.shared)
-                .and_where(Expr::col(join.shared_key).is_in(keys.clone()))
+                .from(join.shared.table)
+                .and_where(Expr::col(join.shared.key).is_in(keys.clone()))
                 .to_owned();
             let insert = Query::insert()
                 .into_table(join.table)
@@ -513,9 +607,12 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     async fn credits(&mut self, movie_id: i64, b: &MovieBundle) -> Result<(), StoreError> {
         let credits = b.credits.as_deref().unwrap_or_default();
         self.too_large("credits", credits.len())?;
+        let (keyed, fallback) = credit_keys(credits);
+        self.stats.fallback_credits += fallback;
 
+        // One body lists a person once per credit, with the same copy each time.
         let mut people = BTreeMap::new();
-        for c in credits {
+        for (_, c) in &keyed {
             people.entry(c.person.tmdb_id).or_insert(&c.person);
         }
         let rows = people
@@ -533,45 +630,14 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 ]
             })
             .collect();
-        let optional = [
-            "original_name",
-            "gender",
-            "known_for_department",
-            "profile_path",
-            "popularity",
-            "adult",
-        ];
-        let mut set = vec!["name"];
-        set.extend(optional);
-        self.stats.written += upsert(
-            self.conn,
-            "people",
-            &[
-                "tmdb_id",
-                "name",
-                "original_name",
-                "gender",
-                "known_for_department",
-                "profile_path",
-                "popularity",
-                "adult",
-            ],
-            &["tmdb_id"],
-            OnExisting::Update {
-                set: &set,
-                keep_when_null: &optional,
-            },
-            rows,
-        )
-        .await
-        .map_err(self.fail("saving people"))?;
+        self.shared(&PEOPLE, rows).await?;
 
         let ids = self
             .person_ids(people.keys().copied().collect())
             .await
             .map_err(self.fail("looking up people"))?;
-        let mut rows = Vec::with_capacity(credits.len());
-        for c in credits {
+        let mut rows = Vec::with_capacity(keyed.len());
+        for (key, c) in keyed {
             let person_id = ids.get(&c.person.tmdb_id).copied().ok_or_else(|| {
                 self.fail("linking credits")(DbErr::RecordNotFound(format!(
                     "person {} just written",
@@ -583,7 +649,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 Role::Crew { department, job } => (None, None, department.clone(), job.clone()),
             };
             rows.push((
-                c.credit_id.clone(),
+                key,
                 vec![
                     movie_id.into(),
                     person_id.into(),
@@ -599,6 +665,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             movie_id,
             "movie_credits",
             "credit_id",
+            KeyScope::Movie,
             &[
                 "movie_id",
                 "person_id",
@@ -613,14 +680,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         .await
     }
 
-    /// Upserts a part whose rows carry a globally unique upstream id (`key`, given apart from
-    /// the `set` columns), sorted by it for the lock order, then removes the movie's rows whose
-    /// id upstream no longer lists.
+    /// Upserts a part whose rows carry an upstream id (`key`, given apart from the `set`
+    /// columns, of which `movie_id` is the first), unique as `scope` says, sorted by it for the
+    /// lock order, then removes the movie's rows whose id upstream no longer lists.
     async fn replace_by_id(
         &mut self,
         movie_id: i64,
         table: &'static str,
         key: &'static str,
+        scope: KeyScope,
         set: &[&'static str],
         mut rows: Vec<(String, Vec<Value>)>,
     ) -> Result<(), StoreError> {
@@ -636,13 +704,20 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 row
             })
             .collect();
+        let (conflict, update): (&[&'static str], Vec<&'static str>) = match scope {
+            KeyScope::Global => (&[key], set.to_vec()),
+            KeyScope::Movie => (
+                &["movie_id", key],
+                set.iter().copied().filter(|c| *c != "movie_id").collect(),
+            ),
+        };
         self.stats.written += upsert(
             self.conn,
             table,
             &columns,
-            &[key],
+            conflict,
             OnExisting::Update {
-                set,
+                set: &update,
                 keep_when_null: &[],
             },
             rows,
@@ -714,8 +789,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             "iso_3166_1",
             "published_at",
         ];
-        self.replace_by_id(movie_id, "movie_videos", "tmdb_video_id", &set, rows)
-            .await
+        self.replace_by_id(
+            movie_id,
+            "movie_videos",
+            "tmdb_video_id",
+            KeyScope::Global,
+            &set,
+            rows,
+        )
+        .await
     }
 
     async fn release_dates(
@@ -907,8 +989,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             "updated_at",
             "url",
         ];
-        self.replace_by_id(movie_id, "reviews", "tmdb_review_id", &set, rows)
-            .await
+        self.replace_by_id(
+            movie_id,
+            "reviews",
+            "tmdb_review_id",
+            KeyScope::Global,
+            &set,
+            rows,
+        )
+        .await
     }
 
     /// Makes the movie's ratings from the given sources exactly `ratings`: each source listed
@@ -1019,4 +1108,201 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
 fn sorted<K: Ord>(rows: impl Iterator<Item = (K, Vec<Value>)>) -> Vec<Vec<Value>> {
     let map: BTreeMap<K, Vec<Value>> = rows.collect();
     map.into_values().collect()
+}
+
+/// Where a part's upstream id is unique.
+#[derive(Clone, Copy)]
+enum KeyScope {
+    /// Across the table (TMDB video and review ids).
+    Global,
+    /// Within the movie (credits: see the module doc).
+    Movie,
+}
+
+/// The condition, over `excluded` and the stored row, under which a copy of a row of `s`
+/// replaces the stored one: it ranks at least as high by (run, columns filled, lower movie id).
+/// Row values compare left to right on both backends.
+fn outranks(s: &Shared) -> String {
+    let stored = format!(r#""{}""#, s.table);
+    let col = |row: &str, c: &str| format!(r#"{row}."{c}""#);
+    let mut new = vec![col("excluded", SRC_RUN)];
+    let mut old = vec![col(&stored, SRC_RUN)];
+    if !s.optional.is_empty() {
+        let filled = |row: &str| {
+            s.optional
+                .iter()
+                .map(|c| format!("(CASE WHEN {} IS NULL THEN 0 ELSE 1 END)", col(row, c)))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        new.push(filled("excluded"));
+        old.push(filled(&stored));
+    }
+    // The lower movie id ranks higher: the sides swap.
+    new.push(col(&stored, SRC_MOVIE));
+    old.push(col("excluded", SRC_MOVIE));
+    format!("({}) >= ({})", new.join(", "), old.join(", "))
+}
+
+/// Longest character name a fallback credit key quotes (keys stay well within index limits).
+const FALLBACK_CHARACTER_CHARS: usize = 100;
+
+/// Each credit to save with its key, and how many keys are fallbacks (see the module doc):
+/// TMDB's `credit_id` when it names exactly one credit of the movie, else one derived from
+/// the credit. Exact repeats are dropped. The same list gives the same keys.
+fn credit_keys(credits: &[Credit]) -> (Vec<(String, &Credit)>, u64) {
+    let mut unique: Vec<&Credit> = Vec::with_capacity(credits.len());
+    let mut by_id: HashMap<(Option<&str>, i64), Vec<usize>> = HashMap::new();
+    for c in credits {
+        let same = by_id
+            .entry((c.credit_id.as_deref(), c.person.tmdb_id))
+            .or_default();
+        if same.iter().any(|&i| unique[i] == c) {
+            continue;
+        }
+        same.push(unique.len());
+        unique.push(c);
+    }
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for id in unique.iter().filter_map(|c| c.credit_id.as_deref()) {
+        *uses.entry(id).or_default() += 1;
+    }
+    let mut taken: HashSet<String> = uses
+        .iter()
+        .filter(|(_, n)| **n == 1)
+        .map(|(id, _)| (*id).to_owned())
+        .collect();
+    let mut fallback = 0;
+    let keyed = unique
+        .into_iter()
+        .map(|c| match c.credit_id.as_deref() {
+            Some(id) if uses[id] == 1 => (id.to_owned(), c),
+            _ => {
+                fallback += 1;
+                let base = fallback_key(c);
+                let mut key = base.clone();
+                let mut n = 1;
+                while !taken.insert(key.clone()) {
+                    n += 1;
+                    key = format!("{base}#{n}");
+                }
+                (key, c)
+            }
+        })
+        .collect();
+    (keyed, fallback)
+}
+
+fn fallback_key(c: &Credit) -> String {
+    let person = c.person.tmdb_id;
+    match &c.role {
+        Role::Cast { character, order } => {
+            let order = order.map(|o| o.to_string()).unwrap_or_default();
+            let character: String = character
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(FALLBACK_CHARACTER_CHARS)
+                .collect();
+            format!("fallback:cast:{person}:{order}:{character}")
+        }
+        Role::Crew { department, job } => format!(
+            "fallback:crew:{person}:{}:{}",
+            department.as_deref().unwrap_or(""),
+            job.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::bundle::Person;
+
+    fn credit(id: Option<&str>, person: i64, role: Role) -> Credit {
+        Credit {
+            credit_id: id.map(str::to_owned),
+            person: Person {
+                tmdb_id: person,
+                name: format!("P{person}"),
+                original_name: None,
+                gender: None,
+                known_for_department: None,
+                profile_path: None,
+                popularity: None,
+                adult: None,
+            },
+            role,
+        }
+    }
+
+    fn cast(character: &str, order: i32) -> Role {
+        Role::Cast {
+            character: Some(character.to_owned()),
+            order: Some(order),
+        }
+    }
+
+    fn crew(job: &str) -> Role {
+        Role::Crew {
+            department: Some("Crew".to_owned()),
+            job: Some(job.to_owned()),
+        }
+    }
+
+    #[test]
+    fn credits_without_a_distinct_id_get_fallback_keys() {
+        let long = |end: &str| format!("{}{end}", "x".repeat(100));
+        let credits = [
+            credit(Some("a"), 1, cast("Hero", 0)),
+            credit(Some("b"), 2, cast("Villain", 1)),
+            credit(Some("b"), 3, cast("Sidekick", 2)),
+            credit(None, 4, cast("Mother", 3)),
+            credit(None, 5, crew("Editor")),
+            // The same entry twice, with an id or without: one credit.
+            credit(Some("c"), 6, crew("Writer")),
+            credit(Some("c"), 6, crew("Writer")),
+            credit(None, 7, crew("Grip")),
+            credit(None, 7, crew("Grip")),
+            // Two roles that differ only past the part of the character a key quotes.
+            credit(None, 8, cast(&long("1"), 4)),
+            credit(None, 8, cast(&long("2"), 4)),
+        ];
+        let (keyed, fallback) = credit_keys(&credits);
+        let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+        let quoted = format!("fallback:cast:8:4:{}", "x".repeat(100));
+        assert_eq!(
+            keys,
+            [
+                "a".to_owned(),
+                "fallback:cast:2:1:Villain".to_owned(),
+                "fallback:cast:3:2:Sidekick".to_owned(),
+                "fallback:cast:4:3:Mother".to_owned(),
+                "fallback:crew:5:Crew:Editor".to_owned(),
+                "c".to_owned(),
+                "fallback:crew:7:Crew:Grip".to_owned(),
+                quoted.clone(),
+                format!("{quoted}#2"),
+            ]
+        );
+        assert_eq!(fallback, 7);
+        // The same list gives the same keys.
+        assert_eq!(credit_keys(&credits).0, keyed);
+    }
+
+    #[test]
+    fn the_rank_compares_run_then_filled_columns_then_the_lower_movie() {
+        assert_eq!(
+            outranks(&GENRES.shared),
+            r#"(excluded."src_run", "genres"."src_movie_tmdb_id") >= ("genres"."src_run", excluded."src_movie_tmdb_id")"#
+        );
+        let people = outranks(&PEOPLE);
+        assert!(
+            people.starts_with(
+                r#"(excluded."src_run", (CASE WHEN excluded."original_name" IS NULL THEN 0 ELSE 1 END) + "#
+            ),
+            "{people}"
+        );
+        assert_eq!(people.matches("CASE WHEN").count(), 12, "{people}");
+    }
 }

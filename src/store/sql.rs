@@ -26,6 +26,13 @@ pub(crate) enum OnExisting<'a> {
         set: &'a [&'static str],
         keep_when_null: &'a [&'static str],
     },
+    /// Overwrite `set` from the new row where `when` holds (an SQL condition over `excluded`
+    /// and the stored row, named by its table) and one of them differs: for rules about which
+    /// of two rows wins.
+    UpdateWhen {
+        set: &'a [&'static str],
+        when: &'a str,
+    },
     /// Overwrite `set` every time.
     Overwrite { set: &'a [&'static str] },
 }
@@ -125,6 +132,17 @@ fn on_conflict(table: &str, conflict: &[&'static str], on_existing: &OnExisting<
                 oc.value(*col, Expr::cust(new));
             }
             oc.action_and_where(Expr::cust(changed.join(" OR ")));
+        }
+        OnExisting::UpdateWhen { set, when } => {
+            let changed: Vec<String> = set
+                .iter()
+                .map(|col| format!(r#""{table}"."{col}" IS DISTINCT FROM excluded."{col}""#))
+                .collect();
+            oc.update_columns(set.iter().copied());
+            oc.action_and_where(Expr::cust(format!(
+                "({when}) AND ({})",
+                changed.join(" OR ")
+            )));
         }
     }
     oc.to_owned()

@@ -94,8 +94,13 @@ impl TestDb {
         row.try_get_by_index::<i64>(0).expect("a count")
     }
 
+    /// Saves `bundle` outside any run (run 0).
     pub async fn save(&self, bundle: &MovieBundle) -> store::SaveStats {
-        store::save_movie(&self.db, bundle)
+        self.save_in_run(bundle, 0).await
+    }
+
+    pub async fn save_in_run(&self, bundle: &MovieBundle, run: i64) -> store::SaveStats {
+        store::save_movie(&self.db, bundle, run)
             .await
             .unwrap_or_else(|e| panic!("saving {}: {e}", bundle.tmdb_id()))
     }

@@ -141,7 +141,7 @@ fn bundle_from_details(d: MovieDetails) -> Result<MovieBundle, MappingError> {
             })
             .collect()
     });
-    bundle.credits = d.credits.map(|c| credits(tmdb_id, c));
+    bundle.credits = d.credits.map(credits);
     bundle.keywords = d.keywords.map(|k| {
         dedup_by_key(k.keywords, |k| k.id)
             .into_iter()
@@ -175,20 +175,13 @@ fn person(p: models::PersonFields) -> Person {
     }
 }
 
-fn credits(movie: i64, c: models::Credits) -> Vec<Credit> {
+/// Every credit as listed, duplicates included: the store decides what identifies a credit
+/// whose `credit_id` is missing or repeated, and counts them.
+fn credits(c: models::Credits) -> Vec<Credit> {
     let mut out = Vec::with_capacity(c.cast.len() + c.crew.len());
     for m in c.cast {
-        // Bodies from before credit ids existed: derive a key that is stable for the same body.
-        let credit_id = non_empty(m.credit_id).unwrap_or_else(|| match m.cast_id {
-            Some(cast_id) => format!("legacy:{movie}:cast:{cast_id}"),
-            None => format!(
-                "legacy:{movie}:cast:{}:{}",
-                m.person.id,
-                m.character.as_deref().unwrap_or("")
-            ),
-        });
         out.push(Credit {
-            credit_id,
+            credit_id: non_empty(m.credit_id),
             role: Role::Cast {
                 character: non_empty(m.character),
                 order: m.order.and_then(|o| i32::try_from(o).ok()),
@@ -197,16 +190,8 @@ fn credits(movie: i64, c: models::Credits) -> Vec<Credit> {
         });
     }
     for m in c.crew {
-        let credit_id = non_empty(m.credit_id).unwrap_or_else(|| {
-            format!(
-                "legacy:{movie}:crew:{}:{}:{}",
-                m.person.id,
-                m.department.as_deref().unwrap_or(""),
-                m.job.as_deref().unwrap_or("")
-            )
-        });
         out.push(Credit {
-            credit_id,
+            credit_id: non_empty(m.credit_id),
             role: Role::Crew {
                 department: non_empty(m.department),
                 job: non_empty(m.job),
@@ -214,7 +199,7 @@ fn credits(movie: i64, c: models::Credits) -> Vec<Credit> {
             person: person(m.person),
         });
     }
-    dedup_by_key(out, |c| c.credit_id.clone())
+    out
 }
 
 fn videos(movie: i64, vs: Vec<models::Video>) -> Result<Vec<Video>, MappingError> {
@@ -403,10 +388,13 @@ mod tests {
     }
 
     #[test]
-    fn legacy_credits_get_stable_keys_and_similar_movies_stands_in() {
+    fn credits_keep_missing_and_repeated_ids_and_similar_movies_stands_in() {
         let body = br#"{"id":7,"title":"T",
-            "credits":{"cast":[{"id":3,"name":"A","cast_id":1,"character":"C","order":0}],
-                       "crew":[{"id":4,"name":"B","department":"Writing","job":"Writer"}]},
+            "credits":{"cast":[{"id":3,"name":"A","cast_id":1,"character":"C","order":0},
+                               {"id":5,"name":"E","credit_id":"","character":"D","order":1}],
+                       "crew":[{"id":4,"name":"B","department":"Writing","job":"Writer"},
+                               {"id":4,"name":"B","credit_id":"x","job":"Writer"},
+                               {"id":6,"name":"F","credit_id":"x","job":"Editor"}]},
             "similar_movies":{"page":1,"results":[{"id":9},{"id":8},{"id":9}]}}"#;
         let b = movie_bundle(body).unwrap();
         let ids: Vec<_> = b
@@ -415,7 +403,8 @@ mod tests {
             .into_iter()
             .map(|c| c.credit_id)
             .collect();
-        assert_eq!(ids, ["legacy:7:cast:1", "legacy:7:crew:4:Writing:Writer"]);
+        let x = Some("x".to_owned());
+        assert_eq!(ids, [None, None, None, x.clone(), x]);
         let similar = b.similar.unwrap();
         assert_eq!(
             similar,

@@ -65,8 +65,8 @@ pub mod movie_credits {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
-        /// TMDB's `credit_id`; for legacy bodies without one, a key derived from the credit.
-        #[sea_orm(unique)]
+        /// TMDB's `credit_id`, unique with `movie_id`; for a credit whose movie lists no
+        /// distinct `credit_id` for it, a key derived from the credit (see `store::save`).
         pub credit_id: String,
         pub movie_id: i64,
         pub person_id: i64,

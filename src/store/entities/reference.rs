@@ -1,5 +1,7 @@
 //! Rows shared between movies (collections, genres, keywords, people, companies, countries,
 //! languages) and the reference data that seed writes (external sources, cultural authorities).
+//! Each shared row holds one movie's copy of it and records whose (`src_run`,
+//! `src_movie_tmdb_id`).
 
 pub mod collections {
     use sea_orm::entity::prelude::*;
@@ -15,6 +17,10 @@ pub mod collections {
         pub name: String,
         pub poster_path: Option<String>,
         pub backdrop_path: Option<String>,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
         #[sea_orm(has_many)]
         pub movies: HasMany<super::super::movie::movies::Entity>,
     }
@@ -34,6 +40,10 @@ pub mod genres {
         #[sea_orm(unique)]
         pub tmdb_id: i64,
         pub name: String,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -51,6 +61,10 @@ pub mod keywords {
         #[sea_orm(unique)]
         pub tmdb_id: i64,
         pub name: String,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -74,6 +88,10 @@ pub mod people {
         pub profile_path: Option<String>,
         pub popularity: Option<f64>,
         pub adult: Option<bool>,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
         #[sea_orm(has_many)]
         pub credits: HasMany<super::super::parts::movie_credits::Entity>,
     }
@@ -95,6 +113,10 @@ pub mod production_companies {
         pub name: String,
         pub logo_path: Option<String>,
         pub origin_country: Option<String>,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -112,6 +134,10 @@ pub mod production_countries {
         #[sea_orm(unique, column_name = "iso_3166_1")]
         pub iso_3166_1: String,
         pub name: String,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -130,6 +156,10 @@ pub mod spoken_languages {
         pub iso_639_1: String,
         pub name: String,
         pub english_name: Option<String>,
+        /// Whose copy of the row this is (see `store::save`): the run that saved it
+        /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
+        pub src_run: i64,
+        pub src_movie_tmdb_id: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
