@@ -150,8 +150,24 @@ fn pending_items<'a>(
     .ready_chunks(CHUNK)
     .then(move |chunk| async move {
         let keys: Vec<String> = chunk.iter().map(|id| movie_key(*id)).collect();
-        if let Err(e) = cx.ledger().ensure(cx.db(), cx.name(), &keys).await {
-            *problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        // The write runs in a task of its own, not in this stream's future. When the stage
+        // stops taking items (Ctrl-C, a spent quota), `items::process` stops polling this
+        // stream but keeps it until the items in flight have finished. A write caught in
+        // between waits in the pool's fair queue for SQLite's only connection (or holds it),
+        // and the pool hands the connection to the first waiter when it is released: to a
+        // future that is never polled again. The items in flight (and the fetch stages'
+        // saves) then wait for that connection, and `process` waits for them. The run would
+        // stall until the 300 s acquire timeout failed them. A task of its own always
+        // finishes and releases the connection, whether or not this stream is polled again.
+        let (ledger, db, stage) = (cx.ledger().clone(), cx.db().clone(), cx.name().to_owned());
+        let recorded = tokio::spawn(async move { ledger.ensure(&db, &stage, &keys).await }).await;
+        let failed = match recorded {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(format!("recording movies as pending failed: {e}")),
+        };
+        if let Some(why) = failed {
+            *problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
             stop.cancel();
         }
         stream::iter(chunk.into_iter().map(|id| (movie_key(id), id)))

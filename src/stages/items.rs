@@ -72,6 +72,11 @@ fn reserve(next: &mut Option<Instant>, now: Instant, delay: Duration) -> Instant
 ///
 /// Returns `None` when every item was worked through without the policy tripping; the caller
 /// decides what that means (usually `Done`).
+///
+/// Once the stage stops taking items, `items` is no longer polled but lives on (with the
+/// caller) while the items in flight finish. So the stream itself must not hold or wait for
+/// anything those items need, such as SQLite's only connection: database work it must do
+/// goes into a task of its own (see `enrich::pending_items`).
 pub async fn process<I, S, F, Fut>(
     cx: &StageContext,
     stop: &CancellationToken,
