@@ -1,10 +1,10 @@
 //! `popctl run` end to end against upstream answers that are not plain: bodies over
-//! `max_body`, a server far slower than the plan's rate.
+//! `max_body`, a server far slower than the plan's rate, TMDB's `{"success":false}` in a 200.
 //! Issue 12: a run never leaves the app without its data.
 
 #![allow(clippy::unwrap_used)]
 
-use popctl::sim::{ListKind, OddMovies, RateLimit, SandboxConfig};
+use popctl::sim::{ListKind, OddMovies, RateLimit, SandboxConfig, Unsuccessful};
 use popctl::store::ledger::{self, ItemStatus};
 
 use crate::run_support::*;
@@ -154,4 +154,59 @@ async fn a_server_far_slower_than_the_plan_fails_nothing_with_one_try() {
         .map(|s| s["rate_limited"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(stage_429s, stats.rate_limited);
+}
+
+/// TMDB answers 200 `{"success":false,"status_code":34}` for one movie and status_code 11 for
+/// another: the first is skipped as a 404 would be, the second fails with TMDB's own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmdb_success_false_in_a_200_skips_or_fails_the_movie_in_tmdbs_words() {
+    let probe = Env::new(small_sim()).await;
+    let odd = popular(&probe, 2);
+    drop(probe);
+    let (missing, broken) = (odd[0], odd[1]);
+    let env = Env::new(SandboxConfig {
+        odd_movies: OddMovies {
+            unsuccessful: vec![
+                Unsuccessful {
+                    id: missing,
+                    status_code: 34,
+                    status_message: None,
+                },
+                Unsuccessful {
+                    id: broken,
+                    status_code: 11,
+                    status_message: None,
+                },
+            ],
+            ..OddMovies::default()
+        },
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("success-false.db");
+    let mut sets = quick(1);
+    sets.extend([
+        "defaults.retry.attempts=1".to_string(),
+        "stages.popular.on_error=continue".to_string(),
+    ]);
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 3);
+
+    let (status, reason) = movie_item(&url, "popular", missing).await;
+    assert_eq!(status, ItemStatus::Skipped);
+    assert_eq!(
+        reason,
+        format!("TMDB has no movie {missing} (HTTP 200 with status_code 34)")
+    );
+    let (status, error) = movie_item(&url, "popular", broken).await;
+    assert_eq!(status, ItemStatus::Failed);
+    assert!(
+        error.ends_with(
+            ": TMDB answered 200 with status_code 11: Internal error: Something went wrong, contact TMDb."
+        ),
+        "{error}"
+    );
+    assert!(!error.contains("missing field"), "{error}");
+    let db = connect(&url).await;
+    assert_eq!(stage_items(&db, "popular").await, (19, 1, 1, 0));
 }

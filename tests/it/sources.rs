@@ -1,19 +1,26 @@
 //! The HTTP source layer against the simulator over loopback: answers over `max_body` fail
-//! unread (with and without `Content-Length`) and are neither retried nor cached, and a
-//! server that keeps answering 429 fails a request once `max_rate_limited_wait` is spent.
+//! unread (with and without `Content-Length`) and are neither retried nor cached, a server
+//! that keeps answering 429 fails a request once `max_rate_limited_wait` is spent, and TMDB's
+//! `{"success":false}` in a 200 is read with TMDB's own code and message, on simulated and on
+//! recorded bodies.
 
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::Duration;
 
-use popctl::plan::{Backoff, CacheConfig, CacheMode, RetryPolicy, SourceConfig, SourceKind};
-use popctl::sim::{self, Api, OddMovies, RateLimit, Sandbox, SandboxConfig};
+use popctl::plan::{
+    Backoff, CacheConfig, CacheMode, DiscoverFilters, ListKind, RetryPolicy, SourceConfig,
+    SourceKind,
+};
+use popctl::sim::{self, Api, OddMovies, RateLimit, Sandbox, SandboxConfig, Unsuccessful};
 use popctl::sources::cache::SourceCache;
 use popctl::sources::http::{HttpError, SourceClient};
 use popctl::sources::retry::Retrier;
+use popctl::sources::tmdb::client::{Details, NotFound, TmdbClient, TmdbError, unsuccessful};
 
 use crate::cache::{cache_config, source};
+use crate::support::fixtures_dir;
 
 const MIB: u64 = 1 << 20;
 
@@ -213,4 +220,132 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
     assert_eq!(s.stats().tmdb.rate_limited, u64::from(rate_limited));
     assert_eq!(c.totals().rate_limited, u64::from(rate_limited));
     s.shutdown().await;
+}
+
+#[tokio::test]
+async fn tmdb_success_false_in_a_200_is_read_with_tmdbs_code_and_message() {
+    let s0 = sandbox(OddMovies::default()).await;
+    let picked = ids(&s0, 3);
+    s0.shutdown().await;
+    let (missing, broken, plain) = (picked[0], picked[1], picked[2]);
+    let s = sandbox(OddMovies {
+        unsuccessful: vec![
+            Unsuccessful {
+                id: missing,
+                status_code: 34,
+                status_message: None,
+            },
+            Unsuccessful {
+                id: broken,
+                status_code: 11,
+                status_message: None,
+            },
+        ],
+        ..OddMovies::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_config(dir.path(), CacheMode::ReadWrite);
+    let t = TmdbClient::new(tmdb(&s, MIB, &cache), Some("TMDB_API_KEY".into()));
+    let append = ["credits".to_string()];
+
+    // 34: "could not be found", as a 404 would say; kept as a negative answer.
+    let found = t.details(i64::from(missing), &append, &retrier(1)).await;
+    assert!(
+        matches!(
+            found.as_ref().map(|f| &f.value),
+            Ok(Details::NotFound(NotFound::StatusCode34))
+        ),
+        "{found:?}"
+    );
+    assert_eq!(cache_entries(dir.path()), 1);
+
+    // Any other code is an error in TMDB's words, not a parser's "missing field `id`".
+    let err = t
+        .details(i64::from(broken), &append, &retrier(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TmdbError::Unsuccessful {
+            status: 200,
+            status_code: 11,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tmdb: GET {}/movie/{broken}?append_to_response=credits: TMDB answered 200 with status_code 11: Internal error: Something went wrong, contact TMDb.",
+            s.tmdb_base_url()
+        )
+    );
+    assert_eq!(cache_entries(dir.path()), 1, "not kept");
+
+    assert!(matches!(
+        t.details(i64::from(plain), &append, &retrier(1))
+            .await
+            .unwrap()
+            .value,
+        Details::Found(_)
+    ));
+    // Other endpoints go through the same door and answer normally.
+    let page = t
+        .list_page(
+            ListKind::Popular,
+            &DiscoverFilters::default(),
+            1,
+            &retrier(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.value.ids.len(), 20);
+    assert_eq!(t.genres(&retrier(1)).await.unwrap().value.len(), 19);
+    s.shutdown().await;
+}
+
+/// Every recorded TMDB body: the real answers are not mistaken for an error envelope, and every
+/// recorded envelope that says `"success": false` is read with its code.
+#[test]
+fn recorded_tmdb_bodies_are_read_as_answers_or_envelopes() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let mut answers = 0;
+    let mut envelopes = 0;
+    for entry in walk(&fixtures.join("tmdb")) {
+        let body = std::fs::read(&entry).unwrap();
+        let name = entry.to_string_lossy().into_owned();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        match unsuccessful(&body) {
+            None => {
+                assert_ne!(value["success"], false, "{name}");
+                answers += 1;
+            }
+            Some(u) => {
+                assert!(name.contains("/errors/"), "{name}");
+                assert_eq!(value["success"], false, "{name}");
+                assert_eq!(
+                    u.status_code,
+                    value["status_code"].as_i64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    u.message,
+                    value["status_message"].as_str().unwrap(),
+                    "{name}"
+                );
+                envelopes += 1;
+            }
+        }
+    }
+    assert!(answers >= 100, "{answers} recorded answers");
+    assert!(envelopes >= 5, "{envelopes} recorded envelopes");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    crate::run_support::files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
 }
