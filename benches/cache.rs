@@ -76,6 +76,8 @@ fn source(kind: SourceKind, base_url: String) -> SourceConfig {
         },
         timeout: Duration::from_secs(30),
         daily_quota: None,
+        max_body: kind.default_max_body(),
+        max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
     }
 }
 

@@ -226,19 +226,7 @@ fn table(stats: &[SourceStats]) -> String {
 }
 
 /// Bytes in binary units with one decimal: `512 B`, `12.3 KiB`, `4.0 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use crate::plan::units::human_size as human_bytes;
 
 #[cfg(test)]
 mod tests {

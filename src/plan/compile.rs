@@ -38,6 +38,8 @@ pub mod keys {
         "rate",
         "timeout",
         "daily_quota",
+        "max_body",
+        "max_rate_limited_wait",
     ];
     pub const DEFAULTS: &[&str] = &["retry"];
     pub const RETRY: &[&str] = &["attempts", "backoff", "initial", "max", "jitter"];
@@ -124,6 +126,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://popctl-dev.db?mode=rwc";
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 pub const MAX_CONCURRENCY: u32 = 256;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one request may wait out 429 answers: long enough to ride out a server that is
+/// slower than the plan's rate for a while, short enough that a run against a source that
+/// never lets up ends with failed items instead of hanging.
+pub const DEFAULT_MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(600);
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
 pub const DEFAULT_DATA_DIR: &str = "data";
@@ -492,6 +498,36 @@ impl<'a> Cx<'a> {
             what: "rate",
             help: "a rate is requests per period: \"40/s\", \"300/10s\", \"1000/day\" (also /m, /h)",
             parse: units::parse_rate,
+        })
+    }
+
+    /// A size: an integer of bytes, or a string with a unit ("8MiB").
+    pub fn size(&mut self, t: Tbl<'_>, key: &str) -> Option<u64> {
+        let v = t.dict.get(key)?;
+        let path = t.path.key(key);
+        if let Value::Num(..) = v {
+            return match int_of(v).map(u64::try_from) {
+                Some(Ok(n)) => Some(n),
+                Some(Err(_)) => {
+                    self.out_of_range(
+                        &path,
+                        format!("`{path}` cannot be negative"),
+                        "a negative size",
+                    );
+                    None
+                }
+                None => {
+                    self.type_error(&path, v, "a size like \"8MiB\" or an integer of bytes");
+                    None
+                }
+            };
+        }
+        self.unit(t, key, UnitKind {
+            expected: "a size like \"8MiB\" or an integer of bytes",
+            code: Code::InvalidSize,
+            what: "size",
+            help: "a size is a whole number and a unit: B, KiB, MiB, GiB (or kB, MB, GB), like \"8MiB\"; or an integer of bytes",
+            parse: units::parse_size,
         })
     }
 
@@ -881,6 +917,25 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         );
     }
     let daily_quota = cx.uint(t, "daily_quota", 1..=u32::MAX);
+    let max_body = cx.size(t, "max_body");
+    if max_body == Some(0) {
+        cx.out_of_range(
+            &t.path.key("max_body"),
+            format!("`{}` must be larger than zero", t.path.key("max_body")),
+            "no answer would fit",
+        );
+    }
+    let max_rate_limited_wait = cx.duration(t, "max_rate_limited_wait");
+    if max_rate_limited_wait == Some(Duration::ZERO) {
+        cx.out_of_range(
+            &t.path.key("max_rate_limited_wait"),
+            format!(
+                "`{}` must be longer than zero",
+                t.path.key("max_rate_limited_wait")
+            ),
+            "no time to wait out a 429",
+        );
+    }
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -891,6 +946,8 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         rate,
         timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
         daily_quota,
+        max_body: max_body.unwrap_or_else(|| kind.default_max_body()),
+        max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
     })
 }
 

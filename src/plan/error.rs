@@ -87,6 +87,8 @@ pub enum Code {
     InvalidName,
     /// The plan needs more requests than a source's `daily_quota` (warning).
     Quota,
+    /// An invalid size (`max_body`).
+    InvalidSize,
 }
 
 impl Code {
@@ -126,6 +128,7 @@ impl Code {
             Code::Override => "popctl::plan::override",
             Code::InvalidName => "popctl::plan::invalid_name",
             Code::Quota => "popctl::plan::quota",
+            Code::InvalidSize => "popctl::plan::invalid_size",
         }
     }
 }

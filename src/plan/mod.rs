@@ -33,7 +33,8 @@ use std::path::PathBuf;
 
 pub use budget::{Budget, SourceBudget, StageBudget, budget, thousands};
 pub use compile::{
-    DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, database_url_problem, default_key_var, keys,
+    DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT, database_url_problem,
+    default_key_var, keys,
 };
 pub use error::{Code, Origin, PlanDiagnostic, PlanErrors, RenderStyle, Site};
 pub use layer::{ENV_PREFIX, SECTIONS};

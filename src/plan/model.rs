@@ -196,6 +196,17 @@ impl SourceKind {
             },
         }
     }
+
+    /// The largest answer read when a source sets no `max_body`. The biggest recorded TMDB
+    /// details answer (credits, images and keywords appended) is about 260 KiB, so 8 MiB leaves
+    /// room for the biggest films while a runaway body cannot take the process's memory; an
+    /// OMDb record is a few KiB.
+    pub fn default_max_body(self) -> u64 {
+        match self {
+            SourceKind::Tmdb => 8 << 20,
+            SourceKind::Omdb => 1 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +222,10 @@ pub struct SourceConfig {
     pub rate: Rate,
     pub timeout: Duration,
     pub daily_quota: Option<u32>,
+    /// The largest answer body read, in bytes; a bigger answer fails its request unread.
+    pub max_body: u64,
+    /// The longest one request may spend waiting out 429 answers before it fails.
+    pub max_rate_limited_wait: Duration,
 }
 
 /// `count` requests per `per` ("40/s", "300/10s", "1000/day").

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 use super::model::*;
-use super::units::{format_duration, format_rate};
+use super::units::{format_duration, format_rate, format_size};
 
 /// What to do with secrets and machine-specific paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +132,12 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
         if let Some(q) = src.daily_quota {
             writeln!(out, "daily_quota = {q}")?;
         }
+        writeln!(out, "max_body = {}", s(&format_size(src.max_body)))?;
+        writeln!(
+            out,
+            "max_rate_limited_wait = {}",
+            s(&format_duration(src.max_rate_limited_wait))
+        )?;
     }
 
     for stage in &plan.stages {

@@ -119,6 +119,23 @@ impl JsonSchema for RateText {
     }
 }
 
+/// "8MiB", "512KiB", or an integer of bytes.
+struct SizeValue;
+impl JsonSchema for SizeValue {
+    fn schema_name() -> Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Bytes: a whole number and a unit, B, KiB, MiB, GiB (or kB, MB, GB), like \"8MiB\"; or an integer of bytes.",
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "string", "pattern": "^\\s*[0-9]+(B|KiB|MiB|GiB|kB|KB|MB|GB)\\s*$" }
+            ]
+        })
+    }
+}
+
 /// A count, a ratio or a percentage.
 struct MaxFailuresValue;
 impl JsonSchema for MaxFailuresValue {
@@ -195,6 +212,12 @@ struct SourceTable {
     /// Requests the key allows per day; `validate` warns when a plan needs more.
     #[schemars(range(min = 1))]
     daily_quota: Option<u32>,
+    /// The largest answer read; a bigger one fails its item unread, without retry (default:
+    /// TMDB "8MiB", OMDb "1MiB").
+    max_body: Option<SizeValue>,
+    /// How long one request may wait out 429 answers, which do not count as tries; past it the
+    /// item fails (default "10m").
+    max_rate_limited_wait: Option<DurationText>,
 }
 
 /// Defaults every stage starts from.

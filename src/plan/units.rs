@@ -1,8 +1,9 @@
-//! Durations ("500ms", "15s", "2m", "1h", "1d") and rates ("40/s", "300/10s", "1000/day") as
-//! plans write them.
+//! Durations ("500ms", "15s", "2m", "1h", "1d"), rates ("40/s", "300/10s", "1000/day") and
+//! sizes ("8MiB", "512KiB", "1000000B") as plans write them.
 //!
-//! Both are strings with a unit so a plan never has to guess whether `timeout = 15` means seconds
-//! or milliseconds. A parse error is a short phrase the compiler puts into a labelled diagnostic.
+//! All are strings with a unit so a plan never has to guess whether `timeout = 15` means seconds
+//! or milliseconds; a size may also be a bare integer of bytes, which cannot be misread. A parse
+//! error is a short phrase the compiler puts into a labelled diagnostic.
 
 use std::fmt;
 use std::time::Duration;
@@ -115,6 +116,96 @@ pub fn parse_rate(text: &str) -> Result<Rate, UnitError> {
         return Err(err("the period must be longer than zero"));
     }
     Ok(Rate { count, per })
+}
+
+/// The units a size accepts, with their length in bytes, largest first. Binary and decimal
+/// prefixes mean what they say: `1MiB` is 1,048,576 bytes, `1MB` is 1,000,000.
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("GiB", 1 << 30),
+    ("GB", 1_000_000_000),
+    ("MiB", 1 << 20),
+    ("MB", 1_000_000),
+    ("KiB", 1 << 10),
+    ("kB", 1_000),
+    ("KB", 1_000),
+    ("B", 1),
+];
+
+const SIZE_UNIT_NAMES: &str = "B, KiB, MiB, GiB (or kB, MB, GB)";
+
+/// Parses `"<whole number><unit>"` with unit `B`, `KiB`, `MiB`, `GiB`, `kB`/`KB`, `MB` or `GB`.
+/// `"0B"` parses; whether zero makes sense is the caller's call.
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    if number.is_empty() {
+        return Err(if text.is_empty() {
+            err("empty size")
+        } else if text.starts_with('-') {
+            err("a size cannot be negative")
+        } else {
+            err("a size starts with a whole number, like `8MiB` or `512KiB`")
+        });
+    }
+    if unit.is_empty() {
+        return Err(err(format!(
+            "missing unit: write `{number}B`, `{number}KiB` or `{number}MiB`, or an integer of bytes without quotes"
+        )));
+    }
+    if unit.starts_with('.') {
+        return Err(err(
+            "use a whole number with a smaller unit, like `1536KiB` for 1.5 MiB",
+        ));
+    }
+    let known = |u: &str| SIZE_UNITS.iter().find(|(name, _)| *name == u);
+    if unit.starts_with(char::is_whitespace) {
+        let unit = unit.trim_start();
+        return Err(if known(unit).is_some() {
+            err(format!("write `{number}{unit}` without a space"))
+        } else {
+            err(format!("unknown unit `{unit}`: use {SIZE_UNIT_NAMES}"))
+        });
+    }
+    let Some(&(_, len)) = known(unit) else {
+        return Err(err(format!("unknown unit `{unit}`: use {SIZE_UNIT_NAMES}")));
+    };
+    let number: u64 = number.parse().map_err(|_| err("the number is too large"))?;
+    number
+        .checked_mul(len)
+        .ok_or_else(|| err("the size is too large"))
+}
+
+/// Writes a size back in the plan's own syntax, in the largest binary unit that is exact
+/// (`8MiB`, `1500B`), so it reads back to the same number of bytes.
+pub fn format_size(bytes: u64) -> String {
+    for unit in ["GiB", "MiB", "KiB"] {
+        let len = SIZE_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map_or(1, |(_, l)| *l);
+        if bytes != 0 && bytes % len == 0 {
+            return format!("{}{unit}", bytes / len);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// Bytes for people, in binary units with one decimal: `512 B`, `12.3 KiB`, `20.0 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Writes a duration back in the plan's own syntax, in the largest unit that is exact.
@@ -297,6 +388,62 @@ mod tests {
         ] {
             assert_eq!(format_rate(parse_rate(text).unwrap()), back);
         }
+    }
+
+    #[test]
+    fn sizes_in_every_unit() {
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1500B"), Ok(1500));
+        assert_eq!(parse_size("3kB"), Ok(3000));
+        assert_eq!(parse_size("3KB"), Ok(3000));
+        assert_eq!(parse_size(" 2MB "), Ok(2_000_000));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("0B"), Ok(0));
+    }
+
+    #[test]
+    fn bad_sizes_say_why() {
+        let reason = |t: &str| parse_size(t).unwrap_err().reason;
+        assert_eq!(reason(""), "empty size");
+        assert!(reason("1024").starts_with("missing unit: write `1024B`"));
+        assert_eq!(
+            reason("8megs"),
+            "unknown unit `megs`: use B, KiB, MiB, GiB (or kB, MB, GB)"
+        );
+        assert_eq!(reason("8 MiB"), "write `8MiB` without a space");
+        assert_eq!(reason("-1MiB"), "a size cannot be negative");
+        assert!(reason("1.5MiB").contains("1536KiB"));
+        assert!(reason("MiB").starts_with("a size starts with a whole number"));
+        assert_eq!(reason("99999999999999999999B"), "the number is too large");
+        assert_eq!(reason("99999999999GiB"), "the size is too large");
+        // Units are case-sensitive: `mb` could mean millibits.
+        assert!(reason("8mib").starts_with("unknown unit `mib`"));
+    }
+
+    #[test]
+    fn sizes_format_exactly_and_for_people() {
+        for n in [
+            0,
+            1,
+            1500,
+            1 << 10,
+            8 << 20,
+            3 << 30,
+            1_000_000,
+            (8 << 20) + 1,
+        ] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n), "{n}");
+        }
+        assert_eq!(format_size(8 << 20), "8MiB");
+        assert_eq!(format_size(1536), "1536B");
+        assert_eq!(format_size(3072), "3KiB");
+        assert_eq!(format_size(1_000_000), "1000000B");
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(20 << 20), "20.0 MiB");
     }
 
     #[test]

@@ -121,6 +121,93 @@ impl Faults {
     }
 }
 
+/// TMDB movies whose details answer (`movie/{id}`, the numeric id) is odd on purpose, to test
+/// what a client does with answers the real API sends rarely. Default: none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OddMovies {
+    /// Details answers padded with trailing spaces to `padded_bytes`: still the same JSON, as
+    /// big as a test needs.
+    pub padded: Vec<u32>,
+    pub padded_bytes: u64,
+    /// Details answers sent with `Transfer-Encoding: chunked` instead of a `Content-Length`.
+    pub chunked: Vec<u32>,
+    /// Details answers that are HTTP 200 with TMDB's error envelope
+    /// `{"success":false,"status_code":…,"status_message":…}`.
+    pub unsuccessful: Vec<Unsuccessful>,
+}
+
+/// One `odd_movies.unsuccessful` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsuccessful {
+    pub id: u32,
+    pub status_code: u32,
+    /// Default: TMDB's message for `status_code`; required for a code the simulator does not
+    /// know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+/// The default size of a padded answer: a details body 20 MiB long.
+pub const DEFAULT_PADDED_BYTES: u64 = 20 << 20;
+
+/// The largest padded answer: enough to exceed any sane client limit, not enough to strain
+/// the machine serving it.
+pub const MAX_PADDED_BYTES: u64 = 256 << 20;
+
+impl Default for OddMovies {
+    fn default() -> Self {
+        OddMovies {
+            padded: Vec::new(),
+            padded_bytes: DEFAULT_PADDED_BYTES,
+            chunked: Vec::new(),
+            unsuccessful: Vec::new(),
+        }
+    }
+}
+
+impl OddMovies {
+    /// The envelope for movie `id`, if it answers one: (status_code, status_message).
+    pub(crate) fn unsuccessful(&self, id: u32) -> Option<(u32, &str)> {
+        let u = self.unsuccessful.iter().find(|u| u.id == id)?;
+        let message = u
+            .status_message
+            .as_deref()
+            .or_else(|| super::tmdb::status_message(u.status_code))?;
+        Some((u.status_code, message))
+    }
+
+    /// `padded_bytes` in range; every `unsuccessful` entry has a message.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.padded_bytes > MAX_PADDED_BYTES {
+            return Err((
+                "odd_movies.padded_bytes".to_string(),
+                format!(
+                    "padded_bytes must be at most {MAX_PADDED_BYTES} (256 MiB), not {}",
+                    self.padded_bytes
+                ),
+            ));
+        }
+        for u in &self.unsuccessful {
+            if u.status_message.is_none() && super::tmdb::status_message(u.status_code).is_none() {
+                return Err((
+                    "odd_movies.unsuccessful".to_string(),
+                    format!(
+                        "status_code {} needs a status_message (the sandbox knows the messages of {})",
+                        u.status_code,
+                        super::tmdb::known_status_codes()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The default "today" of the catalog: fixed, so that the same seed gives the same bodies on
 /// every day (lists like `upcoming` and `movie/changes` are relative to it).
 pub const DEFAULT_TODAY: (i32, u32, u32) = (2025, 6, 15);
@@ -146,6 +233,7 @@ pub struct SandboxConfig {
     pub omdb_daily_quota: Option<u32>,
     pub faults: Faults,
     pub latency: Latency,
+    pub odd_movies: OddMovies,
 }
 
 impl Default for SandboxConfig {
@@ -163,6 +251,7 @@ impl Default for SandboxConfig {
             omdb_daily_quota: None,
             faults: Faults::none(),
             latency: Latency::default(),
+            odd_movies: OddMovies::default(),
         }
     }
 }
@@ -240,7 +329,8 @@ impl SandboxConfig {
                 ),
             ));
         }
-        self.faults.validate()
+        self.faults.validate()?;
+        self.odd_movies.validate()
     }
 }
 
@@ -391,5 +481,37 @@ drop = 0.002
 
         let (message, _) = error_text("today = 2024-13-01");
         assert!(!message.is_empty());
+
+        let (message, _) = error_text("[odd_movies]\npadded_bytes = 999999999999\n");
+        assert!(message.contains("at most"), "{message}");
+
+        let text = "[odd_movies]\nunsuccessful = [{ id = 5, status_code = 99 }]\n";
+        let (message, span) = error_text(text);
+        assert!(
+            message.contains("status_code 99 needs a status_message"),
+            "{message}"
+        );
+        assert!(span.is_some());
+    }
+
+    #[test]
+    fn odd_movies_parse_with_defaults() {
+        let text = r#"
+[odd_movies]
+padded = [603, 604]
+chunked = [604]
+unsuccessful = [{ id = 605, status_code = 34 }, { id = 606, status_code = 99, status_message = "Odd." }]
+"#;
+        let c = SandboxConfig::from_toml(text, "sandbox.toml").unwrap();
+        let odd = &c.odd_movies;
+        assert_eq!(odd.padded, [603, 604]);
+        assert_eq!(odd.padded_bytes, DEFAULT_PADDED_BYTES);
+        assert_eq!(odd.chunked, [604]);
+        assert_eq!(
+            odd.unsuccessful(605),
+            Some((34, "The resource you requested could not be found."))
+        );
+        assert_eq!(odd.unsuccessful(606), Some((99, "Odd.")));
+        assert_eq!(odd.unsuccessful(603), None);
     }
 }

@@ -69,19 +69,16 @@ pub(crate) fn latency(latency: &Latency, seed: u64, seq: u64) -> Duration {
 pub(crate) fn server_error(api: Api, status: u16) -> Response {
     match api {
         Api::Tmdb => {
-            let (code, message) = match status {
-                502 => (43, "Couldn't connect to the backend server."),
-                503 => (
-                    9,
-                    "Service offline: This service is temporarily offline, try again later.",
-                ),
-                _ => (11, "Internal error: Something went wrong, contact TMDb."),
+            let code = match status {
+                502 => 43,
+                503 => 9,
+                _ => 11,
             };
             Response::json_bytes(
                 status,
                 serde_json::to_vec(&serde_json::json!({
                     "status_code": code,
-                    "status_message": message,
+                    "status_message": super::tmdb::status_message(code).unwrap_or_default(),
                 }))
                 .unwrap_or_default(),
             )

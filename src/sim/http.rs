@@ -148,7 +148,12 @@ pub(crate) struct Response {
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Sent with `Transfer-Encoding: chunked` instead of a `Content-Length`.
+    pub chunked: bool,
 }
+
+/// The most body bytes in one chunk of a chunked answer.
+const CHUNK: usize = 64 * 1024;
 
 pub(crate) const JSON: &str = "application/json;charset=utf-8";
 
@@ -159,6 +164,7 @@ impl Response {
             content_type: JSON,
             headers: Vec::new(),
             body,
+            chunked: false,
         }
     }
 
@@ -179,6 +185,7 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             headers: Vec::new(),
             body: text.as_bytes().to_vec(),
+            chunked: false,
         }
     }
 
@@ -192,14 +199,18 @@ impl Response {
         self
     }
 
-    /// The status line and headers, announcing `content_length` bytes of body.
+    /// The status line and headers, announcing `content_length` bytes of body (or chunks).
     pub fn head(&self, content_length: usize, close: bool) -> Vec<u8> {
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
         head.extend_from_slice(format!("Content-Type: {}\r\n", self.content_type).as_bytes());
-        head.extend_from_slice(format!("Content-Length: {content_length}\r\n").as_bytes());
+        if self.chunked {
+            head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        } else {
+            head.extend_from_slice(format!("Content-Length: {content_length}\r\n").as_bytes());
+        }
         for (name, value) in &self.headers {
             head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
@@ -211,6 +222,8 @@ impl Response {
     }
 
     /// Writes the head announcing `announced` bytes, then the first `sent` bytes of the body.
+    /// A chunked answer announces no length; it ends with its last chunk when `sent` is all it
+    /// meant to send (`announced`), and breaks off without one otherwise.
     pub async fn write(
         &self,
         stream: &mut TcpStream,
@@ -218,9 +231,24 @@ impl Response {
         sent: usize,
         close: bool,
     ) -> std::io::Result<()> {
+        let body = &self.body[..sent.min(self.body.len())];
         let mut out = self.head(announced, close);
-        out.extend_from_slice(&self.body[..sent.min(self.body.len())]);
+        if !self.chunked {
+            out.extend_from_slice(body);
+            stream.write_all(&out).await?;
+            return stream.flush().await;
+        }
         stream.write_all(&out).await?;
+        for chunk in body.chunks(CHUNK) {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            stream.write_all(chunk).await?;
+            stream.write_all(b"\r\n").await?;
+        }
+        if sent == announced {
+            stream.write_all(b"0\r\n\r\n").await?;
+        }
         stream.flush().await
     }
 }
@@ -292,5 +320,13 @@ mod tests {
         assert!(head.contains("Content-Length: 2\r\n"));
         assert!(head.contains("Retry-After: 3\r\n"));
         assert!(head.ends_with("Connection: close\r\n\r\n"));
+
+        let chunked = Response {
+            chunked: true,
+            ..Response::json_bytes(200, b"{}".to_vec())
+        };
+        let head = String::from_utf8(chunked.head(2, false)).unwrap();
+        assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+        assert!(!head.contains("Content-Length"), "{head}");
     }
 }

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! One request goes through: latency → the API's rate limit (429) → an injected fault →
-//! the key (401) → OMDb's daily quota → the route. `/__sandbox/*` (stats and steering) skips
+//! the key (401) → OMDb's daily quota → the route → the configured odd answers (`odd_movies`). `/__sandbox/*` (stats and steering) skips
 //! all of that. See `docs/sandbox.md`.
 
 mod catalog;
@@ -46,7 +46,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::plan::ListKind;
 pub use catalog::{Catalog, Discover, GenreFilter, IndexEntry, SortKey};
-pub use config::{Api, DEFAULT_TODAY, Faults, Latency, MAX_MOVIES, RateLimit, SandboxConfig};
+pub use config::{
+    Api, DEFAULT_PADDED_BYTES, DEFAULT_TODAY, Faults, Latency, MAX_MOVIES, MAX_PADDED_BYTES,
+    OddMovies, RateLimit, SandboxConfig, Unsuccessful,
+};
 pub use generate::Person;
 pub use stats::{ApiStats, FaultStats, Stats};
 pub use tmdb::Part;
@@ -127,6 +130,7 @@ struct State {
     quota: Quota,
     faults: RwLock<Faults>,
     latency: RwLock<Latency>,
+    odd_movies: OddMovies,
     /// Numbers API requests; fault and latency draws are keyed by it.
     seq: AtomicU64,
     stats: Recorder,
@@ -203,6 +207,7 @@ pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
         quota: Quota::new(config.omdb_daily_quota),
         faults: RwLock::new(config.faults),
         latency: RwLock::new(config.latency),
+        odd_movies: config.odd_movies,
         seq: AtomicU64::new(0),
         stats: Recorder::default(),
     });
@@ -454,8 +459,12 @@ async fn api_request(
 
     let response = match api {
         Api::Tmdb if !tmdb::authorized(req, &state.tmdb_key) => tmdb::unauthorized(),
-        Api::Tmdb => tmdb::serve(&state.catalog, &tmdb_route, req)
-            .with_header("Cache-Control", "public, max-age=28800"),
+        Api::Tmdb => tmdb::odd(
+            &state.odd_movies,
+            &tmdb_route,
+            tmdb::serve(&state.catalog, &tmdb_route, req)
+                .with_header("Cache-Control", "public, max-age=28800"),
+        ),
         Api::Omdb => match omdb::check_key(req, &state.omdb_key) {
             Some(refusal) => refusal,
             None if !state.quota.take() => {

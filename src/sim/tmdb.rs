@@ -9,6 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use super::catalog::{Catalog, Discover, GenreFilter, SortKey, fmt_date};
+use super::config::OddMovies;
 use super::http::{Request, Response};
 use super::model::{ChangedId, MovieSummary, Page};
 use super::words;
@@ -154,6 +155,49 @@ impl Route<'_> {
     }
 }
 
+/// TMDB's messages for the status codes the simulator answers with (TMDB's error table; 25,
+/// the rate limit, has a message with numbers in it: [`rate_limited`]).
+const STATUS_MESSAGES: &[(u32, &str)] = &[
+    (7, "Invalid API key: You must be granted a valid key."),
+    (
+        9,
+        "Service offline: This service is temporarily offline, try again later.",
+    ),
+    (11, "Internal error: Something went wrong, contact TMDb."),
+    (
+        20,
+        "Invalid date range: Should be a range no longer than 14 days.",
+    ),
+    (
+        22,
+        "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
+    ),
+    (
+        27,
+        "Too many append to response objects: The maximum number of remote calls is 20.",
+    ),
+    (34, "The resource you requested could not be found."),
+    (43, "Couldn't connect to the backend server."),
+];
+
+/// TMDB's message for `code`, when the simulator knows it.
+pub(crate) fn status_message(code: u32) -> Option<&'static str> {
+    STATUS_MESSAGES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, m)| *m)
+}
+
+/// The codes [`status_message`] knows.
+pub(crate) fn known_status_codes() -> impl Iterator<Item = u32> {
+    STATUS_MESSAGES.iter().map(|(c, _)| *c)
+}
+
+/// TMDB's error body for `code` with its own message.
+pub(crate) fn coded_error(status: u16, code: u32) -> Response {
+    error(status, code, status_message(code).unwrap_or_default())
+}
+
 /// `{"status_code":…,"status_message":…,"success":false}`, TMDB's 4xx error body.
 pub(crate) fn error(status: u16, code: u32, message: &str) -> Response {
     #[derive(Serialize)]
@@ -173,19 +217,15 @@ pub(crate) fn error(status: u16, code: u32, message: &str) -> Response {
 }
 
 pub(crate) fn unauthorized() -> Response {
-    error(401, 7, "Invalid API key: You must be granted a valid key.")
+    coded_error(401, 7)
 }
 
 fn not_found() -> Response {
-    error(404, 34, "The resource you requested could not be found.")
+    coded_error(404, 34)
 }
 
 fn invalid_page() -> Response {
-    error(
-        400,
-        22,
-        "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
-    )
+    coded_error(400, 22)
 }
 
 /// TMDB's 429 (no success field, as in the documented body), with `Retry-After` in seconds.
@@ -249,6 +289,35 @@ pub(crate) fn serve(catalog: &Catalog, route: &Route<'_>, req: &Request) -> Resp
     result.unwrap_or_else(|e| e)
 }
 
+/// The details answer of a movie listed in `odd_movies`, made odd as configured: TMDB's error
+/// envelope in a 200, a body padded with trailing spaces, chunked transfer. Other answers pass
+/// unchanged.
+pub(crate) fn odd(odd: &OddMovies, route: &Route<'_>, response: Response) -> Response {
+    let Route::Details(id) = route else {
+        return response;
+    };
+    let Ok(id) = id.parse::<u32>() else {
+        return response;
+    };
+    if response.status != 200 {
+        return response;
+    }
+    let mut response = match odd.unsuccessful(id) {
+        Some((code, message)) => error(200, code, message),
+        None => response,
+    };
+    if odd.padded.contains(&id) {
+        let len = usize::try_from(odd.padded_bytes).unwrap_or(usize::MAX);
+        if response.body.len() < len {
+            response.body.resize(len, b' ');
+        }
+    }
+    if odd.chunked.contains(&id) {
+        response.chunked = true;
+    }
+    response
+}
+
 /// A movie id as TMDB accepts it in paths: its number, or its IMDb id.
 fn resolve(catalog: &Catalog, id: &str) -> Option<u32> {
     if id.starts_with("tt") {
@@ -301,11 +370,7 @@ fn details(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Respo
             .filter(|s| !s.is_empty())
             .collect();
         if names.len() > 20 {
-            return Err(error(
-                400,
-                27,
-                "Too many append to response objects: The maximum number of remote calls is 20.",
-            ));
+            return Err(coded_error(400, 27));
         }
         for name in names {
             if let Some(p) = Part::from_name(name)
@@ -534,11 +599,7 @@ fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveD
     let end = parse("end_date")?.unwrap_or(catalog.today());
     let start = parse("start_date")?.unwrap_or(end - Days::new(1));
     if (end - start).num_days() > 14 {
-        return Err(error(
-            422,
-            20,
-            "Invalid date range: Should be a range no longer than 14 days.",
-        ));
+        return Err(coded_error(422, 20));
     }
     Ok((start, end))
 }
@@ -679,6 +740,18 @@ mod tests {
         assert!(!authorized(&get("api_key=x", None), "s"));
         assert!(!authorized(&get("", Some("Basic s")), "s"));
         assert!(!authorized(&get("", None), "s"));
+    }
+
+    #[test]
+    fn every_code_answered_has_its_message() {
+        for code in [7, 9, 11, 20, 22, 27, 34, 43] {
+            assert!(
+                status_message(code).is_some_and(|m| !m.is_empty()),
+                "{code}"
+            );
+        }
+        assert_eq!(status_message(25), None);
+        assert_eq!(known_status_codes().count(), STATUS_MESSAGES.len());
     }
 
     #[test]

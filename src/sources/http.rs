@@ -1,11 +1,18 @@
 //! The one HTTP client every source goes through: the plan's rate for the whole source, a
-//! source-wide pause when the server answers 429, retries by the stage's policy, and API keys
-//! that are sent as the API expects but never appear in an error, a log line or a `Debug`.
+//! source-wide pause when the server answers 429, retries by the stage's policy, answers no
+//! bigger than the source's `max_body`, and API keys that are sent as the API expects but
+//! never appear in an error, a log line or a `Debug`.
 //!
 //! The client answers with the first response that is not transient (any 2xx, or a 4xx other
 //! than 429) and leaves its meaning to the source (`tmdb`, `omdb`): a 404 is an answer, not an
 //! error, at this level. Both APIs always answer JSON, so a 2xx body that does not parse as
-//! JSON is treated as truncated and retried.
+//! JSON is treated as truncated and retried. A 429 is waited out without using up a try, for
+//! at most the source's `max_rate_limited_wait` per request (`retry` has the rules).
+//!
+//! Bodies are read as a stream and never past `max_body`: a `Content-Length` above it fails
+//! the request before any of the body is read, a body without one is cut off at the limit. So
+//! one runaway answer cannot take the process's memory, and it is not retried: it would
+//! answer the same.
 //!
 //! With a cache ([`SourceClient::with_cache`]) a request is looked up first, before the rate
 //! limiter, so a hit costs no rate budget and no request; a miss is fetched and the answer
@@ -18,13 +25,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
 use super::retry::{Decision, Retrier, Transient};
+use crate::plan::units::{format_duration, format_size, human_duration, human_size};
 use crate::plan::{CacheMode, Rate, SourceConfig, SourceKind};
+
+/// The most of a 429 answer's body read (to reuse the connection); its content adds nothing.
+const RATE_LIMITED_BODY: u64 = 64 * 1024;
 
 /// How the API key travels.
 #[derive(Clone)]
@@ -88,6 +99,51 @@ pub enum HttpError {
         last: String,
         rate_limited: u32,
     },
+    #[error("{}", too_large_message(self))]
+    #[diagnostic(
+        code(popctl::source::body_too_large),
+        help(
+            "raise `sources.{source_name}.max_body` in the plan if answers this big are expected"
+        )
+    )]
+    TooLarge {
+        source_name: String,
+        kind: SourceKind,
+        /// With credentials removed.
+        url: String,
+        /// The answer's `Content-Length`; `None` when it sent none and reading stopped at the
+        /// limit.
+        announced: Option<u64>,
+        limit: u64,
+        attempts: u32,
+        rate_limited: u32,
+    },
+    #[error(
+        "{source_name}: GET {url} was answered 429 Too Many Requests {rate_limited} times; after \
+         waiting {} for the rate limit to pass, waiting another {} would go past \
+         max_rate_limited_wait = {} (sources.{source_name}.max_rate_limited_wait)",
+        human_duration(*.waited),
+        human_duration(*.next_wait),
+        format_duration(*.limit)
+    )]
+    #[diagnostic(
+        code(popctl::source::rate_limited),
+        help(
+            "lower `sources.{source_name}.rate` to what the server allows, or raise `sources.{source_name}.max_rate_limited_wait`"
+        )
+    )]
+    RateLimited {
+        source_name: String,
+        /// With credentials removed.
+        url: String,
+        /// Time spent waiting out 429 answers.
+        waited: Duration,
+        /// The wait the last 429 called for.
+        next_wait: Duration,
+        limit: Duration,
+        attempts: u32,
+        rate_limited: u32,
+    },
     #[error(
         "{source_name}: GET {url} {reason}, and the cache is read-only (offline): no request was made"
     )]
@@ -107,6 +163,118 @@ pub enum HttpError {
     #[error("{source_name}: cannot build an HTTP client: {reason}")]
     #[diagnostic(code(popctl::source::client))]
     Client { source_name: String, reason: String },
+}
+
+fn too_large_message(e: &HttpError) -> String {
+    let HttpError::TooLarge {
+        source_name,
+        kind,
+        url,
+        announced,
+        limit,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    let api = kind.display_name();
+    let setting = format!(
+        "max_body = {} (sources.{source_name}.max_body)",
+        format_size(*limit)
+    );
+    match announced {
+        Some(n) => format!(
+            "{source_name}: {api} answered {} for GET {url}, more than {setting}",
+            human_size(*n)
+        ),
+        None => format!(
+            "{source_name}: {api} answered more than {} for GET {url} (without a Content-Length; \
+             reading stopped there), more than {setting}",
+            human_size(*limit)
+        ),
+    }
+}
+
+impl HttpError {
+    /// What the failed request cost: (tries, 429 answers met).
+    pub fn cost(&self) -> (u32, u32) {
+        match self {
+            HttpError::GaveUp {
+                attempts,
+                rate_limited,
+                ..
+            }
+            | HttpError::TooLarge {
+                attempts,
+                rate_limited,
+                ..
+            }
+            | HttpError::RateLimited {
+                attempts,
+                rate_limited,
+                ..
+            } => (*attempts, *rate_limited),
+            HttpError::OfflineMiss { .. } | HttpError::Client { .. } => (0, 0),
+        }
+    }
+}
+
+/// Why one try produced no usable answer.
+enum Failure {
+    /// HTTP 429, with the server's `Retry-After` if it sent one.
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
+    Transient(Transient, String),
+    /// The body is larger than `max_body`; the `Content-Length`, if there was one.
+    TooLarge {
+        announced: Option<u64>,
+    },
+}
+
+/// Why a body could not be read whole.
+enum BodyError {
+    /// `read`: the bytes read before stopping (none when `Content-Length` said it all).
+    TooLarge {
+        announced: Option<u64>,
+        read: u64,
+    },
+    Cut(reqwest::Error),
+}
+
+/// Reads `resp`'s body, never more than `limit` bytes: a `Content-Length` above it is refused
+/// before reading, a longer body without one is cut off as soon as it passes the limit.
+async fn read_bounded(mut resp: reqwest::Response, limit: u64) -> Result<Bytes, BodyError> {
+    let announced = resp.content_length();
+    if let Some(n) = announced
+        && n > limit
+    {
+        return Err(BodyError::TooLarge { announced, read: 0 });
+    }
+    // Most bodies arrive in one chunk, kept as it is; later chunks are gathered in a buffer.
+    let mut first: Option<Bytes> = None;
+    let mut gathered = BytesMut::new();
+    let mut read = 0u64;
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Cut)? {
+        read += chunk.len() as u64;
+        if read > limit {
+            return Err(BodyError::TooLarge {
+                announced: None,
+                read,
+            });
+        }
+        if first.is_none() && gathered.is_empty() {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            let expected = announced.unwrap_or(0).min(limit) as usize;
+            gathered.reserve(expected.max(f.len() + chunk.len()));
+            gathered.extend_from_slice(&f);
+        }
+        gathered.extend_from_slice(&chunk);
+    }
+    Ok(first.unwrap_or_else(|| gathered.freeze()))
 }
 
 /// Counters per source, read by the report.
@@ -130,6 +298,8 @@ struct Inner {
     name: String,
     kind: SourceKind,
     base_url: String,
+    max_body: u64,
+    max_rate_limited_wait: Duration,
     client: reqwest::Client,
     auth: Auth,
     limiter: DefaultDirectRateLimiter,
@@ -192,6 +362,8 @@ impl SourceClient {
                 name: config.name.clone(),
                 kind: config.kind,
                 base_url: config.base_url.trim_end_matches('/').to_string(),
+                max_body: config.max_body,
+                max_rate_limited_wait: config.max_rate_limited_wait,
                 client,
                 auth,
                 limiter: limiter_for(config.rate),
@@ -328,7 +500,7 @@ impl SourceClient {
         Ok(reply)
     }
 
-    /// The network part of a GET: rate limit, retries.
+    /// The network part of a GET: rate limit, retries, waiting out 429s.
     async fn fetch(
         &self,
         path: &str,
@@ -338,53 +510,96 @@ impl SourceClient {
         let inner = &self.inner;
         let url = format!("{}/{}", inner.base_url, path.trim_start_matches('/'));
         let shown = self.display_url(path, query);
+        // Requests sent, and the tries among them that count toward `retry.attempts` (a 429
+        // does not).
+        let mut sent = 0u32;
+        let mut tries = 0u32;
         let mut rate_limited = 0u32;
-        let mut attempt = 0u32;
+        let mut rate_limited_waited = Duration::ZERO;
+        let mut rate_limited_since: Option<Instant> = None;
         loop {
-            attempt += 1;
             self.wait_for_turn().await;
+            if let Some(since) = rate_limited_since.take() {
+                rate_limited_waited += since.elapsed();
+            }
+            sent += 1;
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(source = %inner.name, url = %shown, attempt, "GET");
+            tracing::debug!(source = %inner.name, url = %shown, attempt = sent, "GET");
             let failure = match self.send_once(&url, query).await {
-                Ok((status, body)) => {
-                    inner
-                        .counters
-                        .bytes
-                        .fetch_add(body.len() as u64, Ordering::Relaxed);
-                    match classify(status, &body) {
-                        Ok(()) => {
-                            return Ok(Reply {
-                                status,
-                                body,
-                                attempts: attempt,
+                Ok((status, body)) => match classify(status, &body) {
+                    Ok(()) => {
+                        return Ok(Reply {
+                            status,
+                            body,
+                            attempts: sent,
+                            rate_limited,
+                        });
+                    }
+                    Err((t, why)) => Failure::Transient(t, why),
+                },
+                Err(f) => f,
+            };
+            let (transient, why) = match failure {
+                Failure::Transient(t, why) => (t, why),
+                Failure::TooLarge { announced } => {
+                    return Err(HttpError::TooLarge {
+                        source_name: inner.name.clone(),
+                        kind: inner.kind,
+                        url: shown,
+                        announced,
+                        limit: inner.max_body,
+                        attempts: sent,
+                        rate_limited,
+                    });
+                }
+                Failure::RateLimited { retry_after } => {
+                    rate_limited += 1;
+                    inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let step = retrier.after_rate_limited(
+                        retry_after,
+                        rate_limited,
+                        rate_limited_waited,
+                        inner.max_rate_limited_wait,
+                        self.draw(),
+                    );
+                    self.pause_source(step.source_pause);
+                    match step.decision {
+                        Decision::GiveUp => {
+                            return Err(HttpError::RateLimited {
+                                source_name: inner.name.clone(),
+                                url: shown,
+                                waited: rate_limited_waited,
+                                next_wait: step.wait,
+                                limit: inner.max_rate_limited_wait,
+                                attempts: sent,
                                 rate_limited,
                             });
                         }
-                        Err((t, why)) => (t, why),
+                        Decision::RetryAfter(wait) => {
+                            inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                            // Expected when the plan's rate is above the server's, and counted
+                            // in the report: not a warning.
+                            tracing::info!(
+                                source = %inner.name,
+                                url = %shown,
+                                rate_limited,
+                                wait_ms = wait.as_millis() as u64,
+                                "HTTP 429 Too Many Requests; waiting it out"
+                            );
+                            rate_limited_since = Some(Instant::now());
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
                     }
                 }
-                Err(t) => t,
             };
-            let (transient, why) = failure;
-            if let Transient::RateLimited { retry_after } = &transient {
-                rate_limited += 1;
-                inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                let backoff = match retrier.next(&transient, 1, 0.0) {
-                    Decision::RetryAfter(d) => d,
-                    Decision::GiveUp => retrier.policy.initial,
-                };
-                let pause = retry_after
-                    .unwrap_or(backoff)
-                    .max(backoff)
-                    .min(retrier.max_server_wait);
-                self.pause_source(pause);
-            }
-            match retrier.next(&transient, attempt, self.draw()) {
+            tries += 1;
+            match retrier.next(&transient, tries, self.draw()) {
                 Decision::GiveUp => {
                     return Err(HttpError::GaveUp {
                         source_name: inner.name.clone(),
                         url: shown,
-                        attempts: attempt,
+                        attempts: sent,
                         last: self.redact(&why),
                         rate_limited,
                     });
@@ -394,8 +609,8 @@ impl SourceClient {
                     tracing::warn!(
                         source = %inner.name,
                         url = %shown,
-                        attempt,
-                        tries_left = retrier.policy.attempts - attempt,
+                        attempt = tries,
+                        tries_left = retrier.policy.attempts - tries,
                         wait_ms = wait.as_millis() as u64,
                         "{}; retrying",
                         self.redact(&why)
@@ -437,7 +652,7 @@ impl SourceClient {
         &self,
         url: &str,
         query: &[(&str, String)],
-    ) -> Result<(u16, Bytes), (Transient, String)> {
+    ) -> Result<(u16, Bytes), Failure> {
         let inner = &self.inner;
         let mut req = inner.client.get(url).query(query);
         req = match &inner.auth {
@@ -446,29 +661,39 @@ impl SourceClient {
             Auth::TmdbBearer(k) => req.bearer_auth(k),
             Auth::None => req,
         };
-        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        let resp = req.send().await.map_err(|e| {
+            let (t, why) = transport_failure(&e);
+            Failure::Transient(t, why)
+        })?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
         if status == 429 {
-            // Drain the body so the connection can be reused; its content adds nothing.
-            let _ = resp.bytes().await;
-            return Err((
-                Transient::RateLimited { retry_after },
-                "HTTP 429 Too Many Requests".to_string(),
-            ));
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            // Drain a small body so the connection can be reused; a big one closes it.
+            let _ = read_bounded(resp, RATE_LIMITED_BODY).await;
+            return Err(Failure::RateLimited { retry_after });
         }
-        let body = resp.bytes().await.map_err(|e| {
-            (
+        match read_bounded(resp, inner.max_body).await {
+            Ok(body) => {
+                inner
+                    .counters
+                    .bytes
+                    .fetch_add(body.len() as u64, Ordering::Relaxed);
+                Ok((status, body))
+            }
+            Err(BodyError::TooLarge { announced, read }) => {
+                inner.counters.bytes.fetch_add(read, Ordering::Relaxed);
+                Err(Failure::TooLarge { announced })
+            }
+            Err(BodyError::Cut(e)) => Err(Failure::Transient(
                 Transient::Body,
                 format!("HTTP {status}, body cut short: {}", describe(&e)),
-            )
-        })?;
-        Ok((status, body))
+            )),
+        }
     }
 
     fn draw(&self) -> f64 {

@@ -12,16 +12,7 @@ pub use lenient::MappingError;
 
 /// What a request that ended in `error` cost: (tries, 429 answers met).
 pub fn cost(error: &http::HttpError) -> (u32, u32) {
-    if let http::HttpError::GaveUp {
-        attempts,
-        rate_limited,
-        ..
-    } = error
-    {
-        (*attempts, *rate_limited)
-    } else {
-        (0, 0)
-    }
+    error.cost()
 }
 
 /// A value from an upstream API with what it cost to get it.

@@ -471,10 +471,10 @@ async fn fetch_one(
     c.request(fetched.attempts, fetched.rate_limited);
     let attempts = fetched.attempts;
     let body = match fetched.value {
-        Details::NotFound => {
+        Details::NotFound(how) => {
             guard.settle(Outcome::NotFound);
             return ItemResult::Skipped {
-                reason: format!("TMDB has no movie {id} (HTTP 404)"),
+                reason: format!("TMDB has no movie {id} ({how})"),
                 recorded: false,
             };
         }
@@ -569,7 +569,7 @@ async fn shared(cx: &StageContext, id: i64, owner: &str, outcome: Outcome) -> It
             }
         }
         Outcome::NotFound => ItemResult::Skipped {
-            reason: format!("TMDB has no movie {id} (HTTP 404 to stage `{owner}`)"),
+            reason: format!("TMDB has no movie {id} (as it told stage `{owner}`)"),
             recorded: false,
         },
         Outcome::Failed(error) => ItemResult::Failed {

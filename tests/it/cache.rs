@@ -43,6 +43,8 @@ pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
         },
         timeout: Duration::from_secs(10),
         daily_quota: None,
+        max_body: kind.default_max_body(),
+        max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
     }
 }
 
@@ -382,7 +384,8 @@ async fn server_errors_rate_limits_and_key_errors_are_never_kept() {
     assert_eq!(ok.status, 200);
     assert_eq!(entries_under(dir.path()).len(), 1);
 
-    // 429: one request a thousand seconds; the second request is refused and not kept.
+    // 429: one request a thousand seconds; the second request is refused until its time for
+    // waiting out 429s is spent, and not kept.
     s.set_limits(
         Api::Tmdb,
         Some(RateLimit {
@@ -393,18 +396,21 @@ async fn server_errors_rate_limits_and_key_errors_are_never_kept() {
     let first = format!("movie/{}", ids[1]);
     let limited = format!("movie/{}", ids[2]);
     assert_eq!(get(&c, &first, &[]).await.status, 200);
-    let err = c.get(&limited, &[], &retrier(1)).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            HttpError::GaveUp {
-                rate_limited: 1,
-                ..
-            }
-        ),
-        "{err}"
+    let impatient = client(
+        &SourceConfig {
+            max_rate_limited_wait: Duration::from_millis(250),
+            ..source(SourceKind::Tmdb, s.tmdb_base_url())
+        },
+        s.tmdb_key(),
+        &config,
+        None,
     );
-    assert_eq!(s.stats().tmdb.rate_limited, 1);
+    let err = impatient.get(&limited, &[], &retrier(1)).await.unwrap_err();
+    let HttpError::RateLimited { rate_limited, .. } = err else {
+        panic!("{err}");
+    };
+    assert!(rate_limited >= 2, "{rate_limited} 429s");
+    assert_eq!(s.stats().tmdb.rate_limited, u64::from(rate_limited));
     s.set_limits(Api::Tmdb, None);
     assert!(!get(&c, &limited, &[]).await.from_cache());
     assert_eq!(entries_under(dir.path()).len(), 3);

@@ -165,6 +165,80 @@ fn dev_200_compiles_to_the_issue_plan() {
 }
 
 #[test]
+fn source_limits_default_by_kind_and_read_sizes_and_durations() {
+    let p = load(root().join("plans/dev-200.toml"), keys(), &[])
+        .unwrap()
+        .plan;
+    assert_eq!(p.sources["tmdb"].max_body, 8 << 20);
+    assert_eq!(p.sources["omdb"].max_body, 1 << 20);
+    for s in p.sources.values() {
+        assert_eq!(s.max_rate_limited_wait, Duration::from_secs(600));
+    }
+    let p = load(
+        root().join("plans/dev-200.toml"),
+        keys(),
+        &[
+            "sources.tmdb.max_body=512KiB",
+            "sources.omdb.max_body=5000",
+            "sources.omdb.max_rate_limited_wait=90s",
+        ],
+    )
+    .unwrap()
+    .plan;
+    assert_eq!(p.sources["tmdb"].max_body, 512 << 10);
+    assert_eq!(p.sources["omdb"].max_body, 5000);
+    assert_eq!(
+        p.sources["omdb"].max_rate_limited_wait,
+        Duration::from_secs(90)
+    );
+    let shown = plan::render::to_toml(&p, plan::render::Render::Show);
+    assert!(shown.contains("max_body = \"512KiB\"\n"), "{shown}");
+    assert!(shown.contains("max_body = \"5000B\"\n"), "{shown}");
+    assert!(
+        shown.contains("max_rate_limited_wait = \"90s\"\n"),
+        "{shown}"
+    );
+
+    // An integer is bytes, however few.
+    let p = load(
+        root().join("plans/dev-200.toml"),
+        keys(),
+        &["sources.tmdb.max_body=8"],
+    )
+    .unwrap()
+    .plan;
+    assert_eq!(p.sources["tmdb"].max_body, 8);
+
+    for (set, code, message) in [
+        (
+            "sources.tmdb.max_body=-1",
+            Code::OutOfRange,
+            "`sources.tmdb.max_body` cannot be negative",
+        ),
+        (
+            "sources.tmdb.max_body=\"8\"",
+            Code::InvalidSize,
+            "invalid size `8` for `sources.tmdb.max_body`",
+        ),
+        (
+            "sources.tmdb.max_body=true",
+            Code::WrongType,
+            "`sources.tmdb.max_body` must be a size like \"8MiB\" or an integer of bytes, found `true`",
+        ),
+        (
+            "sources.omdb.max_rate_limited_wait=10",
+            Code::WrongType,
+            "`sources.omdb.max_rate_limited_wait` must be a duration like \"500ms\" or \"15s\", found an integer",
+        ),
+    ] {
+        let errors = load(root().join("plans/dev-200.toml"), keys(), &[set]).unwrap_err();
+        let e = only_error(&errors);
+        assert_eq!((e.code, e.message.as_str()), (code, message), "{set}");
+        assert!(e.site.is_some(), "{set}: located");
+    }
+}
+
+#[test]
 fn categories_fetches_three_lists_side_by_side() {
     let p = load(root().join("plans/categories.toml"), keys(), &[])
         .unwrap()
@@ -1135,6 +1209,8 @@ mod fuzz {
         "rate",
         "timeout",
         "daily_quota",
+        "max_body",
+        "max_rate_limited_wait",
         "defaults",
         "retry",
         "attempts",
@@ -1179,6 +1255,7 @@ mod fuzz {
         "discover",
         "40/s",
         "15s",
+        "8MiB",
         "${X}",
         "$",
         "credits",

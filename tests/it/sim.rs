@@ -756,6 +756,8 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
         },
         timeout: Duration::from_secs(10),
         daily_quota: None,
+        max_body: SourceKind::Tmdb.default_max_body(),
+        max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = SourceClient::new(&config, Some("sandbox".to_string())).unwrap();

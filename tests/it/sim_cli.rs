@@ -122,4 +122,5 @@ fn the_example_config_is_valid_and_means_what_it_says() {
     assert_eq!((c.latency.min_ms, c.latency.max_ms), (30, 150));
     assert_eq!(c.faults.p500, 0.01);
     assert_eq!(c.today, popctl::sim::SandboxConfig::default().today);
+    assert_eq!(c.odd_movies, popctl::sim::OddMovies::default());
 }

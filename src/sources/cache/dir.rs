@@ -343,6 +343,8 @@ mod tests {
             rate: kind.default_rate(),
             timeout: Duration::from_secs(1),
             daily_quota: None,
+            max_body: kind.default_max_body(),
+            max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
         };
         let clock: Clock = Arc::new(move || at(stamp));
         SourceCache::open(&config, &src)

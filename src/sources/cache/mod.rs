@@ -41,6 +41,7 @@ pub use key::{CREDENTIAL_PARAMS, RequestKey, is_credential};
 
 use crate::plan::{CacheConfig, CacheMode, SourceConfig, SourceKind};
 use crate::sources::omdb::mapping::is_no_data_error;
+use crate::sources::tmdb::client::{STATUS_NOT_FOUND, unsuccessful};
 
 /// The name of the marker that tells backup tools the directory is a cache
 /// (<https://bford.info/cachedir/>).
@@ -121,11 +122,17 @@ pub enum Verdict {
 /// Sorts an answer (status, raw body) for the cache.
 pub type Classify = fn(u16, &[u8]) -> Verdict;
 
-/// TMDB: 2xx is an answer, 404 (status_code 34) is "no such movie". 401 (bad key), 400 and 422
-/// (our request was wrong, e.g. a page past 500) and everything else are not kept.
-pub fn tmdb_verdict(status: u16, _body: &[u8]) -> Verdict {
+/// TMDB: 2xx is an answer, 404 (status_code 34) is "no such movie", and so is a 2xx saying
+/// `{"success":false,"status_code":34}`. 401 (bad key), 400 and 422 (our request was wrong,
+/// e.g. a page past 500), a 2xx with any other `"success":false` and everything else are not
+/// kept.
+pub fn tmdb_verdict(status: u16, body: &[u8]) -> Verdict {
     match status {
-        200..=299 => Verdict::Positive,
+        200..=299 => match unsuccessful(body) {
+            None => Verdict::Positive,
+            Some(u) if u.status_code == STATUS_NOT_FOUND => Verdict::Negative,
+            Some(_) => Verdict::Never,
+        },
         404 => Verdict::Negative,
         _ => Verdict::Never,
     }
@@ -579,6 +586,8 @@ mod tests {
             rate: kind.default_rate(),
             timeout: Duration::from_secs(1),
             daily_quota: None,
+            max_body: kind.default_max_body(),
+            max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
         }
     }
 
@@ -612,6 +621,13 @@ mod tests {
     fn verdicts_follow_each_api() {
         assert_eq!(tmdb_verdict(200, b"{}"), Verdict::Positive);
         assert_eq!(tmdb_verdict(404, b"{}"), Verdict::Negative);
+        let missing = br#"{"success":false,"status_code":34,"status_message":"The resource you requested could not be found."}"#;
+        assert_eq!(tmdb_verdict(200, missing), Verdict::Negative);
+        let internal = br#"{"success":false,"status_code":11,"status_message":"Internal error"}"#;
+        assert_eq!(tmdb_verdict(200, internal), Verdict::Never);
+        // A real answer that mentions "success" in a text is still an answer.
+        let text = br#"{"id":1,"overview":"a \"success\": false story"}"#;
+        assert_eq!(tmdb_verdict(200, text), Verdict::Positive);
         for status in [400, 401, 422, 429, 500, 503] {
             assert_eq!(tmdb_verdict(status, b"{}"), Verdict::Never, "{status}");
         }

@@ -5,6 +5,11 @@
 //! (`../shared/api-facts.md`): 401 stops the source with the name of the key variable to fix,
 //! 404 is an answer ("no such movie"), any other 4xx is a permanent error carrying TMDB's own
 //! message. Transient failures (429, 5xx, broken bodies) were already retried by the client.
+//!
+//! TMDB sometimes wraps an error in a 200: `{"success":false,"status_code":34,…}`. Every
+//! answer passes [`TmdbClient::get`], which reads that shape before any endpoint parses the
+//! body: status_code 34 ("could not be found") means what a 404 means, any other code is an
+//! error with TMDB's own code and message, never a "missing field" from the parser.
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -36,6 +41,17 @@ pub enum TmdbError {
         source_name: String,
         url: String,
         status: u16,
+        message: String,
+    },
+    #[error(
+        "{source_name}: GET {url}: TMDB answered {status} with status_code {status_code}: {message}"
+    )]
+    #[diagnostic(code(popctl::tmdb::unsuccessful))]
+    Unsuccessful {
+        source_name: String,
+        url: String,
+        status: u16,
+        status_code: i64,
         message: String,
     },
     #[error("{source_name}: GET {url}: {error}")]
@@ -84,8 +100,65 @@ pub struct ListPage {
 pub enum Details {
     /// The body, for `tmdb::mapping::movie_bundle`.
     Found(Bytes),
-    /// HTTP 404: TMDB has no movie with this id.
-    NotFound,
+    /// TMDB has no movie with this id; how it said so ("HTTP 404").
+    NotFound(NotFound),
+}
+
+/// The two ways TMDB says "no such thing".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFound {
+    /// HTTP 404.
+    Http404,
+    /// HTTP 200 with `{"success":false,"status_code":34}`.
+    StatusCode34,
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotFound::Http404 => "HTTP 404",
+            NotFound::StatusCode34 => "HTTP 200 with status_code 34",
+        })
+    }
+}
+
+/// TMDB's status_code for "The resource you requested could not be found."
+pub const STATUS_NOT_FOUND: i64 = 34;
+
+/// An answer of [`TmdbClient::get`].
+enum Answer {
+    Body(Reply),
+    NotFound(Reply, NotFound),
+}
+
+/// `{"success":false,…}` in a 2xx answer: TMDB's status_code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsuccessful {
+    pub status_code: i64,
+    pub message: String,
+}
+
+/// Reads a 2xx body as TMDB's error envelope: `Some` when it says `"success": false`. Real
+/// answers have no `success` key; the quick scan spares them a second parse.
+pub fn unsuccessful(body: &[u8]) -> Option<Unsuccessful> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        success: Option<bool>,
+        status_code: Option<i64>,
+        status_message: Option<String>,
+    }
+    const KEY: &[u8] = b"\"success\"";
+    if !body.windows(KEY.len()).any(|w| w == KEY) {
+        return None;
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    if envelope.success != Some(false) {
+        return None;
+    }
+    Some(Unsuccessful {
+        status_code: envelope.status_code.unwrap_or(0),
+        message: envelope.status_message.unwrap_or_else(|| snippet(body)),
+    })
 }
 
 #[derive(Deserialize)]
@@ -159,7 +232,10 @@ impl TmdbClient {
             query.extend(filters.query());
         }
         let path = list.path();
-        let reply = self.get(path, &query, retrier, false).await?;
+        let reply = self
+            .get(path, &query, retrier)
+            .await?
+            .found(self, path, &query)?;
         let raw: RawListPage = self.parse(path, &query, &reply, "TMDB list page")?;
         Ok(fetched(
             ListPage {
@@ -182,13 +258,10 @@ impl TmdbClient {
         if !append.is_empty() {
             query.push(("append_to_response", append.join(",")));
         }
-        let reply = self.get(&path, &query, retrier, true).await?;
-        let value = if reply.status == 404 {
-            Details::NotFound
-        } else {
-            Details::Found(reply.body.clone())
-        };
-        Ok(fetched(value, &reply))
+        Ok(match self.get(&path, &query, retrier).await? {
+            Answer::Body(reply) => fetched(Details::Found(reply.body.clone()), &reply),
+            Answer::NotFound(reply, how) => fetched(Details::NotFound(how), &reply),
+        })
     }
 
     /// The TMDB id of the movie with IMDb id `imdb_id`, if TMDB knows one.
@@ -199,10 +272,10 @@ impl TmdbClient {
     ) -> Result<Fetched<Option<i64>>, TmdbError> {
         let path = format!("find/{imdb_id}");
         let query = [("external_source", "imdb_id".to_string())];
-        let reply = self.get(&path, &query, retrier, true).await?;
-        if reply.status == 404 {
-            return Ok(fetched(None, &reply));
-        }
+        let reply = match self.get(&path, &query, retrier).await? {
+            Answer::Body(reply) => reply,
+            Answer::NotFound(reply, _) => return Ok(fetched(None, &reply)),
+        };
         let raw: RawFind = self.parse(&path, &query, &reply, "TMDB find answer")?;
         Ok(fetched(raw.movie_results.first().map(|r| r.id), &reply))
     }
@@ -213,23 +286,36 @@ impl TmdbClient {
         retrier: &Retrier,
     ) -> Result<Fetched<Vec<(i64, String)>>, TmdbError> {
         let path = "genre/movie/list";
-        let reply = self.get(path, &[], retrier, false).await?;
+        let reply = self.get(path, &[], retrier).await?.found(self, path, &[])?;
         let genres =
             mapping::genre_list(&reply.body).map_err(|error| self.unexpected(path, &[], error))?;
         Ok(fetched(genres, &reply))
     }
 
+    /// Every TMDB request goes through here: the one place an answer's status and TMDB's
+    /// error envelope are read.
     async fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
         retrier: &Retrier,
-        allow_404: bool,
-    ) -> Result<Reply, TmdbError> {
+    ) -> Result<Answer, TmdbError> {
         let reply = self.http.get(path, query, retrier).await?;
         match reply.status {
-            200..=299 => Ok(reply),
-            404 if allow_404 => Ok(reply),
+            200..=299 => match unsuccessful(&reply.body) {
+                None => Ok(Answer::Body(reply)),
+                Some(u) if u.status_code == STATUS_NOT_FOUND => {
+                    Ok(Answer::NotFound(reply, NotFound::StatusCode34))
+                }
+                Some(u) => Err(TmdbError::Unsuccessful {
+                    source_name: self.http.name().to_string(),
+                    url: self.http.display_url(path, query),
+                    status: reply.status,
+                    status_code: u.status_code,
+                    message: self.http.redact(&u.message),
+                }),
+            },
+            404 => Ok(Answer::NotFound(reply, NotFound::Http404)),
             401 => Err(TmdbError::Unauthorized {
                 source_name: self.http.name().to_string(),
                 key_var: self.key_var.clone(),
@@ -273,6 +359,44 @@ impl TmdbClient {
     }
 }
 
+impl Answer {
+    /// The body, for a request where "not found" is not an answer (a list page, the genres):
+    /// TMDB's own status and message as an error then.
+    fn found(
+        self,
+        client: &TmdbClient,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Reply, TmdbError> {
+        match self {
+            Answer::Body(reply) => Ok(reply),
+            Answer::NotFound(reply, how) => {
+                let source_name = client.http.name().to_string();
+                let url = client.http.display_url(path, query);
+                Err(match how {
+                    NotFound::Http404 => TmdbError::Rejected {
+                        source_name,
+                        url,
+                        status: reply.status,
+                        message: client.http.redact(&error_message(&reply.body)),
+                    },
+                    NotFound::StatusCode34 => TmdbError::Unsuccessful {
+                        source_name,
+                        url,
+                        status: reply.status,
+                        status_code: STATUS_NOT_FOUND,
+                        message: client.http.redact(
+                            &unsuccessful(&reply.body)
+                                .map(|u| u.message)
+                                .unwrap_or_default(),
+                        ),
+                    },
+                })
+            }
+        }
+    }
+}
+
 fn fetched<T>(value: T, reply: &Reply) -> Fetched<T> {
     Fetched {
         value,
@@ -295,6 +419,34 @@ mod tests {
         let b = br#"{"errors":["query must be provided"]}"#;
         assert_eq!(error_message(b), "query must be provided");
         assert_eq!(error_message(b"<html>"), "<html>");
+    }
+
+    #[test]
+    fn the_error_envelope_is_told_from_answers() {
+        let missing = br#"{"success":false,"status_code":34,"status_message":"The resource you requested could not be found."}"#;
+        assert_eq!(
+            unsuccessful(missing),
+            Some(Unsuccessful {
+                status_code: 34,
+                message: "The resource you requested could not be found.".into()
+            })
+        );
+        // TMDB's own "it worked" envelope, a plain answer, and an answer whose text says
+        // "success" are answers.
+        let ok = br#"{"success":true,"status_code":1,"status_message":"Success."}"#;
+        assert_eq!(unsuccessful(ok), None);
+        assert_eq!(unsuccessful(br#"{"id":603,"title":"The Matrix"}"#), None);
+        let text = br#"{"id":1,"overview":""success": false, said the critics"}"#;
+        assert_eq!(unsuccessful(text), None);
+        // An envelope without a code or message still says what it was.
+        let bare = br#"{"success":false}"#;
+        assert_eq!(
+            unsuccessful(bare),
+            Some(Unsuccessful {
+                status_code: 0,
+                message: r#"{"success":false}"#.into()
+            })
+        );
     }
 
     #[test]

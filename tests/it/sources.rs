@@ -1,0 +1,351 @@
+//! The HTTP source layer against the simulator over loopback: answers over `max_body` fail
+//! unread (with and without `Content-Length`) and are neither retried nor cached, a server
+//! that keeps answering 429 fails a request once `max_rate_limited_wait` is spent, and TMDB's
+//! `{"success":false}` in a 200 is read with TMDB's own code and message, on simulated and on
+//! recorded bodies.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use popctl::plan::{
+    Backoff, CacheConfig, CacheMode, DiscoverFilters, ListKind, RetryPolicy, SourceConfig,
+    SourceKind,
+};
+use popctl::sim::{self, Api, OddMovies, RateLimit, Sandbox, SandboxConfig, Unsuccessful};
+use popctl::sources::cache::SourceCache;
+use popctl::sources::http::{HttpError, SourceClient};
+use popctl::sources::retry::Retrier;
+use popctl::sources::tmdb::client::{Details, NotFound, TmdbClient, TmdbError, unsuccessful};
+
+use crate::cache::{cache_config, source};
+use crate::support::fixtures_dir;
+
+const MIB: u64 = 1 << 20;
+
+async fn sandbox(odd_movies: OddMovies) -> Sandbox {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    sim::start(SandboxConfig {
+        movies: 500,
+        odd_movies,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn ids(s: &Sandbox, n: usize) -> Vec<u32> {
+    s.catalog().entries().iter().take(n).map(|e| e.id).collect()
+}
+
+fn retrier(attempts: u32) -> Retrier {
+    Retrier::new(RetryPolicy {
+        attempts,
+        backoff: Backoff::Fixed,
+        initial: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+        jitter: false,
+    })
+}
+
+/// A TMDB client of the sandbox with `max_body`, through `cache` unless it is off.
+fn tmdb(s: &Sandbox, max_body: u64, cache: &CacheConfig) -> SourceClient {
+    let config = SourceConfig {
+        max_body,
+        ..source(SourceKind::Tmdb, s.tmdb_base_url())
+    };
+    let client = SourceClient::new(&config, Some(s.tmdb_key().to_string())).unwrap();
+    match SourceCache::open(cache, &config).unwrap() {
+        Some(c) => client.with_cache(std::sync::Arc::new(c)),
+        None => client,
+    }
+}
+
+fn cache_entries(dir: &Path) -> usize {
+    crate::run_support::files_under(dir)
+        .iter()
+        .filter(|p| p.file_name().unwrap().len() == 62)
+        .count()
+}
+
+#[tokio::test]
+async fn an_answer_over_max_body_fails_unread_once_and_is_not_cached() {
+    let s0 = sandbox(OddMovies::default()).await;
+    let picked = ids(&s0, 3);
+    s0.shutdown().await;
+    let (with_length, chunked, plain) = (picked[0], picked[1], picked[2]);
+    let s = sandbox(OddMovies {
+        padded: vec![with_length, chunked],
+        padded_bytes: 3 * MIB,
+        chunked: vec![chunked],
+        ..OddMovies::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_config(dir.path(), CacheMode::ReadWrite);
+    let c = tmdb(&s, MIB, &cache);
+
+    let err = c
+        .get(&format!("movie/{with_length}"), &[], &retrier(4))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "tmdb: TMDB answered 3.0 MiB for GET {}/movie/{with_length}, more than max_body = 1MiB (sources.tmdb.max_body)",
+            s.tmdb_base_url()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(s.tmdb_key()), "{text}");
+    assert!(
+        matches!(
+            err,
+            HttpError::TooLarge {
+                announced: Some(n),
+                attempts: 1,
+                ..
+            } if n == 3 * MIB
+        ),
+        "{err:?}"
+    );
+    // Refused on its Content-Length: not a byte of the body was read.
+    assert_eq!(c.totals().bytes, 0);
+
+    let err = c
+        .get(&format!("movie/{chunked}"), &[], &retrier(4))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "tmdb: TMDB answered more than 1.0 MiB for GET {}/movie/{chunked} (without a Content-Length; reading stopped there), more than max_body = 1MiB (sources.tmdb.max_body)",
+            s.tmdb_base_url()
+        )),
+        "{text}"
+    );
+    assert!(matches!(
+        err,
+        HttpError::TooLarge {
+            announced: None,
+            attempts: 1,
+            ..
+        }
+    ));
+    // Read up to the limit and not past the chunk that crossed it (the sandbox sends 64 KiB
+    // chunks), not the 3 MiB sent.
+    let read = c.totals().bytes;
+    assert!(read > MIB && read <= MIB + 64 * 1024, "{read} bytes read");
+    // Not retried: the same answer would come back.
+    let stats = s.stats();
+    assert_eq!(stats.count("GET /3/movie/{id}", 200), 2, "{stats:?}");
+    assert_eq!(c.totals().requests, 2);
+    // Neither was stored; a normal answer is.
+    assert_eq!(cache_entries(dir.path()), 0);
+    let ok = c
+        .get(&format!("movie/{plain}"), &[], &retrier(1))
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    assert_eq!(cache_entries(dir.path()), 1);
+
+    // Under a higher limit both padded answers are whole JSON of the right movie, read over
+    // either transfer.
+    let roomy = tmdb(
+        &s,
+        4 * MIB,
+        &cache_config(&dir.path().join("b"), CacheMode::Off),
+    );
+    for id in [with_length, chunked] {
+        let r = roomy
+            .get(&format!("movie/{id}"), &[], &retrier(1))
+            .await
+            .unwrap();
+        assert_eq!(r.body.len() as u64, 3 * MIB);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["id"], id);
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
+    let s = sandbox(OddMovies::default()).await;
+    s.set_limits(
+        Api::Tmdb,
+        Some(RateLimit {
+            rps: 0.001,
+            burst: 1,
+        }),
+    );
+    let config = SourceConfig {
+        max_rate_limited_wait: Duration::from_millis(300),
+        ..source(SourceKind::Tmdb, s.tmdb_base_url())
+    };
+    let c = SourceClient::new(&config, Some(s.tmdb_key().to_string())).unwrap();
+    let id = ids(&s, 2);
+    // One try allowed: the 429s do not use it up.
+    let mut r = retrier(1);
+    r.max_server_wait = Duration::from_millis(5);
+    assert_eq!(
+        c.get(&format!("movie/{}", id[0]), &[], &r)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let err = c
+        .get(&format!("movie/{}", id[1]), &[], &r)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("was answered 429 Too Many Requests")
+            && text.ends_with(
+                "would go past max_rate_limited_wait = 300ms (sources.tmdb.max_rate_limited_wait)"
+            ),
+        "{text}"
+    );
+    let HttpError::RateLimited {
+        rate_limited,
+        attempts,
+        ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(rate_limited >= 2, "{rate_limited}");
+    assert_eq!(attempts, rate_limited, "every try was answered 429");
+    assert_eq!(s.stats().tmdb.rate_limited, u64::from(rate_limited));
+    assert_eq!(c.totals().rate_limited, u64::from(rate_limited));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn tmdb_success_false_in_a_200_is_read_with_tmdbs_code_and_message() {
+    let s0 = sandbox(OddMovies::default()).await;
+    let picked = ids(&s0, 3);
+    s0.shutdown().await;
+    let (missing, broken, plain) = (picked[0], picked[1], picked[2]);
+    let s = sandbox(OddMovies {
+        unsuccessful: vec![
+            Unsuccessful {
+                id: missing,
+                status_code: 34,
+                status_message: None,
+            },
+            Unsuccessful {
+                id: broken,
+                status_code: 11,
+                status_message: None,
+            },
+        ],
+        ..OddMovies::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_config(dir.path(), CacheMode::ReadWrite);
+    let t = TmdbClient::new(tmdb(&s, MIB, &cache), Some("TMDB_API_KEY".into()));
+    let append = ["credits".to_string()];
+
+    // 34: "could not be found", as a 404 would say; kept as a negative answer.
+    let found = t.details(i64::from(missing), &append, &retrier(1)).await;
+    assert!(
+        matches!(
+            found.as_ref().map(|f| &f.value),
+            Ok(Details::NotFound(NotFound::StatusCode34))
+        ),
+        "{found:?}"
+    );
+    assert_eq!(cache_entries(dir.path()), 1);
+
+    // Any other code is an error in TMDB's words, not a parser's "missing field `id`".
+    let err = t
+        .details(i64::from(broken), &append, &retrier(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TmdbError::Unsuccessful {
+            status: 200,
+            status_code: 11,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tmdb: GET {}/movie/{broken}?append_to_response=credits: TMDB answered 200 with status_code 11: Internal error: Something went wrong, contact TMDb.",
+            s.tmdb_base_url()
+        )
+    );
+    assert_eq!(cache_entries(dir.path()), 1, "not kept");
+
+    assert!(matches!(
+        t.details(i64::from(plain), &append, &retrier(1))
+            .await
+            .unwrap()
+            .value,
+        Details::Found(_)
+    ));
+    // Other endpoints go through the same door and answer normally.
+    let page = t
+        .list_page(
+            ListKind::Popular,
+            &DiscoverFilters::default(),
+            1,
+            &retrier(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.value.ids.len(), 20);
+    assert_eq!(t.genres(&retrier(1)).await.unwrap().value.len(), 19);
+    s.shutdown().await;
+}
+
+/// Every recorded TMDB body: the real answers are not mistaken for an error envelope, and every
+/// recorded envelope that says `"success": false` is read with its code.
+#[test]
+fn recorded_tmdb_bodies_are_read_as_answers_or_envelopes() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let mut answers = 0;
+    let mut envelopes = 0;
+    for entry in walk(&fixtures.join("tmdb")) {
+        let body = std::fs::read(&entry).unwrap();
+        let name = entry.to_string_lossy().into_owned();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        match unsuccessful(&body) {
+            None => {
+                assert_ne!(value["success"], false, "{name}");
+                answers += 1;
+            }
+            Some(u) => {
+                assert!(name.contains("/errors/"), "{name}");
+                assert_eq!(value["success"], false, "{name}");
+                assert_eq!(
+                    u.status_code,
+                    value["status_code"].as_i64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    u.message,
+                    value["status_message"].as_str().unwrap(),
+                    "{name}"
+                );
+                envelopes += 1;
+            }
+        }
+    }
+    assert!(answers >= 100, "{answers} recorded answers");
+    assert!(envelopes >= 5, "{envelopes} recorded envelopes");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    crate::run_support::files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
