@@ -8,8 +8,10 @@
 //! 3. 2,000 and 10,000 movies with every limit lifted: movies per second and peak memory.
 //! 4. The README's first command, `run plans/dev-200.toml --sandbox`, with the response cache
 //!    cold and then warm: wall times and what the sandbox served.
+//! 5. What the swap costs: the same import with `mode = "swap"` (into an empty database, then
+//!    over live data) and `mode = "in_place"`, interleaved, with the swap's own time.
 //!
-//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache` runs one part (default:
+//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache|swap` runs one part (default:
 //! all; the sequential run alone takes about four minutes). With `POPCTL_TEST_PG` set
 //! (`scripts/with-pg cargo bench --bench run`) the scale runs also go to PostgreSQL. Prints
 //! figures; asserts nothing about time.
@@ -34,6 +36,8 @@ struct Measured {
     rate_limited: u64,
     status: String,
     peak_rss: Option<u64>,
+    /// How long the swap at the end took, when the run built a new database.
+    swap: Option<f64>,
 }
 
 /// Runs `plan` against `sim` into `db_url` with `sets`, and reads the report it writes.
@@ -73,6 +77,7 @@ fn run(sim: &Sandbox, plan: &str, db_url: &str, sets: &[&str], dir: &Path) -> Me
         rate_limited: source("tmdb", "rate_limited") + source("omdb", "rate_limited"),
         status: json["status"].as_str().unwrap_or("?").to_owned(),
         peak_rss: json["peak_rss_bytes"].as_u64(),
+        swap: json["new_database"]["swap_seconds"].as_f64(),
     };
     println!(
         "    {plan}: {:.1} s in the run ({outside:.1} s with process start), {} TMDB + {} OMDb requests, {} answered 429, status {}",
@@ -190,6 +195,55 @@ async fn scale(dir: &Path) {
     }
 }
 
+/// What building beside the live data costs: the same import three times into one database,
+/// interleaved — swap into a database that does not exist yet (SQLite: a rename), swap over
+/// the live data (SQLite: a copy of popctl's tables into the live file in one transaction),
+/// and the old way, dropping the live tables first (`mode = "in_place"`).
+async fn swap(dir: &Path) {
+    println!("swap vs in place (limits lifted, dev-200's stages)");
+    let sim = sim::start(SandboxConfig::default()).await.unwrap();
+    let mut targets = vec![("SQLite", None)];
+    if let Ok(pg) = std::env::var("POPCTL_TEST_PG") {
+        targets.push(("PostgreSQL", Some(pg)));
+    }
+    for (what, pg) in targets {
+        for movies in [2_000u32, 10_000] {
+            let pages = format!("stages.popular.pages={}", movies / 20);
+            let url = match &pg {
+                None => sqlite(dir, &format!("swap-{movies}.db")),
+                Some(server) => fresh_pg(server, movies).await,
+            };
+            println!("  {what}, {movies} movies:");
+            for (label, mode) in [
+                ("swap, no live data yet", "swap"),
+                ("swap over the live data", "swap"),
+                ("in place", "in_place"),
+                ("swap over the live data", "swap"),
+            ] {
+                let mode = format!("stages.reset.mode={mode}");
+                let sets = [
+                    pages.as_str(),
+                    mode.as_str(),
+                    "sources.tmdb.rate=100000/s",
+                    "sources.omdb.rate=100000/s",
+                    "sources.omdb.daily_quota=1000000",
+                ];
+                let m = tokio::task::block_in_place(|| {
+                    run(&sim, "plans/dev-200.toml", &url, &sets, dir)
+                });
+                match m.swap {
+                    Some(s) => println!(
+                        "    {label}: run {:.1} s, of which the swap {s:.2} s ({:.1}%)",
+                        m.wall,
+                        100.0 * s / m.wall
+                    ),
+                    None => println!("    {label}: run {:.1} s", m.wall),
+                }
+            }
+        }
+    }
+}
+
 /// `popctl run plans/dev-200.toml --sandbox` as the README gives it, into `db_url`, with the
 /// response cache in `cache_dir`: the run's wall time, with process start, and the TMDB and
 /// OMDb requests the sandbox served.
@@ -294,6 +348,9 @@ fn main() {
         }
         if want("cache") {
             tokio::task::block_in_place(|| cache(dir.path()));
+        }
+        if want("swap") {
+            swap(dir.path()).await;
         }
     });
 }

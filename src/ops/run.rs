@@ -341,6 +341,7 @@ pub async fn run(
         new_database: target.next.as_ref().map(|next| summary::NewDatabase {
             place: next.describe(),
             swapped: false,
+            swap_seconds: None,
         }),
         stages: reports,
         sources: sources
@@ -537,7 +538,9 @@ impl Target {
             }
             return Ok(());
         }
+        let swap_started = Instant::now();
         let swapped = next.swap(db.clone(), live.as_ref(), scope).await;
+        let swap_seconds = swap_started.elapsed().as_secs_f64();
         let live = match (swapped, live) {
             (Err(e), live) => {
                 // The live data is as it was; the new database stays for `--resume`, which
@@ -556,12 +559,14 @@ impl Target {
         };
         if let Some(n) = &mut report.new_database {
             n.swapped = true;
+            n.swap_seconds = Some(swap_seconds);
         }
         shell.status(
             "Swapped",
             format!(
-                "the new database replaced popctl's tables in {}",
-                redact_url(&url)
+                "the new database replaced popctl's tables in {} ({})",
+                redact_url(&url),
+                human_duration_precise(swap_seconds)
             ),
         );
         report.wall_seconds = started.elapsed().as_secs_f64();
@@ -715,6 +720,15 @@ async fn open_ledger(
         }
     }
     Ok((RunLedger::start(db, &plan.name, &plan.hash).await?, false))
+}
+
+/// `0.42s`, `12.3s`: a swap's time, which is often well under a second.
+fn human_duration_precise(seconds: f64) -> String {
+    if seconds < 10.0 {
+        format!("{seconds:.2}s")
+    } else {
+        format!("{seconds:.1}s")
+    }
 }
 
 fn short(hash: &str) -> String {

@@ -51,12 +51,16 @@ pub struct RunReport {
 }
 
 /// The new database a swap run built.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewDatabase {
     /// Where it is (was): a file or a schema.
     pub place: String,
     /// True once it replaced popctl's live tables.
     pub swapped: bool,
+    /// How long the swap took (SQLite: a rename, or a copy of popctl's tables into the live
+    /// file; PostgreSQL: moving tables between schemas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swap_seconds: Option<f64>,
 }
 
 /// Requests that reached the `--sandbox` simulator, per API.
@@ -384,6 +388,7 @@ mod tests {
             new_database: Some(NewDatabase {
                 place: "dev.db.next".into(),
                 swapped: false,
+                swap_seconds: None,
             }),
             stages: vec![
                 stage("reset", StageOutcome::DoneEarlier, CounterValues::default()),

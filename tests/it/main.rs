@@ -11,6 +11,7 @@ mod run_merge;
 mod run_resume;
 mod run_sources;
 mod run_support;
+mod run_swap;
 mod sim;
 mod sim_cli;
 mod sim_fidelity;
