@@ -54,10 +54,10 @@ fn dev_requests(s: &Sandbox, movies: usize) -> Vec<Request> {
                 "credits,keywords,videos,release_dates,external_ids".to_string(),
             )],
         ));
-        if let Some(imdb) = s.catalog().entries().iter().find(|e| e.id == *id) {
-            if let Some(i) = &imdb.imdb_id {
-                out.push((SourceKind::Omdb, String::new(), vec![("i", i.clone())]));
-            }
+        if let Some(imdb) = s.catalog().entries().iter().find(|e| e.id == *id)
+            && let Some(i) = &imdb.imdb_id
+        {
+            out.push((SourceKind::Omdb, String::new(), vec![("i", i.clone())]));
         }
     }
     out

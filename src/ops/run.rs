@@ -388,6 +388,8 @@ struct Target {
     /// Set when the run builds a new database to swap in.
     next: Option<NextDb>,
     scope: plan::ResetScope,
+    /// One run per database at a time, from the preflight to the end.
+    lock: store::RunLock,
 }
 
 impl Target {
@@ -422,6 +424,7 @@ impl Target {
         } else {
             None
         };
+        let lock = store::RunLock::acquire(url).await?;
         if guarded && let Some(live) = &live {
             store::confirm_local(live, url).await?;
         }
@@ -491,6 +494,7 @@ impl Target {
             open,
             next,
             scope,
+            lock,
         })
     }
 
@@ -522,6 +526,8 @@ impl Target {
             open,
             next,
             scope,
+            // Held to the end of the run, swap included; released as it drops.
+            lock: _lock,
         } = self;
         let Some(next) = next else {
             report.wall_seconds = started.elapsed().as_secs_f64();

@@ -721,18 +721,18 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
             name = n.to_owned();
         }
         description = cx.string(t, "description").map(|(_, d)| d.to_owned());
-        if let Some((p, _)) = cx.string(t, "extends") {
-            if !matches!(cx.layers.origin_of(&p), Some(super::error::Origin::File(_))) {
-                cx.push(
-                    PlanDiagnostic::error(
-                        Code::Override,
-                        "`plan.extends` can only be set in a plan file",
-                    )
-                    .at(cx.value_site(&p), "set by an override")
-                    .key("plan.extends")
-                    .help("write `extends` in the `[plan]` table of the file"),
-                );
-            }
+        if let Some((p, _)) = cx.string(t, "extends")
+            && !matches!(cx.layers.origin_of(&p), Some(super::error::Origin::File(_)))
+        {
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::Override,
+                    "`plan.extends` can only be set in a plan file",
+                )
+                .at(cx.value_site(&p), "set by an override")
+                .key("plan.extends")
+                .help("write `extends` in the `[plan]` table of the file"),
+            );
         }
     }
 

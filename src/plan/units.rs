@@ -186,7 +186,7 @@ pub fn format_size(bytes: u64) -> String {
             .iter()
             .find(|(name, _)| *name == unit)
             .map_or(1, |(_, l)| *l);
-        if bytes != 0 && bytes % len == 0 {
+        if bytes != 0 && bytes.is_multiple_of(len) {
             return format!("{}{unit}", bytes / len);
         }
     }
@@ -213,7 +213,7 @@ pub fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
     for &(unit, len) in DURATION_UNITS.iter().rev() {
         let len = u128::from(len);
-        if millis != 0 && millis % len == 0 {
+        if millis != 0 && millis.is_multiple_of(len) {
             return format!("{}{unit}", millis / len);
         }
     }
@@ -240,7 +240,7 @@ pub fn human_duration(d: Duration) -> String {
     }
     if secs < 60 {
         let tenths = d.as_millis().div_ceil(100);
-        return if tenths % 10 == 0 {
+        return if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)

@@ -108,6 +108,17 @@ pub enum StoreError {
     )]
     NoCurrentSchema,
 
+    #[error("another popctl run is working on {url} ({holder})")]
+    #[diagnostic(
+        code(popctl::store::busy),
+        help("wait for it to end (`popctl status` shows it), or stop it; then run again")
+    )]
+    Busy { url: String, holder: String },
+
+    #[error("cannot take the run lock of {url}: {reason}")]
+    #[diagnostic(code(popctl::store::lock))]
+    Lock { url: String, reason: String },
+
     #[error("{path}: {reason}")]
     #[diagnostic(code(popctl::store::file))]
     File { path: String, reason: String },

@@ -18,6 +18,7 @@ pub mod enrichment;
 pub mod entities;
 mod error;
 pub mod ledger;
+mod lock;
 mod reset;
 mod save;
 pub mod seed;
@@ -34,6 +35,7 @@ pub use enrichment::{
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
+pub use lock::RunLock;
 pub use reset::{
     ResetPlan, check_reset, popctl_tables, require_schema, reset, reset_allowed, schema_status,
 };

@@ -459,3 +459,80 @@ async fn a_run_needs_only_the_keys_its_stages_use() {
     );
     assert!(!text.contains("s3cret") && !stderr(&out).contains("s3cret"));
 }
+
+/// One run per database at a time: a second run while one works is refused at once, naming
+/// the database, and touches nothing; after the first ends, the next goes through.
+async fn a_second_run_on_the_same_database_is_refused(url: String) {
+    let env = Env::new(popctl::sim::SandboxConfig {
+        latency: popctl::sim::Latency {
+            min_ms: 40,
+            max_ms: 80,
+        },
+        ..small_sim()
+    })
+    .await;
+    let first = {
+        let mut cmd = env.quick(&url, &quick(3), &[]);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    // Until the first run's new database holds a movie, it is surely still running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never saved a movie"
+        );
+        if next_exists(&url).await {
+            let next = connect_next(&url).await;
+            let saved = match next
+                .query_one_raw(sea_orm::Statement::from_string(
+                    next.get_database_backend(),
+                    "SELECT COUNT(*) FROM movies",
+                ))
+                .await
+            {
+                Ok(Some(row)) => row.try_get_by_index::<i64>(0).unwrap_or(0),
+                _ => 0,
+            };
+            next.close().await.ok();
+            if saved > 0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("another popctl run is working on"), "{err}");
+    assert!(!err.contains("Started"), "{err}");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut first = first;
+        first.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "the first run was not disturbed");
+    assert_eq!(count(&connect(&url).await, "movies").await, 60);
+    assert_exit(&output(env.quick(&url, &quick(1), &[])).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_database_is_refused_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_second_run_on_the_same_database_is_refused(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("busy.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_database_is_refused_on_postgres() {
+    let Some(url) = crate::store_db::fresh_pg_url().await else {
+        return;
+    };
+    a_second_run_on_the_same_database_is_refused(url).await;
+}

@@ -169,17 +169,16 @@ fn record(r: TitleResponse, raw: String) -> Result<OmdbRecord, MappingError> {
             None,
         ));
     }
-    if let Some(e) = entry("Rotten Tomatoes") {
-        if let Some(v) = over(&e.value, "%")
+    if let Some(e) = entry("Rotten Tomatoes")
+        && let Some(v) = over(&e.value, "%")
             .map_err(|_| bad("Ratings[Rotten Tomatoes]", &e.value, "expected \"x%\""))?
-        {
-            ratings.push(Rating::new(
-                sources::ROTTEN_TOMATOES,
-                metrics::TOMATOMETER,
-                v,
-                Some(100.0),
-            ));
-        }
+    {
+        ratings.push(Rating::new(
+            sources::ROTTEN_TOMATOES,
+            metrics::TOMATOMETER,
+            v,
+            Some(100.0),
+        ));
     }
     let metascore = match known(r.metascore) {
         Some(s) => Some(number(&s).ok_or_else(|| bad("Metascore", &s, "expected a number"))?),
