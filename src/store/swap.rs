@@ -156,9 +156,14 @@ impl NextDb {
         live: Option<&DatabaseConnection>,
         scope: ResetScope,
     ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         next.close()
             .await
             .map_err(StoreError::query("closing the new database"))?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "swap: the new database closed (checkpointed)"
+        );
         match (&self.place, live) {
             // Closing checkpointed the new file and removed its log, unless another
             // connection still has it open: then the copy below reads it through its log.
@@ -299,7 +304,12 @@ async fn copy_sqlite(
         "{what}: attaching {}",
         next.display()
     )))?;
+    let started = std::time::Instant::now();
     let copied = copy_attached(db, ours, scope).await;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "swap: popctl's tables copied into the live file"
+    );
     let _ = exec("DETACH DATABASE popctl_next".to_owned()).await;
     exec("PRAGMA foreign_keys = ON".to_owned()).await?;
     copied
@@ -394,6 +404,7 @@ async fn move_schema(
     scope: ResetScope,
 ) -> Result<(), StoreError> {
     let what = "swapping in the new database";
+    let started = std::time::Instant::now();
     let ours = popctl_tables().await?;
     let txn = super::begin(db).await?;
     let exec = |sql: String| {
@@ -436,6 +447,10 @@ async fn move_schema(
             .await?;
         }
     }
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "swap: popctl's live tables dropped"
+    );
     exec(format!("SET LOCAL search_path = {}", quote_ident(next))).await?;
     for (name, is_view) in object_names(&txn).await? {
         let kind = if is_view { "VIEW" } else { "TABLE" };
@@ -449,5 +464,11 @@ async fn move_schema(
     }
     // RESTRICT: anything left behind is an error, not something to drop unseen.
     exec(format!("DROP SCHEMA {}", quote_ident(next))).await?;
-    txn.commit().await.map_err(StoreError::query(what))
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "swap: the new tables moved into the live schema"
+    );
+    txn.commit().await.map_err(StoreError::query(what))?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "swap: committed");
+    Ok(())
 }
