@@ -429,8 +429,9 @@ impl Target {
             store::confirm_local(live, url).await?;
         }
         // Any run may find the new database of an unfinished swap run beside the live one.
-        let pending = match NextDb::beside(url, live.as_ref()).await? {
-            Some(next) if next.exists(live.as_ref()).await? => Some(next),
+        let beside = NextDb::beside(url, live.as_ref()).await?;
+        let pending = match &beside {
+            Some(next) if next.exists(live.as_ref()).await? => Some(next.clone()),
             _ => None,
         };
         let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
@@ -445,15 +446,31 @@ impl Target {
                 shell.warn(warning);
             }
         }
+        let resumes_next = match &pending {
+            Some(next) if opts.resume => resumable(next, live.as_ref(), &open, plan).await?,
+            _ => false,
+        };
+        // A run left unfinished in the live database (an in-place reset, or a plan without
+        // one) is continued where it is.
+        let resumes_live = opts.resume
+            && !resumes_next
+            && match &live {
+                Some(db) => unfinished_in(db, plan).await?,
+                None => false,
+            };
         let next = match pending {
-            Some(next) if opts.resume && resumable(&next, live.as_ref(), &open, plan).await? => {
-                Some((next, false))
-            }
-            Some(next) if swap => {
+            Some(next) if resumes_next => Some((next, false)),
+            Some(next) if swap && !resumes_live => {
                 shell.warn(format!(
-                    "discarding the new database of an unfinished run ({}); this run starts \
-                     over (--resume would have continued it)",
-                    next.describe()
+                    "discarding the new database beside this one ({}): it holds no unfinished \
+                     run of plan `{}`{}; this run starts over",
+                    next.describe(),
+                    plan.name,
+                    if opts.resume {
+                        ""
+                    } else {
+                        " to resume (--resume continues one)"
+                    }
                 ));
                 next.discard(live.as_ref()).await?;
                 Some((next, true))
@@ -461,12 +478,12 @@ impl Target {
             Some(next) => {
                 shell.note(format!(
                     "a new database from an unfinished run is beside this one ({}); this run \
-                     writes to the live database; `--resume` continues that run",
+                     writes to the live database",
                     next.describe()
                 ));
                 None
             }
-            None if swap => match NextDb::beside(url, live.as_ref()).await? {
+            None if swap && !resumes_live => match beside {
                 Some(next) => Some((next, true)),
                 None => {
                     shell.note(
@@ -591,16 +608,22 @@ async fn resumable(
 ) -> Result<bool, RunError> {
     let db = next.open(live, open, false).await?;
     let found = match store::schema_status(&db).await {
-        Ok(m) if m.iter().all(|(_, applied)| *applied) => {
-            ledger::last_unfinished_run(&db, &plan.name)
-                .await?
-                .is_some()
-        }
+        Ok(m) if m.iter().all(|(_, applied)| *applied) => unfinished_in(&db, plan).await?,
         // A new database killed inside its reset: continuing it redoes the reset.
         _ => true,
     };
     db.close().await.ok();
     Ok(found)
+}
+
+/// Whether `db` has popctl's ledger with an unfinished run of `plan`.
+async fn unfinished_in(db: &DatabaseConnection, plan: &Plan) -> Result<bool, RunError> {
+    // The ledger's tables are enough; `open_ledger` applies newer migrations.
+    let ledger_there = store::schema_status(db).await.is_ok_and(|m| {
+        m.iter()
+            .any(|(name, applied)| name.contains("run_ledger") && *applied)
+    });
+    Ok(ledger_there && ledger::last_unfinished_run(db, &plan.name).await?.is_some())
 }
 
 /// Prints the report the way `run` does: the table (unless quiet) and an error line for each

@@ -536,3 +536,40 @@ async fn a_second_run_on_the_same_database_is_refused_on_postgres() {
     };
     a_second_run_on_the_same_database_is_refused(url).await;
 }
+
+/// `mode = "in_place"` works on the live database: a run that stops part way (a spent OMDb
+/// quota) leaves its data and ledger there, and `--resume` continues it there, with no new
+/// database beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_place_run_is_resumed_where_it_is() {
+    let env = Env::new(popctl::sim::SandboxConfig {
+        omdb_daily_quota: Some(10),
+        ..small_sim()
+    })
+    .await;
+    let url = env.sqlite("inplace.db");
+    let mut sets = quick(1);
+    sets.push("stages.reset.mode=in_place".into());
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 3);
+    assert!(!next_exists(&url).await);
+    let db = connect(&url).await;
+    assert_eq!(last_run_status(&db).await, "partial");
+    assert_eq!(
+        count(&db, "movies").await,
+        20,
+        "in place: the data is in the live file"
+    );
+
+    env.sim.set_omdb_quota(None);
+    env.sim.reset_quota();
+    let out = output(env.quick(&url, &sets, &["--resume"])).await;
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("Resuming plan `quick-20` (run 1)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!next_exists(&url).await);
+    assert_eq!(last_run_status(&db).await, "ok");
+}
