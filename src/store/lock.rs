@@ -41,36 +41,23 @@ impl RunLock {
             name.push(".popctl-lock");
             return lock_file(PathBuf::from(name), url);
         }
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Lock {
+        let failed = |e: &dyn std::fmt::Display| StoreError::Lock {
             url: redact_url(url),
             reason: e.to_string(),
-        })?;
-        let mut conn =
-            PgConnection::connect_with(&options)
-                .await
-                .map_err(|e| StoreError::Lock {
-                    url: redact_url(url),
-                    reason: e.to_string(),
-                })?;
-        // One key per database and schema: the schema a run's tables live in.
-        let key: i64 = sea_orm::sqlx::query_scalar(
-            "SELECT ('x' || substr(md5('popctl run ' || current_database() || '.' \
-             || current_schema()), 1, 16))::bit(64)::bigint",
+        };
+        let options = PgConnectOptions::from_str(url).map_err(|e| failed(&e))?;
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| failed(&e))?;
+        // One key per database and schema (the schema a run's tables live in), in the same
+        // statement that takes it.
+        let got: bool = sea_orm::sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(('x' || substr(md5('popctl run ' || current_database() \
+             || '.' || current_schema()), 1, 16))::bit(64)::bigint)",
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| StoreError::Lock {
-            url: redact_url(url),
-            reason: e.to_string(),
-        })?;
-        let got: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| StoreError::Lock {
-                url: redact_url(url),
-                reason: e.to_string(),
-            })?;
+        .map_err(|e| failed(&e))?;
         if !got {
             let _ = conn.close().await;
             return Err(StoreError::Busy {
