@@ -38,6 +38,9 @@ struct Node {
     dependents: Vec<usize>,
     /// Lines of the node's label: name, kind, key settings.
     label: Vec<String>,
+    /// The stage's kind (`fetch`), which gives the node its colour; `None` in a graph built
+    /// from names alone.
+    kind: Option<&'static str>,
     enabled: bool,
 }
 
@@ -67,6 +70,7 @@ impl Dag {
         dag.title = plan.name.clone();
         for (node, stage) in dag.nodes.iter_mut().zip(&plan.stages) {
             node.label = label(plan, stage);
+            node.kind = Some(stage.kind.name());
             node.enabled = stage.enabled;
         }
         Ok(dag)
@@ -87,6 +91,7 @@ impl Dag {
                 needs: Vec::new(),
                 dependents: Vec::new(),
                 label: vec![name.as_ref().to_owned()],
+                kind: None,
                 enabled: true,
             })
             .collect();
@@ -217,11 +222,15 @@ impl Dag {
             .collect()
     }
 
-    /// Graphviz dot: `popctl graph plan.toml | dot -Tsvg > plan.svg`.
+    /// Graphviz dot: `popctl graph plan.toml | dot -Tsvg > plan.svg`. Nodes are filled by
+    /// kind ([`KIND_FILLS`]); a disabled stage is dashed and greyed.
     pub fn to_dot(&self) -> String {
         let mut out = format!("digraph {} {{\n", dot_quote(&self.title));
         out.push_str("  rankdir=LR;\n");
-        out.push_str("  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+        out.push_str(
+            "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", \
+             fontname=\"Helvetica\"];\n",
+        );
         for &i in &self.order {
             let n = &self.nodes[i];
             let label = n
@@ -230,15 +239,14 @@ impl Dag {
                 .map(|l| dot_escape(l))
                 .collect::<Vec<_>>()
                 .join("\\n");
-            let style = if n.enabled {
-                ""
-            } else {
-                ", style=\"rounded,dashed\""
-            };
-            out.push_str(&format!(
-                "  {} [label=\"{label}\"{style}];\n",
-                dot_quote(&n.name)
-            ));
+            let mut attrs = format!("label=\"{label}\"");
+            if let Some(fill) = n.kind.and_then(kind_fill) {
+                attrs.push_str(&format!(", fillcolor=\"{fill}\""));
+            }
+            if !n.enabled {
+                attrs.push_str(", style=\"rounded,filled,dashed\", fontcolor=\"#777777\"");
+            }
+            out.push_str(&format!("  {} [{attrs}];\n", dot_quote(&n.name)));
         }
         for &i in &self.order {
             for &j in &self.nodes[i].needs {
@@ -253,7 +261,8 @@ impl Dag {
         out
     }
 
-    /// A mermaid flowchart, for Markdown that renders mermaid (GitHub, GitLab).
+    /// A mermaid flowchart, for Markdown that renders mermaid (GitHub, GitLab): one class per
+    /// kind present, with the same fills as the dot output.
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         for &i in &self.order {
@@ -266,7 +275,9 @@ impl Dag {
                 .join("<br/>");
             out.push_str(&format!("  s{i}[\"{label}\"]\n"));
             if !n.enabled {
-                out.push_str(&format!("  style s{i} stroke-dasharray: 5 5\n"));
+                out.push_str(&format!(
+                    "  style s{i} stroke-dasharray: 5 5,color:#777777\n"
+                ));
             }
         }
         for &i in &self.order {
@@ -274,8 +285,37 @@ impl Dag {
                 out.push_str(&format!("  s{j} --> s{i}\n"));
             }
         }
+        for (kind, fill) in KIND_FILLS {
+            let members: Vec<String> = self
+                .order
+                .iter()
+                .filter(|&&i| self.nodes[i].kind == Some(kind))
+                .map(|i| format!("s{i}"))
+                .collect();
+            if !members.is_empty() {
+                out.push_str(&format!("  classDef {kind} fill:{fill},stroke:#555555\n"));
+                out.push_str(&format!("  class {} {kind}\n", members.join(",")));
+            }
+        }
         out
     }
+}
+
+/// The fill of each stage kind in `graph` output: light enough for black text, and told apart
+/// at a glance (red resets, green seeds, blue fetches, yellow enrichment, purple post-processing).
+pub const KIND_FILLS: [(&str, &str); 5] = [
+    ("reset", "#f4cccc"),
+    ("seed", "#d9ead3"),
+    ("fetch", "#cfe2f3"),
+    ("enrich", "#fff2cc"),
+    ("post_process", "#d9d2e9"),
+];
+
+fn kind_fill(kind: &str) -> Option<&'static str> {
+    KIND_FILLS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, fill)| *fill)
 }
 
 /// Kahn's algorithm, taking the earliest-written ready stage first.
@@ -387,14 +427,17 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// The name, the kind unless the name says it already (`reset`), and the settings that tell
+/// stages apart: source and rate, list and pages, discover filters, scope, steps, workers.
 fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
     let mut lines = vec![stage.name.clone()];
-    let kind = if stage.enabled {
-        stage.kind.name().to_owned()
-    } else {
-        format!("{} (disabled)", stage.kind.name())
-    };
-    lines.push(kind);
+    let kind = stage.kind.name();
+    match (stage.name == kind, stage.enabled) {
+        (false, true) => lines.push(kind.to_owned()),
+        (false, false) => lines.push(format!("{kind}, disabled")),
+        (true, true) => {}
+        (true, false) => lines.push("disabled".to_owned()),
+    }
     let source_line = |name: &str| match plan.sources.get(name) {
         Some(s) => format!("{name} @ {}", units::format_rate(s.rate)),
         None => name.to_owned(),
@@ -431,6 +474,18 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
                 FetchSelection::Ids(ids) => format!("{} ids", ids.len()),
                 FetchSelection::CuratedList { name, .. } => format!("curated list {name}"),
             });
+            if let FetchSelection::List { filters, .. } = &f.selection {
+                let query = filters.query();
+                if !query.is_empty() {
+                    lines.push(
+                        query
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
+                }
+            }
             lines.push(workers);
         }
         StageKind::Enrich(e) => {
@@ -533,6 +588,56 @@ mod tests {
             dag(&[("a", &[]), ("a", &[])]),
             Err(DagError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn nodes_are_coloured_by_kind_and_labelled_without_repeats() {
+        use crate::plan::{LoadOptions, load};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[plan]\nname = \"p\"\n[sources.tmdb]\n[sources.omdb]\n[stages.reset]\nkind = \"reset\"\n\
+             [stages.best]\nkind = \"fetch\"\nneeds = [\"reset\"]\nlist = \"discover\"\n\
+             pages = 2\nsort_by = \"vote_average.desc\"\nprimary_release_year = 1999\n\
+             [stages.omdb]\nkind = \"enrich\"\nneeds = [\"best\"]\nenabled = false\n",
+        )
+        .unwrap();
+        let plan = load(&LoadOptions {
+            path,
+            sets: Vec::new(),
+            env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into(),
+        })
+        .unwrap()
+        .plan;
+        let d = Dag::new(&plan).unwrap();
+        let dot = d.to_dot();
+        assert!(
+            dot.contains("  \"reset\" [label=\"reset\", fillcolor=\"#f4cccc\"];"),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(
+                "label=\"best\\nfetch\\ntmdb @ 40/s\\ndiscover × 2 pages\\n\
+                 sort_by=vote_average.desc, primary_release_year=1999\\nconcurrency 4\", \
+                 fillcolor=\"#cfe2f3\""
+            ),
+            "{dot}"
+        );
+        assert!(
+            dot.contains("\"omdb\" [label=\"omdb\\nenrich, disabled")
+                && dot.contains("style=\"rounded,filled,dashed\""),
+            "{dot}"
+        );
+        let mm = d.to_mermaid();
+        assert!(mm.contains("  s0[\"reset\"]\n"), "{mm}");
+        assert!(
+            mm.contains("  classDef fetch fill:#cfe2f3,stroke:#555555\n  class s1 fetch\n"),
+            "{mm}"
+        );
+        assert!(!mm.contains("classDef seed"), "only kinds present: {mm}");
     }
 
     #[test]

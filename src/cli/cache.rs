@@ -21,22 +21,36 @@ pub struct CacheArgs {
 pub enum CacheAction {
     /// Entries, sizes and ages per source
     Stats {
+        #[command(flatten)]
+        plan: PlanPath,
         /// One JSON document on stdout
         #[arg(long)]
         json: bool,
     },
     /// Remove every entry, or those of one source
     Clear {
+        #[command(flatten)]
+        plan: PlanPath,
         /// Only this source (its name in the plan, like `omdb`)
         #[arg(long, value_name = "SOURCE")]
         source: Option<String>,
     },
     /// Remove expired entries, damaged files and leftovers of interrupted writes
     Prune {
+        #[command(flatten)]
+        plan: PlanPath,
         /// Expire everything older than this (`12h`, `7d`) instead of the plan's TTLs
         #[arg(long, value_name = "AGE", value_parser = parse_age)]
         older_than: Option<std::time::Duration>,
     },
+}
+
+/// The plan as a positional argument of the action: `popctl cache stats plans/dev-200.toml`.
+#[derive(Debug, Args)]
+pub struct PlanPath {
+    /// A plan whose `[cache]` gives the directory and the TTLs (the same as --plan PLAN)
+    #[arg(value_name = "PLAN", id = "plan_path")]
+    pub path: Option<PathBuf>,
 }
 
 /// Which cache: `--dir`, else the plan's `[cache] dir`, else `.popctl/cache`.
@@ -58,13 +72,25 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
 }
 
 pub fn exec(args: CacheArgs, shell: &Shell) -> ExitCode {
-    let action = match args.action {
-        CacheAction::Stats { json } => Action::Stats { json },
-        CacheAction::Clear { source } => Action::Clear { source },
-        CacheAction::Prune { older_than } => Action::Prune { older_than },
+    let (action, plan) = match args.action {
+        CacheAction::Stats { json, plan } => (Action::Stats { json }, plan),
+        CacheAction::Clear { source, plan } => (Action::Clear { source }, plan),
+        CacheAction::Prune { older_than, plan } => (Action::Prune { older_than }, plan),
+    };
+    // `--plan` is global to the cache commands, PLAN belongs to each: clap cannot tie the two.
+    let plan = match (args.place.plan, plan.path) {
+        (Some(a), Some(b)) if a != b => {
+            shell.error(format!(
+                "two plans given ({} and --plan {}): give one",
+                b.display(),
+                a.display()
+            ));
+            return ExitCode::from(2);
+        }
+        (a, b) => a.or(b),
     };
     let opts = Options {
-        plan: args.place.plan,
+        plan,
         sets: args.place.sets,
         env: super::env_snapshot(),
         dir: args.place.dir,

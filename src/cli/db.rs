@@ -9,7 +9,7 @@ use super::validate::FormatArg;
 use crate::ops::db::{Action, Options, plan_database, run};
 use crate::ops::validate::Format;
 use crate::plan::ResetScope;
-use crate::report::{Shell, Verbosity};
+use crate::report::Shell;
 
 #[derive(Debug, Args)]
 pub struct DbArgs {
@@ -48,15 +48,19 @@ pub enum DbAction {
 
 /// Which database: `--url` (or `DATABASE_URL`), or the one a plan writes to.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("plan_given").args(["plan", "plan_path"]))]
 pub struct DbTarget {
+    /// The database of this plan (its `[database] url`), the same as --plan PLAN
+    #[arg(value_name = "PLAN", id = "plan_path", conflicts_with = "plan")]
+    pub plan_path: Option<PathBuf>,
     /// sqlite://file.db, sqlite::memory: or postgres://user@host/db
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub url: Option<String>,
     /// The database of this plan (its `[database] url`); wins over --url and DATABASE_URL
     #[arg(long, value_name = "PLAN")]
     pub plan: Option<PathBuf>,
-    /// With --plan: override a plan key, like `--set database.url=sqlite://x.db` (repeatable)
-    #[arg(long = "set", value_name = "KEY=VALUE", requires = "plan")]
+    /// With a plan: override a plan key, like `--set database.url=sqlite://x.db` (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "plan_given")]
     pub sets: Vec<String>,
 }
 
@@ -64,7 +68,7 @@ impl DbTarget {
     /// The database URL, and the plan's name when a plan gave it; `Err` is the exit code
     /// after the problem was printed.
     pub fn resolve(self, shell: &Shell) -> Result<(String, Option<String>), ExitCode> {
-        if let Some(plan) = &self.plan {
+        if let Some(plan) = self.plan.as_ref().or(self.plan_path.as_ref()) {
             return match plan_database(plan, &self.sets, &super::env_snapshot()) {
                 Ok((url, name)) => Ok((url, Some(name))),
                 Err(errors) => {
@@ -78,15 +82,14 @@ impl DbTarget {
             Some(url) => Ok((url, None)),
             None => {
                 shell
-                    .error("which database? pass --url URL, set DATABASE_URL, or pass --plan PLAN");
+                    .error("which database? pass --url URL, set DATABASE_URL, or name a plan (PLAN or --plan PLAN)");
                 Err(ExitCode::from(2))
             }
         }
     }
 }
 
-pub fn exec(args: DbArgs) -> ExitCode {
-    let shell = Shell::stdio(Verbosity::Normal);
+pub fn exec(args: DbArgs, shell: &Shell) -> ExitCode {
     let (target, action) = match args.action {
         DbAction::Migrate(t) => (t, Action::Migrate),
         DbAction::Status(t) => (t, Action::Status),
@@ -109,12 +112,12 @@ pub fn exec(args: DbArgs) -> ExitCode {
             }),
         ),
     };
-    let url = match target.resolve(&shell) {
+    let url = match target.resolve(shell) {
         Ok((url, _)) => url,
         Err(code) => return code,
     };
     let options = Options { url, action };
-    super::block_on(&shell, run(&options, &shell))
+    super::block_on(shell, run(&options, shell))
 }
 
 fn parse_scope(s: &str) -> Result<ResetScope, String> {

@@ -1,6 +1,5 @@
 //! `popctl graph PLAN --format dot|mermaid`
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::ops::graph::{self, Format, Options};
@@ -9,8 +8,8 @@ use crate::report::Shell;
 /// Print the stage graph of a plan: `popctl graph plans/dev-200.toml | dot -Tsvg > plan.svg`.
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
+    #[command(flatten)]
+    pub plan: super::plan_arg::PlanArg,
     #[arg(long, value_enum, default_value = "dot")]
     pub format: FormatArg,
     /// Override a key, like `--set stages.popular.pages=2` (repeatable).
@@ -26,7 +25,7 @@ pub enum FormatArg {
 
 pub fn exec(args: GraphArgs, shell: &Shell) -> ExitCode {
     let opts = Options {
-        plan: args.plan,
+        plan: args.plan.path(),
         sets: args.sets,
         env: super::env_snapshot(),
         format: match args.format {
@@ -34,5 +33,12 @@ pub fn exec(args: GraphArgs, shell: &Shell) -> ExitCode {
             FormatArg::Mermaid => Format::Mermaid,
         },
     };
-    super::plan_result(graph::run(&opts, shell), shell)
+    match graph::run(&opts, shell) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(graph::GraphError::Plan(errors)) => super::plan_result(Err(errors), shell),
+        Err(e) => {
+            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            ExitCode::from(2)
+        }
+    }
 }

@@ -2,17 +2,22 @@
 //!
 //! Exit codes: 0 done, 1 failed, 2 invalid plan or usage, 3 finished partially.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::plan::PlanErrors;
-use crate::report::{Shell, Verbosity};
+use crate::report::logging::{self, LogFormat};
+use crate::report::{ColorChoice, Shell, Verbosity};
 
 pub mod cache;
+pub mod completions;
 pub mod db;
 pub mod graph;
+pub mod man;
 pub mod plan;
+pub mod plan_arg;
 pub mod run;
 pub mod sandbox;
 pub mod schema;
@@ -26,8 +31,61 @@ pub mod validate;
     about = "Drop and repopulate a movie database from TMDB and OMDb, following a TOML plan"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Flags every command takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Colour on stderr: `auto` (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces
+    /// it), `always` or `never`
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorArg,
+    /// More log lines: `-v` popctl's informational ones, `-vv` debug, `-vvv` trace (without
+    /// -v or -q, POPCTL_LOG or RUST_LOG set the filter; the default shows warnings)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Say less: no status lines, notes, progress or run table; log lines for errors only.
+    /// Warnings about the outcome, errors and data on stdout still show
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// -1 with `-q`, else the number of `-v`s.
+    fn level(&self) -> i8 {
+        if self.quiet {
+            -1
+        } else {
+            i8::try_from(self.verbose).unwrap_or(i8::MAX)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorChoice {
+    fn from(arg: ColorArg) -> ColorChoice {
+        match arg {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+    }
 }
 
 /// The verbs. Each one is a file in `cli/` that fills an `ops` options struct.
@@ -44,27 +102,93 @@ pub enum Command {
     Cache(cache::CacheArgs),
     Run(run::RunArgs),
     Status(status::StatusArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let shell = Shell::stdio(Verbosity::Normal);
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // clap draws its own help and usage errors before `--color` is parsed; an explicit
+    // `--color` is looked up first so they follow it too (`auto` is clap's own default).
+    let mut command = Cli::command();
+    match early_color(&args) {
+        Some(ColorArg::Always) => command = command.color(clap::ColorChoice::Always),
+        Some(ColorArg::Never) => command = command.color(clap::ColorChoice::Never),
+        Some(ColorArg::Auto) | None => {}
+    }
+    let matches = command.get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let color = ColorChoice::from(cli.global.color).for_stderr();
+    install_diagnostic_handler(color);
+    let level = cli.global.level();
+    let shell = Shell::stdio(
+        if level < 0 {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Normal
+        },
+        color,
+    );
+    let filter = logging::filter_for(
+        level,
+        std::env::var("POPCTL_LOG")
+            .or_else(|_| std::env::var("RUST_LOG"))
+            .ok(),
+    );
+    // `run` installs the logger itself, around its progress bars.
+    if !matches!(cli.command, Some(Command::Run(_))) {
+        logging::init(LogFormat::Text, filter.as_deref(), color, None);
+    }
     match cli.command {
         Some(Command::Validate(args)) => validate::exec(args, &shell),
         Some(Command::Graph(args)) => graph::exec(args, &shell),
         Some(Command::Schema(args)) => schema::exec(args, &shell),
         Some(Command::Plan(args)) => plan::exec(args, &shell),
-        Some(Command::Sandbox(args)) => sandbox::exec(args),
-        Some(Command::Db(args)) => db::exec(args),
+        Some(Command::Sandbox(args)) => sandbox::exec(args, &shell),
+        Some(Command::Db(args)) => db::exec(args, &shell),
         Some(Command::Cache(args)) => cache::exec(args, &shell),
-        Some(Command::Run(args)) => run::exec(args),
-        Some(Command::Status(args)) => status::exec(args),
+        Some(Command::Run(args)) => run::exec(args, &shell, filter.as_deref()),
+        Some(Command::Status(args)) => status::exec(args, &shell),
+        Some(Command::Completions(args)) => completions::exec(args, &shell),
+        Some(Command::Man(args)) => man::exec(args, &shell),
         None => {
             // No verb: show what exists rather than failing silently.
             let _ = Cli::command().print_help();
             ExitCode::from(2)
         }
     }
+}
+
+/// The value of the last `--color WHEN` / `--color=WHEN` before a `--`, if it is a valid one.
+fn early_color(args: &[OsString]) -> Option<ColorArg> {
+    let mut found = None;
+    let mut words = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(word) = words.next() {
+        let value = match word {
+            Some("--") => break,
+            Some("--color") => words.next().flatten(),
+            Some(w) => w.strip_prefix("--color="),
+            None => None,
+        };
+        if let Some(v) = value.and_then(|v| ColorArg::from_str(v, false).ok()) {
+            found = Some(v);
+        }
+    }
+    found
+}
+
+/// Every error a command reports through miette (`{:?}` of a `miette::Report`) is drawn as
+/// plan diagnostics are: colour as decided, no mid-word wrapping.
+fn install_diagnostic_handler(color: bool) {
+    let style = if color {
+        crate::plan::RenderStyle::Color
+    } else {
+        crate::plan::RenderStyle::Plain
+    };
+    // Set once per process; a second call (there is none outside tests) changes nothing.
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(crate::plan::error::handler(style))
+    }));
 }
 
 /// The process environment for plan loading (overrides and `${VAR}` values). Variables whose

@@ -1,6 +1,5 @@
 //! `popctl plan show PLAN`
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::ops::show::{self, Options};
@@ -18,8 +17,8 @@ pub enum PlanCommand {
     /// Print the fully resolved plan (layers merged, variables expanded, defaults filled in)
     /// with secrets masked.
     Show {
-        #[arg(value_name = "PLAN")]
-        plan: PathBuf,
+        #[command(flatten)]
+        plan: super::plan_arg::PlanArg,
         /// Override a key, like `--set stages.popular.pages=2` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -30,7 +29,7 @@ pub fn exec(args: PlanArgs, shell: &Shell) -> ExitCode {
     match args.command {
         PlanCommand::Show { plan, sets } => {
             let opts = Options {
-                plan,
+                plan: plan.path(),
                 sets,
                 env: super::env_snapshot(),
             };

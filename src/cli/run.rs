@@ -8,17 +8,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ops::run::{self, Options, Outcome, RunError};
 use crate::plan::CacheMode;
+use crate::report::Shell;
 use crate::report::logging::{self, LogFormat, redact};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::report::{Shell, Verbosity};
 
 /// Run a plan: its stages as a DAG, against TMDB and OMDb (or the built-in sandbox), into the
 /// plan's database. Exit codes: 0 all done, 1 failed, 2 invalid plan or usage, 3 finished
 /// partially (a spent quota, failed items, Ctrl-C): `--resume` goes on from there.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
+    #[command(flatten)]
+    pub plan: super::plan_arg::PlanArg,
     /// Start the TMDB/OMDb simulator in-process and point every source at it (no API keys,
     /// no network)
     #[arg(long)]
@@ -45,9 +45,6 @@ pub struct RunArgs {
     /// Also write the report as JSON to FILE
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Print only warnings and errors (no progress, no table)
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Answer only from the response cache, never asking the APIs (cache mode `read-only`)
     #[arg(long, conflicts_with = "cache")]
     pub offline: bool,
@@ -87,12 +84,10 @@ pub enum LogFormatArg {
 /// How often a plain progress line is written when stderr is not a terminal.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-pub fn exec(args: RunArgs) -> ExitCode {
-    let shell = Shell::stdio(if args.quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Normal
-    });
+/// `filter` is the log filter the global `-v`/`-q` and the environment chose
+/// ([`logging::filter_for`]); the run installs the logger itself, around its progress bars.
+pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
+    let shell = shell.clone();
     let format = match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
@@ -101,12 +96,9 @@ pub fn exec(args: RunArgs) -> ExitCode {
         ProgressMode::detect(&shell, format == LogFormat::Json),
         shell.clone(),
     );
-    let filter = std::env::var("POPCTL_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok();
-    logging::init(format, filter.as_deref(), progress.bars());
+    logging::init(format, filter, shell.color(), progress.bars());
     let opts = Options {
-        plan: args.plan,
+        plan: args.plan.path(),
         sets: args.sets,
         env: super::env_snapshot(),
         sandbox: args.sandbox,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::ops::sandbox::{self, Options};
-use crate::report::{Shell, Verbosity};
+use crate::report::Shell;
 use crate::sim::SimError;
 
 #[derive(Debug, Args)]
@@ -18,7 +18,8 @@ pub struct SandboxArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
-    /// Serve a simulated TMDB (under /3) and OMDb (at /) on 127.0.0.1 until Ctrl-C.
+    /// Serve a simulated TMDB (under /3) and OMDb (at /) on 127.0.0.1 until Ctrl-C, after
+    /// printing on stdout the `export` lines that point plans at it.
     Serve(ServeArgs),
 }
 
@@ -36,24 +37,30 @@ pub struct ServeArgs {
     /// Number of movies in the catalog
     #[arg(long)]
     pub movies: Option<u32>,
-    /// Print only warnings, errors and the base URLs on stdout
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Print the `export` lines that point plans at this sandbox (as serving does on stdout)
+    /// and exit without serving: `eval "$(popctl sandbox serve --print-env)"`
+    #[arg(long)]
+    pub print_env: bool,
 }
 
-pub fn exec(args: SandboxArgs) -> ExitCode {
+pub fn exec(args: SandboxArgs, shell: &Shell) -> ExitCode {
     let SandboxCommand::Serve(args) = args.command;
-    let shell = Shell::stdio(if args.quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Normal
-    });
+    let shell = shell.clone();
     let options = Options {
         config: args.config,
         port: args.port,
         seed: args.seed,
         movies: args.movies,
     };
+    if args.print_env {
+        return match sandbox::print_env(&options, &shell) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

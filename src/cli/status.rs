@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::ops::status::{Options, run};
-use crate::report::{Shell, Verbosity};
+use crate::report::Shell;
 
 use super::db::DbTarget;
 
@@ -24,9 +24,8 @@ pub struct StatusArgs {
     pub max_failed: usize,
 }
 
-pub fn exec(args: StatusArgs) -> ExitCode {
-    let shell = Shell::stdio(Verbosity::Normal);
-    let (url, plan) = match args.target.resolve(&shell) {
+pub fn exec(args: StatusArgs, shell: &Shell) -> ExitCode {
+    let (url, plan) = match args.target.resolve(shell) {
         Ok(resolved) => resolved,
         Err(code) => return code,
     };
@@ -37,5 +36,5 @@ pub fn exec(args: StatusArgs) -> ExitCode {
         run: args.run,
         max_failed: args.max_failed,
     };
-    super::block_on(&shell, run(&options, &shell))
+    super::block_on(shell, run(&options, shell))
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::plan::units::human_size;
 use crate::plan::{
     self, CacheConfig, Code, DEFAULT_CACHE_DIR, LoadOptions, PlanDiagnostic, PlanErrors,
 };
@@ -59,6 +60,25 @@ pub enum CacheCommandError {
     #[error("cannot find the current directory: {reason}")]
     #[diagnostic(code(popctl::cache::current_dir))]
     CurrentDir { reason: String },
+
+    #[error("no cache at {dir}")]
+    #[diagnostic(
+        code(popctl::cache::no_cache),
+        help(
+            "a run whose `[cache] mode` is not `off` creates it; --dir DIR or --plan PLAN names \
+             another cache"
+        )
+    )]
+    NoCache { dir: String },
+
+    #[error("no source `{source_name}` in the cache at {dir}")]
+    #[diagnostic(code(popctl::cache::unknown_source))]
+    UnknownSource {
+        source_name: String,
+        dir: String,
+        #[help]
+        help: String,
+    },
 }
 
 impl CacheCommandError {
@@ -67,16 +87,22 @@ impl CacheCommandError {
         match self {
             CacheCommandError::Plan(_)
             | CacheCommandError::NoExpiry
+            | CacheCommandError::UnknownSource { .. }
             | CacheCommandError::Cache(CacheError::SourceName { .. }) => 2,
-            CacheCommandError::Cache(_) | CacheCommandError::CurrentDir { .. } => 1,
+            CacheCommandError::Cache(_)
+            | CacheCommandError::CurrentDir { .. }
+            | CacheCommandError::NoCache { .. } => 1,
         }
     }
 }
 
 pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
-    let config = match &opts.plan {
-        Some(path) => Some(load_cache_config(path, opts, shell)?),
-        None => None,
+    let (config, plan_sources) = match &opts.plan {
+        Some(path) => {
+            let (config, sources) = load_cache_config(path, opts, shell)?;
+            (Some(config), sources)
+        }
+        None => (None, Vec::new()),
     };
     let root = match (&opts.dir, &config) {
         (Some(d), _) => absolute(d)?,
@@ -85,6 +111,13 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
     };
     let expiry = config.as_ref().map(Expiry::from_config);
     let shown = root.display();
+    // A cache that is not there has nothing to show, clear or prune: most likely the wrong
+    // directory (a typo in --dir, another working directory) rather than an empty cache.
+    if !root.is_dir() {
+        return Err(CacheCommandError::NoCache {
+            dir: shown.to_string(),
+        });
+    }
     match &opts.action {
         Action::Stats { json } => {
             let stats = dir::stats(&root, expiry.as_ref(), SystemTime::now())?;
@@ -102,6 +135,9 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
             }
         }
         Action::Clear { source } => {
+            if let Some(name) = source {
+                check_known_source(name, &root, &plan_sources)?;
+            }
             let removed = dir::clear(&root, source.as_deref())?;
             let whose = match source {
                 Some(s) => format!(" of source `{s}`"),
@@ -137,13 +173,44 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
     Ok(())
 }
 
-/// The plan's `[cache]`. Only its warnings about what this command uses are shown: an
-/// unset API key matters to a run, not to looking into the cache.
+/// `--source NAME` must name a source that the cache holds or the plan defines: clearing a
+/// misspelt one would remove nothing and say so as if it had done its job.
+fn check_known_source(
+    name: &str,
+    root: &Path,
+    plan_sources: &[String],
+) -> Result<(), CacheCommandError> {
+    crate::sources::cache::check_source_name(name)?;
+    let mut known = dir::sources(root)?;
+    known.extend(plan_sources.iter().cloned());
+    known.sort();
+    known.dedup();
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    let held = if known.is_empty() {
+        "it holds no source".to_owned()
+    } else {
+        format!("the sources are {}", plan::suggest::all_of(&known))
+    };
+    let help = match plan::suggest::closest(name, &known) {
+        Some(close) => format!("did you mean `{close}`? {held}"),
+        None => held,
+    };
+    Err(CacheCommandError::UnknownSource {
+        source_name: name.to_owned(),
+        dir: root.display().to_string(),
+        help,
+    })
+}
+
+/// The plan's `[cache]` and its sources' names. Only its warnings about what this command
+/// uses are shown: an unset API key matters to a run, not to looking into the cache.
 fn load_cache_config(
     path: &Path,
     opts: &Options,
     shell: &Shell,
-) -> Result<CacheConfig, PlanErrors> {
+) -> Result<(CacheConfig, Vec<String>), PlanErrors> {
     let loaded = plan::load(&LoadOptions {
         path: path.to_path_buf(),
         sets: opts.sets.clone(),
@@ -155,7 +222,8 @@ fn load_cache_config(
         .filter(|d| d.code != Code::UnsetVariable)
         .collect();
     super::validate::print_diagnostics(shell, &relevant);
-    Ok(loaded.plan.cache)
+    let sources = loaded.plan.sources.keys().cloned().collect();
+    Ok((loaded.plan.cache, sources))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, CacheCommandError> {
@@ -167,7 +235,7 @@ fn absolute(path: &Path) -> Result<PathBuf, CacheCommandError> {
 /// "3 entries (12.0 KiB)".
 fn files(r: Removed, one: &str, many: &str) -> String {
     let noun = if r.files == 1 { one } else { many };
-    format!("{} {noun} ({})", r.files, human_bytes(r.bytes))
+    format!("{} {noun} ({})", r.files, human_size(r.bytes))
 }
 
 /// The `stats` table, one row a source.
@@ -189,8 +257,8 @@ fn table(stats: &[SourceStats]) -> String {
                 s.entries.to_string(),
                 s.negative.to_string(),
                 s.expired.map_or("-".to_string(), |n| n.to_string()),
-                human_bytes(s.bytes),
-                human_bytes(s.body_bytes),
+                human_size(s.bytes),
+                human_size(s.body_bytes),
                 s.damaged.to_string(),
                 when(s.oldest),
                 when(s.newest),
@@ -225,20 +293,9 @@ fn table(stats: &[SourceStats]) -> String {
     out
 }
 
-/// Bytes in binary units with one decimal: `512 B`, `12.3 KiB`, `4.0 MiB`.
-pub use crate::plan::units::human_size as human_bytes;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_read_as_people_write_them() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
-    }
 
     #[test]
     fn the_table_aligns_columns() {

@@ -83,6 +83,15 @@ pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
         // Refuse before connecting: nothing about a remote database is touched.
         store::reset_allowed(&options.url, allow_remote)?;
     }
+    if let Action::Reset { .. } = options.action {
+        // A reset of a SQLite file that is not there would create one and report it reset:
+        // most likely a mistyped path. `migrate` is what creates a database.
+        store::connect_existing(&options.url)
+            .await?
+            .close()
+            .await
+            .ok();
+    }
     let db = match options.action {
         Action::Migrate | Action::Reset { .. } => store::connect(&options.url).await?,
         // Reading a database must not create one where there was none.

@@ -2,10 +2,12 @@
 //! where it is and which keys it takes said through the shell, served until told to stop.
 
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::plan::{self, SourceKind};
 use crate::report::Shell;
-use crate::sim::{self, SandboxConfig, SimError, Stats};
+use crate::sim::{self, Api, SandboxConfig, SimError, Stats};
 
 /// The port `serve` uses when neither a flag nor the config file names one.
 pub const DEFAULT_PORT: u16 = 8787;
@@ -95,15 +97,8 @@ pub async fn serve(
     for line in describe_limits(&config) {
         shell.note(line);
     }
-    // For scripts: `eval "$(popctl sandbox serve ... 2>/dev/null &)"` style consumers and the
-    // tests read these from stdout.
-    shell.out_text(&format!(
-        "TMDB_BASE_URL={}\nTMDB_API_KEY={}\nOMDB_BASE_URL={}\nOMDB_API_KEY={}\n",
-        sandbox.tmdb_base_url(),
-        sandbox.tmdb_key(),
-        sandbox.omdb_base_url(),
-        sandbox.omdb_key()
-    ));
+    // What to paste into another shell so `popctl run PLAN` (without --sandbox) uses it.
+    shell.out_text(&env_lines(sandbox.addr(), &config));
     shell.note("serving until Ctrl-C");
 
     stop.await;
@@ -121,6 +116,65 @@ pub async fn serve(
         ),
     );
     Ok(stats)
+}
+
+/// `--print-env`: the lines `serve` would print for these settings, without serving, for
+/// `eval "$(popctl sandbox serve --print-env)"` before starting it. Port 0 is refused: the
+/// port it picks is only known once it listens.
+pub fn print_env(options: &Options, shell: &Shell) -> Result<(), SimError> {
+    let config = settings(options)?;
+    if config.port == 0 {
+        return Err(SimError::InvalidSetting {
+            key: "port".to_owned(),
+            message: "--print-env needs a fixed port: port 0 is picked only when serving starts \
+                      (serve prints the same lines then)"
+                .to_owned(),
+        });
+    }
+    shell.out_text(&env_lines(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)),
+        &config,
+    ));
+    Ok(())
+}
+
+/// `export` lines that point a plan's `tmdb` and `omdb` sources (as the shipped plans name
+/// them) at a sandbox on `addr`: the `POPCTL_SOURCES__…__BASE_URL` overrides plans honour and
+/// the key variables they read (`${TMDB_API_KEY}`, `${OMDB_API_KEY}`).
+pub fn env_lines(addr: SocketAddr, config: &SandboxConfig) -> String {
+    let mut out = String::new();
+    for (api, kind) in [(Api::Tmdb, SourceKind::Tmdb), (Api::Omdb, SourceKind::Omdb)] {
+        let name = kind.as_str();
+        out.push_str(&format!(
+            "export {}={}\n",
+            plan::env_var_for(&["sources", name, "base_url"]),
+            shell_quote(&sim::base_url(api, addr))
+        ));
+    }
+    for (kind, key) in [
+        (SourceKind::Tmdb, &config.tmdb_key),
+        (SourceKind::Omdb, &config.omdb_key),
+    ] {
+        out.push_str(&format!(
+            "export {}={}\n",
+            plan::default_key_var(kind.as_str()),
+            shell_quote(key)
+        ));
+    }
+    out
+}
+
+/// `value` as one word for a POSIX shell: as is when it is plain, else in single quotes.
+fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 fn faults_total(stats: &Stats) -> u64 {
@@ -220,10 +274,41 @@ mod tests {
         assert!(err.contains("key `sandbox`"), "{err}");
         assert!(err.contains("Stopped after 0 requests"), "{err}");
         let stdout = out.stdout();
-        assert!(stdout.contains("TMDB_API_KEY=sandbox\n"), "{stdout}");
+        assert!(stdout.contains("export TMDB_API_KEY=sandbox\n"), "{stdout}");
         assert!(
-            stdout.contains("OMDB_BASE_URL=http://127.0.0.1:"),
+            stdout.contains("export POPCTL_SOURCES__OMDB__BASE_URL=http://127.0.0.1:"),
             "{stdout}"
+        );
+    }
+
+    #[test]
+    fn env_lines_are_what_plans_read_and_quote_what_a_shell_would_split() {
+        let config = SandboxConfig {
+            omdb_key: "it's mine".into(),
+            ..SandboxConfig::default()
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 8787));
+        assert_eq!(
+            env_lines(addr, &config),
+            "export POPCTL_SOURCES__TMDB__BASE_URL=http://127.0.0.1:8787/3\n\
+             export POPCTL_SOURCES__OMDB__BASE_URL=http://127.0.0.1:8787\n\
+             export TMDB_API_KEY=sandbox\n\
+             export OMDB_API_KEY='it'\\''s mine'\n"
+        );
+        let (shell, out) = Shell::capture(Verbosity::Normal);
+        print_env(&Options::default(), &shell).unwrap();
+        assert_eq!(out.stdout(), env_lines(addr, &SandboxConfig::default()));
+        let err = print_env(
+            &Options {
+                port: Some(0),
+                ..Options::default()
+            },
+            &shell,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--print-env needs a fixed port"),
+            "{err}"
         );
     }
 

@@ -12,6 +12,35 @@ use crate::stages::ledger::STAGE_KEY;
 use crate::store::ledger::{self, Run};
 use crate::store::{self, StoreError, redact_url};
 
+/// Why `status` has nothing to show.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StatusError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] StoreError),
+
+    #[error("run {id} is not recorded in {url}")]
+    #[diagnostic(code(popctl::status::no_such_run))]
+    NoSuchRun {
+        id: i64,
+        /// With any password removed.
+        url: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("run {id} is a run of plan `{found}`, not of `{plan}`")]
+    #[diagnostic(
+        code(popctl::status::run_of_another_plan),
+        help("leave out --plan (give the database with --url) to see runs of every plan")
+    )]
+    RunOfAnotherPlan {
+        id: i64,
+        found: String,
+        plan: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub url: String,
@@ -34,30 +63,54 @@ pub struct Counts {
     pub pending: u64,
 }
 
-pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
+/// Prints the runs, the failed items and any new database being built beside this one. A run
+/// asked for with `--run` that is in neither database is an error, not an empty list.
+pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StatusError> {
     let mut out = String::new();
     let db = match store::connect_existing(&opts.url).await {
         Ok(db) => db,
         // The first run of a plan that swaps leaves no live file until it ends well; its new
         // database is what there is to show.
         Err(StoreError::NoDatabase { path }) => {
-            let pending = pending(None, opts).await?;
-            if pending.is_empty() {
-                return Err(StoreError::NoDatabase { path });
+            let next = pending(None, opts).await?;
+            if next.text.is_empty() {
+                return Err(StoreError::NoDatabase { path }.into());
+            }
+            if let Some(id) = opts.run
+                && !next.has_run
+            {
+                return Err(no_such_run(id, &opts.url, None));
             }
             shell.note(format!("no database at {path} yet"));
-            out.push_str(pending.trim_start());
+            out.push_str(next.text.trim_start());
             shell.out_text(&out);
             return Ok(());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    let migrated = store::schema_status(&db)
+    let result = live(&db, opts, shell, &mut out).await;
+    db.close().await.ok();
+    result?;
+    shell.out_text(&out);
+    Ok(())
+}
+
+/// The live database's part of `status`, then the new database's, into `out`.
+async fn live(
+    db: &DatabaseConnection,
+    opts: &Options,
+    shell: &Shell,
+    out: &mut String,
+) -> Result<(), StatusError> {
+    let migrated = store::schema_status(db)
         .await?
         .iter()
         .any(|(name, applied)| name.contains("run_ledger") && *applied);
+    let mut newest = None;
+    let mut found = false;
     if migrated {
-        let runs = ledger::recent_runs(&db, opts.plan.as_deref(), opts.limit).await?;
+        let runs = ledger::recent_runs(db, opts.plan.as_deref(), opts.limit).await?;
+        newest = runs.first().map(|r| r.id);
         if runs.is_empty() {
             let _ = writeln!(
                 out,
@@ -68,10 +121,27 @@ pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
                     .unwrap_or_default()
             );
         } else {
-            out.push_str(&runs_table(&db, &runs).await?);
+            out.push_str(&runs_table(db, &runs).await?);
         }
-        if let Some(run_id) = opts.run.or(runs.first().map(|r| r.id)) {
-            out.push_str(&failed_section(&db, run_id, opts).await?);
+        match opts.run {
+            Some(id) => {
+                if let Some(plan) = run_plan(db, id).await? {
+                    if let Some(asked) = opts.plan.as_ref().filter(|p| **p != plan) {
+                        return Err(StatusError::RunOfAnotherPlan {
+                            id,
+                            found: plan,
+                            plan: asked.clone(),
+                        });
+                    }
+                    found = true;
+                    out.push_str(&failed_section(db, id, opts).await?);
+                }
+            }
+            None => {
+                if let Some(id) = newest {
+                    out.push_str(&failed_section(db, id, opts).await?);
+                }
+            }
         }
     } else {
         shell.note(format!(
@@ -79,10 +149,49 @@ pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StoreError> {
             redact_url(&opts.url)
         ));
     }
-    out.push_str(&pending(Some(&db), opts).await?);
-    db.close().await.ok();
-    shell.out_text(&out);
+    let next = pending(Some(db), opts).await?;
+    if let Some(id) = opts.run
+        && !found
+        && !next.has_run
+    {
+        return Err(no_such_run(id, &opts.url, newest));
+    }
+    out.push_str(&next.text);
     Ok(())
+}
+
+fn no_such_run(id: i64, url: &str, newest: Option<i64>) -> StatusError {
+    StatusError::NoSuchRun {
+        id,
+        url: redact_url(url),
+        help: match newest {
+            Some(n) => format!(
+                "the newest run there is {n}; `popctl status` without --run lists the recent ones"
+            ),
+            None => "no run is recorded there yet".to_owned(),
+        },
+    }
+}
+
+/// The plan of run `id`, or `None` when no such run is recorded.
+async fn run_plan(db: &DatabaseConnection, id: i64) -> Result<Option<String>, StoreError> {
+    let stmt = Query::select()
+        .column("plan_name")
+        .from("import_runs")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    let what = || format!("looking up run {id}");
+    match db
+        .query_one(&stmt)
+        .await
+        .map_err(StoreError::query(what()))?
+    {
+        Some(row) => Ok(Some(
+            row.try_get("", "plan_name")
+                .map_err(StoreError::query(what()))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The failed items of run `run_id` with their last errors, or a line saying there are none
@@ -118,14 +227,28 @@ async fn failed_section(
     Ok(out)
 }
 
+/// What `status` shows of the new database an unfinished swap run is building beside the
+/// live one.
+struct Next {
+    /// Its newest run and that run's failed items; empty when there is no such database.
+    text: String,
+    /// Whether that run is the one `--run` asked for.
+    has_run: bool,
+}
+
 /// The new database an unfinished swap run is building beside the live one: its newest run
-/// and that run's failed items; nothing when there is none.
-async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<String, StoreError> {
+/// and that run's failed items (shown when no other run was asked for, or when it is the one
+/// asked for).
+async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Next, StoreError> {
+    let none = Next {
+        text: String::new(),
+        has_run: false,
+    };
     let Some(next) = store::NextDb::beside(&opts.url, live).await? else {
-        return Ok(String::new());
+        return Ok(none);
     };
     if !next.exists(live).await? {
-        return Ok(String::new());
+        return Ok(none);
     }
     let mut out = format!(
         "\na new database is being built beside this one ({}), not swapped in yet:\n",
@@ -142,10 +265,12 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<St
     } else {
         Vec::new()
     };
+    let mut has_run = false;
     match runs.first() {
         Some(run) => {
             out.push_str(&runs_table(&db, std::slice::from_ref(run)).await?);
-            if opts.run.is_none() {
+            has_run = opts.run == Some(run.id);
+            if opts.run.is_none() || has_run {
                 out.push_str(&failed_section(&db, run.id, opts).await?);
             }
         }
@@ -156,7 +281,7 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<St
          well; a run without --resume starts over\n",
     );
     db.close().await.ok();
-    Ok(out)
+    Ok(Next { text: out, has_run })
 }
 
 async fn runs_table(db: &DatabaseConnection, runs: &[Run]) -> Result<String, StoreError> {

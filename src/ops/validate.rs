@@ -1,11 +1,11 @@
 //! `popctl validate`: load each plan, print every problem at once, the stage order and the
 //! request budget. Nothing is written and nothing is fetched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use crate::dag::Dag;
-use crate::plan::{self, LoadOptions, PlanDiagnostic, RenderStyle};
+use crate::plan::{self, Code, LoadOptions, PlanDiagnostic, PlanErrors, RenderStyle, Site};
 use crate::report::Shell;
 
 /// How `validate` prints its findings.
@@ -25,14 +25,71 @@ pub struct Options {
     /// The environment snapshot (overrides and `${VAR}` values).
     pub env: BTreeMap<String, String>,
     pub format: Format,
-    /// Treat warnings as errors.
+    /// Treat warnings as errors (those of codes given a level in `levels` excepted).
     pub deny_warnings: bool,
+    /// `--allow`, `--warn`, `--deny`, in the order given: for a code named twice the last wins.
+    pub levels: Vec<(Code, Level)>,
+}
+
+/// What `validate` does with the warnings of a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Not shown, not counted.
+    Allow,
+    /// Shown; the plan stays valid.
+    Warn,
+    /// Shown as an error; the plan is invalid.
+    Deny,
+}
+
+impl Options {
+    /// The level of a warning: the last `--allow/--warn/--deny` naming its code, else `allow`
+    /// for an unset API-key variable (only a run needs the keys, and it refuses to start
+    /// without them: CI validates without secrets), else `warn`, or `deny` with
+    /// `--deny-warnings`.
+    pub fn level_of(&self, d: &PlanDiagnostic) -> Level {
+        if let Some((_, level)) = self.levels.iter().rev().find(|(c, _)| *c == d.code) {
+            return *level;
+        }
+        if d.is_unset_api_key() {
+            Level::Allow
+        } else if self.deny_warnings {
+            Level::Deny
+        } else {
+            Level::Warn
+        }
+    }
+
+    /// `diagnostics` as this command reports them: allowed warnings left out, denied ones
+    /// turned into errors. Errors stay errors whatever their code.
+    pub fn apply(&self, diagnostics: Vec<PlanDiagnostic>) -> Vec<PlanDiagnostic> {
+        diagnostics
+            .into_iter()
+            .filter_map(|mut d| {
+                if d.is_error() {
+                    return Some(d);
+                }
+                match self.level_of(&d) {
+                    Level::Allow => None,
+                    Level::Warn => Some(d),
+                    Level::Deny => {
+                        d.severity = miette::Severity::Error;
+                        d.help = Some(match d.help.take() {
+                            Some(h) => format!("{h}\n(a warning, denied by this command's flags)"),
+                            None => "(a warning, denied by this command's flags)".to_owned(),
+                        });
+                        Some(d)
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 /// What `validate` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// Plans that are valid (warnings allowed unless `deny_warnings`).
+    /// Plans that are valid (warnings allowed unless denied).
     pub valid: usize,
     pub invalid: usize,
 }
@@ -43,9 +100,9 @@ impl Outcome {
     }
 }
 
-/// The style diagnostics are drawn in on this shell.
+/// The style diagnostics are drawn in on this shell: coloured where the shell colours.
 pub fn render_style(shell: &Shell) -> RenderStyle {
-    if shell.is_err_tty() && std::env::var_os("NO_COLOR").is_none() {
+    if shell.color() {
         RenderStyle::Color
     } else {
         RenderStyle::Plain
@@ -60,7 +117,8 @@ pub fn print_diagnostics(shell: &Shell, diagnostics: &[PlanDiagnostic]) {
 }
 
 /// Loads a plan for a command that then uses it (graph, show): warnings but those of `ignore`
-/// are printed, an invalid plan is returned for the caller to report.
+/// and unset API-key variables (which only a run needs) are printed, an invalid plan is
+/// returned for the caller to report.
 pub fn load_for_command(
     path: &std::path::Path,
     sets: &[String],
@@ -76,11 +134,56 @@ pub fn load_for_command(
     let shown: Vec<_> = loaded
         .warnings
         .iter()
-        .filter(|d| !ignore.contains(&d.code))
+        .filter(|d| !ignore.contains(&d.code) && !d.is_unset_api_key())
         .cloned()
         .collect();
     print_diagnostics(shell, &shown);
     Ok(loaded)
+}
+
+/// Diagnostics several plans share (a base they all extend): each is drawn once, and a line
+/// at the end says how many plans had it.
+#[derive(Default)]
+struct Seen {
+    /// (code, message, place) of every diagnostic drawn.
+    drawn: HashSet<(Code, String, Option<String>)>,
+    /// (is an error, code, message) → the plans that had it, in first-seen order.
+    plans: Vec<((bool, Code, String), Vec<String>)>,
+}
+
+impl Seen {
+    /// The diagnostics of one plan that were not drawn yet.
+    fn fresh(&mut self, plan: &str, diagnostics: &[PlanDiagnostic]) -> Vec<PlanDiagnostic> {
+        let mut fresh = Vec::new();
+        for d in diagnostics {
+            let group = (d.is_error(), d.code, d.message.clone());
+            match self.plans.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, plans)) if !plans.iter().any(|p| p == plan) => plans.push(plan.to_owned()),
+                Some(_) => {}
+                None => self.plans.push((group, vec![plan.to_owned()])),
+            }
+            let place = d.site.as_ref().map(Site::position);
+            if self.drawn.insert((d.code, d.message.clone(), place)) {
+                fresh.push(d.clone());
+            }
+        }
+        fresh
+    }
+
+    /// `warning × 8 plans: …` for each diagnostic more than one plan had.
+    fn summarise(&self, shell: &Shell) {
+        for ((error, _, message), plans) in &self.plans {
+            if plans.len() < 2 {
+                continue;
+            }
+            let times = plan::error::plural(plans.len(), "plan");
+            if *error {
+                shell.error_repeated(&times, message);
+            } else {
+                shell.warn_repeated(&times, message);
+            }
+        }
+    }
 }
 
 pub fn run(opts: &Options, shell: &Shell) -> Outcome {
@@ -89,6 +192,7 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
         invalid: 0,
     };
     let mut json_plans = Vec::new();
+    let mut seen = Seen::default();
     for path in &opts.plans {
         let load = LoadOptions {
             path: path.clone(),
@@ -99,9 +203,12 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
         match plan::load(&load) {
             Ok(loaded) => {
                 let budget = plan::budget(&loaded.plan);
-                let mut warnings = loaded.warnings;
-                warnings.extend(budget.quota_warnings());
-                let valid = !opts.deny_warnings || warnings.is_empty();
+                let mut found = loaded.warnings;
+                found.extend(budget.quota_warnings());
+                let diagnostics = opts.apply(found);
+                let denied = diagnostics.iter().filter(|d| d.is_error()).count();
+                let warnings = diagnostics.len() - denied;
+                let valid = denied == 0;
                 if valid {
                     outcome.valid += 1;
                 } else {
@@ -114,26 +221,29 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
                         "name": loaded.plan.name,
                         "hash": loaded.plan.hash,
                         "order": Dag::new(&loaded.plan).map(|d| d.order().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default(),
-                        "diagnostics": warnings.iter().map(PlanDiagnostic::to_json).collect::<Vec<_>>(),
+                        "diagnostics": diagnostics.iter().map(PlanDiagnostic::to_json).collect::<Vec<_>>(),
                         "budget": budget.to_json(),
                     })),
                     Format::Human => {
-                        print_diagnostics(shell, &warnings);
+                        print_diagnostics(shell, &seen.fresh(&shown, &diagnostics));
                         let counts = format!(
                             "plan `{}`: {}, {}{}",
                             loaded.plan.name,
                             plan::error::plural(loaded.plan.stages.len(), "stage"),
                             plan::error::plural(loaded.plan.sources.len(), "source"),
-                            if warnings.is_empty() {
+                            if warnings == 0 {
                                 String::new()
                             } else {
-                                format!(", {}", plan::error::plural(warnings.len(), "warning"))
+                                format!(", {}", plan::error::plural(warnings, "warning"))
                             }
                         );
                         if valid {
                             shell.status("Validated", format!("{shown} ({counts})"));
                         } else {
-                            shell.error(format!("{shown} has warnings and --deny-warnings is set ({counts})"));
+                            shell.error(format!(
+                                "{shown} is invalid: {} denied ({counts})",
+                                plan::error::plural(denied, "warning")
+                            ));
                         }
                         if let Ok(dag) = Dag::new(&loaded.plan)
                             && !dag.is_empty()
@@ -148,6 +258,7 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
             }
             Err(errors) => {
                 outcome.invalid += 1;
+                let errors = PlanErrors::new(&shown, opts.apply(errors.diagnostics));
                 match opts.format {
                     Format::Json => json_plans.push(serde_json::json!({
                         "path": shown,
@@ -156,19 +267,22 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
                         "budget": null,
                     })),
                     Format::Human => {
-                        print_diagnostics(shell, &errors.diagnostics);
+                        print_diagnostics(shell, &seen.fresh(&shown, &errors.diagnostics));
                         shell.error(errors.summary());
                     }
                 }
             }
         }
     }
-    if opts.format == Format::Json {
-        let doc = serde_json::json!({ "valid": outcome.ok(), "plans": json_plans });
-        shell.out_text(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        ));
+    match opts.format {
+        Format::Json => {
+            let doc = serde_json::json!({ "valid": outcome.ok(), "plans": json_plans });
+            shell.out_text(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            ));
+        }
+        Format::Human => seen.summarise(shell),
     }
     outcome
 }

@@ -8,7 +8,7 @@
 //! Checks that span several stages (needs, cycles, reset order, enrich upstream) live in
 //! `checks`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -202,6 +202,8 @@ pub(crate) struct Cx<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub diags: Vec<PlanDiagnostic>,
     pub unresolved: Vec<UnresolvedVar>,
+    /// Every variable a `${…}` of the plan names, set or not.
+    pub vars_read: BTreeSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -627,29 +629,69 @@ impl<'a> Cx<'a> {
                 return None;
             }
         };
+        self.vars_read.extend(expansion.vars.iter().cloned());
+        // Warned about in `unset_warnings`, once every variable the plan reads is known.
         for unset in &expansion.unset {
-            let at = sub(unset.span.clone());
-            self.push(
-                PlanDiagnostic::warning(
-                    Code::UnsetVariable,
-                    format!("environment variable `{}` is not set (used by `{path}`)", unset.name),
-                )
-                .at(at.clone(), format!("`{}` is unset", unset.name))
-                .key(path.to_string())
-                .help(format!(
-                    "export {} before `popctl run`, or give a default: `${{{}:-…}}`; `validate` only warns",
-                    unset.name, unset.name
-                )),
-            );
             self.unresolved.push(UnresolvedVar {
                 var: unset.name.clone(),
                 key: path.to_string(),
                 field: field(&expansion.value),
-                site: at,
+                site: sub(unset.span.clone()),
+                similar: None,
             });
         }
         Some(expansion)
     }
+}
+
+/// A warning for each variable left unset, with the set variable it was probably meant to be
+/// (see [`similar_variable`]).
+pub(crate) fn unset_warnings(cx: &mut Cx<'_>) {
+    for i in 0..cx.unresolved.len() {
+        let similar = similar_variable(&cx.unresolved[i].var, cx.env, &cx.vars_read);
+        let u = &mut cx.unresolved[i];
+        u.similar = similar;
+        let warning = PlanDiagnostic::warning(
+            Code::UnsetVariable,
+            format!(
+                "environment variable `{}` is not set (used by `{}`)",
+                u.var, u.key
+            ),
+        )
+        .at(u.site.clone(), format!("`{}` is unset", u.var))
+        .key(u.key.clone())
+        .help(format!(
+            "{}export {} before `popctl run`, or give a default: `${{{}:-…}}`; `validate` only warns",
+            did_you_mean_variable(u.similar.as_deref()),
+            u.var,
+            u.var
+        ));
+        cx.push(warning);
+    }
+}
+
+/// A set variable whose name is close to the unset `name`: a typo (`TMDB_KEY` for
+/// `TMDB_API_KEY`) is likelier than a missing export when one exists. Variables the plan reads
+/// itself are not candidates (`OMDB_API_KEY` is not a typo of an unset `TMDB_API_KEY`), nor
+/// are empty ones. Only the name is ever shown, never the value.
+fn similar_variable(
+    name: &str,
+    env: &BTreeMap<String, String>,
+    read: &BTreeSet<String>,
+) -> Option<String> {
+    let candidates: Vec<&str> = env
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && !read.contains(*k))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    super::suggest::closest(name, &candidates).map(str::to_owned)
+}
+
+/// "did you mean `TMDB_API_KEY` (set in the environment)? otherwise " or nothing.
+pub(crate) fn did_you_mean_variable(similar: Option<&str>) -> String {
+    similar
+        .map(|s| format!("did you mean `{s}` (set in the environment)? otherwise "))
+        .unwrap_or_default()
 }
 
 /// "`pages` must be between 1 and 500, found 0" or "… must be at least 1, found 0".

@@ -14,122 +14,119 @@ use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
 };
 
-/// The stable code of each kind of plan problem, rendered as `popctl::plan::<what>`.
-///
-/// Codes are part of the interface (editors and CI match on them): add new ones, never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Code {
+/// Declares [`Code`]: each variant with its documentation and its stable name, once.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// The stable code of each kind of plan problem, rendered as `popctl::plan::<what>`.
+        ///
+        /// Codes are part of the interface (editors and CI match on them, `validate --allow`
+        /// names them): add new ones, never rename.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+
+codes! {
     /// A plan file cannot be read.
-    Io,
+    Io => "popctl::plan::io",
     /// TOML syntax error.
-    Syntax,
+    Syntax => "popctl::plan::syntax",
     /// A key that the plan format does not have.
-    UnknownField,
+    UnknownField => "popctl::plan::unknown_field",
     /// A required key is absent.
-    MissingField,
+    MissingField => "popctl::plan::missing_field",
     /// A value of the wrong TOML type.
-    WrongType,
+    WrongType => "popctl::plan::wrong_type",
     /// A number outside its allowed range.
-    OutOfRange,
+    OutOfRange => "popctl::plan::out_of_range",
     /// A value that is not one of the allowed words.
-    InvalidValue,
+    InvalidValue => "popctl::plan::invalid_value",
     /// `kind` names no stage kind.
-    UnknownKind,
+    UnknownKind => "popctl::plan::unknown_kind",
     /// `list` names no TMDB list.
-    UnknownList,
+    UnknownList => "popctl::plan::unknown_list",
     /// An `append` part TMDB does not know.
-    UnknownAppend,
+    UnknownAppend => "popctl::plan::unknown_append",
     /// More than 20 `append` parts.
-    TooManyAppend,
+    TooManyAppend => "popctl::plan::too_many_append",
     /// A `fetch` stage names none or several of `list`, `ids`, `curated_list`.
-    FetchSelection,
+    FetchSelection => "popctl::plan::fetch_selection",
     /// Discover filters on a list other than `discover`.
-    DiscoverFilter,
+    DiscoverFilter => "popctl::plan::discover_filter",
     /// A stage names a source the plan does not define.
-    UnknownSource,
+    UnknownSource => "popctl::plan::unknown_source",
     /// A stage uses a source of the wrong kind (enrich from TMDB, fetch from OMDb).
-    SourceKind,
+    SourceKind => "popctl::plan::source_kind",
     /// `needs` names a stage that does not exist.
-    UnknownNeed,
+    UnknownNeed => "popctl::plan::unknown_need",
     /// Stages need each other in a cycle.
-    Cycle,
+    Cycle => "popctl::plan::cycle",
     /// An invalid duration.
-    InvalidDuration,
+    InvalidDuration => "popctl::plan::invalid_duration",
     /// An invalid rate.
-    InvalidRate,
+    InvalidRate => "popctl::plan::invalid_rate",
     /// A malformed `${…}` or a `$` that is not `$$`.
-    Interpolation,
+    Interpolation => "popctl::plan::interpolation",
     /// A variable that is unset and has no default (warning at validate, error at run).
-    UnsetVariable,
+    UnsetVariable => "popctl::plan::unset_variable",
     /// An API key written in the plan instead of `${…}` (warning).
-    LiteralApiKey,
+    LiteralApiKey => "popctl::plan::literal_api_key",
     /// `reset` against a database that is not on this machine, without `allow_remote`.
-    RemoteReset,
+    RemoteReset => "popctl::plan::remote_reset",
     /// A stage that writes without running after the plan's `reset`.
-    ResetOrder,
+    ResetOrder => "popctl::plan::reset_order",
     /// An `enrich` stage with `scope = "upstream"` and no upstream fetch stage.
-    EnrichWithoutUpstream,
+    EnrichWithoutUpstream => "popctl::plan::enrich_without_upstream",
     /// `external_ids` missing from an `append` an enrich stage depends on (warning).
-    MissingExternalIds,
+    MissingExternalIds => "popctl::plan::missing_external_ids",
     /// `extends` chains back onto itself.
-    ExtendsCycle,
+    ExtendsCycle => "popctl::plan::extends_cycle",
     /// A file named by the plan (a curated list) does not exist.
-    MissingFile,
+    MissingFile => "popctl::plan::missing_file",
     /// A duplicate entry (warning where harmless, error where ambiguous).
-    Duplicate,
+    Duplicate => "popctl::plan::duplicate",
     /// Settings for a post-process step that is not in `steps` (warning).
-    UnusedSettings,
+    UnusedSettings => "popctl::plan::unused_settings",
     /// A malformed database or API URL.
-    InvalidUrl,
+    InvalidUrl => "popctl::plan::invalid_url",
     /// A malformed `--set` argument or `POPCTL_…` variable.
-    Override,
+    Override => "popctl::plan::override",
     /// A stage or source name that cannot be used as an identifier.
-    InvalidName,
+    InvalidName => "popctl::plan::invalid_name",
     /// The plan needs more requests than a source's `daily_quota` (warning).
-    Quota,
+    Quota => "popctl::plan::quota",
     /// An invalid size (`max_body`).
-    InvalidSize,
+    InvalidSize => "popctl::plan::invalid_size",
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::Io => "popctl::plan::io",
-            Code::Syntax => "popctl::plan::syntax",
-            Code::UnknownField => "popctl::plan::unknown_field",
-            Code::MissingField => "popctl::plan::missing_field",
-            Code::WrongType => "popctl::plan::wrong_type",
-            Code::OutOfRange => "popctl::plan::out_of_range",
-            Code::InvalidValue => "popctl::plan::invalid_value",
-            Code::UnknownKind => "popctl::plan::unknown_kind",
-            Code::UnknownList => "popctl::plan::unknown_list",
-            Code::UnknownAppend => "popctl::plan::unknown_append",
-            Code::TooManyAppend => "popctl::plan::too_many_append",
-            Code::FetchSelection => "popctl::plan::fetch_selection",
-            Code::DiscoverFilter => "popctl::plan::discover_filter",
-            Code::UnknownSource => "popctl::plan::unknown_source",
-            Code::SourceKind => "popctl::plan::source_kind",
-            Code::UnknownNeed => "popctl::plan::unknown_need",
-            Code::Cycle => "popctl::plan::cycle",
-            Code::InvalidDuration => "popctl::plan::invalid_duration",
-            Code::InvalidRate => "popctl::plan::invalid_rate",
-            Code::Interpolation => "popctl::plan::interpolation",
-            Code::UnsetVariable => "popctl::plan::unset_variable",
-            Code::LiteralApiKey => "popctl::plan::literal_api_key",
-            Code::RemoteReset => "popctl::plan::remote_reset",
-            Code::ResetOrder => "popctl::plan::reset_order",
-            Code::EnrichWithoutUpstream => "popctl::plan::enrich_without_upstream",
-            Code::MissingExternalIds => "popctl::plan::missing_external_ids",
-            Code::ExtendsCycle => "popctl::plan::extends_cycle",
-            Code::MissingFile => "popctl::plan::missing_file",
-            Code::Duplicate => "popctl::plan::duplicate",
-            Code::UnusedSettings => "popctl::plan::unused_settings",
-            Code::InvalidUrl => "popctl::plan::invalid_url",
-            Code::Override => "popctl::plan::override",
-            Code::InvalidName => "popctl::plan::invalid_name",
-            Code::Quota => "popctl::plan::quota",
-            Code::InvalidSize => "popctl::plan::invalid_size",
-        }
+    /// The code named `name`: in full (`popctl::plan::unset_variable`) or by its last part
+    /// (`unset_variable`, as `validate --allow` takes it).
+    pub fn parse(name: &str) -> Option<Code> {
+        let name = name.trim();
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name || c.short() == name)
+    }
+
+    /// The last part of the name: `unset_variable`.
+    pub fn short(self) -> &'static str {
+        let name = self.as_str();
+        name.rsplit("::").next().unwrap_or(name)
     }
 }
 
@@ -222,6 +219,8 @@ pub struct PlanDiagnostic {
     /// The key path the problem is about (`stages.popular.pages`), when there is one.
     pub key: Option<String>,
     pub site: Option<Site>,
+    /// More labelled places in the same text as `site` ("first defined here").
+    pub related: Vec<(Site, String)>,
 }
 
 impl PlanDiagnostic {
@@ -234,6 +233,7 @@ impl PlanDiagnostic {
             help: None,
             key: None,
             site: None,
+            related: Vec::new(),
         }
     }
 
@@ -247,6 +247,19 @@ impl PlanDiagnostic {
     pub fn at(mut self, site: Option<Site>, label: impl Into<String>) -> Self {
         self.site = site;
         self.label = Some(label.into());
+        self
+    }
+
+    /// Labels another place in the same text as the main label, like where a duplicate was
+    /// first defined. A place in another text is left out: a snippet shows one text.
+    pub fn also(mut self, site: Site, label: impl Into<String>) -> Self {
+        let same_text = self
+            .site
+            .as_ref()
+            .is_some_and(|s| s.source.name() == site.source.name());
+        if same_text {
+            self.related.push((site, label.into()));
+        }
         self
     }
 
@@ -267,6 +280,16 @@ impl PlanDiagnostic {
 
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// An unset variable that only a source's API key needs: it matters when the plan runs
+    /// (and `run` refuses to start without it), not while checking the plan.
+    pub fn is_unset_api_key(&self) -> bool {
+        self.code == Code::UnsetVariable
+            && self
+                .key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("sources.") && k.ends_with(".api_key"))
     }
 
     /// The diagnostic for editors and CI: file, line, col, code, message, help, severity.
@@ -294,6 +317,13 @@ impl PlanDiagnostic {
             }
             None => (None, None, None, None, None, None),
         };
+        let related: Vec<serde_json::Value> = self
+            .related
+            .iter()
+            .map(|(site, label)| {
+                serde_json::json!({ "line": site.line, "col": site.col, "label": label })
+            })
+            .collect();
         serde_json::json!({
             "severity": severity_str(self.severity),
             "code": self.code.as_str(),
@@ -308,6 +338,7 @@ impl PlanDiagnostic {
             "col": col,
             "end_line": end_line,
             "end_col": end_col,
+            "related": related,
         })
     }
 }
@@ -347,7 +378,10 @@ impl Diagnostic for PlanDiagnostic {
             self.label.clone(),
             (site.span.start, site.span.len()),
         );
-        Some(Box::new(std::iter::once(label)))
+        let related = self.related.iter().map(|(s, l)| {
+            LabeledSpan::new_with_span(Some(l.clone()), (s.span.start, s.span.len()))
+        });
+        Some(Box::new(std::iter::once(label).chain(related)))
     }
 }
 
@@ -408,15 +442,30 @@ pub enum RenderStyle {
     Plain,
 }
 
-/// Draws each diagnostic with its labelled snippet, one after another.
-pub fn render(diagnostics: &[PlanDiagnostic], style: RenderStyle) -> String {
+/// The width diagnostics are wrapped at, whatever the terminal: the same text in a terminal,
+/// a log file and a snapshot.
+pub const RENDER_WIDTH: usize = 100;
+
+/// How popctl draws every diagnostic (plan problems and the errors of every command): unicode
+/// boxes, colour only with [`RenderStyle::Color`], wrapped at [`RENDER_WIDTH`] between words
+/// only. textwrap would otherwise break after a `-` or `/` and inside long words, which cuts
+/// file names and URLs in two (`plans/dev-` / `200.toml`).
+pub fn handler(style: RenderStyle) -> GraphicalReportHandler {
     let theme = match style {
         RenderStyle::Color => GraphicalTheme::unicode(),
         RenderStyle::Plain => GraphicalTheme::unicode_nocolor(),
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(RENDER_WIDTH)
+        .with_links(false)
+        .with_break_words(false)
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+}
+
+/// Draws each diagnostic with its labelled snippet, one after another.
+pub fn render(diagnostics: &[PlanDiagnostic], style: RenderStyle) -> String {
+    let handler = handler(style);
     let mut out = String::new();
     for d in diagnostics {
         // Writing into a String cannot fail.
@@ -459,6 +508,23 @@ mod tests {
         assert_eq!(json["code"], "popctl::plan::out_of_range");
         assert_eq!(json["severity"], "error");
         assert_eq!(json["help"], "use 1 to 500");
+    }
+
+    #[test]
+    fn file_names_and_words_are_never_cut_when_wrapping() {
+        let path = "plans/a-rather-long-folder-name/with-several-hyphens/dev-200.toml";
+        for lead in 0..40 {
+            let d = PlanDiagnostic::error(
+                Code::Io,
+                format!(
+                    "{} cannot read `{path}`, which `extends` names",
+                    "x".repeat(lead)
+                ),
+            )
+            .help(format!("{} check `{path}`", "y ".repeat(lead)));
+            let rendered = render(&[d], RenderStyle::Plain);
+            assert_eq!(rendered.matches(path).count(), 2, "{rendered}");
+        }
     }
 
     #[test]

@@ -75,6 +75,21 @@ pub fn display_path(path: &Path) -> String {
     }
 }
 
+/// "did you mean `plans/dev-200.toml`?" when the folder of the missing `file` holds a TOML
+/// file with a close name; the suggestion is spelt as the user `written` it, with the name
+/// replaced.
+fn similar_file(file: &Path, written: &str) -> Option<String> {
+    let name = file.file_name()?.to_str()?;
+    let siblings: Vec<String> = std::fs::read_dir(file.parent()?)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".toml") && n != name)
+        .collect();
+    let close = super::suggest::closest(name, &siblings)?;
+    let shown = Path::new(written).with_file_name(close);
+    Some(format!("did you mean `{}`?", shown.display()))
+}
+
 /// Reads `path` and every file it extends, then adds the overrides.
 pub fn load_layers(
     path: &Path,
@@ -90,10 +105,21 @@ pub fn load_layers(
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
-                let (reason, label) = if e.kind() == std::io::ErrorKind::NotFound {
+                let missing = e.kind() == std::io::ErrorKind::NotFound;
+                let (reason, label) = if missing {
                     ("no such file".to_owned(), "no such file")
                 } else {
                     (e.to_string(), "cannot read this file")
+                };
+                // What the user wrote: the `extends` string, or the path on the command line.
+                let written = match &via {
+                    Some(site) => site.snippet().trim_matches(['"', '\'']).to_owned(),
+                    None => path.display().to_string(),
+                };
+                let help = if missing {
+                    similar_file(&file, &written)
+                } else {
+                    None
                 };
                 let message = match &via {
                     None => format!("cannot read plan `{display}`: {reason}"),
@@ -102,7 +128,8 @@ pub fn load_layers(
                 diags.push(
                     PlanDiagnostic::error(Code::Io, message)
                         .at(via, label)
-                        .key("plan.extends"),
+                        .key("plan.extends")
+                        .maybe_help(help),
                 );
                 break;
             }
@@ -216,6 +243,12 @@ enum EnvOverride {
     NotOurs,
     Layer(RawLayer),
     Suspicious(PlanDiagnostic),
+}
+
+/// The variable that overrides the key at `path`: `["sources", "tmdb", "base_url"]` →
+/// `POPCTL_SOURCES__TMDB__BASE_URL` (what [`env_layer`] reads back).
+pub fn env_var_for(path: &[&str]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
 }
 
 /// `POPCTL_STAGES__POPULAR__PAGES=2` → a layer setting `stages.popular.pages = 2`.

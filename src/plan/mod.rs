@@ -25,7 +25,7 @@ pub mod raw;
 pub mod render;
 pub mod schema;
 mod stage;
-mod suggest;
+pub mod suggest;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ pub use compile::{
     default_key_var, keys,
 };
 pub use error::{Code, Origin, PlanDiagnostic, PlanErrors, RenderStyle, Site};
-pub use layer::{ENV_PREFIX, SECTIONS};
+pub use layer::{ENV_PREFIX, SECTIONS, env_var_for};
 pub use model::*;
 
 use compile::{Cx, Tbl};
@@ -83,6 +83,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, PlanErrors> {
         env: &opts.env,
         diags: layers.warnings.clone(),
         unresolved: Vec::new(),
+        vars_read: Default::default(),
     };
     let sections = compile::sections(&mut cx, &opts.path);
     let root = KeyPath::root();
@@ -99,6 +100,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, PlanErrors> {
         .map(|sk| stage::compile(&mut cx, sk, &sections))
         .collect();
     checks::check(&mut cx, &sketches, &stages, &sections);
+    compile::unset_warnings(&mut cx);
 
     let mut diags = std::mem::take(&mut cx.diags);
     diags.sort_by_key(|d| match &d.site {
@@ -178,8 +180,10 @@ impl Plan {
                 .at(u.site.clone(), format!("`{}` is unset", u.var))
                 .key(u.key.clone())
                 .help(format!(
-                    "export {}=… and run again, or give a default: `${{{}:-…}}`",
-                    u.var, u.var
+                    "{}export {}=… and run again, or give a default: `${{{}:-…}}`",
+                    compile::did_you_mean_variable(u.similar.as_deref()),
+                    u.var,
+                    u.var
                 )),
             );
         }

@@ -110,6 +110,9 @@ pub struct UnresolvedVar {
     pub field: VarField,
     /// Where the `${VAR}` is written, when the plan text is at hand.
     pub site: Option<Site>,
+    /// A variable set in the environment whose name is close to `var` (`TMDB_API_KEY` for
+    /// `TMDB_KEY`): probably the one meant.
+    pub similar: Option<String>,
 }
 
 /// A string value that came from the plan after `${VAR}` interpolation.

@@ -318,9 +318,28 @@ pub fn parse_file(path: &Path, display: &str, text: &str) -> Result<RawLayer, Ve
     let source = named_source(display, text);
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        let mut errors: Vec<PlanDiagnostic> = errors
+        let found: Vec<(&toml::de::Error, Option<Duplicate>)> =
+            errors.iter().map(|e| (e, duplicate(text, e))).collect();
+        // toml goes on parsing a repeated table as the first one, so each key of the repeat
+        // that the first already has is reported again: one problem, said once.
+        let tables: Vec<(KeyPath, usize)> = found
             .iter()
-            .map(|e| syntax_error(&origin, &source, e, text.len()))
+            .filter_map(|(_, d)| d.as_ref().filter(|d| d.table))
+            .map(|d| (d.path.clone(), d.again.start))
+            .collect();
+        let consequence = |d: &Duplicate| {
+            !d.table
+                && tables
+                    .iter()
+                    .any(|(path, at)| *at < d.again.start && d.path.0.starts_with(&path.0))
+        };
+        let mut errors: Vec<PlanDiagnostic> = found
+            .into_iter()
+            .filter(|(_, d)| !d.as_ref().is_some_and(consequence))
+            .map(|(e, d)| match d {
+                Some(dup) => duplicate_error(&origin, &source, dup),
+                None => syntax_error(&origin, &source, e, text.len()),
+            })
             .collect();
         errors.sort_by_key(|d| d.site.as_ref().map_or(0, |s| s.span.start));
         return Err(errors);
@@ -354,6 +373,109 @@ fn syntax_error(
     PlanDiagnostic::error(Code::Syntax, format!("TOML syntax error: {first}"))
         .at(Some(Site::new(origin.clone(), source.clone(), span)), first)
         .maybe_help(rest.filter(|r| !r.is_empty()))
+}
+
+/// A key or table defined twice in one file, and where it was first defined.
+struct Duplicate {
+    path: KeyPath,
+    /// A `[table]` header rather than a key.
+    table: bool,
+    again: Range<usize>,
+    first: Range<usize>,
+}
+
+/// toml reports a duplicate with the span of the second definition only; the first is found
+/// by working out the full key path at that span (the table header it sits under, plus its
+/// own dotted key) and looking that path up in a parse of the text before it. `None` when any
+/// step fails (arrays of tables, inline tables): the plain syntax error is shown then.
+fn duplicate(text: &str, e: &toml::de::Error) -> Option<Duplicate> {
+    if !e.message().starts_with("duplicate key") {
+        return None;
+    }
+    let again = e.span()?;
+    let line_start = text.get(..again.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let head = text.get(line_start..again.end)?.trim_start();
+    let (path, table) = if let Some(header) = head.strip_prefix('[') {
+        if header.starts_with('[') {
+            return None;
+        }
+        (key_path_of(&format!("{header} = 0"))?, true)
+    } else {
+        let mut path = enclosing_header(text.get(..line_start)?)?;
+        path.0.extend(key_path_of(&format!("{head} = 0"))?.0);
+        (path, false)
+    };
+    let before = text.get(..line_start)?;
+    let (doc, _) = DeTable::parse_recoverable(before);
+    let mut index = SpanIndex::default();
+    index.add_table(doc.get_ref(), &KeyPath::root(), 0);
+    let first = index.get(&path)?.key.clone()?;
+    Some(Duplicate {
+        path,
+        table,
+        again,
+        first,
+    })
+}
+
+/// The key path of a one-line `a.b."c" = 0`.
+fn key_path_of(line: &str) -> Option<KeyPath> {
+    let doc = DeTable::parse(line).ok()?;
+    let mut path = KeyPath::root();
+    let mut table = doc.get_ref();
+    loop {
+        let mut entries = table.iter();
+        let (key, value) = entries.next()?;
+        if entries.next().is_some() {
+            return None;
+        }
+        path = path.key(key.get_ref());
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return Some(path),
+        }
+    }
+}
+
+/// The path of the last `[table]` header in `before` (the root when there is none).
+fn enclosing_header(before: &str) -> Option<KeyPath> {
+    for line in before.lines().rev() {
+        let Some(header) = line.trim_start().strip_prefix('[') else {
+            continue;
+        };
+        if header.starts_with('[') {
+            // Inside an array of tables: the path would need the element's index.
+            return None;
+        }
+        // An array value continued on its own line (`[1, 2],`) is not a header.
+        let Some(end) = header.find(']') else {
+            continue;
+        };
+        if let Some(path) = key_path_of(&format!("{} = 0", &header[..end])) {
+            return Some(path);
+        }
+    }
+    Some(KeyPath::root())
+}
+
+fn duplicate_error(origin: &Origin, source: &Source, dup: Duplicate) -> PlanDiagnostic {
+    let site = |span| Site::new(origin.clone(), source.clone(), span);
+    let (what, help) = if dup.table {
+        (
+            "table",
+            "a table is written once: merge the two into one `[…]` table",
+        )
+    } else {
+        ("key", "a key is set once per table: keep one of the two")
+    };
+    PlanDiagnostic::error(
+        Code::Syntax,
+        format!("TOML syntax error: {what} `{}` is defined twice", dup.path),
+    )
+    .at(Some(site(dup.again)), "defined again here")
+    .also(site(dup.first), "first defined here")
+    .key(dup.path.to_string())
+    .help(help)
 }
 
 /// A layer made of one `key.path = value` override (a `--set` argument or a `POPCTL_…`
@@ -603,6 +725,50 @@ mod tests {
             .map(|e| e.site.as_ref().unwrap().line)
             .collect();
         assert_eq!(lines, vec![1, 3], "{errors:#?}");
+    }
+
+    #[test]
+    fn a_duplicate_points_at_its_first_definition_too() {
+        let first_line = |text: &str| {
+            let errors = parse_file(Path::new("p.toml"), "p.toml", text).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:#?}");
+            let e = &errors[0];
+            let related: Vec<(usize, String)> =
+                e.related.iter().map(|(s, l)| (s.line, l.clone())).collect();
+            (e.message.clone(), e.site.as_ref().unwrap().line, related)
+        };
+        // A repeated table: its keys are not reported again.
+        assert_eq!(
+            first_line("[s.a]\nk = 1\n[s.b]\nk = 2\n[s.a]\nk = 3\n"),
+            (
+                "TOML syntax error: table `s.a` is defined twice".to_owned(),
+                5,
+                vec![(1, "first defined here".to_owned())]
+            )
+        );
+        assert_eq!(
+            first_line("[s.\"a b\"]\n x.y = 1\n\n x.y = 2\n"),
+            (
+                "TOML syntax error: key `s.\"a b\".x.y` is defined twice".to_owned(),
+                4,
+                vec![(2, "first defined here".to_owned())]
+            )
+        );
+        // At the root, before any header, and after an array value broken over lines.
+        assert_eq!(
+            first_line("a = 1\na = 2\n").2,
+            vec![(1, "first defined here".to_owned())]
+        );
+        assert_eq!(
+            first_line("[t]\nv = [\n[1, 2],\n]\nv = 3\n").2,
+            vec![(2, "first defined here".to_owned())]
+        );
+        // Inside an array of tables there is no path to look up: the plain error stays.
+        let (message, _, related) = first_line("[[a]]\nb = 1\nb = 2\n");
+        assert_eq!(
+            (message.as_str(), related),
+            ("TOML syntax error: duplicate key", vec![])
+        );
     }
 
     #[test]

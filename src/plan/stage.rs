@@ -303,10 +303,18 @@ fn stage_source(
                 )
             };
             let help = suggest::did_you_mean(&name, &known).unwrap_or_else(|| {
-                format!(
-                    "add a `[sources.{name}]` table, or set `source` to one of {}",
-                    suggest::one_of(&known)
-                )
+                if known.is_empty() {
+                    // Most often a plan meant to extend a base that defines the sources.
+                    format!(
+                        "the plan defines no source: add a `[sources.{name}]` table, or extend a \
+                         plan that has one (`extends = \"base.toml\"`)"
+                    )
+                } else {
+                    format!(
+                        "add a `[sources.{name}]` table, or set `source` to one of {}",
+                        suggest::one_of(&known)
+                    )
+                }
             });
             cx.push(
                 PlanDiagnostic::error(Code::UnknownSource, message)

@@ -67,10 +67,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             err(format!("unknown unit `{unit}`: use ms, s, m, h or d"))
         });
     }
-    if unit.starts_with('.') {
-        return Err(err(
-            "use a whole number with a smaller unit, like `1500ms` for 1.5 s",
-        ));
+    if let Some(rest) = unit.strip_prefix('.') {
+        let exact = fraction(number, rest, DURATION_UNITS)
+            .map(|ms| format_duration(Duration::from_millis(ms)));
+        return Err(err(match exact {
+            Some(whole) => format!("not a whole number: did you mean `{whole}`?"),
+            None => {
+                "a duration is a whole number of milliseconds or more, like `1500ms`".to_owned()
+            }
+        }));
     }
     let Some(&(_, millis)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) else {
         return Err(err(format!("unknown unit `{unit}`: use ms, s, m, h or d")));
@@ -80,6 +85,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
         .checked_mul(millis)
         .map(Duration::from_millis)
         .ok_or_else(|| err("the duration is too long"))
+}
+
+/// `number.digits unit` (the text after the `.`) in the units' base (milliseconds, bytes), when
+/// it is a whole number of them: `1` `5s` → 1500. `None` for anything else.
+fn fraction(number: &str, after_dot: &str, units: &[(&str, u64)]) -> Option<u64> {
+    let digits_end = after_dot
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after_dot.len());
+    let (digits, unit) = after_dot.split_at(digits_end);
+    let &(_, len) = units.iter().find(|(u, _)| *u == unit)?;
+    let scale = 10u128.checked_pow(u32::try_from(digits.len()).ok()?)?;
+    let whole: u128 = format!("{number}{digits}").parse().ok()?;
+    let base = whole.checked_mul(u128::from(len))?;
+    if digits.is_empty() || base % scale != 0 {
+        return None;
+    }
+    u64::try_from(base / scale).ok()
 }
 
 /// Parses `"<count>/<period>"`: the period is a unit (`s`, `m`, `h`, `d`, `day`) or a duration
@@ -155,10 +177,11 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
             "missing unit: write `{number}B`, `{number}KiB` or `{number}MiB`, or an integer of bytes without quotes"
         )));
     }
-    if unit.starts_with('.') {
-        return Err(err(
-            "use a whole number with a smaller unit, like `1536KiB` for 1.5 MiB",
-        ));
+    if let Some(rest) = unit.strip_prefix('.') {
+        return Err(err(match fraction(number, rest, SIZE_UNITS) {
+            Some(bytes) => format!("not a whole number: did you mean `{}`?", format_size(bytes)),
+            None => "a size is a whole number of bytes or more, like `1536KiB`".to_owned(),
+        }));
     }
     let known = |u: &str| SIZE_UNITS.iter().find(|(name, _)| *name == u);
     if unit.starts_with(char::is_whitespace) {
@@ -193,7 +216,9 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-/// Bytes for people, in binary units with one decimal: `512 B`, `12.3 KiB`, `20.0 MiB`.
+/// Bytes for people, in binary units with one decimal: `512 B`, `12.3 KiB`, `20.0 MiB`. The
+/// one way popctl shows a size (the run report, `cache stats`, errors about `max_body`), so
+/// no two outputs disagree on what a kilobyte is.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
@@ -289,7 +314,15 @@ mod tests {
         );
         assert_eq!(reason("5 s"), "write `5s` without a space");
         assert_eq!(reason("-1s"), "a duration cannot be negative");
-        assert!(reason("1.5s").contains("1500ms"));
+        assert_eq!(reason("1.5s"), "not a whole number: did you mean `1500ms`?");
+        assert_eq!(reason("2.5m"), "not a whole number: did you mean `150s`?");
+        assert_eq!(reason("0.5d"), "not a whole number: did you mean `12h`?");
+        assert_eq!(
+            reason("1.50s"),
+            "not a whole number: did you mean `1500ms`?"
+        );
+        assert!(reason("1.0005s").starts_with("a duration is a whole number of milliseconds"));
+        assert!(reason("1.5sec").starts_with("a duration is a whole number"));
         assert!(reason("s").starts_with("a duration starts with a whole number"));
         assert_eq!(reason("99999999999999999999s"), "the number is too large");
         assert_eq!(reason("9999999999999999d"), "the duration is too long");
@@ -414,7 +447,12 @@ mod tests {
         );
         assert_eq!(reason("8 MiB"), "write `8MiB` without a space");
         assert_eq!(reason("-1MiB"), "a size cannot be negative");
-        assert!(reason("1.5MiB").contains("1536KiB"));
+        assert_eq!(
+            reason("1.5MiB"),
+            "not a whole number: did you mean `1536KiB`?"
+        );
+        assert_eq!(reason("1.5kB"), "not a whole number: did you mean `1500B`?");
+        assert!(reason("0.3B").starts_with("a size is a whole number of bytes"));
         assert!(reason("MiB").starts_with("a size starts with a whole number"));
         assert_eq!(reason("99999999999999999999B"), "the number is too large");
         assert_eq!(reason("99999999999GiB"), "the size is too large");

@@ -25,6 +25,23 @@ pub enum LogFormat {
 /// What is shown without `POPCTL_LOG`/`RUST_LOG`: warnings (retries, failed items) and errors.
 pub const DEFAULT_FILTER: &str = "warn";
 
+/// The log filter for the global `-q`/`-v` flags: `level` is -1 for `-q`, 0 for neither, and
+/// the number of `-v`s. A flag on the command line wins over the environment; without one,
+/// `env` (the value of `POPCTL_LOG`, else `RUST_LOG`) is the filter, else [`DEFAULT_FILTER`].
+///
+/// `-v` and `-vv` raise popctl's own events a step further than its dependencies', whose info
+/// lines (each migration, each SQL statement) would bury popctl's.
+pub fn filter_for(level: i8, env: Option<String>) -> Option<String> {
+    let chosen = match level {
+        ..=-1 => "error",
+        0 => return env,
+        1 => "warn,popctl=info",
+        2 => "info,popctl=debug",
+        _ => "debug,popctl=trace",
+    };
+    Some(chosen.to_owned())
+}
+
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Keeps `secret` out of every log line and panic message from now on.
@@ -53,9 +70,10 @@ pub fn redact(text: &str) -> String {
 }
 
 /// Installs the global subscriber and a panic hook that redacts. `filter` is the value of
-/// `POPCTL_LOG` or `RUST_LOG`; an invalid one is reported and the default used. A second
-/// call (tests) changes nothing.
-pub fn init(format: LogFormat, filter: Option<&str>, bars: Option<MultiProgress>) {
+/// `POPCTL_LOG` or `RUST_LOG`; an invalid one is reported and the default used. `ansi` is
+/// the process's colour decision ([`super::ColorChoice`]): text lines carry escape codes only
+/// then. A second call (tests) changes nothing.
+pub fn init(format: LogFormat, filter: Option<&str>, ansi: bool, bars: Option<MultiProgress>) {
     let (filter, problem) = match filter.filter(|f| !f.trim().is_empty()) {
         None => (EnvFilter::new(DEFAULT_FILTER), None),
         Some(f) => match EnvFilter::try_new(f) {
@@ -70,6 +88,7 @@ pub fn init(format: LogFormat, filter: Option<&str>, bars: Option<MultiProgress>
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(ansi && format == LogFormat::Text)
         .with_target(true);
     let installed = match format {
         LogFormat::Text => builder.compact().try_init().is_ok(),
@@ -138,6 +157,22 @@ impl<'a> MakeWriter<'a> for StderrAroundBars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_choose_the_filter_and_win_over_the_environment() {
+        let env = || Some("popctl::sources=debug".to_owned());
+        assert_eq!(filter_for(0, None), None);
+        assert_eq!(filter_for(0, env()), env());
+        assert_eq!(filter_for(-1, env()).as_deref(), Some("error"));
+        assert_eq!(filter_for(1, env()).as_deref(), Some("warn,popctl=info"));
+        assert_eq!(filter_for(2, None).as_deref(), Some("info,popctl=debug"));
+        assert_eq!(filter_for(5, None).as_deref(), Some("debug,popctl=trace"));
+        for level in -1..=3 {
+            if let Some(f) = filter_for(level, None) {
+                assert!(EnvFilter::try_new(&f).is_ok(), "{f}");
+            }
+        }
+    }
 
     #[test]
     fn registered_secrets_are_redacted() {

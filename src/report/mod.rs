@@ -5,11 +5,14 @@
 //!
 //! - [`Shell`]: status lines and data. [`progress`]: bars or periodic lines while a run goes.
 //! - [`logging`]: `tracing` setup, with API keys redacted from every line.
+//! - [`ColorChoice`]: `--color`, the one decision on colour that all of these follow.
 //! - [`summary`]: the run report, as a table and as JSON.
 
+mod color;
 pub mod logging;
 pub mod progress;
 mod shell;
 pub mod summary;
 
+pub use color::ColorChoice;
 pub use shell::{Captured, Shell, Verbosity};

@@ -158,9 +158,15 @@ impl Observer for Progress {
     fn started(&self, stage: &plan::Stage, counters: Arc<Counters>) {
         let bar = (self.mode == ProgressMode::Bars).then(|| {
             let bar = self.multi.add(ProgressBar::new(0));
-            let style = ProgressStyle::with_template(
-                "{prefix:>14.bold} [{bar:25}] {pos:>5}/{len:<5} {rate:>8} eta {eta:<4} {msg}",
-            )
+            // The stage name is bold only where the shell colours (`--color`).
+            let prefix = if self.shell.color() {
+                "{prefix:>14.bold}"
+            } else {
+                "{prefix:>14}"
+            };
+            let style = ProgressStyle::with_template(&format!(
+                "{prefix} [{{bar:25}}] {{pos:>5}}/{{len:<5}} {{rate:>8}} eta {{eta:<4}} {{msg}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .with_key(
                 "rate",

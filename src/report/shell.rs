@@ -75,9 +75,9 @@ impl Captured {
 }
 
 impl Shell {
-    /// The process's stdout and stderr; colour when stderr is a terminal and `NO_COLOR` is unset.
-    pub fn stdio(verbosity: Verbosity) -> Self {
-        let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    /// The process's stdout and stderr; `color` (see [`super::ColorChoice`]) says whether the
+    /// lines on stderr are coloured.
+    pub fn stdio(verbosity: Verbosity, color: bool) -> Self {
         Shell {
             out: Arc::new(Sink::Std),
             err: Arc::new(Sink::Std),
@@ -98,8 +98,21 @@ impl Shell {
         (shell, captured)
     }
 
+    /// This shell (same sinks, same colour) saying as much as `verbosity` allows.
+    pub fn with_verbosity(&self, verbosity: Verbosity) -> Self {
+        Shell {
+            verbosity,
+            ..self.clone()
+        }
+    }
+
     pub fn verbosity(&self) -> Verbosity {
         self.verbosity
+    }
+
+    /// Whether stderr is coloured: status lines, diagnostics and log lines follow this.
+    pub fn color(&self) -> bool {
+        self.color
     }
 
     pub fn is_quiet(&self) -> bool {
@@ -130,6 +143,16 @@ impl Shell {
 
     pub fn error(&self, message: impl std::fmt::Display) {
         self.labelled("error", "\x1b[1;31m", message);
+    }
+
+    /// `warning × 8 plans: …`: one line for a warning that `times` places share.
+    pub fn warn_repeated(&self, times: &str, message: impl std::fmt::Display) {
+        self.labelled(&format!("warning × {times}"), "\x1b[1;33m", message);
+    }
+
+    /// `error × 3 plans: …`, as [`Shell::warn_repeated`].
+    pub fn error_repeated(&self, times: &str, message: impl std::fmt::Display) {
+        self.labelled(&format!("error × {times}"), "\x1b[1;31m", message);
     }
 
     pub fn note(&self, message: impl std::fmt::Display) {

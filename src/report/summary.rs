@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::plan::error::plural;
+use crate::plan::units::human_size;
 use crate::sources::cache::CacheTotals;
 use crate::sources::http::SourceTotals;
 use crate::stages::StageOutcome;
@@ -203,14 +204,14 @@ impl RunReport {
                 t.requests,
                 t.retries,
                 t.rate_limited,
-                human_bytes(t.bytes)
+                human_size(t.bytes)
             );
             if let Some(c) = &s.cache {
                 let _ = write!(
                     out,
                     "; cache {} hits ({} read), {} misses, {} stored",
                     c.hits,
-                    human_bytes(c.bytes_read),
+                    human_size(c.bytes_read),
                     c.misses,
                     c.stores
                 );
@@ -298,22 +299,6 @@ impl RunReport {
 /// `1 failed item`, `5 failed items`.
 fn count(n: u64, what: &str) -> String {
     plural(usize::try_from(n).unwrap_or(usize::MAX), what)
-}
-
-/// `1.2 MB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }
 
 /// The peak resident memory of this process, where the platform tells it.
@@ -450,6 +435,44 @@ mod tests {
     }
 
     #[test]
+    fn sizes_are_in_binary_units_as_everywhere_else() {
+        let mut report = RunReport {
+            plan: "dev".into(),
+            plan_hash: "h".into(),
+            run_id: 1,
+            resumed: false,
+            sandbox: false,
+            status: RunStatus::Ok,
+            exit_code: 0,
+            wall_seconds: 1.0,
+            database: "sqlite://dev.db".into(),
+            new_database: None,
+            stages: Vec::new(),
+            sources: BTreeMap::new(),
+            peak_rss_bytes: None,
+            sandbox_served: None,
+        };
+        report.sources.insert(
+            "tmdb".into(),
+            SourceReport {
+                totals: SourceTotals {
+                    bytes: 1_500_000,
+                    ..SourceTotals::default()
+                },
+                cache: Some(CacheTotals {
+                    bytes_read: 1536,
+                    ..CacheTotals::default()
+                }),
+            },
+        );
+        let table = report.table();
+        assert!(
+            table.contains("0 answered 429, 1.4 MiB; cache 0 hits (1.5 KiB read)"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn the_next_step_follows_how_the_run_ended() {
         let mut report = RunReport {
             plan: "dev".into(),
@@ -487,11 +510,5 @@ mod tests {
                 .next_step()
                 .is_some_and(|n| n.starts_with("next: once what failed is fixed, the same command")),
         );
-    }
-
-    #[test]
-    fn bytes_are_human() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
     }
 }

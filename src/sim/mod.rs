@@ -174,6 +174,14 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+/// Where a sandbox listening on `addr` serves `api`: TMDB under `/3`, OMDb at the root.
+pub fn base_url(api: Api, addr: SocketAddr) -> String {
+    match api {
+        Api::Tmdb => format!("http://{addr}/3"),
+        Api::Omdb => format!("http://{addr}"),
+    }
+}
+
 /// Builds the catalog and starts serving on 127.0.0.1 (`config.port`, 0 for any free port).
 pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
     config
@@ -228,12 +236,12 @@ impl Sandbox {
 
     /// `http://127.0.0.1:PORT/3`.
     pub fn tmdb_base_url(&self) -> String {
-        format!("http://{}/3", self.state.addr)
+        base_url(Api::Tmdb, self.state.addr)
     }
 
     /// `http://127.0.0.1:PORT` (OMDb answers at `/?i=…`).
     pub fn omdb_base_url(&self) -> String {
-        format!("http://{}", self.state.addr)
+        base_url(Api::Omdb, self.state.addr)
     }
 
     pub fn tmdb_key(&self) -> &str {

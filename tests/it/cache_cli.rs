@@ -191,3 +191,65 @@ fn bad_arguments_exit_2_and_say_why() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no-such-plan.toml"), "{err}");
 }
+
+#[test]
+fn clearing_a_source_nobody_knows_is_an_error_that_suggests_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (code, _, err) = popctl(&["cache", "clear", "--dir", d, "--source", "omdbx"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no source `omdbx` in the cache at")
+            && err.contains("did you mean `omdb`? the sources are `omdb` and `tmdb`"),
+        "{err}"
+    );
+    assert!(!err.contains("Cleared"), "{err}");
+    // Nothing was removed.
+    let doc = json_stats(&["cache", "stats", "--dir", d, "--json"]);
+    assert_eq!(stats_of(&doc, "omdb")["entries"], 2);
+
+    // A source the plan defines is known even when the cache holds nothing of it yet.
+    let (code, _, err) = popctl(&["cache", "clear", "--dir", d, "--source", "tmdb"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = popctl(&[
+        "cache",
+        "clear",
+        "--plan",
+        plan().to_str().unwrap(),
+        "--dir",
+        d,
+        "--source",
+        "tmdb",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Cleared 0 entries"), "{err}");
+    let (code, _, err) = popctl(&["cache", "clear", "--dir", d, "--source", "tmdb"]);
+    assert_eq!(
+        code, 2,
+        "without the plan `tmdb` is unknown once cleared: {err}"
+    );
+    assert!(err.contains("the sources are `omdb`"), "{err}");
+}
+
+#[test]
+fn a_cache_directory_that_is_not_there_is_an_error_for_every_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    let m = missing.to_str().unwrap();
+    for args in [
+        vec!["cache", "stats", "--dir", m],
+        vec!["cache", "clear", "--dir", m],
+        vec!["cache", "prune", "--dir", m, "--older-than", "1d"],
+    ] {
+        let (code, _, err) = popctl(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(&format!("no cache at {m}")), "{args:?}: {err}");
+        assert!(!missing.exists(), "{args:?} created it");
+    }
+    // An empty one is a real, empty cache.
+    std::fs::create_dir(&missing).unwrap();
+    let (code, _, err) = popctl(&["cache", "stats", "--dir", m]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is empty"), "{err}");
+}

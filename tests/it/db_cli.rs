@@ -9,14 +9,6 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::run_support::*;
 
-/// A rendered error as one line: miette wraps long messages at 80 columns.
-fn flat(text: &str) -> String {
-    text.replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Changes one movie's title in the database at `url`.
 async fn retitle_one_movie(url: &str) {
     let db = connect(url).await;

@@ -2,6 +2,7 @@
 
 mod cache;
 mod cache_cli;
+mod cli;
 mod db_cli;
 mod plan;
 mod post;

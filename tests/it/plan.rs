@@ -344,6 +344,52 @@ fn every_invalid_plan_yields_its_own_located_error() {
 }
 
 #[test]
+fn an_unset_variable_suggests_a_set_one_with_a_close_name() {
+    let file = Path::new("tests/plans/warn/similar-variable.toml");
+    let loaded = load(file, keys(), &[]).unwrap();
+    let rendered = plan::error::render(&loaded.warnings, RenderStyle::Plain);
+    insta::assert_snapshot!("similar-variable", rendered);
+    assert_eq!(loaded.warnings.len(), 1, "{rendered}");
+    // At run time the error says the same.
+    let error = loaded.plan.require_resolved().unwrap_err();
+    assert!(
+        only_error(&error)
+            .help
+            .as_deref()
+            .is_some_and(|h| h.starts_with("did you mean `TMDB_API_KEY` (set in the environment)?")),
+        "{error:?}"
+    );
+    // A variable the plan reads itself is no typo: with only OMDB_API_KEY set, the unset
+    // TMDB_API_KEY suggests nothing.
+    let loaded = load(
+        root().join("plans/dev-200.toml"),
+        env(&[("OMDB_API_KEY", "k")]),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(loaded.warnings.len(), 1, "{:#?}", loaded.warnings);
+    let help = loaded.warnings[0].help.as_deref().unwrap();
+    assert!(help.starts_with("export TMDB_API_KEY before"), "{help}");
+}
+
+#[test]
+fn a_duplicate_table_is_reported_once_with_where_it_was_first_defined() {
+    let errors = load(
+        "tests/plans/invalid/syntax-duplicate-table.toml",
+        keys(),
+        &[],
+    )
+    .unwrap_err();
+    let json = only_error(&errors).to_json();
+    assert_eq!(json["line"], 13);
+    assert_eq!(json["key"], "stages.reset");
+    assert_eq!(
+        json["related"],
+        serde_json::json!([{ "line": 6, "col": 9, "label": "first defined here" }])
+    );
+}
+
+#[test]
 fn several_problems_are_all_reported_at_once_in_file_order() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(
@@ -871,17 +917,107 @@ fn cli_validate_shipped_plans_exits_0_and_prints_order_and_budget() {
 
 #[test]
 fn cli_validate_warnings_keep_exit_0_unless_denied() {
-    let out = popctl()
-        .args(["validate", "plans/quick-20.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("popctl::plan::unset_variable"));
-    let out = popctl()
-        .args(["validate", "--deny-warnings", "plans/quick-20.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let validate = |args: &[&str]| {
+        let out = popctl().arg("validate").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Unset API keys are a run's business: not reported, so CI without secrets passes even
+    // with --deny-warnings.
+    for args in [
+        &["plans/quick-20.toml"][..],
+        &["--deny-warnings", "plans/quick-20.toml"],
+    ] {
+        let (code, stderr) = validate(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("unset_variable"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("(plan `quick-20`: 5 stages, 2 sources)"),
+            "{stderr}"
+        );
+    }
+    // Asked for, they are reported, as warnings or as errors.
+    let (code, stderr) = validate(&["--warn", "unset_variable", "plans/quick-20.toml"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("popctl::plan::unset_variable") && stderr.contains("2 warnings)"),
+        "{stderr}"
+    );
+    let (code, stderr) = validate(&[
+        "--deny",
+        "popctl::plan::unset_variable",
+        "plans/quick-20.toml",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("plans/quick-20.toml is invalid: 2 warnings denied"),
+        "{stderr}"
+    );
+    // Other warnings warn, fail with --deny-warnings, and can be allowed.
+    let key = ["--set", "sources.omdb.api_key=literal"];
+    let (code, stderr) = validate(&[&key[..], &["plans/quick-20.toml"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("literal_api_key"), "{stderr}");
+    let (code, _) = validate(&[&key[..], &["--deny-warnings", "plans/quick-20.toml"]].concat());
+    assert_eq!(code, Some(2));
+    let (code, stderr) = validate(
+        &[
+            &key[..],
+            &[
+                "--deny-warnings",
+                "--allow",
+                "literal_api_key",
+                "plans/quick-20.toml",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("literal_api_key"), "{stderr}");
+}
+
+#[test]
+fn every_code_is_documented_and_parses_in_full_and_short() {
+    let docs = std::fs::read_to_string(root().join("docs/plans.md")).unwrap();
+    for &code in Code::ALL {
+        assert!(
+            docs.contains(&format!("| `{}` |", code.as_str())),
+            "{code} is not in docs/plans.md's table"
+        );
+        assert_eq!(Code::parse(code.as_str()), Some(code));
+        assert_eq!(Code::parse(code.short()), Some(code));
+    }
+    assert_eq!(Code::parse("popctl::plan::nothing"), None);
+}
+
+#[test]
+fn cli_validate_groups_what_several_plans_share() {
+    let mut args = vec!["validate".to_owned(), "--warn=unset_variable".to_owned()];
+    for dir in ["plans", "examples"] {
+        for f in toml_files(&root().join(dir)) {
+            args.push(f.strip_prefix(root()).unwrap().display().to_string());
+        }
+    }
+    let plans = args.len() - 2;
+    let out = popctl().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // plans/base.toml's two `${…}` are drawn once, not once per plan extending it.
+    assert_eq!(
+        stderr.matches("╭─[plans/base.toml:16:12]").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "warning × {plans} plans: environment variable `TMDB_API_KEY` is not set (used by \
+             `sources.tmdb.api_key`)\n"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("Validated ").count(), plans, "{stderr}");
 }
 
 #[test]
@@ -918,8 +1054,8 @@ fn cli_validate_json_lists_diagnostics_with_positions() {
     let diagnostics = bad["diagnostics"].as_array().unwrap();
     assert_eq!(
         diagnostics.len(),
-        2,
-        "the unset TMDB_API_KEY warning and the error"
+        1,
+        "the error alone: unset API keys are not reported unless asked"
     );
     let d = diagnostics
         .iter()
@@ -934,7 +1070,7 @@ fn cli_validate_json_lists_diagnostics_with_positions() {
     let ok = &doc["plans"][1];
     assert_eq!(ok["valid"], true);
     assert_eq!(ok["budget"]["sources"][1]["requests"], 21);
-    assert_eq!(ok["diagnostics"][0]["severity"], "warning");
+    assert_eq!(ok["diagnostics"], serde_json::json!([]));
     assert_eq!(
         ok["order"],
         serde_json::json!(["reset", "seed", "popular", "omdb", "post"])

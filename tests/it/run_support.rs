@@ -270,3 +270,11 @@ impl Rng {
         self.0 % n.max(1)
     }
 }
+
+/// A rendered error as one line: miette wraps long messages at the terminal's width.
+pub fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

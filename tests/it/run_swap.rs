@@ -405,7 +405,7 @@ async fn an_unreachable_server_is_named_within_the_connect_timeout() {
     cmd.arg("--set").arg("database.connect_timeout=1s");
     let out = output(cmd).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
+    let err = flat(&stderr(&out));
     assert!(
         err.contains(&format!(
             "cannot reach the database server at 127.0.0.1:{port}"

@@ -1,5 +1,6 @@
-//! `popctl sandbox serve` as a user runs it: a real process on a free port, a real request,
-//! Ctrl-C (SIGINT), and the exit codes for bad settings.
+//! `popctl sandbox serve` as a user runs it: a real process on a free port, a real request, a
+//! real run of a shipped plan pointed at it by the lines it prints, Ctrl-C (SIGINT), and the
+//! exit codes for bad settings.
 
 // Test helpers panic with the failure in hand, like the tests themselves.
 #![allow(clippy::unwrap_used)]
@@ -12,7 +13,7 @@ use assert_cmd::cargo::CommandCargoExt;
 
 #[cfg(unix)]
 #[tokio::test]
-async fn serve_prints_urls_and_keys_answers_and_stops_on_ctrl_c() {
+async fn serve_prints_the_lines_plans_read_answers_and_stops_on_ctrl_c() {
     let mut child = Command::cargo_bin("popctl")
         .unwrap()
         .args([
@@ -28,7 +29,7 @@ async fn serve_prints_urls_and_keys_answers_and_stops_on_ctrl_c() {
         .take(4)
         .map(|l| {
             let l = l.unwrap();
-            let (k, v) = l.split_once('=').unwrap();
+            let (k, v) = l.strip_prefix("export ").unwrap().split_once('=').unwrap();
             (k.to_string(), v.to_string())
         })
         .collect();
@@ -40,10 +41,36 @@ async fn serve_prints_urls_and_keys_answers_and_stops_on_ctrl_c() {
     };
     assert_eq!(var("TMDB_API_KEY"), "sandbox");
     assert_eq!(var("OMDB_API_KEY"), "sandbox");
-    let url = format!("{}/genre/movie/list?api_key=sandbox", var("TMDB_BASE_URL"));
+    let url = format!(
+        "{}/genre/movie/list?api_key=sandbox",
+        var("POPCTL_SOURCES__TMDB__BASE_URL")
+    );
     let (status, body) = super::sim::get_json(&super::sim::client(), &url).await;
     assert_eq!(status, 200);
     assert_eq!(body["genres"].as_array().unwrap().len(), 19);
+
+    // Those lines in the environment are all a shipped plan needs to run against it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = crate::run_support::popctl();
+    run.arg("run").arg("plans/quick-20.toml");
+    for set in crate::run_support::quick(1) {
+        run.arg("--set").arg(set);
+    }
+    run.arg("--set").arg(format!(
+        "database.url=sqlite://{}?mode=rwc",
+        dir.path().join("served.db").display()
+    ));
+    run.envs(vars.iter().map(|(k, v)| (k, v)));
+    let out = crate::run_support::output(run).await;
+    crate::run_support::assert_exit(&out, 0);
+    let served = super::sim::get_json(
+        &super::sim::client(),
+        &format!("{}/__sandbox/stats", var("POPCTL_SOURCES__OMDB__BASE_URL")),
+    )
+    .await
+    .1;
+    assert_eq!(served["routes"]["GET /3/movie/{id}"]["200"], 20, "{served}");
+    assert!(served["omdb"]["requests"].as_u64().unwrap() > 0, "{served}");
 
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -67,7 +94,7 @@ async fn serve_prints_urls_and_keys_answers_and_stops_on_ctrl_c() {
     assert!(status.success(), "{status:?}\n{stderr}");
     assert!(stderr.contains("300 movies (seed 5"), "{stderr}");
     assert!(stderr.contains("key `sandbox`"), "{stderr}");
-    assert!(stderr.contains("Stopped after 1 requests"), "{stderr}");
+    assert!(stderr.contains("Stopped after "), "{stderr}");
 }
 
 #[test]

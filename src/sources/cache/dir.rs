@@ -231,8 +231,8 @@ fn remove_empty_dirs(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
-/// Source directories under `root`, by name.
-fn sources(root: &Path) -> Result<Vec<String>, CacheError> {
+/// Source directories under `root`, by name (none when `root` does not exist).
+pub fn sources(root: &Path) -> Result<Vec<String>, CacheError> {
     let mut names: Vec<String> = read_dir(root)?
         .into_iter()
         .filter(|(name, path)| check_source_name(name).is_ok() && path.is_dir())
