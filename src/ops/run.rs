@@ -90,6 +90,14 @@ pub enum RunError {
         known: String,
     },
 
+    #[error("plan `{plan}` has nothing to run: {why}")]
+    #[diagnostic(code(popctl::run::nothing_to_run), help("{help}"))]
+    NothingToRun {
+        plan: String,
+        why: String,
+        help: &'static str,
+    },
+
     #[error(
         "plan `{plan}` changed since run {run_id} started (its hash was {old}, it is {new} now), \
          so --resume would finish that run with a different plan"
@@ -131,6 +139,7 @@ impl RunError {
         match self {
             RunError::InvalidPlan(_)
             | RunError::UnknownStage { .. }
+            | RunError::NothingToRun { .. }
             | RunError::PlanChanged { .. } => 2,
             _ => 1,
         }
@@ -174,6 +183,7 @@ pub async fn run(
         ))
     })?;
     let selected = select(&plan, &dag, &opts.only, opts.from.as_deref())?;
+    nothing_to_run(&plan, &selected)?;
     if let Some(mode) = opts.cache_mode {
         plan.cache.mode = mode;
     }
@@ -704,6 +714,43 @@ fn select(
         chosen.retain(|s| s == from || downstream.contains(s.as_str()));
     }
     Ok(chosen)
+}
+
+/// Refuses a run that would start no stage: reporting it `ok` would tell the user something
+/// was refreshed when nothing was.
+fn nothing_to_run(plan: &Plan, selected: &HashSet<String>) -> Result<(), RunError> {
+    if plan
+        .stages
+        .iter()
+        .any(|s| s.enabled && selected.contains(&s.name))
+    {
+        return Ok(());
+    }
+    let err = |why: String, help| RunError::NothingToRun {
+        plan: plan.name.clone(),
+        why,
+        help,
+    };
+    if plan.stages.is_empty() {
+        return Err(err(
+            "it has no stages".to_owned(),
+            "a plan without stages is a base for others (`extends`); run a plan that extends it",
+        ));
+    }
+    let mut off: Vec<&str> = plan
+        .stages
+        .iter()
+        .filter(|s| selected.contains(&s.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    off.sort_unstable();
+    Err(err(
+        format!(
+            "every stage selected is disabled (`enabled = false`): {}",
+            off.join(", ")
+        ),
+        "enable one (e.g. `--set stages.NAME.enabled=true`) or select others with --only/--from",
+    ))
 }
 
 /// The selected, enabled reset stage, if one will run.

@@ -25,6 +25,11 @@ pub enum LogFormat {
 /// What is shown without `POPCTL_LOG`/`RUST_LOG`: warnings (retries, failed items) and errors.
 pub const DEFAULT_FILTER: &str = "warn";
 
+/// The default filter of JSON logs: also popctl's own info events (stage started, progress,
+/// finished), which are what a program reading the stream is after; dependencies' info lines
+/// (each migration) stay out.
+pub const DEFAULT_JSON_FILTER: &str = "warn,popctl=info";
+
 /// The log filter for the global `-q`/`-v` flags: `level` is -1 for `-q`, 0 for neither, and
 /// the number of `-v`s. A flag on the command line wins over the environment; without one,
 /// `env` (the value of `POPCTL_LOG`, else `RUST_LOG`) is the filter, else [`DEFAULT_FILTER`].
@@ -74,12 +79,16 @@ pub fn redact(text: &str) -> String {
 /// the process's colour decision ([`super::ColorChoice`]): text lines carry escape codes only
 /// then. A second call (tests) changes nothing.
 pub fn init(format: LogFormat, filter: Option<&str>, ansi: bool, bars: Option<MultiProgress>) {
+    let default = match format {
+        LogFormat::Text => DEFAULT_FILTER,
+        LogFormat::Json => DEFAULT_JSON_FILTER,
+    };
     let (filter, problem) = match filter.filter(|f| !f.trim().is_empty()) {
-        None => (EnvFilter::new(DEFAULT_FILTER), None),
+        None => (EnvFilter::new(default), None),
         Some(f) => match EnvFilter::try_new(f) {
             Ok(filter) => (filter, None),
             Err(e) => (
-                EnvFilter::new(DEFAULT_FILTER),
+                EnvFilter::new(default),
                 Some(format!("ignoring the log filter {f:?}: {e}")),
             ),
         },

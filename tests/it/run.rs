@@ -740,3 +740,68 @@ async fn only_post_recomputes_without_asking_upstream() {
     );
     assert_eq!(before, digest(&url).await, "a rerun changes nothing");
 }
+
+/// A run that would start no stage is refused with the reason, never reported `ok`: the base
+/// plan (no stages) and a selection of disabled stages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_nothing_to_run_says_so_and_fails() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("nothing.db");
+    let out = output(env.run_cmd("plans/base.toml", &url, &[])).await;
+    assert_exit(&out, 2);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains("plan `base` has nothing to run: it has no stages"),
+        "{err}"
+    );
+    assert!(!err.contains("Started"), "{err}");
+
+    let out = output(env.quick(
+        &url,
+        &quick(1),
+        &["--only", "omdb", "--set", "stages.omdb.enabled=false"],
+    ))
+    .await;
+    assert_exit(&out, 2);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains("every stage selected is disabled (`enabled = false`): omdb"),
+        "{err}"
+    );
+}
+
+/// `--log-format json` at the default level: popctl's own events (stages started, finished),
+/// one JSON object per line, and no dependency chatter such as each migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_popctls_events_at_the_default_level() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("json.db");
+    let out = output(env.quick(&url, &quick(1), &["--log-format", "json"])).await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let progress = |state: &str| {
+        events
+            .iter()
+            .filter(|e| e["target"] == "popctl::progress" && e["state"] == state)
+            .count()
+    };
+    let finished = events
+        .iter()
+        .filter(|e| e["target"] == "popctl::progress")
+        .filter(|e| e["state"] != "started" && e["state"] != "running")
+        .count();
+    assert!(progress("started") >= 3, "{err}");
+    assert!(finished >= 3, "{err}");
+    assert!(
+        events.iter().all(|e| e["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("popctl"))
+            || e["level"] != "INFO"),
+        "only popctl's info events: {err}"
+    );
+}
