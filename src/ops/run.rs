@@ -263,7 +263,8 @@ pub async fn run(
 
     let target = Target::open(&plan, &url, reset.as_ref(), opts, shell).await?;
     let db = target.db.clone();
-    let (ledger, resumed) = match open_ledger(&db, &plan, opts, shell).await {
+    let history = target.live.as_ref().filter(|_| target.created);
+    let (ledger, resumed) = match open_ledger(&db, history, &plan, opts, shell).await {
         Ok(opened) => opened,
         // A run killed in the middle of its reset can leave a half-dropped schema that the
         // migrations cannot bring up to date. A plan that resets anyway repairs it first.
@@ -398,6 +399,8 @@ struct Target {
     /// Set when the run builds a new database to swap in.
     next: Option<NextDb>,
     scope: plan::ResetScope,
+    /// The new database was created by this run: it inherits the live run history.
+    created: bool,
     /// One run per database at a time, from the preflight to the end.
     lock: store::RunLock,
 }
@@ -504,14 +507,18 @@ impl Target {
             },
             None => None,
         };
-        let (db, next) = match next {
-            Some((next, create)) => (next.open(live.as_ref(), &open, create).await?, Some(next)),
+        let (db, next, created) = match next {
+            Some((next, create)) => (
+                next.open(live.as_ref(), &open, create).await?,
+                Some(next),
+                create,
+            ),
             None => {
                 let db = match &live {
                     Some(db) => db.clone(),
                     None => store::open(url, &open).await?,
                 };
-                (db, None)
+                (db, None, false)
             }
         };
         Ok(Target {
@@ -521,6 +528,7 @@ impl Target {
             open,
             next,
             scope,
+            created,
             lock,
         })
     }
@@ -553,6 +561,7 @@ impl Target {
             open,
             next,
             scope,
+            created: _,
             // Held to the end of the run, swap included; released as it drops.
             lock: _lock,
         } = self;
@@ -762,14 +771,19 @@ fn resets(plan: &Plan, selected: &HashSet<String>) -> Option<plan::ResetStage> {
 }
 
 /// Brings the schema up to date, then starts a new run or, with `--resume`, reopens the last
-/// unfinished run of the plan.
+/// unfinished run of the plan. `history` is the live database whose run history a new
+/// database inherits.
 async fn open_ledger(
     db: &sea_orm::DatabaseConnection,
+    history: Option<&sea_orm::DatabaseConnection>,
     plan: &Plan,
     opts: &Options,
     shell: &Shell,
 ) -> Result<(RunLedger, bool), RunError> {
     store::migrate(db).await?;
+    if let Some(live) = history {
+        inherit_history(live, db, shell).await?;
+    }
     if opts.resume {
         match ledger::last_unfinished_run(db, &plan.name).await? {
             Some(run) => {
@@ -796,6 +810,35 @@ async fn open_ledger(
         }
     }
     Ok((RunLedger::start(db, &plan.name, &plan.hash).await?, false))
+}
+
+/// Copies the live run history into the new database, so run numbers go on and `status` keeps
+/// the earlier runs after the swap. A live database without popctl's schema has none; one
+/// whose schema is behind keeps its history until the swap, which the user is told.
+async fn inherit_history(
+    live: &sea_orm::DatabaseConnection,
+    next: &sea_orm::DatabaseConnection,
+    shell: &Shell,
+) -> Result<(), RunError> {
+    let status = store::schema_status(live).await?;
+    let pending = status.iter().filter(|(_, applied)| !applied).count();
+    if pending == status.len() {
+        return Ok(());
+    }
+    if pending > 0 {
+        shell.warn(format!(
+            "the live database's schema is {pending} migration(s) behind, so its run history is \
+             not carried into the new database; after the swap `popctl status` starts from this run"
+        ));
+        return Ok(());
+    }
+    let carried = store::carry_history(live, next).await?;
+    tracing::debug!(
+        runs = carried.runs,
+        items = carried.items,
+        "run history carried into the new database"
+    );
+    Ok(())
 }
 
 /// `0.42s`, `12.3s`: a swap's time, which is often well under a second.

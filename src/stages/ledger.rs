@@ -6,9 +6,9 @@
 //! curated-list entry looked up by IMDb id), `entry:<n>` (a curated-list entry that cannot be
 //! looked up), and [`STAGE_KEY`] for the stage as a whole.
 //!
-//! A `reset` stage drops the ledger tables with everything else; [`RunLedger::after_reset`]
-//! records the run again in the fresh tables, so the ledger of a run that resets starts
-//! with its reset.
+//! A `reset` stage keeps the ledger through the drop (`store::reset`), so the run keeps its
+//! number and the earlier runs stay; [`RunLedger::after_reset`] marks the reset done, and
+//! records the run again when the history could not be kept.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -77,11 +77,27 @@ impl RunLedger {
         self.run_id.load(Ordering::SeqCst)
     }
 
-    /// Records the run again after a reset dropped the ledger, with the reset as its first
-    /// finished stage, in one transaction.
-    pub async fn after_reset(&self, reset_stage: &str) -> Result<(), StoreError> {
+    /// The run as recorded now (`None` if the ledger lacks it), for [`Self::after_reset`].
+    pub async fn recorded(&self) -> Result<Option<Run>, StoreError> {
+        ledger::run_by_id(&self.db, self.run_id()).await
+    }
+
+    /// Marks the reset done in the run `before` was (see [`Self::recorded`]), or, when the
+    /// reset could not keep it, records the run again with the reset as its first finished
+    /// stage. One transaction.
+    pub async fn after_reset(
+        &self,
+        reset_stage: &str,
+        before: Option<&Run>,
+    ) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
-        let id = ledger::start_run(&txn, &self.plan_name, &self.plan_hash).await?;
+        let now = ledger::run_by_id(&txn, self.run_id()).await?;
+        let kept = matches!((before, &now), (Some(b), Some(n)) if b.started_at == n.started_at && b.plan_hash == n.plan_hash);
+        let id = if kept {
+            self.run_id()
+        } else {
+            ledger::start_run(&txn, &self.plan_name, &self.plan_hash).await?
+        };
         ledger::mark_item(&txn, id, reset_stage, STAGE_KEY, ItemStatus::Ok, 1, None).await?;
         txn.commit()
             .await

@@ -4,8 +4,8 @@
 //! the new database beside the live one, which the run swaps in at its end (`ops::run`,
 //! `store::NextDb`); with `mode = "in_place"` it is the live database itself. The guard against
 //! wiping a database that is not on this machine lives in `store::reset`, so `popctl db reset`
-//! and this stage share it. The reset drops the run ledger too; the run is recorded again
-//! right after, with the reset as its first finished stage.
+//! and this stage share it. The run ledger is kept through the reset (`store::reset`), so the
+//! run keeps its number; the reset is marked done in it right after.
 
 use async_trait::async_trait;
 
@@ -22,6 +22,10 @@ impl Stage for Reset {
         Counters::add(&c.total, 1);
         let r = &self.0;
         let url = &cx.run.database_url;
+        let before = match cx.ledger().recorded().await {
+            Ok(run) => run,
+            Err(e) => return StageOutcome::Failed(e.to_string()),
+        };
         match store::reset(cx.db(), url, r.allow_remote, r.scope).await {
             Ok(plan) => {
                 if let Some(warning) = plan.warning() {
@@ -30,7 +34,7 @@ impl Stage for Reset {
             }
             Err(e) => return StageOutcome::Failed(e.to_string()),
         }
-        if let Err(e) = cx.ledger().after_reset(cx.name()).await {
+        if let Err(e) = cx.ledger().after_reset(cx.name(), before.as_ref()).await {
             return StageOutcome::Failed(e.to_string());
         }
         Counters::add(&c.ok, 1);

@@ -250,6 +250,19 @@ pub async fn last_unfinished_run(
     }
 }
 
+/// Run `run_id`, if the ledger has it.
+pub async fn run_by_id<C: ConnectionTrait>(
+    conn: &C,
+    run_id: i64,
+) -> Result<Option<Run>, StoreError> {
+    import_runs::Entity::find_by_id(run_id)
+        .one(conn)
+        .await
+        .map_err(StoreError::query(format!("reading run {run_id}")))?
+        .map(Run::try_from)
+        .transpose()
+}
+
 /// The most recent runs, newest first, of one plan or of all.
 pub async fn recent_runs(
     db: &DatabaseConnection,

@@ -9,7 +9,7 @@
 //! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
 //!   [`open`] with its preflight and [`confirm_local`]; [`NextDb`]: the new database a swap
 //!   builds beside the live one.
-//! - [`seed`], [`ledger`], [`digest`].
+//! - [`seed`], [`ledger`], [`digest`]; [`carry_history`]: the ledger a new database inherits.
 
 pub mod bundle;
 mod connect;
@@ -17,6 +17,7 @@ pub mod digest;
 pub mod enrichment;
 pub mod entities;
 mod error;
+mod history;
 pub mod ledger;
 mod lock;
 mod reset;
@@ -35,6 +36,7 @@ pub use enrichment::{
     set_enrichment_state,
 };
 pub use error::{StoreError, redact_url};
+pub use history::{Carried, carry_history};
 pub use lock::RunLock;
 pub use reset::{
     ResetPlan, check_reset, popctl_tables, require_schema, reset, reset_allowed, schema_status,

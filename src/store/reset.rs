@@ -23,13 +23,15 @@ use crate::plan::database::is_local_database_url;
 pub struct ResetPlan {
     /// Tables (and views) of the database that popctl did not create, which the reset keeps.
     pub kept: Vec<String>,
+    /// Why the run history could not be kept through the reset, if it could not.
+    pub history: Option<String>,
 }
 
 impl ResetPlan {
     /// The warning to show when the reset keeps tables, if it does.
     pub fn warning(&self) -> Option<String> {
         if self.kept.is_empty() {
-            return None;
+            return self.history.clone();
         }
         let n = self.kept.len();
         Some(format!(
@@ -119,6 +121,7 @@ pub async fn check_reset(
         .into_iter()
         .map(|(name, _)| name)
         .filter(|name| !ours.contains(name))
+        .filter(|name| !super::history::HELD.iter().any(|(_, held)| held == name))
         .collect();
     let blockers = dependents(db, ours).await?;
     if !blockers.is_empty() {
@@ -126,7 +129,10 @@ pub async fn check_reset(
             dependents: blockers.join("; "),
         });
     }
-    Ok(ResetPlan { kept })
+    Ok(ResetPlan {
+        kept,
+        history: None,
+    })
 }
 
 /// What outside popctl's tables depends on them: foreign keys from other tables (they would
@@ -205,14 +211,17 @@ pub async fn reset(
     scope: ResetScope,
 ) -> Result<ResetPlan, StoreError> {
     reset_allowed(url, allow_remote)?;
-    let plan = check_reset(db, scope).await?;
+    let mut plan = check_reset(db, scope).await?;
     match scope {
         // `fresh` drops every table in the database (or PostgreSQL schema), so a half-migrated
         // or hand-edited schema cannot make the reset fail.
         ResetScope::Database => Migrator::fresh(db).await.map_err(StoreError::Migrate)?,
+        // The run history is not data the reset replaces: it is kept aside and put back.
         ResetScope::Popctl => {
+            super::history::keep_through_reset(db).await?;
             drop_popctl_tables(db).await?;
             Migrator::up(db, None).await.map_err(StoreError::Migrate)?;
+            plan.history = super::history::restore_after_reset(db).await?;
         }
     }
     Ok(plan)

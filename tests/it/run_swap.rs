@@ -573,3 +573,63 @@ async fn an_in_place_run_is_resumed_where_it_is() {
     assert!(!next_exists(&url).await);
     assert_eq!(last_run_status(&db).await, "ok");
 }
+
+/// The run history survives resets, in both modes: run numbers go on, the header and the
+/// last line name the same run, and `status` lists every earlier run with its stages.
+async fn the_run_history_outlives_each_reset(url: String) {
+    let env = Env::new(small_sim()).await;
+    let modes = ["swap", "swap", "in_place", "swap"];
+    for (i, mode) in modes.iter().enumerate() {
+        let n = i + 1;
+        let mut sets = quick(1);
+        sets.push(format!("stages.reset.mode={mode}"));
+        let out = output(env.quick(&url, &sets, &[])).await;
+        assert_exit(&out, 0);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("Running plan `quick-20` (run {n})")),
+            "{mode}: {err}"
+        );
+        assert!(
+            err.contains(&format!("run {n} of plan `quick-20`: ok")),
+            "{mode}: {err}"
+        );
+    }
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "import_runs").await, 4);
+    let mut status = popctl();
+    status.args(["status", "--url", &url]);
+    let out = output(status).await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    for n in 1..=4 {
+        assert!(
+            text.contains(&format!("run {n}: reset done, seed done")),
+            "{text}"
+        );
+    }
+    // No table of the kept history is left behind.
+    let kept = count(&db, "import_items").await;
+    assert!(kept >= 4 * 20, "{kept} items");
+    for table in ["popctl_held_import_runs", "popctl_held_import_items"] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        assert!(
+            db.execute_unprepared(&sql).await.is_err(),
+            "{table} remains"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_history_outlives_each_reset_on_sqlite() {
+    let env = Env::new(small_sim()).await;
+    the_run_history_outlives_each_reset(env.sqlite("history.db")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_history_outlives_each_reset_on_postgres() {
+    let Some(url) = crate::store_db::fresh_pg_url().await else {
+        return;
+    };
+    the_run_history_outlives_each_reset(url).await;
+}
