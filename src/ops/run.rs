@@ -649,7 +649,7 @@ async fn unfinished_in(db: &DatabaseConnection, plan: &Plan) -> Result<bool, Run
 /// stage that failed.
 pub fn print_report(report: &RunReport, shell: &Shell) {
     if !shell.is_quiet() {
-        shell.err_text(&redact(&report.table()));
+        shell.err_text(&redact(&report.table_within(shell.err_width())));
     } else {
         for s in &report.stages {
             if let stages::StageOutcome::Failed(why) = &s.outcome {

@@ -40,6 +40,8 @@ impl ProgressMode {
 
 struct Running {
     name: String,
+    /// The stages this one takes items from: while they run, its total still grows.
+    needs: Vec<String>,
     counters: Arc<Counters>,
     bar: Option<ProgressBar>,
 }
@@ -107,9 +109,9 @@ impl Progress {
         for r in running.iter() {
             let v = r.counters.values();
             if let Some(bar) = &r.bar {
-                bar.set_length(v.total.max(v.done()));
+                bar.set_length(expected_total(r, &running));
                 bar.set_position(v.done());
-                bar.set_message(detail(&v));
+                bar.set_message(compact(&v));
             } else if lines {
                 match self.mode {
                     ProgressMode::Lines => self.shell.status(
@@ -127,6 +129,40 @@ impl Progress {
     pub fn clear(&self) {
         let _ = self.multi.clear();
     }
+}
+
+/// The items a stage will have when its running producers are done: its own known total plus
+/// what they have yet to pass on. Without it the ETA of a stage fed by another is the time
+/// to finish what has arrived so far (the omdb stage said "eta 5s" with 35 s to go).
+fn expected_total(r: &Running, running: &[Running]) -> u64 {
+    let v = r.counters.values();
+    let coming: u64 = running
+        .iter()
+        .filter(|p| r.needs.contains(&p.name))
+        .map(|p| {
+            let pv = p.counters.values();
+            pv.total.saturating_sub(pv.done())
+        })
+        .sum();
+    (v.total + coming).max(v.done())
+}
+
+/// The counters a bar shows after its numbers: only those that are not zero, so the line
+/// stays short; the bar's `{wide_msg}` cuts it to the terminal's width.
+fn compact(v: &CounterValues) -> String {
+    let mut parts = vec![format!("{} req", v.requests)];
+    for (n, what) in [
+        (v.failed, "failed"),
+        (v.skipped, "skipped"),
+        (v.retries, "retries"),
+        (v.rate_limited, "× 429"),
+        (v.pending, "pending"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
 }
 
 fn detail(v: &CounterValues) -> String {
@@ -160,12 +196,14 @@ impl Observer for Progress {
             let bar = self.multi.add(ProgressBar::new(0));
             // The stage name is bold only where the shell colours (`--color`).
             let prefix = if self.shell.color() {
-                "{prefix:>14.bold}"
+                "{prefix:>12.bold}"
             } else {
-                "{prefix:>14}"
+                "{prefix:>12}"
             };
+            // About 60 columns before the message, which fills what is left of the terminal's
+            // width and is cut there: a line never wraps (a wrapped bar redraws as two).
             let style = ProgressStyle::with_template(&format!(
-                "{prefix} [{{bar:25}}] {{pos:>5}}/{{len:<5}} {{rate:>8}} eta {{eta:<4}} {{msg}}"
+                "{prefix} [{{bar:20}}] {{pos:>5}}/{{len:<5}} {{rate:>7}} eta {{eta:<4}} {{wide_msg}}"
             ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .with_key(
@@ -191,6 +229,7 @@ impl Observer for Progress {
             .unwrap_or_else(|e| e.into_inner())
             .push(Running {
                 name: stage.name.clone(),
+                needs: stage.needs.clone(),
                 counters,
                 bar,
             });
@@ -206,7 +245,7 @@ impl Observer for Progress {
         if let Some(bar) = r.bar {
             bar.set_length(v.total.max(v.done()));
             bar.set_position(v.done());
-            bar.finish_with_message(format!("{} — {}", outcome.label(), detail(v)));
+            bar.finish_with_message(format!("{} — {}", outcome.label(), compact(v)));
         }
         match self.mode {
             ProgressMode::Lines => self.shell.status(

@@ -124,6 +124,16 @@ impl Shell {
         matches!(*self.err, Sink::Std) && io::stderr().is_terminal()
     }
 
+    /// The terminal's width when stderr is one, for output that must not wrap.
+    pub fn err_width(&self) -> Option<usize> {
+        if !self.is_err_tty() {
+            return None;
+        }
+        console::Term::stderr()
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols))
+    }
+
     /// A right-aligned status verb and a message: `   Validated plans/dev-200.toml`.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if self.is_quiet() {

@@ -117,6 +117,13 @@ impl RunReport {
 
     /// The table and the lines under it.
     pub fn table(&self) -> String {
+        self.table_within(None)
+    }
+
+    /// [`Self::table`] for a terminal `width` columns wide: when the whole table is wider,
+    /// columns with nothing to say (every stage 0) go first, then `kind`, so rows do not wrap.
+    /// Without a width (a file, a pipe) every column stays, for scripts that read them.
+    pub fn table_within(&self, width: Option<usize>) -> String {
         let header = [
             "stage", "kind", "status", "ok", "failed", "skipped", "pending", "requests", "retries",
             "429s", "rows", "time",
@@ -152,15 +159,41 @@ impl RunReport {
             ]);
         }
         let mut out = String::new();
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
+        let measure = |rows: &[Vec<String>]| -> Vec<usize> {
+            (0..rows[0].len())
+                .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+                .collect()
+        };
+        let total = |widths: &[usize]| widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+        if let Some(limit) = width {
+            // Right to left among the counters, so `failed` is the last to go.
+            let droppable = ["429s", "retries", "pending", "skipped", "failed", "kind"];
+            for name in droppable {
+                if total(&measure(&rows)) <= limit {
+                    break;
+                }
+                let Some(i) = rows[0].iter().position(|h| h == name) else {
+                    continue;
+                };
+                let silent = rows[1..].iter().all(|r| r[i] == "0" || r[i] == "-");
+                if silent || name == "kind" {
+                    for row in &mut rows {
+                        row.remove(i);
+                    }
+                }
+            }
+        }
+        let left = rows[0]
+            .iter()
+            .position(|h| h == "status")
+            .map_or(1, |i| i + 1);
+        let widths = measure(&rows);
         for (n, row) in rows.iter().enumerate() {
             let cells: Vec<String> = row
                 .iter()
                 .enumerate()
                 .map(|(i, cell)| {
-                    if i < 3 {
+                    if i < left {
                         format!("{cell:<w$}", w = widths[i])
                     } else {
                         format!("{cell:>w$}", w = widths[i])
@@ -169,8 +202,7 @@ impl RunReport {
                 .collect();
             let _ = writeln!(out, "{}", cells.join("  ").trim_end());
             if n == 0 {
-                let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-                let _ = writeln!(out, "{}", "-".repeat(total));
+                let _ = writeln!(out, "{}", "-".repeat(total(&widths)));
             }
         }
         for s in &self.stages {
@@ -402,6 +434,23 @@ mod tests {
             peak_rss_bytes: None,
             sandbox_served: None,
         };
+        // On a terminal 64 columns wide: the silent counters and `kind` go, the rest stays.
+        let narrow = report.table_within(Some(64));
+        let rows: Vec<&str> = narrow.lines().take(5).collect();
+        assert!(rows.iter().all(|l| l.chars().count() <= 64), "{narrow}");
+        assert_eq!(
+            rows[0].split_whitespace().collect::<Vec<_>>(),
+            [
+                "stage", "status", "ok", "failed", "pending", "requests", "rows", "time"
+            ],
+            "{narrow}"
+        );
+        assert!(
+            report
+                .table_within(Some(200))
+                .starts_with(&report.table()[..100])
+        );
+
         let table = report.table();
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("stage"), "{table}");

@@ -265,7 +265,14 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             let _ = phase_tx.send(Phase::Ended(outcome.clone()));
             let notes = cx.take_notes();
             drop(cx);
-            let values = counters.values();
+            let mut values = counters.values();
+            if outcome == StageOutcome::Interrupted {
+                // Known items without an outcome wait in the ledger for `--resume`: the final
+                // table counts them as `status` does.
+                values.pending = values
+                    .pending
+                    .max(values.total.saturating_sub(values.done()));
+            }
             observer.finished(&stage, &outcome, &values);
             StageReport {
                 name: stage.name.clone(),

@@ -650,6 +650,30 @@ async fn interrupted_mid_saves_then_resumed(signal: &str) {
         "{text}"
     );
 
+    assert!(
+        text.contains("the same command with --resume continues run 1"),
+        "{text}"
+    );
+    // The final table counts the items left for `--resume` as `status` does.
+    let kinds = ["reset", "seed", "fetch", "enrich", "post_process"];
+    let table_pending: u64 = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() > 6 && kinds.contains(&w[1]))
+        .map(|w| w[6].parse::<u64>().unwrap())
+        .sum();
+    let mut status = popctl();
+    status.args(["status", "--url", &url]);
+    let shown = stdout(&output(status).await);
+    let status_pending: u64 = shown
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.first() == Some(&"1") && w.get(1) == Some(&"quick-20"))
+        .and_then(|w| w.last()?.parse().ok())
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(table_pending, status_pending, "{text}\n{shown}");
+    assert!(status_pending > 0, "{shown}");
+
     let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "interrupted");
     // The ledger claims nothing the database lacks.
