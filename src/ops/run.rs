@@ -154,6 +154,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
+    let started_at_utc = chrono::Utc::now();
     let loaded = plan::load(&LoadOptions {
         path: opts.plan.clone(),
         sets: opts.sets.clone(),
@@ -339,7 +340,19 @@ pub async fn run(
     if target.next.is_some() && status == RunStatus::Ok && !complete {
         status = RunStatus::Partial;
     }
+    let floors = plan::budget(&plan);
+    let mut reports = reports;
+    for r in &mut reports {
+        r.floor_seconds = floors
+            .stages
+            .iter()
+            .find(|b| b.stage == r.name && r.started_at.is_some())
+            .map(|b| b.min_duration.as_secs_f64());
+    }
     let mut report = RunReport {
+        popctl_version: env!("CARGO_PKG_VERSION"),
+        started_at: started_at_utc,
+        finished_at: None,
         plan: plan.name.clone(),
         plan_hash: plan.hash.clone(),
         run_id: ledger.run_id(),
@@ -566,13 +579,13 @@ impl Target {
             lock: _lock,
         } = self;
         let Some(next) = next else {
-            report.wall_seconds = started.elapsed().as_secs_f64();
+            report.ended(started);
             ledger.finish(report.status, &report.to_json()).await?;
             db.close().await.ok();
             return Ok(());
         };
         if report.status != RunStatus::Ok {
-            report.wall_seconds = started.elapsed().as_secs_f64();
+            report.ended(started);
             ledger.finish(report.status, &report.to_json()).await?;
             db.close().await.ok();
             if let Some(live) = live {
@@ -589,7 +602,7 @@ impl Target {
                 // finds every stage done and tries the swap again.
                 report.status = RunStatus::Failed;
                 report.exit_code = summary::exit_code(RunStatus::Failed);
-                report.wall_seconds = started.elapsed().as_secs_f64();
+                report.ended(started);
                 let reopened = next.open(live.as_ref(), &open, false).await?;
                 ledger::finish_run(&reopened, ledger.run_id(), report.status, &report.to_json())
                     .await?;
@@ -611,7 +624,7 @@ impl Target {
                 human_duration_precise(swap_seconds)
             ),
         );
-        report.wall_seconds = started.elapsed().as_secs_f64();
+        report.ended(started);
         ledger::finish_run(&live, ledger.run_id(), report.status, &report.to_json()).await?;
         live.close().await.ok();
         Ok(())

@@ -135,13 +135,21 @@ pub fn budget(plan: &Plan) -> Budget {
             _ => (None, None, None, 0, None),
         };
         movies_of.insert(name, movies);
-        let min_duration = requests
+        let by_delay = requests
             .map(|r| {
                 stage
                     .delay
                     .saturating_mul(u32::try_from(r.saturating_sub(1)).unwrap_or(u32::MAX))
             })
             .unwrap_or_default();
+        // Its own requests at its source's rate, were it alone on the source.
+        let by_rate = source
+            .as_ref()
+            .and_then(|s| plan.sources.get(s))
+            .zip(requests)
+            .map(|(src, r)| src.rate.time_for(r))
+            .unwrap_or_default();
+        let min_duration = by_delay.max(by_rate);
         stages.push(StageBudget {
             stage: name.clone(),
             source,

@@ -26,6 +26,8 @@ pub struct SourceReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// The popctl that ran it.
+    pub popctl_version: &'static str,
     pub plan: String,
     pub plan_hash: String,
     pub run_id: i64,
@@ -35,6 +37,9 @@ pub struct RunReport {
     pub sandbox: bool,
     pub status: RunStatus,
     pub exit_code: u8,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Set as the run is recorded, with `wall_seconds`.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub wall_seconds: f64,
     /// The live database, password masked.
     pub database: String,
@@ -111,6 +116,13 @@ pub fn exit_code(status: RunStatus) -> u8 {
 }
 
 impl RunReport {
+    /// Marks the run's end: `finished_at` and `wall_seconds` since `started` (a clock that
+    /// only goes forward).
+    pub fn ended(&mut self, started: std::time::Instant) {
+        self.finished_at = Some(chrono::Utc::now());
+        self.wall_seconds = started.elapsed().as_secs_f64();
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
@@ -360,6 +372,9 @@ mod tests {
             outcome,
             counters,
             wall: Duration::from_millis(1500),
+            started_at: None,
+            finished_at: None,
+            floor_seconds: None,
             notes: Vec::new(),
         }
     }
@@ -393,6 +408,7 @@ mod tests {
     #[test]
     fn the_table_has_a_row_per_stage_and_the_reasons_under_it() {
         let report = RunReport {
+            popctl_version: "0.0.0",
             plan: "dev".into(),
             plan_hash: "h".into(),
             run_id: 4,
@@ -400,6 +416,8 @@ mod tests {
             sandbox: false,
             status: RunStatus::Partial,
             exit_code: 3,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
             wall_seconds: 2.0,
             database: "sqlite://dev.db".into(),
             new_database: Some(NewDatabase {
@@ -486,6 +504,9 @@ mod tests {
     #[test]
     fn sizes_are_in_binary_units_as_everywhere_else() {
         let mut report = RunReport {
+            popctl_version: "0.0.0",
+            started_at: chrono::Utc::now(),
+            finished_at: None,
             plan: "dev".into(),
             plan_hash: "h".into(),
             run_id: 1,
@@ -524,6 +545,9 @@ mod tests {
     #[test]
     fn the_next_step_follows_how_the_run_ended() {
         let mut report = RunReport {
+            popctl_version: "0.0.0",
+            started_at: chrono::Utc::now(),
+            finished_at: None,
             plan: "dev".into(),
             plan_hash: "h".into(),
             run_id: 2,

@@ -54,6 +54,15 @@ pub struct StageReport {
     pub counters: CounterValues,
     #[serde(rename = "wall_seconds", serialize_with = "secs")]
     pub wall: Duration,
+    /// When the stage began and ended its work (not set for a stage that did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The least time the plan's rates and delays allow for the stage's requests (the
+    /// budget), to set `wall_seconds` against; filled in by the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
@@ -204,6 +213,9 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                 outcome,
                 counters: CounterValues::default(),
                 wall: Duration::ZERO,
+                started_at: None,
+                finished_at: None,
+                floor_seconds: None,
                 notes: Vec::new(),
             });
             continue;
@@ -241,14 +253,17 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             let counters = cx.counters.clone();
             let cancel = cx.run.cancel.clone();
             let mut wall = Duration::ZERO;
+            let mut span = None;
             let outcome = match wait_for_needs(needs, &cancel).await {
                 Err(outcome) => outcome,
                 Ok(()) => {
                     let _ = phase_tx.send(Phase::Running);
                     observer.started(&stage, counters.clone());
                     let start = Instant::now();
+                    let began = chrono::Utc::now();
                     let mut outcome = implementation.run(&mut cx).await;
                     wall = start.elapsed();
+                    span = Some((began, chrono::Utc::now()));
                     if outcome == StageOutcome::Done {
                         outcome = upstream_check(streamed_rx);
                     }
@@ -280,6 +295,9 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                 outcome,
                 counters: values,
                 wall,
+                started_at: span.map(|(b, _)| b),
+                finished_at: span.map(|(_, e)| e),
+                floor_seconds: None,
                 notes,
             }
         });

@@ -269,6 +269,17 @@ fn budget_of_dev_200_and_a_plan_over_its_omdb_quota() {
     assert_eq!(omdb.min_duration, Duration::from_secs(40));
     assert_eq!(b.min_duration, Duration::from_secs(40));
     assert!(b.quota_warnings().is_empty());
+    // Each stage's own floor: its requests at its source's rate.
+    let stage = |name: &str| {
+        b.stages
+            .iter()
+            .find(|s| s.stage == name)
+            .unwrap()
+            .min_duration
+    };
+    assert_eq!(stage("popular"), Duration::from_millis(5250));
+    assert_eq!(stage("omdb"), Duration::from_secs(40));
+    assert_eq!(stage("seed"), Duration::ZERO);
 
     // 100 pages = 2,000 movies = 2,000 OMDb calls against a 1,000/day key.
     let big = load(

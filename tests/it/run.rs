@@ -55,6 +55,18 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     let post = &json["stages"][4];
     assert_eq!(post["status"], "done", "{post}");
     assert_eq!(post["ok"], 3, "three post-process steps");
+    // When and what: the version, the run's and each stage's start and end, and each
+    // stage's floor from the plan's rates (omdb: 200 lookups at 5/s).
+    assert_eq!(json["popctl_version"], env!("CARGO_PKG_VERSION"));
+    let time = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("{v}"))).unwrap()
+    };
+    assert!(time(&json["started_at"]) < time(&json["finished_at"]));
+    let omdb = &json["stages"][3];
+    assert!(time(&omdb["started_at"]) <= time(&omdb["finished_at"]));
+    assert!(time(&json["started_at"]) <= time(&omdb["started_at"]));
+    assert_eq!(omdb["floor_seconds"], 40.0);
+    assert!(omdb["wall_seconds"].as_f64().unwrap() >= 39.0, "{omdb}");
     assert!(count(&db, "cri_scores").await >= 200);
     assert!(json["sources"]["tmdb"]["cache"]["stores"].as_u64().unwrap() >= 210);
     assert!(json["sandbox_served"]["tmdb"].as_u64().unwrap() >= 210);
