@@ -20,6 +20,7 @@ pub mod lists;
 pub mod ops;
 pub mod plan;
 pub mod report;
+pub mod secret;
 pub mod sim;
 pub mod sources;
 pub mod stages;

@@ -34,7 +34,7 @@ pub use enrichment::{
     EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
     set_enrichment_state,
 };
-pub use error::{StoreError, redact_url};
+pub use error::StoreError;
 pub use lock::RunLock;
 pub use reset::{
     ResetPlan, check_reset, popctl_tables, require_schema, reset, reset_allowed, schema_status,
