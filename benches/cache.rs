@@ -67,7 +67,7 @@ fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
         name: kind.as_str().to_string(),
         kind,
-        api_key: Interpolated::Value("sandbox".into()),
+        api_key: Interpolated::Value(popctl::secret::Secret::new("sandbox")),
         api_key_var: None,
         base_url,
         rate: Rate {
@@ -89,7 +89,8 @@ fn clients(s: &Sandbox, cache: Option<&CacheConfig>) -> BTreeMap<SourceKind, Sou
     .into_iter()
     .map(|(kind, url)| {
         let config = source(kind, url);
-        let mut c = SourceClient::new(&config, Some("sandbox".into())).unwrap();
+        let mut c =
+            SourceClient::new(&config, Some(popctl::secret::Secret::new("sandbox"))).unwrap();
         if let Some(cache) = cache {
             let sc = SourceCache::open(cache, &config).unwrap().unwrap();
             c = c.with_cache(Arc::new(sc));

@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::ops::run::{self, Options, Outcome, RunError};
 use crate::plan::CacheMode;
 use crate::report::Shell;
-use crate::report::logging::{self, LogFormat, redact};
+use crate::report::logging::{self, LogFormat};
 use crate::report::progress::{Progress, ProgressMode};
+use crate::secret::redact;
 
 /// Run a plan: its stages as a DAG, against TMDB and OMDb (or the built-in sandbox), into the
 /// plan's database. Exit codes: 0 all done, 1 failed, 2 invalid plan or usage, 3 finished

@@ -9,7 +9,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use crate::ops::validate::Format;
 use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors, ResetScope};
 use crate::report::Shell;
-use crate::store::{self, StoreError, redact_url};
+use crate::secret::redact_url;
+use crate::store::{self, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -62,7 +63,7 @@ pub fn plan_database(
     })?;
     let plan = loaded.plan;
     match &plan.database.url {
-        Interpolated::Value(url) => Ok((url.clone(), plan.name)),
+        Interpolated::Value(url) => Ok((url.expose().to_owned(), plan.name)),
         Interpolated::Unresolved { var } => Err(PlanErrors::new(
             &path.display().to_string(),
             vec![

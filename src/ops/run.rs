@@ -21,16 +21,16 @@ use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };
 use crate::report::Shell;
-use crate::report::logging::{redact, register_secret};
 use crate::report::summary::{self, RunReport, SourceReport};
+use crate::secret::redact_url;
+use crate::secret::{Secret, redact};
 use crate::sim::{self, SandboxConfig};
-use crate::sources::cache::sandbox_origin;
 use crate::stages::claims::Claims;
 use crate::stages::executor::{self, Execution, Observer};
 use crate::stages::ledger::RunLedger;
 use crate::stages::{self, RunContext, SourceSetupError, Sources, StageOutcome};
 use crate::store::ledger::RunStatus;
-use crate::store::{self, NextDb, OpenOptions, StoreError, ledger, redact_url};
+use crate::store::{self, NextDb, OpenOptions, StoreError, ledger};
 use sea_orm::DatabaseConnection;
 
 #[derive(Debug, Clone, Default)]
@@ -240,16 +240,8 @@ pub async fn run(
         .collect();
     plan.require_resolved_for(|source| needed.contains(source))
         .map_err(RunError::InvalidPlan)?;
-    if !opts.sandbox {
-        // The sandbox's stand-in keys are public; real ones must never reach output.
-        for source in plan.sources.values() {
-            if let Some(key) = source.api_key.value() {
-                register_secret(key);
-            }
-        }
-    }
     let url = match plan.database.url.value() {
-        Some(url) => url.to_owned(),
+        Some(url) => url.expose().to_owned(),
         None => unreachable_unresolved(&opts.plan)?,
     };
     let reset = resets(&plan, &selected);
@@ -293,7 +285,7 @@ pub async fn run(
     }
     .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let done_earlier = ledger.done_earlier(&plan, &dag).await?;
-    let origin = sandbox.as_ref().map(|_| sandbox_origin(&sandbox_config));
+    let origin = sandbox.as_ref().map(|_| sandbox_config.cache_origin());
     let sources = Sources::build(&plan, origin.as_deref())?;
     shell.status(
         if resumed { "Resuming" } else { "Running" },
@@ -389,10 +381,10 @@ pub async fn run(
     }
     finished?;
     if let Some(path) = &opts.report {
-        let text = redact(&format!(
+        let text = format!(
             "{}\n",
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
-        ));
+        );
         std::fs::write(path, text).map_err(|e| RunError::Report {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -666,7 +658,7 @@ pub fn print_report(report: &RunReport, shell: &Shell) {
     } else {
         for s in &report.stages {
             if let stages::StageOutcome::Failed(why) = &s.outcome {
-                shell.error(redact(&format!("stage `{}` failed: {why}", s.name)));
+                shell.error(redact(&format!("stage `{}` failed: {why}", s.name)).into_owned());
             }
         }
     }
@@ -692,7 +684,7 @@ fn point_at(plan: &mut Plan, tmdb_url: &str, omdb_url: &str, tmdb_key: &str, omd
             SourceKind::Omdb => (omdb_url, omdb_key),
         };
         source.base_url = url.to_owned();
-        source.api_key = Interpolated::Value(key.to_owned());
+        source.api_key = Interpolated::Value(Secret::new(key));
         source.api_key_var = None;
     }
 }

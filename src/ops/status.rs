@@ -8,9 +8,10 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::report::Shell;
+use crate::secret::redact_url;
 use crate::stages::ledger::STAGE_KEY;
 use crate::store::ledger::{self, Run};
-use crate::store::{self, StoreError, redact_url};
+use crate::store::{self, StoreError};
 
 /// Why `status` has nothing to show.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

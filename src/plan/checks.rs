@@ -210,6 +210,7 @@ fn remote_reset(cx: &mut Cx<'_>, stages: &[Option<Stage>], sections: &Sections) 
     let Interpolated::Value(url) = &sections.database.url else {
         return;
     };
+    let url = url.expose();
     if is_local_database_url(url) {
         return;
     }

@@ -23,6 +23,7 @@ use super::model::*;
 use super::raw::{DATETIME_MARKER, KeyPath, SECRET_KEY};
 use super::suggest;
 use super::units;
+use crate::secret::{Secret, SecretUrl};
 
 /// Keys of each table of the plan format. `schema` is tested to describe exactly these.
 pub mod keys {
@@ -917,7 +918,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
             let api_key_var = e.vars.first().cloned();
             let value = match e.unset.first() {
                 Some(u) => Interpolated::Unresolved { var: u.name.clone() },
-                None => Interpolated::Value(e.value),
+                None => Interpolated::Value(Secret::new(e.value)),
             };
             (value, api_key_var)
         });
@@ -1002,7 +1003,7 @@ fn valid_http_url(s: &str) -> bool {
 }
 
 fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
-    let mut url = Interpolated::Value(DEFAULT_DATABASE_URL.to_owned());
+    let mut url = Interpolated::Value(SecretUrl::new(DEFAULT_DATABASE_URL));
     let mut connect_timeout = DatabaseConfig::DEFAULT_CONNECT_TIMEOUT;
     if let Some((path, dict)) = sub_table(cx, top, "database") {
         let t = Tbl { path: &path, dict };
@@ -1025,7 +1026,7 @@ fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
                             .help("use `sqlite://file.db?mode=rwc`, `sqlite::memory:` or `postgres://user@host/db`"),
                     );
                 } else {
-                    url = Interpolated::Value(e.value);
+                    url = Interpolated::Value(SecretUrl::new(e.value));
                 }
             }
         }

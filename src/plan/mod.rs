@@ -188,14 +188,14 @@ impl Plan {
             );
         }
         if let Interpolated::Value(url) = &self.database.url
-            && !database::is_local_database_url(url)
+            && !database::is_local_database_url(url.expose())
         {
             for stage in &self.stages {
                 if let StageKind::Reset(r) = &stage.kind
                     && stage.enabled
                     && !r.allow_remote
                 {
-                    diags.push(checks::remote_reset_error(&stage.name, url));
+                    diags.push(checks::remote_reset_error(&stage.name, url.expose()));
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Site;
+use crate::secret::{Secret, SecretUrl};
 
 /// Implements `as_str` and `ALL` for a plan word enum, in the spelling plans use.
 macro_rules! plan_words {
@@ -120,16 +121,16 @@ pub struct UnresolvedVar {
 /// `Unresolved` is kept instead of failing at compile time because `validate` only warns
 /// about an unset variable; `run` turns it into an error naming the variable.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Interpolated {
-    Value(String),
+pub enum Interpolated<T> {
+    Value(T),
     /// The variable named here is unset and the value had no default.
     Unresolved {
         var: String,
     },
 }
 
-impl Interpolated {
-    pub fn value(&self) -> Option<&str> {
+impl<T> Interpolated<T> {
+    pub fn value(&self) -> Option<&T> {
         match self {
             Interpolated::Value(v) => Some(v),
             Interpolated::Unresolved { .. } => None,
@@ -137,8 +138,8 @@ impl Interpolated {
     }
 }
 
-/// Secrets must never reach output, so `Debug` never prints a value.
-impl fmt::Debug for Interpolated {
+/// Values may be secrets, so `Debug` never prints one.
+impl<T> fmt::Debug for Interpolated<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Interpolated::Value(_) => f.write_str("Value(***)"),
@@ -149,7 +150,7 @@ impl fmt::Debug for Interpolated {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatabaseConfig {
-    pub url: Interpolated,
+    pub url: Interpolated<SecretUrl>,
     /// How long connecting may take before the run (or `db`, `status`) gives up with an error
     /// naming the server.
     pub connect_timeout: Duration,
@@ -216,7 +217,7 @@ impl SourceKind {
 pub struct SourceConfig {
     pub name: String,
     pub kind: SourceKind,
-    pub api_key: Interpolated,
+    pub api_key: Interpolated<Secret>,
     /// The environment variable the key was read from (`TMDB_API_KEY`), for error messages
     /// that tell the user what to set without ever showing the key.
     pub api_key_var: Option<String>,

@@ -8,17 +8,17 @@ use sha2::{Digest, Sha256};
 
 use super::model::*;
 use super::units::{format_duration, format_rate, format_size};
+use crate::secret::{Secret, SecretUrl};
 
 /// What to do with secrets and machine-specific paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Render {
-    /// For people: API keys and database passwords shown as `********`, paths absolute.
+    /// For people: API keys and database passwords masked by their own `Display`
+    /// ([`crate::secret`]), paths absolute.
     Show,
     /// For the hash: API keys and database passwords left out, paths left out.
     Hash,
 }
-
-const MASK: &str = "********";
 
 fn s(v: &str) -> String {
     toml::Value::String(v.to_owned()).to_string()
@@ -33,17 +33,6 @@ fn float(f: f64) -> String {
     toml::Value::Float(f).to_string()
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
-pub fn mask_url_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some(MASK));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 fn without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
@@ -54,13 +43,21 @@ fn without_password(url: &str) -> String {
     }
 }
 
-fn interpolated(v: &Interpolated, secret: bool, mode: Render) -> Option<String> {
+/// An API key: masked when shown, left out of the hash; an unset `${VAR}` as written.
+fn api_key(v: &Interpolated<Secret>, mode: Render) -> Option<String> {
     match (v, mode) {
         (Interpolated::Unresolved { var }, _) => Some(s(&format!("${{{var}}}"))),
-        (Interpolated::Value(_), Render::Hash) if secret => None,
-        (Interpolated::Value(_), Render::Show) if secret => Some(s(MASK)),
-        (Interpolated::Value(v), Render::Show) => Some(s(&mask_url_password(v))),
-        (Interpolated::Value(v), Render::Hash) => Some(s(&without_password(v))),
+        (Interpolated::Value(_), Render::Hash) => None,
+        (Interpolated::Value(key), Render::Show) => Some(s(&key.to_string())),
+    }
+}
+
+/// The database URL: its password masked when shown, left out of the hash.
+fn database_url(v: &Interpolated<SecretUrl>, mode: Render) -> Option<String> {
+    match (v, mode) {
+        (Interpolated::Unresolved { var }, _) => Some(s(&format!("${{{var}}}"))),
+        (Interpolated::Value(url), Render::Show) => Some(s(&url.to_string())),
+        (Interpolated::Value(url), Render::Hash) => Some(s(&without_password(url.expose()))),
     }
 }
 
@@ -80,7 +77,7 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
     }
 
     writeln!(out, "\n[database]")?;
-    if let Some(url) = interpolated(&plan.database.url, false, mode) {
+    if let Some(url) = database_url(&plan.database.url, mode) {
         writeln!(out, "url = {url}")?;
     }
     // How long to wait for the server does not change the data: not part of the hash.
@@ -123,7 +120,7 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
     for (name, src) in &plan.sources {
         writeln!(out, "\n[sources.{name}]")?;
         writeln!(out, "kind = {}", s(src.kind.as_str()))?;
-        if let Some(key) = interpolated(&src.api_key, true, mode) {
+        if let Some(key) = api_key(&src.api_key, mode) {
             writeln!(out, "api_key = {key}")?;
         }
         writeln!(out, "base_url = {}", s(&src.base_url))?;
@@ -284,13 +281,15 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_and_other_urls_untouched() {
+        let show =
+            |url: &str| database_url(&Interpolated::Value(SecretUrl::new(url)), Render::Show);
         assert_eq!(
-            mask_url_password("postgres://app:s3cret@db.example.com:5432/movies"),
-            "postgres://app:********@db.example.com:5432/movies"
+            show("postgres://app:s3cret@db.example.com:5432/movies").as_deref(),
+            Some("\"postgres://app:***@db.example.com:5432/movies\"")
         );
         assert_eq!(
-            mask_url_password("sqlite://popctl-dev.db?mode=rwc"),
-            "sqlite://popctl-dev.db?mode=rwc"
+            show("sqlite://popctl-dev.db?mode=rwc").as_deref(),
+            Some("\"sqlite://popctl-dev.db?mode=rwc\"")
         );
         assert_eq!(
             without_password("postgres://app:s3cret@h/db"),

@@ -1,17 +1,16 @@
 //! Logs: `tracing` to stderr as text or JSON, filtered by `POPCTL_LOG` or `RUST_LOG`, written
 //! between redraws of the progress bars so neither tears the other's lines.
 //!
-//! Every log line and panic message passes through [`redact`] before it is written: API keys
-//! registered with [`register_secret`] are replaced, whatever a dependency logs at trace level
-//! (a URL with `?api_key=…`, a header). The sources redact their own messages too; this is
-//! the net under them.
+//! Every log line and panic message passes through [`crate::secret::redact`] before it is
+//! written, whatever a dependency logs at trace level (a URL with `?api_key=…`, a header).
 
 use std::io::Write;
-use std::sync::RwLock;
 
 use indicatif::MultiProgress;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::secret::redact;
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,33 +46,6 @@ pub fn filter_for(level: i8, env: Option<String>) -> Option<String> {
     Some(chosen.to_owned())
 }
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Keeps `secret` out of every log line and panic message from now on.
-pub fn register_secret(secret: &str) {
-    if secret.is_empty() {
-        return;
-    }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_owned());
-        // Longest first, so a key containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    }
-}
-
-/// `text` with every registered secret replaced by `***`.
-pub fn redact(text: &str) -> String {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_owned();
-    for s in secrets.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
-}
-
 /// Installs the global subscriber and a panic hook that redacts. `filter` is the value of
 /// `POPCTL_LOG` or `RUST_LOG`; an invalid one is reported and the default used. `ansi` is
 /// the process's colour decision ([`super::ColorChoice`]): text lines carry escape codes only
@@ -105,7 +77,8 @@ pub fn init(format: LogFormat, filter: Option<&str>, ansi: bool, bars: Option<Mu
     };
     if installed {
         std::panic::set_hook(Box::new(|info| {
-            let text = redact(&format!("popctl panicked (a bug, please report): {info}\n"));
+            let text = format!("popctl panicked (a bug, please report): {info}\n");
+            let text = redact(&text);
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }));
     }
@@ -141,7 +114,8 @@ impl Drop for LineWriter {
         if self.buf.is_empty() {
             return;
         }
-        let text = redact(&String::from_utf8_lossy(&self.buf));
+        let text = String::from_utf8_lossy(&self.buf);
+        let text = redact(&text);
         let write = || {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         };
@@ -181,16 +155,5 @@ mod tests {
                 assert!(EnvFilter::try_new(&f).is_ok(), "{f}");
             }
         }
-    }
-
-    #[test]
-    fn registered_secrets_are_redacted() {
-        register_secret("k3y-logging-test-secret");
-        register_secret("");
-        assert_eq!(
-            redact("GET /movie/1?api_key=k3y-logging-test-secret&x=1"),
-            "GET /movie/1?api_key=***&x=1"
-        );
-        assert_eq!(redact("nothing to hide"), "nothing to hide");
     }
 }

@@ -123,8 +123,10 @@ impl RunReport {
         self.wall_seconds = started.elapsed().as_secs_f64();
     }
 
+    /// The report as JSON, redacted: the one form written to the report file and to
+    /// `import_runs`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        crate::secret::redact_json(serde_json::to_value(self).unwrap_or(serde_json::Value::Null))
     }
 
     /// The table and the lines under it.

@@ -135,6 +135,9 @@ pub struct OddMovies {
     /// Details answers that are HTTP 200 with TMDB's error envelope
     /// `{"success":false,"status_code":…,"status_message":…}`.
     pub unsuccessful: Vec<Unsuccessful>,
+    /// Details answers with the request's query (the key included) in a `request_query`
+    /// field, as an API that echoes its request would.
+    pub echo_query: Vec<u32>,
 }
 
 /// One `odd_movies.unsuccessful` entry.
@@ -163,6 +166,7 @@ impl Default for OddMovies {
             padded_bytes: DEFAULT_PADDED_BYTES,
             chunked: Vec::new(),
             unsuccessful: Vec::new(),
+            echo_query: Vec::new(),
         }
     }
 }
@@ -260,6 +264,20 @@ impl Default for SandboxConfig {
 pub const MAX_MOVIES: u32 = 5_000_000;
 
 impl SandboxConfig {
+    /// The origin to key this sandbox's answers by in the response cache
+    /// (`SourceCache::with_origin`). It listens on a new port each run, but the same version,
+    /// seed, catalog size and date always serve the same bodies; a real API's answers never
+    /// share its entries.
+    pub fn cache_origin(&self) -> String {
+        format!(
+            "sandbox:popctl-{}:seed={}:movies={}:today={}",
+            env!("CARGO_PKG_VERSION"),
+            self.seed,
+            self.movies,
+            self.today
+        )
+    }
+
     /// Reads a TOML file. Syntax errors, unknown keys, wrong types and out-of-range values are
     /// reported with the file name and the position of the offending key or value.
     pub fn from_file(path: &Path) -> Result<Self, SimError> {

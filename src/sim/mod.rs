@@ -470,6 +470,7 @@ async fn api_request(
         Api::Tmdb => tmdb::odd(
             &state.odd_movies,
             &tmdb_route,
+            req,
             tmdb::serve(&state.catalog, &tmdb_route, req)
                 .with_header("Cache-Control", "public, max-age=28800"),
         ),

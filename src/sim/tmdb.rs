@@ -290,9 +290,14 @@ pub(crate) fn serve(catalog: &Catalog, route: &Route<'_>, req: &Request) -> Resp
 }
 
 /// The details answer of a movie listed in `odd_movies`, made odd as configured: TMDB's error
-/// envelope in a 200, a body padded with trailing spaces, chunked transfer. Other answers pass
-/// unchanged.
-pub(crate) fn odd(odd: &OddMovies, route: &Route<'_>, response: Response) -> Response {
+/// envelope in a 200, the request's query echoed, a body padded with trailing spaces, chunked
+/// transfer. Other answers pass unchanged.
+pub(crate) fn odd(
+    odd: &OddMovies,
+    route: &Route<'_>,
+    req: &Request,
+    response: Response,
+) -> Response {
     let Route::Details(id) = route else {
         return response;
     };
@@ -306,6 +311,13 @@ pub(crate) fn odd(odd: &OddMovies, route: &Route<'_>, response: Response) -> Res
         Some((code, message)) => error(200, code, message),
         None => response,
     };
+    if odd.echo_query.contains(&id)
+        && let Ok(serde_json::Value::Object(mut body)) = serde_json::from_slice(&response.body)
+    {
+        let query: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        body.insert("request_query".into(), query.join("&").into());
+        response.body = serde_json::to_vec(&body).unwrap_or_default();
+    }
     if odd.padded.contains(&id) {
         let len = usize::try_from(odd.padded_bytes).unwrap_or(usize::MAX);
         if response.body.len() < len {

@@ -33,6 +33,7 @@ use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
 use super::retry::{Decision, Retrier, Transient};
 use crate::plan::units::{format_duration, format_size, human_duration, human_size};
 use crate::plan::{CacheMode, Rate, SourceConfig, SourceKind};
+use crate::secret::{self, Secret};
 
 /// The most of a 429 answer's body read (to reuse the connection); its content adds nothing.
 const RATE_LIMITED_BODY: u64 = 64 * 1024;
@@ -41,21 +42,12 @@ const RATE_LIMITED_BODY: u64 = 64 * 1024;
 #[derive(Clone)]
 enum Auth {
     /// `?api_key=` (TMDB v3 key).
-    TmdbQuery(String),
+    TmdbQuery(Secret),
     /// `Authorization: Bearer` (TMDB read access token, a JWT).
-    TmdbBearer(String),
+    TmdbBearer(Secret),
     /// `?apikey=` (OMDb).
-    OmdbQuery(String),
+    OmdbQuery(Secret),
     None,
-}
-
-impl Auth {
-    fn secret(&self) -> Option<&str> {
-        match self {
-            Auth::TmdbQuery(k) | Auth::TmdbBearer(k) | Auth::OmdbQuery(k) => Some(k),
-            Auth::None => None,
-        }
-    }
 }
 
 /// A response the source has to interpret.
@@ -340,7 +332,7 @@ fn limiter_for(rate: Rate) -> DefaultDirectRateLimiter {
 impl SourceClient {
     /// Builds the client for `config`. `api_key` is the resolved key (the plan keeps unset
     /// variables unresolved; the runner resolves them and reports a missing one by name).
-    pub fn new(config: &SourceConfig, api_key: Option<String>) -> Result<Self, HttpError> {
+    pub fn new(config: &SourceConfig, api_key: Option<Secret>) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -353,7 +345,7 @@ impl SourceClient {
             })?;
         let auth = match (config.kind, api_key) {
             (_, None) => Auth::None,
-            (SourceKind::Tmdb, Some(k)) if looks_like_jwt(&k) => Auth::TmdbBearer(k),
+            (SourceKind::Tmdb, Some(k)) if looks_like_jwt(k.expose()) => Auth::TmdbBearer(k),
             (SourceKind::Tmdb, Some(k)) => Auth::TmdbQuery(k),
             (SourceKind::Omdb, Some(k)) => Auth::OmdbQuery(k),
         };
@@ -417,11 +409,6 @@ impl SourceClient {
         }
     }
 
-    /// Replaces every occurrence of this source's key in `text`.
-    pub fn redact(&self, text: &str) -> String {
-        redact_secret(text, self.inner.auth.secret())
-    }
-
     /// The URL of `path` and `query` as shown to people: no credentials.
     pub fn display_url(&self, path: &str, query: &[(&str, String)]) -> String {
         let mut url = format!("{}/{}", self.inner.base_url, path.trim_start_matches('/'));
@@ -431,7 +418,7 @@ impl SourceClient {
             url.push('=');
             url.push_str(v);
         }
-        self.redact(&url)
+        secret::redact(&url).into_owned()
     }
 
     /// GET `path` with `query`, retrying transient failures by `retrier`; through the cache
@@ -487,12 +474,7 @@ impl SourceClient {
         let verdict = classify(reply.status, &reply.body);
         // The key never holds credentials; an API that echoes the key in a body must not
         // put it on disk either.
-        let leaks = self
-            .inner
-            .auth
-            .secret()
-            .is_some_and(|k| !k.is_empty() && String::from_utf8_lossy(&reply.body).contains(k));
-        if verdict != Verdict::Never && !leaks {
+        if verdict != Verdict::Never && !secret::leaks(&reply.body) {
             cache
                 .store_async(&key, reply.status, reply.body.clone(), verdict)
                 .await;
@@ -600,7 +582,7 @@ impl SourceClient {
                         source_name: inner.name.clone(),
                         url: shown,
                         attempts: sent,
-                        last: self.redact(&why),
+                        last: secret::redact(&why).into_owned(),
                         rate_limited,
                     });
                 }
@@ -613,7 +595,7 @@ impl SourceClient {
                         tries_left = retrier.policy.attempts - tries,
                         wait_ms = wait.as_millis() as u64,
                         "{}; retrying",
-                        self.redact(&why)
+                        secret::redact(&why)
                     );
                     tokio::time::sleep(wait).await;
                 }
@@ -656,9 +638,9 @@ impl SourceClient {
         let inner = &self.inner;
         let mut req = inner.client.get(url).query(query);
         req = match &inner.auth {
-            Auth::TmdbQuery(k) => req.query(&[("api_key", k)]),
-            Auth::OmdbQuery(k) => req.query(&[("apikey", k)]),
-            Auth::TmdbBearer(k) => req.bearer_auth(k),
+            Auth::TmdbQuery(k) => req.query(&[("api_key", k.expose())]),
+            Auth::OmdbQuery(k) => req.query(&[("apikey", k.expose())]),
+            Auth::TmdbBearer(k) => req.bearer_auth(k.expose()),
             Auth::None => req,
         };
         let resp = req.send().await.map_err(|e| {
@@ -769,13 +751,6 @@ pub fn snippet(body: &[u8]) -> String {
     s
 }
 
-fn redact_secret(text: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(k) if !k.is_empty() => text.replace(k, "***"),
-        _ => text.to_string(),
-    }
-}
-
 fn looks_like_jwt(key: &str) -> bool {
     key.starts_with("eyJ") && key.matches('.').count() == 2
 }
@@ -804,13 +779,6 @@ mod tests {
         assert!(classify(200, b"{\"page\":1}").is_ok());
         // A 404 is an answer for the source to read, even without JSON.
         assert!(classify(404, b"not json").is_ok());
-    }
-
-    #[test]
-    fn redaction_removes_every_copy_of_the_key() {
-        let s = redact_secret("a=k3y&b=k3y", Some("k3y"));
-        assert_eq!(s, "a=***&b=***");
-        assert_eq!(redact_secret("x", Some("")), "x");
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Sources {
     pub fn build(plan: &Plan, cache_origin: Option<&str>) -> Result<Sources, SourceSetupError> {
         let mut sources = Sources::default();
         for (name, config) in &plan.sources {
-            let key = config.api_key.value().map(str::to_owned);
+            let key = config.api_key.value().cloned();
             let mut http = SourceClient::new(config, key)?;
             if let Some(mut cache) = SourceCache::open(&plan.cache, config)? {
                 if let Some(origin) = cache_origin {

@@ -24,10 +24,11 @@ use sea_orm::{
     DbErr, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-use super::error::{StoreError, redact_url};
+use super::error::StoreError;
 use crate::plan::DatabaseConfig;
 use crate::plan::database::locality;
 use crate::plan::units::human_duration;
+use crate::secret::redact_url;
 
 /// Prepared statements kept per connection. A batched upsert's text depends on its row
 /// count, so a save uses a few dozen shapes; sqlx's default of 100 thrashed in the benchmark.

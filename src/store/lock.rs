@@ -19,7 +19,8 @@ use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::connect::sqlite_file;
-use super::error::{StoreError, redact_url};
+use super::error::StoreError;
+use crate::secret::redact_url;
 
 /// Held while a run works on a database; dropping it releases the lock.
 #[derive(Debug)]

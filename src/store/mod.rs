@@ -35,7 +35,7 @@ pub use enrichment::{
     EnrichmentScope, EnrichmentState, MovieRef, enrichment_candidates, save_omdb, save_omdb_in,
     set_enrichment_state,
 };
-pub use error::{StoreError, redact_url};
+pub use error::StoreError;
 pub use history::{Carried, carry_history};
 pub use lock::RunLock;
 pub use reset::{

@@ -14,9 +14,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tokio::sync::OnceCell;
 
 use super::connect::quote_ident;
-use super::error::{StoreError, redact_url};
+use super::error::StoreError;
 use crate::plan::ResetScope;
 use crate::plan::database::is_local_database_url;
+use crate::secret::redact_url;
 
 /// What a reset kept and why it may proceed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

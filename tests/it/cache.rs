@@ -15,7 +15,7 @@ use popctl::plan::{
     Backoff, CacheConfig, CacheMode, Interpolated, Rate, RetryPolicy, SourceConfig, SourceKind,
 };
 use popctl::sim::{self, Api, Faults, RateLimit, Sandbox, SandboxConfig};
-use popctl::sources::cache::{Clock, Lookup, SourceCache, Verdict, entry, sandbox_origin};
+use popctl::sources::cache::{Clock, Lookup, SourceCache, Verdict, entry};
 use popctl::sources::http::{HttpError, Reply, SourceClient};
 use popctl::sources::retry::Retrier;
 
@@ -34,7 +34,7 @@ pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
         name: kind.as_str().to_string(),
         kind,
-        api_key: Interpolated::Value("unused".to_string()),
+        api_key: Interpolated::Value(popctl::secret::Secret::new("unused")),
         api_key_var: None,
         base_url,
         rate: Rate {
@@ -77,7 +77,7 @@ fn client(
     if let Some(clock) = clock {
         c = c.with_clock(clock);
     }
-    SourceClient::new(config, Some(key.to_string()))
+    SourceClient::new(config, Some(popctl::secret::Secret::new(key)))
         .unwrap()
         .with_cache(Arc::new(c))
 }
@@ -306,8 +306,8 @@ async fn sandbox_runs_share_entries_whatever_their_port_and_never_with_the_real_
         let c = SourceCache::open(&cache, &src)
             .unwrap()
             .unwrap()
-            .with_origin(sandbox_origin(&config));
-        SourceClient::new(&src, Some(s.tmdb_key().to_string()))
+            .with_origin(config.cache_origin());
+        SourceClient::new(&src, Some(popctl::secret::Secret::new(s.tmdb_key())))
             .unwrap()
             .with_cache(Arc::new(c))
     };
@@ -335,7 +335,7 @@ async fn sandbox_runs_share_entries_whatever_their_port_and_never_with_the_real_
         seed: 8,
         ..config.clone()
     };
-    assert_ne!(sandbox_origin(&other), sandbox_origin(&config));
+    assert_ne!(other.cache_origin(), config.cache_origin());
     warm.shutdown().await;
 }
 

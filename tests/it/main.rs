@@ -10,6 +10,7 @@ mod post_db;
 mod run;
 mod run_merge;
 mod run_resume;
+mod run_secrets;
 mod run_sources;
 mod run_support;
 mod run_swap;

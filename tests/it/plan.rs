@@ -15,6 +15,7 @@ use popctl::plan::{
     self, Code, EnrichScope, FetchSelection, Interpolated, ListKind, LoadOptions, MaxFailures,
     Origin, PlanDiagnostic, PlanErrors, PostStep, RenderStyle, StageKind,
 };
+use popctl::secret::{Secret, SecretUrl};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -144,13 +145,16 @@ fn dev_200_compiles_to_the_issue_plan() {
     );
     assert_eq!(post.recommendations.top_n, 10);
     let tmdb = &p.sources["tmdb"];
-    assert_eq!(tmdb.api_key, Interpolated::Value("tmdb-test-key".into()));
+    assert_eq!(
+        tmdb.api_key,
+        Interpolated::Value(Secret::new("tmdb-test-key"))
+    );
     assert_eq!(tmdb.api_key_var.as_deref(), Some("TMDB_API_KEY"));
     assert_eq!(tmdb.rate.count, 40);
     assert_eq!(p.sources["omdb"].daily_quota, Some(1000));
     assert_eq!(
         p.database.url,
-        Interpolated::Value("sqlite://popctl-dev.db?mode=rwc".into())
+        Interpolated::Value(SecretUrl::new("sqlite://popctl-dev.db?mode=rwc"))
     );
     // base.toml's `[data] dir = "../data"` is relative to plans/.
     assert_eq!(p.data.dir, root().join("data"));
@@ -584,7 +588,7 @@ fn unset_variable_warns_at_validate_and_fails_at_run_with_its_place() {
     // What `run --sandbox` does: override every source's key and address after loading.
     let mut sandboxed = p.clone();
     for source in sandboxed.sources.values_mut() {
-        source.api_key = Interpolated::Value("sandbox".into());
+        source.api_key = Interpolated::Value(Secret::new("sandbox"));
         source.base_url = "http://127.0.0.1:9".into();
     }
     assert!(sandboxed.require_resolved().is_ok());
@@ -733,7 +737,8 @@ fn reset_guard_accepts_local_databases_and_refuses_remote_ones() {
 
     // A URL that only becomes known after loading is checked again before running.
     let mut plan = load(&p, env(&[]), &[]).unwrap().plan;
-    plan.database.url = Interpolated::Value("postgres://app@db.internal.example/prod".into());
+    plan.database.url =
+        Interpolated::Value(SecretUrl::new("postgres://app@db.internal.example/prod"));
     assert_eq!(
         only_error(&plan.require_resolved().unwrap_err()).code,
         Code::RemoteReset
@@ -864,19 +869,19 @@ fn show_masks_secrets_and_round_trips_to_the_same_plan() {
         assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
     }
     assert!(
-        shown.contains("url = \"postgres://app:********@localhost/movies\""),
+        shown.contains("url = \"postgres://app:***@localhost/movies\""),
         "{shown}"
     );
-    assert!(shown.contains("api_key = \"********\""), "{shown}");
+    assert!(shown.contains("api_key = \"***\""), "{shown}");
 
     // The shown plan is itself a plan with the same meaning (keys restored from the env).
     let again = shown
-        .replace("\"********\"", "\"${TMDB_API_KEY}\"")
-        .replace("app:********@", "app@");
+        .replace("\"***\"", "\"${TMDB_API_KEY}\"")
+        .replace("app:***@", "app@");
     let p = write(dir.path(), "shown.toml", &again);
     let reloaded = load(&p, vars, &[]).unwrap();
     let mut expected = loaded.plan.clone();
-    expected.database.url = Interpolated::Value("postgres://app@localhost/movies".into());
+    expected.database.url = Interpolated::Value(SecretUrl::new("postgres://app@localhost/movies"));
     assert_eq!(reloaded.plan.stages, expected.stages);
     assert_eq!(reloaded.plan.cache, expected.cache);
 }

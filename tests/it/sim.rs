@@ -747,7 +747,7 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
     let config = SourceConfig {
         name: "tmdb".to_string(),
         kind: SourceKind::Tmdb,
-        api_key: Interpolated::Value("sandbox".to_string()),
+        api_key: Interpolated::Value(popctl::secret::Secret::new("sandbox")),
         api_key_var: None,
         base_url: s.tmdb_base_url(),
         rate: Rate {
@@ -760,7 +760,7 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = SourceClient::new(&config, Some("sandbox".to_string())).unwrap();
+    let client = SourceClient::new(&config, Some(popctl::secret::Secret::new("sandbox"))).unwrap();
     let retrier = Retrier::new(RetryPolicy {
         attempts: 12,
         backoff: Backoff::Fixed,

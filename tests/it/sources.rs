@@ -55,7 +55,8 @@ fn tmdb(s: &Sandbox, max_body: u64, cache: &CacheConfig) -> SourceClient {
         max_body,
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
     };
-    let client = SourceClient::new(&config, Some(s.tmdb_key().to_string())).unwrap();
+    let client =
+        SourceClient::new(&config, Some(popctl::secret::Secret::new(s.tmdb_key()))).unwrap();
     match SourceCache::open(cache, &config).unwrap() {
         Some(c) => client.with_cache(std::sync::Arc::new(c)),
         None => client,
@@ -183,7 +184,7 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
         max_rate_limited_wait: Duration::from_millis(300),
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
     };
-    let c = SourceClient::new(&config, Some(s.tmdb_key().to_string())).unwrap();
+    let c = SourceClient::new(&config, Some(popctl::secret::Secret::new(s.tmdb_key()))).unwrap();
     let id = ids(&s, 2);
     // One try allowed: the 429s do not use it up.
     let mut r = retrier(1);

@@ -337,7 +337,7 @@ mod tests {
         let src = crate::plan::SourceConfig {
             name: source.to_string(),
             kind,
-            api_key: crate::plan::Interpolated::Value("k".into()),
+            api_key: crate::plan::Interpolated::Value(crate::secret::Secret::new("k")),
             api_key_var: None,
             base_url: kind.default_base_url().to_string(),
             rate: kind.default_rate(),

@@ -177,19 +177,6 @@ pub fn verdict_for(kind: SourceKind) -> Classify {
     }
 }
 
-/// The origin to key the built-in sandbox's answers by ([`SourceCache::with_origin`]). It
-/// listens on a new port each run, but the same version, seed, catalog size and date always
-/// serve the same bodies; a real API's answers never share its entries.
-pub fn sandbox_origin(config: &crate::sim::SandboxConfig) -> String {
-    format!(
-        "sandbox:popctl-{}:seed={}:movies={}:today={}",
-        env!("CARGO_PKG_VERSION"),
-        config.seed,
-        config.movies,
-        config.today
-    )
-}
-
 /// The time entries are stamped and judged by; tests move it instead of sleeping.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -580,7 +567,7 @@ mod tests {
         SourceConfig {
             name: kind.as_str().to_string(),
             kind,
-            api_key: Interpolated::Value("k".to_string()),
+            api_key: Interpolated::Value(crate::secret::Secret::new("k")),
             api_key_var: None,
             base_url: kind.default_base_url().to_string(),
             rate: kind.default_rate(),

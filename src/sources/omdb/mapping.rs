@@ -209,7 +209,8 @@ fn record(r: TitleResponse, raw: String) -> Result<OmdbRecord, MappingError> {
         awards,
         box_office_usd,
         ratings,
-        raw_body: Some(raw),
+        // A body that echoes the key is not stored, as the cache does not store it.
+        raw_body: Some(raw).filter(|r| !crate::secret::leaks(r.as_bytes())),
     })
 }
 

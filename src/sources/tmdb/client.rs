@@ -312,20 +312,20 @@ impl TmdbClient {
                     url: self.http.display_url(path, query),
                     status: reply.status,
                     status_code: u.status_code,
-                    message: self.http.redact(&u.message),
+                    message: crate::secret::redact(&u.message).into_owned(),
                 }),
             },
             404 => Ok(Answer::NotFound(reply, NotFound::Http404)),
             401 => Err(TmdbError::Unauthorized {
                 source_name: self.http.name().to_string(),
                 key_var: self.key_var.clone(),
-                message: self.http.redact(&error_message(&reply.body)),
+                message: crate::secret::redact(&error_message(&reply.body)).into_owned(),
             }),
             status => Err(TmdbError::Rejected {
                 source_name: self.http.name().to_string(),
                 url: self.http.display_url(path, query),
                 status,
-                message: self.http.redact(&error_message(&reply.body)),
+                message: crate::secret::redact(&error_message(&reply.body)).into_owned(),
             }),
         }
     }
@@ -378,18 +378,19 @@ impl Answer {
                         source_name,
                         url,
                         status: reply.status,
-                        message: client.http.redact(&error_message(&reply.body)),
+                        message: crate::secret::redact(&error_message(&reply.body)).into_owned(),
                     },
                     NotFound::StatusCode34 => TmdbError::Unsuccessful {
                         source_name,
                         url,
                         status: reply.status,
                         status_code: STATUS_NOT_FOUND,
-                        message: client.http.redact(
+                        message: crate::secret::redact(
                             &unsuccessful(&reply.body)
                                 .map(|u| u.message)
                                 .unwrap_or_default(),
-                        ),
+                        )
+                        .into_owned(),
                     },
                 })
             }

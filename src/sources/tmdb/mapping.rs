@@ -23,7 +23,8 @@ pub fn movie_bundle(body: &[u8]) -> Result<MovieBundle, MappingError> {
     let details: MovieDetails = from_body("TMDB movie details", body)?;
     let raw = String::from_utf8_lossy(body).into_owned();
     let mut bundle = bundle_from_details(details)?;
-    bundle.raw_body = Some(raw);
+    // A body that echoes the key is not stored, as the cache does not store it.
+    bundle.raw_body = Some(raw).filter(|r| !crate::secret::leaks(r.as_bytes()));
     Ok(bundle)
 }
 
