@@ -365,7 +365,7 @@ pub async fn run(
             .into_iter()
             .map(|(name, (totals, cache))| (name, SourceReport { totals, cache }))
             .collect(),
-        peak_rss_bytes: summary::peak_rss_bytes(),
+        peak_rss_bytes: crate::mem::peak_rss_bytes(),
         sandbox_served: sandbox.as_ref().map(|sandbox| {
             let stats = sandbox.stats();
             summary::SandboxServed {
@@ -906,10 +906,7 @@ fn dry_run_text(
                 line.push_str(&format!(" ({note})"));
             }
             if !b.min_duration.is_zero() {
-                line.push_str(&format!(
-                    ", at least {} by its delay",
-                    human_duration(b.min_duration)
-                ));
+                line.push_str(&format!(", at least {}", human_duration(b.min_duration)));
             }
         }
         let needs = dag.needs(name);

@@ -24,7 +24,7 @@ pub struct StageBudget {
     pub requests: Option<u64>,
     /// List pages among `requests`.
     pub list_pages: u64,
-    /// The least time the stage's own `delay` allows.
+    /// The least time the stage's own `delay` and its source's rate allow.
     pub min_duration: Duration,
     /// Why `requests` is unknown.
     pub note: Option<String>,
