@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::Dag;
 use crate::plan::CacheMode;
+use crate::plan::dag::Dag;
 use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::error::{Code, PlanDiagnostic};
 use super::model::*;
 use super::units::{format_rate, human_duration};
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 
 /// The budget of one stage.
 #[derive(Debug, Clone, PartialEq)]
