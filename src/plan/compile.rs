@@ -41,6 +41,7 @@ pub mod keys {
         "daily_quota",
         "max_body",
         "max_rate_limited_wait",
+        "store_raw",
     ];
     pub const DEFAULTS: &[&str] = &["retry"];
     pub const RETRY: &[&str] = &["attempts", "backoff", "initial", "max", "jitter"];
@@ -955,6 +956,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
             "no time to wait out a 429",
         );
     }
+    let store_raw = cx.bool(t, "store_raw").unwrap_or(true);
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -967,6 +969,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         daily_quota,
         max_body: max_body.unwrap_or_else(|| kind.default_max_body()),
         max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
+        store_raw,
     })
 }
 

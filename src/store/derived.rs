@@ -106,7 +106,7 @@ pub async fn remove_list_items_not_in<C: ConnectionTrait>(
 /// Upserts the scores (sorted by movie) under formula `version`, computed at `computed_at`.
 pub async fn save_cri_scores<C: ConnectionTrait>(
     conn: &C,
-    version: &str,
+    version: i32,
     scores: &[CriRow],
     computed_at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {

@@ -114,9 +114,7 @@ pub async fn save_omdb_in<C: ConnectionTrait>(
             &record.ratings,
         )
         .await?;
-    if let Some(body) = &record.raw_body {
-        saver.raw(id, sources::OMDB, body).await?;
-    }
+    saver.raw(id, sources::OMDB, record.raw_body.as_deref()).await?;
     Ok(saver.stats)
 }
 

@@ -273,9 +273,8 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         }
         self.ratings(movie_id, sources::TMDB, &b.movie.tmdb_ratings())
             .await?;
-        if let Some(body) = &b.raw_body {
-            self.raw(movie_id, sources::TMDB, body).await?;
-        }
+        self.raw(movie_id, sources::TMDB, b.raw_body.as_deref())
+            .await?;
         Ok(self.stats)
     }
 
@@ -694,12 +693,28 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         self.ratings_of(movie_id, &[source], ratings).await
     }
 
+    /// The body `source` answered for the movie, or none: without one (`store_raw = false`,
+    /// or a body that echoed a secret) an older body goes too, so a stored body always is the
+    /// one the movie's rows came from.
     pub(crate) async fn raw(
         &mut self,
         movie_id: i64,
         source: &'static str,
-        body: &str,
+        body: Option<&str>,
     ) -> Result<(), StoreError> {
+        let Some(body) = body else {
+            use movie_raw_json::Column;
+            self.stats.deleted += delete_missing::<movie_raw_json::Entity, _>(
+                self.conn,
+                (Column::MovieId, movie_id),
+                &[(Column::Source, source.into())],
+                Column::Source,
+                Vec::new(),
+            )
+            .await
+            .map_err(self.fail("removing the raw body"))?;
+            return Ok(());
+        };
         let row = movie_raw_json::ActiveModel::new(movie_id, source, body, self.now);
         self.stats.written += upsert(self.conn, OnExisting::OVERWRITE, vec![row])
             .await

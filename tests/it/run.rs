@@ -817,3 +817,28 @@ async fn json_logs_carry_popctls_events_at_the_default_level() {
         "only popctl's info events: {err}"
     );
 }
+
+/// `store_raw = false` on both sources: the tables are filled as always and no answer body is
+/// kept; a later run with the default keeps them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_with_store_raw_false_keep_no_bodies() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("lean.db");
+    let mut sets = quick(1);
+    sets.extend([
+        "sources.tmdb.store_raw=false".to_string(),
+        "sources.omdb.store_raw=false".to_string(),
+    ]);
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    assert!(count(&db, "external_ratings").await > 20);
+    assert_eq!(count(&db, "movie_raw_json").await, 0);
+    db.close().await.unwrap();
+
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert!(count(&db, "movie_raw_json").await >= 20);
+}

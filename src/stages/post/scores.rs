@@ -35,7 +35,7 @@ const STEP: PostStep = PostStep::CriScores;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CriReport {
-    pub formula_version: u32,
+    pub formula_version: i32,
     pub movies_scored: u64,
     /// Movies about which nothing was known (confidence 0).
     pub movies_without_data: u64,
@@ -78,7 +78,6 @@ pub(super) async fn run(
         formula_version: FORMULA_VERSION,
         ..CriReport::default()
     };
-    let version = FORMULA_VERSION.to_string();
     let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
         let s = cri.score(&inputs[&id]);
@@ -105,7 +104,7 @@ pub(super) async fn run(
         report.mean_overall /= n;
         report.mean_confidence /= n;
     }
-    let written = derived::save_cri_scores(&txn, &version, &rows, computed_at)
+    let written = derived::save_cri_scores(&txn, FORMULA_VERSION, &rows, computed_at)
         .await
         .map_err(PostError::query(STEP, "saving scores"))?;
     txn.commit()

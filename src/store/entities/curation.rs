@@ -62,7 +62,8 @@ pub mod cri_scores {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub movie_id: i64,
-        pub version: String,
+        /// The formula version (`stages::post::cri::FORMULA_VERSION`).
+        pub version: i32,
         pub overall: f64,
         pub timelessness: f64,
         pub cultural_penetration: f64,
@@ -137,10 +138,10 @@ impl NaturalKey for cri_scores::Entity {
 }
 
 impl cri_scores::ActiveModel {
-    pub(crate) fn new(version: &str, s: &CriRow, computed_at: DateTime<Utc>) -> Self {
+    pub(crate) fn new(version: i32, s: &CriRow, computed_at: DateTime<Utc>) -> Self {
         cri_scores::ActiveModel {
             movie_id: Set(s.movie_id),
-            version: Set(version.to_owned()),
+            version: Set(version),
             overall: Set(s.overall),
             timelessness: Set(s.timelessness),
             cultural_penetration: Set(s.cultural_penetration),
