@@ -13,6 +13,7 @@ mod m20261124_000004_create_curation_tables;
 mod m20261124_000005_create_run_ledger;
 mod m20261201_000006_shared_row_provenance;
 mod m20261203_000007_app_schema;
+mod m20261203_000008_images_titles_translations;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_run_ledger::Migration),
             Box::new(m20261201_000006_shared_row_provenance::Migration),
             Box::new(m20261203_000007_app_schema::Migration),
+            Box::new(m20261203_000008_images_titles_translations::Migration),
         ]
     }
 }

@@ -63,10 +63,10 @@ use super::bundle::{Credit, MovieBundle, Rating, RelatedMovie, Role, sources};
 use super::connect::begin;
 use super::entities::{
     MovieRows, Provenance, SharedTable, collections, external_ratings, genres, keywords,
-    movie_credits, movie_genres, movie_keywords, movie_production_companies,
-    movie_production_countries, movie_raw_json, movie_recommendations, movie_release_dates,
-    movie_spoken_languages, movie_videos, movies, people, production_companies,
-    production_countries, reviews, spoken_languages,
+    movie_alternative_titles, movie_credits, movie_genres, movie_images, movie_keywords,
+    movie_production_companies, movie_production_countries, movie_raw_json, movie_recommendations,
+    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos, movies, people,
+    production_companies, production_countries, reviews, spoken_languages,
 };
 use super::error::StoreError;
 use super::sql::{
@@ -270,6 +270,45 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         }
         if let Some(reviews) = &b.reviews {
             self.reviews(movie_id, reviews).await?;
+        }
+        if let Some(images) = &b.images {
+            let rows = images
+                .iter()
+                .map(|m| {
+                    let row = movie_images::ActiveModel::new(movie_id, m);
+                    (m.file_path.clone(), row)
+                })
+                .collect();
+            self.replace_by_id(movie_id, movie_images::Column::FilePath, rows)
+                .await?;
+        }
+        if let Some(titles) = &b.alternative_titles {
+            use movie_alternative_titles as t;
+            let rows = titles
+                .iter()
+                .map(|a| {
+                    let key = (a.iso_3166_1.clone(), a.title.clone(), a.title_type.clone());
+                    (key, t::ActiveModel::new(movie_id, a))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_3166_1, m.title, m.title_type))
+            })
+            .await?;
+        }
+        if let Some(translations) = &b.translations {
+            use movie_translations as t;
+            let rows = translations
+                .iter()
+                .map(|tr| {
+                    let key = (tr.iso_639_1.clone(), tr.iso_3166_1.clone());
+                    (key, t::ActiveModel::new(movie_id, tr))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_639_1, m.iso_3166_1))
+            })
+            .await?;
         }
         self.ratings(movie_id, sources::TMDB, &b.movie.tmdb_ratings())
             .await?;
@@ -492,6 +531,47 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         Ok(())
     }
 
+    /// [`Self::replace_by_id`] for a part whose natural key has several columns: the rows
+    /// upstream no longer lists are found by reading the movie's stored rows (`id_and_key`
+    /// of each) rather than in SQL.
+    async fn replace_by_key<E, K>(
+        &mut self,
+        movie_id: i64,
+        mut rows: Vec<(K, E::ActiveModel)>,
+        id_and_key: impl Fn(E::Model) -> (i64, K),
+    ) -> Result<(), StoreError>
+    where
+        E: MovieRows + NaturalKey,
+        E::ActiveModel: ActiveModelTrait<Entity = E>,
+        K: Ord + std::hash::Hash,
+    {
+        let table = E::default().table_name();
+        self.too_large(table, rows.len())?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
+        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(self.fail(table))?;
+        if self.fresh {
+            return Ok(());
+        }
+        let wanted: HashSet<K> = keys.into_iter().collect();
+        let stale: Vec<i64> = E::find()
+            .filter(E::MOVIE.eq(movie_id))
+            .all(self.conn)
+            .await
+            .map_err(self.fail(table))?
+            .into_iter()
+            .map(&id_and_key)
+            .filter(|(_, key)| !wanted.contains(key))
+            .map(|(id, _)| id)
+            .collect();
+        self.stats.deleted += delete_ids::<E, _>(self.conn, &stale)
+            .await
+            .map_err(self.fail(table))?;
+        Ok(())
+    }
+
     async fn person_ids(&self, tmdb_ids: Vec<i64>) -> Result<HashMap<i64, i64>, DbErr> {
         let mut ids = HashMap::with_capacity(tmdb_ids.len());
         for chunk in tmdb_ids.chunks(MAX_PARAMS) {
@@ -531,61 +611,30 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         dates: &[super::bundle::ReleaseDate],
     ) -> Result<(), StoreError> {
         use movie_release_dates as t;
-        self.too_large("release dates", dates.len())?;
-        let key = |country: &str, kind: i16, date: chrono::NaiveDate, lang: &str, note: &str| {
-            (
-                country.to_owned(),
-                kind,
-                date,
-                lang.to_owned(),
-                note.to_owned(),
-            )
-        };
-        let mut sorted_dates: Vec<_> = dates.iter().collect();
-        sorted_dates
-            .sort_by_key(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note));
-        let rows = sorted_dates
+        let rows = dates
             .iter()
-            .map(|d| t::ActiveModel::new(movie_id, d))
-            .collect();
-        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
-            .await
-            .map_err(self.fail("saving release dates"))?;
-
-        if self.fresh {
-            return Ok(());
-        }
-        // The key has several columns: find the stale rows here rather than in SQL.
-        let wanted: std::collections::HashSet<_> = dates
-            .iter()
-            .map(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note))
-            .collect();
-        let stored = t::Entity::find()
-            .select_only()
-            .columns([
-                t::Column::Id,
-                t::Column::Iso31661,
-                t::Column::ReleaseType,
-                t::Column::ReleaseDate,
-                t::Column::Iso6391,
-                t::Column::Note,
-            ])
-            .filter(t::Column::MovieId.eq(movie_id))
-            .into_tuple::<(i64, String, i16, chrono::NaiveDate, String, String)>()
-            .all(self.conn)
-            .await
-            .map_err(self.fail("reading release dates"))?;
-        let stale: Vec<i64> = stored
-            .into_iter()
-            .filter(|(_, country, kind, date, lang, note)| {
-                !wanted.contains(&key(country, *kind, *date, lang, note))
+            .map(|d| {
+                let key = (
+                    d.iso_3166_1.clone(),
+                    d.release_type,
+                    d.date,
+                    d.iso_639_1.clone(),
+                    d.note.clone(),
+                );
+                (key, t::ActiveModel::new(movie_id, d))
             })
-            .map(|(id, ..)| id)
             .collect();
-        self.stats.deleted += delete_ids::<t::Entity, _>(self.conn, &stale)
-            .await
-            .map_err(self.fail("removing dropped release dates"))?;
-        Ok(())
+        self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+            let key = (
+                m.iso_3166_1,
+                m.release_type,
+                m.release_date,
+                m.iso_639_1,
+                m.note,
+            );
+            (m.id, key)
+        })
+        .await
     }
 
     async fn related(

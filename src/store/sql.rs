@@ -88,6 +88,8 @@ impl Shape {
                 .collect()
         };
         let action = match on_existing {
+            // Every written column is in the key (a row is all key): nothing to update.
+            _ if set(&[]).is_empty() => Action::Keep,
             OnExisting::Keep => Action::Keep,
             OnExisting::Update { except } => Action::Update(set(except)),
             OnExisting::UpdateWhen { when } => Action::UpdateWhen(set(&[]), (*when).to_owned()),

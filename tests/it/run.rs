@@ -842,3 +842,33 @@ async fn sources_with_store_raw_false_keep_no_bodies() {
     let db = connect(&url).await;
     assert!(count(&db, "movie_raw_json").await >= 20);
 }
+
+/// Every part a plan may append is stored in tables: images, alternative titles and
+/// translations from the simulator land in theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_images_titles_and_translations_are_stored() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("parts.db");
+    let mut sets = quick(1);
+    sets.push(
+        r#"stages.popular.append=["credits","images","alternative_titles","translations"]"#.into(),
+    );
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    for table in [
+        "movie_images",
+        "movie_alternative_titles",
+        "movie_translations",
+    ] {
+        assert!(count(&db, table).await >= 20, "{table}");
+    }
+    let with_poster = count(
+        &db,
+        "(SELECT DISTINCT m.id FROM movies m JOIN movie_images i ON i.movie_id = m.id \
+         AND i.file_path = m.poster_path AND i.kind = 'poster') AS x",
+    )
+    .await;
+    assert!(with_poster > 0, "a movie's poster is among its images");
+}

@@ -83,8 +83,9 @@ on_every_backend!(ratings_sit_side_by_side_in_the_view);
 /// A database an older popctl wrote (`cri_scores.version` as text) keeps its scores through
 /// the migration, as integers, and back as text when the migration is undone.
 async fn cri_versions_written_as_text_become_integers(t: TestDb) {
-    // Back to the schema before the version was an integer, with a score written then.
-    Migrator::down(&t.db, Some(1)).await.unwrap();
+    // Back to the schema before the version was an integer (two migrations ago), with a score
+    // written then.
+    Migrator::down(&t.db, Some(2)).await.unwrap();
     t.save(&bundle(603, "tt0133093")).await;
     t.db.execute_unprepared(
         "INSERT INTO cri_scores (movie_id, version, overall, timelessness, cultural_penetration, \
@@ -109,9 +110,8 @@ async fn cri_versions_written_as_text_become_integers(t: TestDb) {
     assert_eq!(scores[0].version, 1);
     assert_eq!(scores[0].confidence, Some(0.8));
     // Still one score per movie and version.
-    let again = t
-        .db
-        .execute_unprepared(
+    let again =
+        t.db.execute_unprepared(
             "INSERT INTO cri_scores (movie_id, version, overall, timelessness, \
              cultural_penetration, artistic_impact, institutional_recognition, public_reception, \
              computed_at) SELECT id, 1, 1, 1, 1, 1, 1, 1, '2026-12-01T00:00:00Z' FROM movies",
@@ -119,7 +119,7 @@ async fn cri_versions_written_as_text_become_integers(t: TestDb) {
         .await;
     assert!(again.is_err(), "a second score of version 1 was accepted");
 
-    Migrator::down(&t.db, Some(1)).await.unwrap();
+    Migrator::down(&t.db, Some(2)).await.unwrap();
     let row = one_row(&t, "SELECT version FROM cri_scores").await;
     assert_eq!(row.try_get::<String>("", "version").unwrap(), "1");
     store::migrate(&t.db).await.unwrap();
@@ -134,9 +134,18 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
         t.save(&bundle(id, &format!("tt{id:07}"))).await;
     }
     let indexes = [
-        ("ix_movies_release_date", "SELECT id FROM movies ORDER BY release_date DESC LIMIT 20"),
-        ("ix_movies_popularity", "SELECT id FROM movies ORDER BY popularity DESC LIMIT 20"),
-        ("ix_movies_title", "SELECT id FROM movies WHERE title = 'Movie 7'"),
+        (
+            "ix_movies_release_date",
+            "SELECT id FROM movies ORDER BY release_date DESC LIMIT 20",
+        ),
+        (
+            "ix_movies_popularity",
+            "SELECT id FROM movies ORDER BY popularity DESC LIMIT 20",
+        ),
+        (
+            "ix_movies_title",
+            "SELECT id FROM movies WHERE title = 'Movie 7'",
+        ),
         (
             "ix_cri_scores_version_overall",
             "SELECT movie_id FROM cri_scores WHERE version = 1 ORDER BY overall DESC LIMIT 20",
@@ -154,9 +163,8 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
                 assert_eq!(n, 1, "{index}");
             }
             _ => {
-                let rows = t
-                    .db
-                    .query_all_raw(Statement::from_string(
+                let rows =
+                    t.db.query_all_raw(Statement::from_string(
                         t.db.get_database_backend(),
                         format!("EXPLAIN QUERY PLAN {query}"),
                     ))
@@ -166,10 +174,7 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
                     .iter()
                     .map(|r| r.try_get::<String>("", "detail").unwrap())
                     .collect();
-                assert!(
-                    plan.iter().any(|d| d.contains(index)),
-                    "{query}: {plan:?}"
-                );
+                assert!(plan.iter().any(|d| d.contains(index)), "{query}: {plan:?}");
             }
         }
     }
@@ -191,3 +196,101 @@ async fn a_save_without_a_body_removes_the_older_one(t: TestDb) {
     assert_eq!(t.count("SELECT COUNT(*) FROM movies").await, 1);
 }
 on_every_backend!(a_save_without_a_body_removes_the_older_one);
+
+/// A body with `images`, `alternative_titles` and `translations` appended.
+fn with_parts(images: &[(&str, &str)], titles: &[(&str, &str)], tagline_fr: &str) -> MovieBundle {
+    let image = |(list, path): &(&str, &str)| {
+        (
+            list.to_string(),
+            serde_json::json!({"file_path": path, "iso_639_1": null, "width": 1920,
+                "height": 1080, "aspect_ratio": 1.778, "vote_average": 5.2, "vote_count": 3}),
+        )
+    };
+    let mut lists = serde_json::json!({"posters": [], "backdrops": [], "logos": []});
+    for (list, value) in images.iter().map(image) {
+        lists[list].as_array_mut().unwrap().push(value);
+    }
+    let titles: Vec<_> = titles
+        .iter()
+        .map(|(country, title)| serde_json::json!({"iso_3166_1": country, "title": title, "type": ""}))
+        .collect();
+    let body = serde_json::json!({
+        "id": 603, "title": "The Matrix", "imdb_id": "tt0133093",
+        "images": lists,
+        "alternative_titles": {"titles": titles},
+        "translations": {"translations": [
+            {"iso_3166_1": "FR", "iso_639_1": "fr", "name": "Français", "english_name": "French",
+             "data": {"title": "Matrix", "overview": "", "tagline": tagline_fr, "homepage": "", "runtime": 0}},
+            {"iso_3166_1": "US", "iso_639_1": "en", "name": "English", "english_name": "English",
+             "data": {"title": "The Matrix", "overview": "Neo.", "tagline": "", "homepage": "", "runtime": 136}}
+        ]}
+    });
+    movie_bundle(&serde_json::to_vec(&body).unwrap()).unwrap()
+}
+
+/// Images, alternative titles and translations are stored in their tables, an unchanged save
+/// writes nothing, and a newer body replaces them: gone entries are removed, changed ones
+/// updated.
+async fn images_titles_and_translations_are_stored_and_replaced(t: TestDb) {
+    let first = with_parts(
+        &[
+            ("posters", "/p1.jpg"),
+            ("backdrops", "/b1.jpg"),
+            ("logos", "/l1.png"),
+        ],
+        &[("DE", "Matrix"), ("JP", "マトリックス")],
+        "Bienvenue",
+    );
+    t.save(&first).await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM movie_images").await, 3);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_images WHERE kind = 'logo' AND file_path = '/l1.png'")
+            .await,
+        1
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_alternative_titles")
+            .await,
+        2
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM movie_translations").await, 2);
+    // Empty texts and a zero runtime are unknown, not values.
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_translations WHERE iso_639_1 = 'fr' \
+             AND overview IS NULL AND runtime IS NULL AND tagline = 'Bienvenue'"
+        )
+        .await,
+        1
+    );
+    // Saved again unchanged, only the movie row (it carries the row lock) and its raw body
+    // are written: no part row is rewritten.
+    assert_eq!(t.save(&first).await.written, 2);
+
+    let newer = with_parts(
+        &[("posters", "/p1.jpg"), ("posters", "/p2.jpg")],
+        &[("DE", "Matrix")],
+        "Bienvenue dans la matrice",
+    );
+    let stats = t.save(&newer).await;
+    assert_eq!(stats.deleted, 3, "{stats:?}");
+    assert_eq!(t.count("SELECT COUNT(*) FROM movie_images").await, 2);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_images WHERE file_path IN ('/b1.jpg', '/l1.png')")
+            .await,
+        0
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_alternative_titles")
+            .await,
+        1
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_translations WHERE tagline = 'Bienvenue dans la matrice'"
+        )
+        .await,
+        1
+    );
+}
+on_every_backend!(images_titles_and_translations_are_stored_and_replaced);

@@ -1,5 +1,6 @@
 //! What belongs to one movie: join rows to shared tables, credits, videos, release dates,
-//! recommendations, reviews, external ratings and the enrichment state per source.
+//! recommendations, reviews, images, alternative titles, translations, external ratings and the
+//! enrichment state per source.
 
 /// A join table between `movies` and a shared table.
 macro_rules! join_table {
@@ -265,6 +266,83 @@ pub mod movie_enrichment {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod movie_images {
+    use sea_orm::entity::prelude::*;
+
+    /// A poster, backdrop or logo of a movie (`bundle::image_kinds`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "movie_images")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub movie_id: i64,
+        pub file_path: String,
+        pub kind: String,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: Option<String>,
+        pub width: Option<i32>,
+        pub height: Option<i32>,
+        pub aspect_ratio: Option<f64>,
+        pub vote_average: Option<f64>,
+        pub vote_count: Option<i32>,
+        #[sea_orm(belongs_to, from = "movie_id", to = "id", on_delete = "Cascade")]
+        pub movie: BelongsTo<super::super::movie::movies::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod movie_alternative_titles {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "movie_alternative_titles")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub movie_id: i64,
+        #[sea_orm(column_name = "iso_3166_1")]
+        pub iso_3166_1: String,
+        pub title: String,
+        /// "" when TMDB gives none.
+        pub title_type: String,
+        #[sea_orm(belongs_to, from = "movie_id", to = "id", on_delete = "Cascade")]
+        pub movie: BelongsTo<super::super::movie::movies::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod movie_translations {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "movie_translations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub movie_id: i64,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: String,
+        #[sea_orm(column_name = "iso_3166_1")]
+        pub iso_3166_1: String,
+        pub name: Option<String>,
+        pub english_name: Option<String>,
+        pub title: Option<String>,
+        pub overview: Option<String>,
+        pub tagline: Option<String>,
+        pub homepage: Option<String>,
+        pub runtime: Option<i32>,
+        #[sea_orm(belongs_to, from = "movie_id", to = "id", on_delete = "Cascade")]
+        pub movie: BelongsTo<super::super::movie::movies::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 // How popctl writes these tables: each one's natural key, and its rows from `store::bundle`
 // (or what a post-processing step computed).
 
@@ -286,6 +364,10 @@ impl MovieRows for movie_credits::Entity {
 
 impl MovieRows for movie_videos::Entity {
     const MOVIE: movie_videos::Column = movie_videos::Column::MovieId;
+}
+
+impl MovieRows for movie_release_dates::Entity {
+    const MOVIE: movie_release_dates::Column = movie_release_dates::Column::MovieId;
 }
 
 impl MovieRows for reviews::Entity {
@@ -453,4 +535,87 @@ impl NaturalKey for movie_enrichment::Entity {
         movie_enrichment::Column::MovieId,
         movie_enrichment::Column::Source,
     ];
+}
+
+impl MovieRows for movie_images::Entity {
+    const MOVIE: movie_images::Column = movie_images::Column::MovieId;
+}
+
+impl NaturalKey for movie_images::Entity {
+    const KEY: &'static [movie_images::Column] = &[
+        movie_images::Column::MovieId,
+        movie_images::Column::FilePath,
+    ];
+}
+
+impl movie_images::ActiveModel {
+    pub(crate) fn new(movie_id: i64, m: &bundle::Image) -> Self {
+        movie_images::ActiveModel {
+            movie_id: Set(movie_id),
+            file_path: Set(m.file_path.clone()),
+            kind: Set(m.kind.to_owned()),
+            iso_639_1: Set(m.iso_639_1.clone()),
+            width: Set(m.width),
+            height: Set(m.height),
+            aspect_ratio: Set(m.aspect_ratio),
+            vote_average: Set(m.vote_average),
+            vote_count: Set(m.vote_count),
+            ..Default::default()
+        }
+    }
+}
+
+impl MovieRows for movie_alternative_titles::Entity {
+    const MOVIE: movie_alternative_titles::Column = movie_alternative_titles::Column::MovieId;
+}
+
+impl NaturalKey for movie_alternative_titles::Entity {
+    const KEY: &'static [movie_alternative_titles::Column] = &[
+        movie_alternative_titles::Column::MovieId,
+        movie_alternative_titles::Column::Iso31661,
+        movie_alternative_titles::Column::Title,
+        movie_alternative_titles::Column::TitleType,
+    ];
+}
+
+impl movie_alternative_titles::ActiveModel {
+    pub(crate) fn new(movie_id: i64, t: &bundle::AlternativeTitle) -> Self {
+        movie_alternative_titles::ActiveModel {
+            movie_id: Set(movie_id),
+            iso_3166_1: Set(t.iso_3166_1.clone()),
+            title: Set(t.title.clone()),
+            title_type: Set(t.title_type.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+impl MovieRows for movie_translations::Entity {
+    const MOVIE: movie_translations::Column = movie_translations::Column::MovieId;
+}
+
+impl NaturalKey for movie_translations::Entity {
+    const KEY: &'static [movie_translations::Column] = &[
+        movie_translations::Column::MovieId,
+        movie_translations::Column::Iso6391,
+        movie_translations::Column::Iso31661,
+    ];
+}
+
+impl movie_translations::ActiveModel {
+    pub(crate) fn new(movie_id: i64, t: &bundle::Translation) -> Self {
+        movie_translations::ActiveModel {
+            movie_id: Set(movie_id),
+            iso_639_1: Set(t.iso_639_1.clone()),
+            iso_3166_1: Set(t.iso_3166_1.clone()),
+            name: Set(t.name.clone()),
+            english_name: Set(t.english_name.clone()),
+            title: Set(t.title.clone()),
+            overview: Set(t.overview.clone()),
+            tagline: Set(t.tagline.clone()),
+            homepage: Set(t.homepage.clone()),
+            runtime: Set(t.runtime),
+            ..Default::default()
+        }
+    }
 }
