@@ -36,6 +36,8 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     assert!(count(&db, "movie_release_dates").await >= 200);
     let imdb_ratings = count(&db, "external_ratings WHERE source = 'imdb'").await;
     assert!(imdb_ratings >= 180, "{imdb_ratings} IMDb ratings");
+    // The simulator's catalog holds the shipped lists' films among its popular movies.
+    assert_eq!(count(&db, "movie_list_items").await, 35);
     assert_eq!(last_run_status(&db).await, "ok");
 
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
