@@ -874,3 +874,64 @@ async fn appended_images_titles_and_translations_are_stored() {
     .await;
     assert!(with_poster > 0, "a movie's poster is among its images");
 }
+
+/// A fetch stage of ids: ids TMDB does not have are named in a note; when it has none of them
+/// (TMDB's ids sent to the sandbox, whose catalog has its own) the stage fails and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_tmdb_does_not_have_are_named_and_none_at_all_fails() {
+    let env = Env::new(small_sim()).await;
+    let known = env.sim.catalog().list_ids(popctl::sim::ListKind::Popular)[0];
+    let missing = env
+        .sim
+        .catalog()
+        .entries()
+        .iter()
+        .map(|e| e.id)
+        .max()
+        .unwrap()
+        + 1_000;
+    let plan_with = |ids: &str| {
+        let plan = env.path(&format!("ids-{}.toml", ids.len()));
+        std::fs::write(
+            &plan,
+            format!(
+                r#"
+[plan]
+name = "ids"
+extends = "{base}"
+
+[sources.tmdb]
+rate = "400/s"
+
+[stages.picked]
+kind = "fetch"
+ids = [{ids}]
+"#,
+                base = root().join("plans/base.toml").display(),
+            ),
+        )
+        .unwrap();
+        plan
+    };
+
+    let some = plan_with(&format!("{known}, {missing}"));
+    let out = output(env.run_cmd(some.to_str().unwrap(), &env.sqlite("some.db"), &[])).await;
+    assert_exit(&out, 0);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains(&format!(
+            "1 movie TMDB does not have (404), skipped: {missing}"
+        )),
+        "{err}"
+    );
+
+    let none = plan_with(&format!("{missing}, {}", missing + 1));
+    let out = output(env.run_cmd(none.to_str().unwrap(), &env.sqlite("none.db"), &[])).await;
+    assert_exit(&out, 1);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains("none of the 2 movies the stage names exists at TMDB"),
+        "{err}"
+    );
+    assert!(err.contains("ids are the simulator's own"), "{err}");
+}
