@@ -12,6 +12,7 @@ mod m20261124_000003_create_movie_parts;
 mod m20261124_000004_create_curation_tables;
 mod m20261124_000005_create_run_ledger;
 mod m20261201_000006_shared_row_provenance;
+mod m20261203_000007_app_schema;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_curation_tables::Migration),
             Box::new(m20261124_000005_create_run_ledger::Migration),
             Box::new(m20261201_000006_shared_row_provenance::Migration),
+            Box::new(m20261203_000007_app_schema::Migration),
         ]
     }
 }

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::Dag;
 use crate::plan::CacheMode;
+use crate::plan::dag::Dag;
 use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };
@@ -374,7 +374,7 @@ pub async fn run(
                 (name.clone(), report)
             })
             .collect(),
-        peak_rss_bytes: summary::peak_rss_bytes(),
+        peak_rss_bytes: crate::mem::peak_rss_bytes(),
         sandbox_served: sandbox.as_ref().map(|sandbox| {
             let stats = sandbox.stats();
             summary::SandboxServed {
@@ -939,10 +939,7 @@ fn dry_run_text(
                 line.push_str(&format!(" ({note})"));
             }
             if !b.min_duration.is_zero() {
-                line.push_str(&format!(
-                    ", at least {} by its delay",
-                    human_duration(b.min_duration)
-                ));
+                line.push_str(&format!(", at least {}", human_duration(b.min_duration)));
             }
         }
         let needs = dag.needs(name);

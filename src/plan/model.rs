@@ -230,6 +230,8 @@ pub struct SourceConfig {
     pub max_body: u64,
     /// The longest one request may spend waiting out 429 answers before it fails.
     pub max_rate_limited_wait: Duration,
+    /// Keep each movie's answer body as received (`movie_raw_json`); off, only the tables.
+    pub store_raw: bool,
 }
 
 /// `count` requests per `per` ("40/s", "300/10s", "1000/day").

@@ -23,7 +23,7 @@ use super::{
     CounterValues, Counters, Emitter, RunContext, Stage, StageContext, StageOutcome, StreamTarget,
     UpstreamInput,
 };
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 use crate::plan::{self, EnrichScope, StageKind};
 
 /// Movie ids in flight between a producer and a consumer.

@@ -23,7 +23,6 @@ use crate::lists::{self, ListItem};
 use crate::plan::{DiscoverFilters, FetchSelection, FetchStage, ListKind, MAX_PAGES};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
-use crate::sources::tmdb::mapping::movie_bundle;
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -481,7 +480,7 @@ async fn fetch_one(
         Details::Found(body) => body,
     };
     let failed = |error: String| ItemResult::Failed { error, attempts };
-    let bundle = match movie_bundle(&body) {
+    let bundle = match tmdb.movie_bundle(&body) {
         Ok(b) if b.tmdb_id() == id => b,
         Ok(b) => {
             let error = format!(

@@ -77,11 +77,13 @@ impl Sources {
             }
             match config.kind {
                 SourceKind::Tmdb => {
-                    let client = TmdbClient::new(http, config.api_key_var.clone());
+                    let client = TmdbClient::new(http, config.api_key_var.clone())
+                        .with_store_raw(config.store_raw);
                     sources.tmdb.insert(name.clone(), client);
                 }
                 SourceKind::Omdb => {
-                    let client = OmdbClient::new(http, config.api_key_var.clone());
+                    let client = OmdbClient::new(http, config.api_key_var.clone())
+                        .with_store_raw(config.store_raw);
                     sources.omdb.insert(name.clone(), client);
                 }
             }

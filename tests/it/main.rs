@@ -20,6 +20,7 @@ mod sim_cli;
 mod sim_fidelity;
 mod sources;
 mod store;
+mod store_app;
 mod store_db;
 mod store_mapping;
 mod store_seed;

@@ -585,8 +585,8 @@ async fn dry_run_prints_the_plan_and_touches_nothing() {
         &shown,
         "  1. reset (reset)",
         "  2. seed (seed); after reset",
-        "  3. popular (fetch): tmdb, at most 210 requests; after seed",
-        "  4. omdb (enrich): omdb, at most 200 requests; after popular",
+        "  3. popular (fetch): tmdb, at most 210 requests, at least 5.3s; after seed",
+        "  4. omdb (enrich): omdb, at most 200 requests, at least 40s; after popular",
         "  5. post (post_process); after omdb",
         "budget omdb: at most 200 requests, at least 40s at 5/s; daily quota 1,000",
         "budget tmdb: at most 210 requests (10 list pages + 200 details), at least 5.3s at 40/s",
@@ -816,4 +816,29 @@ async fn json_logs_carry_popctls_events_at_the_default_level() {
             || e["level"] != "INFO"),
         "only popctl's info events: {err}"
     );
+}
+
+/// `store_raw = false` on both sources: the tables are filled as always and no answer body is
+/// kept; a later run with the default keeps them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_with_store_raw_false_keep_no_bodies() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("lean.db");
+    let mut sets = quick(1);
+    sets.extend([
+        "sources.tmdb.store_raw=false".to_string(),
+        "sources.omdb.store_raw=false".to_string(),
+    ]);
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    assert!(count(&db, "external_ratings").await > 20);
+    assert_eq!(count(&db, "movie_raw_json").await, 0);
+    db.close().await.unwrap();
+
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert!(count(&db, "movie_raw_json").await >= 20);
 }
