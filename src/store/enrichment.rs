@@ -114,7 +114,9 @@ pub async fn save_omdb_in<C: ConnectionTrait>(
             &record.ratings,
         )
         .await?;
-    saver.raw(id, sources::OMDB, record.raw_body.as_deref()).await?;
+    saver
+        .raw(id, sources::OMDB, record.raw_body.as_deref())
+        .await?;
     Ok(saver.stats)
 }
 

@@ -109,9 +109,8 @@ async fn cri_versions_written_as_text_become_integers(t: TestDb) {
     assert_eq!(scores[0].version, 1);
     assert_eq!(scores[0].confidence, Some(0.8));
     // Still one score per movie and version.
-    let again = t
-        .db
-        .execute_unprepared(
+    let again =
+        t.db.execute_unprepared(
             "INSERT INTO cri_scores (movie_id, version, overall, timelessness, \
              cultural_penetration, artistic_impact, institutional_recognition, public_reception, \
              computed_at) SELECT id, 1, 1, 1, 1, 1, 1, 1, '2026-12-01T00:00:00Z' FROM movies",
@@ -134,9 +133,18 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
         t.save(&bundle(id, &format!("tt{id:07}"))).await;
     }
     let indexes = [
-        ("ix_movies_release_date", "SELECT id FROM movies ORDER BY release_date DESC LIMIT 20"),
-        ("ix_movies_popularity", "SELECT id FROM movies ORDER BY popularity DESC LIMIT 20"),
-        ("ix_movies_title", "SELECT id FROM movies WHERE title = 'Movie 7'"),
+        (
+            "ix_movies_release_date",
+            "SELECT id FROM movies ORDER BY release_date DESC LIMIT 20",
+        ),
+        (
+            "ix_movies_popularity",
+            "SELECT id FROM movies ORDER BY popularity DESC LIMIT 20",
+        ),
+        (
+            "ix_movies_title",
+            "SELECT id FROM movies WHERE title = 'Movie 7'",
+        ),
         (
             "ix_cri_scores_version_overall",
             "SELECT movie_id FROM cri_scores WHERE version = 1 ORDER BY overall DESC LIMIT 20",
@@ -154,9 +162,8 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
                 assert_eq!(n, 1, "{index}");
             }
             _ => {
-                let rows = t
-                    .db
-                    .query_all_raw(Statement::from_string(
+                let rows =
+                    t.db.query_all_raw(Statement::from_string(
                         t.db.get_database_backend(),
                         format!("EXPLAIN QUERY PLAN {query}"),
                     ))
@@ -166,10 +173,7 @@ async fn an_apps_queries_use_indexes(t: TestDb) {
                     .iter()
                     .map(|r| r.try_get::<String>("", "detail").unwrap())
                     .collect();
-                assert!(
-                    plan.iter().any(|d| d.contains(index)),
-                    "{query}: {plan:?}"
-                );
+                assert!(plan.iter().any(|d| d.contains(index)), "{query}: {plan:?}");
             }
         }
     }
