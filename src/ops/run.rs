@@ -676,10 +676,7 @@ async fn resumable(
 /// Whether `db` has popctl's ledger with an unfinished run of `plan`.
 async fn unfinished_in(db: &DatabaseConnection, plan: &Plan) -> Result<bool, RunError> {
     // The ledger's tables are enough; `open_ledger` applies newer migrations.
-    let ledger_there = store::schema_status(db).await.is_ok_and(|m| {
-        m.iter()
-            .any(|(name, applied)| name.contains("run_ledger") && *applied)
-    });
+    let ledger_there = ledger::exists(db).await.unwrap_or(false);
     Ok(ledger_there && ledger::last_unfinished_run(db, &plan.name).await?.is_some())
 }
 
