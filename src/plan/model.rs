@@ -242,6 +242,11 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// Requests per second (0 for a rate of 0).
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.count) / self.per.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
     /// The shortest time `requests` requests can take at this rate.
     pub fn time_for(&self, requests: u64) -> Duration {
         if self.count == 0 {

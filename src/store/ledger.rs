@@ -17,7 +17,7 @@ use super::error::StoreError;
 use super::sql::{OnExisting, upsert};
 
 /// How a run ended, or that it has not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -58,7 +58,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     Pending,
@@ -248,6 +248,15 @@ pub async fn last_unfinished_run(
         Some(m) if m.status != RunStatus::Ok.as_str() => Ok(Some(Run::try_from(m)?)),
         _ => Ok(None),
     }
+}
+
+/// Whether `db` has the run ledger's tables (its migration applied): a database no run was
+/// recorded in may not.
+pub async fn exists(db: &DatabaseConnection) -> Result<bool, StoreError> {
+    Ok(super::schema_status(db)
+        .await?
+        .iter()
+        .any(|(name, applied)| name.contains("run_ledger") && *applied))
 }
 
 /// Run `run_id`, if the ledger has it.

@@ -7,6 +7,7 @@ mod db_cli;
 mod plan;
 mod post;
 mod post_db;
+mod report_html;
 mod run;
 mod run_merge;
 mod run_resume;
