@@ -7,12 +7,14 @@
 //! - [`logging`]: `tracing` setup, with API keys redacted from every line.
 //! - [`ColorChoice`]: `--color`, the one decision on colour that all of these follow.
 //! - [`summary`]: the run report, as a table and as JSON.
+//! - [`events`]: the JSON messages of `--message-format json`, one per line on stdout.
 
 mod color;
+pub mod events;
 pub mod logging;
 pub mod progress;
 mod shell;
 pub mod summary;
 
 pub use color::ColorChoice;
-pub use shell::{Captured, Shell, Verbosity};
+pub use shell::{Captured, MessageFormat, Shell, Verbosity};
