@@ -175,8 +175,13 @@ pub fn main() -> ExitCode {
         Some(Command::Completions(args)) => completions::exec(args, &shell),
         Some(Command::Man(args)) => man::exec(args, &shell),
         None => {
-            // No verb: show what exists rather than failing silently.
-            let _ = Cli::command().print_help();
+            // No verb: show what exists rather than failing silently (as an `error` message
+            // with JSON, where help text would break the stream).
+            if shell.is_json() {
+                shell.error("no command given: `popctl --help` lists them");
+            } else {
+                let _ = Cli::command().print_help();
+            }
             ExitCode::from(2)
         }
     }

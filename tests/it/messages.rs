@@ -292,4 +292,18 @@ async fn errors_are_the_last_message_with_their_code_and_place() {
         "{error}"
     );
     assert!(!env.path("missing.db").exists());
+
+    // No command: an `error`, not the help text, which would break the stream.
+    let out = popctl()
+        .args(["--message-format", "json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let all = messages(&out);
+    assert!(
+        last_is(&all, "error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("--help")
+    );
 }
