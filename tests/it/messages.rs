@@ -293,6 +293,35 @@ async fn errors_are_the_last_message_with_their_code_and_place() {
     );
     assert!(!env.path("missing.db").exists());
 
+    // An error drawn from another file than a plan (the simulator's settings) is placed too.
+    let settings = env.path("sandbox.toml");
+    std::fs::write(&settings, "seed = 1\n[faults]\np503 = 0.5\ndrop = 0.9\n").unwrap();
+    let out = popctl()
+        .args([
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--message-format",
+            "json",
+            "--config",
+        ])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let all = messages(&out);
+    let error = last_is(&all, "error");
+    assert_eq!(error["code"], "popctl::sim::config", "{error}");
+    assert_eq!(error["location"]["line"], 2, "{error}");
+    assert_eq!(error["location"]["col"], 1, "{error}");
+    assert!(
+        error["location"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("sandbox.toml")
+    );
+
     // No command: an `error`, not the help text, which would break the stream.
     let out = popctl()
         .args(["--message-format", "json"])
