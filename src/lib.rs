@@ -7,7 +7,8 @@
 //!   -> stages (one file per kind, behind one trait; they drive sources and store)
 //!     -> sources (one rate-limited, retrying HTTP client shared by tmdb and omdb)
 //!       -> store (entities and idempotent upserts through SeaORM)
-//!         -> report (the one output path: status lines, progress, run summary, HTML page)
+//!         -> report (the one output path: status lines, progress, run summary, HTML page,
+//!            JSON messages)
 //! ```
 //!
 //! Beside the flow: `secret` (the `Secret` type and the one redaction path, used by every

@@ -23,8 +23,8 @@ pub enum CacheAction {
     Stats {
         #[command(flatten)]
         plan: PlanPath,
-        /// One JSON document on stdout
-        #[arg(long)]
+        /// The flag `--message-format json` replaced, kept for scripts that use it
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Remove every entry, or those of one source
@@ -71,9 +71,16 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     crate::plan::units::parse_duration(text).map_err(|e| e.to_string())
 }
 
+impl CacheArgs {
+    /// `cache stats --json`, the old spelling of `--message-format json`.
+    pub fn asks_json(&self) -> bool {
+        matches!(self.action, CacheAction::Stats { json: true, .. })
+    }
+}
+
 pub fn exec(args: CacheArgs, shell: &Shell) -> ExitCode {
     let (action, plan) = match args.action {
-        CacheAction::Stats { json, plan } => (Action::Stats { json }, plan),
+        CacheAction::Stats { plan, .. } => (Action::Stats, plan),
         CacheAction::Clear { source, plan } => (Action::Clear { source }, plan),
         CacheAction::Prune { older_than, plan } => (Action::Prune { older_than }, plan),
     };
@@ -101,7 +108,7 @@ pub fn exec(args: CacheArgs, shell: &Shell) -> ExitCode {
         Err(cache::CacheCommandError::Plan(errors)) => super::plan_result(Err(errors), shell),
         Err(e) => {
             let code = e.exit_code();
-            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            shell.failure(e);
             ExitCode::from(code)
         }
     }

@@ -7,7 +7,6 @@ use clap::{Args, Subcommand};
 
 use super::validate::FormatArg;
 use crate::ops::db::{Action, Options, plan_database, run};
-use crate::ops::validate::Format;
 use crate::plan::ResetScope;
 use crate::report::Shell;
 
@@ -40,8 +39,9 @@ pub enum DbAction {
     Digest {
         #[command(flatten)]
         target: DbTarget,
-        /// `human` (a table) or `json`
-        #[arg(long, value_enum, default_value = "human")]
+        /// The flag `--message-format` replaced (`--format json` is `--message-format
+        /// json`), kept for scripts that use it
+        #[arg(long, value_enum, default_value = "human", hide = true)]
         format: FormatArg,
     },
 }
@@ -72,8 +72,7 @@ impl DbTarget {
             return match plan_database(plan, &self.sets, &super::env_snapshot()) {
                 Ok((url, name)) => Ok((url, Some(name))),
                 Err(errors) => {
-                    crate::ops::validate::print_diagnostics(shell, &errors.diagnostics);
-                    shell.error(errors.summary());
+                    crate::ops::validate::print_plan_errors(shell, &errors);
                     Err(ExitCode::from(2))
                 }
             };
@@ -86,6 +85,19 @@ impl DbTarget {
                 Err(ExitCode::from(2))
             }
         }
+    }
+}
+
+impl DbArgs {
+    /// `db digest --format json`, the old spelling of `--message-format json`.
+    pub fn asks_json(&self) -> bool {
+        matches!(
+            self.action,
+            DbAction::Digest {
+                format: FormatArg::Json,
+                ..
+            }
+        )
     }
 }
 
@@ -104,13 +116,7 @@ pub fn exec(args: DbArgs, shell: &Shell) -> ExitCode {
                 scope,
             },
         ),
-        DbAction::Digest { target, format } => (
-            target,
-            Action::Digest(match format {
-                FormatArg::Human => Format::Human,
-                FormatArg::Json => Format::Json,
-            }),
-        ),
+        DbAction::Digest { target, .. } => (target, Action::Digest),
     };
     let url = match target.resolve(shell) {
         Ok((url, _)) => url,

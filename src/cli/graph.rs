@@ -37,7 +37,7 @@ pub fn exec(args: GraphArgs, shell: &Shell) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(graph::GraphError::Plan(errors)) => super::plan_result(Err(errors), shell),
         Err(e) => {
-            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            shell.failure(e);
             ExitCode::from(2)
         }
     }

@@ -9,7 +9,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::plan::PlanErrors;
 use crate::report::logging::{self, LogFormat};
-use crate::report::{ColorChoice, Shell, Verbosity};
+use crate::report::{ColorChoice, MessageFormat, Shell, Verbosity};
 
 pub mod cache;
 pub mod completions;
@@ -59,6 +59,22 @@ pub struct GlobalArgs {
     /// Warnings about the outcome, errors and data on stdout still show
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// `human`, or `json`: one JSON object per line on stdout (each with a `reason`, see
+    /// docs/messages.md), log lines as JSON on stderr, no tables, bars or colour
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FMT",
+        default_value = "human"
+    )]
+    pub message_format: MessageFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormatArg {
+    Human,
+    Json,
 }
 
 impl GlobalArgs {
@@ -120,7 +136,9 @@ pub fn main() -> ExitCode {
     }
     let matches = command.get_matches_from(&args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let color = ColorChoice::from(cli.global.color).for_stderr();
+    let json = cli.global.message_format == MessageFormatArg::Json
+        || cli.command.as_ref().is_some_and(Command::asks_json);
+    let color = ColorChoice::from(cli.global.color).for_stderr() && !json;
     install_diagnostic_handler(color);
     let level = cli.global.level();
     let shell = Shell::stdio(
@@ -130,7 +148,12 @@ pub fn main() -> ExitCode {
             Verbosity::Normal
         },
         color,
-    );
+    )
+    .with_format(if json {
+        MessageFormat::Json
+    } else {
+        MessageFormat::Human
+    });
     let filter = logging::filter_for(
         level,
         std::env::var("POPCTL_LOG")
@@ -139,7 +162,7 @@ pub fn main() -> ExitCode {
     );
     // `run` installs the logger itself, around its progress bars.
     if !matches!(cli.command, Some(Command::Run(_))) {
-        logging::init(LogFormat::Text, filter.as_deref(), color, None);
+        logging::init(log_format(&shell), filter.as_deref(), color, None);
     }
     match cli.command {
         Some(Command::Validate(args)) => validate::exec(args, &shell),
@@ -155,10 +178,39 @@ pub fn main() -> ExitCode {
         Some(Command::Completions(args)) => completions::exec(args, &shell),
         Some(Command::Man(args)) => man::exec(args, &shell),
         None => {
-            // No verb: show what exists rather than failing silently.
-            let _ = Cli::command().print_help();
+            // No verb: show what exists rather than failing silently (as an `error` message
+            // with JSON, where help text would break the stream).
+            if shell.is_json() {
+                shell.error("no command given: `popctl --help` lists them");
+            } else {
+                let _ = Cli::command().print_help();
+            }
             ExitCode::from(2)
         }
+    }
+}
+
+impl Command {
+    /// One of the flags `--message-format json` replaced, kept hidden so that scripts
+    /// written for them still work: `validate`'s and `db digest`'s `--format json`, `cache
+    /// stats --json`, `run --log-format json`.
+    fn asks_json(&self) -> bool {
+        match self {
+            Command::Validate(args) => args.format == validate::FormatArg::Json,
+            Command::Db(args) => args.asks_json(),
+            Command::Cache(args) => args.asks_json(),
+            Command::Run(args) => args.log_format == run::LogFormatArg::Json,
+            _ => false,
+        }
+    }
+}
+
+/// Log lines follow the message format: JSON on stderr beside JSON messages on stdout.
+fn log_format(shell: &Shell) -> LogFormat {
+    if shell.is_json() {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
     }
 }
 
@@ -213,7 +265,7 @@ fn block_on<E: miette::Diagnostic + Send + Sync + 'static>(
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            shell.failure(e);
             ExitCode::from(1)
         }
         Err(e) => {
@@ -228,8 +280,7 @@ fn plan_result(result: Result<(), PlanErrors>, shell: &Shell) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(errors) => {
-            crate::ops::validate::print_diagnostics(shell, &errors.diagnostics);
-            shell.error(errors.summary());
+            crate::ops::validate::print_plan_errors(shell, &errors);
             ExitCode::from(2)
         }
     }

@@ -11,7 +11,6 @@ use crate::plan::CacheMode;
 use crate::report::Shell;
 use crate::report::logging::{self, LogFormat};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::secret::redact;
 
 /// Run a plan: its stages as a DAG, against TMDB and OMDb (or the built-in sandbox), into the
 /// plan's database. Exit codes: 0 all done, 1 failed, 2 invalid plan or usage, 3 finished
@@ -56,8 +55,9 @@ pub struct RunArgs {
     /// The response cache's mode for this run, instead of the plan's `[cache] mode`
     #[arg(long, value_enum, value_name = "MODE")]
     pub cache: Option<CacheArg>,
-    /// Log lines as text or JSON (filter them with POPCTL_LOG or RUST_LOG)
-    #[arg(long, value_enum, default_value = "text")]
+    /// The flag `--message-format` replaced (`--log-format json` is `--message-format json`),
+    /// kept for scripts that use it
+    #[arg(long, value_enum, default_value = "text", hide = true)]
     pub log_format: LogFormatArg,
 }
 
@@ -80,7 +80,7 @@ impl From<CacheArg> for CacheMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormatArg {
     Text,
     Json,
@@ -89,18 +89,21 @@ pub enum LogFormatArg {
 /// How often a plain progress line is written when stderr is not a terminal.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// How often a running stage's `stage-progress` message is written with JSON messages.
+const PROGRESS_EVENT_EVERY: Duration = Duration::from_secs(1);
+
 /// `filter` is the log filter the global `-v`/`-q` and the environment chose
 /// ([`logging::filter_for`]); the run installs the logger itself, around its progress bars.
 pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
     let shell = shell.clone();
-    let format = match args.log_format {
-        LogFormatArg::Text => LogFormat::Text,
-        LogFormatArg::Json => LogFormat::Json,
+    // `--log-format json` is one of the spellings of `--message-format json`, which the
+    // shell already follows.
+    let format = if shell.is_json() {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
     };
-    let progress = Progress::new(
-        ProgressMode::detect(&shell, format == LogFormat::Json),
-        shell.clone(),
-    );
+    let progress = Progress::new(ProgressMode::detect(&shell), shell.clone());
     logging::init(format, filter, shell.color(), progress.bars());
     let opts = Options {
         plan: args.plan.path(),
@@ -130,7 +133,11 @@ pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
     let code = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let signals = tokio::spawn(interrupts(cancel.clone(), shell.clone()));
-        let ticker = progress.spawn_ticker(PROGRESS_EVERY);
+        let ticker = progress.spawn_ticker(if shell.is_json() {
+            PROGRESS_EVENT_EVERY
+        } else {
+            PROGRESS_EVERY
+        });
         let result = run::run(&opts, &shell, progress.clone(), cancel).await;
         ticker.abort();
         signals.abort();
@@ -153,11 +160,8 @@ pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
 fn report_error(e: RunError, shell: &Shell) -> u8 {
     let code = e.exit_code();
     match e {
-        RunError::InvalidPlan(errors) => {
-            crate::ops::validate::print_diagnostics(shell, &errors.diagnostics);
-            shell.error(errors.summary());
-        }
-        other => shell.err_text(&redact(&format!("{:?}\n", miette::Report::new(other)))),
+        RunError::InvalidPlan(errors) => crate::ops::validate::print_plan_errors(shell, &errors),
+        other => shell.failure(other),
     }
     code
 }

@@ -56,7 +56,7 @@ pub fn exec(args: SandboxArgs, shell: &Shell) -> ExitCode {
         return match sandbox::print_env(&options, &shell) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+                shell.failure(e);
                 ExitCode::from(2)
             }
         };
@@ -77,7 +77,7 @@ pub fn exec(args: SandboxArgs, shell: &Shell) -> ExitCode {
                 | SimError::InvalidSetting { .. } => 2,
                 SimError::Bind { .. } | SimError::Internal { .. } => 1,
             };
-            shell.err_text(&format!("{:?}\n", miette::Report::new(e)));
+            shell.failure(e);
             ExitCode::from(code)
         }
     }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::ops::validate::{self, Format, Level, Options};
+use crate::ops::validate::{self, Level, Options};
 use crate::plan::Code;
 use crate::report::Shell;
 
@@ -20,8 +20,9 @@ pub struct ValidateArgs {
     /// Override a key, like `--set stages.popular.pages=2` (repeatable; applied last).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// `human` (labelled snippets) or `json` (for editors and CI).
-    #[arg(long, value_enum, default_value = "human")]
+    /// The flag `--message-format` replaced (`--format json` is `--message-format json`),
+    /// kept for scripts that use it
+    #[arg(long, value_enum, default_value = "human", hide = true)]
     pub format: FormatArg,
     /// Treat warnings as errors (but those of codes given to --allow or --warn).
     #[arg(long)]
@@ -54,7 +55,7 @@ fn parse_code(text: &str) -> Result<Code, String> {
     })
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
     Human,
     Json,
@@ -87,10 +88,6 @@ pub fn exec(args: ValidateArgs, shell: &Shell) -> ExitCode {
         plans: args.plans.into_iter().chain(args.plan_flags).collect(),
         sets: args.sets,
         env: super::env_snapshot(),
-        format: match args.format {
-            FormatArg::Human => Format::Human,
-            FormatArg::Json => Format::Json,
-        },
         deny_warnings: args.deny_warnings,
         levels,
     };

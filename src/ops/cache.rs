@@ -13,13 +13,14 @@ use crate::plan::{
     self, CacheConfig, Code, DEFAULT_CACHE_DIR, LoadOptions, PlanDiagnostic, PlanErrors,
 };
 use crate::report::Shell;
+use crate::report::events::Event;
 use crate::sources::cache::CacheError;
 use crate::sources::cache::dir::{self, Expiry, Removed, SourceStats};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Entries, sizes and ages per source; JSON on stdout with `json`.
-    Stats { json: bool },
+    /// Entries, sizes and ages per source.
+    Stats,
     /// Remove every entry, or one source's.
     Clear { source: Option<String> },
     /// Remove expired entries (by the plan's TTLs, or older than `older_than`), damaged files
@@ -119,14 +120,13 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
         });
     }
     match &opts.action {
-        Action::Stats { json } => {
+        Action::Stats => {
             let stats = dir::stats(&root, expiry.as_ref(), SystemTime::now())?;
-            if *json {
-                let doc = serde_json::json!({ "dir": root, "sources": stats });
-                shell.out_text(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
-                ));
+            if shell.is_json() {
+                shell.event(&Event::CacheStats {
+                    dir: shown.to_string(),
+                    sources: serde_json::to_value(&stats).unwrap_or_default(),
+                });
             } else if stats.is_empty() {
                 shell.note(format!("the cache at {shown} is empty"));
             } else {
@@ -147,6 +147,11 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
                 "Cleared",
                 format!("{}{whose} from {shown}", files(removed, "entry", "entries")),
             );
+            shell.event(&Event::CacheCleared {
+                dir: shown.to_string(),
+                source: source.clone(),
+                removed,
+            });
         }
         Action::Prune { older_than } => {
             let expiry = match (older_than, expiry) {
@@ -168,6 +173,12 @@ pub fn run(opts: &Options, shell: &Shell) -> Result<(), CacheCommandError> {
                     ),
                 ),
             );
+            shell.event(&Event::CachePruned {
+                dir: shown.to_string(),
+                expired: p.expired,
+                damaged: p.damaged,
+                temp: p.temp,
+            });
         }
     }
     Ok(())

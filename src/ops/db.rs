@@ -6,9 +6,9 @@ use std::path::Path;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::ops::validate::Format;
 use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors, ResetScope};
 use crate::report::Shell;
+use crate::report::events::{Event, Migration};
 use crate::secret::redact_url;
 use crate::store::{self, StoreError};
 
@@ -24,7 +24,7 @@ pub enum Action {
         scope: ResetScope,
     },
     /// Print each table's row count and hash, and the database's digest (`store::digest`).
-    Digest(Format),
+    Digest,
 }
 
 #[derive(Debug, Clone)]
@@ -96,18 +96,21 @@ pub async fn run(options: &Options, shell: &Shell) -> Result<(), StoreError> {
     let db = match options.action {
         Action::Migrate | Action::Reset { .. } => store::connect(&options.url).await?,
         // Reading a database must not create one where there was none.
-        Action::Status | Action::Digest(_) => store::connect_existing(&options.url).await?,
+        Action::Status | Action::Digest => store::connect_existing(&options.url).await?,
     };
     let done = match options.action {
-        Action::Migrate => store::migrate(&db)
-            .await
-            .map(|()| shell.status("Migrated", &shown)),
+        Action::Migrate => store::migrate(&db).await.map(|()| {
+            shell.status("Migrated", &shown);
+            shell.event(&Event::DbMigrated {
+                database: shown.clone(),
+            });
+        }),
         Action::Reset {
             allow_remote,
             scope,
         } => reset(&db, &options.url, allow_remote, scope, shell).await,
-        Action::Status => status(&db, shell).await,
-        Action::Digest(format) => digest(&db, &options.url, format, shell).await,
+        Action::Status => status(&db, &shown, shell).await,
+        Action::Digest => digest(&db, &options.url, shell).await,
     };
     db.close().await.ok();
     done
@@ -129,6 +132,9 @@ async fn reset(
         shell.warn(warning);
     }
     shell.status("Reset", redact_url(url));
+    shell.event(&Event::DbReset {
+        database: redact_url(url),
+    });
     Ok(())
 }
 
@@ -136,59 +142,47 @@ async fn reset(
 const HASH_PREFIX: usize = 12;
 
 /// Each table's rows and hash, then the database's digest: equal digests, same data.
-async fn digest(
-    db: &DatabaseConnection,
-    url: &str,
-    format: Format,
-    shell: &Shell,
-) -> Result<(), StoreError> {
+async fn digest(db: &DatabaseConnection, url: &str, shell: &Shell) -> Result<(), StoreError> {
     store::require_schema(db, url).await?;
     let tables = store::digest::table_digests(db).await?;
     let whole = store::digest::combine(&tables);
-    let text = match format {
-        Format::Json => {
-            let tables: serde_json::Map<String, serde_json::Value> = tables
+    if shell.is_json() {
+        shell.event(&Event::DbDigest {
+            database: redact_url(url),
+            digest: whole,
+            tables: tables
                 .iter()
                 .map(|(name, t)| {
                     let entry = serde_json::json!({ "rows": t.rows, "hash": t.hex() });
                     ((*name).to_owned(), entry)
                 })
-                .collect();
-            let doc = serde_json::json!({
-                "database": redact_url(url),
-                "digest": whole,
-                "tables": tables,
-            });
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            )
-        }
-        Format::Human => {
-            let width = tables.keys().map(|n| n.len()).max().unwrap_or(0).max(5);
-            let mut out = format!("{:<width$}  {:>9}  hash\n", "table", "rows");
-            for (name, t) in &tables {
-                let hash = t.hex();
-                let prefix = hash.get(..HASH_PREFIX).unwrap_or(&hash);
-                out.push_str(&format!("{name:<width$}  {:>9}  {prefix}\n", t.rows));
-            }
-            out.push_str(&format!("database digest: {whole}\n"));
-            out
-        }
-    };
-    shell.out_text(&text);
+                .collect(),
+        });
+        return Ok(());
+    }
+    let width = tables.keys().map(|n| n.len()).max().unwrap_or(0).max(5);
+    let mut out = format!("{:<width$}  {:>9}  hash\n", "table", "rows");
+    for (name, t) in &tables {
+        let hash = t.hex();
+        let prefix = hash.get(..HASH_PREFIX).unwrap_or(&hash);
+        out.push_str(&format!("{name:<width$}  {:>9}  {prefix}\n", t.rows));
+    }
+    out.push_str(&format!("database digest: {whole}\n"));
+    shell.out_text(&out);
     Ok(())
 }
 
-async fn status(db: &DatabaseConnection, shell: &Shell) -> Result<(), StoreError> {
+async fn status(db: &DatabaseConnection, shown: &str, shell: &Shell) -> Result<(), StoreError> {
     let migrations = store::schema_status(db).await?;
     let mut out = String::from("migrations:\n");
     for (name, applied) in &migrations {
         let state = if *applied { "applied" } else { "pending" };
         out.push_str(&format!("  {state:<8} {name}\n"));
     }
+    let mut rows = None;
     if migrations.iter().all(|(_, applied)| *applied) {
         out.push_str("rows:\n");
+        let counted = rows.insert(BTreeMap::new());
         for table in COUNTED {
             let row = db
                 .query_one_raw(Statement::from_string(
@@ -203,10 +197,22 @@ async fn status(db: &DatabaseConnection, shell: &Shell) -> Result<(), StoreError
                 .map_err(StoreError::query(format!("counting {table}")))?
                 .unwrap_or(0);
             out.push_str(&format!("  {table:<20} {n:>9}\n"));
+            counted.insert(table.to_owned(), u64::try_from(n).unwrap_or(0));
         }
     } else {
         shell.note("pending migrations: run `popctl db migrate`");
     }
-    shell.out_text(&out);
+    if shell.is_json() {
+        shell.event(&Event::DbStatus {
+            database: shown.to_owned(),
+            migrations: migrations
+                .into_iter()
+                .map(|(name, applied)| Migration { name, applied })
+                .collect(),
+            rows,
+        });
+    } else {
+        shell.out_text(&out);
+    }
     Ok(())
 }

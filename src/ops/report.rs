@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::report::events::Event;
 use crate::report::{Shell, html, summary::RunReport};
 use crate::secret::{redact, redact_url};
 use crate::store::ledger::{self, Item, RunStatus};
@@ -76,8 +77,13 @@ pub async fn run(opts: &Options, shell: &Shell) -> Result<(), ReportError> {
                 format!("the report of run {} to {}", opts.run, path.display()),
             );
         }
-        None => shell.out_text(&redact(&report.table())),
+        None if !shell.is_json() => shell.out_text(&redact(&report.table())),
+        None => {}
     }
+    shell.event(&Event::Report {
+        report: report.to_json(),
+        html: opts.html.as_ref().map(|p| p.display().to_string()),
+    });
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use crate::plan::dag::Dag;
 use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };
+use crate::report::events::Event;
 use crate::report::summary::{self, RunReport, SourceReport};
 use crate::report::{Shell, html};
 use crate::secret::redact_url;
@@ -298,6 +299,13 @@ pub async fn run(
             target.describe()
         ),
     );
+    shell.event(&Event::RunStarted {
+        plan: plan.name.clone(),
+        run_id: ledger.run_id(),
+        resumed,
+        sandbox: sandbox.is_some(),
+        database: redact_url(&url),
+    });
 
     let plan = Arc::new(plan);
     let run = Arc::new(RunContext {
@@ -683,6 +691,12 @@ async fn unfinished_in(db: &DatabaseConnection, plan: &Plan) -> Result<bool, Run
 /// Prints the report the way `run` does: the table (unless quiet) and an error line for each
 /// stage that failed.
 pub fn print_report(report: &RunReport, shell: &Shell) {
+    if shell.is_json() {
+        shell.event(&Event::RunFinished {
+            report: report.to_json(),
+        });
+        return;
+    }
     if !shell.is_quiet() {
         shell.err_text(&redact(&report.table_within(shell.err_width())));
     } else {

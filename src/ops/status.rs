@@ -8,6 +8,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::report::Shell;
+use crate::report::events::Event;
 use crate::secret::redact_url;
 use crate::stages::ledger::STAGE_KEY;
 use crate::store::ledger::{self, Run};
@@ -64,10 +65,34 @@ pub struct Counts {
     pub pending: u64,
 }
 
+/// What `status` found, for the `status` message: each part as JSON beside the text.
+#[derive(Default)]
+struct Found {
+    runs: Vec<serde_json::Value>,
+    failed: Option<serde_json::Value>,
+    new_database: Option<serde_json::Value>,
+}
+
+impl Found {
+    fn print(self, out: &str, opts: &Options, shell: &Shell) {
+        if shell.is_json() {
+            shell.event(&Event::Status {
+                database: redact_url(&opts.url),
+                runs: self.runs,
+                failed: self.failed,
+                new_database: self.new_database,
+            });
+        } else {
+            shell.out_text(out);
+        }
+    }
+}
+
 /// Prints the runs, the failed items and any new database being built beside this one. A run
 /// asked for with `--run` that is in neither database is an error, not an empty list.
 pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StatusError> {
     let mut out = String::new();
+    let mut found = Found::default();
     let db = match store::connect_existing(&opts.url).await {
         Ok(db) => db,
         // The first run of a plan that swaps leaves no live file until it ends well; its new
@@ -84,15 +109,16 @@ pub async fn run(opts: &Options, shell: &Shell) -> Result<(), StatusError> {
             }
             shell.note(format!("no database at {path} yet"));
             out.push_str(next.text.trim_start());
-            shell.out_text(&out);
+            found.new_database = next.json;
+            found.print(&out, opts, shell);
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
-    let result = live(&db, opts, shell, &mut out).await;
+    let result = live(&db, opts, shell, &mut out, &mut found).await;
     db.close().await.ok();
     result?;
-    shell.out_text(&out);
+    found.print(&out, opts, shell);
     Ok(())
 }
 
@@ -102,6 +128,7 @@ async fn live(
     opts: &Options,
     shell: &Shell,
     out: &mut String,
+    answer: &mut Found,
 ) -> Result<(), StatusError> {
     let migrated = ledger::exists(db).await?;
     let mut newest = None;
@@ -119,7 +146,9 @@ async fn live(
                     .unwrap_or_default()
             );
         } else {
-            out.push_str(&runs_table(db, &runs).await?);
+            let (text, rows) = runs_table(db, &runs).await?;
+            out.push_str(&text);
+            answer.runs = rows;
         }
         match opts.run {
             Some(id) => {
@@ -132,12 +161,16 @@ async fn live(
                         });
                     }
                     found = true;
-                    out.push_str(&failed_section(db, id, opts).await?);
+                    let (text, failed) = failed_section(db, id, opts).await?;
+                    out.push_str(&text);
+                    answer.failed = Some(failed);
                 }
             }
             None => {
                 if let Some(id) = newest {
-                    out.push_str(&failed_section(db, id, opts).await?);
+                    let (text, failed) = failed_section(db, id, opts).await?;
+                    out.push_str(&text);
+                    answer.failed = Some(failed);
                 }
             }
         }
@@ -155,6 +188,7 @@ async fn live(
         return Err(no_such_run(id, &opts.url, newest));
     }
     out.push_str(&next.text);
+    answer.new_database = next.json;
     Ok(())
 }
 
@@ -193,19 +227,29 @@ async fn run_plan(db: &DatabaseConnection, id: i64) -> Result<Option<String>, St
 }
 
 /// The failed items of run `run_id` with their last errors, or a line saying there are none
-/// when that run was asked for by id.
+/// when that run was asked for by id; and the same as JSON (`run_id`, `items`, `more`).
 async fn failed_section(
     db: &DatabaseConnection,
     run_id: i64,
     opts: &Options,
-) -> Result<String, StoreError> {
+) -> Result<(String, serde_json::Value), StoreError> {
     let mut out = String::new();
     let failed = ledger::failed_items(db, run_id).await?;
+    let json = serde_json::json!({
+        "run_id": run_id,
+        "items": failed.iter().take(opts.max_failed).map(|item| serde_json::json!({
+            "stage": item.stage,
+            "key": item.key,
+            "attempts": item.attempts,
+            "last_error": item.last_error,
+        })).collect::<Vec<_>>(),
+        "more": failed.len().saturating_sub(opts.max_failed),
+    });
     if failed.is_empty() {
         if opts.run.is_some() {
             let _ = writeln!(out, "\nrun {run_id}: no failed items");
         }
-        return Ok(out);
+        return Ok((out, json));
     }
     let _ = writeln!(out, "\nfailed items of run {run_id}:");
     for item in failed.iter().take(opts.max_failed) {
@@ -222,7 +266,7 @@ async fn failed_section(
     if failed.len() > opts.max_failed {
         let _ = writeln!(out, "  … and {} more", failed.len() - opts.max_failed);
     }
-    Ok(out)
+    Ok((out, json))
 }
 
 /// What `status` shows of the new database an unfinished swap run is building beside the
@@ -232,6 +276,9 @@ struct Next {
     text: String,
     /// Whether that run is the one `--run` asked for.
     has_run: bool,
+    /// `place`, `runs` and `failed`, for the `status` message; `None` when there is no such
+    /// database.
+    json: Option<serde_json::Value>,
 }
 
 /// The new database an unfinished swap run is building beside the live one: its newest run
@@ -241,6 +288,7 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
     let none = Next {
         text: String::new(),
         has_run: false,
+        json: None,
     };
     let Some(next) = store::NextDb::beside(&opts.url, live).await? else {
         return Ok(none);
@@ -264,12 +312,21 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
         Vec::new()
     };
     let mut has_run = false;
+    let mut json = serde_json::json!({
+        "place": next.describe(),
+        "runs": [],
+        "failed": null,
+    });
     match runs.first() {
         Some(run) => {
-            out.push_str(&runs_table(&db, std::slice::from_ref(run)).await?);
+            let (text, rows) = runs_table(&db, std::slice::from_ref(run)).await?;
+            out.push_str(&text);
+            json["runs"] = rows.into();
             has_run = opts.run == Some(run.id);
             if opts.run.is_none() || has_run {
-                out.push_str(&failed_section(&db, run.id, opts).await?);
+                let (text, failed) = failed_section(&db, run.id, opts).await?;
+                out.push_str(&text);
+                json["failed"] = failed;
             }
         }
         None => out.push_str("(no run recorded in it yet: it was stopped inside its reset)\n"),
@@ -279,10 +336,19 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
          well; a run without --resume starts over\n",
     );
     db.close().await.ok();
-    Ok(Next { text: out, has_run })
+    Ok(Next {
+        text: out,
+        has_run,
+        json: Some(json),
+    })
 }
 
-async fn runs_table(db: &DatabaseConnection, runs: &[Run]) -> Result<String, StoreError> {
+/// The runs as a table, and as JSON (one object a run, with its item counts).
+async fn runs_table(
+    db: &DatabaseConnection,
+    runs: &[Run],
+) -> Result<(String, Vec<serde_json::Value>), StoreError> {
+    let mut json = Vec::new();
     let mut rows = vec![
         [
             "run",
@@ -301,6 +367,19 @@ async fn runs_table(db: &DatabaseConnection, runs: &[Run]) -> Result<String, Sto
     let mut notes = Vec::new();
     for run in runs {
         let c = counts(db, run.id).await?;
+        json.push(serde_json::json!({
+            "id": run.id,
+            "plan": run.plan_name,
+            "plan_hash": run.plan_hash,
+            "status": run.status.as_str(),
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "ok": c.ok,
+            "failed": c.failed,
+            "skipped": c.skipped,
+            "pending": c.pending,
+            "stages": run.stats.as_ref().and_then(|s| s.get("stages")).cloned(),
+        }));
         let took = run
             .finished_at
             .map(|f| {
@@ -350,7 +429,7 @@ async fn runs_table(db: &DatabaseConnection, runs: &[Run]) -> Result<String, Sto
     for note in notes {
         let _ = writeln!(out, "{note}");
     }
-    Ok(out)
+    Ok((out, json))
 }
 
 /// `reset done, seed done, omdb partial (the quota is spent)` from the run's stored report.

@@ -7,16 +7,7 @@ use std::path::PathBuf;
 use crate::plan::dag::Dag;
 use crate::plan::{self, Code, LoadOptions, PlanDiagnostic, PlanErrors, RenderStyle, Site};
 use crate::report::Shell;
-
-/// How `validate` prints its findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Labelled snippets on stderr, status lines and the budget.
-    #[default]
-    Human,
-    /// One JSON document on stdout, for editors and CI.
-    Json,
-}
+use crate::report::events::{Event, Location};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -24,7 +15,6 @@ pub struct Options {
     pub sets: Vec<String>,
     /// The environment snapshot (overrides and `${VAR}` values).
     pub env: BTreeMap<String, String>,
-    pub format: Format,
     /// Treat warnings as errors (those of codes given a level in `levels` excepted).
     pub deny_warnings: bool,
     /// `--allow`, `--warn`, `--deny`, in the order given: for a code named twice the last wins.
@@ -109,10 +99,38 @@ pub fn render_style(shell: &Shell) -> RenderStyle {
     }
 }
 
-/// Draws diagnostics on stderr.
+/// Draws diagnostics on stderr, or writes a `diagnostic` message for each.
 pub fn print_diagnostics(shell: &Shell, diagnostics: &[PlanDiagnostic]) {
-    if !diagnostics.is_empty() {
+    if shell.is_json() {
+        for d in diagnostics {
+            shell.event(&Event::Diagnostic(d.to_record()));
+        }
+    } else if !diagnostics.is_empty() {
         shell.err_text(&plan::error::render(diagnostics, render_style(shell)));
+    }
+}
+
+/// An invalid plan as a command that stops on it reports it: every diagnostic, then the
+/// summary (with JSON, the `error` message, placed where the first error is).
+pub fn print_plan_errors(shell: &Shell, errors: &PlanErrors) {
+    print_diagnostics(shell, &errors.diagnostics);
+    if shell.is_json() {
+        let first = errors.errors().next().map(PlanDiagnostic::to_record);
+        shell.event(&Event::Error {
+            code: Some("popctl::plan::invalid".to_owned()),
+            message: errors.summary().to_owned(),
+            causes: Vec::new(),
+            help: first.as_ref().map(|d| d.message.clone()),
+            location: first.and_then(|d| {
+                Some(Location {
+                    file: d.file.or(d.source),
+                    line: d.line?,
+                    col: d.col?,
+                })
+            }),
+        });
+    } else {
+        shell.error(errors.summary());
     }
 }
 
@@ -214,8 +232,8 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
                 } else {
                     outcome.invalid += 1;
                 }
-                match opts.format {
-                    Format::Json => json_plans.push(serde_json::json!({
+                if shell.is_json() {
+                    json_plans.push(serde_json::json!({
                         "path": shown,
                         "valid": valid,
                         "name": loaded.plan.name,
@@ -223,66 +241,62 @@ pub fn run(opts: &Options, shell: &Shell) -> Outcome {
                         "order": Dag::new(&loaded.plan).map(|d| d.order().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default(),
                         "diagnostics": diagnostics.iter().map(PlanDiagnostic::to_json).collect::<Vec<_>>(),
                         "budget": budget.to_json(),
-                    })),
-                    Format::Human => {
-                        print_diagnostics(shell, &seen.fresh(&shown, &diagnostics));
-                        let counts = format!(
-                            "plan `{}`: {}, {}{}",
-                            loaded.plan.name,
-                            plan::error::plural(loaded.plan.stages.len(), "stage"),
-                            plan::error::plural(loaded.plan.sources.len(), "source"),
-                            if warnings == 0 {
-                                String::new()
-                            } else {
-                                format!(", {}", plan::error::plural(warnings, "warning"))
-                            }
-                        );
-                        if valid {
-                            shell.status("Validated", format!("{shown} ({counts})"));
+                    }));
+                } else {
+                    print_diagnostics(shell, &seen.fresh(&shown, &diagnostics));
+                    let counts = format!(
+                        "plan `{}`: {}, {}{}",
+                        loaded.plan.name,
+                        plan::error::plural(loaded.plan.stages.len(), "stage"),
+                        plan::error::plural(loaded.plan.sources.len(), "source"),
+                        if warnings == 0 {
+                            String::new()
                         } else {
-                            shell.error(format!(
-                                "{shown} is invalid: {} denied ({counts})",
-                                plan::error::plural(denied, "warning")
-                            ));
+                            format!(", {}", plan::error::plural(warnings, "warning"))
                         }
-                        if let Ok(dag) = Dag::new(&loaded.plan)
-                            && !dag.is_empty()
-                        {
-                            shell.status("Order", order_line(&dag));
-                        }
-                        for line in budget.lines() {
-                            shell.status("Budget", line);
-                        }
+                    );
+                    if valid {
+                        shell.status("Validated", format!("{shown} ({counts})"));
+                    } else {
+                        shell.error(format!(
+                            "{shown} is invalid: {} denied ({counts})",
+                            plan::error::plural(denied, "warning")
+                        ));
+                    }
+                    if let Ok(dag) = Dag::new(&loaded.plan)
+                        && !dag.is_empty()
+                    {
+                        shell.status("Order", order_line(&dag));
+                    }
+                    for line in budget.lines() {
+                        shell.status("Budget", line);
                     }
                 }
             }
             Err(errors) => {
                 outcome.invalid += 1;
                 let errors = PlanErrors::new(&shown, opts.apply(errors.diagnostics));
-                match opts.format {
-                    Format::Json => json_plans.push(serde_json::json!({
+                if shell.is_json() {
+                    json_plans.push(serde_json::json!({
                         "path": shown,
                         "valid": false,
                         "diagnostics": errors.diagnostics.iter().map(PlanDiagnostic::to_json).collect::<Vec<_>>(),
                         "budget": null,
-                    })),
-                    Format::Human => {
-                        print_diagnostics(shell, &seen.fresh(&shown, &errors.diagnostics));
-                        shell.error(errors.summary());
-                    }
+                    }));
+                } else {
+                    print_diagnostics(shell, &seen.fresh(&shown, &errors.diagnostics));
+                    shell.error(errors.summary());
                 }
             }
         }
     }
-    match opts.format {
-        Format::Json => {
-            let doc = serde_json::json!({ "valid": outcome.ok(), "plans": json_plans });
-            shell.out_text(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            ));
-        }
-        Format::Human => seen.summarise(shell),
+    if shell.is_json() {
+        shell.event(&Event::ValidationFinished {
+            valid: outcome.ok(),
+            plans: json_plans,
+        });
+    } else {
+        seen.summarise(shell);
     }
     outcome
 }

@@ -294,6 +294,12 @@ impl PlanDiagnostic {
 
     /// The diagnostic for editors and CI: file, line, col, code, message, help, severity.
     pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_record()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// [`Self::to_json`] as a typed record (the `diagnostic` message of
+    /// `--message-format json`).
+    pub fn to_record(&self) -> DiagnosticRecord {
         let (file, origin, line, col, end_line, end_col) = match &self.site {
             Some(site) => {
                 let end = Site::new(
@@ -317,30 +323,66 @@ impl PlanDiagnostic {
             }
             None => (None, None, None, None, None, None),
         };
-        let related: Vec<serde_json::Value> = self
-            .related
-            .iter()
-            .map(|(site, label)| {
-                serde_json::json!({ "line": site.line, "col": site.col, "label": label })
-            })
-            .collect();
-        serde_json::json!({
-            "severity": severity_str(self.severity),
-            "code": self.code.as_str(),
-            "message": self.message,
-            "label": self.label,
-            "help": self.help,
-            "key": self.key,
-            "file": file,
-            "origin": origin,
-            "source": self.site.as_ref().map(|s| s.source.name().to_owned()),
-            "line": line,
-            "col": col,
-            "end_line": end_line,
-            "end_col": end_col,
-            "related": related,
-        })
+        DiagnosticRecord {
+            severity: severity_str(self.severity),
+            code: self.code.as_str(),
+            message: self.message.clone(),
+            label: self.label.clone(),
+            help: self.help.clone(),
+            key: self.key.clone(),
+            file,
+            origin,
+            source: self.site.as_ref().map(|s| s.source.name().to_owned()),
+            line,
+            col,
+            end_line,
+            end_col,
+            related: self
+                .related
+                .iter()
+                .map(|(site, label)| RelatedRecord {
+                    line: site.line,
+                    col: site.col,
+                    label: label.clone(),
+                })
+                .collect(),
+        }
     }
+}
+
+/// A plan diagnostic as JSON: what `validate --message-format json` and the `diagnostic`
+/// message carry. Lines and columns count from 1.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct DiagnosticRecord {
+    /// `error`, `warning` or `advice`.
+    pub severity: &'static str,
+    /// The stable code, like `popctl::plan::unknown_need`.
+    pub code: &'static str,
+    pub message: String,
+    pub label: Option<String>,
+    pub help: Option<String>,
+    /// The plan key, like `stages.popular.pages`.
+    pub key: Option<String>,
+    /// The plan file the value came from (none for an environment variable or `--set`).
+    pub file: Option<String>,
+    /// `file`, `env:VAR` or `set:N`.
+    pub origin: Option<String>,
+    /// The name of the text the span is in.
+    pub source: Option<String>,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    pub end_line: Option<usize>,
+    pub end_col: Option<usize>,
+    /// Other places the problem involves ("first defined here").
+    pub related: Vec<RelatedRecord>,
+}
+
+/// A second place of a diagnostic.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct RelatedRecord {
+    pub line: usize,
+    pub col: usize,
+    pub label: String,
 }
 
 pub fn severity_str(s: Severity) -> &'static str {

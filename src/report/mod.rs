@@ -8,8 +8,10 @@
 //! - [`ColorChoice`]: `--color`, the one decision on colour that all of these follow.
 //! - [`summary`]: the run report, as a table and as JSON.
 //! - [`html`]: the same report as one self-contained page with charts ([`svg`] draws them).
+//! - [`events`]: the JSON messages of `--message-format json`, one per line on stdout.
 
 mod color;
+pub mod events;
 pub mod html;
 pub mod logging;
 pub mod progress;
@@ -18,4 +20,4 @@ pub mod summary;
 pub mod svg;
 
 pub use color::ColorChoice;
-pub use shell::{Captured, Shell, Verbosity};
+pub use shell::{Captured, MessageFormat, Shell, Verbosity};

@@ -1,6 +1,7 @@
 //! Progress of a run: one bar per running stage when stderr is a terminal; otherwise a plain
-//! line per running stage every few seconds (CI logs, pipes), or JSON events with
-//! `--log-format json`; nothing with `--quiet`.
+//! line per running stage every few seconds (CI logs, pipes), or `stage-…` messages with
+//! `--message-format json`; nothing with `--quiet` (JSON messages are written even then:
+//! they are the command's output, not its chatter).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::Shell;
+use super::events::Event;
 use crate::plan;
 use crate::stages::executor::Observer;
 use crate::stages::{CounterValues, Counters, StageOutcome};
@@ -18,18 +20,18 @@ pub enum ProgressMode {
     Bars,
     /// Status lines through the shell.
     Lines,
-    /// `tracing` events (for `--log-format json`).
+    /// `stage-started`, `stage-progress`, `stage-finished` messages (`--message-format json`).
     Events,
     Off,
 }
 
 impl ProgressMode {
-    /// Bars on a terminal, lines otherwise, events when logs are JSON, nothing when quiet.
-    pub fn detect(shell: &Shell, json_logs: bool) -> Self {
-        if shell.is_quiet() {
-            ProgressMode::Off
-        } else if json_logs {
+    /// Messages with JSON, else bars on a terminal, lines otherwise, nothing when quiet.
+    pub fn detect(shell: &Shell) -> Self {
+        if shell.is_json() {
             ProgressMode::Events
+        } else if shell.is_quiet() {
+            ProgressMode::Off
         } else if shell.is_err_tty() {
             ProgressMode::Bars
         } else {
@@ -118,7 +120,11 @@ impl Progress {
                         "Progress",
                         format!("{}: {}/{} items, {}", r.name, v.done(), v.total, detail(&v)),
                     ),
-                    ProgressMode::Events => event(&r.name, "running", &v),
+                    ProgressMode::Events => self.shell.event(&Event::StageProgress {
+                        stage: r.name.clone(),
+                        done: v.done(),
+                        counters: v,
+                    }),
                     _ => {}
                 }
             }
@@ -172,24 +178,6 @@ fn detail(v: &CounterValues) -> String {
     )
 }
 
-fn event(stage: &str, state: &str, v: &CounterValues) {
-    tracing::info!(
-        target: "popctl::progress",
-        stage,
-        state,
-        done = v.done(),
-        total = v.total,
-        ok = v.ok,
-        failed = v.failed,
-        skipped = v.skipped,
-        pending = v.pending,
-        requests = v.requests,
-        retries = v.retries,
-        rate_limited = v.rate_limited,
-        "progress"
-    );
-}
-
 impl Observer for Progress {
     fn started(&self, stage: &plan::Stage, counters: Arc<Counters>) {
         let bar = (self.mode == ProgressMode::Bars).then(|| {
@@ -221,7 +209,10 @@ impl Observer for Progress {
             ProgressMode::Lines => self
                 .shell
                 .status("Started", format!("{} ({})", stage.name, stage.kind.name())),
-            ProgressMode::Events => event(&stage.name, "started", &counters.values()),
+            ProgressMode::Events => self.shell.event(&Event::StageStarted {
+                stage: stage.name.clone(),
+                kind: stage.kind.name().to_owned(),
+            }),
             _ => {}
         }
         self.running
@@ -260,7 +251,11 @@ impl Observer for Progress {
                     v.pending
                 ),
             ),
-            ProgressMode::Events => event(&stage.name, outcome.label(), v),
+            ProgressMode::Events => self.shell.event(&Event::StageFinished {
+                stage: stage.name.clone(),
+                status: outcome.label().to_owned(),
+                counters: *v,
+            }),
             _ => {}
         }
     }

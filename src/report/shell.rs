@@ -1,9 +1,16 @@
 //! [`Shell`]: where every user-facing line goes. Status lines and warnings go to stderr,
 //! machine-readable output (JSON, dot, schemas) to stdout. Tests build a shell over buffers
 //! and read back exactly what a user would have seen.
+//!
+//! With `--message-format json` ([`MessageFormat::Json`]) the same calls write
+//! [`Event`]s instead, one JSON object per line on stdout: warnings and errors become
+//! messages, documents are wrapped in `output` messages, and status lines and notes become
+//! log events (JSON on stderr), so nothing drawn for people is mixed into either stream.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
+
+use super::events::{self, Event};
 
 /// How much the shell says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,6 +19,15 @@ pub enum Verbosity {
     Normal,
     /// Only warnings, errors and stdout data.
     Quiet,
+}
+
+/// What the shell writes: text for people, or JSON messages for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    /// `--message-format json`: [`Event`]s on stdout, JSON logs on stderr.
+    Json,
 }
 
 enum Sink {
@@ -47,6 +63,7 @@ pub struct Shell {
     err: Arc<Sink>,
     verbosity: Verbosity,
     color: bool,
+    format: MessageFormat,
 }
 
 impl std::fmt::Debug for Shell {
@@ -83,6 +100,7 @@ impl Shell {
             err: Arc::new(Sink::Std),
             verbosity,
             color,
+            format: MessageFormat::Human,
         }
     }
 
@@ -94,8 +112,43 @@ impl Shell {
             err: Arc::new(Sink::Buffer(captured.err.clone())),
             verbosity,
             color: false,
+            format: MessageFormat::Human,
         };
         (shell, captured)
+    }
+
+    /// This shell writing in `format`; JSON is never coloured.
+    pub fn with_format(&self, format: MessageFormat) -> Self {
+        Shell {
+            format,
+            color: self.color && format == MessageFormat::Human,
+            ..self.clone()
+        }
+    }
+
+    /// True with `--message-format json`: commands give their answers as [`Event`]s.
+    pub fn is_json(&self) -> bool {
+        self.format == MessageFormat::Json
+    }
+
+    /// Writes `event` as a line on stdout with `--message-format json`; nothing otherwise
+    /// (the human form of the same answer is the caller's). Redacted like log lines.
+    pub fn event(&self, event: &Event) {
+        if self.is_json() {
+            let line = events::line(event);
+            self.out
+                .write(false, crate::secret::redact(&line).as_bytes());
+        }
+    }
+
+    /// A failure miette describes: drawn on stderr, or the `error` message.
+    pub fn failure<E: miette::Diagnostic + Send + Sync + 'static>(&self, error: E) {
+        if self.is_json() {
+            self.event(&events::error_of(&error));
+        } else {
+            let text = format!("{:?}\n", miette::Report::new(error));
+            self.err_text(&crate::secret::redact(&text));
+        }
     }
 
     /// This shell (same sinks, same colour) saying as much as `verbosity` allows.
@@ -136,6 +189,10 @@ impl Shell {
 
     /// A right-aligned status verb and a message: `   Validated plans/dev-200.toml`.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.is_json() {
+            tracing::info!(target: "popctl::status", verb, "{message}");
+            return;
+        }
         if self.is_quiet() {
             return;
         }
@@ -148,10 +205,27 @@ impl Shell {
     }
 
     pub fn warn(&self, message: impl std::fmt::Display) {
+        if self.is_json() {
+            self.event(&Event::Warning {
+                message: message.to_string(),
+            });
+            return;
+        }
         self.labelled("warning", "\x1b[1;33m", message);
     }
 
+    /// An error without a code or a place; with JSON, the `error` message.
     pub fn error(&self, message: impl std::fmt::Display) {
+        if self.is_json() {
+            self.event(&Event::Error {
+                code: None,
+                message: message.to_string(),
+                causes: Vec::new(),
+                help: None,
+                location: None,
+            });
+            return;
+        }
         self.labelled("error", "\x1b[1;31m", message);
     }
 
@@ -166,12 +240,19 @@ impl Shell {
     }
 
     pub fn note(&self, message: impl std::fmt::Display) {
-        if !self.is_quiet() {
+        if self.is_json() {
+            tracing::info!(target: "popctl::note", "{message}");
+        } else if !self.is_quiet() {
             self.labelled("note", "\x1b[1;36m", message);
         }
     }
 
     fn labelled(&self, label: &str, ansi: &str, message: impl std::fmt::Display) {
+        if self.is_json() {
+            // `warning × 8 plans`: the grouped lines of `validate`, whose JSON lists each.
+            tracing::warn!(target: "popctl::status", label, "{message}");
+            return;
+        }
         let line = if self.color {
             format!("{ansi}{label}\x1b[0m: {message}\n")
         } else {
@@ -180,13 +261,25 @@ impl Shell {
         self.err.write(true, line.as_bytes());
     }
 
-    /// Free text to stderr (a rendered diagnostic, a table), shown even when quiet.
+    /// Free text to stderr (a rendered diagnostic, a table), shown even when quiet. With
+    /// JSON it is a log event: callers give their JSON form through [`Shell::event`].
     pub fn err_text(&self, text: &str) {
+        if self.is_json() {
+            tracing::info!(target: "popctl::text", "{}", text.trim_end());
+            return;
+        }
         self.err.write(true, text.as_bytes());
     }
 
-    /// Data for stdout (JSON, dot, a schema): never suppressed.
+    /// Data for stdout (JSON, dot, a schema): never suppressed. With JSON, an `output`
+    /// message holding the text, so every line of stdout stays one JSON object.
     pub fn out_text(&self, text: &str) {
+        if self.is_json() {
+            self.event(&Event::Output {
+                text: text.to_owned(),
+            });
+            return;
+        }
         self.out.write(false, text.as_bytes());
     }
 }

@@ -4,6 +4,7 @@ mod cache;
 mod cache_cli;
 mod cli;
 mod db_cli;
+mod messages;
 mod plan;
 mod post;
 mod post_db;

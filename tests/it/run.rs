@@ -784,35 +784,32 @@ async fn a_run_with_nothing_to_run_says_so_and_fails() {
     );
 }
 
-/// `--log-format json` at the default level: popctl's own events (stages started, finished),
-/// one JSON object per line, and no dependency chatter such as each migration.
+/// `--log-format json` (now `--message-format json`) at the default level: stage messages on
+/// stdout, and on stderr JSON logs of popctl's own events (its status lines) without
+/// dependency chatter such as each migration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_popctls_events_at_the_default_level() {
     let env = Env::new(small_sim()).await;
     let url = env.sqlite("json.db");
     let out = output(env.quick(&url, &quick(1), &["--log-format", "json"])).await;
     assert_exit(&out, 0);
-    let err = stderr(&out);
-    let events: Vec<serde_json::Value> = err
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let progress = |state: &str| {
-        events
-            .iter()
-            .filter(|e| e["target"] == "popctl::progress" && e["state"] == state)
-            .count()
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
     };
-    let finished = events
-        .iter()
-        .filter(|e| e["target"] == "popctl::progress")
-        .filter(|e| e["state"] != "started" && e["state"] != "running")
-        .count();
-    assert!(progress("started") >= 3, "{err}");
-    assert!(finished >= 3, "{err}");
+    let messages = parse(&stdout(&out));
+    let count = |reason: &str| messages.iter().filter(|m| m["reason"] == reason).count();
+    assert!(count("stage-started") >= 3, "{}", stdout(&out));
+    assert!(count("stage-finished") >= 3, "{}", stdout(&out));
+    let err = stderr(&out);
+    let logs = parse(&err);
     assert!(
-        events.iter().all(|e| e["target"]
+        logs.iter().any(|e| e["target"] == "popctl::status"),
+        "popctl's status lines: {err}"
+    );
+    assert!(
+        logs.iter().all(|e| e["target"]
             .as_str()
             .is_some_and(|t| t.starts_with("popctl"))
             || e["level"] != "INFO"),

@@ -775,8 +775,8 @@ async fn api_keys_never_reach_any_output() {
         "JSON trace logs were on"
     );
     assert!(
-        stderr(&out).contains("\"target\":\"popctl::progress\""),
-        "progress events"
+        stdout(&out).contains("\"reason\":\"stage-finished\""),
+        "stage messages"
     );
     keep(&mut outputs, "trace json", &out);
 
