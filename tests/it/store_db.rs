@@ -144,16 +144,7 @@ pub(crate) use on_every_backend;
 
 /// Every real TMDB details body: (file name, bytes), by file name.
 pub fn details_fixtures() -> Vec<(String, Vec<u8>)> {
-    let Some(dir) = support::fixtures_dir() else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("tmdb/movie_details"))
-        .expect("tmdb/movie_details")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    support::fixture_files("tmdb/movie_details")
         .into_iter()
         .map(|p| {
             let name = p.file_name().expect("name").to_string_lossy().into_owned();
