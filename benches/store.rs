@@ -6,6 +6,10 @@
 //! for PostgreSQL as well (`POPCTL_TEST_PG` names the server). `POPCTL_BENCH_MOVIES` changes
 //! the count.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench prepares and reads back its database by SQL"
+)]
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;

@@ -3,6 +3,10 @@
 //! bundles remove dropped parts, concurrent saves never fail, the reset guard, and migrations
 //! up → down → fresh.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
 use popctl::plan::ResetScope;

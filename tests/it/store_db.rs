@@ -1,6 +1,10 @@
 //! Databases for the store tests: SQLite in memory, a SQLite file, and a fresh PostgreSQL
 //! database per test (so tests run in parallel), all migrated.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
 use std::future::Future;

@@ -149,6 +149,10 @@ pub(super) async fn run(
 
 /// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
 /// Returns how many rows it linked.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the post steps' SQL has yet to move into store (issue 16, item 1)"
+)]
 async fn resolve<C: ConnectionTrait>(conn: &C) -> Result<u64, PostError> {
     // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
     // unique `movies.tmdb_id` instead of a subquery per row.
@@ -170,6 +174,10 @@ async fn resolve<C: ConnectionTrait>(conn: &C) -> Result<u64, PostError> {
 }
 
 /// TMDB rows (linked, not linked).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the post steps' SQL has yet to move into store (issue 16, item 1)"
+)]
 async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostError> {
     let t = "movie_recommendations";
     let mut stmt = select(t, &[]);
