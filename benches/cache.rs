@@ -78,6 +78,7 @@ fn source(kind: SourceKind, base_url: String) -> SourceConfig {
         daily_quota: None,
         max_body: kind.default_max_body(),
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
+        store_raw: true,
     }
 }
 

@@ -23,7 +23,7 @@ use sea_orm::sqlx::{Connection, postgres::PgConnection};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// Tables in foreign-key order, for the COPY reference.
-const TABLES: [&str; 26] = [
+const TABLES: [&str; 29] = [
     "collections",
     "genres",
     "keywords",
@@ -43,6 +43,9 @@ const TABLES: [&str; 26] = [
     "movie_credits",
     "movie_videos",
     "movie_release_dates",
+    "movie_images",
+    "movie_alternative_titles",
+    "movie_translations",
     "movie_recommendations",
     "reviews",
     "external_ratings",

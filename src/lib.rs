@@ -3,22 +3,22 @@
 //! Data flows one way through the modules:
 //!
 //! ```text
-//! plan (parse, layer, interpolate, validate: pure)
-//!   -> dag (stage order, cycles, dot/mermaid)
-//!     -> stages (one file per kind, behind one trait; they drive sources and store)
-//!       -> sources (one rate-limited, retrying HTTP client shared by tmdb and omdb)
-//!         -> store (entities and idempotent upserts through SeaORM)
-//!           -> report (the one output path: status lines, progress, run summary)
+//! plan (parse, layer, interpolate, validate: pure; its dag orders the stages)
+//!   -> stages (one file per kind, behind one trait; they drive sources and store)
+//!     -> sources (one rate-limited, retrying HTTP client shared by tmdb and omdb)
+//!       -> store (entities and idempotent upserts through SeaORM)
+//!         -> report (the one output path: status lines, progress, run summary, HTML page)
 //! ```
 //!
 //! Beside the flow: `secret` (the `Secret` type and the one redaction path, used by every
-//! layer) and `lists` (the curated lists shipped with popctl, read by `store` and `stages`).
-//! `sim` is the local simulator of both APIs used by `--sandbox`, tests and benchmarks; only
-//! `ops` starts it. `cli` is a thin clap layer; each verb calls one function in `ops`.
+//! layer), `lists` (the curated lists shipped with popctl, read by `store` and `stages`) and
+//! `mem` (the process's memory, for `stages` and `report`). `sim` is the local simulator of
+//! both APIs used by `--sandbox`, tests and benchmarks; only `ops` starts it. `cli` is a thin
+//! clap layer; each verb calls one function in `ops`.
 
 pub mod cli;
-pub mod dag;
 pub mod lists;
+pub mod mem;
 pub mod ops;
 pub mod plan;
 pub mod report;

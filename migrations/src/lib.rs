@@ -17,6 +17,8 @@ mod m20261124_000003_create_movie_parts;
 mod m20261124_000004_create_curation_tables;
 mod m20261124_000005_create_run_ledger;
 mod m20261201_000006_shared_row_provenance;
+mod m20261203_000007_app_schema;
+mod m20261203_000008_images_titles_translations;
 
 pub struct Migrator;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_curation_tables::Migration),
             Box::new(m20261124_000005_create_run_ledger::Migration),
             Box::new(m20261201_000006_shared_row_provenance::Migration),
+            Box::new(m20261203_000007_app_schema::Migration),
+            Box::new(m20261203_000008_images_titles_translations::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod man;
 pub mod plan;
 pub mod plan_arg;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod schema;
@@ -102,6 +103,7 @@ pub enum Command {
     Cache(cache::CacheArgs),
     Run(run::RunArgs),
     Status(status::StatusArgs),
+    Report(report::ReportArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -149,6 +151,7 @@ pub fn main() -> ExitCode {
         Some(Command::Cache(args)) => cache::exec(args, &shell),
         Some(Command::Run(args)) => run::exec(args, &shell, filter.as_deref()),
         Some(Command::Status(args)) => status::exec(args, &shell),
+        Some(Command::Report(args)) => report::exec(args, &shell),
         Some(Command::Completions(args)) => completions::exec(args, &shell),
         Some(Command::Man(args)) => man::exec(args, &shell),
         None => {

@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Also write the report as JSON to FILE
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page with charts to FILE (stage
+    /// timeline, requests per second against the rate, items, slowest and failed items, cache)
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
     /// Answer only from the response cache, never asking the APIs (cache mode `read-only`)
     #[arg(long, conflicts_with = "cache")]
     pub offline: bool,
@@ -109,6 +113,7 @@ pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
         from: args.from,
         dry_run: args.dry_run,
         report: args.report,
+        report_html: args.report_html,
         cache_mode: if args.offline {
             Some(CacheMode::ReadOnly)
         } else {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 use crate::plan::{self, PlanErrors};
 use crate::report::Shell;
 

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod db;
 pub mod graph;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod schema;

@@ -15,13 +15,13 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::Dag;
 use crate::plan::CacheMode;
+use crate::plan::dag::Dag;
 use crate::plan::{
     self, Interpolated, LoadOptions, Plan, PlanErrors, SourceKind, units::human_duration,
 };
-use crate::report::Shell;
 use crate::report::summary::{self, RunReport, SourceReport};
+use crate::report::{Shell, html};
 use crate::secret::redact_url;
 use crate::secret::{Secret, redact};
 use crate::sim::{self, SandboxConfig};
@@ -53,6 +53,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Write the report as JSON here.
     pub report: Option<PathBuf>,
+    /// Write the report as an HTML page with charts here.
+    pub report_html: Option<PathBuf>,
     /// Replaces the plan's `[cache] mode` (`--offline` is `read-only`, `--cache MODE`)
     /// without changing the plan's hash: how answers are cached does not change the data.
     pub cache_mode: Option<CacheMode>,
@@ -342,7 +344,7 @@ pub async fn run(
             .map(|b| b.min_duration.as_secs_f64());
     }
     let mut report = RunReport {
-        popctl_version: env!("CARGO_PKG_VERSION"),
+        popctl_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: started_at_utc,
         finished_at: None,
         plan: plan.name.clone(),
@@ -361,11 +363,18 @@ pub async fn run(
         }),
         stages: reports,
         sources: sources
-            .totals()
-            .into_iter()
-            .map(|(name, (totals, cache))| (name, SourceReport { totals, cache }))
+            .clients()
+            .map(|(name, http)| {
+                let report = SourceReport {
+                    totals: http.totals(),
+                    cache: http.cache_totals(),
+                    rate_per_second: Some(http.rate_per_second()),
+                    series: Some(http.series()),
+                };
+                (name.clone(), report)
+            })
             .collect(),
-        peak_rss_bytes: summary::peak_rss_bytes(),
+        peak_rss_bytes: crate::mem::peak_rss_bytes(),
         sandbox_served: sandbox.as_ref().map(|sandbox| {
             let stats = sandbox.stats();
             summary::SandboxServed {
@@ -374,6 +383,18 @@ pub async fn run(
                 rate_limited: stats.rate_limited,
             }
         }),
+    };
+    // Read before `finish` closes the database; every item has its final status by now.
+    let failed = match &opts.report_html {
+        Some(_) => ledger::failed_items(&db, ledger.run_id())
+            .await
+            .unwrap_or_else(|e| {
+                shell.warn(format!(
+                    "the HTML report lists no failed items: cannot read them: {e}"
+                ));
+                Vec::new()
+            }),
+        None => Vec::new(),
     };
     let finished = target.finish(&ledger, &mut report, shell, started).await;
     if let Some(sandbox) = sandbox {
@@ -386,6 +407,18 @@ pub async fn run(
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         );
         std::fs::write(path, text).map_err(|e| RunError::Report {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    if let Some(path) = &opts.report_html {
+        // Drawn from the report as the ledger keeps it, so `popctl report RUN --html` later
+        // draws the same page.
+        let recorded = report.recorded().map_err(|e| RunError::Report {
+            path: path.display().to_string(),
+            reason: format!("the report does not read back (a bug, please report): {e}"),
+        })?;
+        std::fs::write(path, html::render(&recorded, &failed)).map_err(|e| RunError::Report {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
@@ -643,10 +676,7 @@ async fn resumable(
 /// Whether `db` has popctl's ledger with an unfinished run of `plan`.
 async fn unfinished_in(db: &DatabaseConnection, plan: &Plan) -> Result<bool, RunError> {
     // The ledger's tables are enough; `open_ledger` applies newer migrations.
-    let ledger_there = store::schema_status(db).await.is_ok_and(|m| {
-        m.iter()
-            .any(|(name, applied)| name.contains("run_ledger") && *applied)
-    });
+    let ledger_there = ledger::exists(db).await.unwrap_or(false);
     Ok(ledger_there && ledger::last_unfinished_run(db, &plan.name).await?.is_some())
 }
 
@@ -906,10 +936,7 @@ fn dry_run_text(
                 line.push_str(&format!(" ({note})"));
             }
             if !b.min_duration.is_zero() {
-                line.push_str(&format!(
-                    ", at least {} by its delay",
-                    human_duration(b.min_duration)
-                ));
+                line.push_str(&format!(", at least {}", human_duration(b.min_duration)));
             }
         }
         let needs = dag.needs(name);

@@ -103,10 +103,7 @@ async fn live(
     shell: &Shell,
     out: &mut String,
 ) -> Result<(), StatusError> {
-    let migrated = store::schema_status(db)
-        .await?
-        .iter()
-        .any(|(name, applied)| name.contains("run_ledger") && *applied);
+    let migrated = ledger::exists(db).await?;
     let mut newest = None;
     let mut found = false;
     if migrated {

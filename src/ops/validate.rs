@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 use crate::plan::{self, Code, LoadOptions, PlanDiagnostic, PlanErrors, RenderStyle, Site};
 use crate::report::Shell;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::error::{Code, PlanDiagnostic};
 use super::model::*;
 use super::units::{format_rate, human_duration};
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 
 /// The budget of one stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,7 @@ pub struct StageBudget {
     pub requests: Option<u64>,
     /// List pages among `requests`.
     pub list_pages: u64,
-    /// The least time the stage's own `delay` allows.
+    /// The least time the stage's own `delay` and its source's rate allow.
     pub min_duration: Duration,
     /// Why `requests` is unknown.
     pub note: Option<String>,

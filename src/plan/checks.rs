@@ -12,7 +12,7 @@ use super::error::{Code, PlanDiagnostic};
 use super::model::*;
 use super::stage::Sketch;
 use super::suggest;
-use crate::dag::{self, Dag};
+use crate::plan::dag::{self, Dag};
 
 /// Runs every cross-stage check. `stages[i]` is the compiled `sketches[i]`, if it compiled.
 pub(crate) fn check(

@@ -20,7 +20,7 @@ use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
 use super::layer::{Layers, absolute};
 use super::model::*;
-use super::raw::{DATETIME_MARKER, KeyPath, SECRET_KEY};
+use super::raw::{DATETIME_MARKER, KeyPath, SECRET_KEY, describe};
 use super::suggest;
 use super::units;
 use crate::secret::{Secret, SecretUrl};
@@ -41,6 +41,7 @@ pub mod keys {
         "daily_quota",
         "max_body",
         "max_rate_limited_wait",
+        "store_raw",
     ];
     pub const DEFAULTS: &[&str] = &["retry"];
     pub const RETRY: &[&str] = &["attempts", "backoff", "initial", "max", "jitter"];
@@ -134,30 +135,6 @@ pub const DEFAULT_MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(600);
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
 pub const DEFAULT_DATA_DIR: &str = "data";
-
-/// What a value is, for "found …" in type errors.
-pub fn describe(v: &Value) -> String {
-    match v {
-        Value::String(_, s) => {
-            let shown: String = s.chars().take(40).collect();
-            if shown.len() < s.len() {
-                format!("the string \"{shown}…\"")
-            } else {
-                format!("the string {s:?}")
-            }
-        }
-        Value::Char(_, c) => format!("the character {c:?}"),
-        Value::Bool(_, b) => format!("`{b}`"),
-        Value::Num(_, n) => match n.to_f64() {
-            Some(f) => format!("the float {f}"),
-            None => "an integer".to_owned(),
-        },
-        Value::Dict(_, d) if d.contains_key(DATETIME_MARKER) => "a datetime".to_owned(),
-        Value::Dict(..) => "a table".to_owned(),
-        Value::Array(..) => "an array".to_owned(),
-        Value::Empty(..) => "nothing".to_owned(),
-    }
-}
 
 fn int_of(v: &Value) -> Option<i128> {
     match v {
@@ -979,6 +956,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
             "no time to wait out a 429",
         );
     }
+    let store_raw = cx.bool(t, "store_raw").unwrap_or(true);
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -991,6 +969,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         daily_quota,
         max_body: max_body.unwrap_or_else(|| kind.default_max_body()),
         max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
+        store_raw,
     })
 }
 

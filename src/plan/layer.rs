@@ -184,7 +184,7 @@ pub fn load_layers(
                         Code::WrongType,
                         format!(
                             "`plan.extends` must be a string (a path), found {}",
-                            super::compile::describe(other)
+                            super::raw::describe(other)
                         ),
                     )
                     .at(layer.value_site(&extends_path), "expected a path")

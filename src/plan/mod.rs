@@ -7,7 +7,7 @@
 //! ```text
 //! raw (spanned parse of each layer) -> layer (figment merge, provenance of every value)
 //!   -> compile + stage (field by field, every problem gathered) -> checks (across stages)
-//!     -> Plan (+ warnings)            budget / render / schema read a compiled Plan
+//!     -> Plan (+ warnings)            budget / render / schema / dag read a compiled Plan
 //! ```
 //!
 //! The entry points: [`load`] for a plan file, [`Plan::require_resolved`] before running it,
@@ -16,6 +16,7 @@
 mod budget;
 mod checks;
 mod compile;
+pub mod dag;
 pub mod database;
 pub mod error;
 pub mod interpolate;

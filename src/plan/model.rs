@@ -230,6 +230,8 @@ pub struct SourceConfig {
     pub max_body: u64,
     /// The longest one request may spend waiting out 429 answers before it fails.
     pub max_rate_limited_wait: Duration,
+    /// Keep each movie's answer body as received (`movie_raw_json`); off, only the tables.
+    pub store_raw: bool,
 }
 
 /// `count` requests per `per` ("40/s", "300/10s", "1000/day").
@@ -240,6 +242,11 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// Requests per second (0 for a rate of 0).
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.count) / self.per.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
     /// The shortest time `requests` requests can take at this rate.
     pub fn time_for(&self, requests: u64) -> Duration {
         if self.count == 0 {

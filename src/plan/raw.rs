@@ -595,6 +595,30 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// What a value is, for "found …" in type errors.
+pub fn describe(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => {
+            let shown: String = s.chars().take(40).collect();
+            if shown.len() < s.len() {
+                format!("the string \"{shown}…\"")
+            } else {
+                format!("the string {s:?}")
+            }
+        }
+        Value::Char(_, c) => format!("the character {c:?}"),
+        Value::Bool(_, b) => format!("`{b}`"),
+        Value::Num(_, n) => match n.to_f64() {
+            Some(f) => format!("the float {f}"),
+            None => "an integer".to_owned(),
+        },
+        Value::Dict(_, d) if d.contains_key(DATETIME_MARKER) => "a datetime".to_owned(),
+        Value::Dict(..) => "a table".to_owned(),
+        Value::Array(..) => "an array".to_owned(),
+        Value::Empty(..) => "nothing".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,7 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
             "max_rate_limited_wait = {}",
             s(&format_duration(src.max_rate_limited_wait))
         )?;
+        writeln!(out, "store_raw = {}", src.store_raw)?;
     }
 
     for stage in &plan.stages {

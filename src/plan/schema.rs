@@ -218,6 +218,9 @@ struct SourceTable {
     /// How long one request may wait out 429 answers, which do not count as tries; past it the
     /// item fails (default "10m").
     max_rate_limited_wait: Option<DurationText>,
+    /// Keep each movie's answer body as received in `movie_raw_json` (default true); false
+    /// keeps only the tables, a much smaller database.
+    store_raw: Option<bool>,
 }
 
 /// Defaults every stage starts from.

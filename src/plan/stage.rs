@@ -219,7 +219,7 @@ fn max_failures(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<MaxFailures> {
             cx,
             format!(
                 "`{path}` must be a count or a ratio, found {}",
-                super::compile::describe(other)
+                super::raw::describe(other)
             ),
         ),
     }
@@ -497,7 +497,7 @@ fn positive_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value, what: &str) -> Option<u6
                     Code::InvalidValue,
                     format!(
                         "`{p}` must be a positive {what}, found {}",
-                        super::compile::describe(v)
+                        super::raw::describe(v)
                     ),
                 )
                 .at(cx.value_site(p), format!("expected a {what}"))

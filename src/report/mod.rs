@@ -7,12 +7,15 @@
 //! - [`logging`]: `tracing` setup, with API keys redacted from every line.
 //! - [`ColorChoice`]: `--color`, the one decision on colour that all of these follow.
 //! - [`summary`]: the run report, as a table and as JSON.
+//! - [`html`]: the same report as one self-contained page with charts ([`svg`] draws them).
 
 mod color;
+pub mod html;
 pub mod logging;
 pub mod progress;
 mod shell;
 pub mod summary;
+pub mod svg;
 
 pub use color::ColorChoice;
 pub use shell::{Captured, Shell, Verbosity};

@@ -1,33 +1,43 @@
 //! The report at the end of a run: a table per stage for people, the same as JSON for
-//! `--report FILE` and for the run's row in the ledger.
+//! `--report FILE` and for the run's row in the ledger, which `popctl report RUN` reads back
+//! (so every field added later has a default: older rows still read).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::error::plural;
 use crate::plan::units::human_size;
 use crate::sources::cache::CacheTotals;
 use crate::sources::http::SourceTotals;
+use crate::sources::series::SeriesReport;
 use crate::stages::StageOutcome;
 use crate::stages::executor::StageReport;
 use crate::store::ledger::RunStatus;
 
 /// What one source did over the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceReport {
     /// Over the network.
     #[serde(flatten)]
     pub totals: SourceTotals,
     /// Through the response cache; `None` when its mode is `off`.
+    #[serde(default)]
     pub cache: Option<CacheTotals>,
+    /// The plan's rate for the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<f64>,
+    /// The same second by second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     /// The popctl that ran it.
-    pub popctl_version: &'static str,
+    #[serde(default)]
+    pub popctl_version: String,
     pub plan: String,
     pub plan_hash: String,
     pub run_id: i64,
@@ -39,25 +49,27 @@ pub struct RunReport {
     pub exit_code: u8,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Set as the run is recorded, with `wall_seconds`.
+    #[serde(default)]
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub wall_seconds: f64,
     /// The live database, password masked.
     pub database: String,
     /// Set when the run built a new database beside the live one (`mode = "swap"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_database: Option<NewDatabase>,
     pub stages: Vec<StageReport>,
     pub sources: BTreeMap<String, SourceReport>,
     /// The most memory the process held (Linux `VmHWM`), when the platform tells.
+    #[serde(default)]
     pub peak_rss_bytes: Option<u64>,
     /// With `--sandbox`: the requests the simulator itself answered, which a warm response
     /// cache brings to zero.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_served: Option<SandboxServed>,
 }
 
 /// The new database a swap run built.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewDatabase {
     /// Where it is (was): a file or a schema.
     pub place: String,
@@ -65,12 +77,13 @@ pub struct NewDatabase {
     pub swapped: bool,
     /// How long the swap took (SQLite: a rename, or a copy of popctl's tables into the live
     /// file; PostgreSQL: moving tables between schemas).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap_seconds: Option<f64>,
 }
 
 /// Requests that reached the `--sandbox` simulator, per API.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SandboxServed {
     pub tmdb: u64,
     pub omdb: u64,
@@ -127,6 +140,16 @@ impl RunReport {
     /// `import_runs`.
     pub fn to_json(&self) -> serde_json::Value {
         crate::secret::redact_json(serde_json::to_value(self).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A report read back from its JSON (a report file, a run's row in `import_runs`).
+    pub fn from_json(json: serde_json::Value) -> Result<RunReport, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    /// The report as the ledger keeps it: redacted, through its JSON and back.
+    pub fn recorded(&self) -> Result<RunReport, serde_json::Error> {
+        RunReport::from_json(self.to_json())
     }
 
     /// The table and the lines under it.
@@ -347,20 +370,6 @@ fn count(n: u64, what: &str) -> String {
     plural(usize::try_from(n).unwrap_or(usize::MAX), what)
 }
 
-/// The peak resident memory of this process, where the platform tells it.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,7 +379,7 @@ mod tests {
     fn stage(name: &str, outcome: StageOutcome, counters: CounterValues) -> StageReport {
         StageReport {
             name: name.into(),
-            kind: "fetch",
+            kind: "fetch".into(),
             outcome,
             counters,
             wall: Duration::from_millis(1500),
@@ -378,6 +387,7 @@ mod tests {
             finished_at: None,
             floor_seconds: None,
             notes: Vec::new(),
+            slowest: Vec::new(),
         }
     }
 
@@ -410,7 +420,7 @@ mod tests {
     #[test]
     fn the_table_has_a_row_per_stage_and_the_reasons_under_it() {
         let report = RunReport {
-            popctl_version: "0.0.0",
+            popctl_version: "0.0.0".into(),
             plan: "dev".into(),
             plan_hash: "h".into(),
             run_id: 4,
@@ -506,7 +516,7 @@ mod tests {
     #[test]
     fn sizes_are_in_binary_units_as_everywhere_else() {
         let mut report = RunReport {
-            popctl_version: "0.0.0",
+            popctl_version: "0.0.0".into(),
             started_at: chrono::Utc::now(),
             finished_at: None,
             plan: "dev".into(),
@@ -535,6 +545,8 @@ mod tests {
                     bytes_read: 1536,
                     ..CacheTotals::default()
                 }),
+                rate_per_second: None,
+                series: None,
             },
         );
         let table = report.table();
@@ -547,7 +559,7 @@ mod tests {
     #[test]
     fn the_next_step_follows_how_the_run_ended() {
         let mut report = RunReport {
-            popctl_version: "0.0.0",
+            popctl_version: "0.0.0".into(),
             started_at: chrono::Utc::now(),
             finished_at: None,
             plan: "dev".into(),

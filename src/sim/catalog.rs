@@ -177,6 +177,7 @@ impl Catalog {
             id += 1 + ids.skewed(220, 2.0) as u32;
         }
         let collections = assign_collections(seed, &mut entries);
+        cast_known_films(&mut entries, &known_films(), today);
 
         let by_id = entries
             .iter()
@@ -615,6 +616,110 @@ fn index_entry(seed: u64, id: u32, today: NaiveDate, imdb_taken: &mut HashSet<u3
     }
 }
 
+/// The curated lists shipped with popctl (`data/lists`), built in so that the catalog holds
+/// their films and a sandbox run shows list memberships and the CRI's cultural dimension.
+const SHIPPED_LISTS: [(&str, &str); 3] = [
+    (
+        "data/lists/academy-award-best-picture-2010-2024.toml",
+        include_str!("../../data/lists/academy-award-best-picture-2010-2024.toml"),
+    ),
+    (
+        "data/lists/afi-100-years-100-movies-2007.toml",
+        include_str!("../../data/lists/afi-100-years-100-movies-2007.toml"),
+    ),
+    (
+        "data/lists/sight-and-sound-critics-poll-2022.toml",
+        include_str!("../../data/lists/sight-and-sound-critics-poll-2022.toml"),
+    ),
+];
+
+/// A real film the catalog plays: its title, year and IMDb id where the list gives one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KnownFilm {
+    pub title: String,
+    pub year: i32,
+    pub imdb_id: Option<String>,
+}
+
+/// Every film of the shipped lists named by title and year, once (a film on two lists is one
+/// film). The files are popctl's own and a test parses them all, so one that did not parse
+/// would fail that test rather than go missing here unseen.
+pub(crate) fn known_films() -> Vec<KnownFilm> {
+    let mut films: Vec<KnownFilm> = Vec::new();
+    for (file, text) in SHIPPED_LISTS {
+        let Ok(list) = crate::lists::parse_list(std::path::Path::new(file), text) else {
+            continue;
+        };
+        for item in list.items {
+            let (Some(title), Some(year)) = (item.title, item.year) else {
+                continue;
+            };
+            let same = |f: &KnownFilm| match (&f.imdb_id, &item.imdb_id) {
+                (Some(a), Some(b)) => a == b,
+                _ => f.title == title && f.year == year,
+            };
+            if !films.iter().any(same) {
+                films.push(KnownFilm {
+                    title,
+                    year,
+                    imdb_id: item.imdb_id,
+                });
+            }
+        }
+    }
+    films
+}
+
+/// Casts `films` onto movies of the catalog: the film at position k becomes the movie ranked
+/// 2 + 3k by popularity among those already out and in no collection, taking its title, year
+/// and IMDb id (the movie that held that IMDb id loses it), so the films sit in the first
+/// pages of `popular` and OMDb knows them. Everything else about the movie stays generated.
+fn cast_known_films(entries: &mut [IndexEntry], films: &[KnownFilm], today: NaiveDate) {
+    let out_by = today - Days::new(36);
+    let mut ranked: Vec<usize> = (0..entries.len())
+        // Not a collection's movie: its title and its collection's name go together.
+        .filter(|&i| entries[i].collection.is_none())
+        .filter(|&i| entries[i].release_date.is_some_and(|d| d <= out_by))
+        .collect();
+    ranked.sort_by(|&a, &b| {
+        let (ea, eb) = (&entries[a], &entries[b]);
+        eb.popularity
+            .total_cmp(&ea.popularity)
+            .then(ea.id.cmp(&eb.id))
+    });
+    let mut by_imdb: HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.imdb_id.clone().map(|m| (m, i)))
+        .collect();
+    for (k, film) in films.iter().enumerate() {
+        let Some(&i) = ranked.get(2 + 3 * k) else {
+            break;
+        };
+        let id = entries[i].id;
+        let date = NaiveDate::from_ymd_opt(film.year, 1 + id % 12, 1 + id % 28)
+            .unwrap_or(entries[i].date)
+            .min(out_by);
+        if let Some(imdb) = &film.imdb_id {
+            if let Some(holder) = by_imdb.remove(imdb) {
+                entries[holder].imdb_id = None;
+            }
+            if let Some(old) = entries[i].imdb_id.take() {
+                by_imdb.remove(&old);
+            }
+            entries[i].imdb_id = Some(imdb.clone());
+            by_imdb.insert(imdb.clone(), i);
+        }
+        let e = &mut entries[i];
+        e.title.clone_from(&film.title);
+        e.original_title.clone_from(&film.title);
+        e.original_language = "en";
+        e.date = date;
+        e.release_date = Some(date);
+        e.omdb_has_data = true;
+    }
+}
+
 /// `tt` and at least 7 digits, as IMDb writes ids.
 pub(crate) fn format_imdb(n: u32) -> String {
     format!("tt{n:07}")
@@ -720,6 +825,47 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_lists_films_are_in_the_first_pages_of_popular() {
+        let films = known_films();
+        // Every item of the shipped lists names a title and year; a film on two lists counts
+        // once (the AFI and Sight and Sound lists share some).
+        let items: usize = SHIPPED_LISTS
+            .iter()
+            .map(|(f, text)| {
+                crate::lists::parse_list(std::path::Path::new(f), text)
+                    .unwrap_or_else(|e| panic!("{f}: {e}"))
+                    .items
+                    .len()
+            })
+            .sum();
+        assert!(films.len() > 25 && films.len() <= items, "{}", films.len());
+        let cat = Catalog::generate(7, 2_000, today());
+        let popular: Vec<u32> = cat
+            .list_ids(ListKind::Popular)
+            .into_iter()
+            .take(200)
+            .collect();
+        for film in &films {
+            let ids = cat.ids_for_title(&film.title);
+            let id = match &film.imdb_id {
+                Some(imdb) => cat.id_for_imdb(imdb).unwrap_or_else(|| panic!("{film:?}")),
+                None => *ids.first().unwrap_or_else(|| panic!("{film:?}")),
+            };
+            let e = cat.entry(id).unwrap();
+            assert_eq!(
+                (e.title.as_str(), e.year()),
+                (film.title.as_str(), film.year)
+            );
+            assert!(ids.contains(&id), "{film:?} by title");
+            assert!(
+                popular.contains(&id),
+                "{film:?} is not in the first 10 pages"
+            );
+            assert!(e.omdb_has_data);
+        }
     }
 
     #[test]

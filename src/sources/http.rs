@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
 use super::retry::{Decision, Retrier, Transient};
+use super::series::{Event, Series, SeriesReport};
 use crate::plan::units::{format_duration, format_size, human_duration, human_size};
 use crate::plan::{CacheMode, Rate, SourceConfig, SourceKind};
 use crate::secret::{self, Secret};
@@ -278,7 +279,8 @@ pub struct SourceCounters {
     pub bytes: AtomicU64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SourceTotals {
     pub requests: u64,
     pub retries: u64,
@@ -298,6 +300,9 @@ struct Inner {
     /// A 429 slows the whole source, not just the task that met it.
     paused_until: Mutex<Option<Instant>>,
     counters: SourceCounters,
+    /// The same events second by second, for the report's chart.
+    series: Series,
+    rate: Rate,
     seed: AtomicU64,
 }
 
@@ -365,6 +370,8 @@ impl SourceClient {
                 limiter: limiter_for(config.rate),
                 paused_until: Mutex::new(None),
                 counters: SourceCounters::default(),
+                series: Series::new(),
+                rate: config.rate,
                 seed: AtomicU64::new(seed_from_clock()),
             }),
             cache: None,
@@ -413,6 +420,16 @@ impl SourceClient {
         }
     }
 
+    /// What the source did second by second so far.
+    pub fn series(&self) -> SeriesReport {
+        self.inner.series.snapshot()
+    }
+
+    /// The plan's rate for the source, in requests per second.
+    pub fn rate_per_second(&self) -> f64 {
+        self.inner.rate.per_second()
+    }
+
     /// The URL of `path` and `query` as shown to people: no credentials.
     pub fn display_url(&self, path: &str, query: &[(&str, String)]) -> String {
         let mut url = format!("{}/{}", self.inner.base_url, path.trim_start_matches('/'));
@@ -457,6 +474,7 @@ impl SourceClient {
         let key = cache.key(path, query);
         match cache.lookup_async(&key).await {
             Lookup::Hit(hit) => {
+                self.inner.series.record(Event::CacheHit);
                 tracing::debug!(source = %self.inner.name, request = %key.canonical(), "cache hit");
                 return Ok(Reply {
                     status: hit.status,
@@ -493,6 +511,19 @@ impl SourceClient {
         query: &[(&str, String)],
         retrier: &Retrier,
     ) -> Result<Reply, HttpError> {
+        let result = self.fetch_tries(path, query, retrier).await;
+        if result.is_err() {
+            self.inner.series.record(Event::Error);
+        }
+        result
+    }
+
+    async fn fetch_tries(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        retrier: &Retrier,
+    ) -> Result<Reply, HttpError> {
         let inner = &self.inner;
         let url = format!("{}/{}", inner.base_url, path.trim_start_matches('/'));
         let shown = self.display_url(path, query);
@@ -510,6 +541,7 @@ impl SourceClient {
             }
             sent += 1;
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+            inner.series.record(Event::Request);
             tracing::debug!(source = %inner.name, url = %shown, attempt = sent, "GET");
             let failure = match self.send_once(&url, query).await {
                 Ok((status, body)) => match classify(status, &body) {
@@ -541,6 +573,7 @@ impl SourceClient {
                 Failure::RateLimited { retry_after } => {
                     rate_limited += 1;
                     inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    inner.series.record(Event::RateLimited);
                     let step = retrier.after_rate_limited(
                         retry_after,
                         rate_limited,
@@ -563,6 +596,7 @@ impl SourceClient {
                         }
                         Decision::RetryAfter(wait) => {
                             inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                            inner.series.record(Event::Retry);
                             // Expected when the plan's rate is above the server's, and counted
                             // in the report: not a warning.
                             tracing::info!(
@@ -592,6 +626,7 @@ impl SourceClient {
                 }
                 Decision::RetryAfter(wait) => {
                     inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    inner.series.record(Event::Retry);
                     tracing::warn!(
                         source = %inner.name,
                         url = %shown,

@@ -6,6 +6,7 @@ pub mod http;
 mod lenient;
 pub mod omdb;
 pub mod retry;
+pub mod series;
 pub mod tmdb;
 
 pub use lenient::MappingError;

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::items::ItemTime;
 use super::{
     CounterValues, Counters, Emitter, RunContext, Stage, StageContext, StageOutcome, StreamTarget,
     UpstreamInput,
 };
-use crate::dag::Dag;
+use crate::plan::dag::Dag;
 use crate::plan::{self, EnrichScope, StageKind};
 
 /// Movie ids in flight between a producer and a consumer.
@@ -43,32 +44,44 @@ impl Observer for Silent {
     fn finished(&self, _: &plan::Stage, _: &StageOutcome, _: &CounterValues) {}
 }
 
-/// How one stage went, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
+/// How one stage went, for the report (read back from the ledger by `popctl report`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StageReport {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
     #[serde(flatten)]
     pub outcome: StageOutcome,
     #[serde(flatten)]
     pub counters: CounterValues,
-    #[serde(rename = "wall_seconds", serialize_with = "secs")]
+    #[serde(
+        rename = "wall_seconds",
+        serialize_with = "secs",
+        deserialize_with = "from_secs"
+    )]
     pub wall: Duration,
     /// When the stage began and ended its work (not set for a stage that did not run).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The least time the plan's rates and delays allow for the stage's requests (the
     /// budget), to set `wall_seconds` against; filled in by the run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Its slowest items, slowest first (stages that work through items).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slowest: Vec<ItemTime>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+fn from_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let seconds = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
 }
 
 /// What to execute.
@@ -209,7 +222,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             let _ = phase_tx.send(Phase::Ended(outcome.clone()));
             idle_reports.push(StageReport {
                 name: stage.name.clone(),
-                kind: stage.kind.name(),
+                kind: stage.kind.name().to_owned(),
                 outcome,
                 counters: CounterValues::default(),
                 wall: Duration::ZERO,
@@ -217,6 +230,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                 finished_at: None,
                 floor_seconds: None,
                 notes: Vec::new(),
+                slowest: Vec::new(),
             });
             continue;
         }
@@ -279,6 +293,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             // closes sees how its producers ended.
             let _ = phase_tx.send(Phase::Ended(outcome.clone()));
             let notes = cx.take_notes();
+            let slowest = cx.take_slowest();
             drop(cx);
             let mut values = counters.values();
             if outcome == StageOutcome::Interrupted {
@@ -291,7 +306,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             observer.finished(&stage, &outcome, &values);
             StageReport {
                 name: stage.name.clone(),
-                kind: stage.kind.name(),
+                kind: stage.kind.name().to_owned(),
                 outcome,
                 counters: values,
                 wall,
@@ -299,6 +314,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                 finished_at: span.map(|(_, e)| e),
                 floor_seconds: None,
                 notes,
+                slowest,
             }
         });
     }

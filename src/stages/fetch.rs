@@ -23,7 +23,6 @@ use crate::lists::{self, ListItem};
 use crate::plan::{DiscoverFilters, FetchSelection, FetchStage, ListKind, MAX_PAGES};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
-use crate::sources::tmdb::mapping::movie_bundle;
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -64,27 +63,57 @@ impl Stage for Fetch {
         let ids = receiver_stream(rx).map(|id| (movie_key(id), id));
         let append = &self.0.append;
         let tmdb_ref = &tmdb;
-        let odd = OddCredits::default();
-        let odd_ref = &odd;
-        let work = |_key: String, id: i64| fetch_one(cx, tmdb_ref, append, id, retrier, odd_ref);
+        let noted = Noted::default();
+        let noted_ref = &noted;
+        let work = |_key: String, id: i64| fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref);
         let (fed, worked) = futures::join!(
             feed.run(&self.0.selection),
             items::process(cx, &stop, ids, work)
         );
-        if let Some(note) = odd.note() {
+        if let Some((_, note)) = noted.odd_credits.note(|n| {
+            let movies = if n == 1 { "movie had" } else { "movies had" };
+            format!("{n} {movies} credits without a distinct credit_id (kept with a fallback key)")
+        }) {
+            cx.note(note);
+        }
+        if let Some((n, note)) = noted.not_found.note(|n| {
+            let movies = if n == 1 { "movie" } else { "movies" };
+            format!("{n} {movies} TMDB does not have (404), skipped")
+        }) {
+            // A stage of ids that exist nowhere upstream did nothing the plan meant: a typo, or
+            // TMDB's ids sent to the sandbox (whose catalog has ids of its own).
+            if let FetchSelection::Ids(ids) = &self.0.selection
+                && n == ids.len()
+                && worked.is_none()
+                && fed.is_none()
+            {
+                return StageOutcome::Failed(format!(
+                    "none of the {n} movies the stage names exists at TMDB ({note}); with \
+                     --sandbox, ids are the simulator's own (see `popctl sandbox serve`)"
+                ));
+            }
             cx.note(note);
         }
         items::finish(cx, worked.or(fed))
     }
 }
 
-/// The movies this stage saved with credits that lack a distinct `credit_id`, which the store
-/// kept under fallback keys: worth a word in the report, since upstream data is odd there.
+/// Movies worth a word in the report, gathered as the stage's tasks meet them.
 #[derive(Default)]
-struct OddCredits(std::sync::Mutex<Vec<i64>>);
+struct Noted {
+    /// Saved with credits that lack a distinct `credit_id`, which the store kept under
+    /// fallback keys: upstream data is odd there.
+    odd_credits: MovieIds,
+    /// Answered 404: TMDB has no such movie (now).
+    not_found: MovieIds,
+}
 
-impl OddCredits {
-    /// Movies named in the note, at most.
+/// TMDB ids, gathered from concurrent tasks.
+#[derive(Default)]
+struct MovieIds(std::sync::Mutex<Vec<i64>>);
+
+impl MovieIds {
+    /// Movies named in a note, at most.
     const SHOWN: usize = 10;
 
     fn add(&self, tmdb_id: i64) {
@@ -94,22 +123,20 @@ impl OddCredits {
             .push(tmdb_id);
     }
 
-    fn note(&self) -> Option<String> {
+    /// `what(n)` and the first ids, sorted, with how many there were; `None` without any.
+    fn note(&self, what: impl Fn(usize) -> String) -> Option<(usize, String)> {
         let mut ids = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         if ids.is_empty() {
             return None;
         }
         ids.sort_unstable();
+        ids.dedup();
         let n = ids.len();
         let mut shown: Vec<String> = ids.iter().take(Self::SHOWN).map(i64::to_string).collect();
         if n > Self::SHOWN {
             shown.push("…".to_owned());
         }
-        let movies = if n == 1 { "movie had" } else { "movies had" };
-        Some(format!(
-            "{n} {movies} credits without a distinct credit_id (kept with a fallback key): {}",
-            shown.join(", ")
-        ))
+        Some((n, format!("{}: {}", what(n), shown.join(", "))))
     }
 }
 
@@ -445,7 +472,7 @@ async fn fetch_one(
     append: &[String],
     id: i64,
     retrier: Retrier,
-    odd: &OddCredits,
+    noted: &Noted,
 ) -> ItemResult {
     let guard = match cx.run.claims.claim(id, cx.name()).await {
         Claim::Mine(guard) => guard,
@@ -472,6 +499,7 @@ async fn fetch_one(
     let attempts = fetched.attempts;
     let body = match fetched.value {
         Details::NotFound(how) => {
+            noted.not_found.add(id);
             guard.settle(Outcome::NotFound);
             return ItemResult::Skipped {
                 reason: format!("TMDB has no movie {id} ({how})"),
@@ -481,7 +509,7 @@ async fn fetch_one(
         Details::Found(body) => body,
     };
     let failed = |error: String| ItemResult::Failed { error, attempts };
-    let bundle = match movie_bundle(&body) {
+    let bundle = match tmdb.movie_bundle(&body) {
         Ok(b) if b.tmdb_id() == id => b,
         Ok(b) => {
             let error = format!(
@@ -502,7 +530,7 @@ async fn fetch_one(
         Ok(stats) => {
             guard.settle(Outcome::Saved);
             if stats.fallback_credits > 0 {
-                odd.add(id);
+                noted.odd_credits.add(id);
             }
             cx.output.emit(id).await;
             ItemResult::Ok {
@@ -584,21 +612,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn odd_credits_make_one_note_naming_the_movies() {
-        let odd = OddCredits::default();
-        assert_eq!(odd.note(), None);
-        odd.add(603);
-        assert_eq!(
-            odd.note().unwrap(),
-            "1 movie had credits without a distinct credit_id (kept with a fallback key): 603"
-        );
+    fn movie_ids_make_one_note_naming_the_first_ten() {
+        let ids = MovieIds::default();
+        let what = |n: usize| format!("{n} odd");
+        assert_eq!(ids.note(what), None);
+        ids.add(603);
+        assert_eq!(ids.note(what).unwrap(), (1, "1 odd: 603".to_owned()));
         for id in (1..=12).rev() {
-            odd.add(id);
+            ids.add(id);
         }
+        ids.add(3);
         assert_eq!(
-            odd.note().unwrap(),
-            "12 movies had credits without a distinct credit_id (kept with a fallback key): \
-             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …"
+            ids.note(what).unwrap(),
+            (12, "12 odd: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …".to_owned())
         );
     }
 }

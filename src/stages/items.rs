@@ -17,6 +17,18 @@ use super::{Counters, StageContext, StageOutcome};
 use crate::plan::{MaxFailures, OnError};
 use crate::store::ledger::ItemStatus;
 
+/// How many of a stage's slowest items the report keeps.
+pub const SLOWEST: usize = 10;
+
+/// How long one item took, from its start to its result (its waits for the source's rate,
+/// the stage's `delay` and retries included), for the report's slowest items.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ItemTime {
+    pub key: String,
+    pub status: ItemStatus,
+    pub seconds: f64,
+}
+
 /// How one item ended.
 #[derive(Debug)]
 pub enum ItemResult {
@@ -32,6 +44,18 @@ pub enum ItemResult {
     /// No other item of this stage can succeed now (a rejected key, a spent quota). This
     /// item stays pending, and so do the items not started yet.
     Stop(StageOutcome),
+}
+
+impl ItemResult {
+    /// The item's status in the ledger after this result.
+    fn status(&self) -> ItemStatus {
+        match self {
+            ItemResult::Ok { .. } | ItemResult::Shared => ItemStatus::Ok,
+            ItemResult::Skipped { .. } => ItemStatus::Skipped,
+            ItemResult::Failed { .. } => ItemStatus::Failed,
+            ItemResult::Stop(_) => ItemStatus::Pending,
+        }
+    }
 }
 
 /// Spaces a stage's requests by its `delay`, across all of its concurrent tasks.
@@ -104,7 +128,9 @@ where
             // database while other items' futures (one may hold SQLite's only connection in
             // a transaction) wait for it to poll them.
             async move {
+                let began = Instant::now();
                 let result = work(key.clone(), item).await;
+                cx.time_item(&key, result.status(), began.elapsed());
                 record(cx, &key, result).await
             }
         })

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::dag::Dag;
 use crate::plan::Plan;
+use crate::plan::dag::Dag;
 use crate::store::ledger::{self, ItemStatus, Run, RunStatus};
 use crate::store::{StoreError, begin};
 

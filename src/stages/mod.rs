@@ -30,11 +30,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::{self, Plan, SourceKind};
-use crate::sources::cache::{CacheError, CacheTotals, SourceCache};
-use crate::sources::http::{HttpError, SourceClient, SourceTotals};
+use crate::sources::cache::{CacheError, SourceCache};
+use crate::sources::http::{HttpError, SourceClient};
 use crate::sources::omdb::client::OmdbClient;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::TmdbClient;
+use crate::store::ledger::ItemStatus;
 use claims::Claims;
 use items::Pacer;
 use ledger::RunLedger;
@@ -76,11 +77,13 @@ impl Sources {
             }
             match config.kind {
                 SourceKind::Tmdb => {
-                    let client = TmdbClient::new(http, config.api_key_var.clone());
+                    let client = TmdbClient::new(http, config.api_key_var.clone())
+                        .with_store_raw(config.store_raw);
                     sources.tmdb.insert(name.clone(), client);
                 }
                 SourceKind::Omdb => {
-                    let client = OmdbClient::new(http, config.api_key_var.clone());
+                    let client = OmdbClient::new(http, config.api_key_var.clone())
+                        .with_store_raw(config.store_raw);
                     sources.omdb.insert(name.clone(), client);
                 }
             }
@@ -88,13 +91,11 @@ impl Sources {
         Ok(sources)
     }
 
-    /// What each source did over the network and through its cache, by source name.
-    pub fn totals(&self) -> BTreeMap<String, (SourceTotals, Option<CacheTotals>)> {
+    /// Every source's client, by source name.
+    pub fn clients(&self) -> impl Iterator<Item = (&String, &SourceClient)> {
         let tmdb = self.tmdb.iter().map(|(n, c)| (n, c.http()));
         let omdb = self.omdb.iter().map(|(n, c)| (n, c.http()));
         tmdb.chain(omdb)
-            .map(|(n, h)| (n.clone(), (h.totals(), h.cache_totals())))
-            .collect()
     }
 }
 
@@ -118,7 +119,8 @@ pub struct Counters {
 }
 
 /// A snapshot of [`Counters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CounterValues {
     pub total: u64,
     pub ok: u64,
@@ -169,7 +171,7 @@ impl Counters {
 }
 
 /// How a stage ended (or why it did not run).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum StageOutcome {
     Done,
@@ -308,6 +310,8 @@ pub struct StageContext {
     pub pacer: Pacer,
     /// Things the user should know about, shown under the report.
     pub notes: Mutex<Vec<String>>,
+    /// The stage's slowest items so far, slowest first.
+    slowest: Mutex<Vec<items::ItemTime>>,
 }
 
 impl StageContext {
@@ -321,6 +325,7 @@ impl StageContext {
             output: Emitter::default(),
             pacer,
             notes: Mutex::new(Vec::new()),
+            slowest: Mutex::new(Vec::with_capacity(items::SLOWEST + 1)),
         }
     }
 
@@ -349,6 +354,31 @@ impl StageContext {
 
     pub fn take_notes(&self) -> Vec<String> {
         std::mem::take(&mut *self.notes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Keeps `key` among the stage's [`items::SLOWEST`] slowest items if it took long enough;
+    /// only an item that gets in costs an allocation.
+    pub fn time_item(&self, key: &str, status: ItemStatus, took: std::time::Duration) {
+        let seconds = took.as_secs_f64();
+        let mut slowest = self.slowest.lock().unwrap_or_else(|e| e.into_inner());
+        if slowest.len() >= items::SLOWEST && slowest.last().is_some_and(|l| l.seconds >= seconds) {
+            return;
+        }
+        let at = slowest.partition_point(|t| t.seconds >= seconds);
+        slowest.insert(
+            at,
+            items::ItemTime {
+                key: key.to_owned(),
+                status,
+                seconds: (seconds * 1000.0).round() / 1000.0,
+            },
+        );
+        slowest.truncate(items::SLOWEST);
+    }
+
+    /// The slowest items, slowest first.
+    pub fn take_slowest(&self) -> Vec<items::ItemTime> {
+        std::mem::take(&mut *self.slowest.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -24,6 +24,10 @@ pub struct MovieBundle {
     /// TMDB `similar` (or the legacy `similar_movies`), in TMDB's order.
     pub similar: Option<Vec<RelatedMovie>>,
     pub reviews: Option<Vec<Review>>,
+    /// Posters, backdrops and logos.
+    pub images: Option<Vec<Image>>,
+    pub alternative_titles: Option<Vec<AlternativeTitle>>,
+    pub translations: Option<Vec<Translation>>,
     /// The body as received, for `movie_raw_json`.
     pub raw_body: Option<String>,
 }
@@ -44,6 +48,9 @@ impl MovieBundle {
             recommendations: None,
             similar: None,
             reviews: None,
+            images: None,
+            alternative_titles: None,
+            translations: None,
             raw_body: None,
         }
     }
@@ -100,6 +107,9 @@ impl MovieBundle {
             + len(&self.recommendations)
             + len(&self.similar)
             + len(&self.reviews)
+            + len(&self.images)
+            + len(&self.alternative_titles)
+            + len(&self.translations)
     }
 }
 
@@ -284,6 +294,53 @@ pub struct Video {
     pub iso_639_1: Option<String>,
     pub iso_3166_1: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
+}
+
+/// `movie_images.kind` values.
+pub mod image_kinds {
+    pub const POSTER: &str = "poster";
+    pub const BACKDROP: &str = "backdrop";
+    pub const LOGO: &str = "logo";
+}
+
+/// One image of a movie; `file_path` identifies it (TMDB serves it under any size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub file_path: String,
+    /// One of [`image_kinds`].
+    pub kind: &'static str,
+    /// The language of the text on it; none for a picture without text.
+    pub iso_639_1: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub aspect_ratio: Option<f64>,
+    pub vote_average: Option<f64>,
+    pub vote_count: Option<i32>,
+}
+
+/// A title the movie is known by in a country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlternativeTitle {
+    pub iso_3166_1: String,
+    pub title: String,
+    /// "" when none (the column is part of the natural key): TMDB's `type`, e.g.
+    /// "romanization", "working title".
+    pub title_type: String,
+}
+
+/// The movie's texts in one language of one country; none where that language has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translation {
+    pub iso_639_1: String,
+    pub iso_3166_1: String,
+    pub name: Option<String>,
+    pub english_name: Option<String>,
+    pub title: Option<String>,
+    pub overview: Option<String>,
+    pub tagline: Option<String>,
+    pub homepage: Option<String>,
+    /// Minutes; none when TMDB says 0.
+    pub runtime: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -275,6 +275,39 @@ pub async fn table_digests(
         ])
     })
     .await?;
+    all_rows::<movie_images::Entity, _>(db, o, "movie_images", |m| {
+        json!([
+            movie(m.movie_id),
+            m.file_path,
+            m.kind,
+            m.iso_639_1,
+            m.width,
+            m.height,
+            m.aspect_ratio,
+            m.vote_average,
+            m.vote_count
+        ])
+    })
+    .await?;
+    all_rows::<movie_alternative_titles::Entity, _>(db, o, "movie_alternative_titles", |m| {
+        json!([movie(m.movie_id), m.iso_3166_1, m.title, m.title_type])
+    })
+    .await?;
+    all_rows::<movie_translations::Entity, _>(db, o, "movie_translations", |m| {
+        json!([
+            movie(m.movie_id),
+            m.iso_639_1,
+            m.iso_3166_1,
+            m.name,
+            m.english_name,
+            m.title,
+            m.overview,
+            m.tagline,
+            m.homepage,
+            m.runtime
+        ])
+    })
+    .await?;
     all_rows::<movie_recommendations::Entity, _>(db, o, "movie_recommendations", |m| {
         json!([
             movie(m.movie_id),

@@ -6,11 +6,13 @@
 //! has given the movie one.
 
 use chrono::Utc;
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Value};
 
 use super::bundle::{OmdbRecord, sources};
 use super::connect::begin;
+use super::entities::{movie_enrichment, movies};
 use super::error::StoreError;
 use super::save::{SaveStats, Saver};
 use super::sql::{OnExisting, upsert};
@@ -93,37 +95,18 @@ pub async fn save_omdb_in<C: ConnectionTrait>(
 ) -> Result<SaveStats, StoreError> {
     let id = movie_id(conn, tmdb_id).await?;
     let mut saver = Saver::new(conn, tmdb_id);
-    let awards = record.awards;
-    let count = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-    let update = Query::update()
-        .table("movies")
-        .values([
-            ("rated", Expr::val(record.rated.clone())),
-            ("awards_text", Expr::val(record.awards_text.clone())),
-            ("oscar_wins", Expr::val(count(awards.map(|a| a.oscar_wins)))),
-            (
-                "oscar_nominations",
-                Expr::val(count(awards.map(|a| a.oscar_nominations))),
-            ),
-            ("award_wins", Expr::val(count(awards.map(|a| a.total_wins)))),
-            (
-                "award_nominations",
-                Expr::val(count(awards.map(|a| a.total_nominations))),
-            ),
-            ("box_office_usd", Expr::val(record.box_office_usd)),
-            ("updated_at", Expr::val(saver.now)),
-        ])
-        .and_where(Expr::col("id").eq(id))
-        .to_owned();
-    saver.stats.written += conn
-        .execute(&update)
+    let update = movies::Entity::update_many()
+        .set(movies::ActiveModel::from_omdb(record, saver.now))
+        .filter(movies::Column::Id.eq(id));
+    saver.stats.written += update
+        .exec(conn)
         .await
         .map_err(|source| StoreError::Save {
             tmdb_id,
             step: "saving OMDb fields",
             source,
         })?
-        .rows_affected();
+        .rows_affected;
     saver
         .ratings_of(
             id,
@@ -131,9 +114,9 @@ pub async fn save_omdb_in<C: ConnectionTrait>(
             &record.ratings,
         )
         .await?;
-    if let Some(body) = &record.raw_body {
-        saver.raw(id, sources::OMDB, body).await?;
-    }
+    saver
+        .raw(id, sources::OMDB, record.raw_body.as_deref())
+        .await?;
     Ok(saver.stats)
 }
 
@@ -167,24 +150,17 @@ pub async fn set_enrichment_state<C: ConnectionTrait>(
         EnrichmentState::NoData { reason } => Some(reason.clone()),
         _ => None,
     };
-    upsert(
-        conn,
-        "movie_enrichment",
-        &["movie_id", "source", "state", "reason", "checked_at"],
-        &["movie_id", "source"],
-        OnExisting::Overwrite {
-            set: &["state", "reason", "checked_at"],
-        },
-        vec![vec![
-            id.into(),
-            source.into(),
-            state.as_str().into(),
-            reason.into(),
-            Utc::now().into(),
-        ]],
-    )
-    .await
-    .map_err(StoreError::query(what()))?;
+    let row = movie_enrichment::ActiveModel {
+        movie_id: Set(id),
+        source: Set(source.to_owned()),
+        state: Set(state.as_str().to_owned()),
+        reason: Set(reason),
+        checked_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    upsert(conn, OnExisting::OVERWRITE, vec![row])
+        .await
+        .map_err(StoreError::query(what()))?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{import_items, import_runs};
@@ -17,7 +17,7 @@ use super::error::StoreError;
 use super::sql::{OnExisting, upsert};
 
 /// How a run ended, or that it has not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -58,7 +58,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     Pending,
@@ -250,6 +250,15 @@ pub async fn last_unfinished_run(
     }
 }
 
+/// Whether `db` has the run ledger's tables (its migration applied): a database no run was
+/// recorded in may not.
+pub async fn exists(db: &DatabaseConnection) -> Result<bool, StoreError> {
+    Ok(super::schema_status(db)
+        .await?
+        .iter()
+        .any(|(name, applied)| name.contains("run_ledger") && *applied))
+}
+
 /// Run `run_id`, if the ledger has it.
 pub async fn run_by_id<C: ConnectionTrait>(
     conn: &C,
@@ -296,36 +305,21 @@ pub async fn ensure_items<C: ConnectionTrait>(
     let now = Utc::now();
     let rows = sorted
         .into_iter()
-        .map(|k| {
-            vec![
-                Value::from(run_id),
-                stage.into(),
-                k.clone().into(),
-                ItemStatus::Pending.as_str().into(),
-                0i32.into(),
-                now.into(),
-            ]
+        .map(|k| import_items::ActiveModel {
+            run_id: Set(run_id),
+            stage: Set(stage.to_owned()),
+            item_key: Set(k.clone()),
+            status: Set(ItemStatus::Pending.as_str().to_owned()),
+            attempts: Set(0),
+            updated_at: Set(now),
+            ..Default::default()
         })
         .collect();
-    upsert(
-        conn,
-        "import_items",
-        &[
-            "run_id",
-            "stage",
-            "item_key",
-            "status",
-            "attempts",
-            "updated_at",
-        ],
-        &["run_id", "stage", "item_key"],
-        OnExisting::Keep,
-        rows,
-    )
-    .await
-    .map_err(StoreError::query(format!(
-        "recording the items of stage {stage}"
-    )))
+    upsert(conn, OnExisting::Keep, rows)
+        .await
+        .map_err(StoreError::query(format!(
+            "recording the items of stage {stage}"
+        )))
 }
 
 /// Sets the outcome of one item (inserting it when `ensure_items` did not).
@@ -338,36 +332,21 @@ pub async fn mark_item<C: ConnectionTrait>(
     attempts: u32,
     last_error: Option<&str>,
 ) -> Result<(), StoreError> {
-    upsert(
-        conn,
-        "import_items",
-        &[
-            "run_id",
-            "stage",
-            "item_key",
-            "status",
-            "attempts",
-            "last_error",
-            "updated_at",
-        ],
-        &["run_id", "stage", "item_key"],
-        OnExisting::Overwrite {
-            set: &["status", "attempts", "last_error", "updated_at"],
-        },
-        vec![vec![
-            run_id.into(),
-            stage.into(),
-            key.into(),
-            status.as_str().into(),
-            i32::try_from(attempts).unwrap_or(i32::MAX).into(),
-            last_error.map(str::to_owned).into(),
-            Utc::now().into(),
-        ]],
-    )
-    .await
-    .map_err(StoreError::query(format!(
-        "recording item {key} of stage {stage}"
-    )))?;
+    let row = import_items::ActiveModel {
+        run_id: Set(run_id),
+        stage: Set(stage.to_owned()),
+        item_key: Set(key.to_owned()),
+        status: Set(status.as_str().to_owned()),
+        attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
+        last_error: Set(last_error.map(str::to_owned)),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    upsert(conn, OnExisting::OVERWRITE, vec![row])
+        .await
+        .map_err(StoreError::query(format!(
+            "recording item {key} of stage {stage}"
+        )))?;
     Ok(())
 }
 

@@ -9,7 +9,10 @@
 //! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
 //!   [`open`] with its preflight and [`confirm_local`]; [`NextDb`]: the new database a swap
 //!   builds beside the live one.
+//! - [`derived`]: what the `post_process` steps compute, written back.
 //! - [`seed`], [`ledger`], [`digest`]; [`carry_history`]: the ledger a new database inherits.
+//!
+//! Every table is written through its entity: `sql` says how.
 
 // clippy.toml keeps SQL written as text out of every other module.
 #![allow(
@@ -19,6 +22,7 @@
 
 pub mod bundle;
 mod connect;
+pub mod derived;
 pub mod digest;
 pub mod enrichment;
 pub mod entities;

@@ -54,16 +54,29 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionTrait,
-    Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityName, EntityTrait, IdenStatic, Iterable, QueryFilter, QuerySelect, SqlErr,
+    TransactionTrait, Value,
 };
 
 use super::bundle::{Credit, MovieBundle, Rating, RelatedMovie, Role, sources};
 use super::connect::begin;
+use super::entities::{
+    MovieRows, Provenance, SharedTable, collections, external_ratings, genres, keywords,
+    movie_alternative_titles, movie_credits, movie_genres, movie_images, movie_keywords,
+    movie_production_companies, movie_production_countries, movie_raw_json, movie_recommendations,
+    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos, movies, people,
+    production_companies, production_countries, reviews, spoken_languages,
+};
 use super::error::StoreError;
 use super::sql::{
-    MAX_PARAMS, OnExisting, delete_ids, delete_missing, upsert, upsert_one_returning_id,
+    Col, MAX_PARAMS, NaturalKey, OnExisting, delete_ids, delete_missing, upsert,
+    upsert_one_returning_id,
 };
+
+/// `movie_recommendations.kind` of the movies TMDB lists as recommended and as similar.
+pub const RECOMMENDED: &str = "recommended";
+pub const SIMILAR: &str = "similar";
 
 /// Rows a save (or any store write) inserted or changed, and rows it removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -135,141 +148,6 @@ pub(crate) struct Saver<'c, C> {
     pub fresh: bool,
 }
 
-/// A table of rows shared between movies, which keeps one movie's copy of each row (see the
-/// module doc).
-struct Shared {
-    table: &'static str,
-    /// What saving them is called in errors.
-    saving: &'static str,
-    /// The natural key, first of the row's values.
-    key: &'static str,
-    /// The other columns from upstream, in the row's order after the key.
-    columns: &'static [&'static str],
-    /// The nullable ones among `columns`: a copy with more of them filled ranks higher.
-    optional: &'static [&'static str],
-}
-
-const COLLECTIONS: Shared = Shared {
-    table: "collections",
-    saving: "saving its collection",
-    key: "tmdb_id",
-    columns: &["name", "poster_path", "backdrop_path"],
-    optional: &["poster_path", "backdrop_path"],
-};
-const PEOPLE: Shared = Shared {
-    table: "people",
-    saving: "saving people",
-    key: "tmdb_id",
-    columns: &[
-        "name",
-        "original_name",
-        "gender",
-        "known_for_department",
-        "profile_path",
-        "popularity",
-        "adult",
-    ],
-    optional: &[
-        "original_name",
-        "gender",
-        "known_for_department",
-        "profile_path",
-        "popularity",
-        "adult",
-    ],
-};
-
-/// The columns that record whose copy a shared row holds.
-const SRC_RUN: &str = "src_run";
-const SRC_MOVIE: &str = "src_movie_tmdb_id";
-
-/// The join tables between movies and shared rows.
-struct Join {
-    table: &'static str,
-    column: &'static str,
-    shared: Shared,
-}
-
-const GENRES: Join = Join {
-    table: "movie_genres",
-    column: "genre_id",
-    shared: Shared {
-        table: "genres",
-        saving: "saving genres",
-        key: "tmdb_id",
-        columns: &["name"],
-        optional: &[],
-    },
-};
-const KEYWORDS: Join = Join {
-    table: "movie_keywords",
-    column: "keyword_id",
-    shared: Shared {
-        table: "keywords",
-        saving: "saving keywords",
-        key: "tmdb_id",
-        columns: &["name"],
-        optional: &[],
-    },
-};
-const COMPANIES: Join = Join {
-    table: "movie_production_companies",
-    column: "company_id",
-    shared: Shared {
-        table: "production_companies",
-        saving: "saving production companies",
-        key: "tmdb_id",
-        columns: &["name", "logo_path", "origin_country"],
-        optional: &["logo_path", "origin_country"],
-    },
-};
-const COUNTRIES: Join = Join {
-    table: "movie_production_countries",
-    column: "country_id",
-    shared: Shared {
-        table: "production_countries",
-        saving: "saving production countries",
-        key: "iso_3166_1",
-        columns: &["name"],
-        optional: &[],
-    },
-};
-const LANGUAGES: Join = Join {
-    table: "movie_spoken_languages",
-    column: "language_id",
-    shared: Shared {
-        table: "spoken_languages",
-        saving: "saving spoken languages",
-        key: "iso_639_1",
-        columns: &["name", "english_name"],
-        optional: &["english_name"],
-    },
-};
-
-const MOVIE_COLUMNS: [&str; 21] = [
-    "tmdb_id",
-    "imdb_id",
-    "title",
-    "original_title",
-    "original_language",
-    "overview",
-    "tagline",
-    "status",
-    "release_date",
-    "runtime",
-    "budget",
-    "revenue",
-    "popularity",
-    "vote_average",
-    "vote_count",
-    "adult",
-    "homepage",
-    "poster_path",
-    "backdrop_path",
-    "collection_id",
-    "origin_country",
-];
-
 impl<'c, C: ConnectionTrait> Saver<'c, C> {
     pub(crate) fn new(conn: &'c C, tmdb_id: i64) -> Self {
         Saver {
@@ -307,34 +185,39 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         let collection_id = self.collection(b).await?;
         let movie_id = self.movie(b, collection_id).await?;
 
+        let src = self.provenance();
         if let Some(genres) = &b.genres {
-            let named = genres.iter().map(|g| (g.tmdb_id, g.name.clone())).collect();
-            self.named(movie_id, &GENRES, named).await?;
+            let rows = sorted(
+                genres
+                    .iter()
+                    .map(|g| (g.tmdb_id, genres::ActiveModel::copy(g, src))),
+            );
+            self.shared("saving genres", rows).await?;
+            let keys = genres.iter().map(|g| g.tmdb_id.into()).collect();
+            self.join::<movie_genres::Entity, genres::Entity>(movie_id, keys)
+                .await?;
         }
         if let Some(keywords) = &b.keywords {
-            let named = keywords
-                .iter()
-                .map(|k| (k.tmdb_id, k.name.clone()))
-                .collect();
-            self.named(movie_id, &KEYWORDS, named).await?;
+            let rows = sorted(
+                keywords
+                    .iter()
+                    .map(|k| (k.tmdb_id, keywords::ActiveModel::copy(k, src))),
+            );
+            self.shared("saving keywords", rows).await?;
+            let keys = keywords.iter().map(|k| k.tmdb_id.into()).collect();
+            self.join::<movie_keywords::Entity, keywords::Entity>(movie_id, keys)
+                .await?;
         }
         if let Some(companies) = &b.production_companies {
-            let rows = sorted(companies.iter().map(|c| {
-                (
-                    c.tmdb_id,
-                    vec![
-                        c.tmdb_id.into(),
-                        c.name.clone().into(),
-                        c.logo_path.clone().into(),
-                        c.origin_country.clone().into(),
-                    ],
-                )
-            }));
-            self.shared(&COMPANIES.shared, rows).await?;
-            self.join(
-                movie_id,
-                &COMPANIES,
-                companies.iter().map(|c| c.tmdb_id.into()).collect(),
+            let rows = sorted(
+                companies
+                    .iter()
+                    .map(|c| (c.tmdb_id, production_companies::ActiveModel::copy(c, src))),
+            );
+            self.shared("saving production companies", rows).await?;
+            let keys = companies.iter().map(|c| c.tmdb_id.into()).collect();
+            self.join::<movie_production_companies::Entity, production_companies::Entity>(
+                movie_id, keys,
             )
             .await?;
         }
@@ -342,17 +225,16 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             let rows = sorted(countries.iter().map(|c| {
                 (
                     c.iso_3166_1.clone(),
-                    vec![c.iso_3166_1.clone().into(), c.name.clone().into()],
+                    production_countries::ActiveModel::copy(c, src),
                 )
             }));
-            self.shared(&COUNTRIES.shared, rows).await?;
-            self.join(
-                movie_id,
-                &COUNTRIES,
-                countries
-                    .iter()
-                    .map(|c| c.iso_3166_1.clone().into())
-                    .collect(),
+            self.shared("saving production countries", rows).await?;
+            let keys = countries
+                .iter()
+                .map(|c| c.iso_3166_1.clone().into())
+                .collect();
+            self.join::<movie_production_countries::Entity, production_countries::Entity>(
+                movie_id, keys,
             )
             .await?;
         }
@@ -360,23 +242,16 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             let rows = sorted(languages.iter().map(|l| {
                 (
                     l.iso_639_1.clone(),
-                    vec![
-                        l.iso_639_1.clone().into(),
-                        l.name.clone().into(),
-                        l.english_name.clone().into(),
-                    ],
+                    spoken_languages::ActiveModel::copy(l, src),
                 )
             }));
-            self.shared(&LANGUAGES.shared, rows).await?;
-            self.join(
-                movie_id,
-                &LANGUAGES,
-                languages
-                    .iter()
-                    .map(|l| l.iso_639_1.clone().into())
-                    .collect(),
-            )
-            .await?;
+            self.shared("saving spoken languages", rows).await?;
+            let keys = languages
+                .iter()
+                .map(|l| l.iso_639_1.clone().into())
+                .collect();
+            self.join::<movie_spoken_languages::Entity, spoken_languages::Entity>(movie_id, keys)
+                .await?;
         }
         if b.credits.is_some() {
             self.credits(movie_id, b).await?;
@@ -388,57 +263,86 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             self.release_dates(movie_id, dates).await?;
         }
         if let Some(recs) = &b.recommendations {
-            self.related(movie_id, "recommended", recs).await?;
+            self.related(movie_id, RECOMMENDED, recs).await?;
         }
         if let Some(similar) = &b.similar {
-            self.related(movie_id, "similar", similar).await?;
+            self.related(movie_id, SIMILAR, similar).await?;
         }
         if let Some(reviews) = &b.reviews {
             self.reviews(movie_id, reviews).await?;
         }
+        if let Some(images) = &b.images {
+            let rows = images
+                .iter()
+                .map(|m| {
+                    let row = movie_images::ActiveModel::new(movie_id, m);
+                    (m.file_path.clone(), row)
+                })
+                .collect();
+            self.replace_by_id(movie_id, movie_images::Column::FilePath, rows)
+                .await?;
+        }
+        if let Some(titles) = &b.alternative_titles {
+            use movie_alternative_titles as t;
+            let rows = titles
+                .iter()
+                .map(|a| {
+                    let key = (a.iso_3166_1.clone(), a.title.clone(), a.title_type.clone());
+                    (key, t::ActiveModel::new(movie_id, a))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_3166_1, m.title, m.title_type))
+            })
+            .await?;
+        }
+        if let Some(translations) = &b.translations {
+            use movie_translations as t;
+            let rows = translations
+                .iter()
+                .map(|tr| {
+                    let key = (tr.iso_639_1.clone(), tr.iso_3166_1.clone());
+                    (key, t::ActiveModel::new(movie_id, tr))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_639_1, m.iso_3166_1))
+            })
+            .await?;
+        }
         self.ratings(movie_id, sources::TMDB, &b.movie.tmdb_ratings())
             .await?;
-        if let Some(body) = &b.raw_body {
-            self.raw(movie_id, sources::TMDB, body).await?;
-        }
+        self.raw(movie_id, sources::TMDB, b.raw_body.as_deref())
+            .await?;
         Ok(self.stats)
+    }
+
+    /// Whose copy of the shared rows this save writes.
+    fn provenance(&self) -> Provenance {
+        Provenance {
+            run: self.run,
+            movie_tmdb_id: self.tmdb_id,
+        }
     }
 
     async fn collection(&mut self, b: &MovieBundle) -> Result<Option<i64>, StoreError> {
         let Some(c) = &b.movie.collection else {
             return Ok(None);
         };
-        let row = vec![
-            c.tmdb_id.into(),
-            c.name.clone().into(),
-            c.poster_path.clone().into(),
-            c.backdrop_path.clone().into(),
-        ];
-        self.shared(&COLLECTIONS, vec![row]).await?;
-        let id = self
-            .id_of("collections", "tmdb_id", c.tmdb_id.into())
+        let row = collections::ActiveModel::copy(c, self.provenance());
+        self.shared("saving its collection", vec![row]).await?;
+        let id = collections::Entity::find()
+            .select_only()
+            .column(collections::Column::Id)
+            .filter(collections::Column::TmdbId.eq(c.tmdb_id))
+            .into_tuple::<i64>()
+            .one(self.conn)
             .await
+            .and_then(|id| {
+                id.ok_or_else(|| DbErr::RecordNotFound("collections row just written".into()))
+            })
             .map_err(self.fail("looking up its collection"))?;
         Ok(Some(id))
-    }
-
-    async fn id_of(
-        &self,
-        table: &'static str,
-        key: &'static str,
-        value: Value,
-    ) -> Result<i64, DbErr> {
-        let stmt = Query::select()
-            .column("id")
-            .from(table)
-            .and_where(Expr::col(key).eq(value))
-            .to_owned();
-        let row = self
-            .conn
-            .query_one(&stmt)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("{table} row just written")))?;
-        row.try_get::<i64>("", "id")
     }
 
     async fn movie(
@@ -447,43 +351,14 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         collection_id: Option<i64>,
     ) -> Result<i64, StoreError> {
         let m = &b.movie;
-        let mut row: Vec<Value> = vec![
-            m.tmdb_id.into(),
-            m.imdb_id.clone().into(),
-            m.title.clone().into(),
-            m.original_title.clone().into(),
-            m.original_language.clone().into(),
-            m.overview.clone().into(),
-            m.tagline.clone().into(),
-            m.status.clone().into(),
-            m.release_date.into(),
-            m.runtime.into(),
-            m.budget.into(),
-            m.revenue.into(),
-            m.popularity.into(),
-            m.vote_average.into(),
-            m.vote_count.into(),
-            m.adult.into(),
-            m.homepage.clone().into(),
-            m.poster_path.clone().into(),
-            m.backdrop_path.clone().into(),
-            collection_id.into(),
-            m.origin_country.as_ref().map(|c| c.join(",")).into(),
-        ];
-        row.push(self.now.into());
-        row.push(self.now.into());
-        let mut columns = MOVIE_COLUMNS.to_vec();
-        columns.extend(["created_at", "updated_at"]);
-        let mut set = MOVIE_COLUMNS[1..].to_vec();
-        set.push("updated_at");
+        let row = movies::ActiveModel::from_tmdb(m, collection_id, self.now);
         // Always rewritten (no "only if changed"): the upsert also takes the movie's row lock,
         // which serializes concurrent saves of the same movie.
         let result = upsert_one_returning_id(
             self.conn,
-            "movies",
-            &columns,
-            ("tmdb_id", m.tmdb_id.into()),
-            OnExisting::Overwrite { set: &set },
+            OnExisting::Overwrite {
+                except: &[movies::Column::CreatedAt],
+            },
             row,
         )
         .await;
@@ -504,76 +379,56 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         }
     }
 
-    /// Shared rows that are just a TMDB id and a name (genres, keywords) and the movie's links
-    /// to them.
-    async fn named(
-        &mut self,
-        movie_id: i64,
-        join: &Join,
-        items: Vec<(i64, String)>,
-    ) -> Result<(), StoreError> {
-        let keys = items.iter().map(|(id, _)| Value::from(*id)).collect();
-        let rows = sorted(
-            items
-                .into_iter()
-                .map(|(id, name)| (id, vec![id.into(), name.into()])),
-        );
-        self.shared(&join.shared, rows).await?;
-        self.join(movie_id, join, keys).await
-    }
-
-    /// Upserts this movie's copies of shared rows (key, then `columns`; sorted by key), each
-    /// replacing the stored copy only when it ranks at least as high (see the module doc).
-    async fn shared(&mut self, s: &Shared, mut rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
-        self.too_large(s.table, rows.len())?;
-        for row in &mut rows {
-            row.push(self.run.into());
-            row.push(self.tmdb_id.into());
-        }
-        let mut columns = vec![s.key];
-        columns.extend(s.columns);
-        columns.extend([SRC_RUN, SRC_MOVIE]);
-        let set = &columns[1..];
-        let when = outranks(s);
-        self.stats.written += upsert(
-            self.conn,
-            s.table,
-            &columns,
-            &[s.key],
-            OnExisting::UpdateWhen { set, when: &when },
-            rows,
-        )
-        .await
-        .map_err(self.fail(s.saving))?;
+    /// Upserts this movie's copies of shared rows (sorted by natural key), each replacing the
+    /// stored copy only when it ranks at least as high (see the module doc).
+    async fn shared<A>(&mut self, saving: &'static str, rows: Vec<A>) -> Result<(), StoreError>
+    where
+        A: ActiveModelTrait,
+        A::Entity: SharedTable,
+    {
+        self.too_large(A::Entity::default().table_name(), rows.len())?;
+        let when = outranks::<A::Entity>();
+        self.stats.written += upsert(self.conn, OnExisting::UpdateWhen { when: &when }, rows)
+            .await
+            .map_err(self.fail(saving))?;
         Ok(())
     }
 
-    /// Makes the movie's join rows exactly the shared rows with these keys.
-    async fn join(
-        &mut self,
-        movie_id: i64,
-        join: &Join,
-        keys: Vec<Value>,
-    ) -> Result<(), StoreError> {
+    /// Makes the movie's rows in join table `J` exactly links to the rows of shared table `S`
+    /// with these natural keys. `J`'s natural key is (movie, shared row).
+    async fn join<J, S>(&mut self, movie_id: i64, keys: Vec<Value>) -> Result<(), StoreError>
+    where
+        J: NaturalKey,
+        S: NaturalKey,
+    {
+        let table = J::default().table_name();
+        let [movie_col, shared_col] = J::KEY else {
+            return Err(self.fail(table)(DbErr::Custom(format!(
+                "{table} is not keyed by (movie, shared row)"
+            ))));
+        };
+        let (movie_col, shared_col) = (movie_col.as_str(), shared_col.as_str());
+        let shared = S::default().table_name();
+        let shared_key = S::KEY[0].as_str();
         let shared_ids = Query::select()
             .column("id")
-            .from(join.shared.table)
-            .and_where(Expr::col(join.shared.key).is_in(keys.clone()))
+            .from(shared)
+            .and_where(Expr::col(shared_key).is_in(keys.clone()))
             .to_owned();
         if !keys.is_empty() {
             let select = Query::select()
                 .expr(Expr::val(movie_id))
                 .column("id")
-                .from(join.shared.table)
-                .and_where(Expr::col(join.shared.key).is_in(keys.clone()))
+                .from(shared)
+                .and_where(Expr::col(shared_key).is_in(keys.clone()))
                 .to_owned();
             let insert = Query::insert()
-                .into_table(join.table)
-                .columns(["movie_id", join.column])
+                .into_table(table)
+                .columns([movie_col, shared_col])
                 .select_from(select)
-                .map_err(|e| self.fail(join.table)(DbErr::Custom(e.to_string())))?
+                .map_err(|e| self.fail(table)(DbErr::Custom(e.to_string())))?
                 .on_conflict(
-                    sea_orm::sea_query::OnConflict::columns(["movie_id", join.column])
+                    sea_orm::sea_query::OnConflict::columns([movie_col, shared_col])
                         .do_nothing()
                         .to_owned(),
                 )
@@ -582,7 +437,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 .conn
                 .execute(&insert)
                 .await
-                .map_err(self.fail(join.table))?
+                .map_err(self.fail(table))?
                 .rows_affected();
         }
         if self.fresh {
@@ -590,16 +445,16 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         }
         let mut delete = Query::delete();
         delete
-            .from_table(join.table)
-            .and_where(Expr::col("movie_id").eq(movie_id));
+            .from_table(table)
+            .and_where(Expr::col(movie_col).eq(movie_id));
         if !keys.is_empty() {
-            delete.and_where(Expr::col(join.column).not_in_subquery(shared_ids));
+            delete.and_where(Expr::col(shared_col).not_in_subquery(shared_ids));
         }
         self.stats.deleted += self
             .conn
             .execute(&delete)
             .await
-            .map_err(self.fail(join.table))?
+            .map_err(self.fail(table))?
             .rows_affected();
         Ok(())
     }
@@ -615,22 +470,12 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         for (_, c) in &keyed {
             people.entry(c.person.tmdb_id).or_insert(&c.person);
         }
+        let src = self.provenance();
         let rows = people
             .values()
-            .map(|p| {
-                vec![
-                    p.tmdb_id.into(),
-                    p.name.clone().into(),
-                    p.original_name.clone().into(),
-                    p.gender.into(),
-                    p.known_for_department.clone().into(),
-                    p.profile_path.clone().into(),
-                    p.popularity.into(),
-                    p.adult.into(),
-                ]
-            })
+            .map(|p| people::ActiveModel::copy(p, src))
             .collect();
-        self.shared(&PEOPLE, rows).await?;
+        self.shared("saving people", rows).await?;
 
         let ids = self
             .person_ids(people.keys().copied().collect())
@@ -644,83 +489,35 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                     c.person.tmdb_id
                 )))
             })?;
-            let (character, order, department, job) = match &c.role {
-                Role::Cast { character, order } => (character.clone(), *order, None, None),
-                Role::Crew { department, job } => (None, None, department.clone(), job.clone()),
-            };
             rows.push((
-                key,
-                vec![
-                    movie_id.into(),
-                    person_id.into(),
-                    c.role.kind().into(),
-                    character.into(),
-                    order.into(),
-                    department.into(),
-                    job.into(),
-                ],
+                key.clone(),
+                movie_credits::ActiveModel::new(key, movie_id, person_id, c),
             ));
         }
-        self.replace_by_id(
-            movie_id,
-            "movie_credits",
-            "credit_id",
-            KeyScope::Movie,
-            &[
-                "movie_id",
-                "person_id",
-                "credit_type",
-                "character",
-                "cast_order",
-                "department",
-                "job",
-            ],
-            rows,
-        )
-        .await
+        self.replace_by_id(movie_id, movie_credits::Column::CreditId, rows)
+            .await
     }
 
-    /// Upserts a part whose rows carry an upstream id (`key`, given apart from the `set`
-    /// columns, of which `movie_id` is the first), unique as `scope` says, sorted by it for the
-    /// lock order, then removes the movie's rows whose id upstream no longer lists.
-    async fn replace_by_id(
+    /// Upserts a part whose rows carry an upstream id (`key`, given with each row), sorted by
+    /// it for the lock order, then removes the movie's rows whose id upstream no longer lists.
+    async fn replace_by_id<A>(
         &mut self,
         movie_id: i64,
-        table: &'static str,
-        key: &'static str,
-        scope: KeyScope,
-        set: &[&'static str],
-        mut rows: Vec<(String, Vec<Value>)>,
-    ) -> Result<(), StoreError> {
+        key: Col<A>,
+        mut rows: Vec<(String, A)>,
+    ) -> Result<(), StoreError>
+    where
+        A: ActiveModelTrait,
+        A::Entity: MovieRows,
+    {
+        let table = A::Entity::default().table_name();
         self.too_large(table, rows.len())?;
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         let keep: Vec<Value> = rows.iter().map(|(k, _)| k.clone().into()).collect();
-        let mut columns = vec![key];
-        columns.extend(set);
-        let rows = rows
-            .into_iter()
-            .map(|(k, mut row)| {
-                row.insert(0, k.into());
-                row
-            })
-            .collect();
-        let (conflict, update): (&[&'static str], Vec<&'static str>) = match scope {
-            KeyScope::Global => (&[key], set.to_vec()),
-            KeyScope::Movie => (
-                &["movie_id", key],
-                set.iter().copied().filter(|c| *c != "movie_id").collect(),
-            ),
-        };
         self.stats.written += upsert(
             self.conn,
-            table,
-            &columns,
-            conflict,
-            OnExisting::Update {
-                set: &update,
-                keep_when_null: &[],
-            },
-            rows,
+            OnExisting::UPDATE,
+            rows.into_iter().map(|(_, row)| row).collect(),
         )
         .await
         .map_err(self.fail(table))?;
@@ -728,26 +525,64 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             return Ok(());
         }
         self.stats.deleted +=
-            delete_missing(self.conn, table, ("movie_id", movie_id), &[], key, keep)
+            delete_missing::<A::Entity, _>(self.conn, (A::Entity::MOVIE, movie_id), &[], key, keep)
                 .await
                 .map_err(self.fail(table))?;
+        Ok(())
+    }
+
+    /// [`Self::replace_by_id`] for a part whose natural key has several columns: the rows
+    /// upstream no longer lists are found by reading the movie's stored rows (`id_and_key`
+    /// of each) rather than in SQL.
+    async fn replace_by_key<E, K>(
+        &mut self,
+        movie_id: i64,
+        mut rows: Vec<(K, E::ActiveModel)>,
+        id_and_key: impl Fn(E::Model) -> (i64, K),
+    ) -> Result<(), StoreError>
+    where
+        E: MovieRows + NaturalKey,
+        E::ActiveModel: ActiveModelTrait<Entity = E>,
+        K: Ord + std::hash::Hash,
+    {
+        let table = E::default().table_name();
+        self.too_large(table, rows.len())?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
+        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(self.fail(table))?;
+        if self.fresh {
+            return Ok(());
+        }
+        let wanted: HashSet<K> = keys.into_iter().collect();
+        let stale: Vec<i64> = E::find()
+            .filter(E::MOVIE.eq(movie_id))
+            .all(self.conn)
+            .await
+            .map_err(self.fail(table))?
+            .into_iter()
+            .map(&id_and_key)
+            .filter(|(_, key)| !wanted.contains(key))
+            .map(|(id, _)| id)
+            .collect();
+        self.stats.deleted += delete_ids::<E, _>(self.conn, &stale)
+            .await
+            .map_err(self.fail(table))?;
         Ok(())
     }
 
     async fn person_ids(&self, tmdb_ids: Vec<i64>) -> Result<HashMap<i64, i64>, DbErr> {
         let mut ids = HashMap::with_capacity(tmdb_ids.len());
         for chunk in tmdb_ids.chunks(MAX_PARAMS) {
-            let stmt = Query::select()
-                .columns(["id", "tmdb_id"])
-                .from("people")
-                .and_where(Expr::col("tmdb_id").is_in(chunk.iter().copied()))
-                .to_owned();
-            for row in self.conn.query_all(&stmt).await? {
-                ids.insert(
-                    row.try_get::<i64>("", "tmdb_id")?,
-                    row.try_get::<i64>("", "id")?,
-                );
-            }
+            let rows = people::Entity::find()
+                .select_only()
+                .columns([people::Column::TmdbId, people::Column::Id])
+                .filter(people::Column::TmdbId.is_in(chunk.iter().copied()))
+                .into_tuple::<(i64, i64)>()
+                .all(self.conn)
+                .await?;
+            ids.extend(rows);
         }
         Ok(ids)
     }
@@ -762,42 +597,12 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             .map(|v| {
                 (
                     v.tmdb_video_id.clone(),
-                    vec![
-                        movie_id.into(),
-                        v.name.clone().into(),
-                        v.site.clone().into(),
-                        v.key.clone().into(),
-                        v.video_type.clone().into(),
-                        v.size.into(),
-                        v.official.into(),
-                        v.iso_639_1.clone().into(),
-                        v.iso_3166_1.clone().into(),
-                        v.published_at.into(),
-                    ],
+                    movie_videos::ActiveModel::new(movie_id, v),
                 )
             })
             .collect();
-        let set = [
-            "movie_id",
-            "name",
-            "site",
-            "video_key",
-            "video_type",
-            "size",
-            "official",
-            "iso_639_1",
-            "iso_3166_1",
-            "published_at",
-        ];
-        self.replace_by_id(
-            movie_id,
-            "movie_videos",
-            "tmdb_video_id",
-            KeyScope::Global,
-            &set,
-            rows,
-        )
-        .await
+        self.replace_by_id(movie_id, movie_videos::Column::TmdbVideoId, rows)
+            .await
     }
 
     async fn release_dates(
@@ -805,105 +610,31 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         movie_id: i64,
         dates: &[super::bundle::ReleaseDate],
     ) -> Result<(), StoreError> {
-        self.too_large("release dates", dates.len())?;
-        let key = |country: &str, kind: i16, date: chrono::NaiveDate, lang: &str, note: &str| {
-            (
-                country.to_owned(),
-                kind,
-                date,
-                lang.to_owned(),
-                note.to_owned(),
-            )
-        };
-        let mut sorted_dates: Vec<_> = dates.iter().collect();
-        sorted_dates
-            .sort_by_key(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note));
-        let rows = sorted_dates
+        use movie_release_dates as t;
+        let rows = dates
             .iter()
             .map(|d| {
-                vec![
-                    movie_id.into(),
-                    d.iso_3166_1.clone().into(),
-                    d.release_type.into(),
-                    d.date.into(),
-                    d.iso_639_1.clone().into(),
-                    d.note.clone().into(),
-                    d.certification.clone().into(),
-                ]
+                let key = (
+                    d.iso_3166_1.clone(),
+                    d.release_type,
+                    d.date,
+                    d.iso_639_1.clone(),
+                    d.note.clone(),
+                );
+                (key, t::ActiveModel::new(movie_id, d))
             })
             .collect();
-        let natural = [
-            "movie_id",
-            "iso_3166_1",
-            "release_type",
-            "release_date",
-            "iso_639_1",
-            "note",
-        ];
-        let mut columns = natural.to_vec();
-        columns.push("certification");
-        self.stats.written += upsert(
-            self.conn,
-            "movie_release_dates",
-            &columns,
-            &natural,
-            OnExisting::Update {
-                set: &["certification"],
-                keep_when_null: &[],
-            },
-            rows,
-        )
+        self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+            let key = (
+                m.iso_3166_1,
+                m.release_type,
+                m.release_date,
+                m.iso_639_1,
+                m.note,
+            );
+            (m.id, key)
+        })
         .await
-        .map_err(self.fail("saving release dates"))?;
-
-        if self.fresh {
-            return Ok(());
-        }
-        // The key has several columns: find the stale rows here rather than in SQL.
-        let wanted: std::collections::HashSet<_> = dates
-            .iter()
-            .map(|d| key(&d.iso_3166_1, d.release_type, d.date, &d.iso_639_1, &d.note))
-            .collect();
-        let stmt = Query::select()
-            .columns([
-                "id",
-                "iso_3166_1",
-                "release_type",
-                "release_date",
-                "iso_639_1",
-                "note",
-            ])
-            .from("movie_release_dates")
-            .and_where(Expr::col("movie_id").eq(movie_id))
-            .to_owned();
-        let mut stale = Vec::new();
-        for row in self
-            .conn
-            .query_all(&stmt)
-            .await
-            .map_err(self.fail("reading release dates"))?
-        {
-            let read = || -> Result<_, DbErr> {
-                Ok((
-                    row.try_get::<i64>("", "id")?,
-                    key(
-                        &row.try_get::<String>("", "iso_3166_1")?,
-                        row.try_get::<i16>("", "release_type")?,
-                        row.try_get::<chrono::NaiveDate>("", "release_date")?,
-                        &row.try_get::<String>("", "iso_639_1")?,
-                        &row.try_get::<String>("", "note")?,
-                    ),
-                ))
-            };
-            let (id, k) = read().map_err(self.fail("reading release dates"))?;
-            if !wanted.contains(&k) {
-                stale.push(id);
-            }
-        }
-        self.stats.deleted += delete_ids(self.conn, "movie_release_dates", &stale)
-            .await
-            .map_err(self.fail("removing dropped release dates"))?;
-        Ok(())
     }
 
     async fn related(
@@ -912,43 +643,26 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         kind: &'static str,
         related: &[RelatedMovie],
     ) -> Result<(), StoreError> {
+        use movie_recommendations as t;
         self.too_large("recommendations", related.len())?;
         let mut sorted_related = related.to_vec();
         sorted_related.sort_by_key(|r| r.tmdb_id);
         let rows = sorted_related
             .iter()
-            .map(|r| {
-                vec![
-                    movie_id.into(),
-                    kind.into(),
-                    r.tmdb_id.into(),
-                    r.rank.into(),
-                ]
-            })
+            .map(|r| t::ActiveModel::listed(movie_id, kind, r))
             .collect();
-        self.stats.written += upsert(
-            self.conn,
-            "movie_recommendations",
-            &["movie_id", "kind", "recommended_tmdb_id", "rank"],
-            &["movie_id", "kind", "recommended_tmdb_id"],
-            OnExisting::Update {
-                set: &["rank"],
-                keep_when_null: &[],
-            },
-            rows,
-        )
-        .await
-        .map_err(self.fail("saving recommendations"))?;
+        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(self.fail("saving recommendations"))?;
         if self.fresh {
             return Ok(());
         }
         let keep = related.iter().map(|r| r.tmdb_id.into()).collect();
-        self.stats.deleted += delete_missing(
+        self.stats.deleted += delete_missing::<t::Entity, _>(
             self.conn,
-            "movie_recommendations",
-            ("movie_id", movie_id),
-            &[("kind", kind.into())],
-            "recommended_tmdb_id",
+            (t::Column::MovieId, movie_id),
+            &[(t::Column::Kind, kind.into())],
+            t::Column::RecommendedTmdbId,
             keep,
         )
         .await
@@ -966,38 +680,12 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             .map(|r| {
                 (
                     r.tmdb_review_id.clone(),
-                    vec![
-                        movie_id.into(),
-                        r.author.clone().into(),
-                        r.author_username.clone().into(),
-                        r.rating.into(),
-                        r.content.clone().into(),
-                        r.created_at.into(),
-                        r.updated_at.into(),
-                        r.url.clone().into(),
-                    ],
+                    reviews::ActiveModel::new(movie_id, r),
                 )
             })
             .collect();
-        let set = [
-            "movie_id",
-            "author",
-            "author_username",
-            "rating",
-            "content",
-            "created_at",
-            "updated_at",
-            "url",
-        ];
-        self.replace_by_id(
-            movie_id,
-            "reviews",
-            "tmdb_review_id",
-            KeyScope::Global,
-            &set,
-            rows,
-        )
-        .await
+        self.replace_by_id(movie_id, reviews::Column::TmdbReviewId, rows)
+            .await
     }
 
     /// Makes the movie's ratings from the given sources exactly `ratings`: each source listed
@@ -1013,37 +701,15 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         sorted_ratings.dedup_by_key(|r| (r.source, r.metric));
         let rows = sorted_ratings
             .iter()
-            .map(|r| {
-                vec![
-                    movie_id.into(),
-                    r.source.into(),
-                    r.metric.into(),
-                    r.value.into(),
-                    r.scale.into(),
-                    self.now.into(),
-                ]
-            })
+            .map(|r| external_ratings::ActiveModel::new(movie_id, r, self.now))
             .collect();
-        self.stats.written += upsert(
-            self.conn,
-            "external_ratings",
-            &[
-                "movie_id",
-                "source",
-                "metric",
-                "value",
-                "scale",
-                "fetched_at",
-            ],
-            &["movie_id", "source", "metric"],
-            OnExisting::Update {
-                set: &["value", "scale"],
-                keep_when_null: &[],
-            },
-            rows,
-        )
-        .await
-        .map_err(self.fail("saving ratings"))?;
+        // A figure fetched again unchanged is not rewritten for its new time.
+        let on_existing = OnExisting::Update {
+            except: &[external_ratings::Column::FetchedAt],
+        };
+        self.stats.written += upsert(self.conn, on_existing, rows)
+            .await
+            .map_err(self.fail("saving ratings"))?;
         if self.fresh {
             return Ok(());
         }
@@ -1054,12 +720,11 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 .map(|r| r.metric.into())
                 .collect::<Vec<Value>>();
             // With nothing left from this source, every metric of it goes.
-            self.stats.deleted += delete_missing(
+            self.stats.deleted += delete_missing::<external_ratings::Entity, _>(
                 self.conn,
-                "external_ratings",
-                ("movie_id", movie_id),
-                &[("source", Value::from(*source))],
-                "metric",
+                (external_ratings::Column::MovieId, movie_id),
+                &[(external_ratings::Column::Source, Value::from(*source))],
+                external_ratings::Column::Metric,
                 keep,
             )
             .await
@@ -1077,59 +742,59 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         self.ratings_of(movie_id, &[source], ratings).await
     }
 
+    /// The body `source` answered for the movie, or none: without one (`store_raw = false`,
+    /// or a body that echoed a secret) an older body goes too, so a stored body always is the
+    /// one the movie's rows came from.
     pub(crate) async fn raw(
         &mut self,
         movie_id: i64,
         source: &'static str,
-        body: &str,
+        body: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.stats.written += upsert(
-            self.conn,
-            "movie_raw_json",
-            &["movie_id", "source", "body", "fetched_at"],
-            &["movie_id", "source"],
-            OnExisting::Overwrite {
-                set: &["body", "fetched_at"],
-            },
-            vec![vec![
-                movie_id.into(),
-                source.into(),
-                body.into(),
-                self.now.into(),
-            ]],
-        )
-        .await
-        .map_err(self.fail("saving the raw body"))?;
+        let Some(body) = body else {
+            use movie_raw_json::Column;
+            self.stats.deleted += delete_missing::<movie_raw_json::Entity, _>(
+                self.conn,
+                (Column::MovieId, movie_id),
+                &[(Column::Source, source.into())],
+                Column::Source,
+                Vec::new(),
+            )
+            .await
+            .map_err(self.fail("removing the raw body"))?;
+            return Ok(());
+        };
+        let row = movie_raw_json::ActiveModel::new(movie_id, source, body, self.now);
+        self.stats.written += upsert(self.conn, OnExisting::OVERWRITE, vec![row])
+            .await
+            .map_err(self.fail("saving the raw body"))?;
         Ok(())
     }
 }
 
 /// Rows sorted and deduplicated by natural key, for a deterministic lock order.
-fn sorted<K: Ord>(rows: impl Iterator<Item = (K, Vec<Value>)>) -> Vec<Vec<Value>> {
-    let map: BTreeMap<K, Vec<Value>> = rows.collect();
+fn sorted<K: Ord, R>(rows: impl Iterator<Item = (K, R)>) -> Vec<R> {
+    let map: BTreeMap<K, R> = rows.collect();
     map.into_values().collect()
-}
-
-/// Where a part's upstream id is unique.
-#[derive(Clone, Copy)]
-enum KeyScope {
-    /// Across the table (TMDB video and review ids).
-    Global,
-    /// Within the movie (credits: see the module doc).
-    Movie,
 }
 
 /// The condition, over `excluded` and the stored row, under which a copy of a row of `s`
 /// replaces the stored one: it ranks at least as high by (run, columns filled, lower movie id).
 /// Row values compare left to right on both backends.
-fn outranks(s: &Shared) -> String {
-    let stored = format!(r#""{}""#, s.table);
+fn outranks<E: SharedTable>() -> String {
+    let stored = format!(r#""{}""#, E::default().table_name());
+    let (src_run, src_movie) = (E::SRC_RUN.as_str(), E::SRC_MOVIE.as_str());
     let col = |row: &str, c: &str| format!(r#"{row}."{c}""#);
-    let mut new = vec![col("excluded", SRC_RUN)];
-    let mut old = vec![col(&stored, SRC_RUN)];
-    if !s.optional.is_empty() {
+    let mut new = vec![col("excluded", src_run)];
+    let mut old = vec![col(&stored, src_run)];
+    // The nullable columns are the optional ones upstream.
+    let optional: Vec<&str> = E::Column::iter()
+        .filter(|c| c.def().is_null())
+        .map(|c| c.as_str())
+        .collect();
+    if !optional.is_empty() {
         let filled = |row: &str| {
-            s.optional
+            optional
                 .iter()
                 .map(|c| format!("(CASE WHEN {} IS NULL THEN 0 ELSE 1 END)", col(row, c)))
                 .collect::<Vec<_>>()
@@ -1139,8 +804,8 @@ fn outranks(s: &Shared) -> String {
         old.push(filled(&stored));
     }
     // The lower movie id ranks higher: the sides swap.
-    new.push(col(&stored, SRC_MOVIE));
-    old.push(col("excluded", SRC_MOVIE));
+    new.push(col(&stored, src_movie));
+    old.push(col("excluded", src_movie));
     format!("({}) >= ({})", new.join(", "), old.join(", "))
 }
 
@@ -1293,10 +958,10 @@ mod tests {
     #[test]
     fn the_rank_compares_run_then_filled_columns_then_the_lower_movie() {
         assert_eq!(
-            outranks(&GENRES.shared),
+            outranks::<genres::Entity>(),
             r#"(excluded."src_run", "genres"."src_movie_tmdb_id") >= ("genres"."src_run", excluded."src_movie_tmdb_id")"#
         );
-        let people = outranks(&PEOPLE);
+        let people = outranks::<people::Entity>();
         assert!(
             people.starts_with(
                 r#"(excluded."src_run", (CASE WHEN excluded."original_name" IS NULL THEN 0 ELSE 1 END) + "#

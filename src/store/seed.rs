@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
 use serde::Deserialize;
 
 use super::connect::begin;
+use super::entities::{cultural_authorities, curated_lists, external_sources, genres};
 use super::error::StoreError;
 use super::sql::{OnExisting, upsert};
 use crate::lists::{Authority, AuthorityKind, CuratedList, load_lists};
@@ -162,67 +164,41 @@ pub async fn seed(
 
     let txn = begin(db).await?;
     if let Some(rows) = sources_rows {
-        let mut rows: Vec<_> = rows
+        let mut rows = rows;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        let rows: Vec<_> = rows
             .into_iter()
-            .map(|s| {
-                (
-                    s.name.clone(),
-                    vec![s.name.into(), s.display_name.into(), s.url.into()],
-                )
+            .map(|s| external_sources::ActiveModel {
+                name: Set(s.name),
+                display_name: Set(s.display_name),
+                url: Set(s.url),
+                ..Default::default()
             })
             .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        stats.external_sources = upsert(
-            &txn,
-            "external_sources",
-            &["name", "display_name", "url"],
-            &["name"],
-            OnExisting::Update {
-                set: &["display_name", "url"],
-                keep_when_null: &[],
-            },
-            rows.into_iter().map(|(_, r)| r).collect(),
-        )
-        .await
-        .map_err(StoreError::query("seeding external sources"))?;
+        stats.external_sources = upsert(&txn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(StoreError::query("seeding external sources"))?;
     }
     if let Some(rows) = genre_rows {
         let map: BTreeMap<i64, String> = rows.into_iter().collect();
-        stats.genres = upsert(
-            &txn,
-            "genres",
-            &["tmdb_id", "name"],
-            &["tmdb_id"],
-            OnExisting::Update {
-                set: &["name"],
-                keep_when_null: &[],
-            },
-            map.into_iter()
-                .map(|(id, name)| vec![id.into(), name.into()])
-                .collect(),
-        )
-        .await
-        .map_err(StoreError::query("seeding genres"))?;
+        let rows = map
+            .into_iter()
+            .map(|(id, name)| genres::ActiveModel::seeded(id, name))
+            .collect();
+        stats.genres = upsert(&txn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(StoreError::query("seeding genres"))?;
     }
     if !authorities.is_empty() {
-        stats.authorities = upsert(
-            &txn,
-            "cultural_authorities",
-            &["name", "kind", "trust"],
-            &["name"],
-            OnExisting::Update {
-                set: &["kind", "trust"],
-                keep_when_null: &[],
-            },
-            authorities
-                .iter()
-                .map(|(name, (kind, trust))| {
-                    vec![name.clone().into(), kind.as_str().into(), (*trust).into()]
-                })
-                .collect(),
-        )
-        .await
-        .map_err(StoreError::query("seeding cultural authorities"))?;
+        let rows = authorities
+            .iter()
+            .map(|(name, (kind, trust))| {
+                cultural_authorities::ActiveModel::new(name, *kind, *trust)
+            })
+            .collect();
+        stats.authorities = upsert(&txn, OnExisting::UPDATE, rows)
+            .await
+            .map_err(StoreError::query("seeding cultural authorities"))?;
     }
     if sets.contains(&SeedSet::Lists) {
         for list in &lists {
@@ -248,29 +224,11 @@ pub(crate) async fn upsert_list_definitions<C: ConnectionTrait>(
     lists: &mut [(i64, &CuratedList)],
 ) -> Result<u64, DbErr> {
     lists.sort_by(|a, b| (a.0, &a.1.name, a.1.year).cmp(&(b.0, &b.1.name, b.1.year)));
-    upsert(
-        conn,
-        "curated_lists",
-        &["authority_id", "name", "year", "list_type", "source"],
-        &["authority_id", "name", "year"],
-        OnExisting::Update {
-            set: &["list_type", "source"],
-            keep_when_null: &[],
-        },
-        lists
-            .iter()
-            .map(|(authority_id, list)| {
-                vec![
-                    (*authority_id).into(),
-                    list.name.clone().into(),
-                    list.year.into(),
-                    list.list_type.as_str().into(),
-                    list.source.clone().into(),
-                ]
-            })
-            .collect(),
-    )
-    .await
+    let rows = lists
+        .iter()
+        .map(|(authority_id, list)| curated_lists::ActiveModel::definition(*authority_id, list))
+        .collect();
+    upsert(conn, OnExisting::UPDATE, rows).await
 }
 
 async fn authority_id<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, StoreError> {

@@ -45,6 +45,7 @@ pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
         daily_quota: None,
         max_body: kind.default_max_body(),
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
+        store_raw: true,
     }
 }
 
@@ -399,6 +400,7 @@ async fn server_errors_rate_limits_and_key_errors_are_never_kept() {
     let impatient = client(
         &SourceConfig {
             max_rate_limited_wait: Duration::from_millis(250),
+            store_raw: true,
             ..source(SourceKind::Tmdb, s.tmdb_base_url())
         },
         s.tmdb_key(),

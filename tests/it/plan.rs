@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use popctl::dag::Dag;
+use popctl::plan::dag::Dag;
 use popctl::plan::{
     self, Code, EnrichScope, FetchSelection, Interpolated, ListKind, LoadOptions, MaxFailures,
     Origin, PlanDiagnostic, PlanErrors, PostStep, RenderStyle, StageKind,

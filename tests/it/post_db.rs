@@ -418,7 +418,7 @@ async fn cri_scores_follow_the_formula_and_are_stable(t: TestDb) {
     assert_eq!(check_scores(&t, &cat, |_| None).await, 40);
     assert_eq!(
         t.count(&format!(
-            "SELECT COUNT(*) FROM cri_scores WHERE version = '{FORMULA_VERSION}'"
+            "SELECT COUNT(*) FROM cri_scores WHERE version = {FORMULA_VERSION}"
         ))
         .await,
         40

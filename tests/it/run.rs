@@ -36,6 +36,8 @@ async fn dev_200_in_the_sandbox_imports_200_movies_with_every_part() {
     assert!(count(&db, "movie_release_dates").await >= 200);
     let imdb_ratings = count(&db, "external_ratings WHERE source = 'imdb'").await;
     assert!(imdb_ratings >= 180, "{imdb_ratings} IMDb ratings");
+    // The simulator's catalog holds the shipped lists' films among its popular movies.
+    assert_eq!(count(&db, "movie_list_items").await, 35);
     assert_eq!(last_run_status(&db).await, "ok");
 
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -585,8 +587,8 @@ async fn dry_run_prints_the_plan_and_touches_nothing() {
         &shown,
         "  1. reset (reset)",
         "  2. seed (seed); after reset",
-        "  3. popular (fetch): tmdb, at most 210 requests; after seed",
-        "  4. omdb (enrich): omdb, at most 200 requests; after popular",
+        "  3. popular (fetch): tmdb, at most 210 requests, at least 5.3s; after seed",
+        "  4. omdb (enrich): omdb, at most 200 requests, at least 40s; after popular",
         "  5. post (post_process); after omdb",
         "budget omdb: at most 200 requests, at least 40s at 5/s; daily quota 1,000",
         "budget tmdb: at most 210 requests (10 list pages + 200 details), at least 5.3s at 40/s",
@@ -816,4 +818,120 @@ async fn json_logs_carry_popctls_events_at_the_default_level() {
             || e["level"] != "INFO"),
         "only popctl's info events: {err}"
     );
+}
+
+/// `store_raw = false` on both sources: the tables are filled as always and no answer body is
+/// kept; a later run with the default keeps them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_with_store_raw_false_keep_no_bodies() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("lean.db");
+    let mut sets = quick(1);
+    sets.extend([
+        "sources.tmdb.store_raw=false".to_string(),
+        "sources.omdb.store_raw=false".to_string(),
+    ]);
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    assert!(count(&db, "external_ratings").await > 20);
+    assert_eq!(count(&db, "movie_raw_json").await, 0);
+    db.close().await.unwrap();
+
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert!(count(&db, "movie_raw_json").await >= 20);
+}
+
+/// Every part a plan may append is stored in tables: images, alternative titles and
+/// translations from the simulator land in theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_images_titles_and_translations_are_stored() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("parts.db");
+    let mut sets = quick(1);
+    sets.push(
+        r#"stages.popular.append=["credits","images","alternative_titles","translations"]"#.into(),
+    );
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 20);
+    for table in [
+        "movie_images",
+        "movie_alternative_titles",
+        "movie_translations",
+    ] {
+        assert!(count(&db, table).await >= 20, "{table}");
+    }
+    let with_poster = count(
+        &db,
+        "(SELECT DISTINCT m.id FROM movies m JOIN movie_images i ON i.movie_id = m.id \
+         AND i.file_path = m.poster_path AND i.kind = 'poster') AS x",
+    )
+    .await;
+    assert!(with_poster > 0, "a movie's poster is among its images");
+}
+
+/// A fetch stage of ids: ids TMDB does not have are named in a note; when it has none of them
+/// (TMDB's ids sent to the sandbox, whose catalog has its own) the stage fails and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_tmdb_does_not_have_are_named_and_none_at_all_fails() {
+    let env = Env::new(small_sim()).await;
+    let known = env.sim.catalog().list_ids(popctl::sim::ListKind::Popular)[0];
+    let missing = env
+        .sim
+        .catalog()
+        .entries()
+        .iter()
+        .map(|e| e.id)
+        .max()
+        .unwrap()
+        + 1_000;
+    let plan_with = |ids: &str| {
+        let plan = env.path(&format!("ids-{}.toml", ids.len()));
+        std::fs::write(
+            &plan,
+            format!(
+                r#"
+[plan]
+name = "ids"
+extends = "{base}"
+
+[sources.tmdb]
+rate = "400/s"
+
+[stages.picked]
+kind = "fetch"
+ids = [{ids}]
+"#,
+                base = root().join("plans/base.toml").display(),
+            ),
+        )
+        .unwrap();
+        plan
+    };
+
+    let some = plan_with(&format!("{known}, {missing}"));
+    let out = output(env.run_cmd(some.to_str().unwrap(), &env.sqlite("some.db"), &[])).await;
+    assert_exit(&out, 0);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains(&format!(
+            "1 movie TMDB does not have (404), skipped: {missing}"
+        )),
+        "{err}"
+    );
+
+    let none = plan_with(&format!("{missing}, {}", missing + 1));
+    let out = output(env.run_cmd(none.to_str().unwrap(), &env.sqlite("none.db"), &[])).await;
+    assert_exit(&out, 1);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains("none of the 2 movies the stage names exists at TMDB"),
+        "{err}"
+    );
+    assert!(err.contains("ids are the simulator's own"), "{err}");
 }

@@ -289,7 +289,7 @@ async fn failed_items_are_tried_again_on_resume_and_reach_the_stages_downstream(
 /// item, and whose upstream stages did too; a disabled stage has nothing to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stage_is_done_earlier_only_with_nothing_left_in_it_or_upstream() {
-    use popctl::dag::Dag;
+    use popctl::plan::dag::Dag;
     use popctl::plan::{self, LoadOptions};
     use popctl::stages::ledger::RunLedger;
     use popctl::store::ledger::ItemStatus;

@@ -182,6 +182,7 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
     );
     let config = SourceConfig {
         max_rate_limited_wait: Duration::from_millis(300),
+        store_raw: true,
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
     };
     let c = SourceClient::new(&config, Some(popctl::secret::Secret::new(s.tmdb_key()))).unwrap();

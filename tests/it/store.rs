@@ -54,6 +54,32 @@ async fn fixtures_save_with_matching_counts(t: TestDb) {
             });
         let similar =
             len(&json, &["similar", "results"]).max(len(&json, &["similar_movies", "results"]));
+        // Each distinct file is one image, each distinct (country, title, type) one title,
+        // each distinct (language, country) one translation.
+        let distinct = |part: &str, lists: &[&str], key: &dyn Fn(&Value) -> String| -> i64 {
+            let mut keys = std::collections::HashSet::new();
+            for list in lists {
+                for item in json[part][*list].as_array().into_iter().flatten() {
+                    keys.insert(key(item));
+                }
+            }
+            keys.len() as i64
+        };
+        let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_owned();
+        let images = distinct("images", &["posters", "backdrops", "logos"], &|i| {
+            text(i, "file_path")
+        });
+        let alternative_titles = distinct("alternative_titles", &["titles"], &|t| {
+            format!(
+                "{}\u{1f}{}\u{1f}{}",
+                text(t, "iso_3166_1"),
+                text(t, "title"),
+                text(t, "type")
+            )
+        });
+        let translations = distinct("translations", &["translations"], &|t| {
+            format!("{}\u{1f}{}", text(t, "iso_639_1"), text(t, "iso_3166_1"))
+        });
         let checks = [
             ("genres", of("movie_genres"), len(&json, &["genres"])),
             (
@@ -107,6 +133,13 @@ async fn fixtures_save_with_matching_counts(t: TestDb) {
                 of("reviews"),
                 len(&json, &["reviews", "results"]),
             ),
+            ("images", of("movie_images"), images),
+            (
+                "alternative titles",
+                of("movie_alternative_titles"),
+                alternative_titles,
+            ),
+            ("translations", of("movie_translations"), translations),
             ("raw bodies", of("movie_raw_json"), 1),
         ];
         for (what, sql, expected) in checks {

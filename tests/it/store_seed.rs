@@ -389,7 +389,7 @@ async fn curation_entities_match_the_schema(t: TestDb) {
     .unwrap();
     cri_scores::ActiveModel {
         movie_id: Set(movie.id),
-        version: Set("1".into()),
+        version: Set(1),
         overall: Set(50.0),
         timelessness: Set(1.0),
         cultural_penetration: Set(2.0),

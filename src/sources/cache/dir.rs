@@ -345,6 +345,7 @@ mod tests {
             daily_quota: None,
             max_body: kind.default_max_body(),
             max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
+            store_raw: true,
         };
         let clock: Clock = Arc::new(move || at(stamp));
         SourceCache::open(&config, &src)

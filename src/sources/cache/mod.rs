@@ -195,7 +195,8 @@ struct Counters {
 }
 
 /// A snapshot of one source's counters. Bytes are bytes on disk (compressed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CacheTotals {
     /// Answers served from the cache (no request made).
     pub hits: u64,
@@ -575,6 +576,7 @@ mod tests {
             daily_quota: None,
             max_body: kind.default_max_body(),
             max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
+            store_raw: true,
         }
     }
 

@@ -72,11 +72,23 @@ pub enum Lookup {
 pub struct OmdbClient {
     http: SourceClient,
     key_var: Option<String>,
+    /// The source's `store_raw`: whether records keep the body as received.
+    store_raw: bool,
 }
 
 impl OmdbClient {
     pub fn new(http: SourceClient, key_var: Option<String>) -> Self {
-        OmdbClient { http, key_var }
+        OmdbClient {
+            http,
+            key_var,
+            store_raw: true,
+        }
+    }
+
+    /// With `store_raw = false`, records leave the body as received out.
+    pub fn with_store_raw(mut self, store_raw: bool) -> Self {
+        self.store_raw = store_raw;
+        self
     }
 
     pub fn http(&self) -> &SourceClient {
@@ -103,7 +115,12 @@ impl OmdbClient {
             message,
         };
         let value = match answer {
-            OmdbAnswer::Found(record) => Lookup::Found(record),
+            OmdbAnswer::Found(mut record) => {
+                if !self.store_raw {
+                    record.raw_body = None;
+                }
+                Lookup::Found(record)
+            }
             OmdbAnswer::NoData { reason } => Lookup::NoData(reason),
             OmdbAnswer::LimitReached => Lookup::LimitReached,
             OmdbAnswer::InvalidKey => return Err(unauthorized("Invalid API key!")),

@@ -19,6 +19,7 @@ use crate::sources::http::{HttpError, Reply, SourceClient, snippet};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::mapping;
 use crate::sources::{Fetched, MappingError};
+use crate::store::bundle::MovieBundle;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TmdbError {
@@ -208,11 +209,33 @@ pub fn error_message(body: &[u8]) -> String {
 pub struct TmdbClient {
     http: SourceClient,
     key_var: Option<String>,
+    /// The source's `store_raw`: whether movie bundles keep the body as received.
+    store_raw: bool,
 }
 
 impl TmdbClient {
     pub fn new(http: SourceClient, key_var: Option<String>) -> Self {
-        TmdbClient { http, key_var }
+        TmdbClient {
+            http,
+            key_var,
+            store_raw: true,
+        }
+    }
+
+    /// With `store_raw = false`, [`TmdbClient::movie_bundle`] leaves the body out.
+    pub fn with_store_raw(mut self, store_raw: bool) -> Self {
+        self.store_raw = store_raw;
+        self
+    }
+
+    /// A details body as the store writes it, with the body as received unless the source
+    /// says `store_raw = false`.
+    pub fn movie_bundle(&self, body: &[u8]) -> Result<MovieBundle, MappingError> {
+        let mut bundle = mapping::movie_bundle(body)?;
+        if !self.store_raw {
+            bundle.raw_body = None;
+        }
+        Ok(bundle)
     }
 
     pub fn http(&self) -> &SourceClient {

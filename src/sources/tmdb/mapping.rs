@@ -14,8 +14,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::models::{self, MovieDetails};
 use crate::sources::lenient::{MappingError, from_body, non_empty};
 use crate::store::bundle::{
-    Collection, Company, Country, Credit, Genre, Keyword, Language, MovieBundle, MovieData, Person,
-    RelatedMovie, ReleaseDate, Review, Role, Video,
+    AlternativeTitle, Collection, Company, Country, Credit, Genre, Image, Keyword, Language,
+    MovieBundle, MovieData, Person, RelatedMovie, ReleaseDate, Review, Role, Translation, Video,
+    image_kinds,
 };
 
 /// Maps a `/movie/{id}` body, with whatever appended parts it has, into a bundle.
@@ -160,7 +161,64 @@ fn bundle_from_details(d: MovieDetails) -> Result<MovieBundle, MappingError> {
     bundle.recommendations = d.recommendations.map(|r| related(r.results));
     bundle.similar = d.similar.or(d.similar_movies).map(|r| related(r.results));
     bundle.reviews = d.reviews.map(|r| reviews(tmdb_id, r.results)).transpose()?;
+    bundle.images = d.images.map(images);
+    bundle.alternative_titles = d.alternative_titles.map(|a| {
+        let titles = a.titles.into_iter().map(|t| AlternativeTitle {
+            iso_3166_1: t.iso_3166_1,
+            title: t.title,
+            title_type: t.title_type.unwrap_or_default(),
+        });
+        dedup_by_key(titles.collect(), |t| {
+            (t.iso_3166_1.clone(), t.title.clone(), t.title_type.clone())
+        })
+    });
+    bundle.translations = d.translations.map(|t| translations(t.translations));
     Ok(bundle)
+}
+
+/// Posters, backdrops and logos as one list; a file listed twice is one image.
+fn images(i: models::Images) -> Vec<Image> {
+    let kinds = [
+        (image_kinds::POSTER, i.posters),
+        (image_kinds::BACKDROP, i.backdrops),
+        (image_kinds::LOGO, i.logos),
+    ];
+    let all = kinds.into_iter().flat_map(|(kind, images)| {
+        images.into_iter().map(move |m| Image {
+            file_path: m.file_path,
+            kind,
+            iso_639_1: non_empty(m.iso_639_1),
+            width: m.width.and_then(|w| i32::try_from(w).ok()),
+            height: m.height.and_then(|h| i32::try_from(h).ok()),
+            aspect_ratio: m.aspect_ratio,
+            vote_average: m.vote_average,
+            vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
+        })
+    });
+    dedup_by_key(all.collect(), |m| m.file_path.clone())
+}
+
+fn translations(ts: Vec<models::Translation>) -> Vec<Translation> {
+    let all = ts.into_iter().map(|t| {
+        let data = t.data.unwrap_or_default();
+        Translation {
+            iso_639_1: t.iso_639_1,
+            iso_3166_1: t.iso_3166_1,
+            name: non_empty(t.name),
+            english_name: non_empty(t.english_name),
+            title: non_empty(data.title),
+            overview: non_empty(data.overview),
+            tagline: non_empty(data.tagline),
+            homepage: non_empty(data.homepage),
+            runtime: data
+                .runtime
+                .filter(|&r| r > 0)
+                .and_then(|r| i32::try_from(r).ok()),
+        }
+    });
+    dedup_by_key(all.collect(), |t| {
+        (t.iso_639_1.clone(), t.iso_3166_1.clone())
+    })
 }
 
 fn person(p: models::PersonFields) -> Person {

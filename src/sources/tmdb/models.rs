@@ -78,6 +78,90 @@ pub struct MovieDetails {
     pub reviews: Option<Results<Review>>,
     #[serde(default)]
     pub external_ids: Option<ExternalIds>,
+    #[serde(default)]
+    pub images: Option<Images>,
+    #[serde(default)]
+    pub alternative_titles: Option<AlternativeTitles>,
+    #[serde(default)]
+    pub translations: Option<Translations>,
+}
+
+/// `images`: posters, backdrops and logos, each with its language where it has text.
+#[derive(Debug, Deserialize)]
+pub struct Images {
+    #[serde(default)]
+    pub backdrops: Vec<Image>,
+    #[serde(default)]
+    pub posters: Vec<Image>,
+    #[serde(default)]
+    pub logos: Vec<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Image {
+    pub file_path: String,
+    #[serde(default)]
+    pub iso_639_1: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub width: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub height: Option<i64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub aspect_ratio: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub vote_average: Option<f64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub vote_count: Option<i64>,
+}
+
+/// `alternative_titles` of a movie is `{"titles": [...]}` (a TV show's is `{"results": [...]}`).
+#[derive(Debug, Deserialize)]
+pub struct AlternativeTitles {
+    #[serde(default, alias = "results")]
+    pub titles: Vec<AlternativeTitle>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlternativeTitle {
+    pub iso_3166_1: String,
+    pub title: String,
+    #[serde(default, rename = "type")]
+    pub title_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Translations {
+    #[serde(default)]
+    pub translations: Vec<Translation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Translation {
+    /// Missing in older bodies, which name only the language.
+    #[serde(default)]
+    pub iso_3166_1: String,
+    pub iso_639_1: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub english_name: Option<String>,
+    #[serde(default)]
+    pub data: Option<TranslationData>,
+}
+
+/// A translation's texts; `""` where the language has none.
+#[derive(Debug, Default, Deserialize)]
+pub struct TranslationData {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub overview: Option<String>,
+    #[serde(default)]
+    pub tagline: Option<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub runtime: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

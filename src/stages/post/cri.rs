@@ -28,7 +28,7 @@ pub use crate::lists::{AuthorityKind, AwardResult};
 use crate::store::bundle::Awards;
 
 /// Stored with every score; changes whenever the same inputs would give different numbers.
-pub const FORMULA_VERSION: u32 = 1;
+pub const FORMULA_VERSION: i32 = 1;
 
 /// How a movie appears on one curated list, from the list's file and its authority.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,7 +180,7 @@ pub struct CriScore {
     pub coverage: Dimensions,
     /// Share of the plan's total weight backed by data, `0..=1`.
     pub confidence: f64,
-    pub formula_version: u32,
+    pub formula_version: i32,
 }
 
 /// Settings the formula cannot work with.

@@ -26,13 +26,12 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use serde::Serialize;
 
 use super::error::PostError;
-use super::read::{all, get, remove_unless_kept, select};
-use super::steps::StepReport;
+use super::read::{all, get, select};
 use crate::lists::{AuthorityKind, CuratedList, ListItem, load_list, load_lists};
 use crate::plan::{CulturalListSettings, PostStep};
-use crate::store::begin;
+use crate::store::derived::{self, ListItemRow};
 use crate::store::seed::upsert_list_definitions;
-use crate::store::sql::{OnExisting, upsert};
+use crate::store::{SaveStats, begin};
 
 const STEP: PostStep = PostStep::CulturalLists;
 
@@ -281,7 +280,7 @@ async fn movie_index<C: ConnectionTrait>(conn: &C) -> Result<MovieIndex, PostErr
 pub(super) async fn run(
     db: &DatabaseConnection,
     lists: &[CuratedList],
-) -> Result<StepReport, PostError> {
+) -> Result<(CulturalListsReport, SaveStats, Vec<String>), PostError> {
     let txn = begin(db).await?;
     let index = movie_index(&txn).await?;
     let mut report = CulturalListsReport::default();
@@ -320,9 +319,12 @@ pub(super) async fn run(
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
-    Ok(StepReport::cultural_lists(
-        report, written, deleted, warnings,
-    ))
+    let rows = SaveStats {
+        written,
+        deleted,
+        ..SaveStats::default()
+    };
+    Ok((report, rows, warnings))
 }
 
 /// Inserts the lists' authorities that are missing and returns every one's id by name. A
@@ -338,26 +340,9 @@ async fn authorities<C: ConnectionTrait>(
     for list in lists {
         wanted.entry(list.authority.name.as_str()).or_insert(list);
     }
-    *written += upsert(
-        conn,
-        t,
-        &["name", "kind", "trust"],
-        &["name"],
-        OnExisting::Keep,
-        wanted
-            .values()
-            .map(|l| {
-                let a = &l.authority;
-                vec![
-                    a.name.clone().into(),
-                    a.kind.as_str().into(),
-                    a.trust.into(),
-                ]
-            })
-            .collect(),
-    )
-    .await
-    .map_err(PostError::query(STEP, "saving cultural authorities"))?;
+    *written += derived::insert_missing_authorities(conn, wanted.values().map(|l| &l.authority))
+        .await
+        .map_err(PostError::query(STEP, "saving cultural authorities"))?;
 
     let names: Vec<Value> = wanted.keys().map(|n| (*n).into()).collect();
     let mut stmt = select(t, &["id", "name", "kind", "trust"]);
@@ -422,20 +407,12 @@ async fn list_ids<C: ConnectionTrait>(
     Ok(ids)
 }
 
-/// One `movie_list_items` row: (movie id, award category) is its key within the list.
-struct ItemRow {
-    movie_id: i64,
-    category: String,
-    position: Option<i32>,
-    result: Option<&'static str>,
-}
-
 /// Resolves every item of `list`; returns its coverage and the rows to store, sorted by key.
 fn link(
     index: &MovieIndex,
     list: &CuratedList,
     warnings: &mut Vec<String>,
-) -> (ListCoverage, Vec<ItemRow>) {
+) -> (ListCoverage, Vec<ListItemRow>) {
     let mut coverage = ListCoverage {
         file: list.file.clone(),
         authority: list.authority.name.clone(),
@@ -446,7 +423,7 @@ fn link(
         not_in_database: Vec::new(),
         ambiguous: Vec::new(),
     };
-    let mut rows: BTreeMap<(i64, String), ItemRow> = BTreeMap::new();
+    let mut rows: BTreeMap<(i64, String), ListItemRow> = BTreeMap::new();
     let mut first_item: HashMap<(i64, String), usize> = HashMap::new();
     for (n, item) in list.items.iter().enumerate() {
         let i = match resolve(index, item) {
@@ -481,7 +458,7 @@ fn link(
         coverage.matched += 1;
         rows.insert(
             key,
-            ItemRow {
+            ListItemRow {
                 movie_id: movie.id,
                 category,
                 // `parse_list` refuses positions beyond i32.
@@ -497,48 +474,22 @@ fn link(
 async fn save_items<C: ConnectionTrait>(
     conn: &C,
     list_id: i64,
-    items: Vec<ItemRow>,
+    items: Vec<ListItemRow>,
 ) -> Result<(u64, u64), PostError> {
     let t = "movie_list_items";
     let keep: HashSet<(i64, String)> = items
         .iter()
         .map(|r| (r.movie_id, r.category.clone()))
         .collect();
-    let written = upsert(
-        conn,
-        t,
-        &[
-            "list_id",
-            "movie_id",
-            "award_category",
-            "position",
-            "award_result",
-        ],
-        &["list_id", "movie_id", "award_category"],
-        OnExisting::Update {
-            set: &["position", "award_result"],
-            keep_when_null: &[],
-        },
-        items
-            .into_iter()
-            .map(|r| {
-                vec![
-                    list_id.into(),
-                    r.movie_id.into(),
-                    r.category.into(),
-                    r.position.into(),
-                    r.result.into(),
-                ]
-            })
-            .collect(),
-    )
-    .await
-    .map_err(PostError::query(STEP, "saving list items"))?;
-
-    let mut stmt = select(t, &["id", "movie_id", "award_category"]);
-    stmt.and_where(Expr::col("list_id").eq(list_id));
-    let deleted =
-        remove_unless_kept(conn, STEP, t, stmt, ["movie_id", "award_category"], &keep).await?;
+    let written = derived::save_list_items(conn, list_id, items)
+        .await
+        .map_err(PostError::query(STEP, "saving list items"))?;
+    let deleted = derived::remove_list_items_not_in(conn, list_id, &keep)
+        .await
+        .map_err(PostError::query(
+            STEP,
+            format!("removing rows of {t} no longer produced"),
+        ))?;
     Ok((written, deleted))
 }
 

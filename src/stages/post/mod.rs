@@ -20,12 +20,12 @@ pub mod cultural;
 mod error;
 mod read;
 pub mod recommend;
+mod report;
 pub mod reviews;
 pub mod scores;
 pub mod similarity;
 mod steps;
 
 pub use error::PostError;
-pub use steps::{
-    PostEvent, PostReport, StepDetail, StepReport, cri_params, execute, similarity_params,
-};
+pub use report::{PostReport, StepDetail, StepReport};
+pub use steps::{PostEvent, cri_params, execute, similarity_params};

@@ -2,16 +2,12 @@
 //! where; every value that the database could hold but a step cannot use is a
 //! [`PostError::BadValue`] naming the table, column and row.
 
-use std::collections::HashSet;
-use std::hash::Hash;
-
 use futures::TryStreamExt;
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ConnectionTrait, QueryResult, StreamTrait, TryGetable};
 
 use super::error::PostError;
 use crate::plan::PostStep;
-use crate::store::sql::delete_ids;
 
 /// `SELECT columns FROM table`.
 pub(super) fn select(table: &'static str, columns: &[&'static str]) -> SelectStatement {
@@ -85,37 +81,4 @@ pub(super) fn count_value(
             expected: "a count of 0 or more",
         })
     }
-}
-
-/// Deletes the rows `stmt` selects (it selects `id` and the two `key` columns) whose key is
-/// not in `keep`: what a step's output no longer has. Returns how many went.
-pub(super) async fn remove_unless_kept<C, A, B>(
-    conn: &C,
-    step: PostStep,
-    table: &'static str,
-    stmt: SelectStatement,
-    key: [&'static str; 2],
-    keep: &HashSet<(A, B)>,
-) -> Result<u64, PostError>
-where
-    C: ConnectionTrait,
-    A: TryGetable + Eq + Hash,
-    B: TryGetable + Eq + Hash,
-{
-    let mut stale = Vec::new();
-    for row in all(conn, step, table, &stmt).await? {
-        let k = (
-            get(&row, step, table, key[0])?,
-            get(&row, step, table, key[1])?,
-        );
-        if !keep.contains(&k) {
-            stale.push(get(&row, step, table, "id")?);
-        }
-    }
-    delete_ids(conn, table, &stale)
-        .await
-        .map_err(PostError::query(
-            step,
-            format!("removing rows of {table} no longer produced"),
-        ))
 }

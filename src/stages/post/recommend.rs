@@ -15,24 +15,19 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, StreamTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, StreamTrait};
 use serde::Serialize;
 
 use super::error::PostError;
-use super::read::{all, each_row, get, remove_unless_kept, select};
+use super::read::{all, each_row, get, select};
 use super::similarity::{MovieFeatures, SimilarityParams, SimilarityStats, similar_movies};
-use super::steps::StepReport;
 use crate::plan::PostStep;
-use crate::store::begin;
-use crate::store::sql::{OnExisting, upsert};
+use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
+use crate::store::{SaveStats, begin};
 
 const STEP: PostStep = PostStep::Recommendations;
 
-/// `movie_recommendations.kind` of the rows this step computes.
-pub const COMPUTED_KIND: &str = "computed";
-
-/// The kinds stored from TMDB, which the resolution pass links.
-const TMDB_KINDS: [&str; 2] = ["recommended", "similar"];
+pub use crate::store::derived::COMPUTED_KIND;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct RecommendationsReport {
@@ -53,22 +48,27 @@ pub struct RecommendationsReport {
 pub(super) async fn run(
     db: &DatabaseConnection,
     params: SimilarityParams,
-) -> Result<StepReport, PostError> {
+) -> Result<(RecommendationsReport, SaveStats), PostError> {
     let txn = begin(db).await?;
     // Phase times and the peak memory after each for `RUST_LOG=popctl=debug`: how long and how
     // big, not what, so no clock reaches data.
     let started = std::time::Instant::now();
     let mut report = RecommendationsReport {
-        links_resolved: resolve(&txn).await?,
+        links_resolved: derived::link_recommendations(&txn)
+            .await
+            .map_err(PostError::query(
+                STEP,
+                "linking recommendations to imported movies",
+            ))?,
         ..RecommendationsReport::default()
     };
     (report.links_total_resolved, report.links_unresolved) = link_counts(&txn).await?;
 
     let resolved_in = started.elapsed();
-    let peak_resolved = crate::report::summary::peak_rss_bytes();
+    let peak_resolved = crate::mem::peak_rss_bytes();
     let (features, db_ids) = features(&txn).await?;
     let read_in = started.elapsed();
-    let peak_read = crate::report::summary::peak_rss_bytes();
+    let peak_read = crate::mem::peak_rss_bytes();
     let outcome = tokio::task::spawn_blocking(move || similar_movies(&features, &params))
         .await
         .map_err(|e| PostError::Internal {
@@ -77,7 +77,7 @@ pub(super) async fn run(
         })??;
     report.similarity = outcome.stats;
     let computed_in = started.elapsed();
-    let peak_computed = crate::report::summary::peak_rss_bytes();
+    let peak_computed = crate::mem::peak_rss_bytes();
 
     let movie = |tmdb_id: i64| {
         db_ids.get(&tmdb_id).copied().ok_or(PostError::Internal {
@@ -92,44 +92,26 @@ pub(super) async fn run(
         let (from, to) = (movie(p.movie_id)?, movie(p.similar_id)?);
         keep.insert((from, p.similar_id));
         movies.insert(from);
-        rows.push((
-            (from, p.similar_id),
-            vec![
-                from.into(),
-                COMPUTED_KIND.into(),
-                p.similar_id.into(),
-                to.into(),
-                i32::try_from(p.rank).unwrap_or(i32::MAX).into(),
-                p.score.into(),
-            ],
-        ));
+        rows.push(ComputedRecommendation {
+            movie_id: from,
+            target_tmdb_id: p.similar_id,
+            target_movie_id: to,
+            rank: i32::try_from(p.rank).unwrap_or(i32::MAX),
+            score: p.score,
+        });
     }
-    // Sorted by the conflict key, for a deterministic lock order on PostgreSQL.
-    rows.sort_by_key(|(key, _)| *key);
     report.computed_pairs = rows.len() as u64;
     report.movies_with_computed = movies.len() as u64;
     let mut written = report.links_resolved;
-    written += upsert(
-        &txn,
-        "movie_recommendations",
-        &[
-            "movie_id",
-            "kind",
-            "recommended_tmdb_id",
-            "recommended_movie_id",
-            "rank",
-            "score",
-        ],
-        &["movie_id", "kind", "recommended_tmdb_id"],
-        OnExisting::Update {
-            set: &["recommended_movie_id", "rank", "score"],
-            keep_when_null: &[],
-        },
-        rows.into_iter().map(|(_, row)| row).collect(),
-    )
-    .await
-    .map_err(PostError::query(STEP, "saving computed recommendations"))?;
-    let deleted = remove_stale(&txn, &keep).await?;
+    written += derived::save_computed_recommendations(&txn, rows)
+        .await
+        .map_err(PostError::query(STEP, "saving computed recommendations"))?;
+    let deleted = derived::remove_computed_not_in(&txn, &keep)
+        .await
+        .map_err(PostError::query(
+            STEP,
+            "removing rows of movie_recommendations no longer produced",
+        ))?;
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
@@ -141,42 +123,21 @@ pub(super) async fn run(
         peak_resolved,
         peak_read,
         peak_computed,
-        peak_written = crate::report::summary::peak_rss_bytes(),
+        peak_written = crate::mem::peak_rss_bytes(),
         "recommendations step phases"
     );
-    Ok(StepReport::recommendations(report, written, deleted))
-}
-
-/// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
-/// Returns how many rows it linked.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the post steps' SQL has yet to move into store (issue 16, item 1)"
-)]
-async fn resolve<C: ConnectionTrait>(conn: &C) -> Result<u64, PostError> {
-    // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
-    // unique `movies.tmdb_id` instead of a subquery per row.
-    let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
-    let sql = format!(
-        "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
-         WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
-         AND movie_recommendations.kind IN ({kinds}) \
-         AND movie_recommendations.recommended_movie_id IS NULL"
-    );
-    let result = conn
-        .execute_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .map_err(PostError::query(
-            STEP,
-            "linking recommendations to imported movies",
-        ))?;
-    Ok(result.rows_affected())
+    let rows = SaveStats {
+        written,
+        deleted,
+        ..SaveStats::default()
+    };
+    Ok((report, rows))
 }
 
 /// TMDB rows (linked, not linked).
 #[expect(
     clippy::disallowed_methods,
-    reason = "the post steps' SQL has yet to move into store (issue 16, item 1)"
+    reason = "COUNT(*) as SQL text; this read has yet to move into store with the rest"
 )]
 async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostError> {
     let t = "movie_recommendations";
@@ -264,23 +225,4 @@ async fn features<C: ConnectionTrait + StreamTrait>(
     })
     .await?;
     Ok((by_row.into_values().collect(), db_ids))
-}
-
-/// Removes the computed rows that are not in `keep` (movie row id, target TMDB id).
-async fn remove_stale<C: ConnectionTrait>(
-    conn: &C,
-    keep: &HashSet<(i64, i64)>,
-) -> Result<u64, PostError> {
-    let t = "movie_recommendations";
-    let mut stmt = select(t, &["id", "movie_id", "recommended_tmdb_id"]);
-    stmt.and_where(Expr::col("kind").eq(COMPUTED_KIND));
-    remove_unless_kept(
-        conn,
-        STEP,
-        t,
-        stmt,
-        ["movie_id", "recommended_tmdb_id"],
-        keep,
-    )
-    .await
 }

@@ -17,10 +17,9 @@ use serde::Serialize;
 
 use super::error::PostError;
 use super::read::{all, get, select};
-use super::steps::StepReport;
 use crate::plan::PostStep;
 use crate::store::begin;
-use crate::store::sql::delete_ids;
+use crate::store::derived;
 
 const STEP: PostStep = PostStep::Reviews;
 
@@ -42,7 +41,10 @@ struct Stored {
 }
 
 /// Removes the reviews beyond the first `per_movie` of each movie.
-pub(super) async fn run(db: &DatabaseConnection, per_movie: u32) -> Result<StepReport, PostError> {
+pub(super) async fn run(
+    db: &DatabaseConnection,
+    per_movie: u32,
+) -> Result<ReviewsReport, PostError> {
     let txn = begin(db).await?;
     let t = "reviews";
     let stmt = select(t, &["id", "movie_id", "created_at", "tmdb_review_id"]);
@@ -79,12 +81,11 @@ pub(super) async fn run(db: &DatabaseConnection, per_movie: u32) -> Result<StepR
             report.reviews_kept += reviews.len() as u64;
         }
     }
-    report.reviews_removed = delete_ids(&txn, t, &removed)
+    report.reviews_removed = derived::remove_reviews(&txn, &removed)
         .await
         .map_err(PostError::query(STEP, "removing reviews beyond the cap"))?;
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
-    let deleted = report.reviews_removed;
-    Ok(StepReport::reviews(report, deleted))
+    Ok(report)
 }

@@ -24,19 +24,18 @@ use serde::Serialize;
 use super::cri::{AwardCounts, Cri, CriInputs, FORMULA_VERSION, ListMembership, Placement};
 use super::error::PostError;
 use super::read::{all, count_value, get, select};
-use super::steps::StepReport;
 use crate::lists::{AuthorityKind, AwardResult, ListType};
 use crate::plan::PostStep;
 use crate::sources::omdb::awards;
-use crate::store::begin;
 use crate::store::bundle::{Awards, metrics, sources};
-use crate::store::sql::{OnExisting, upsert};
+use crate::store::derived::{self, CriRow};
+use crate::store::{SaveStats, begin};
 
 const STEP: PostStep = PostStep::CriScores;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CriReport {
-    pub formula_version: u32,
+    pub formula_version: i32,
     pub movies_scored: u64,
     /// Movies about which nothing was known (confidence 0).
     pub movies_without_data: u64,
@@ -67,7 +66,7 @@ pub(super) async fn run(
     db: &DatabaseConnection,
     cri: &Cri,
     computed_at: DateTime<Utc>,
-) -> Result<StepReport, PostError> {
+) -> Result<(CriReport, SaveStats), PostError> {
     let txn = begin(db).await?;
     let mut inputs = movie_inputs(&txn).await?;
     add_ratings(&txn, &mut inputs).await?;
@@ -79,7 +78,6 @@ pub(super) async fn run(
         formula_version: FORMULA_VERSION,
         ..CriReport::default()
     };
-    let version = FORMULA_VERSION.to_string();
     let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
         let s = cri.score(&inputs[&id]);
@@ -90,53 +88,33 @@ pub(super) async fn run(
             report.movies_without_data += 1;
         }
         let d = s.dimensions;
-        rows.push(vec![
-            id.into(),
-            version.clone().into(),
-            s.overall.into(),
-            d.timelessness.into(),
-            d.cultural_penetration.into(),
-            d.artistic_impact.into(),
-            d.institutional_recognition.into(),
-            d.public_reception.into(),
-            s.confidence.into(),
-            computed_at.into(),
-        ]);
+        rows.push(CriRow {
+            movie_id: id,
+            overall: s.overall,
+            timelessness: d.timelessness,
+            cultural_penetration: d.cultural_penetration,
+            artistic_impact: d.artistic_impact,
+            institutional_recognition: d.institutional_recognition,
+            public_reception: d.public_reception,
+            confidence: s.confidence,
+        });
     }
     if report.movies_scored > 0 {
         let n = report.movies_scored as f64;
         report.mean_overall /= n;
         report.mean_confidence /= n;
     }
-    let set = [
-        "overall",
-        "timelessness",
-        "cultural_penetration",
-        "artistic_impact",
-        "institutional_recognition",
-        "public_reception",
-        "confidence",
-        "computed_at",
-    ];
-    let mut columns = vec!["movie_id", "version"];
-    columns.extend(set);
-    let written = upsert(
-        &txn,
-        "cri_scores",
-        &columns,
-        &["movie_id", "version"],
-        OnExisting::Update {
-            set: &set,
-            keep_when_null: &[],
-        },
-        rows,
-    )
-    .await
-    .map_err(PostError::query(STEP, "saving scores"))?;
+    let written = derived::save_cri_scores(&txn, FORMULA_VERSION, &rows, computed_at)
+        .await
+        .map_err(PostError::query(STEP, "saving scores"))?;
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
-    Ok(StepReport::cri_scores(report, written))
+    let rows = SaveStats {
+        written,
+        ..SaveStats::default()
+    };
+    Ok((report, rows))
 }
 
 /// Every movie with its release year and awards, by `movies.id`.

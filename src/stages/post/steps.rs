@@ -6,19 +6,18 @@
 //! writes: the list files are read and validated, the CRI and recommendation settings
 //! checked. A failing step leaves nothing of itself behind; the steps before it stay done.
 
-use std::fmt;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
-use serde::{Serialize, Serializer};
 
 use super::cri::{Cri, CriParams};
-use super::cultural::{self, CulturalListsReport};
+use super::cultural;
 use super::error::PostError;
-use super::recommend::{self, RecommendationsReport};
-use super::reviews::{self, ReviewsReport};
-use super::scores::{self, CriReport};
+use super::recommend;
+use super::report::{PostReport, StepReport};
+use super::reviews;
+use super::scores;
 use super::similarity::SimilarityParams;
 use crate::plan::{CriSettings, PostProcessStage, PostStep, RecommendationSettings};
 
@@ -27,147 +26,6 @@ use crate::plan::{CriSettings, PostProcessStage, PostStep, RecommendationSetting
 pub enum PostEvent<'a> {
     Started { step: PostStep },
     Finished { report: &'a StepReport },
-}
-
-/// What every step did, in the order they ran.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PostReport {
-    pub steps: Vec<StepReport>,
-}
-
-impl PostReport {
-    pub fn step(&self, step: PostStep) -> Option<&StepReport> {
-        self.steps.iter().find(|s| s.step == step)
-    }
-
-    pub fn rows_written(&self) -> u64 {
-        self.steps.iter().map(|s| s.rows_written).sum()
-    }
-
-    pub fn rows_deleted(&self) -> u64 {
-        self.steps.iter().map(|s| s.rows_deleted).sum()
-    }
-}
-
-/// What one step did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepReport {
-    #[serde(serialize_with = "step_word")]
-    pub step: PostStep,
-    /// Rows inserted or changed (unchanged rows are not rewritten).
-    pub rows_written: u64,
-    /// Rows removed: items that no longer match, dropped recommendations, capped reviews.
-    pub rows_deleted: u64,
-    /// Things the user should know that did not stop the step.
-    pub warnings: Vec<String>,
-    pub detail: StepDetail,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepDetail {
-    CulturalLists(CulturalListsReport),
-    CriScores(CriReport),
-    Recommendations(RecommendationsReport),
-    Reviews(ReviewsReport),
-}
-
-fn step_word<S: Serializer>(step: &PostStep, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(step.as_str())
-}
-
-impl StepReport {
-    pub(super) fn cultural_lists(
-        report: CulturalListsReport,
-        written: u64,
-        deleted: u64,
-        warnings: Vec<String>,
-    ) -> Self {
-        StepReport {
-            step: PostStep::CulturalLists,
-            rows_written: written,
-            rows_deleted: deleted,
-            warnings,
-            detail: StepDetail::CulturalLists(report),
-        }
-    }
-
-    pub(super) fn cri_scores(report: CriReport, written: u64) -> Self {
-        StepReport {
-            step: PostStep::CriScores,
-            rows_written: written,
-            rows_deleted: 0,
-            warnings: Vec::new(),
-            detail: StepDetail::CriScores(report),
-        }
-    }
-
-    pub(super) fn recommendations(
-        report: RecommendationsReport,
-        written: u64,
-        deleted: u64,
-    ) -> Self {
-        StepReport {
-            step: PostStep::Recommendations,
-            rows_written: written,
-            rows_deleted: deleted,
-            warnings: Vec::new(),
-            detail: StepDetail::Recommendations(report),
-        }
-    }
-
-    pub(super) fn reviews(report: ReviewsReport, deleted: u64) -> Self {
-        StepReport {
-            step: PostStep::Reviews,
-            rows_written: 0,
-            rows_deleted: deleted,
-            warnings: Vec::new(),
-            detail: StepDetail::Reviews(report),
-        }
-    }
-}
-
-/// One line for a status message: `cri_scores: 200 movies scored (mean confidence 0.81) …`.
-impl fmt::Display for StepReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.step.as_str())?;
-        match &self.detail {
-            StepDetail::CulturalLists(r) => write!(
-                f,
-                "{} lists, {} of {} items matched, {} not in the database, {} ambiguous",
-                r.lists.len(),
-                r.matched(),
-                r.items(),
-                r.not_in_database(),
-                r.ambiguous()
-            )?,
-            StepDetail::CriScores(r) => write!(
-                f,
-                "{} movies scored (formula {}, mean {:.1}, mean confidence {:.2})",
-                r.movies_scored, r.formula_version, r.mean_overall, r.mean_confidence
-            )?,
-            StepDetail::Recommendations(r) => write!(
-                f,
-                "{} TMDB links resolved ({} linked, {} to movies not imported), {} computed \
-                 recommendations for {} movies",
-                r.links_resolved,
-                r.links_total_resolved,
-                r.links_unresolved,
-                r.computed_pairs,
-                r.movies_with_computed
-            )?,
-            StepDetail::Reviews(r) => write!(
-                f,
-                "{} movies with reviews, {} kept, {} removed (at most {} per movie)",
-                r.movies_with_reviews, r.reviews_kept, r.reviews_removed, r.per_movie
-            )?,
-        }
-        write!(
-            f,
-            "; {} rows written, {} removed",
-            self.rows_written, self.rows_deleted
-        )
-    }
 }
 
 /// The CRI parameters a plan's settings give.
@@ -227,10 +85,21 @@ pub async fn execute(
     for &step in &stage.steps {
         progress(PostEvent::Started { step });
         let done = match step {
-            PostStep::CulturalLists => cultural::run(db, &lists).await?,
-            PostStep::CriScores => scores::run(db, &cri, computed_at).await?,
-            PostStep::Recommendations => recommend::run(db, similarity).await?,
-            PostStep::Reviews => reviews::run(db, stage.reviews.per_movie).await?,
+            PostStep::CulturalLists => {
+                let (report, rows, warnings) = cultural::run(db, &lists).await?;
+                StepReport::cultural_lists(report, rows, warnings)
+            }
+            PostStep::CriScores => {
+                let (report, rows) = scores::run(db, &cri, computed_at).await?;
+                StepReport::cri_scores(report, rows)
+            }
+            PostStep::Recommendations => {
+                let (report, rows) = recommend::run(db, similarity).await?;
+                StepReport::recommendations(report, rows)
+            }
+            PostStep::Reviews => {
+                StepReport::reviews(reviews::run(db, stage.reviews.per_movie).await?)
+            }
         };
         progress(PostEvent::Finished { report: &done });
         report.steps.push(done);

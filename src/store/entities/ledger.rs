@@ -48,3 +48,13 @@ pub mod import_items {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// How popctl writes `import_items`: its natural key.
+
+impl crate::store::sql::NaturalKey for import_items::Entity {
+    const KEY: &'static [import_items::Column] = &[
+        import_items::Column::RunId,
+        import_items::Column::Stage,
+        import_items::Column::ItemKey,
+    ];
+}

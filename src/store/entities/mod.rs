@@ -12,11 +12,14 @@ mod reference;
 pub use curation::{cri_scores, curated_lists, movie_list_items};
 pub use ledger::{import_items, import_runs};
 pub use movie::{movie_raw_json, movies};
+pub(crate) use parts::MovieRows;
 pub use parts::{
-    external_ratings, movie_credits, movie_enrichment, movie_genres, movie_keywords,
-    movie_production_companies, movie_production_countries, movie_recommendations,
-    movie_release_dates, movie_spoken_languages, movie_videos, reviews,
+    external_ratings, movie_alternative_titles, movie_credits, movie_enrichment, movie_genres,
+    movie_images, movie_keywords, movie_production_companies, movie_production_countries,
+    movie_recommendations, movie_release_dates, movie_spoken_languages, movie_translations,
+    movie_videos, reviews,
 };
+pub(crate) use reference::{Provenance, SharedTable};
 pub use reference::{
     collections, cultural_authorities, external_sources, genres, keywords, people,
     production_companies, production_countries, spoken_languages,

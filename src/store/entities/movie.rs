@@ -91,3 +91,85 @@ pub mod movie_raw_json {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// How popctl writes these tables: each one's natural key, and its rows from `store::bundle`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+
+use crate::store::bundle::{MovieData, OmdbRecord};
+use crate::store::sql::NaturalKey;
+
+impl NaturalKey for movies::Entity {
+    const KEY: &'static [movies::Column] = &[movies::Column::TmdbId];
+}
+
+impl movies::ActiveModel {
+    /// The columns of the movie that come from TMDB, stamped `now`; OMDb's are left alone.
+    pub(crate) fn from_tmdb(m: &MovieData, collection_id: Option<i64>, now: DateTime<Utc>) -> Self {
+        movies::ActiveModel {
+            tmdb_id: Set(m.tmdb_id),
+            imdb_id: Set(m.imdb_id.clone()),
+            title: Set(m.title.clone()),
+            original_title: Set(m.original_title.clone()),
+            original_language: Set(m.original_language.clone()),
+            overview: Set(m.overview.clone()),
+            tagline: Set(m.tagline.clone()),
+            status: Set(m.status.clone()),
+            release_date: Set(m.release_date),
+            runtime: Set(m.runtime),
+            budget: Set(m.budget),
+            revenue: Set(m.revenue),
+            popularity: Set(m.popularity),
+            vote_average: Set(m.vote_average),
+            vote_count: Set(m.vote_count),
+            adult: Set(m.adult),
+            homepage: Set(m.homepage.clone()),
+            poster_path: Set(m.poster_path.clone()),
+            backdrop_path: Set(m.backdrop_path.clone()),
+            collection_id: Set(collection_id),
+            origin_country: Set(m.origin_country.as_ref().map(|c| c.join(","))),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
+impl movies::ActiveModel {
+    /// The columns of the movie that come from OMDb, stamped `now`; TMDB's are left alone.
+    pub(crate) fn from_omdb(record: &OmdbRecord, now: DateTime<Utc>) -> Self {
+        let awards = record.awards;
+        let count = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+        movies::ActiveModel {
+            rated: Set(record.rated.clone()),
+            awards_text: Set(record.awards_text.clone()),
+            oscar_wins: Set(count(awards.map(|a| a.oscar_wins))),
+            oscar_nominations: Set(count(awards.map(|a| a.oscar_nominations))),
+            award_wins: Set(count(awards.map(|a| a.total_wins))),
+            award_nominations: Set(count(awards.map(|a| a.total_nominations))),
+            box_office_usd: Set(record.box_office_usd),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for movie_raw_json::Entity {
+    const KEY: &'static [movie_raw_json::Column] = &[
+        movie_raw_json::Column::MovieId,
+        movie_raw_json::Column::Source,
+    ];
+}
+
+impl movie_raw_json::ActiveModel {
+    pub(crate) fn new(movie_id: i64, source: &str, body: &str, now: DateTime<Utc>) -> Self {
+        movie_raw_json::ActiveModel {
+            movie_id: Set(movie_id),
+            source: Set(source.to_owned()),
+            body: Set(body.to_owned()),
+            fetched_at: Set(now),
+            ..Default::default()
+        }
+    }
+}

@@ -204,3 +204,175 @@ pub mod cultural_authorities {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// How popctl writes these tables: each one's natural key, and its rows from what the store is
+// given (`store::bundle`, the seed files). `store::save` says why shared rows carry whose copy
+// they are.
+
+use sea_orm::ActiveValue::Set;
+
+use crate::lists::AuthorityKind;
+use crate::store::bundle;
+use crate::store::sql::NaturalKey;
+
+/// Whose copy of a shared row a write is: the run saving it (`import_runs.id`, 0 outside a
+/// run) and the TMDB id of the movie that carried it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Provenance {
+    pub run: i64,
+    pub movie_tmdb_id: i64,
+}
+
+/// A table of rows shared between movies, which keeps one movie's copy of each row and
+/// records whose (see `store::save`).
+pub(crate) trait SharedTable: NaturalKey {
+    /// The run that saved the copy.
+    const SRC_RUN: Self::Column;
+    /// The TMDB id of the movie that carried it.
+    const SRC_MOVIE: Self::Column;
+}
+
+/// Declares a shared table's natural key and its provenance columns.
+macro_rules! shared_table {
+    ($module:ident, $key:ident) => {
+        impl NaturalKey for $module::Entity {
+            const KEY: &'static [$module::Column] = &[$module::Column::$key];
+        }
+
+        impl SharedTable for $module::Entity {
+            const SRC_RUN: $module::Column = $module::Column::SrcRun;
+            const SRC_MOVIE: $module::Column = $module::Column::SrcMovieTmdbId;
+        }
+    };
+}
+
+shared_table!(collections, TmdbId);
+shared_table!(genres, TmdbId);
+shared_table!(keywords, TmdbId);
+shared_table!(people, TmdbId);
+shared_table!(production_companies, TmdbId);
+shared_table!(production_countries, Iso31661);
+shared_table!(spoken_languages, Iso6391);
+
+impl collections::ActiveModel {
+    pub(crate) fn copy(c: &bundle::Collection, src: Provenance) -> Self {
+        collections::ActiveModel {
+            tmdb_id: Set(c.tmdb_id),
+            name: Set(c.name.clone()),
+            poster_path: Set(c.poster_path.clone()),
+            backdrop_path: Set(c.backdrop_path.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl genres::ActiveModel {
+    pub(crate) fn copy(g: &bundle::Genre, src: Provenance) -> Self {
+        genres::ActiveModel {
+            tmdb_id: Set(g.tmdb_id),
+            name: Set(g.name.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+
+    /// A genre from the seed's genre list, which carries no copy of a movie.
+    pub(crate) fn seeded(tmdb_id: i64, name: String) -> Self {
+        genres::ActiveModel {
+            tmdb_id: Set(tmdb_id),
+            name: Set(name),
+            ..Default::default()
+        }
+    }
+}
+
+impl keywords::ActiveModel {
+    pub(crate) fn copy(k: &bundle::Keyword, src: Provenance) -> Self {
+        keywords::ActiveModel {
+            tmdb_id: Set(k.tmdb_id),
+            name: Set(k.name.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl people::ActiveModel {
+    pub(crate) fn copy(p: &bundle::Person, src: Provenance) -> Self {
+        people::ActiveModel {
+            tmdb_id: Set(p.tmdb_id),
+            name: Set(p.name.clone()),
+            original_name: Set(p.original_name.clone()),
+            gender: Set(p.gender),
+            known_for_department: Set(p.known_for_department.clone()),
+            profile_path: Set(p.profile_path.clone()),
+            popularity: Set(p.popularity),
+            adult: Set(p.adult),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl production_companies::ActiveModel {
+    pub(crate) fn copy(c: &bundle::Company, src: Provenance) -> Self {
+        production_companies::ActiveModel {
+            tmdb_id: Set(c.tmdb_id),
+            name: Set(c.name.clone()),
+            logo_path: Set(c.logo_path.clone()),
+            origin_country: Set(c.origin_country.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl production_countries::ActiveModel {
+    pub(crate) fn copy(c: &bundle::Country, src: Provenance) -> Self {
+        production_countries::ActiveModel {
+            iso_3166_1: Set(c.iso_3166_1.clone()),
+            name: Set(c.name.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl spoken_languages::ActiveModel {
+    pub(crate) fn copy(l: &bundle::Language, src: Provenance) -> Self {
+        spoken_languages::ActiveModel {
+            iso_639_1: Set(l.iso_639_1.clone()),
+            name: Set(l.name.clone()),
+            english_name: Set(l.english_name.clone()),
+            src_run: Set(src.run),
+            src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for external_sources::Entity {
+    const KEY: &'static [external_sources::Column] = &[external_sources::Column::Name];
+}
+
+impl NaturalKey for cultural_authorities::Entity {
+    const KEY: &'static [cultural_authorities::Column] = &[cultural_authorities::Column::Name];
+}
+
+impl cultural_authorities::ActiveModel {
+    pub(crate) fn new(name: &str, kind: AuthorityKind, trust: f64) -> Self {
+        cultural_authorities::ActiveModel {
+            name: Set(name.to_owned()),
+            kind: Set(kind.as_str().to_owned()),
+            trust: Set(trust),
+            ..Default::default()
+        }
+    }
+}

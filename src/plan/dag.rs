@@ -12,13 +12,13 @@ use crate::plan::{FetchSelection, Plan, StageKind, units};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum DagError {
     #[error("stage `{stage}` needs `{need}`, which does not exist")]
-    #[diagnostic(code(popctl::dag::unknown_need))]
+    #[diagnostic(code(popctl::plan::dag::unknown_need))]
     UnknownNeed { stage: String, need: String },
     #[error("dependency cycle: {}", cycle_text(.path))]
-    #[diagnostic(code(popctl::dag::cycle))]
+    #[diagnostic(code(popctl::plan::dag::cycle))]
     Cycle { path: Vec<String> },
     #[error("two stages are named `{0}`")]
-    #[diagnostic(code(popctl::dag::duplicate))]
+    #[diagnostic(code(popctl::plan::dag::duplicate))]
     Duplicate(String),
 }
 
