@@ -14,6 +14,10 @@
 //!    not stored: the steps never read them, and leaving them out keeps the fill short.
 //!    `RUST_LOG=popctl=debug` adds the phases of the recommendations step.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench prepares and reads back its database by SQL"
+)]
 #![allow(clippy::print_stdout, clippy::unwrap_used)] // a benchmark reports on stdout
 
 use std::sync::Mutex;

@@ -16,6 +16,10 @@
 //! (`scripts/with-pg cargo bench --bench run`) the scale runs also go to PostgreSQL. Prints
 //! figures; asserts nothing about time.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench prepares and reads back its database by SQL"
+)]
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

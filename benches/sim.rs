@@ -5,6 +5,10 @@
 //! scenario (default 40,000), `SIM_BENCH_CONCURRENCY` the concurrent requests (default 64).
 //! Client and server share the machine's cores, so these are lower bounds for the server.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench drives the simulator with plain clients, to measure the server alone"
+)]
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::sync::Arc;

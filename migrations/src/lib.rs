@@ -3,6 +3,11 @@
 //! Migrations own their identifiers and never import the application's entities, so an old
 //! migration keeps meaning what it meant when it was written.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "migrations are where SQL is written as text (clippy.toml keeps it to them and store)"
+)]
+
 pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 
 use crate::plan::{self, Code, Interpolated, LoadOptions, PlanDiagnostic, PlanErrors, ResetScope};
 use crate::report::Shell;
@@ -184,18 +184,7 @@ async fn status(db: &DatabaseConnection, shown: &str, shell: &Shell) -> Result<(
         out.push_str("rows:\n");
         let counted = rows.insert(BTreeMap::new());
         for table in COUNTED {
-            let row = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    format!("SELECT COUNT(*) FROM {table}"),
-                ))
-                .await
-                .map_err(StoreError::query(format!("counting {table}")))?;
-            let n = row
-                .map(|r| r.try_get_by_index::<i64>(0))
-                .transpose()
-                .map_err(StoreError::query(format!("counting {table}")))?
-                .unwrap_or(0);
+            let n = store::row_count(db, table).await?;
             out.push_str(&format!("  {table:<20} {n:>9}\n"));
             counted.insert(table.to_owned(), u64::try_from(n).unwrap_or(0));
         }

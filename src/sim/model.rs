@@ -1,5 +1,5 @@
 //! The bodies the simulator serves, as typed values: field names, order and JSON types follow
-//! the recorded TMDB and OMDb bodies in `../shared/fixtures` (the newest recordings where they
+//! the recorded TMDB and OMDb bodies in `tests/fixtures` (the newest recordings where they
 //! differ). Tests and the runner's end-to-end checks read these types straight from
 //! [`Catalog`](super::Catalog) to compare what was imported with what was served.
 

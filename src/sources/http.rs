@@ -337,6 +337,10 @@ fn limiter_for(rate: Rate) -> DefaultDirectRateLimiter {
 impl SourceClient {
     /// Builds the client for `config`. `api_key` is the resolved key (the plan keeps unset
     /// variables unresolved; the runner resolves them and reports a missing one by name).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that builds an upstream HTTP client (clippy.toml)"
+    )]
     pub fn new(config: &SourceConfig, api_key: Option<Secret>) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)

@@ -293,6 +293,22 @@ pub async fn schema_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)
         .collect())
 }
 
+/// How many rows `table` (one of popctl's, named by the caller, not by input) has.
+pub async fn row_count(db: &DatabaseConnection, table: &str) -> Result<i64, StoreError> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {}", quote_ident(table)),
+        ))
+        .await
+        .map_err(StoreError::query(format!("counting {table}")))?;
+    Ok(row
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()
+        .map_err(StoreError::query(format!("counting {table}")))?
+        .unwrap_or(0))
+}
+
 /// `Ok` when every migration is applied, so the tables are the ones popctl reads; otherwise an
 /// error saying whether the schema is missing altogether or behind. `url` names the database.
 pub async fn require_schema(db: &DatabaseConnection, url: &str) -> Result<(), StoreError> {

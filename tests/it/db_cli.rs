@@ -3,6 +3,10 @@
 //! changes the digest and the hash of its table alone, and a database that is missing or not
 //! popctl's is a clear error that creates and changes nothing.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)]
 
 use sea_orm::{ConnectionTrait, Statement};

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use popctl::sources::omdb::awards;
 use popctl::stages::post::cri::{
@@ -15,16 +15,6 @@ use popctl::stages::post::similarity::{MovieFeatures, SimilarityParams, similar_
 use serde_json::Value;
 
 use crate::support;
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a readable directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn read_json(path: &Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -63,11 +53,8 @@ fn omdb_inputs(body: &Value) -> CriInputs {
 
 #[test]
 fn cri_of_every_omdb_movie_fixture_is_in_range_and_missing_scores_lower_confidence() {
-    let Some(fixtures) = support::fixtures_dir() else {
-        return;
-    };
     let cri = Cri::new(CriParams::default(), 2025).unwrap();
-    let files = json_files(&fixtures.join("omdb/movie"));
+    let files = support::fixture_files("omdb/movie");
     assert!(files.len() >= 20, "expected the OMDb movie fixtures");
     for path in files {
         let body = read_json(&path);
@@ -93,9 +80,7 @@ fn cri_of_every_omdb_movie_fixture_is_in_range_and_missing_scores_lower_confiden
 /// `docs/cri.md` says its example comes from two fixtures; rebuild it from them.
 #[test]
 fn the_worked_example_of_the_docs_comes_from_the_fixtures() {
-    let Some(fixtures) = support::fixtures_dir() else {
-        return;
-    };
+    let fixtures = support::fixtures_dir();
     let omdb =
         read_json(&fixtures.join("omdb/movie/tt0088763-back-to-the-future__by-title__ivxsm.json"));
     let tmdb = read_json(&fixtures.join("tmdb/movie_details/105-back-to-the-future__pjones.json"));
@@ -139,14 +124,14 @@ fn the_worked_example_of_the_docs_comes_from_the_fixtures() {
 
 /// Genres, keywords, cast and crew of every TMDB detail fixture that has any, one per movie
 /// (the first file, by name, of each id).
-fn tmdb_features(fixtures: &Path) -> Vec<MovieFeatures> {
+fn tmdb_features() -> Vec<MovieFeatures> {
     let ids = |v: &Value| -> Vec<i64> {
         v.as_array()
             .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
             .unwrap_or_default()
     };
     let mut by_id = BTreeMap::new();
-    for path in json_files(&fixtures.join("tmdb/movie_details")) {
+    for path in support::fixture_files("tmdb/movie_details") {
         let body = read_json(&path);
         let Some(id) = body["id"].as_i64() else {
             continue;
@@ -185,10 +170,7 @@ fn jaccard(a: &[i64], b: &[i64]) -> f64 {
 
 #[test]
 fn recommendations_among_the_tmdb_fixtures_score_as_the_formula_says() {
-    let Some(fixtures) = support::fixtures_dir() else {
-        return;
-    };
-    let movies = tmdb_features(&fixtures);
+    let movies = tmdb_features();
     assert!(movies.len() >= 20, "expected the TMDB detail fixtures");
     assert!(
         movies
@@ -372,13 +354,10 @@ const AWARDS_BY_HAND: &[(&str, [u32; 4])] = &[
 
 #[test]
 fn every_awards_value_of_the_omdb_fixtures_parses_to_its_counts() {
-    let Some(fixtures) = support::fixtures_dir() else {
-        return;
-    };
     let by_hand: BTreeMap<&str, [u32; 4]> = AWARDS_BY_HAND.iter().copied().collect();
     let mut seen = BTreeSet::new();
     for sub in ["omdb/movie", "omdb/series", "omdb/episode"] {
-        for path in json_files(&fixtures.join(sub)) {
+        for path in support::fixture_files(sub) {
             let body = read_json(&path);
             let Some(text) = body["Awards"].as_str() else {
                 continue;

@@ -5,6 +5,10 @@
 //! second fetch, computed recommendations scored as the formula says, reviews capped, and every
 //! step idempotent (the database digest does not move on a rerun).
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

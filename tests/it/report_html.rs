@@ -3,6 +3,10 @@
 //! parsed as XML to check its structure, searched for anything it would load, and, where
 //! `/usr/bin/chromium` exists, loaded in headless Chromium.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::path::Path;

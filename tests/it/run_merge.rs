@@ -3,6 +3,10 @@
 //! database although the simulator's movies carry disagreeing copies of the people, companies
 //! and collections they share, as TMDB's cached bodies do.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};

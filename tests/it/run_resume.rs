@@ -2,6 +2,10 @@
 //! final database must equal that of an uninterrupted run, on SQLite and PostgreSQL), Ctrl-C,
 //! a plan changed under `--resume`, and keys that never reach any output.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader};

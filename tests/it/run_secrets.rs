@@ -2,6 +2,10 @@
 //! stderr (logs at trace level included), not the report file, not the report in
 //! `import_runs`, not the stored raw bodies, even when the API echoes the key in its bodies.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests call the simulator with a plain client and read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)]
 
 use popctl::sim::{Catalog, Faults, ListKind, SandboxConfig};

@@ -1,6 +1,10 @@
 //! Helpers for the `popctl run` tests: a simulator in the test process, a temporary folder for
 //! databases, plans and reports, and the real `popctl` binary pointed at both.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(dead_code)] // each test module uses a different subset
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 

@@ -4,6 +4,10 @@
 //! the server; an unreachable server is named within the connect timeout; a run needs only the
 //! keys its stages use. On SQLite and PostgreSQL where both apply.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! The sandbox over real loopback HTTP: auth, paging, append_to_response, determinism, rate
 //! limits, the OMDb quota, every fault kind, the steering API and the stats it reports.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests call the simulator with a plain client, as any HTTP client would"
+)]
 // Test helpers panic with the failure in hand, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 

@@ -1,5 +1,5 @@
 //! Fidelity: the sandbox's bodies have the shape of the real ones recorded in
-//! `../shared/fixtures` (skipped loudly when that folder is absent, failing under `CI=true`).
+//! `tests/fixtures`.
 //!
 //! A body's *shape* is the set of its key paths (`$.credits.cast[].name`) with the JSON types
 //! seen at each (`null`, `bool`, `int`, `float`, `string`, `array`, `object`). For each kind of
@@ -194,6 +194,10 @@ fn read(dir: &Path, sub: &str, name_has: &[&str]) -> Vec<Value> {
         })
         .collect();
     files.sort();
+    assert!(
+        !files.is_empty(),
+        "no fixture in {sub} whose name has one of {name_has:?}"
+    );
     files
         .iter()
         .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
@@ -328,7 +332,7 @@ fn compare_part(
 
 #[tokio::test]
 async fn details_and_every_appended_part_have_the_recorded_shapes() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let s = start().await;
     let c = client();
     let nullable = nullable_keys(&dir, "tmdb");
@@ -386,7 +390,7 @@ async fn details_and_every_appended_part_have_the_recorded_shapes() {
 
 #[tokio::test]
 async fn standalone_parts_have_the_recorded_shapes() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let s = start().await;
     let c = client();
     let nullable = nullable_keys(&dir, "tmdb");
@@ -423,7 +427,7 @@ async fn standalone_parts_have_the_recorded_shapes() {
 
 #[tokio::test]
 async fn lists_and_meta_endpoints_have_the_recorded_shapes() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let s = start().await;
     let c = client();
     let imdb: Vec<String> = s
@@ -523,7 +527,7 @@ async fn lists_and_meta_endpoints_have_the_recorded_shapes() {
 
 #[tokio::test]
 async fn omdb_movies_and_searches_have_the_recorded_shapes() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let s = start().await;
     let c = client();
     let mut movies = Vec::new();
@@ -572,7 +576,7 @@ async fn omdb_movies_and_searches_have_the_recorded_shapes() {
 
 #[tokio::test]
 async fn every_error_body_has_the_recorded_shape_and_status() {
-    let Some(dir) = fixtures_dir() else { return };
+    let dir = fixtures_dir();
     let s = start().await;
     let c = client();
     let unknown_imdb = (0..100)
@@ -653,6 +657,7 @@ async fn every_error_body_has_the_recorded_shape_and_status() {
             .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
             .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
             .collect();
+        assert!(!real.is_empty(), "no fixture in {sub} named {prefix}*");
         let (got, v) = get_json(&c, url).await;
         assert_eq!(got, *status, "{prefix}: {url}");
         problems.extend(compare(

@@ -3,6 +3,10 @@
 //! older popctl wrote as text), the indexes an app's queries use, and sources that leave raw
 //! bodies out.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)]
 
 use migration::{Migrator, MigratorTrait};

@@ -1,6 +1,10 @@
 //! Databases for the store tests: SQLite in memory, a SQLite file, and a fresh PostgreSQL
 //! database per test (so tests run in parallel), all migrated.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the database back, and break it on purpose, by SQL as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
 use std::future::Future;
@@ -144,16 +148,7 @@ pub(crate) use on_every_backend;
 
 /// Every real TMDB details body: (file name, bytes), by file name.
 pub fn details_fixtures() -> Vec<(String, Vec<u8>)> {
-    let Some(dir) = support::fixtures_dir() else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("tmdb/movie_details"))
-        .expect("tmdb/movie_details")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    support::fixture_files("tmdb/movie_details")
         .into_iter()
         .map(|p| {
             let name = p.file_name().expect("name").to_string_lossy().into_owned();

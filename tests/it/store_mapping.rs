@@ -1,4 +1,4 @@
-//! Every real body in ../shared/fixtures maps: TMDB details into bundles whose parts match the
+//! Every real body in tests/fixtures maps: TMDB details into bundles whose parts match the
 //! JSON, OMDb titles into records (N/A, runtime, dates, box office, votes, ratings in any order
 //! or missing or absent), OMDb errors into the right answer, and every Awards text parses.
 
@@ -12,16 +12,7 @@ use crate::store_db::details_fixtures;
 use crate::support;
 
 fn json_files(sub: &str) -> Vec<(String, Vec<u8>)> {
-    let Some(dir) = support::fixtures_dir() else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = std::fs::read_dir(dir.join(sub))
-        .unwrap_or_else(|e| panic!("{sub}: {e}"))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    support::fixture_files(sub)
         .into_iter()
         .map(|p| {
             (
@@ -203,9 +194,7 @@ fn every_omdb_title_body_maps() {
             assert_eq!(record.awards.is_none(), na("Awards"), "{name}: Awards");
         }
     }
-    if support::fixtures_dir().is_some() {
-        assert_eq!(seen, 37, "30 movies, 5 series, 2 episodes");
-    }
+    assert_eq!(seen, 37, "30 movies, 5 series, 2 episodes");
 }
 
 #[test]
@@ -228,9 +217,7 @@ fn every_awards_text_parses_completely() {
             }
         }
     }
-    if support::fixtures_dir().is_some() {
-        assert!(texts >= 35, "{texts}");
-    }
+    assert!(texts >= 35, "{texts}");
 }
 
 #[test]

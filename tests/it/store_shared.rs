@@ -307,9 +307,10 @@ async fn person_copy(t: &TestDb, id: i64) -> (i64, i64, Option<f64>) {
 /// A later run's copy wins whichever movie carries it; within a run the lower movie id does;
 /// a movie saved again replaces its own copy, unless the new one has fewer columns filled.
 async fn a_later_run_brings_its_copies(t: TestDb) {
-    let Some(base) = richest_bundles().into_iter().find(|b| b.tmdb_id() == 607) else {
-        return;
-    };
+    let base = richest_bundles()
+        .into_iter()
+        .find(|b| b.tmdb_id() == 607)
+        .expect("the fixture of Men in Black (607)");
     // A person with a photo and a popularity, whom variant 3 credits with another popularity
     // and the same columns filled.
     let person = base.credits.as_ref().unwrap()[0].person.clone();
@@ -388,11 +389,12 @@ async fn a_later_run_brings_its_copies(t: TestDb) {
 on_every_backend!(a_later_run_brings_its_copies);
 
 /// The body of a real fixture whose name starts with `prefix`, as JSON.
-fn fixture_json(prefix: &str) -> Option<Value> {
-    details_fixtures()
+fn fixture_json(prefix: &str) -> Value {
+    let (_, body) = details_fixtures()
         .into_iter()
         .find(|(n, _)| n.starts_with(prefix))
-        .map(|(_, body)| serde_json::from_slice(&body).unwrap())
+        .unwrap_or_else(|| panic!("no tmdb/movie_details fixture named {prefix}*"));
+    serde_json::from_slice(&body).unwrap()
 }
 
 fn bundle_of(json: &Value) -> MovieBundle {
@@ -414,9 +416,7 @@ async fn credit_counts(t: &TestDb, tmdb_id: i64) -> (i64, i64) {
 /// and says how many got a fallback key; saving it again changes nothing; a credit id another
 /// movie repeats takes nothing from that movie.
 async fn credits_without_distinct_ids_are_kept_and_counted(t: TestDb) {
-    let Some(mut json) = fixture_json("607-") else {
-        return;
-    };
+    let mut json = fixture_json("607-");
     let cast = json["credits"]["cast"].as_array_mut().unwrap();
     let (cast_len, kept_id) = (cast.len() as i64, cast[10]["credit_id"].clone());
     for c in &mut cast[0..3] {
@@ -487,19 +487,18 @@ async fn credits_without_distinct_ids_are_kept_and_counted(t: TestDb) {
     assert_eq!(credit_counts(&t, id).await, (cast_len - 1, crew_len));
 
     // A legacy body: no credit has an id.
-    if let Some(json) = fixture_json("87421-") {
-        let legacy = bundle_of(&json);
-        let stats = t.save(&legacy).await;
-        let listed = |part: &str| json["credits"][part].as_array().unwrap().len() as i64;
-        assert_eq!(
-            credit_counts(&t, legacy.tmdb_id()).await,
-            (listed("cast"), listed("crew"))
-        );
-        assert_eq!(
-            stats.fallback_credits as i64,
-            listed("cast") + listed("crew")
-        );
-        assert_eq!(t.save(&legacy).await.deleted, 0);
-    }
+    let json = fixture_json("87421-");
+    let legacy = bundle_of(&json);
+    let stats = t.save(&legacy).await;
+    let listed = |part: &str| json["credits"][part].as_array().unwrap().len() as i64;
+    assert_eq!(
+        credit_counts(&t, legacy.tmdb_id()).await,
+        (listed("cast"), listed("crew"))
+    );
+    assert_eq!(
+        stats.fallback_credits as i64,
+        listed("cast") + listed("crew")
+    );
+    assert_eq!(t.save(&legacy).await.deleted, 0);
 }
 on_every_backend!(credits_without_distinct_ids_are_kept_and_counted);

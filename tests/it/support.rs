@@ -5,21 +5,23 @@
 
 use std::path::PathBuf;
 
-/// `../shared/fixtures` beside the project, or `None` (after a loud message) when this checkout
-/// has no `shared/` next to it. Under `CI=true` a missing folder fails instead.
-pub fn fixtures_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "../shared/fixtures is missing under CI=true"
-    );
-    eprintln!(
-        "\n!!! SKIPPED: ../shared/fixtures not found beside the project; fixture tests did not run !!!\n"
-    );
-    None
+/// `tests/fixtures`: the recorded TMDB and OMDb bodies (see its `PROVENANCE.md`).
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The `.json` files directly in `tests/fixtures/<sub>`, sorted; panics when there are none, so
+/// that no test passes by testing zero files.
+pub fn fixture_files(sub: &str) -> Vec<PathBuf> {
+    let dir = fixtures_dir().join(sub);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .json fixture in {}", dir.display());
+    files
 }
 
 /// The PostgreSQL server URL for tests (`POPCTL_TEST_PG`, set by `scripts/test`), or `None`
