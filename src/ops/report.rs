@@ -101,8 +101,7 @@ async fn recorded(url: &str, id: i64) -> Result<(RunReport, Vec<Item>), ReportEr
         None => Ok(None),
     };
     if matches!(found, Ok(None))
-        && let Some(next) = store::NextDb::beside(url, live.as_ref()).await?
-        && next.exists(live.as_ref()).await?
+        && let Some(next) = store::NextDb::pending(url, live.as_ref()).await?
     {
         let db = next
             .open(live.as_ref(), &store::OpenOptions::default(), false)

@@ -290,12 +290,9 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
         has_run: false,
         json: None,
     };
-    let Some(next) = store::NextDb::beside(&opts.url, live).await? else {
+    let Some(next) = store::NextDb::pending(&opts.url, live).await? else {
         return Ok(none);
     };
-    if !next.exists(live).await? {
-        return Ok(none);
-    }
     let mut out = format!(
         "\na new database is being built beside this one ({}), not swapped in yet:\n",
         next.describe()

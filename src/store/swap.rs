@@ -96,6 +96,18 @@ impl NextDb {
         matches!(&self.place, Place::Sqlite { live, .. } if !live.exists())
     }
 
+    /// The new database beside `url` when one is there (a run that has not swapped yet), for
+    /// readers that look at it as well as at the live one.
+    pub async fn pending(
+        url: &str,
+        live: Option<&DatabaseConnection>,
+    ) -> Result<Option<NextDb>, StoreError> {
+        match NextDb::beside(url, live).await? {
+            Some(next) if next.exists(live).await? => Ok(Some(next)),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether a new database is there (from a run that has not swapped yet).
     pub async fn exists(&self, live: Option<&DatabaseConnection>) -> Result<bool, StoreError> {
         match (&self.place, live) {
