@@ -9,6 +9,7 @@ use super::database::is_local_database_url;
 use miette::Severity;
 
 use super::error::{Code, PlanDiagnostic};
+use super::keys;
 use super::model::*;
 use super::stage::Sketch;
 use super::suggest;
@@ -116,7 +117,7 @@ fn reset_order(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], dag: &Dag) {
             let at = if stage.needs.is_empty() {
                 cx.key_site(&stage.path)
             } else {
-                cx.key_site(&stage.path.key("needs"))
+                cx.key_site(&stage.path.key(keys::stage::NEEDS.name))
             };
             cx.push(
                 PlanDiagnostic::error(
@@ -160,7 +161,7 @@ fn enrich_upstream(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], stages: &[Option<St
             .filter(|a| by_name.get(a).is_some_and(|(s, _)| s.kind == Some("fetch")))
             .collect();
         if fetches.is_empty() {
-            let scope = sk.path.key("scope");
+            let scope = sk.path.key(keys::enrich::SCOPE.name);
             let at = cx.key_site(&scope).or_else(|| cx.key_site(&sk.path));
             cx.push(
                 PlanDiagnostic::error(
@@ -190,7 +191,7 @@ fn enrich_upstream(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], stages: &[Option<St
             if fetch.append.iter().any(|a| a == "external_ids") {
                 continue;
             }
-            let append = fsk.path.key("append");
+            let append = fsk.path.key(keys::fetch::APPEND.name);
             let at = cx.value_site(&append).or_else(|| cx.key_site(&fsk.path));
             cx.push(
                 PlanDiagnostic::warning(

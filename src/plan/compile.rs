@@ -9,7 +9,6 @@
 //! `checks`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,6 +17,10 @@ use miette::Severity;
 
 use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
+use super::keys::{
+    self, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT,
+    DEFAULT_TIMEOUT, DEFAULT_TTL, Key, Table, Ty,
+};
 use super::layer::{Layers, absolute};
 use super::model::*;
 use super::raw::{DATETIME_MARKER, KeyPath, SECRET_KEY, describe};
@@ -25,116 +28,10 @@ use super::suggest;
 use super::units;
 use crate::secret::{Secret, SecretUrl};
 
-/// Keys of each table of the plan format. `schema` is tested to describe exactly these.
-pub mod keys {
-    pub const TOP: &[&str] = &[
-        "plan", "database", "sources", "defaults", "stages", "data", "cache",
-    ];
-    pub const PLAN: &[&str] = &["name", "description", "extends"];
-    pub const DATABASE: &[&str] = &["url", "connect_timeout"];
-    pub const SOURCE: &[&str] = &[
-        "kind",
-        "api_key",
-        "base_url",
-        "rate",
-        "timeout",
-        "daily_quota",
-        "max_body",
-        "max_rate_limited_wait",
-        "store_raw",
-    ];
-    pub const DEFAULTS: &[&str] = &["retry"];
-    pub const RETRY: &[&str] = &["attempts", "backoff", "initial", "max", "jitter"];
-    pub const DATA: &[&str] = &["dir"];
-    pub const CACHE: &[&str] = &["mode", "dir", "ttl", "negative_ttl"];
-    pub const STAGE: &[&str] = &[
-        "kind",
-        "needs",
-        "enabled",
-        "concurrency",
-        "delay",
-        "retry",
-        "on_error",
-        "max_failures",
-        "streaming",
-    ];
-    pub const RESET: &[&str] = &["allow_remote", "mode", "scope"];
-    pub const SEED: &[&str] = &["sets"];
-    pub const FETCH: &[&str] = &[
-        "source",
-        "list",
-        "pages",
-        "ids",
-        "curated_list",
-        "append",
-        "sort_by",
-        "primary_release_year",
-        "with_genres",
-        "vote_count_gte",
-    ];
-    pub const DISCOVER_FILTERS: &[&str] = &[
-        "sort_by",
-        "primary_release_year",
-        "with_genres",
-        "vote_count_gte",
-    ];
-    pub const ENRICH: &[&str] = &["source", "scope", "retry_no_data"];
-    pub const POST_PROCESS: &[&str] = &[
-        "steps",
-        "cultural_lists",
-        "cri",
-        "recommendations",
-        "reviews",
-    ];
-    pub const CULTURAL_LISTS: &[&str] = &["lists"];
-    pub const CRI: &[&str] = &[
-        "weights",
-        "imdb_votes_full",
-        "tmdb_votes_full",
-        "popularity_full",
-        "classic_age_years",
-    ];
-    pub const CRI_WEIGHTS: &[&str] = &[
-        "timelessness",
-        "cultural_penetration",
-        "artistic_impact",
-        "institutional_recognition",
-        "public_reception",
-    ];
-    pub const RECOMMENDATIONS: &[&str] = &["top_n", "min_score", "weights"];
-    pub const RECOMMENDATION_WEIGHTS: &[&str] = &["genres", "keywords", "cast", "crew"];
-    pub const REVIEWS: &[&str] = &["per_movie"];
-
-    /// The kind-specific keys of each stage kind.
-    pub fn of_kind(kind: &str) -> &'static [&'static str] {
-        match kind {
-            "reset" => RESET,
-            "seed" => SEED,
-            "fetch" => FETCH,
-            "enrich" => ENRICH,
-            "post_process" => POST_PROCESS,
-            _ => &[],
-        }
-    }
-}
-
 /// Where `${…}` is expanded; elsewhere a `$` is just a character of a value that is then
 /// checked like any other.
 pub const INTERPOLATED_FIELDS: &str =
     "`database.url`, `sources.*.api_key` and `sources.*.base_url`";
-
-/// The database a plan uses when it names none: a SQLite file in the current directory.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://popctl-dev.db?mode=rwc";
-pub const DEFAULT_CONCURRENCY: u32 = 4;
-pub const MAX_CONCURRENCY: u32 = 256;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long one request may wait out 429 answers: long enough to ride out a server that is
-/// slower than the plan's rate for a while, short enough that a run against a source that
-/// never lets up ends with failed items instead of hanging.
-pub const DEFAULT_MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(600);
-pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
-pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
-pub const DEFAULT_DATA_DIR: &str = "data";
 
 fn int_of(v: &Value) -> Option<i128> {
     match v {
@@ -169,8 +66,13 @@ pub(crate) struct Tbl<'a> {
 }
 
 impl<'a> Tbl<'a> {
-    pub fn has(&self, key: &str) -> bool {
-        self.dict.contains_key(key)
+    pub fn has(&self, key: &Key) -> bool {
+        self.dict.contains_key(key.name)
+    }
+
+    /// Whether a key whose name is not declared ahead (a step's settings table) is set.
+    pub fn has_name(&self, name: &str) -> bool {
+        self.dict.contains_key(name)
     }
 }
 
@@ -233,7 +135,9 @@ impl<'a> Cx<'a> {
     }
 
     /// Reports the keys of `t` outside `allowed`. `what` names the table in the message.
-    pub fn check_keys(&mut self, t: Tbl<'_>, allowed: &[&str], what: &str) {
+    pub fn check_keys(&mut self, t: Tbl<'_>, table: &Table, what: &str) {
+        let allowed = table.names();
+        let allowed = allowed.as_slice();
         for key in t.dict.keys() {
             if allowed.contains(&key.as_str()) {
                 continue;
@@ -261,7 +165,8 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub fn string<'v>(&mut self, t: Tbl<'v>, key: &str) -> Option<(KeyPath, &'v str)> {
+    pub fn string<'v>(&mut self, t: Tbl<'v>, key: &Key) -> Option<(KeyPath, &'v str)> {
+        let key = key.name;
         let v = t.dict.get(key)?;
         let path = t.path.key(key);
         match v {
@@ -273,7 +178,8 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub fn bool(&mut self, t: Tbl<'_>, key: &str) -> Option<bool> {
+    pub fn bool(&mut self, t: Tbl<'_>, key: &Key) -> Option<bool> {
+        let key = key.name;
         let v = t.dict.get(key)?;
         match v {
             Value::Bool(_, b) => Some(*b),
@@ -284,7 +190,10 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub fn int(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<i128>) -> Option<i128> {
+    /// An integer within the key's limits.
+    pub fn int(&mut self, t: Tbl<'_>, key: &Key) -> Option<i128> {
+        let range = key.int_range();
+        let key = key.name;
         let v = t.dict.get(key)?;
         let path = t.path.key(key);
         let Some(n) = int_of(v) else {
@@ -304,40 +213,54 @@ impl<'a> Cx<'a> {
         Some(n)
     }
 
-    pub fn uint(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<u32>) -> Option<u32> {
-        let range = i128::from(*range.start())..=i128::from(*range.end());
-        self.int(t, key, range).and_then(|n| u32::try_from(n).ok())
+    /// An integer within the key's limits, which fit a `u32`.
+    pub fn uint(&mut self, t: Tbl<'_>, key: &Key) -> Option<u32> {
+        self.int(t, key).and_then(|n| u32::try_from(n).ok())
     }
 
-    /// A number (integer or float) in `range`.
-    pub fn float(&mut self, t: Tbl<'_>, key: &str, range: RangeInclusive<f64>) -> Option<f64> {
-        let v = t.dict.get(key)?;
-        let path = t.path.key(key);
+    /// An integer within the key's limits, which fit a `u64`.
+    pub fn ulong(&mut self, t: Tbl<'_>, key: &Key) -> Option<u64> {
+        self.int(t, key).and_then(|n| u64::try_from(n).ok())
+    }
+
+    /// A number (integer or float) within the key's limits.
+    pub fn float(&mut self, t: Tbl<'_>, key: &Key) -> Option<f64> {
+        let (min, max, above_min) = match key.ty {
+            Ty::Float {
+                min,
+                max,
+                above_min,
+            } => (min, max, above_min),
+            _ => (f64::NEG_INFINITY, f64::INFINITY, false),
+        };
+        let v = t.dict.get(key.name)?;
+        let path = t.path.key(key.name);
         let Some(f) = float_of(v) else {
             self.type_error(&path, v, "a number");
             return None;
         };
-        if !f.is_finite() || !range.contains(&f) {
-            let end = range.end().is_finite().then_some(*range.end());
-            self.out_of_range(
-                &path,
-                range_message(&path, range.start(), end, f),
-                "out of range",
-            );
-            return None;
-        }
-        Some(f)
+        let message = if !f.is_finite() || f < min || f > max {
+            let end = max.is_finite().then_some(max);
+            range_message(&path, &min, end, f)
+        } else if above_min && f == min {
+            format!("`{path}` must be above {min}, found {f}")
+        } else {
+            return Some(f);
+        };
+        self.out_of_range(&path, message, "out of range");
+        None
     }
 
-    /// A string that must be one of `allowed`.
+    /// A string that must be one of the key's words.
     pub fn word<'v>(
         &mut self,
         t: Tbl<'v>,
-        key: &str,
-        allowed: &[&str],
+        key: &Key,
         code: Code,
         what: &str,
     ) -> Option<(KeyPath, &'v str)> {
+        let allowed = key.words();
+        let allowed = allowed.as_slice();
         let (path, s) = self.string(t, key)?;
         if allowed.contains(&s) {
             return Some((path, s));
@@ -361,9 +284,10 @@ impl<'a> Cx<'a> {
     pub fn array<'v, T>(
         &mut self,
         t: Tbl<'v>,
-        key: &str,
+        key: &Key,
         mut item: impl FnMut(&mut Self, KeyPath, &'v Value) -> Option<T>,
     ) -> Option<Vec<(KeyPath, T)>> {
+        let key = key.name;
         let v = t.dict.get(key)?;
         let path = t.path.key(key);
         let Value::Array(_, items) = v else {
@@ -383,7 +307,7 @@ impl<'a> Cx<'a> {
     }
 
     /// An array of strings.
-    pub fn strings<'v>(&mut self, t: Tbl<'v>, key: &str) -> Option<Vec<(KeyPath, &'v str)>> {
+    pub fn strings<'v>(&mut self, t: Tbl<'v>, key: &Key) -> Option<Vec<(KeyPath, &'v str)>> {
         self.array(t, key, |cx, p, v| match v {
             Value::String(_, s) => Some(s.as_str()),
             other => {
@@ -393,15 +317,16 @@ impl<'a> Cx<'a> {
         })
     }
 
-    /// An array of words from `allowed`.
+    /// An array of the key's words.
     pub fn words<'v>(
         &mut self,
         t: Tbl<'v>,
-        key: &str,
-        allowed: &[&str],
+        key: &Key,
         code: Code,
         what: &str,
     ) -> Option<Vec<(KeyPath, &'v str)>> {
+        let allowed = key.words();
+        let allowed = allowed.as_slice();
         let items = self.strings(t, key)?;
         let mut ok = true;
         for (p, s) in &items {
@@ -446,7 +371,21 @@ impl<'a> Cx<'a> {
         none
     }
 
-    pub fn duration(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
+    /// A duration; a key of type `PositiveDuration` must also be longer than zero.
+    pub fn duration(&mut self, t: Tbl<'_>, key: &Key) -> Option<Duration> {
+        let d = self.duration_named(t, key.name)?;
+        if let Ty::PositiveDuration { zero } = key.ty
+            && d.is_zero()
+        {
+            let p = t.path.key(key.name);
+            self.out_of_range(&p, format!("`{p}` must be longer than zero"), zero);
+            return None;
+        }
+        Some(d)
+    }
+
+    /// A duration under a name the plan chose (a source's `ttl`).
+    pub fn duration_named(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
         self.unit(t, key, UnitKind {
             expected: "a duration like \"500ms\" or \"15s\"",
             code: Code::InvalidDuration,
@@ -456,23 +395,8 @@ impl<'a> Cx<'a> {
         })
     }
 
-    /// A duration that must be longer than zero (a timeout); zero is an error at its site.
-    pub fn positive_duration(&mut self, t: Tbl<'_>, key: &str) -> Option<Duration> {
-        let d = self.duration(t, key)?;
-        if d.is_zero() {
-            let p = t.path.key(key);
-            self.out_of_range(
-                &p,
-                format!("`{p}` must be longer than zero"),
-                "no time at all",
-            );
-            return None;
-        }
-        Some(d)
-    }
-
-    pub fn rate(&mut self, t: Tbl<'_>, key: &str) -> Option<Rate> {
-        self.unit(t, key, UnitKind {
+    pub fn rate(&mut self, t: Tbl<'_>, key: &Key) -> Option<Rate> {
+        self.unit(t, key.name, UnitKind {
             expected: "a rate like \"40/s\"",
             code: Code::InvalidRate,
             what: "rate",
@@ -481,8 +405,20 @@ impl<'a> Cx<'a> {
         })
     }
 
-    /// A size: an integer of bytes, or a string with a unit ("8MiB").
-    pub fn size(&mut self, t: Tbl<'_>, key: &str) -> Option<u64> {
+    /// A size: an integer of bytes, or a string with a unit ("8MiB"); never zero.
+    pub fn size(&mut self, t: Tbl<'_>, key: &Key) -> Option<u64> {
+        let size = self.size_named(t, key.name)?;
+        if let Ty::Size { zero } = key.ty
+            && size == 0
+        {
+            let p = t.path.key(key.name);
+            self.out_of_range(&p, format!("`{p}` must be larger than zero"), zero);
+            return None;
+        }
+        Some(size)
+    }
+
+    fn size_named(&mut self, t: Tbl<'_>, key: &str) -> Option<u64> {
         let v = t.dict.get(key)?;
         let path = t.path.key(key);
         if let Value::Num(..) = v {
@@ -561,7 +497,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A path relative to the plan file that wrote it (or the current directory).
-    pub fn path(&mut self, t: Tbl<'_>, key: &str) -> Option<PathBuf> {
+    pub fn path(&mut self, t: Tbl<'_>, key: &Key) -> Option<PathBuf> {
         let (path, s) = self.string(t, key)?;
         if s.trim().is_empty() {
             self.push(
@@ -727,7 +663,7 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
         path: &root_path,
         dict: &cx.layers.merged,
     };
-    cx.check_keys(top, keys::TOP, "the plan (top level)");
+    cx.check_keys(top, &keys::TOP, "the plan (top level)");
 
     let mut name = root_file
         .file_stem()
@@ -736,12 +672,14 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
     let mut description = None;
     if let Some((path, dict)) = sub_table(cx, top, "plan") {
         let t = Tbl { path: &path, dict };
-        cx.check_keys(t, keys::PLAN, "`[plan]`");
-        if let Some((_, n)) = cx.string(t, "name") {
+        cx.check_keys(t, &keys::PLAN, "`[plan]`");
+        if let Some((_, n)) = cx.string(t, &keys::plan::NAME) {
             name = n.to_owned();
         }
-        description = cx.string(t, "description").map(|(_, d)| d.to_owned());
-        if let Some((p, _)) = cx.string(t, "extends")
+        description = cx
+            .string(t, &keys::plan::DESCRIPTION)
+            .map(|(_, d)| d.to_owned());
+        if let Some((p, _)) = cx.string(t, &keys::plan::EXTENDS)
             && !matches!(cx.layers.origin_of(&p), Some(super::error::Origin::File(_)))
         {
             cx.push(
@@ -761,7 +699,7 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
     let default_retry = match sub_table(cx, top, "defaults") {
         Some((path, dict)) => {
             let t = Tbl { path: &path, dict };
-            cx.check_keys(t, keys::DEFAULTS, "`[defaults]`");
+            cx.check_keys(t, &keys::DEFAULTS, "`[defaults]`");
             retry(cx, t, &RetryPolicy::default())
         }
         None => RetryPolicy::default(),
@@ -770,8 +708,8 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
         dir: match sub_table(cx, top, "data") {
             Some((path, dict)) => {
                 let t = Tbl { path: &path, dict };
-                cx.check_keys(t, keys::DATA, "`[data]`");
-                cx.path(t, "dir")
+                cx.check_keys(t, &keys::DATA, "`[data]`");
+                cx.path(t, &keys::data::DIR)
             }
             None => None,
         }
@@ -843,11 +781,10 @@ fn compile_sources(
 }
 
 fn source_kind(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str) -> Option<SourceKind> {
-    cx.check_keys(t, keys::SOURCE, &format!("source `{name}`"));
-    if t.has("kind") {
-        let words = SourceKind::words();
+    cx.check_keys(t, &keys::SOURCE, &format!("source `{name}`"));
+    if t.has(&keys::source::KIND) {
         return cx
-            .word(t, "kind", &words, Code::InvalidValue, "source kind")
+            .word(t, &keys::source::KIND, Code::InvalidValue, "source kind")
             .and_then(|(_, w)| SourceKind::from_word(w));
     }
     if let Some(kind) = SourceKind::from_word(name) {
@@ -870,9 +807,9 @@ pub fn default_key_var(source: &str) -> String {
 fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<SourceConfig> {
     let key_var = default_key_var(name);
     let key_path = t.path.key("api_key");
-    let (written, key_text) = match cx.string(t, "api_key") {
+    let (written, key_text) = match cx.string(t, &keys::source::API_KEY) {
         Some((_, s)) => (true, s.to_owned()),
-        None if t.has("api_key") => (true, String::new()),
+        None if t.has(&keys::source::API_KEY) => (true, String::new()),
         None => (false, format!("${{{key_var}}}")),
     };
     // An unwritten key defaults to `${<NAME>_API_KEY}`; point at the source table then.
@@ -901,7 +838,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         });
 
     let url_path = t.path.key("base_url");
-    let base_url = match cx.string(t, "base_url") {
+    let base_url = match cx.string(t, &keys::source::BASE_URL) {
         Some((_, s)) => {
             let s = s.to_owned();
             let site = cx.value_site(&url_path);
@@ -927,36 +864,14 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         }
         None => Some(kind.default_base_url().to_owned()),
     };
-    let rate = cx.rate(t, "rate").unwrap_or_else(|| kind.default_rate());
-    let timeout = cx.duration(t, "timeout");
-    if timeout == Some(Duration::ZERO) {
-        cx.out_of_range(
-            &t.path.key("timeout"),
-            format!("`{}` must be longer than zero", t.path.key("timeout")),
-            "no time to answer",
-        );
-    }
-    let daily_quota = cx.uint(t, "daily_quota", 1..=u32::MAX);
-    let max_body = cx.size(t, "max_body");
-    if max_body == Some(0) {
-        cx.out_of_range(
-            &t.path.key("max_body"),
-            format!("`{}` must be larger than zero", t.path.key("max_body")),
-            "no answer would fit",
-        );
-    }
-    let max_rate_limited_wait = cx.duration(t, "max_rate_limited_wait");
-    if max_rate_limited_wait == Some(Duration::ZERO) {
-        cx.out_of_range(
-            &t.path.key("max_rate_limited_wait"),
-            format!(
-                "`{}` must be longer than zero",
-                t.path.key("max_rate_limited_wait")
-            ),
-            "no time to wait out a 429",
-        );
-    }
-    let store_raw = cx.bool(t, "store_raw").unwrap_or(true);
+    let rate = cx
+        .rate(t, &keys::source::RATE)
+        .unwrap_or_else(|| kind.default_rate());
+    let timeout = cx.duration(t, &keys::source::TIMEOUT);
+    let daily_quota = cx.uint(t, &keys::source::DAILY_QUOTA);
+    let max_body = cx.size(t, &keys::source::MAX_BODY);
+    let max_rate_limited_wait = cx.duration(t, &keys::source::MAX_RATE_LIMITED_WAIT);
+    let store_raw = cx.bool(t, &keys::source::STORE_RAW).unwrap_or(true);
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -986,11 +901,11 @@ fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
     let mut connect_timeout = DatabaseConfig::DEFAULT_CONNECT_TIMEOUT;
     if let Some((path, dict)) = sub_table(cx, top, "database") {
         let t = Tbl { path: &path, dict };
-        cx.check_keys(t, keys::DATABASE, "`[database]`");
-        if let Some(d) = cx.positive_duration(t, "connect_timeout") {
+        cx.check_keys(t, &keys::DATABASE, "`[database]`");
+        if let Some(d) = cx.duration(t, &keys::database::CONNECT_TIMEOUT) {
             connect_timeout = d;
         }
-        if let Some((p, s)) = cx.string(t, "url") {
+        if let Some((p, s)) = cx.string(t, &keys::database::URL) {
             let site = cx.value_site(&p);
             if let Some(e) = cx.interpolate(&p, s, site, |_| VarField::DatabaseUrl) {
                 if let Some(u) = e.unset.first() {
@@ -1050,15 +965,14 @@ fn compile_cache(
         return cache;
     };
     let t = Tbl { path: &path, dict };
-    cx.check_keys(t, keys::CACHE, "`[cache]`");
-    let modes = CacheMode::words();
-    if let Some((_, m)) = cx.word(t, "mode", &modes, Code::InvalidValue, "cache mode") {
+    cx.check_keys(t, &keys::CACHE, "`[cache]`");
+    if let Some((_, m)) = cx.word(t, &keys::cache::MODE, Code::InvalidValue, "cache mode") {
         cache.mode = CacheMode::from_word(m).unwrap_or(CacheMode::ReadWrite);
     }
-    if let Some(dir) = cx.path(t, "dir") {
+    if let Some(dir) = cx.path(t, &keys::cache::DIR) {
         cache.dir = dir;
     }
-    if let Some(d) = cx.duration(t, "negative_ttl") {
+    if let Some(d) = cx.duration(t, &keys::cache::NEGATIVE_TTL) {
         cache.negative_ttl = d;
     }
     if let Some((tpath, tdict)) = sub_table(cx, t, "ttl") {
@@ -1083,7 +997,7 @@ fn compile_cache(
                 path: &tpath,
                 dict: tdict,
             };
-            if let Some(d) = cx.duration(tt, source) {
+            if let Some(d) = cx.duration_named(tt, source) {
                 cache.ttl.insert(source.clone(), d);
             }
         }
@@ -1097,26 +1011,25 @@ pub(crate) fn retry(cx: &mut Cx<'_>, t: Tbl<'_>, base: &RetryPolicy) -> RetryPol
         return *base;
     };
     let r = Tbl { path: &path, dict };
-    cx.check_keys(r, keys::RETRY, &format!("`{path}`"));
+    cx.check_keys(r, &keys::RETRY, &format!("`{path}`"));
     let mut policy = *base;
-    if let Some(n) = cx.uint(r, "attempts", 1..=100) {
+    if let Some(n) = cx.uint(r, &keys::retry::ATTEMPTS) {
         policy.attempts = n;
     }
-    let backoffs = Backoff::words();
-    if let Some((_, b)) = cx.word(r, "backoff", &backoffs, Code::InvalidValue, "backoff") {
+    if let Some((_, b)) = cx.word(r, &keys::retry::BACKOFF, Code::InvalidValue, "backoff") {
         policy.backoff = Backoff::from_word(b).unwrap_or(policy.backoff);
     }
-    if let Some(d) = cx.duration(r, "initial") {
+    if let Some(d) = cx.duration(r, &keys::retry::INITIAL) {
         policy.initial = d;
     }
-    if let Some(d) = cx.duration(r, "max") {
+    if let Some(d) = cx.duration(r, &keys::retry::MAX) {
         policy.max = d;
     }
-    if let Some(j) = cx.bool(r, "jitter") {
+    if let Some(j) = cx.bool(r, &keys::retry::JITTER) {
         policy.jitter = j;
     }
     if policy.initial > policy.max {
-        let at = if r.has("max") {
+        let at = if r.has(&keys::retry::MAX) {
             path.key("max")
         } else {
             path.key("initial")

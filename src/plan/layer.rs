@@ -19,11 +19,6 @@ use super::suggest;
 /// The prefix of environment overrides: `POPCTL_STAGES__POPULAR__PAGES=2`.
 pub const ENV_PREFIX: &str = "POPCTL_";
 
-/// The top-level tables of a plan; an override must start with one of them.
-pub const SECTIONS: &[&str] = &[
-    "plan", "database", "sources", "defaults", "stages", "data", "cache",
-];
-
 /// All layers of one plan, lowest precedence first, and their merge.
 #[derive(Debug)]
 pub struct Layers {
@@ -292,14 +287,15 @@ fn env_layer(name: &str, value: &str) -> EnvOverride {
         );
     }
     let section = &keys[0].0;
-    if !SECTIONS.contains(&section.as_str()) {
+    let sections = super::keys::TOP.names();
+    if !sections.contains(&section.as_str()) {
         return EnvOverride::Suspicious(
             PlanDiagnostic::warning(
                 Code::Override,
                 format!("`{name}` looks like a plan override, but `{section}` is not a plan section; it is ignored"),
             )
             .at(site(keys[0].1.clone()), "not a plan section")
-            .maybe_help(suggest::closest(section, SECTIONS).map(|s| {
+            .maybe_help(suggest::closest(section, &sections).map(|s| {
                 format!("did you mean `{ENV_PREFIX}{}`?", s.to_ascii_uppercase())
             })),
         );

@@ -10,6 +10,9 @@
 //!     -> Plan (+ warnings)            budget / render / schema / dag read a compiled Plan
 //! ```
 //!
+//! `keys` declares the format once (tables, keys, types, limits, defaults, docs): the compiler
+//! reads values through it, `schema` and docs/plans.md's reference are drawn from it.
+//!
 //! The entry points: [`load`] for a plan file, [`Plan::require_resolved`] before running it,
 //! [`budget()`] for the requests it implies, [`schema::json_schema`] for editors.
 
@@ -20,6 +23,7 @@ pub mod dag;
 pub mod database;
 pub mod error;
 pub mod interpolate;
+pub mod keys;
 mod layer;
 mod model;
 pub mod raw;
@@ -33,12 +37,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use budget::{Budget, SourceBudget, StageBudget, budget, thousands};
-pub use compile::{
-    DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT, database_url_problem,
-    default_key_var, keys,
-};
+pub use compile::{database_url_problem, default_key_var};
 pub use error::{Code, Origin, PlanDiagnostic, PlanErrors, RenderStyle, Site};
-pub use layer::{ENV_PREFIX, SECTIONS, env_var_for};
+pub use keys::{DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT};
+pub use layer::{ENV_PREFIX, env_var_for};
 pub use model::*;
 
 use compile::{Cx, Tbl};

@@ -582,18 +582,6 @@ plan_words!(PostStep {
     Reviews => "reviews",
 });
 
-impl PostStep {
-    /// The name of the step's settings table (`[stages.<name>.cri]`).
-    pub fn settings_table(self) -> &'static str {
-        match self {
-            PostStep::CulturalLists => "cultural_lists",
-            PostStep::CriScores => "cri",
-            PostStep::Recommendations => "recommendations",
-            PostStep::Reviews => "reviews",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostProcessStage {
     /// In the order they run; no duplicates.

@@ -227,7 +227,11 @@ fn write_post(out: &mut String, name: &str, p: &PostProcessStage) -> std::fmt::R
     let steps: Vec<&str> = p.steps.iter().map(|s| s.as_str()).collect();
     writeln!(out, "steps = {}", list(&steps))?;
     for step in &p.steps {
-        writeln!(out, "\n[stages.{name}.{}]", step.settings_table())?;
+        writeln!(
+            out,
+            "\n[stages.{name}.{}]",
+            super::keys::post_process::settings(*step).name
+        )?;
         match step {
             PostStep::CulturalLists => {
                 if let Some(lists) = &p.cultural_lists.lists {

@@ -6,7 +6,8 @@
 
 use figment::value::{Dict, Value};
 
-use super::compile::{Cx, Sections, Tbl, keys, sub_table};
+use super::compile::{Cx, Sections, Tbl, sub_table};
+use super::keys::{self, DEFAULT_CONCURRENCY, Key};
 use miette::Severity;
 
 use super::error::{Code, PlanDiagnostic};
@@ -53,9 +54,9 @@ pub(crate) fn sketch<'a>(cx: &mut Cx<'_>, stages: &'a Dict, path: &KeyPath) -> V
         };
         if let Some(dict) = dict {
             let t = Tbl { path: &spath, dict };
-            if t.has("kind") {
+            if t.has(&keys::stage::KIND) {
                 sk.kind = cx
-                    .word(t, "kind", STAGE_KINDS, Code::UnknownKind, "stage kind")
+                    .word(t, &keys::stage::KIND, Code::UnknownKind, "stage kind")
                     .and_then(|(_, k)| STAGE_KINDS.iter().copied().find(|w| *w == k));
             } else {
                 cx.push(
@@ -71,13 +72,13 @@ pub(crate) fn sketch<'a>(cx: &mut Cx<'_>, stages: &'a Dict, path: &KeyPath) -> V
                     )),
                 );
             }
-            match cx.strings(t, "needs") {
+            match cx.strings(t, &keys::stage::NEEDS) {
                 Some(needs) => {
                     sk.needs = needs.into_iter().map(|(p, n)| (p, n.to_owned())).collect()
                 }
-                None => sk.needs_valid = !t.has("needs"),
+                None => sk.needs_valid = !t.has(&keys::stage::NEEDS),
             }
-            sk.enabled = cx.bool(t, "enabled").unwrap_or(true);
+            sk.enabled = cx.bool(t, &keys::stage::ENABLED).unwrap_or(true);
         }
         out.push(sk);
     }
@@ -95,23 +96,21 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
     check_stage_keys(cx, t, sk.name, kind);
 
     let concurrency = cx
-        .uint(t, "concurrency", 1..=super::compile::MAX_CONCURRENCY)
-        .unwrap_or(super::compile::DEFAULT_CONCURRENCY);
-    let delay = cx.duration(t, "delay").unwrap_or_default();
+        .uint(t, &keys::stage::CONCURRENCY)
+        .unwrap_or(DEFAULT_CONCURRENCY);
+    let delay = cx.duration(t, &keys::stage::DELAY).unwrap_or_default();
     let retry = super::compile::retry(cx, t, &sections.default_retry);
-    let on_errors = OnError::words();
     let on_error = cx
         .word(
             t,
-            "on_error",
-            &on_errors,
+            &keys::stage::ON_ERROR,
             Code::InvalidValue,
             "`on_error` value",
         )
         .and_then(|(_, w)| OnError::from_word(w))
         .unwrap_or(OnError::Fail);
     let max_failures = max_failures(cx, t);
-    let streaming = cx.bool(t, "streaming").unwrap_or(true);
+    let streaming = cx.bool(t, &keys::stage::STREAMING).unwrap_or(true);
 
     let kind = match kind {
         "reset" => Some(StageKind::Reset(reset(cx, t))),
@@ -138,9 +137,10 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
 /// Unknown keys of a stage; a key of another kind says which kind it belongs to.
 fn check_stage_keys(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: &str) {
     let allowed: Vec<&str> = keys::STAGE
+        .keys
         .iter()
-        .chain(keys::of_kind(kind))
-        .copied()
+        .chain(keys::of_kind(kind).keys)
+        .map(|k| k.name)
         .collect();
     for key in t.dict.keys() {
         if allowed.contains(&key.as_str()) {
@@ -150,7 +150,7 @@ fn check_stage_keys(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: &str) {
         let owners: Vec<&str> = STAGE_KINDS
             .iter()
             .copied()
-            .filter(|k| keys::of_kind(k).contains(&key.as_str()))
+            .filter(|k| keys::of_kind(k).get(key).is_some())
             .collect();
         let help = if owners.is_empty() {
             suggest::did_you_mean(key, &allowed)
@@ -226,33 +226,31 @@ fn max_failures(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<MaxFailures> {
 }
 
 fn reset(cx: &mut Cx<'_>, t: Tbl<'_>) -> ResetStage {
-    let modes = ResetMode::words();
     let mode = cx
-        .word(t, "mode", &modes, Code::InvalidValue, "reset `mode`")
+        .word(t, &keys::reset::MODE, Code::InvalidValue, "reset `mode`")
         .and_then(|(_, w)| ResetMode::from_word(w))
         .unwrap_or_default();
-    let scopes = ResetScope::words();
     let scope = cx
-        .word(t, "scope", &scopes, Code::InvalidValue, "reset `scope`")
+        .word(t, &keys::reset::SCOPE, Code::InvalidValue, "reset `scope`")
         .and_then(|(_, w)| ResetScope::from_word(w))
         .unwrap_or_default();
     ResetStage {
-        allow_remote: cx.bool(t, "allow_remote").unwrap_or(false),
+        allow_remote: cx.bool(t, &keys::reset::ALLOW_REMOTE).unwrap_or(false),
         mode,
         scope,
     }
 }
 
 fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
-    if !t.has("sets") {
+    if !t.has(&keys::seed::SETS) {
         return Some(SeedStage {
             sets: SeedSet::ALL.to_vec(),
         });
     }
-    let words = SeedSet::words();
-    let sets = cx.words(t, "sets", &words, Code::InvalidValue, "seed set")?;
+    let words = keys::seed::SETS.words();
+    let sets = cx.words(t, &keys::seed::SETS, Code::InvalidValue, "seed set")?;
     if sets.is_empty() {
-        let p = t.path.key("sets");
+        let p = t.path.key(keys::seed::SETS.name);
         cx.push(
             PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
                 .at(cx.value_site(&p), "no seed set")
@@ -282,9 +280,13 @@ fn stage_source(
     sections: &Sections,
 ) -> Option<String> {
     let default = want.as_str();
-    let (path, name, written) = match cx.string(t, "source") {
+    let key = match want {
+        SourceKind::Tmdb => &keys::fetch::SOURCE,
+        SourceKind::Omdb => &keys::enrich::SOURCE,
+    };
+    let (path, name, written) = match cx.string(t, key) {
         Some((p, s)) => (p, s.to_owned(), true),
-        None if t.has("source") => return None,
+        None if t.has(key) => return None,
         None => (t.path.key("source"), default.to_owned(), false),
     };
     let site = if written {
@@ -362,10 +364,15 @@ fn article(kind: SourceKind) -> String {
 
 fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<FetchStage> {
     let source = stage_source(cx, t, name, SourceKind::Tmdb, sections);
-    let chosen: Vec<&str> = ["list", "ids", "curated_list"]
-        .into_iter()
-        .filter(|k| t.has(k))
-        .collect();
+    let chosen: Vec<&str> = [
+        keys::fetch::LIST,
+        keys::fetch::IDS,
+        keys::fetch::CURATED_LIST,
+    ]
+    .iter()
+    .filter(|k| t.has(k))
+    .map(|k| k.name)
+    .collect();
     let selection = match chosen.as_slice() {
         [] => {
             cx.push(
@@ -395,9 +402,10 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
             None
         }
     };
-    if !t.has("list") {
-        for key in std::iter::once("pages").chain(keys::DISCOVER_FILTERS.iter().copied()) {
+    if !t.has(&keys::fetch::LIST) {
+        for key in std::iter::once(&keys::fetch::PAGES).chain(keys::fetch::DISCOVER_FILTERS) {
             if t.has(key) {
+                let key = key.name;
                 let p = t.path.key(key);
                 cx.push(
                     PlanDiagnostic::error(
@@ -420,16 +428,16 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
 }
 
 fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
-    let lists = ListKind::words();
     let list = cx
-        .word(t, "list", &lists, Code::UnknownList, "TMDB list")
+        .word(t, &keys::fetch::LIST, Code::UnknownList, "TMDB list")
         .and_then(|(_, w)| ListKind::from_word(w));
-    let pages = cx.uint(t, "pages", 1..=MAX_PAGES);
+    let pages = cx.uint(t, &keys::fetch::PAGES);
     let mut filters = DiscoverFilters::default();
     let mut ok = true;
     if list.is_some_and(|l| l != ListKind::Discover) {
-        for key in keys::DISCOVER_FILTERS {
+        for key in keys::fetch::DISCOVER_FILTERS {
             if t.has(key) {
+                let key = key.name;
                 let p = t.path.key(key);
                 cx.push(
                     PlanDiagnostic::error(
@@ -444,27 +452,32 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
             }
         }
     } else {
-        if t.has("sort_by") {
-            match cx.word(t, "sort_by", SORT_BY, Code::InvalidValue, "`sort_by` order") {
+        if t.has(&keys::fetch::SORT_BY) {
+            match cx.word(
+                t,
+                &keys::fetch::SORT_BY,
+                Code::InvalidValue,
+                "`sort_by` order",
+            ) {
                 Some((_, s)) => filters.sort_by = Some(s.to_owned()),
                 None => ok = false,
             }
         }
-        if t.has("primary_release_year") {
-            match cx.int(t, "primary_release_year", 1870..=2100) {
+        if t.has(&keys::fetch::PRIMARY_RELEASE_YEAR) {
+            match cx.int(t, &keys::fetch::PRIMARY_RELEASE_YEAR) {
                 Some(y) => filters.primary_release_year = u16::try_from(y).ok(),
                 None => ok = false,
             }
         }
-        if t.has("with_genres") {
-            let genres = cx.array(t, "with_genres", |cx, p, v| genre_id(cx, &p, v));
+        if t.has(&keys::fetch::WITH_GENRES) {
+            let genres = cx.array(t, &keys::fetch::WITH_GENRES, |cx, p, v| genre_id(cx, &p, v));
             match genres {
                 Some(g) => filters.with_genres = g.into_iter().map(|(_, id)| id).collect(),
                 None => ok = false,
             }
         }
-        if t.has("vote_count_gte") {
-            match cx.uint(t, "vote_count_gte", 0..=u32::MAX) {
+        if t.has(&keys::fetch::VOTE_COUNT_GTE) {
+            match cx.uint(t, &keys::fetch::VOTE_COUNT_GTE) {
                 Some(v) => filters.vote_count_gte = Some(v),
                 None => ok = false,
             }
@@ -476,7 +489,11 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     }
     Some(FetchSelection::List {
         list,
-        pages: if t.has("pages") { pages? } else { 1 },
+        pages: if t.has(&keys::fetch::PAGES) {
+            pages?
+        } else {
+            keys::DEFAULT_PAGES
+        },
         filters,
     })
 }
@@ -513,9 +530,11 @@ fn genre_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value) -> Option<u32> {
 }
 
 fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
-    let ids = cx.array(t, "ids", |cx, p, v| positive_id(cx, &p, v, "TMDB movie id"))?;
+    let ids = cx.array(t, &keys::fetch::IDS, |cx, p, v| {
+        positive_id(cx, &p, v, "TMDB movie id")
+    })?;
     if ids.is_empty() {
-        let p = t.path.key("ids");
+        let p = t.path.key(keys::fetch::IDS.name);
         cx.push(
             PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
                 .at(cx.value_site(&p), "no ids")
@@ -535,7 +554,7 @@ fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
 }
 
 fn curated_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchSelection> {
-    let (p, name) = cx.string(t, "curated_list")?;
+    let (p, name) = cx.string(t, &keys::fetch::CURATED_LIST)?;
     list_file(cx, &p, name, sections).map(|path| FetchSelection::CuratedList {
         name: name.to_owned(),
         path,
@@ -605,11 +624,11 @@ fn available_lists(data: &DataConfig) -> Vec<String> {
 }
 
 fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
-    if !t.has("append") {
+    if !t.has(&keys::fetch::APPEND) {
         return Some(Vec::new());
     }
-    let parts = cx.strings(t, "append")?;
-    let p = t.path.key("append");
+    let parts = cx.strings(t, &keys::fetch::APPEND)?;
+    let p = t.path.key(keys::fetch::APPEND.name);
     if parts.len() > MAX_APPEND {
         let distinct: std::collections::BTreeSet<&str> = parts.iter().map(|(_, s)| *s).collect();
         cx.push(
@@ -655,14 +674,13 @@ fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
 
 fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<EnrichStage> {
     let source = stage_source(cx, t, name, SourceKind::Omdb, sections);
-    let scopes = EnrichScope::words();
-    let scope = if t.has("scope") {
-        cx.word(t, "scope", &scopes, Code::InvalidValue, "enrich scope")
+    let scope = if t.has(&keys::enrich::SCOPE) {
+        cx.word(t, &keys::enrich::SCOPE, Code::InvalidValue, "enrich scope")
             .and_then(|(_, w)| EnrichScope::from_word(w))
     } else {
         Some(EnrichScope::Upstream)
     };
-    let retry_no_data = cx.bool(t, "retry_no_data").unwrap_or(false);
+    let retry_no_data = cx.bool(t, &keys::enrich::RETRY_NO_DATA).unwrap_or(false);
     Some(EnrichStage {
         source: source?,
         scope: scope?,
@@ -676,12 +694,17 @@ fn post_process(
     name: &str,
     sections: &Sections,
 ) -> Option<PostProcessStage> {
-    let words = PostStep::words();
-    let steps = if t.has("steps") {
-        let steps = cx.words(t, "steps", &words, Code::InvalidValue, "post-process step");
+    let words = keys::post_process::STEPS.words();
+    let steps = if t.has(&keys::post_process::STEPS) {
+        let steps = cx.words(
+            t,
+            &keys::post_process::STEPS,
+            Code::InvalidValue,
+            "post-process step",
+        );
         match steps {
             Some(s) if s.is_empty() => {
-                let p = t.path.key("steps");
+                let p = t.path.key(keys::post_process::STEPS.name);
                 cx.push(
                     PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
                         .at(cx.value_site(&p), "no steps")
@@ -713,9 +736,9 @@ fn post_process(
     };
     let mut ok = steps.is_some();
     for step in PostStep::ALL.iter().copied() {
-        let key = step.settings_table();
+        let key = keys::post_process::settings(step).name;
         let Some((path, dict)) = sub_table(cx, t, key) else {
-            ok &= !t.has(key);
+            ok &= !t.has_name(key);
             continue;
         };
         let s = Tbl { path: &path, dict };
@@ -741,8 +764,8 @@ fn post_process(
         let before = cx.diags.iter().filter(|d| d.is_error()).count();
         match step {
             PostStep::CulturalLists => {
-                cx.check_keys(s, keys::CULTURAL_LISTS, &format!("`[{path}]`"));
-                if let Some(lists) = cx.strings(s, "lists") {
+                cx.check_keys(s, &keys::CULTURAL_LISTS, &format!("`[{path}]`"));
+                if let Some(lists) = cx.strings(s, &keys::cultural_lists::LISTS) {
                     cx.duplicates(&lists, "list", Severity::Warning);
                     let mut names = Vec::new();
                     for (lp, l) in &lists {
@@ -757,8 +780,8 @@ fn post_process(
             PostStep::CriScores => cri(cx, s, &mut stage.cri),
             PostStep::Recommendations => recommendations(cx, s, &mut stage.recommendations),
             PostStep::Reviews => {
-                cx.check_keys(s, keys::REVIEWS, &format!("`[{path}]`"));
-                if let Some(n) = cx.uint(s, "per_movie", 0..=100) {
+                cx.check_keys(s, &keys::REVIEWS, &format!("`[{path}]`"));
+                if let Some(n) = cx.uint(s, &keys::reviews::PER_MOVIE) {
                     stage.reviews.per_movie = n;
                 }
             }
@@ -769,8 +792,8 @@ fn post_process(
 }
 
 fn cri(cx: &mut Cx<'_>, t: Tbl<'_>, cri: &mut CriSettings) {
-    cx.check_keys(t, keys::CRI, &format!("`[{}]`", t.path));
-    if let Some(w) = weights(cx, t, keys::CRI_WEIGHTS) {
+    cx.check_keys(t, &keys::CRI, &format!("`[{}]`", t.path));
+    if let Some(w) = weights(cx, t, &keys::CRI_WEIGHTS) {
         let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
         let d = cri.weights;
         cri.weights = CriWeights {
@@ -790,30 +813,29 @@ fn cri(cx: &mut Cx<'_>, t: Tbl<'_>, cri: &mut CriSettings) {
             + cri.weights.public_reception;
         zero_sum(cx, t, sum);
     }
-    let big = 1..=i128::from(u64::MAX);
-    if let Some(n) = cx.int(t, "imdb_votes_full", big.clone()) {
-        cri.imdb_votes_full = n as u64;
+    if let Some(n) = cx.ulong(t, &keys::cri::IMDB_VOTES_FULL) {
+        cri.imdb_votes_full = n;
     }
-    if let Some(n) = cx.int(t, "tmdb_votes_full", big) {
-        cri.tmdb_votes_full = n as u64;
+    if let Some(n) = cx.ulong(t, &keys::cri::TMDB_VOTES_FULL) {
+        cri.tmdb_votes_full = n;
     }
-    if let Some(f) = cx.float(t, "popularity_full", f64::MIN_POSITIVE..=f64::INFINITY) {
+    if let Some(f) = cx.float(t, &keys::cri::POPULARITY_FULL) {
         cri.popularity_full = f;
     }
-    if let Some(n) = cx.uint(t, "classic_age_years", 1..=200) {
+    if let Some(n) = cx.uint(t, &keys::cri::CLASSIC_AGE_YEARS) {
         cri.classic_age_years = n;
     }
 }
 
 fn recommendations(cx: &mut Cx<'_>, t: Tbl<'_>, r: &mut RecommendationSettings) {
-    cx.check_keys(t, keys::RECOMMENDATIONS, &format!("`[{}]`", t.path));
-    if let Some(n) = cx.uint(t, "top_n", 1..=100) {
+    cx.check_keys(t, &keys::RECOMMENDATIONS, &format!("`[{}]`", t.path));
+    if let Some(n) = cx.uint(t, &keys::recommendations::TOP_N) {
         r.top_n = n;
     }
-    if let Some(f) = cx.float(t, "min_score", 0.0..=1.0) {
+    if let Some(f) = cx.float(t, &keys::recommendations::MIN_SCORE) {
         r.min_score = f;
     }
-    if let Some(w) = weights(cx, t, keys::RECOMMENDATION_WEIGHTS) {
+    if let Some(w) = weights(cx, t, &keys::RECOMMENDATION_WEIGHTS) {
         let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
         let d = r.weights;
         r.weights = RecommendationWeights {
@@ -831,14 +853,19 @@ fn recommendations(cx: &mut Cx<'_>, t: Tbl<'_>, r: &mut RecommendationSettings) 
 }
 
 /// The `weights` table: each named weight ≥ 0. Absent weights keep their defaults.
-fn weights<'k>(cx: &mut Cx<'_>, t: Tbl<'_>, names: &[&'k str]) -> Option<Vec<(&'k str, f64)>> {
+fn weights(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    table: &'static keys::Table,
+) -> Option<Vec<(&'static str, f64)>> {
     let (path, dict) = sub_table(cx, t, "weights")?;
     let w = Tbl { path: &path, dict };
-    cx.check_keys(w, names, &format!("`{path}`"));
+    cx.check_keys(w, table, &format!("`{path}`"));
     Some(
-        names
+        table
+            .keys
             .iter()
-            .filter_map(|n| cx.float(w, n, 0.0..=f64::INFINITY).map(|v| (*n, v)))
+            .filter_map(|k: &Key| cx.float(w, k).map(|v| (k.name, v)))
             .collect(),
     )
 }

@@ -1477,3 +1477,134 @@ mod fuzz {
         }
     }
 }
+
+// --- the format's declaration, render and the compiler in step ----------------------------
+
+/// The paths (`stages.*.retry.attempts`) of `value`'s keys, checked against `table`: a key the
+/// declaration does not have fails the test.
+fn rendered_keys(
+    value: &toml::Table,
+    table: &'static plan::keys::Table,
+    at: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    use plan::keys::{self, Ty};
+    for (name, v) in value {
+        let key = table
+            .get(name)
+            .or_else(|| {
+                // A stage: the common keys and its kind's.
+                let kind = value.get("kind")?.as_str()?;
+                (table.keys.as_ptr() == keys::STAGE.keys.as_ptr())
+                    .then(|| keys::of_kind(kind).get(name))
+                    .flatten()
+            })
+            .unwrap_or_else(|| panic!("render wrote `{at}{name}`, which keys.rs does not declare"));
+        let path = format!("{at}{name}");
+        out.insert(path.clone());
+        match (key.ty, v) {
+            (Ty::Table(t), toml::Value::Table(inner)) => {
+                rendered_keys(inner, t, &format!("{path}."), out)
+            }
+            (Ty::Map(Ty::Table(t)), toml::Value::Table(entries)) => {
+                for inner in entries.values() {
+                    rendered_keys(inner.as_table().unwrap(), t, &format!("{path}.*."), out);
+                }
+            }
+            (Ty::Stages, toml::Value::Table(stages)) => {
+                for inner in stages.values() {
+                    rendered_keys(
+                        inner.as_table().unwrap(),
+                        &keys::STAGE,
+                        &format!("{path}.*."),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every key path the declaration allows, stage kinds flattened into `stages.*.`.
+fn declared_keys(
+    table: &'static plan::keys::Table,
+    at: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    use plan::keys::{self, Ty};
+    let kinds = popctl::plan::STAGE_KINDS.iter().map(|k| keys::of_kind(k));
+    let extra: Vec<&plan::keys::Key> = if table.keys.as_ptr() == keys::STAGE.keys.as_ptr() {
+        kinds.flat_map(|t| t.keys.iter()).collect()
+    } else {
+        Vec::new()
+    };
+    for key in table.keys.iter().chain(extra) {
+        let path = format!("{at}{}", key.name);
+        out.insert(path.clone());
+        match key.ty {
+            Ty::Table(t) => declared_keys(t, &format!("{path}."), out),
+            Ty::Map(Ty::Table(t)) => declared_keys(t, &format!("{path}.*."), out),
+            Ty::Stages => declared_keys(&keys::STAGE, &format!("{path}.*."), out),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn show_writes_every_declared_key_and_means_the_same_plan() {
+    let vars = env(&[("TMDB_API_KEY", "t-key"), ("OMDB_API_KEY", "o-key")]);
+    let file = root().join("tests/plans/valid/every-key.toml");
+    let loaded = load(&file, vars.clone(), &[]).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let shown = loaded.plan.to_toml();
+    let doc: toml::Table = shown.parse().unwrap();
+    let mut rendered = std::collections::BTreeSet::new();
+    rendered_keys(&doc, &plan::keys::TOP, "", &mut rendered);
+    let mut declared = std::collections::BTreeSet::new();
+    declared_keys(&plan::keys::TOP, "", &mut declared);
+    // `extends` and `[defaults]` are resolved when a plan loads: show writes the merged plan,
+    // with the default retry policy in each stage's `retry`.
+    declared.remove("plan.extends");
+    declared.retain(|k| !k.starts_with("defaults"));
+    let missing: Vec<&String> = declared.difference(&rendered).collect();
+    assert!(
+        missing.is_empty(),
+        "show does not write {missing:?}:\n{shown}"
+    );
+
+    // What it writes is the same plan (the keys come back from the environment).
+    let dir = tempfile::tempdir().unwrap();
+    let again = shown.replace("\"***\"", "\"${TMDB_API_KEY}\"");
+    let p = write(dir.path(), "shown.toml", &again);
+    let reloaded = load(&p, vars, &[]).unwrap().plan;
+    assert_eq!(reloaded.stages, loaded.plan.stages);
+    assert_eq!(reloaded.cache, loaded.plan.cache);
+    assert_eq!(reloaded.data, loaded.plan.data);
+    assert_eq!(reloaded.description, loaded.plan.description);
+    for (name, s) in &loaded.plan.sources {
+        let r = &reloaded.sources[name];
+        assert_eq!(
+            (
+                r.kind,
+                &r.base_url,
+                r.rate,
+                r.timeout,
+                r.daily_quota,
+                r.max_body
+            ),
+            (
+                s.kind,
+                &s.base_url,
+                s.rate,
+                s.timeout,
+                s.daily_quota,
+                s.max_body
+            )
+        );
+        assert_eq!(
+            (r.max_rate_limited_wait, r.store_raw),
+            (s.max_rate_limited_wait, s.store_raw)
+        );
+    }
+}

@@ -29,7 +29,7 @@ use popctl::stages::post::cri::{
     AuthorityKind, AwardCounts, AwardResult, Cri, CriInputs, FORMULA_VERSION, ListMembership,
     Placement,
 };
-use popctl::stages::post::{PostError, PostEvent, PostReport, StepDetail, cri_params, execute};
+use popctl::stages::post::{PostError, PostEvent, PostReport, StepDetail, execute};
 use popctl::store::enrichment::save_omdb;
 use popctl::store::{self, MovieBundle};
 use sea_orm::{ConnectionTrait, Statement};
@@ -363,7 +363,11 @@ async fn check_scores(
     cat: &Catalog,
     lists: impl Fn(u32) -> Option<Vec<ListMembership>>,
 ) -> usize {
-    let cri = Cri::new(cri_params(&CriSettings::default()), 2025).unwrap();
+    let cri = Cri::new(
+        popctl::stages::post::cri::CriParams::from(&CriSettings::default()),
+        2025,
+    )
+    .unwrap();
     let stored: Vec<Vec<f64>> = rows(
         t,
         "SELECT CAST(m.tmdb_id AS DOUBLE PRECISION), s.overall, s.timelessness, \

@@ -25,6 +25,7 @@
 /// The kinds and results of curated lists: one definition, shared with the list files.
 pub use crate::lists::{AuthorityKind, AwardResult};
 
+use crate::plan::CriSettings;
 use crate::store::bundle::Awards;
 
 /// Stored with every score; changes whenever the same inputs would give different numbers.
@@ -120,19 +121,26 @@ pub struct CriParams {
     pub classic_age_years: u32,
 }
 
+impl From<&CriSettings> for CriParams {
+    fn from(s: &CriSettings) -> Self {
+        CriParams {
+            timelessness: s.weights.timelessness,
+            cultural_penetration: s.weights.cultural_penetration,
+            artistic_impact: s.weights.artistic_impact,
+            institutional_recognition: s.weights.institutional_recognition,
+            public_reception: s.weights.public_reception,
+            imdb_votes_full: s.imdb_votes_full,
+            tmdb_votes_full: s.tmdb_votes_full,
+            popularity_full: s.popularity_full,
+            classic_age_years: s.classic_age_years,
+        }
+    }
+}
+
+/// The plan's defaults (`CriSettings::default`), which are declared once, in the plan model.
 impl Default for CriParams {
     fn default() -> Self {
-        CriParams {
-            timelessness: 0.2,
-            cultural_penetration: 0.2,
-            artistic_impact: 0.2,
-            institutional_recognition: 0.2,
-            public_reception: 0.2,
-            imdb_votes_full: 1_000_000,
-            tmdb_votes_full: 20_000,
-            popularity_full: 100.0,
-            classic_age_years: 25,
-        }
+        CriParams::from(&CriSettings::default())
     }
 }
 

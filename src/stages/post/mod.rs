@@ -28,4 +28,4 @@ mod steps;
 
 pub use error::PostError;
 pub use report::{PostReport, StepDetail, StepReport};
-pub use steps::{PostEvent, cri_params, execute, similarity_params};
+pub use steps::{PostEvent, execute};

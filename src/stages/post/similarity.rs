@@ -26,6 +26,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::plan::RecommendationSettings;
+
 /// Features on at most this many movies always propose candidates, however small the
 /// collection: below it the index is cheap whatever the share.
 pub const COMMON_FLOOR: usize = 100;
@@ -72,17 +74,28 @@ pub struct SimilarityParams {
     pub common_share: f64,
 }
 
+/// Share of movies above which a feature stops proposing candidates when nothing says
+/// otherwise; not a plan setting.
+pub const DEFAULT_COMMON_SHARE: f64 = 0.05;
+
+impl From<&RecommendationSettings> for SimilarityParams {
+    fn from(s: &RecommendationSettings) -> Self {
+        SimilarityParams {
+            genres: s.weights.genres,
+            keywords: s.weights.keywords,
+            cast: s.weights.cast,
+            crew: s.weights.crew,
+            top_n: s.top_n as usize,
+            min_score: s.min_score,
+            common_share: DEFAULT_COMMON_SHARE,
+        }
+    }
+}
+
+/// The plan's defaults (`RecommendationSettings::default`), declared once in the plan model.
 impl Default for SimilarityParams {
     fn default() -> Self {
-        SimilarityParams {
-            genres: 0.3,
-            keywords: 0.3,
-            cast: 0.25,
-            crew: 0.15,
-            top_n: 10,
-            min_score: 0.1,
-            common_share: 0.05,
-        }
+        SimilarityParams::from(&RecommendationSettings::default())
     }
 }
 

@@ -19,42 +19,13 @@ use super::report::{PostReport, StepReport};
 use super::reviews;
 use super::scores;
 use super::similarity::SimilarityParams;
-use crate::plan::{CriSettings, PostProcessStage, PostStep, RecommendationSettings};
+use crate::plan::{PostProcessStage, PostStep};
 
 /// What [`execute`] tells its caller as it goes, for status lines and progress.
 #[derive(Debug, Clone, Copy)]
 pub enum PostEvent<'a> {
     Started { step: PostStep },
     Finished { report: &'a StepReport },
-}
-
-/// The CRI parameters a plan's settings give.
-pub fn cri_params(s: &CriSettings) -> CriParams {
-    CriParams {
-        timelessness: s.weights.timelessness,
-        cultural_penetration: s.weights.cultural_penetration,
-        artistic_impact: s.weights.artistic_impact,
-        institutional_recognition: s.weights.institutional_recognition,
-        public_reception: s.weights.public_reception,
-        imdb_votes_full: s.imdb_votes_full,
-        tmdb_votes_full: s.tmdb_votes_full,
-        popularity_full: s.popularity_full,
-        classic_age_years: s.classic_age_years,
-    }
-}
-
-/// The similarity parameters a plan's settings give; `common_share` is not a plan setting
-/// and keeps its default.
-pub fn similarity_params(s: &RecommendationSettings) -> SimilarityParams {
-    SimilarityParams {
-        genres: s.weights.genres,
-        keywords: s.weights.keywords,
-        cast: s.weights.cast,
-        crew: s.weights.crew,
-        top_n: s.top_n as usize,
-        min_score: s.min_score,
-        ..SimilarityParams::default()
-    }
 }
 
 /// Runs the steps of `stage` against `db`, in the plan's order.
@@ -76,8 +47,8 @@ pub async fn execute(
     } else {
         Vec::new()
     };
-    let cri = Cri::new(cri_params(&stage.cri), chrono::Datelike::year(&as_of))?;
-    let similarity = similarity_params(&stage.recommendations);
+    let cri = Cri::new(CriParams::from(&stage.cri), chrono::Datelike::year(&as_of))?;
+    let similarity = SimilarityParams::from(&stage.recommendations);
     similarity.check()?;
     let computed_at = as_of.and_time(chrono::NaiveTime::MIN).and_utc();
 

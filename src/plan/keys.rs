@@ -1,0 +1,1151 @@
+//! The plan format, declared once: every table, its keys, each key's type, limits, default and
+//! description.
+//!
+//! Everything that needs to know the format reads it from here: the compiler (`compile`,
+//! `stage`) checks a table's keys against its [`Table`] and reads each value through its
+//! [`Key`], so names, limits and word lists come from one place; `schema` turns the tables
+//! into the JSON Schema for editors; [`markdown`] draws the reference tables of
+//! docs/plans.md (a test keeps the file in step); a test renders plans setting every key and
+//! checks `render` writes each one. Defaults are the model's typed constants, which a key only
+//! points at, so a default is written once and its text derived.
+//!
+//! Hand-written tables rather than a derive: what a plan says (a key, its unit, its limits,
+//! how an error is worded) is not the shape of the compiled model (a fetch stage's `list`,
+//! `pages` and filters become one `FetchSelection`), so a derive on the model could not say it,
+//! and a derive on shadow types would be the second declaration this module replaces.
+
+use std::time::Duration;
+
+use super::model::*;
+use super::units::{format_duration, format_rate, format_size};
+
+/// The database a plan uses when it names none: a SQLite file in the current directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://popctl-dev.db?mode=rwc";
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+pub const MAX_CONCURRENCY: u32 = 256;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one request may wait out 429 answers: long enough to ride out a server that is
+/// slower than the plan's rate for a while, short enough that a run against a source that
+/// never lets up ends with failed items instead of hanging.
+pub const DEFAULT_MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(600);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// Pages of a list a fetch stage reads when it sets no `pages`.
+pub const DEFAULT_PAGES: u32 = 1;
+
+/// What a key's value is.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty {
+    /// Any string.
+    Str,
+    /// A string in which `${VAR}` is expanded.
+    Interpolated,
+    /// A path, relative to the plan file that writes it.
+    Path,
+    /// The name of something the plan or its data folder defines (a source, a list).
+    Name,
+    Bool,
+    /// An integer in `min..=max`.
+    Int {
+        min: i128,
+        max: i128,
+    },
+    /// A number in `min..=max` (`max` may be infinite); `above_min` excludes `min` itself.
+    Float {
+        min: f64,
+        max: f64,
+        above_min: bool,
+    },
+    Duration,
+    /// A duration longer than zero; `zero` labels a zero in the error.
+    PositiveDuration {
+        zero: &'static str,
+    },
+    Rate,
+    /// A size above zero; `zero` labels a zero in the error.
+    Size {
+        zero: &'static str,
+    },
+    MaxFailures,
+    /// One of a fixed list of words.
+    Word(fn() -> Vec<&'static str>),
+    /// An array of words, at most `max` of them (0: no limit).
+    Words {
+        words: fn() -> Vec<&'static str>,
+        max: usize,
+    },
+    /// An array of names.
+    Names,
+    /// An array of positive integer ids.
+    Ids,
+    /// A table with keys of its own.
+    Table(&'static Table),
+    /// A table of any names, each holding a value of this type.
+    Map(&'static Ty),
+    /// `[stages.<name>]`: a table of any names, each a stage of one of [`STAGE_KINDS`].
+    Stages,
+}
+
+/// What a key is when a plan does not set it.
+#[derive(Debug, Clone, Copy)]
+pub enum Unset {
+    /// No value: the key is optional and means something only when set.
+    None,
+    /// A value, as a plan would write it.
+    Value(fn() -> toml::Value),
+    /// A value that depends on something else (the file name, the source's kind), in words.
+    Prose(fn() -> String),
+    /// The key must be set.
+    Required,
+}
+
+/// One key of a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub default: Unset,
+    /// What it does, in the words of the reference.
+    pub doc: &'static str,
+}
+
+/// One table of the plan format.
+#[derive(Debug)]
+pub struct Table {
+    /// What the table is for.
+    pub doc: &'static str,
+    pub keys: &'static [Key],
+}
+
+impl Table {
+    pub fn names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|k| k.name).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'static Key> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+}
+
+impl Key {
+    /// The integer limits of an `Int` key (every integer otherwise).
+    pub fn int_range(&self) -> std::ops::RangeInclusive<i128> {
+        match self.ty {
+            Ty::Int { min, max } => min..=max,
+            _ => i128::MIN..=i128::MAX,
+        }
+    }
+
+    /// The words of a `Word` or `Words` key (none otherwise).
+    pub fn words(&self) -> Vec<&'static str> {
+        match self.ty {
+            Ty::Word(w) | Ty::Words { words: w, .. } => w(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The default as a plan would write it (`"15s"`, `4`), or in words; `None` when the key
+    /// has no default.
+    pub fn default_text(&self) -> Option<String> {
+        match self.default {
+            Unset::Value(v) => Some(v().to_string()),
+            Unset::Prose(p) => Some(p()),
+            Unset::None | Unset::Required => None,
+        }
+    }
+}
+
+const fn key(name: &'static str, ty: Ty, default: Unset, doc: &'static str) -> Key {
+    Key {
+        name,
+        ty,
+        default,
+        doc,
+    }
+}
+
+fn duration(d: Duration) -> toml::Value {
+    toml::Value::String(format_duration(d))
+}
+
+fn int(n: impl Into<i64>) -> toml::Value {
+    toml::Value::Integer(n.into())
+}
+
+fn word(w: &str) -> toml::Value {
+    toml::Value::String(w.to_owned())
+}
+
+fn words(ws: Vec<&str>) -> toml::Value {
+    toml::Value::Array(ws.into_iter().map(word).collect())
+}
+
+/// "TMDB `x`, OMDb `y`" for a default that depends on the source's kind.
+fn per_kind(f: impl Fn(SourceKind) -> toml::Value) -> String {
+    SourceKind::ALL
+        .iter()
+        .map(|k| format!("{} `{}`", k.display_name(), f(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const U32: i128 = u32::MAX as i128;
+const U64: i128 = u64::MAX as i128;
+
+pub mod plan {
+    use super::*;
+    pub const NAME: Key = key(
+        "name",
+        Ty::Str,
+        Unset::Prose(|| "the file name without `.toml`".into()),
+        "shown in output and run records",
+    );
+    pub const DESCRIPTION: Key = key("description", Ty::Str, Unset::None, "");
+    pub const EXTENDS: Key = key(
+        "extends",
+        Ty::Path,
+        Unset::None,
+        "a plan file to layer this one over, relative to this file; this plan's values win, tables merge, arrays replace",
+    );
+}
+
+pub static PLAN: Table = Table {
+    doc: "Name, description and the plan this one extends.",
+    keys: &[plan::NAME, plan::DESCRIPTION, plan::EXTENDS],
+};
+
+pub mod database {
+    use super::*;
+    pub const URL: Key = key(
+        "url",
+        Ty::Interpolated,
+        Unset::Value(|| word(DEFAULT_DATABASE_URL)),
+        "`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://user@host/db` (or `postgresql://`); read by the drivers' own parsers, so a URL they refuse is an error here",
+    );
+    pub const CONNECT_TIMEOUT: Key = key(
+        "connect_timeout",
+        Ty::PositiveDuration {
+            zero: "no time at all",
+        },
+        Unset::Value(|| duration(DatabaseConfig::DEFAULT_CONNECT_TIMEOUT)),
+        "how long reaching the server may take before `run`, `db` and `status` stop with an error naming it; not part of the plan's hash",
+    );
+}
+
+pub static DATABASE: Table = Table {
+    doc: "The database to repopulate.",
+    keys: &[database::URL, database::CONNECT_TIMEOUT],
+};
+
+pub mod data {
+    use super::*;
+    pub const DIR: Key = key(
+        "dir",
+        Ty::Path,
+        Unset::Prose(|| format!("`{DEFAULT_DATA_DIR}` in the current directory")),
+        "seed files and curated lists (`<dir>/lists/<name>.toml`)",
+    );
+}
+
+pub static DATA: Table = Table {
+    doc: "Where seed files and curated lists live.",
+    keys: &[data::DIR],
+};
+
+pub mod cache {
+    use super::*;
+    pub const MODE: Key = key(
+        "mode",
+        Ty::Word(CacheMode::words),
+        Unset::Value(|| word(CacheMode::ReadWrite.as_str())),
+        "`read-write`: use fresh entries, store answers; `read-only` (`--offline`): never send a request, a miss is an error, expired entries still serve; `refresh`: always fetch, store the answers; `off`: no cache",
+    );
+    pub const DIR: Key = key(
+        "dir",
+        Ty::Path,
+        Unset::Prose(|| format!("`{DEFAULT_CACHE_DIR}` in the current directory")),
+        "relative to the plan file when set in one",
+    );
+    pub const TTL: Key = key(
+        "ttl",
+        Ty::Map(&Ty::Duration),
+        Unset::Prose(|| format!("`{}` for every source", duration(DEFAULT_TTL))),
+        "how long a cached answer stays fresh, per source name, e.g. `ttl = { tmdb = \"1d\", omdb = \"7d\" }`; names must be sources of the plan",
+    );
+    pub const NEGATIVE_TTL: Key = key(
+        "negative_ttl",
+        Ty::Duration,
+        Unset::Value(|| duration(DEFAULT_TTL)),
+        "how long a \"no such thing\" answer is kept (TMDB 404, OMDb \"Error getting data.\")",
+    );
+}
+
+pub static CACHE: Table = Table {
+    doc: "The HTTP response cache.",
+    keys: &[cache::MODE, cache::DIR, cache::TTL, cache::NEGATIVE_TTL],
+};
+
+pub mod source {
+    use super::*;
+    pub const KIND: Key = key(
+        "kind",
+        Ty::Word(SourceKind::words),
+        Unset::Prose(|| "the table name, when it is `tmdb` or `omdb`".into()),
+        "which API the source speaks; required for any other name, e.g. `[sources.tmdb_eu] kind = \"tmdb\"`",
+    );
+    pub const API_KEY: Key = key(
+        "api_key",
+        Ty::Interpolated,
+        Unset::Prose(|| "`\"${<NAME>_API_KEY}\"` (`${TMDB_API_KEY}`, `${TMDB_EU_API_KEY}`)".into()),
+        "a key written literally draws a warning: plans get committed",
+    );
+    pub const BASE_URL: Key = key(
+        "base_url",
+        Ty::Interpolated,
+        Unset::Prose(|| per_kind(|k| word(k.default_base_url()))),
+        "the API root, http or https; a trailing `/` is dropped",
+    );
+    pub const RATE: Key = key(
+        "rate",
+        Ty::Rate,
+        Unset::Prose(|| per_kind(|k| word(&format_rate(k.default_rate())))),
+        "one budget for every stage using this source",
+    );
+    pub const TIMEOUT: Key = key(
+        "timeout",
+        Ty::PositiveDuration {
+            zero: "no time to answer",
+        },
+        Unset::Value(|| duration(DEFAULT_TIMEOUT)),
+        "per request",
+    );
+    pub const DAILY_QUOTA: Key = key(
+        "daily_quota",
+        Ty::Int { min: 1, max: U32 },
+        Unset::None,
+        "requests the key allows per day; `validate` warns when the plan needs more (a free OMDb key allows 1,000)",
+    );
+    pub const MAX_BODY: Key = key(
+        "max_body",
+        Ty::Size {
+            zero: "no answer would fit",
+        },
+        Unset::Prose(|| per_kind(|k| word(&format_size(k.default_max_body())))),
+        "the largest answer read: a bigger one fails its item without being read or retried",
+    );
+    pub const MAX_RATE_LIMITED_WAIT: Key = key(
+        "max_rate_limited_wait",
+        Ty::PositiveDuration {
+            zero: "no time to wait out a 429",
+        },
+        Unset::Value(|| duration(DEFAULT_MAX_RATE_LIMITED_WAIT)),
+        "how long one request may spend waiting out 429 answers, which do not use up `retry.attempts`; past it the item fails",
+    );
+    pub const STORE_RAW: Key = key(
+        "store_raw",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(true)),
+        "keep each movie's answer body as received in `movie_raw_json` (about 70% of a database's size); `false` keeps only the tables (a movie saved again loses the body stored before)",
+    );
+}
+
+pub static SOURCE: Table = Table {
+    doc: "One API source: credentials, address, and the rate shared by every stage that uses it.",
+    keys: &[
+        source::KIND,
+        source::API_KEY,
+        source::BASE_URL,
+        source::RATE,
+        source::TIMEOUT,
+        source::DAILY_QUOTA,
+        source::MAX_BODY,
+        source::MAX_RATE_LIMITED_WAIT,
+        source::STORE_RAW,
+    ],
+};
+
+pub mod retry {
+    use super::*;
+    pub const ATTEMPTS: Key = key(
+        "attempts",
+        Ty::Int { min: 1, max: 100 },
+        Unset::Value(|| int(RetryPolicy::default().attempts)),
+        "tries including the first",
+    );
+    pub const BACKOFF: Key = key(
+        "backoff",
+        Ty::Word(Backoff::words),
+        Unset::Value(|| word(RetryPolicy::default().backoff.as_str())),
+        "how the pause between tries grows",
+    );
+    pub const INITIAL: Key = key(
+        "initial",
+        Ty::Duration,
+        Unset::Value(|| duration(RetryPolicy::default().initial)),
+        "the first pause",
+    );
+    pub const MAX: Key = key(
+        "max",
+        Ty::Duration,
+        Unset::Value(|| duration(RetryPolicy::default().max)),
+        "the longest pause; `initial` may not exceed it",
+    );
+    pub const JITTER: Key = key(
+        "jitter",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(RetryPolicy::default().jitter)),
+        "randomise pauses",
+    );
+}
+
+pub static RETRY: Table = Table {
+    doc: "How a failed request is retried; a stage's `retry` overrides these field by field.",
+    keys: &[
+        retry::ATTEMPTS,
+        retry::BACKOFF,
+        retry::INITIAL,
+        retry::MAX,
+        retry::JITTER,
+    ],
+};
+
+pub mod defaults {
+    use super::*;
+    pub const RETRY: Key = key(
+        "retry",
+        Ty::Table(&super::RETRY),
+        Unset::None,
+        "the retry policy every stage starts from",
+    );
+}
+
+pub static DEFAULTS: Table = Table {
+    doc: "Defaults every stage starts from.",
+    keys: &[defaults::RETRY],
+};
+
+pub mod stage {
+    use super::*;
+    pub const KIND: Key = key(
+        "kind",
+        Ty::Word(|| STAGE_KINDS.to_vec()),
+        Unset::Required,
+        "what the stage does",
+    );
+    pub const NEEDS: Key = key(
+        "needs",
+        Ty::Names,
+        Unset::Value(|| toml::Value::Array(Vec::new())),
+        "stages that run first; no cycles",
+    );
+    pub const ENABLED: Key = key(
+        "enabled",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(true)),
+        "a disabled stage stays in the graph but does not run",
+    );
+    pub const CONCURRENCY: Key = key(
+        "concurrency",
+        Ty::Int {
+            min: 1,
+            max: MAX_CONCURRENCY as i128,
+        },
+        Unset::Value(|| int(DEFAULT_CONCURRENCY)),
+        "requests (or items) in flight at once",
+    );
+    pub const DELAY: Key = key(
+        "delay",
+        Ty::Duration,
+        Unset::Value(|| duration(Duration::ZERO)),
+        "the least time between two requests **of this stage** (stage-wide, whatever `concurrency`), on top of the source's rate",
+    );
+    pub const RETRY: Key = key(
+        "retry",
+        Ty::Table(&super::RETRY),
+        Unset::Prose(|| "`[defaults.retry]`".into()),
+        "field by field over `[defaults.retry]`: `retry = { attempts = 2 }`",
+    );
+    pub const ON_ERROR: Key = key(
+        "on_error",
+        Ty::Word(OnError::words),
+        Unset::Value(|| word(OnError::Fail.as_str())),
+        "what a failed item does",
+    );
+    pub const MAX_FAILURES: Key = key(
+        "max_failures",
+        Ty::MaxFailures,
+        Unset::None,
+        "failed items (a count, or a ratio of the stage's items) before the stage fails",
+    );
+    pub const STREAMING: Key = key(
+        "streaming",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(true)),
+        "start on upstream items as they arrive; `false` waits for upstream stages to finish",
+    );
+}
+
+/// The keys every stage has; each kind adds its own ([`of_kind`]).
+pub static STAGE: Table = Table {
+    doc: "What every stage has.",
+    keys: &[
+        stage::KIND,
+        stage::NEEDS,
+        stage::ENABLED,
+        stage::CONCURRENCY,
+        stage::DELAY,
+        stage::RETRY,
+        stage::ON_ERROR,
+        stage::MAX_FAILURES,
+        stage::STREAMING,
+    ],
+};
+
+pub mod reset {
+    use super::*;
+    pub const MODE: Key = key(
+        "mode",
+        Ty::Word(ResetMode::words),
+        Unset::Value(|| word(ResetMode::default().as_str())),
+        "`swap`: build a complete new database beside the live one (SQLite: `<file>.next`; PostgreSQL: schema `<schema>_popctl_next`) and swap it in when every stage has ended well, so a failed or interrupted run leaves the live data as it was; `in_place`: drop the live tables first",
+    );
+    pub const SCOPE: Key = key(
+        "scope",
+        Ty::Word(ResetScope::words),
+        Unset::Value(|| word(ResetScope::default().as_str())),
+        "`popctl`: only the tables popctl's migrations create are replaced, other tables stay (named in a warning) and a table or view that depends on popctl's stops the run before anything is written; `database`: every table goes",
+    );
+    pub const ALLOW_REMOTE: Key = key(
+        "allow_remote",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(false)),
+        "allow resetting a database that is not on this machine",
+    );
+}
+
+pub static RESET: Table = Table {
+    doc: "Replaces popctl's tables with fresh ones: by default a new database is built beside the live one and swapped in when every stage has ended well.",
+    keys: &[reset::MODE, reset::SCOPE, reset::ALLOW_REMOTE],
+};
+
+pub mod seed {
+    use super::*;
+    pub const SETS: Key = key(
+        "sets",
+        Ty::Words {
+            words: SeedSet::words,
+            max: 0,
+        },
+        Unset::Value(|| words(SeedSet::words())),
+        "not empty; a repeated set draws a warning",
+    );
+}
+
+pub static SEED: Table = Table {
+    doc: "Writes reference rows.",
+    keys: &[seed::SETS],
+};
+
+pub mod fetch {
+    use super::*;
+    pub const SOURCE: Key = key(
+        "source",
+        Ty::Name,
+        Unset::Value(|| word(SourceKind::Tmdb.as_str())),
+        "a source of kind `tmdb`",
+    );
+    pub const LIST: Key = key("list", Ty::Word(ListKind::words), Unset::None, "");
+    pub const PAGES: Key = key(
+        "pages",
+        Ty::Int {
+            min: 1,
+            max: MAX_PAGES as i128,
+        },
+        Unset::Value(|| int(DEFAULT_PAGES)),
+        "only with `list`; 20 movies a page",
+    );
+    pub const IDS: Key = key(
+        "ids",
+        Ty::Ids,
+        Unset::None,
+        "TMDB movie ids; not empty; a repeated id draws a warning. An id TMDB answers 404 for is skipped and named under the report; a stage none of whose ids exist fails (with `--sandbox`, ids are the simulator's own)",
+    );
+    pub const CURATED_LIST: Key = key(
+        "curated_list",
+        Ty::Name,
+        Unset::None,
+        "exactly the movies of `<data.dir>/lists/<name>.toml`, which must exist",
+    );
+    pub const APPEND: Key = key(
+        "append",
+        Ty::Words {
+            words: || APPEND_PARTS.to_vec(),
+            max: MAX_APPEND,
+        },
+        Unset::Value(|| toml::Value::Array(Vec::new())),
+        "`append_to_response` parts, at most 20; a repeated part draws a warning. Each is stored in tables (`images` in `movie_images`: posters, backdrops and logos; `alternative_titles` in `movie_alternative_titles`; `translations` in `movie_translations`; `external_ids` fills `movies.imdb_id`)",
+    );
+    pub const SORT_BY: Key = key(
+        "sort_by",
+        Ty::Word(|| super::SORT_BY.to_vec()),
+        Unset::None,
+        "discover only",
+    );
+    pub const PRIMARY_RELEASE_YEAR: Key = key(
+        "primary_release_year",
+        Ty::Int {
+            min: 1870,
+            max: 2100,
+        },
+        Unset::None,
+        "discover only",
+    );
+    pub const WITH_GENRES: Key = key(
+        "with_genres",
+        Ty::Ids,
+        Unset::None,
+        "discover only: TMDB genre ids",
+    );
+    pub const VOTE_COUNT_GTE: Key = key(
+        "vote_count_gte",
+        Ty::Int { min: 0, max: U32 },
+        Unset::None,
+        "discover only; sent as `vote_count.gte`",
+    );
+    /// The keys that filter `list = "discover"`.
+    pub const DISCOVER_FILTERS: &[Key] =
+        &[SORT_BY, PRIMARY_RELEASE_YEAR, WITH_GENRES, VOTE_COUNT_GTE];
+}
+
+pub static FETCH: Table = Table {
+    doc: "Fetches movies from TMDB: exactly one of `list`, `ids` or `curated_list`.",
+    keys: &[
+        fetch::SOURCE,
+        fetch::LIST,
+        fetch::PAGES,
+        fetch::IDS,
+        fetch::CURATED_LIST,
+        fetch::APPEND,
+        fetch::SORT_BY,
+        fetch::PRIMARY_RELEASE_YEAR,
+        fetch::WITH_GENRES,
+        fetch::VOTE_COUNT_GTE,
+    ],
+};
+
+pub mod enrich {
+    use super::*;
+    pub const SOURCE: Key = key(
+        "source",
+        Ty::Name,
+        Unset::Value(|| word(SourceKind::Omdb.as_str())),
+        "a source of kind `omdb`",
+    );
+    pub const SCOPE: Key = key(
+        "scope",
+        Ty::Word(EnrichScope::words),
+        Unset::Value(|| word(EnrichScope::Upstream.as_str())),
+        "the movies of upstream fetch stages in this run / every movie in the database without OMDb data / every movie in the database",
+    );
+    pub const RETRY_NO_DATA: Key = key(
+        "retry_no_data",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(false)),
+        "ask again for movies OMDb had no data for in an earlier run",
+    );
+}
+
+pub static ENRICH: Table = Table {
+    doc: "Adds OMDb data (ratings, awards, box office) to movies.",
+    keys: &[enrich::SOURCE, enrich::SCOPE, enrich::RETRY_NO_DATA],
+};
+
+pub mod cri_weights {
+    use super::*;
+    const fn weight(name: &'static str, default: fn() -> toml::Value) -> Key {
+        key(
+            name,
+            Ty::Float {
+                min: 0.0,
+                max: f64::INFINITY,
+                above_min: false,
+            },
+            Unset::Value(default),
+            "",
+        )
+    }
+    fn w() -> CriWeights {
+        CriSettings::default().weights
+    }
+    pub const TIMELESSNESS: Key = weight("timelessness", || w().timelessness.into());
+    pub const CULTURAL_PENETRATION: Key =
+        weight("cultural_penetration", || w().cultural_penetration.into());
+    pub const ARTISTIC_IMPACT: Key = weight("artistic_impact", || w().artistic_impact.into());
+    pub const INSTITUTIONAL_RECOGNITION: Key = weight("institutional_recognition", || {
+        w().institutional_recognition.into()
+    });
+    pub const PUBLIC_RECEPTION: Key = weight("public_reception", || w().public_reception.into());
+}
+
+pub static CRI_WEIGHTS: Table = Table {
+    doc: "The weight of each CRI dimension: each ≥ 0, their sum > 0; unnamed weights keep their default.",
+    keys: &[
+        cri_weights::TIMELESSNESS,
+        cri_weights::CULTURAL_PENETRATION,
+        cri_weights::ARTISTIC_IMPACT,
+        cri_weights::INSTITUTIONAL_RECOGNITION,
+        cri_weights::PUBLIC_RECEPTION,
+    ],
+};
+
+pub mod cri {
+    use super::*;
+    pub const WEIGHTS: Key = key(
+        "weights",
+        Ty::Table(&super::CRI_WEIGHTS),
+        Unset::None,
+        "each ≥ 0, sum > 0; unnamed weights keep their default",
+    );
+    pub const IMDB_VOTES_FULL: Key = key(
+        "imdb_votes_full",
+        Ty::Int { min: 1, max: U64 },
+        Unset::Value(|| int(CriSettings::default().imdb_votes_full as i64)),
+        "IMDb votes that count as full cultural reach",
+    );
+    pub const TMDB_VOTES_FULL: Key = key(
+        "tmdb_votes_full",
+        Ty::Int { min: 1, max: U64 },
+        Unset::Value(|| int(CriSettings::default().tmdb_votes_full as i64)),
+        "TMDB votes that count as full cultural reach",
+    );
+    pub const POPULARITY_FULL: Key = key(
+        "popularity_full",
+        Ty::Float {
+            min: 0.0,
+            max: f64::INFINITY,
+            above_min: true,
+        },
+        Unset::Value(|| CriSettings::default().popularity_full.into()),
+        "TMDB popularity that counts as full current attention",
+    );
+    pub const CLASSIC_AGE_YEARS: Key = key(
+        "classic_age_years",
+        Ty::Int { min: 1, max: 200 },
+        Unset::Value(|| int(CriSettings::default().classic_age_years)),
+        "age at which a movie that is still watched counts as fully timeless",
+    );
+}
+
+pub static CRI: Table = Table {
+    doc: "Settings of the `cri_scores` step (the cultural relevance index).",
+    keys: &[
+        cri::WEIGHTS,
+        cri::IMDB_VOTES_FULL,
+        cri::TMDB_VOTES_FULL,
+        cri::POPULARITY_FULL,
+        cri::CLASSIC_AGE_YEARS,
+    ],
+};
+
+pub mod recommendation_weights {
+    use super::*;
+    const fn weight(name: &'static str, default: fn() -> toml::Value) -> Key {
+        key(
+            name,
+            Ty::Float {
+                min: 0.0,
+                max: f64::INFINITY,
+                above_min: false,
+            },
+            Unset::Value(default),
+            "",
+        )
+    }
+    fn w() -> RecommendationWeights {
+        RecommendationSettings::default().weights
+    }
+    pub const GENRES: Key = weight("genres", || w().genres.into());
+    pub const KEYWORDS: Key = weight("keywords", || w().keywords.into());
+    pub const CAST: Key = weight("cast", || w().cast.into());
+    pub const CREW: Key = weight("crew", || w().crew.into());
+}
+
+pub static RECOMMENDATION_WEIGHTS: Table = Table {
+    doc: "The weight of each similarity feature: each ≥ 0, their sum > 0; unnamed weights keep their default.",
+    keys: &[
+        recommendation_weights::GENRES,
+        recommendation_weights::KEYWORDS,
+        recommendation_weights::CAST,
+        recommendation_weights::CREW,
+    ],
+};
+
+pub mod recommendations {
+    use super::*;
+    pub const TOP_N: Key = key(
+        "top_n",
+        Ty::Int { min: 1, max: 100 },
+        Unset::Value(|| int(RecommendationSettings::default().top_n)),
+        "recommendations kept per movie",
+    );
+    pub const MIN_SCORE: Key = key(
+        "min_score",
+        Ty::Float {
+            min: 0.0,
+            max: 1.0,
+            above_min: false,
+        },
+        Unset::Value(|| RecommendationSettings::default().min_score.into()),
+        "similarity below which a pair is dropped",
+    );
+    pub const WEIGHTS: Key = key(
+        "weights",
+        Ty::Table(&super::RECOMMENDATION_WEIGHTS),
+        Unset::None,
+        "each ≥ 0, sum > 0; unnamed weights keep their default",
+    );
+}
+
+pub static RECOMMENDATIONS: Table = Table {
+    doc: "Settings of the `recommendations` step.",
+    keys: &[
+        recommendations::TOP_N,
+        recommendations::MIN_SCORE,
+        recommendations::WEIGHTS,
+    ],
+};
+
+pub mod cultural_lists {
+    use super::*;
+    pub const LISTS: Key = key(
+        "lists",
+        Ty::Names,
+        Unset::Prose(|| "every file in `<data.dir>/lists`".into()),
+        "list names; each `<data.dir>/lists/<name>.toml` must exist",
+    );
+}
+
+pub static CULTURAL_LISTS: Table = Table {
+    doc: "Settings of the `cultural_lists` step.",
+    keys: &[cultural_lists::LISTS],
+};
+
+pub mod reviews {
+    use super::*;
+    pub const PER_MOVIE: Key = key(
+        "per_movie",
+        Ty::Int { min: 0, max: 100 },
+        Unset::Value(|| int(ReviewSettings::default().per_movie)),
+        "reviews kept per movie",
+    );
+}
+
+pub static REVIEWS: Table = Table {
+    doc: "Settings of the `reviews` step.",
+    keys: &[reviews::PER_MOVIE],
+};
+
+pub mod post_process {
+    use super::*;
+    pub const STEPS: Key = key(
+        "steps",
+        Ty::Words {
+            words: PostStep::words,
+            max: 0,
+        },
+        Unset::Prose(|| "all four, in this order".into()),
+        "not empty, no repeats",
+    );
+    pub const CULTURAL_LISTS: Key = key(
+        "cultural_lists",
+        Ty::Table(&super::CULTURAL_LISTS),
+        Unset::None,
+        "settings of the `cultural_lists` step",
+    );
+    pub const CRI: Key = key(
+        "cri",
+        Ty::Table(&super::CRI),
+        Unset::None,
+        "settings of the `cri_scores` step",
+    );
+    pub const RECOMMENDATIONS: Key = key(
+        "recommendations",
+        Ty::Table(&super::RECOMMENDATIONS),
+        Unset::None,
+        "settings of the `recommendations` step",
+    );
+    pub const REVIEWS: Key = key(
+        "reviews",
+        Ty::Table(&super::REVIEWS),
+        Unset::None,
+        "settings of the `reviews` step",
+    );
+
+    /// The settings table of a step.
+    pub fn settings(step: PostStep) -> &'static Key {
+        match step {
+            PostStep::CulturalLists => &CULTURAL_LISTS,
+            PostStep::CriScores => &CRI,
+            PostStep::Recommendations => &RECOMMENDATIONS,
+            PostStep::Reviews => &REVIEWS,
+        }
+    }
+}
+
+pub static POST_PROCESS: Table = Table {
+    doc: "Computes derived data.",
+    keys: &[
+        post_process::STEPS,
+        post_process::CULTURAL_LISTS,
+        post_process::CRI,
+        post_process::RECOMMENDATIONS,
+        post_process::REVIEWS,
+    ],
+};
+
+/// The kind-specific keys of each stage kind.
+pub fn of_kind(kind: &str) -> &'static Table {
+    static NONE: Table = Table { doc: "", keys: &[] };
+    match kind {
+        "reset" => &RESET,
+        "seed" => &SEED,
+        "fetch" => &FETCH,
+        "enrich" => &ENRICH,
+        "post_process" => &POST_PROCESS,
+        _ => &NONE,
+    }
+}
+
+pub mod top {
+    use super::*;
+    static SOURCE_TABLE: Ty = Ty::Table(&super::SOURCE);
+    pub const PLAN: Key = key("plan", Ty::Table(&super::PLAN), Unset::None, "");
+    pub const DATABASE: Key = key("database", Ty::Table(&super::DATABASE), Unset::None, "");
+    pub const SOURCES: Key = key(
+        "sources",
+        Ty::Map(&SOURCE_TABLE),
+        Unset::None,
+        "API sources by name. `tmdb` and `omdb` are of their own kind; other names set `kind`.",
+    );
+    pub const DEFAULTS: Key = key("defaults", Ty::Table(&super::DEFAULTS), Unset::None, "");
+    pub const STAGES: Key = key(
+        "stages",
+        Ty::Stages,
+        Unset::None,
+        "The stages, by name. Each runs after the stages in its `needs`.",
+    );
+    pub const DATA: Key = key("data", Ty::Table(&super::DATA), Unset::None, "");
+    pub const CACHE: Key = key("cache", Ty::Table(&super::CACHE), Unset::None, "");
+}
+
+/// The top level of a plan file.
+pub static TOP: Table = Table {
+    doc: "A popctl plan: what to reset, seed, fetch from TMDB, enrich from OMDb and compute, as a DAG of stages. See docs/plans.md.",
+    keys: &[
+        top::PLAN,
+        top::DATABASE,
+        top::SOURCES,
+        top::DEFAULTS,
+        top::STAGES,
+        top::DATA,
+        top::CACHE,
+    ],
+};
+
+/// Every table by the name docs/plans.md's reference uses for it.
+pub static TABLES: &[(&str, &Table)] = &[
+    ("plan", &PLAN),
+    ("database", &DATABASE),
+    ("data", &DATA),
+    ("cache", &CACHE),
+    ("source", &SOURCE),
+    ("defaults", &DEFAULTS),
+    ("retry", &RETRY),
+    ("stage", &STAGE),
+    ("reset", &RESET),
+    ("seed", &SEED),
+    ("fetch", &FETCH),
+    ("enrich", &ENRICH),
+    ("post_process", &POST_PROCESS),
+    ("cultural_lists", &CULTURAL_LISTS),
+    ("cri", &CRI),
+    ("cri_weights", &CRI_WEIGHTS),
+    ("recommendations", &RECOMMENDATIONS),
+    ("recommendation_weights", &RECOMMENDATION_WEIGHTS),
+    ("reviews", &REVIEWS),
+];
+
+/// How the reference describes a type.
+pub fn type_text(ty: &Ty) -> String {
+    let quoted = |ws: Vec<&str>| {
+        ws.iter()
+            .map(|w| format!("`\"{w}\"`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ty {
+        Ty::Str => "string".into(),
+        Ty::Interpolated => "string, interpolated".into(),
+        Ty::Path => "string (path)".into(),
+        Ty::Name => "name".into(),
+        Ty::Bool => "boolean".into(),
+        Ty::Int { min, max } if *max >= U32 => format!("integer ≥ {min}"),
+        Ty::Int { min, max } => format!("integer {min}..={max}"),
+        Ty::Float {
+            min,
+            max,
+            above_min,
+        } => match (max.is_finite(), above_min) {
+            (true, _) => format!("number {min}..={max}"),
+            (false, true) => format!("number > {min}"),
+            (false, false) => format!("number ≥ {min}"),
+        },
+        Ty::Duration => "duration".into(),
+        Ty::PositiveDuration { .. } => "duration, above zero".into(),
+        Ty::Rate => "rate".into(),
+        Ty::Size { .. } => "size, above zero".into(),
+        Ty::MaxFailures => "integer ≥ 0, number 0.0..=1.0, or `\"5%\"`".into(),
+        Ty::Word(w) => quoted(w()),
+        Ty::Words { words, .. } => format!("array of {}", quoted(words())),
+        Ty::Names => "array of names".into(),
+        Ty::Ids => "array of ids (≥ 1)".into(),
+        Ty::Table(t) => format!(
+            "table: {}",
+            t.keys
+                .iter()
+                .map(|k| format!("`{}`", k.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Ty::Map(inner) => format!("table: name → {}", type_text(inner)),
+        Ty::Stages => "table: name → stage".into(),
+    }
+}
+
+/// The reference table of `table` in Markdown, as docs/plans.md shows it.
+pub fn markdown(table: &Table) -> String {
+    let mut out = String::from("| key | type | default | |\n|---|---|---|---|\n");
+    for k in table.keys {
+        let default = match k.default {
+            Unset::Required => "required".to_owned(),
+            Unset::None => "—".to_owned(),
+            Unset::Value(v) => format!("`{}`", v()),
+            Unset::Prose(p) => p(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            k.name,
+            type_text(&k.ty),
+            default,
+            k.doc
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_lists_each_key_once_and_defaults_render() {
+        let tables: Vec<&Table> = TABLES.iter().map(|(_, t)| *t).collect();
+        for t in tables.iter().chain([&&TOP]) {
+            let names = t.names();
+            let mut unique = names.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), names.len(), "{names:?}");
+            for k in t.keys {
+                let _ = k.default_text();
+            }
+        }
+        // The model's defaults, read through the keys.
+        assert_eq!(stage::CONCURRENCY.default_text().as_deref(), Some("4"));
+        assert_eq!(
+            source::RATE.default_text().as_deref(),
+            Some("TMDB `\"40/s\"`, OMDb `\"5/s\"`")
+        );
+        assert_eq!(
+            cri::POPULARITY_FULL.default_text().as_deref(),
+            Some("100.0")
+        );
+        // Every table a plan can reach has its place in the reference.
+        fn reach(t: &'static Table, out: &mut Vec<&'static Table>) {
+            for k in t.keys {
+                match k.ty {
+                    Ty::Table(inner) | Ty::Map(&Ty::Table(inner)) => {
+                        out.push(inner);
+                        reach(inner, out);
+                    }
+                    Ty::Stages => {
+                        out.push(&STAGE);
+                        reach(&STAGE, out);
+                        for kind in STAGE_KINDS {
+                            out.push(of_kind(kind));
+                            reach(of_kind(kind), out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut reached = Vec::new();
+        reach(&TOP, &mut reached);
+        for t in reached {
+            assert!(
+                tables.iter().any(|x| std::ptr::eq(*x, t)),
+                "a table missing from TABLES: {}",
+                t.doc
+            );
+        }
+        // No stage kind's own keys shadow the common ones.
+        for kind in STAGE_KINDS {
+            for k in of_kind(kind).keys {
+                assert!(STAGE.get(k.name).is_none(), "{kind}.{}", k.name);
+            }
+        }
+    }
+
+    /// docs/plans.md's reference tables are drawn from the declaration; with
+    /// `POPCTL_BLESS=1` the test rewrites them instead of failing.
+    #[test]
+    fn the_reference_in_docs_is_drawn_from_the_declaration() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/plans.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        let mut rest = doc.as_str();
+        let mut seen = Vec::new();
+        while let Some(start) = rest.find("<!-- keys: ") {
+            let (before, after) = rest.split_at(start);
+            out.push_str(before);
+            let name_end = after.find(" -->").unwrap();
+            let name = &after["<!-- keys: ".len()..name_end];
+            let table = TABLES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("docs/plans.md names table `{name}`, unknown"))
+                .1;
+            let end = after.find("<!-- /keys -->").unwrap();
+            out.push_str(&format!("<!-- keys: {name} -->\n{}", markdown(table)));
+            rest = &after[end..];
+            seen.push(name);
+        }
+        out.push_str(rest);
+        for (name, _) in TABLES {
+            assert!(
+                seen.contains(name),
+                "docs/plans.md has no `<!-- keys: {name} -->`"
+            );
+        }
+        if std::env::var_os("POPCTL_BLESS").is_some() {
+            std::fs::write(&path, &out).unwrap();
+        } else {
+            assert!(
+                out == doc,
+                "docs/plans.md's reference tables are stale: run `POPCTL_BLESS=1 cargo test --lib keys`"
+            );
+        }
+    }
+}
