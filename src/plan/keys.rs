@@ -654,11 +654,24 @@ pub mod enrich {
         Unset::Value(|| toml::Value::Boolean(false)),
         "ask again for movies OMDb had no data for in an earlier run",
     );
+    pub const RETRY_NO_DATA_AFTER: Key = key(
+        "retry_no_data_after",
+        Ty::PositiveDuration {
+            zero: "that is every run: use `retry_no_data = true`",
+        },
+        Unset::None,
+        "ask again for movies whose \"no data\" answer is at least this old (`\"90d\"`), so daily runs do not spend the quota on them every day; not with `retry_no_data = true`",
+    );
 }
 
 pub static ENRICH: Table = Table {
     doc: "Adds OMDb data (ratings, awards, box office) to movies.",
-    keys: &[enrich::SOURCE, enrich::SCOPE, enrich::RETRY_NO_DATA],
+    keys: &[
+        enrich::SOURCE,
+        enrich::SCOPE,
+        enrich::RETRY_NO_DATA,
+        enrich::RETRY_NO_DATA_AFTER,
+    ],
 };
 
 pub mod cri_weights {

@@ -565,6 +565,8 @@ pub struct EnrichStage {
     pub scope: EnrichScope,
     /// Ask again for movies OMDb answered "no data" for in an earlier run.
     pub retry_no_data: bool,
+    /// Ask again for those whose "no data" answer is at least this old.
+    pub retry_no_data_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -217,6 +217,9 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
             writeln!(out, "source = {}", s(&e.source))?;
             writeln!(out, "scope = {}", s(e.scope.as_str()))?;
             writeln!(out, "retry_no_data = {}", e.retry_no_data)?;
+            if let Some(d) = e.retry_no_data_after {
+                writeln!(out, "retry_no_data_after = {}", s(&format_duration(d)))?;
+            }
         }
         StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
     }

@@ -681,10 +681,25 @@ fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         Some(EnrichScope::Upstream)
     };
     let retry_no_data = cx.bool(t, &keys::enrich::RETRY_NO_DATA).unwrap_or(false);
+    let retry_no_data_after = cx.duration(t, &keys::enrich::RETRY_NO_DATA_AFTER);
+    if retry_no_data && t.has(&keys::enrich::RETRY_NO_DATA_AFTER) {
+        let p = t.path.key(keys::enrich::RETRY_NO_DATA_AFTER.name);
+        cx.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("`{p}` is set, but `retry_no_data = true` already asks again every run"),
+            )
+            .at(cx.key_site(&p), "never waited for")
+            .key(p.to_string())
+            .help("keep one: `retry_no_data = true` (every run) or `retry_no_data_after` (once an answer is that old)"),
+        );
+        return None;
+    }
     Some(EnrichStage {
         source: source?,
         scope: scope?,
         retry_no_data,
+        retry_no_data_after,
     })
 }
 

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -30,7 +31,7 @@ use crate::sources::omdb::client::{Lookup, OmdbClient};
 use crate::sources::retry::Retrier;
 use crate::store::bundle::sources::OMDB;
 use crate::store::ledger::ItemStatus;
-use crate::store::{self, EnrichmentScope, EnrichmentState, StoreError};
+use crate::store::{self, EnrichmentScope, EnrichmentState, NoDataRetry, StoreError};
 
 pub struct Enrich(pub EnrichStage);
 
@@ -60,9 +61,9 @@ impl Stage for Enrich {
         let problem: Mutex<Option<String>> = Mutex::new(None);
         let mut items = pending_items(cx, ids, &known, &stop, &problem);
         let retrier = cx.retrier();
-        let retry_no_data = self.0.retry_no_data;
+        let no_data = self.no_data_retry();
         let omdb = &omdb;
-        let work = |_key: String, id: i64| enrich_one(cx, omdb, id, retrier, retry_no_data);
+        let work = |_key: String, id: i64| enrich_one(cx, omdb, id, retrier, no_data);
         let stopped = items::process(cx, &stop, &mut items, work).await;
         if let Some(why) = problem.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return StageOutcome::Failed(why);
@@ -82,6 +83,20 @@ impl Stage for Enrich {
 }
 
 impl Enrich {
+    /// When movies OMDb had no data for are asked about again: `retry_no_data` always,
+    /// `retry_no_data_after` once their answer is that old (so daily runs do not spend the
+    /// quota on them), else never.
+    fn no_data_retry(&self) -> NoDataRetry {
+        match (self.0.retry_no_data, self.0.retry_no_data_after) {
+            (true, _) => NoDataRetry::Always,
+            (false, Some(after)) => chrono::Duration::from_std(after)
+                .ok()
+                .and_then(|after| Utc::now().checked_sub_signed(after))
+                .map_or(NoDataRetry::Never, NoDataRetry::CheckedBefore),
+            (false, None) => NoDataRetry::Never,
+        }
+    }
+
     /// The TMDB ids to consider, in the order they become known.
     async fn movies<'a>(
         &self,
@@ -119,7 +134,7 @@ impl Enrich {
             (EnrichScope::All, _) => EnrichmentScope::All,
         };
         let movies =
-            store::enrichment_candidates(cx.db(), OMDB, scope, self.0.retry_no_data).await?;
+            store::enrichment_candidates(cx.db(), OMDB, scope, self.no_data_retry()).await?;
         Ok(stream::iter(movies.into_iter().map(|m| m.tmdb_id)).boxed())
     }
 }
@@ -181,6 +196,7 @@ struct Known {
     imdb_id: Option<String>,
     state: Option<String>,
     reason: Option<String>,
+    checked_at: Option<DateTime<Utc>>,
 }
 
 async fn known_about(cx: &StageContext, tmdb_id: i64) -> Result<Option<Known>, StoreError> {
@@ -188,6 +204,7 @@ async fn known_about(cx: &StageContext, tmdb_id: i64) -> Result<Option<Known>, S
         .expr_as(Expr::col(("movies", "imdb_id")), "imdb_id")
         .expr_as(Expr::col(("movie_enrichment", "state")), "state")
         .expr_as(Expr::col(("movie_enrichment", "reason")), "reason")
+        .expr_as(Expr::col(("movie_enrichment", "checked_at")), "checked_at")
         .from("movies")
         .left_join(
             "movie_enrichment",
@@ -213,6 +230,9 @@ async fn known_about(cx: &StageContext, tmdb_id: i64) -> Result<Option<Known>, S
         imdb_id: get("imdb_id")?,
         state: get("state")?,
         reason: get("reason")?,
+        checked_at: row
+            .try_get("", "checked_at")
+            .map_err(StoreError::query(what()))?,
     }))
 }
 
@@ -221,7 +241,7 @@ async fn enrich_one(
     omdb: &OmdbClient,
     tmdb_id: i64,
     retrier: Retrier,
-    retry_no_data: bool,
+    no_data: NoDataRetry,
 ) -> ItemResult {
     let known = match known_about(cx, tmdb_id).await {
         Ok(Some(k)) => k,
@@ -242,11 +262,15 @@ async fn enrich_one(
         let why = "TMDB gives no IMDb id for this movie, so OMDb cannot be asked";
         return record(cx, tmdb_id, EnrichmentState::NoImdbId, why, 0).await;
     };
-    if known.state.as_deref() == Some("no_data") && !retry_no_data {
+    if known.state.as_deref() == Some("no_data") && !no_data.asks(known.checked_at) {
+        let when = known
+            .checked_at
+            .map(|t| format!(" on {}", t.format("%Y-%m-%d")))
+            .unwrap_or_default();
         return ItemResult::Skipped {
             reason: format!(
-                "OMDb had no data for {imdb_id} in an earlier run ({}); set retry_no_data = true \
-                 to ask again",
+                "OMDb had no data for {imdb_id} in an earlier run{when} ({}); set retry_no_data \
+                 = true, or retry_no_data_after, to ask again",
                 known.reason.unwrap_or_default()
             ),
             recorded: false,

@@ -5,7 +5,7 @@
 //! changed: never for "no data" unless the plan says so, and for "no IMDb id" only once TMDB
 //! has given the movie one.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Value};
@@ -46,6 +46,26 @@ pub enum EnrichmentScope {
     Missing,
     /// Every movie, also those already fetched.
     All,
+}
+
+/// When a movie the source had no data for is asked about again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoDataRetry {
+    Never,
+    Always,
+    /// When the "no data" answer was recorded before this time.
+    CheckedBefore(DateTime<Utc>),
+}
+
+impl NoDataRetry {
+    /// Whether a "no data" answer recorded at `checked_at` is asked about again.
+    pub fn asks(self, checked_at: Option<DateTime<Utc>>) -> bool {
+        match self {
+            NoDataRetry::Never => false,
+            NoDataRetry::Always => true,
+            NoDataRetry::CheckedBefore(cutoff) => checked_at.is_none_or(|t| t < cutoff),
+        }
+    }
 }
 
 /// A movie to enrich.
@@ -167,20 +187,21 @@ pub async fn set_enrichment_state<C: ConnectionTrait>(
 /// The movies an enrich stage on `source` should ask about, by TMDB id.
 ///
 /// `Missing`: movies with no answer yet. `All`: also those already fetched. Either way, movies
-/// the source had no data for come back only with `retry_no_data`, and movies marked "no IMDb
+/// the source had no data for come back only as `no_data` says, and movies marked "no IMDb
 /// id" only once they have one. Movies without an IMDb id and no state are included (with
 /// `imdb_id: None`) so the caller can record that.
 pub async fn enrichment_candidates(
     db: &DatabaseConnection,
     source: &str,
     scope: EnrichmentScope,
-    retry_no_data: bool,
+    no_data: NoDataRetry,
 ) -> Result<Vec<MovieRef>, StoreError> {
     let source = check_source(source)?;
     let stmt = Query::select()
         .expr_as(Expr::col(("movies", "tmdb_id")), "tmdb_id")
         .expr_as(Expr::col(("movies", "imdb_id")), "imdb_id")
         .expr_as(Expr::col(("movie_enrichment", "state")), "state")
+        .expr_as(Expr::col(("movie_enrichment", "checked_at")), "checked_at")
         .from("movies")
         .left_join(
             "movie_enrichment",
@@ -209,7 +230,10 @@ pub async fn enrichment_candidates(
         let wanted = match state.as_deref() {
             None => true,
             Some("fetched") => scope == EnrichmentScope::All,
-            Some("no_data") => retry_no_data,
+            Some("no_data") => no_data.asks(
+                row.try_get("", "checked_at")
+                    .map_err(StoreError::query(what()))?,
+            ),
             Some("no_imdb_id") => imdb_id.is_some(),
             Some(other) => {
                 return Err(StoreError::BadValue {

@@ -10,7 +10,7 @@ use popctl::sources::omdb::mapping::{OmdbAnswer, omdb_answer};
 use popctl::store::enrichment::save_omdb;
 use popctl::store::ledger::{self, ItemStatus, RunStatus};
 use popctl::store::seed::seed;
-use popctl::store::{self, EnrichmentScope, EnrichmentState, StoreError};
+use popctl::store::{self, EnrichmentScope, EnrichmentState, NoDataRetry, StoreError};
 
 use crate::store_db::{TestDb, on_every_backend, richest_bundles};
 
@@ -263,9 +263,10 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
     for b in &bundles {
         t.save(b).await;
     }
-    let all = store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, false)
-        .await
-        .unwrap();
+    let all =
+        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Never)
+            .await
+            .unwrap();
     assert_eq!(all.len(), bundles.len());
     let (a, b, c) = (
         bundles[0].tmdb_id(),
@@ -297,28 +298,53 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
     txn.commit().await.unwrap();
 
     let ids = |refs: Vec<store::MovieRef>| refs.into_iter().map(|r| r.tmdb_id).collect::<Vec<_>>();
-    let missing = ids(
-        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, false)
-            .await
-            .unwrap(),
-    );
+    let missing = ids(store::enrichment_candidates(
+        &t.db,
+        "omdb",
+        EnrichmentScope::Missing,
+        NoDataRetry::Never,
+    )
+    .await
+    .unwrap());
     assert!(
         !missing.contains(&a) && !missing.contains(&b),
         "{missing:?}"
     );
     // c is marked "no IMDb id" but has one now: it is asked again.
     assert_eq!(missing.contains(&c), bundles[2].movie.imdb_id.is_some());
-    let retry = ids(
-        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, true)
-            .await
-            .unwrap(),
-    );
+    let retry = ids(store::enrichment_candidates(
+        &t.db,
+        "omdb",
+        EnrichmentScope::Missing,
+        NoDataRetry::Always,
+    )
+    .await
+    .unwrap());
     assert!(retry.contains(&b) && !retry.contains(&a));
-    let everything = ids(
-        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::All, false)
-            .await
-            .unwrap(),
+    // A cooldown (`retry_no_data_after`): b's answer, recorded just now, is not old enough for
+    // a cutoff an hour ago, and is for a cutoff an hour ahead.
+    let hour = chrono::Duration::hours(1);
+    let cooled = |cutoff| {
+        store::enrichment_candidates(
+            &t.db,
+            "omdb",
+            EnrichmentScope::Missing,
+            NoDataRetry::CheckedBefore(cutoff),
+        )
+    };
+    let too_soon = ids(cooled(chrono::Utc::now() - hour).await.unwrap());
+    assert!(!too_soon.contains(&b), "{too_soon:?}");
+    let old_enough = ids(cooled(chrono::Utc::now() + hour).await.unwrap());
+    assert!(
+        old_enough.contains(&b) && !old_enough.contains(&a),
+        "{old_enough:?}"
     );
+    let everything =
+        ids(
+            store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::All, NoDataRetry::Never)
+                .await
+                .unwrap(),
+        );
     assert!(everything.contains(&a) && !everything.contains(&b));
 
     let of_a = format!("movie_id = (SELECT id FROM movies WHERE tmdb_id = {a})");
