@@ -36,6 +36,10 @@ use crate::plan::Rate;
 /// The most turns a schedule remembers (see the module docs).
 pub const MAX_WINDOW: u32 = 1024;
 
+/// The longest period or window kept: a plan may write a period of up to `u64::MAX`
+/// milliseconds, and an instant that far ahead cannot be represented.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// When the next turn may be taken: pure arithmetic over instants passed in.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -64,8 +68,8 @@ impl Schedule {
             )
         };
         Schedule {
-            period: period.max(Duration::from_nanos(1)),
-            window,
+            period: period.clamp(Duration::from_nanos(1), LONGEST),
+            window: window.min(LONGEST),
             per_window: per_window as usize,
             next: None,
             recent: VecDeque::with_capacity(per_window as usize),
@@ -259,6 +263,17 @@ mod tests {
             Schedule::new(rate(3, 1000)).period,
             Duration::from_nanos(333_333_334)
         );
+    }
+
+    #[test]
+    fn a_period_longer_than_a_century_waits_a_century() {
+        let mut s = Schedule::new(Rate {
+            count: 1,
+            per: Duration::from_millis(u64::MAX),
+        });
+        let t0 = Instant::now();
+        assert!(s.try_take(t0).is_ok());
+        assert_eq!(s.try_take(t0), Err(t0 + LONGEST));
     }
 
     proptest! {
