@@ -10,11 +10,21 @@
 //!    cold and then warm: wall times and what the sandbox served.
 //! 5. What the swap costs: the same import with `mode = "swap"` (into an empty database, then
 //!    over live data) and `mode = "in_place"`, interleaved, with the swap's own time.
+//! 6. Pacing at the rate floor: 2,000 movies from TMDB alone (dev-200's fetch stage, 100
+//!    pages; OMDb and post-processing off) at the plan's 40/s, the simulator limiting TMDB to
+//!    40/s (burst 40) with 80 ms latency on every answer: the run time against its floor
+//!    (TMDB requests / 40). `POPCTL_BENCH_BASELINE=/path/to/popctl` runs another build of
+//!    popctl (main's, say) too, alternating with this one, `POPCTL_BENCH_ROUNDS` times
+//!    (default 2), and prints the ratios.
 //!
-//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache|swap` runs one part (default:
-//! all; the sequential run alone takes about four minutes). With `POPCTL_TEST_PG` set
-//! (`scripts/with-pg cargo bench --bench run`) the scale runs also go to PostgreSQL. Prints
-//! figures; asserts nothing about time.
+//! Every run prints each source's achieved rate against the plan's: the requests in the
+//! whole seconds of its per-second series between its first and its last (those two,
+//! partly idle, left out).
+//!
+//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache|swap|pacing` runs one
+//! part (default: all; the sequential run alone takes about four minutes). With
+//! `POPCTL_TEST_PG` set (`scripts/with-pg cargo bench --bench run`) the scale runs also go to
+//! PostgreSQL. Prints figures; asserts nothing about time.
 
 #![expect(
     clippy::disallowed_methods,
@@ -46,8 +56,27 @@ struct Measured {
 
 /// Runs `plan` against `sim` into `db_url` with `sets`, and reads the report it writes.
 fn run(sim: &Sandbox, plan: &str, db_url: &str, sets: &[&str], dir: &Path) -> Measured {
+    run_with(
+        Path::new(env!("CARGO_BIN_EXE_popctl")),
+        sim,
+        plan,
+        db_url,
+        sets,
+        dir,
+    )
+}
+
+/// [`run`] with the popctl binary at `bin`.
+fn run_with(
+    bin: &Path,
+    sim: &Sandbox,
+    plan: &str,
+    db_url: &str,
+    sets: &[&str],
+    dir: &Path,
+) -> Measured {
     let report = dir.join("report.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_popctl"));
+    let mut cmd = Command::new(bin);
     cmd.current_dir(root())
         .args(["run", plan, "--quiet", "--cache", "off", "--report"])
         .arg(&report)
@@ -87,7 +116,31 @@ fn run(sim: &Sandbox, plan: &str, db_url: &str, sets: &[&str], dir: &Path) -> Me
         "    {plan}: {:.1} s in the run ({outside:.1} s with process start), {} TMDB + {} OMDb requests, {} answered 429, status {}",
         m.wall, m.tmdb, m.omdb, m.rate_limited, m.status
     );
+    for (name, s) in json["sources"].as_object().into_iter().flatten() {
+        let configured = s["rate_per_second"].as_f64().unwrap_or(0.0);
+        if let Some(achieved) = achieved_rate(&s["series"]) {
+            println!(
+                "      {name}: achieved {achieved:.2} requests/s of the configured {configured}/s ({:.1}%)",
+                100.0 * achieved / configured
+            );
+        }
+    }
     m
+}
+
+/// A source's requests per second over the whole seconds of its series between its first
+/// and its last busy one, or `None` when there are none.
+fn achieved_rate(series: &serde_json::Value) -> Option<f64> {
+    let width = series["bucket_seconds"].as_f64()?;
+    let requests: Vec<u64> = series["requests"]
+        .as_array()?
+        .iter()
+        .map(|n| n.as_u64().unwrap_or(0))
+        .collect();
+    let first = requests.iter().position(|&n| n > 0)?;
+    let last = requests.iter().rposition(|&n| n > 0)?;
+    let inner = requests.get(first + 1..last)?;
+    (!inner.is_empty()).then(|| inner.iter().sum::<u64>() as f64 / (inner.len() as f64 * width))
 }
 
 fn sqlite(dir: &Path, name: &str) -> String {
@@ -96,12 +149,11 @@ fn sqlite(dir: &Path, name: &str) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-async fn limited_sim() -> Sandbox {
+/// The simulator at the real APIs' pace: TMDB 40/s (burst 40), OMDb 5/s (burst 5), `latency`
+/// on every answer.
+async fn limited_sim(latency: Latency) -> Sandbox {
     let sim = sim::start(SandboxConfig {
-        latency: Latency {
-            min_ms: 30,
-            max_ms: 150,
-        },
+        latency,
         ..SandboxConfig::default()
     })
     .await
@@ -123,7 +175,11 @@ fn floor(m: &Measured) -> f64 {
 
 async fn limits(dir: &Path) -> f64 {
     println!("dev-200, TMDB 40/s, OMDb 5/s, latency 30–150 ms (sandbox limits the same)");
-    let sim = limited_sim().await;
+    let sim = limited_sim(Latency {
+        min_ms: 30,
+        max_ms: 150,
+    })
+    .await;
     let url = sqlite(dir, "dev200.db");
     let m = tokio::task::block_in_place(|| run(&sim, "plans/dev-200.toml", &url, &[], dir));
     let f = floor(&m);
@@ -138,7 +194,11 @@ async fn limits(dir: &Path) -> f64 {
 
 async fn sequential(dir: &Path) -> f64 {
     println!("full-sequential (the old way), same conditions");
-    let sim = limited_sim().await;
+    let sim = limited_sim(Latency {
+        min_ms: 30,
+        max_ms: 150,
+    })
+    .await;
     let url = sqlite(dir, "seq.db");
     let m = tokio::task::block_in_place(|| run(&sim, "plans/full-sequential.toml", &url, &[], dir));
     println!(
@@ -244,6 +304,65 @@ async fn swap(dir: &Path) {
                     None => println!("    {label}: run {:.1} s", m.wall),
                 }
             }
+        }
+    }
+}
+
+/// Issue 14's pacing case: 2,000 movies from TMDB alone at 40/s against a server allowing 40/s
+/// with 80 ms latency, where the rate, not the server or the store, sets the pace.
+async fn pacing(dir: &Path) {
+    println!(
+        "pacing: 2,000 movies from TMDB alone, plan 40/s, sandbox 40/s (burst 40), 80 ms latency, SQLite"
+    );
+    let sim = limited_sim(Latency {
+        min_ms: 80,
+        max_ms: 80,
+    })
+    .await;
+    let sets = [
+        "stages.popular.pages=100",
+        "stages.omdb.enabled=false",
+        "stages.post.enabled=false",
+    ];
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_popctl"));
+    let baseline = std::env::var_os("POPCTL_BENCH_BASELINE").map(PathBuf::from);
+    let rounds: usize = std::env::var("POPCTL_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let mut ratios: Vec<(&str, f64)> = Vec::new();
+    for round in 0..rounds {
+        let mut builds = vec![("this build", &this)];
+        if let Some(b) = &baseline {
+            builds.push(("baseline", b));
+        }
+        // Alternate which goes first, so neither always meets the machine in the same state.
+        if round % 2 == 1 {
+            builds.reverse();
+        }
+        for (label, bin) in builds {
+            println!("  {label} (round {}):", round + 1);
+            let url = sqlite(dir, "pacing.db");
+            let m = tokio::task::block_in_place(|| {
+                run_with(bin, &sim, "plans/dev-200.toml", &url, &sets, dir)
+            });
+            let floor = m.tmdb as f64 / 40.0;
+            let ratio = m.wall / floor;
+            println!(
+                "    floor {} / 40 = {floor:.1} s; wall / floor = {ratio:.3}",
+                m.tmdb
+            );
+            ratios.push((label, ratio));
+        }
+    }
+    for label in ["this build", "baseline"] {
+        let mine: Vec<String> = ratios
+            .iter()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, r)| format!("{r:.3}"))
+            .collect();
+        if !mine.is_empty() {
+            println!("  {label}: wall / floor {}", mine.join(", "));
         }
     }
 }
@@ -355,6 +474,9 @@ fn main() {
         }
         if want("swap") {
             swap(dir.path()).await;
+        }
+        if want("pacing") {
+            pacing(dir.path()).await;
         }
     });
 }

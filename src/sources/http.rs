@@ -3,6 +3,12 @@
 //! bigger than the source's `max_body`, and API keys that are sent as the API expects but
 //! never appear in an error, a log line or a `Debug`.
 //!
+//! The rate is kept by [`pace`](super::pace), not by an off-the-shelf limiter: an even pace
+//! counted from each request lost every late timer wake-up for good (91–93% of 40/s, measured
+//! with 8 tasks on a loaded machine), while a fixed schedule of slots pays them back (99.4–99.7%
+//! in the same measurement) and still never lets more than the rate's `count` requests into
+//! any window of its `per`; `pace` says why governor could not do both.
+//!
 //! The client answers with the first response that is not transient (any 2xx, or a 4xx other
 //! than 429) and leaves its meaning to the source (`tmdb`, `omdb`): a 404 is an answer, not an
 //! error, at this level. Both APIs always answer JSON, so a 2xx body that does not parse as
@@ -20,16 +26,15 @@
 //! nothing is sent.
 
 use std::fmt;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
+use super::pace::Pacer;
 use super::retry::{Decision, Retrier, Transient};
 use super::series::{Event, Series, SeriesReport};
 use crate::plan::units::{format_duration, format_size, human_duration, human_size};
@@ -296,9 +301,8 @@ struct Inner {
     max_rate_limited_wait: Duration,
     client: reqwest::Client,
     auth: Auth,
-    limiter: DefaultDirectRateLimiter,
-    /// A 429 slows the whole source, not just the task that met it.
-    paused_until: Mutex<Option<Instant>>,
+    /// The plan's rate, and the pause after a 429, for every task using the source.
+    pacer: Pacer,
     counters: SourceCounters,
     /// The same events second by second, for the report's chart.
     series: Series,
@@ -321,17 +325,6 @@ impl fmt::Debug for SourceClient {
             .field("base_url", &self.inner.base_url)
             .finish_non_exhaustive()
     }
-}
-
-/// An even pace of `rate.count` per `rate.per`, with no burst: a plan's "40/s" means one
-/// request every 25 ms, so the server never sees 40 at once.
-fn limiter_for(rate: Rate) -> DefaultDirectRateLimiter {
-    let count = rate.count.max(1);
-    let period = (rate.per / count).max(Duration::from_nanos(1));
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::MIN);
-    RateLimiter::direct(quota)
 }
 
 impl SourceClient {
@@ -367,8 +360,7 @@ impl SourceClient {
                 max_rate_limited_wait: config.max_rate_limited_wait,
                 client,
                 auth,
-                limiter: limiter_for(config.rate),
-                paused_until: Mutex::new(None),
+                pacer: Pacer::new(config.rate),
                 counters: SourceCounters::default(),
                 series: Series::new(),
                 rate: config.rate,
@@ -535,7 +527,7 @@ impl SourceClient {
         let mut rate_limited_waited = Duration::ZERO;
         let mut rate_limited_since: Option<Instant> = None;
         loop {
-            self.wait_for_turn().await;
+            inner.pacer.turn().await;
             if let Some(since) = rate_limited_since.take() {
                 rate_limited_waited += since.elapsed();
             }
@@ -581,7 +573,7 @@ impl SourceClient {
                         inner.max_rate_limited_wait,
                         self.draw(),
                     );
-                    self.pause_source(step.source_pause);
+                    inner.pacer.pause(step.source_pause);
                     match step.decision {
                         Decision::GiveUp => {
                             return Err(HttpError::RateLimited {
@@ -639,33 +631,6 @@ impl SourceClient {
                     tokio::time::sleep(wait).await;
                 }
             }
-        }
-    }
-
-    async fn wait_for_turn(&self) {
-        loop {
-            let until = *self
-                .inner
-                .paused_until
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
-                _ => break,
-            }
-        }
-        self.inner.limiter.until_ready().await;
-    }
-
-    fn pause_source(&self, pause: Duration) {
-        let until = Instant::now() + pause;
-        let mut slot = self
-            .inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if slot.is_none_or(|t| t < until) {
-            *slot = Some(until);
         }
     }
 

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod http;
 mod lenient;
 pub mod omdb;
+pub mod pace;
 pub mod retry;
 pub mod series;
 pub mod tmdb;

@@ -2,7 +2,7 @@
 //! unread (with and without `Content-Length`) and are neither retried nor cached, a server
 //! that keeps answering 429 fails a request once `max_rate_limited_wait` is spent, and TMDB's
 //! `{"success":false}` in a 200 is read with TMDB's own code and message, on simulated and on
-//! recorded bodies.
+//! recorded bodies; a source paced at exactly the rate the server allows meets no 429.
 
 #![allow(clippy::unwrap_used)]
 
@@ -221,6 +221,56 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
     assert_eq!(attempts, rate_limited, "every try was answered 429");
     assert_eq!(s.stats().tmdb.rate_limited, u64::from(rate_limited));
     assert_eq!(c.totals().rate_limited, u64::from(rate_limited));
+    s.shutdown().await;
+}
+
+/// The pace pays late timer wake-ups back, but never by going over the plan's rate: 16 tasks
+/// sharing a source at 50/s send 300 requests (six seconds' worth) to a server that allows
+/// exactly 50 a second (a bucket of 50, refilled at 50/s), and not one is answered 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_at_exactly_the_servers_rate_meets_no_429() {
+    let s = sandbox(OddMovies::default()).await;
+    s.set_limits(
+        Api::Tmdb,
+        Some(RateLimit {
+            rps: 50.0,
+            burst: 50,
+        }),
+    );
+    let config = SourceConfig {
+        rate: popctl::plan::Rate {
+            count: 50,
+            per: Duration::from_secs(1),
+        },
+        ..source(SourceKind::Tmdb, s.tmdb_base_url())
+    };
+    let c = SourceClient::new(&config, Some(popctl::secret::Secret::new(s.tmdb_key()))).unwrap();
+    let ids = ids(&s, 300);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (c, ids, next) = (c.clone(), ids.clone(), std::sync::Arc::clone(&next));
+        tasks.spawn(async move {
+            let mut statuses = Vec::new();
+            while let Some(id) = ids.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                let r = c.get(&format!("movie/{id}"), &[], &retrier(1)).await;
+                statuses.push(
+                    r.map(|r| (r.status, r.rate_limited))
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            statuses
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(statuses) = tasks.join_next().await {
+        answers.extend(statuses.unwrap());
+    }
+    assert_eq!(answers.len(), 300);
+    assert!(answers.iter().all(|a| a == &Ok((200, 0))), "{answers:?}");
+    assert_eq!(s.stats().tmdb.rate_limited, 0);
+    assert_eq!(s.stats().tmdb.requests, 300);
+    assert_eq!(c.totals().requests, 300);
     s.shutdown().await;
 }
 
