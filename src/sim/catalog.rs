@@ -5,13 +5,14 @@
 //!
 //! The index is what lists, discover, `find`, OMDb title lookups and `movie/changes` need to
 //! order and filter the whole catalog; details, credits and the rest are too large to keep for
-//! every movie and are cheap to regenerate.
+//! every movie and are cheap to regenerate. The index describes the catalog on `today`; what
+//! happens to it on the days after is [`history`](super::history).
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
 
-use super::model::{ChangedId, Collection, Movie, MovieSummary, Page};
+use super::model::{Collection, Movie, MovieSummary, Page};
 use super::rng::{Rng, tag};
 use super::words;
 use crate::plan::{DiscoverFilters, ListKind};
@@ -151,6 +152,9 @@ pub struct Catalog {
     pub(crate) people: u32,
     pub(crate) keywords: u32,
     pub(crate) companies: u32,
+    /// The last `movie/changes` window answered: a client pages through one window, and each
+    /// page would otherwise draw every movie's days again.
+    pub(crate) changes_memo: super::history::ChangesMemo,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -243,6 +247,7 @@ impl Catalog {
             by_date,
             by_title_order,
             top_rated,
+            changes_memo: super::history::ChangesMemo::default(),
         }
     }
 
@@ -490,35 +495,6 @@ impl Catalog {
             total_pages: ids.len().div_ceil(PAGE_SIZE) as u32,
             total_results: ids.len() as u32,
         }
-    }
-
-    /// Did movie `id` change on `day`? About 3% of the catalog changes each day.
-    pub(crate) fn changed_on(&self, id: u32, day: NaiveDate) -> bool {
-        let h = super::rng::hash(&[
-            self.seed,
-            tag::CHANGES,
-            u64::from(id),
-            day.num_days_from_ce() as u64,
-        ]);
-        super::rng::unit(h) < 0.03
-    }
-
-    /// Ids that changed between `start` and `end` (both inclusive), in id order.
-    pub fn changed_ids(&self, start: NaiveDate, end: NaiveDate) -> Vec<ChangedId> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                start
-                    .iter_days()
-                    .take_while(|d| *d <= end)
-                    .any(|d| self.changed_on(e.id, d))
-            })
-            .map(|e| ChangedId {
-                id: e.id,
-                adult: false,
-                softcore: false,
-            })
-            .collect()
     }
 }
 
