@@ -543,6 +543,32 @@ drop = 0.002
         );
     }
 
+    #[test]
+    fn the_clock_reads_as_utc_and_stays_within_the_history() {
+        let clock = |text: &str| SandboxConfig::from_toml(text, "x").map(|c| c.clock());
+        let t = |text: &str| text.parse::<NaiveDateTime>().unwrap();
+        assert_eq!(clock("").unwrap(), t("2025-06-15T12:00:00"));
+        assert_eq!(
+            clock("now = 2025-06-16T09:00:00Z").unwrap(),
+            t("2025-06-16T09:00:00")
+        );
+        assert_eq!(
+            clock("now = 2025-06-16T09:00:00").unwrap(),
+            t("2025-06-16T09:00:00")
+        );
+        assert_eq!(
+            clock("now = \"2025-06-16T09:00:00+02:00\"").unwrap(),
+            t("2025-06-16T07:00:00")
+        );
+        let (message, _) = error_text("now = 2025-06-16");
+        assert!(message.contains("expected a UTC time"), "{message}");
+        let text = "today = 2025-06-15\nnow = 2026-06-17T00:00:00Z\n";
+        let (message, span) = error_text(text);
+        assert!(message.contains("2025-06-15 ..= 2026-06-16"), "{message}");
+        let span = span.unwrap();
+        assert_eq!(&text[span.offset()..span.offset() + 4], "2026");
+    }
+
     fn error_text(text: &str) -> (String, Option<miette::SourceSpan>) {
         match SandboxConfig::from_toml(text, "sandbox.toml") {
             Err(SimError::Config(e)) => (e.message, e.span),

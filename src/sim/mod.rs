@@ -281,7 +281,9 @@ impl Sandbox {
     }
 
     /// Moves the simulated clock (to any time whose day is `today` ..= `today` +
-    /// [`MAX_DAYS_AHEAD`]): the catalog is then served as of its day.
+    /// [`MAX_DAYS_AHEAD`]): the catalog is then served as of its day. A response cache keyed
+    /// by the start config's [`SandboxConfig::cache_origin`] does not know of the move: a
+    /// client that caches starts another sandbox (with `now` set) for another day instead.
     pub fn set_clock(&self, now: NaiveDateTime) -> Result<(), SimError> {
         self.state
             .set_clock(now)
