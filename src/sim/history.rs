@@ -173,7 +173,7 @@ impl Catalog {
         } else {
             e.vote_count.saturating_add(step.saturating_mul(k as u32))
         };
-        let popularity = round3((e.popularity * (0.6 + 0.8 * draw(k).f64())).max(0.6));
+        let popularity = round3(e.popularity * (0.6 + 0.8 * draw(k).f64()));
         // The latest revision that retitled the movie names it.
         let title = (1..=k).rev().find_map(|j| {
             let mut r = draw(j);
