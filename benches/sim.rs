@@ -4,6 +4,10 @@
 //! `cargo bench --bench sim` (release build). `SIM_BENCH_REQUESTS` sets the requests per
 //! scenario (default 40,000), `SIM_BENCH_CONCURRENCY` the concurrent requests (default 64).
 //! Client and server share the machine's cores, so these are lower bounds for the server.
+//!
+//! Last, the daily movie ID export of a catalog of `SIM_BENCH_EXPORT_MOVIES` (default
+//! 1,000,000) is downloaded and decompressed as a stream: its size, speed, and how much it
+//! raised the process's peak memory (Linux `VmHWM`, reset first through `clear_refs`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -11,6 +15,7 @@
 )]
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -127,6 +132,70 @@ fn print(name: &str, run: &Run) {
     );
 }
 
+/// Counts the lines and bytes of the decompressed export as they come.
+#[derive(Default)]
+struct CountLines {
+    lines: u64,
+    bytes: u64,
+}
+
+impl Write for CountLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn export(movies: u32) {
+    let t = Instant::now();
+    let sandbox = sim::start(SandboxConfig {
+        movies,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let built = t.elapsed();
+    // The peak from here on is what the download adds (Linux; elsewhere no figure).
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = popctl::mem::peak_rss_bytes();
+    let url = format!(
+        "{}{}{}",
+        sandbox.files_base_url(),
+        sim::export::PREFIX,
+        sim::export::file_name(sandbox.catalog().today())
+    );
+    let t = Instant::now();
+    let mut resp = reqwest::Client::new().get(&url).send().await.unwrap();
+    let mut gz = flate2::write::GzDecoder::new(CountLines::default());
+    let mut compressed = 0u64;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        compressed += chunk.len() as u64;
+        gz.write_all(&chunk).unwrap();
+    }
+    let CountLines {
+        lines,
+        bytes: lines_bytes,
+    } = gz.finish().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let growth = match (reset, before, popctl::mem::peak_rss_bytes()) {
+        (true, Some(b), Some(a)) => format!("{:.1} MB", (a - b) as f64 / 1e6),
+        _ => "unknown".to_string(),
+    };
+    println!(
+        "export of {movies} movies (index built in {:.1} s): {lines} lines, {:.1} MB of lines as {:.1} MB gzip in {secs:.2} s = {:.0} lines/s; peak memory +{growth} while served",
+        built.as_secs_f64(),
+        lines_bytes as f64 / 1e6,
+        compressed as f64 / 1e6,
+        lines as f64 / secs,
+    );
+    sandbox.shutdown().await;
+}
+
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let requests = env_or("SIM_BENCH_REQUESTS", 40_000);
@@ -183,5 +252,7 @@ fn main() {
             stats.requests, stats.max_in_flight
         );
         sandbox.shutdown().await;
+
+        export(env_or("SIM_BENCH_EXPORT_MOVIES", 1_000_000) as u32).await;
     });
 }

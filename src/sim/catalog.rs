@@ -5,13 +5,14 @@
 //!
 //! The index is what lists, discover, `find`, OMDb title lookups and `movie/changes` need to
 //! order and filter the whole catalog; details, credits and the rest are too large to keep for
-//! every movie and are cheap to regenerate.
+//! every movie and are cheap to regenerate. The index describes the catalog on `today`; what
+//! happens to it on the days after is [`history`](super::history).
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
 
-use super::model::{ChangedId, Collection, Movie, MovieSummary, Page};
+use super::model::{Collection, Movie, MovieSummary, Page};
 use super::rng::{Rng, tag};
 use super::words;
 use crate::plan::{DiscoverFilters, ListKind};
@@ -151,6 +152,9 @@ pub struct Catalog {
     pub(crate) people: u32,
     pub(crate) keywords: u32,
     pub(crate) companies: u32,
+    /// The last `movie/changes` window answered: a client pages through one window, and each
+    /// page would otherwise draw every movie's days again.
+    pub(crate) changes_memo: super::history::ChangesMemo,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -243,6 +247,7 @@ impl Catalog {
             by_date,
             by_title_order,
             top_rated,
+            changes_memo: super::history::ChangesMemo::default(),
         }
     }
 
@@ -491,35 +496,6 @@ impl Catalog {
             total_results: ids.len() as u32,
         }
     }
-
-    /// Did movie `id` change on `day`? About 3% of the catalog changes each day.
-    pub(crate) fn changed_on(&self, id: u32, day: NaiveDate) -> bool {
-        let h = super::rng::hash(&[
-            self.seed,
-            tag::CHANGES,
-            u64::from(id),
-            day.num_days_from_ce() as u64,
-        ]);
-        super::rng::unit(h) < 0.03
-    }
-
-    /// Ids that changed between `start` and `end` (both inclusive), in id order.
-    pub fn changed_ids(&self, start: NaiveDate, end: NaiveDate) -> Vec<ChangedId> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                start
-                    .iter_days()
-                    .take_while(|d| *d <= end)
-                    .any(|d| self.changed_on(e.id, d))
-            })
-            .map(|e| ChangedId {
-                id: e.id,
-                adult: false,
-                softcore: false,
-            })
-            .collect()
-    }
 }
 
 /// Distinct keyword names the generator can make (see `generate::keyword`).
@@ -589,11 +565,7 @@ fn index_entry(seed: u64, id: u32, today: NaiveDate, imdb_taken: &mut HashSet<u3
             2000..2015 => (100_000, 3_999_999),
             _ => (4_000_000, 29_999_999),
         };
-        let mut n = r.range(lo, hi) as u32;
-        while !imdb_taken.insert(n) {
-            n = r.range(lo, hi) as u32;
-        }
-        Some(format_imdb(n))
+        Some(format_imdb(unique_imdb(&mut r, (lo, hi), imdb_taken)))
     } else {
         None
     };
@@ -613,6 +585,29 @@ fn index_entry(seed: u64, id: u32, today: NaiveDate, imdb_taken: &mut HashSet<u3
         imdb_id,
         omdb_has_data,
         collection: None,
+    }
+}
+
+/// Every IMDb number the catalog may use: the eras' ranges together.
+const IMDB_NUMBERS: (i64, i64) = (1_000, 29_999_999);
+/// Draws in a movie's era before it takes any free IMDb number.
+const ERA_TRIES: u32 = 8;
+
+/// A free IMDb number, drawn in `era` and, once that looks full (a catalog of millions has
+/// more old movies than the old range has numbers), in the whole range: at most 5 million
+/// movies take a sixth of it, so the draw ends.
+fn unique_imdb(r: &mut Rng, era: (i64, i64), taken: &mut HashSet<u32>) -> u32 {
+    for _ in 0..ERA_TRIES {
+        let n = r.range(era.0, era.1) as u32;
+        if taken.insert(n) {
+            return n;
+        }
+    }
+    loop {
+        let n = r.range(IMDB_NUMBERS.0, IMDB_NUMBERS.1) as u32;
+        if taken.insert(n) {
+            return n;
+        }
     }
 }
 
@@ -893,6 +888,19 @@ mod tests {
         let share = imdb.len() as f64 / 10_000.0;
         assert!((0.93..0.97).contains(&share), "imdb share {share}");
         assert!(imdb.iter().all(|m| m.starts_with("tt") && m.len() >= 9));
+    }
+
+    #[test]
+    fn imdb_numbers_stay_unique_when_an_era_is_full() {
+        let mut r = Rng::new(1, tag::INDEX, 0);
+        let mut taken = HashSet::new();
+        let era = (1_000, 1_099);
+        let drawn: Vec<u32> = (0..300)
+            .map(|_| unique_imdb(&mut r, era, &mut taken))
+            .collect();
+        assert_eq!(taken.len(), 300);
+        assert!(drawn.iter().all(|&n| i64::from(n) >= IMDB_NUMBERS.0));
+        assert!(drawn.iter().filter(|&&n| n < 1_100).count() >= 90);
     }
 
     #[test]

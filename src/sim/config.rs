@@ -1,10 +1,10 @@
-//! The sandbox's settings: catalog size and seed, the keys it accepts, rate limits, the OMDb
-//! daily quota, faults and latency. Read from a TOML file (unknown keys are errors, with the
+//! The sandbox's settings: catalog size and seed, its day and clock, the keys it accepts, rate
+//! limits, the OMDb daily quota, faults and latency. Read from a TOML file (unknown keys are errors, with the
 //! file position) or built in code by tests and the runner.
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::SimError;
@@ -216,6 +216,15 @@ impl OddMovies {
 /// every day (lists like `upcoming` and `movie/changes` are relative to it).
 pub const DEFAULT_TODAY: (i32, u32, u32) = (2025, 6, 15);
 
+/// How far past `today` the clock may go. Each day past `today` costs a details answer one draw
+/// (its revision counts the days the movie changed), so the span is bounded; a year is more
+/// than any refresh test needs.
+pub const MAX_DAYS_AHEAD: u64 = 366;
+
+/// The clock's time of day when a config gives none: noon UTC, when that day's export file is
+/// out (it appears at 08:00 UTC).
+pub const DEFAULT_CLOCK_TIME: (u32, u32, u32) = (12, 0, 0);
+
 /// Everything the sandbox needs; `Default` is what `popctl sandbox serve` uses without a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -226,6 +235,16 @@ pub struct SandboxConfig {
     pub port: u16,
     #[serde(deserialize_with = "date_or_string", serialize_with = "date_string")]
     pub today: NaiveDate,
+    /// The simulated clock (UTC): the catalog as of its day, and which export files are out.
+    /// `None`: `today` at noon. Its day is `today` ..= `today` + [`MAX_DAYS_AHEAD`]: the
+    /// catalog as generated is the one of `today`, and movies change and disappear on the days
+    /// after it (see `sim::history`).
+    #[serde(
+        deserialize_with = "clock_or_string",
+        serialize_with = "clock_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub now: Option<NaiveDateTime>,
     /// Accepted as `?api_key=` or `Authorization: Bearer`.
     pub tmdb_key: String,
     /// Accepted as `?apikey=`.
@@ -248,6 +267,7 @@ impl Default for SandboxConfig {
             movies: 10_000,
             port: 0,
             today: NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(),
+            now: None,
             tmdb_key: "sandbox".to_string(),
             omdb_key: "sandbox".to_string(),
             tmdb_limit: None,
@@ -268,14 +288,26 @@ impl SandboxConfig {
     /// (`SourceCache::with_origin`). It listens on a new port each run, but the same version,
     /// seed, catalog size and date always serve the same bodies; a real API's answers never
     /// share its entries.
+    /// The clock's day is part of it when it is not `today`: movies change from day to day.
     pub fn cache_origin(&self) -> String {
+        let day = self.clock().date();
+        let later = if day == self.today {
+            String::new()
+        } else {
+            format!(":day={day}")
+        };
         format!(
-            "sandbox:popctl-{}:seed={}:movies={}:today={}",
+            "sandbox:popctl-{}:seed={}:movies={}:today={}{later}",
             env!("CARGO_PKG_VERSION"),
             self.seed,
             self.movies,
             self.today
         )
+    }
+
+    /// The simulated clock: `now`, or `today` at noon.
+    pub fn clock(&self) -> NaiveDateTime {
+        self.now.unwrap_or_else(|| default_clock(self.today))
     }
 
     /// Reads a TOML file. Syntax errors, unknown keys, wrong types and out-of-range values are
@@ -347,9 +379,45 @@ impl SandboxConfig {
                 ),
             ));
         }
+        if let Some(now) = self.now {
+            check_clock(self.today, now).map_err(|m| ("now".to_string(), m))?;
+        }
         self.faults.validate()?;
         self.odd_movies.validate()
     }
+}
+
+/// `today` at [`DEFAULT_CLOCK_TIME`].
+pub(crate) fn default_clock(today: NaiveDate) -> NaiveDateTime {
+    let (h, m, s) = DEFAULT_CLOCK_TIME;
+    today.and_time(NaiveTime::from_hms_opt(h, m, s).unwrap_or_default())
+}
+
+/// The clock's day must lie in `today ..= today + MAX_DAYS_AHEAD`.
+pub(crate) fn check_clock(today: NaiveDate, now: NaiveDateTime) -> Result<(), String> {
+    let last = today + Days::new(MAX_DAYS_AHEAD);
+    if now.date() < today || now.date() > last {
+        return Err(format!(
+            "the clock's day {} is outside {today} ..= {last}: the catalog is the one of \
+             `today` and its history runs {MAX_DAYS_AHEAD} days past it",
+            now.date()
+        ));
+    }
+    Ok(())
+}
+
+/// A UTC time as the config and the steering API write it: `2025-06-20T09:00:00Z` (the `Z`
+/// may be left out; another offset is converted to UTC).
+pub(crate) fn parse_clock(text: &str) -> Result<NaiveDateTime, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| format!("expected a UTC time like 2025-06-20T09:00:00Z, found `{text}`"))
+}
+
+/// The form [`parse_clock`] reads.
+pub(crate) fn fmt_clock(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The byte range of dotted `key` in `text`, for error labels.
@@ -372,20 +440,38 @@ fn span_of(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
     span
 }
 
-fn date_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+/// A TOML date or time, or a string holding one, as text.
+fn toml_time_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {
         Toml(toml::value::Datetime),
         Text(String),
     }
-    let text = match Either::deserialize(d)? {
+    Ok(match Either::deserialize(d)? {
         Either::Toml(dt) => dt.to_string(),
         Either::Text(s) => s,
-    };
+    })
+}
+
+fn date_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let text = toml_time_text(d)?;
     NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
         serde::de::Error::custom(format!("expected a date like 2025-06-15, found `{text}`"))
     })
+}
+
+fn clock_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+    parse_clock(&toml_time_text(d)?)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn clock_string<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&fmt_clock(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 fn date_string<S: serde::Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
@@ -455,6 +541,32 @@ drop = 0.002
             SandboxConfig::from_toml("", "x").unwrap(),
             SandboxConfig::default()
         );
+    }
+
+    #[test]
+    fn the_clock_reads_as_utc_and_stays_within_the_history() {
+        let clock = |text: &str| SandboxConfig::from_toml(text, "x").map(|c| c.clock());
+        let t = |text: &str| text.parse::<NaiveDateTime>().unwrap();
+        assert_eq!(clock("").unwrap(), t("2025-06-15T12:00:00"));
+        assert_eq!(
+            clock("now = 2025-06-16T09:00:00Z").unwrap(),
+            t("2025-06-16T09:00:00")
+        );
+        assert_eq!(
+            clock("now = 2025-06-16T09:00:00").unwrap(),
+            t("2025-06-16T09:00:00")
+        );
+        assert_eq!(
+            clock("now = \"2025-06-16T09:00:00+02:00\"").unwrap(),
+            t("2025-06-16T07:00:00")
+        );
+        let (message, _) = error_text("now = 2025-06-16");
+        assert!(message.contains("expected a UTC time"), "{message}");
+        let text = "today = 2025-06-15\nnow = 2026-06-17T00:00:00Z\n";
+        let (message, span) = error_text(text);
+        assert!(message.contains("2025-06-15 ..= 2026-06-16"), "{message}");
+        let span = span.unwrap();
+        assert_eq!(&text[span.offset()..span.offset() + 4], "2026");
     }
 
     fn error_text(text: &str) -> (String, Option<miette::SourceSpan>) {

@@ -7,6 +7,7 @@
 //! let sandbox = popctl::sim::start(popctl::sim::SandboxConfig::default()).await?;
 //! let tmdb = sandbox.tmdb_base_url(); // http://127.0.0.1:PORT/3, key "sandbox"
 //! let omdb = sandbox.omdb_base_url(); // http://127.0.0.1:PORT/?i=…&apikey=sandbox
+//! let files = sandbox.files_base_url(); // http://127.0.0.1:PORT/p/exports/movie_ids_…json.gz
 //! # let _ = (tmdb, omdb);
 //! let stats = sandbox.stats();        // what was served, for assertions
 //! # let _ = stats;
@@ -15,13 +16,16 @@
 //! ```
 //!
 //! One request goes through: latency → the API's rate limit (429) → an injected fault →
-//! the key (401) → OMDb's daily quota → the route → the configured odd answers (`odd_movies`). `/__sandbox/*` (stats and steering) skips
-//! all of that. See `docs/sandbox.md`.
+//! the key (401) → OMDb's daily quota → the route → the configured odd answers (`odd_movies`). `/__sandbox/*` (stats and steering) and
+//! the export files under `/p/` skip all of that. The sandbox clock (`now`) decides which day
+//! of the catalog's history is served. See `docs/sandbox.md`.
 
 mod catalog;
 mod config;
+pub mod export;
 mod faults;
 mod generate;
+mod history;
 mod http;
 mod limits;
 pub mod model;
@@ -37,6 +41,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use chrono::NaiveDateTime;
 use miette::{NamedSource, SourceSpan};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
@@ -47,10 +52,11 @@ use tokio_util::sync::CancellationToken;
 pub use crate::plan::ListKind;
 pub use catalog::{Catalog, Discover, GenreFilter, IndexEntry, SortKey};
 pub use config::{
-    Api, DEFAULT_PADDED_BYTES, DEFAULT_TODAY, Faults, Latency, MAX_MOVIES, MAX_PADDED_BYTES,
-    OddMovies, RateLimit, SandboxConfig, Unsuccessful,
+    Api, DEFAULT_CLOCK_TIME, DEFAULT_PADDED_BYTES, DEFAULT_TODAY, Faults, Latency, MAX_DAYS_AHEAD,
+    MAX_MOVIES, MAX_PADDED_BYTES, OddMovies, RateLimit, SandboxConfig, Unsuccessful,
 };
 pub use generate::Person;
+pub use history::{DAILY_CHANGE_RATE, DAILY_REMOVAL_RATE};
 pub use stats::{ApiStats, FaultStats, Stats};
 pub use tmdb::Part;
 
@@ -130,6 +136,8 @@ struct State {
     quota: Quota,
     faults: RwLock<Faults>,
     latency: RwLock<Latency>,
+    /// The simulated UTC time: which day of the catalog is served, which exports are out.
+    clock: RwLock<NaiveDateTime>,
     odd_movies: OddMovies,
     /// Numbers API requests; fault and latency draws are keyed by it.
     seq: AtomicU64,
@@ -143,6 +151,17 @@ impl State {
 
     fn latency(&self) -> Latency {
         *self.latency.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clock(&self) -> NaiveDateTime {
+        *self.clock.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the clock; its day must be within the catalog's history.
+    fn set_clock(&self, now: NaiveDateTime) -> Result<(), String> {
+        config::check_clock(self.catalog.today(), now)?;
+        *self.clock.write().unwrap_or_else(|e| e.into_inner()) = now;
+        Ok(())
     }
 
     fn stats(&self) -> Stats {
@@ -182,6 +201,11 @@ pub fn base_url(api: Api, addr: SocketAddr) -> String {
     }
 }
 
+/// Where a sandbox listening on `addr` serves the export files (TMDB's files host).
+pub fn files_base_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
 /// Builds the catalog and starts serving on 127.0.0.1 (`config.port`, 0 for any free port).
 pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
     config
@@ -197,7 +221,7 @@ pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
         port: config.port,
         reason: e.to_string(),
     })?;
-    let (seed, movies, today) = (config.seed, config.movies, config.today);
+    let (seed, movies, today, clock) = (config.seed, config.movies, config.today, config.clock());
     let catalog = tokio::task::spawn_blocking(move || Catalog::generate(seed, movies, today))
         .await
         .map_err(|e| SimError::Internal {
@@ -215,6 +239,7 @@ pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
         quota: Quota::new(config.omdb_daily_quota),
         faults: RwLock::new(config.faults),
         latency: RwLock::new(config.latency),
+        clock: RwLock::new(clock),
         odd_movies: config.odd_movies,
         seq: AtomicU64::new(0),
         stats: Recorder::default(),
@@ -242,6 +267,30 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT` (OMDb answers at `/?i=…`).
     pub fn omdb_base_url(&self) -> String {
         base_url(Api::Omdb, self.state.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, the stand-in for `https://files.tmdb.org`: the daily export
+    /// is at `/p/exports/movie_ids_MM_DD_YYYY.json.gz` under it.
+    pub fn files_base_url(&self) -> String {
+        files_base_url(self.state.addr)
+    }
+
+    /// The simulated UTC time.
+    pub fn clock(&self) -> NaiveDateTime {
+        self.state.clock()
+    }
+
+    /// Moves the simulated clock (to any time whose day is `today` ..= `today` +
+    /// [`MAX_DAYS_AHEAD`]): the catalog is then served as of its day. A response cache keyed
+    /// by the start config's [`SandboxConfig::cache_origin`] does not know of the move: a
+    /// client that caches starts another sandbox (with `now` set) for another day instead.
+    pub fn set_clock(&self, now: NaiveDateTime) -> Result<(), SimError> {
+        self.state
+            .set_clock(now)
+            .map_err(|message| SimError::InvalidSetting {
+                key: "now".to_string(),
+                message,
+            })
     }
 
     pub fn tmdb_key(&self) -> &str {
@@ -341,6 +390,7 @@ enum Area {
     Control,
     Tmdb,
     Omdb,
+    Files,
     Other,
 }
 
@@ -351,6 +401,8 @@ fn area(path: &str) -> Area {
         Area::Tmdb
     } else if path == "/" {
         Area::Omdb
+    } else if path.starts_with("/p/") {
+        Area::Files
     } else {
         Area::Other
     }
@@ -373,6 +425,7 @@ async fn connection(state: Arc<State>, mut stream: TcpStream) {
         let keep = match area(&req.path) {
             Area::Tmdb => api_request(&state, Api::Tmdb, &req, &mut stream, &mut buf).await,
             Area::Omdb => api_request(&state, Api::Omdb, &req, &mut stream, &mut buf).await,
+            Area::Files => export::serve(state.clone(), &req, &mut stream).await,
             Area::Control => send(&mut stream, &control(&state, &req), close).await,
             Area::Other => send(&mut stream, &Response::text(404, "Not Found"), close).await,
         };
@@ -471,7 +524,7 @@ async fn api_request(
             &state.odd_movies,
             &tmdb_route,
             req,
-            tmdb::serve(&state.catalog, &tmdb_route, req)
+            tmdb::serve(&state.catalog, &tmdb_route, req, state.clock().date())
                 .with_header("Cache-Control", "public, max-age=28800"),
         ),
         Api::Omdb => match omdb::check_key(req, &state.omdb_key) {
@@ -510,6 +563,23 @@ struct Limits {
     omdb_daily_quota: Option<u32>,
 }
 
+/// `POST /__sandbox/clock`: `{"now": "2025-06-20T09:00:00Z"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Clock {
+    now: String,
+}
+
+fn clock_body(state: &State) -> Response {
+    Response::json(
+        200,
+        &serde_json::json!({
+            "now": config::fmt_clock(state.clock()),
+            "today": catalog::fmt_date(state.catalog.today()),
+        }),
+    )
+}
+
 /// The steering API: never rate-limited, faulted or delayed.
 fn control(state: &State, req: &Request) -> Response {
     fn bad(message: String) -> Response {
@@ -522,15 +592,23 @@ fn control(state: &State, req: &Request) -> Response {
         ("GET", "/__sandbox") => Ok(Response::json(
             200,
             &serde_json::json!({
-                "tmdb_base_url": format!("http://{}/3", state.addr),
-                "omdb_base_url": format!("http://{}", state.addr),
+                "tmdb_base_url": base_url(Api::Tmdb, state.addr),
+                "omdb_base_url": base_url(Api::Omdb, state.addr),
+                "files_base_url": files_base_url(state.addr),
                 "tmdb_key": state.tmdb_key,
                 "omdb_key": state.omdb_key,
                 "movies": state.catalog.len(),
                 "seed": state.seed,
                 "today": catalog::fmt_date(state.catalog.today()),
+                "now": config::fmt_clock(state.clock()),
             }),
         )),
+        ("GET", "/__sandbox/clock") => Ok(clock_body(state)),
+        ("POST", "/__sandbox/clock") => parse::<Clock>(&req.body).and_then(|c| {
+            let now = config::parse_clock(&c.now).map_err(bad)?;
+            state.set_clock(now).map_err(|m| bad(format!("now: {m}")))?;
+            Ok(clock_body(state))
+        }),
         ("GET", "/__sandbox/stats") => Ok(Response::json(200, &state.stats())),
         ("POST", "/__sandbox/reset-quota") => {
             state.quota.reset();
@@ -582,7 +660,7 @@ fn control(state: &State, req: &Request) -> Response {
                 "endpoints": [
                     "GET /__sandbox", "GET /__sandbox/stats", "POST /__sandbox/reset-quota",
                     "GET|POST /__sandbox/faults", "GET|POST /__sandbox/latency",
-                    "GET|POST /__sandbox/limits"
+                    "GET|POST /__sandbox/limits", "GET|POST /__sandbox/clock"
                 ],
             }),
         )),

@@ -320,6 +320,17 @@ pub struct ChangedId {
     pub softcore: bool,
 }
 
+/// One line of the daily movie ID export (`movie_ids_MM_DD_YYYY.json.gz`): these five fields,
+/// in this order, as TMDB writes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedId {
+    pub adult: bool,
+    pub id: u32,
+    pub original_title: String,
+    pub popularity: f64,
+    pub video: bool,
+}
+
 /// `collection/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Collection {

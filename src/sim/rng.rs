@@ -22,6 +22,8 @@ pub(crate) mod tag {
     pub const REVIEWS: u64 = 0x4e5;
     pub const RELATED: u64 = 0x4e1a;
     pub const CHANGES: u64 = 0xc4a;
+    pub const REMOVAL: u64 = 0xde1e7e;
+    pub const REVISION: u64 = 0x4e71;
     pub const OMDB: u64 = 0x03db;
     pub const FAULT: u64 = 0xfa17;
     pub const LATENCY: u64 = 0x1a7;

@@ -138,6 +138,12 @@ impl Recorder {
             }
             _ => {}
         }
+        self.counted(route, status);
+    }
+
+    /// An answer counted by route only: the export files are neither TMDB's API requests nor
+    /// OMDb's.
+    pub fn counted(&self, route: &'static str, status: u16) {
         *self
             .routes
             .lock()
@@ -149,12 +155,7 @@ impl Recorder {
     /// OMDb's `Request limit reached!`: a 401 on the route, but not an auth failure.
     pub fn quota_exhausted(&self, route: &'static str) {
         self.quota_exhausted.fetch_add(1, Ordering::Relaxed);
-        *self
-            .routes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((route, 401))
-            .or_default() += 1;
+        self.counted(route, 401);
     }
 
     pub fn fault(&self, kind: FaultKind) {

@@ -263,18 +263,26 @@ fn page(req: &Request) -> Result<u32, Response> {
     }
 }
 
-/// Answers a request already authorised and past the rate limit.
-pub(crate) fn serve(catalog: &Catalog, route: &Route<'_>, req: &Request) -> Response {
+/// Answers a request already authorised and past the rate limit, as TMDB would on `day` (the
+/// sandbox clock's day: movie ids, details and changes follow it, see `sim::history`).
+pub(crate) fn serve(
+    catalog: &Catalog,
+    route: &Route<'_>,
+    req: &Request,
+    day: NaiveDate,
+) -> Response {
     let result = match route {
         Route::List(kind) => list(catalog, *kind, req),
         Route::Latest => catalog
             .entries()
-            .last()
-            .map(|e| details(catalog, &e.id.to_string(), req))
+            .iter()
+            .rev()
+            .find(|e| catalog.alive_on(e.id, day))
+            .map(|e| details(catalog, &e.id.to_string(), req, day))
             .unwrap_or_else(|| Ok(not_found())),
-        Route::MovieChanges => movie_changes(catalog, req),
-        Route::Details(id) => details(catalog, id, req),
-        Route::Part(id, part) => standalone_part(catalog, id, *part, req),
+        Route::MovieChanges => movie_changes(catalog, req, day),
+        Route::Details(id) => details(catalog, id, req, day),
+        Route::Part(id, part) => standalone_part(catalog, id, *part, req, day),
         Route::Discover => discover(catalog, req),
         Route::Genres => Ok(genres()),
         Route::Configuration => Ok(configuration()),
@@ -330,15 +338,15 @@ pub(crate) fn odd(
     response
 }
 
-/// A movie id as TMDB accepts it in paths: its number, or its IMDb id.
-fn resolve(catalog: &Catalog, id: &str) -> Option<u32> {
+/// A movie id as TMDB accepts it in paths (its number, or its IMDb id) of a movie there on
+/// `day`.
+fn resolve(catalog: &Catalog, id: &str, day: NaiveDate) -> Option<u32> {
     if id.starts_with("tt") {
         catalog.id_for_imdb(id)
     } else {
-        id.parse::<u32>()
-            .ok()
-            .filter(|n| catalog.entry(*n).is_some())
+        id.parse::<u32>().ok()
     }
+    .filter(|n| catalog.alive_on(*n, day))
 }
 
 fn list(catalog: &Catalog, kind: ListKind, req: &Request) -> Result<Response, Response> {
@@ -372,8 +380,13 @@ fn list(catalog: &Catalog, kind: ListKind, req: &Request) -> Result<Response, Re
     })
 }
 
-fn details(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Response> {
-    let id = resolve(catalog, id).ok_or_else(not_found)?;
+fn details(
+    catalog: &Catalog,
+    id: &str,
+    req: &Request,
+    day: NaiveDate,
+) -> Result<Response, Response> {
+    let id = resolve(catalog, id, day).ok_or_else(not_found)?;
     let mut parts: Vec<Part> = Vec::new();
     if let Some(list) = req.param("append_to_response") {
         let names: Vec<&str> = list
@@ -392,20 +405,20 @@ fn details(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Respo
             }
         }
     }
-    let mut movie = catalog.movie(id).ok_or_else(not_found)?;
+    let mut movie = catalog.movie_on(id, day).ok_or_else(not_found)?;
     if let Some(lang) = req.param("language") {
         translate(catalog, &mut movie, lang);
     }
-    let out = details_bytes(catalog, &movie, &parts).ok_or_else(not_found)?;
+    let out = details_bytes(catalog, &movie, &parts, day).ok_or_else(not_found)?;
     Ok(Response::json_bytes(200, out))
 }
 
 impl Catalog {
-    /// The body the sandbox answers to `movie/{id}?append_to_response=<parts>` (in English),
-    /// without HTTP: tests and benchmarks fill a database from it fast, through the same
-    /// mapping as a run.
+    /// The body the sandbox answers to `movie/{id}?append_to_response=<parts>` (in English,
+    /// on `today`), without HTTP: tests and benchmarks fill a database from it fast, through
+    /// the same mapping as a run.
     pub fn details_body(&self, id: u32, parts: &[Part]) -> Option<Vec<u8>> {
-        details_bytes(self, &self.movie(id)?, parts)
+        details_bytes(self, &self.movie(id)?, parts, self.today())
     }
 }
 
@@ -414,6 +427,7 @@ fn details_bytes(
     catalog: &Catalog,
     movie: &super::model::Movie,
     parts: &[Part],
+    day: NaiveDate,
 ) -> Option<Vec<u8>> {
     let mut out = serde_json::to_vec(movie).ok()?;
     out.pop();
@@ -427,7 +441,7 @@ fn details_bytes(
             movie.id,
             part,
             1,
-            default_window(catalog),
+            default_window(day),
             false,
         );
     }
@@ -464,23 +478,25 @@ fn standalone_part(
     id: &str,
     part: Part,
     req: &Request,
+    day: NaiveDate,
 ) -> Result<Response, Response> {
-    let id = resolve(catalog, id).ok_or_else(not_found)?;
+    let id = resolve(catalog, id, day).ok_or_else(not_found)?;
     let page = match part {
         Part::Reviews | Part::Recommendations | Part::Similar => page(req)?,
         _ => 1,
     };
     let window = match part {
-        Part::Changes => changes_window(catalog, req)?,
-        _ => default_window(catalog),
+        Part::Changes => changes_window(req, day)?,
+        _ => default_window(day),
     };
     let mut out = Vec::with_capacity(4096);
     write_part(catalog, &mut out, id, part, page, window, true);
     Ok(Response::json_bytes(200, out))
 }
 
-fn default_window(catalog: &Catalog) -> (NaiveDate, NaiveDate) {
-    (catalog.today() - Days::new(1), catalog.today())
+/// The changes endpoints' window without dates: the day before `day`, and `day`.
+fn default_window(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (day - Days::new(1), day)
 }
 
 /// Serialises one part of movie `id` into `out`: page `page` of a paged part, the changes of
@@ -592,9 +608,9 @@ fn numbers(list: &str, sep: char) -> Vec<u16> {
         .collect()
 }
 
-/// The `start_date`/`end_date` window of the changes endpoints: the last day by default, at
-/// most 14 days.
-fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveDate), Response> {
+/// The `start_date`/`end_date` window of the changes endpoints on `day`: the last day by
+/// default, at most 14 days.
+fn changes_window(req: &Request, day: NaiveDate) -> Result<(NaiveDate, NaiveDate), Response> {
     let parse = |name: &str| -> Result<Option<NaiveDate>, Response> {
         match req.param(name) {
             None => Ok(None),
@@ -608,7 +624,7 @@ fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveD
                 }),
         }
     };
-    let end = parse("end_date")?.unwrap_or(catalog.today());
+    let end = parse("end_date")?.unwrap_or(day);
     let start = parse("start_date")?.unwrap_or(end - Days::new(1));
     if (end - start).num_days() > 14 {
         return Err(coded_error(422, 20));
@@ -616,10 +632,15 @@ fn changes_window(catalog: &Catalog, req: &Request) -> Result<(NaiveDate, NaiveD
     Ok((start, end))
 }
 
-fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
+fn movie_changes(catalog: &Catalog, req: &Request, day: NaiveDate) -> Result<Response, Response> {
     let page = page(req)?;
-    let (start, end) = changes_window(catalog, req)?;
-    let ids = catalog.changed_ids(start, end);
+    let (start, end) = changes_window(req, day)?;
+    // Nothing has changed yet on the days after the clock's.
+    let ids = if start <= day {
+        catalog.changed_ids(start, end.min(day))
+    } else {
+        std::sync::Arc::default()
+    };
     let per = super::catalog::CHANGES_PAGE_SIZE;
     #[derive(Serialize)]
     struct ChangesPage {
@@ -633,9 +654,10 @@ fn movie_changes(catalog: &Catalog, req: &Request) -> Result<Response, Response>
         200,
         &ChangesPage {
             results: ids
-                .into_iter()
+                .iter()
                 .skip((page as usize - 1) * per)
                 .take(per)
+                .cloned()
                 .collect(),
             page,
             total_pages: total.div_ceil(per) as u32,

@@ -18,6 +18,7 @@ mod run_support;
 mod run_swap;
 mod sim;
 mod sim_cli;
+mod sim_days;
 mod sim_fidelity;
 mod sources;
 mod store;
