@@ -12,12 +12,14 @@
 //! ```
 //!
 //! Beside the flow: `secret` (the `Secret` type and the one redaction path, used by every
-//! layer), `lists` (the curated lists shipped with popctl, read by `store` and `stages`) and
+//! layer), `lists` (the curated lists shipped with popctl, read by `store` and `stages`),
+//! `genres` (the seed data's genres file, read by `store` and by `plan` for genre names) and
 //! `mem` (the process's memory, for `stages` and `report`). `sim` is the local simulator of
 //! both APIs used by `--sandbox`, tests and benchmarks; only `ops` starts it. `cli` is a thin
 //! clap layer; each verb calls one function in `ops`.
 
 pub mod cli;
+pub mod genres;
 pub mod lists;
 pub mod mem;
 pub mod ops;

@@ -81,8 +81,8 @@ pub fn budget(plan: &Plan) -> Budget {
         let (source, movies, requests, list_pages, note) = match &stage.kind {
             StageKind::Fetch(f) => {
                 let (movies, pages, note) = match &f.selection {
-                    FetchSelection::List { pages, .. } => (
-                        Some(u64::from(*pages) * LIST_PAGE_SIZE),
+                    FetchSelection::List { pages, limit, .. } => (
+                        Some(limit.map_or(u64::from(*pages) * LIST_PAGE_SIZE, u64::from)),
                         u64::from(*pages),
                         None,
                     ),

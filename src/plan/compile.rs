@@ -18,8 +18,8 @@ use miette::Severity;
 use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
 use super::keys::{
-    self, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT,
-    DEFAULT_TIMEOUT, DEFAULT_TTL, Key, Table, Ty,
+    self, CodeKind, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL,
+    DEFAULT_MAX_RATE_LIMITED_WAIT, DEFAULT_TIMEOUT, DEFAULT_TTL, Elem, Key, Table, Ty,
 };
 use super::layer::{Layers, absolute};
 use super::model::*;
@@ -126,7 +126,7 @@ impl<'a> Cx<'a> {
         );
     }
 
-    fn out_of_range(&mut self, path: &KeyPath, message: String, label: &str) {
+    pub fn out_of_range(&mut self, path: &KeyPath, message: String, label: &str) {
         self.push(
             PlanDiagnostic::error(Code::OutOfRange, message)
                 .at(self.value_site(path), label)
@@ -336,6 +336,202 @@ impl<'a> Cx<'a> {
             }
         }
         ok.then_some(items)
+    }
+
+    /// A date, `"YYYY-MM-DD"` or a TOML date (`1980-01-01`).
+    pub fn date(&mut self, t: Tbl<'_>, key: &Key) -> Option<chrono::NaiveDate> {
+        let v = t.dict.get(key.name)?;
+        let path = t.path.key(key.name);
+        let text = match v {
+            Value::String(_, s) => s.as_str(),
+            Value::Dict(_, d) => match d.get(DATETIME_MARKER) {
+                Some(Value::String(_, s)) => s.as_str(),
+                _ => {
+                    self.type_error(&path, v, "a date like \"1980-01-01\"");
+                    return None;
+                }
+            },
+            other => {
+                self.type_error(&path, other, "a date like \"1980-01-01\"");
+                return None;
+            }
+        };
+        let shaped = text.len() == 10
+            && text.chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        let reason = match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(d) if shaped => return Some(d),
+            _ if !shaped => "not YYYY-MM-DD",
+            _ => "no such day",
+        };
+        self.push(
+            PlanDiagnostic::error(
+                Code::InvalidDate,
+                format!("invalid date `{text}` for `{path}`"),
+            )
+            .at(self.value_site(&path), reason)
+            .key(path.to_string())
+            .help("a date is year-month-day with zeros: \"1980-01-01\""),
+        );
+        None
+    }
+
+    /// A two-letter language or country code, as the key's [`CodeKind`] says.
+    pub fn code(&mut self, t: Tbl<'_>, key: &Key) -> Option<String> {
+        let kind = match key.ty {
+            Ty::Code(k) => k,
+            _ => CodeKind::Country,
+        };
+        let (path, s) = self.string(t, key)?;
+        let (what, letters, example) = match kind {
+            CodeKind::Language => ("an ISO 639-1 language code", "lower-case", "\"en\""),
+            CodeKind::Country => ("an ISO 3166-1 country code", "upper-case", "\"US\""),
+        };
+        let fits = |c: char| match kind {
+            CodeKind::Language => c.is_ascii_lowercase(),
+            CodeKind::Country => c.is_ascii_uppercase(),
+        };
+        if s.chars().count() == 2 && s.chars().all(fits) {
+            return Some(s.to_owned());
+        }
+        self.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("`{path}` = {s:?} is not {what}"),
+            )
+            .at(
+                self.value_site(&path),
+                format!("expected two {letters} letters"),
+            )
+            .key(path.to_string())
+            .help(format!("like {example}")),
+        );
+        None
+    }
+
+    /// TMDB's AND/OR list as it is sent: elements joined by `,` (AND), the alternatives in
+    /// one string element by `|` (OR). `genre` resolves a genre name (and reports one it
+    /// cannot).
+    pub fn and_or(
+        &mut self,
+        t: Tbl<'_>,
+        key: &Key,
+        genre: &mut dyn FnMut(&mut Self, &KeyPath, &str) -> Option<i64>,
+    ) -> Option<String> {
+        let Ty::AndOr(elem) = key.ty else {
+            return None;
+        };
+        let items = self.array(t, key, |cx, p, v| cx.and_or_item(elem, &p, v, genre))?;
+        if items.is_empty() {
+            let p = t.path.key(key.name);
+            self.push(
+                PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                    .at(self.value_site(&p), "nothing to filter by")
+                    .key(p.to_string())
+                    .help("list at least one value, or remove the filter"),
+            );
+            return None;
+        }
+        Some(
+            items
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
+    fn and_or_item(
+        &mut self,
+        elem: Elem,
+        p: &KeyPath,
+        v: &Value,
+        genre: &mut dyn FnMut(&mut Self, &KeyPath, &str) -> Option<i64>,
+    ) -> Option<String> {
+        let expected = match elem {
+            Elem::Id => "an id, or ids joined by `|`",
+            Elem::Genre => "a genre name or id, or several joined by `|`",
+            Elem::Int { .. } => "an integer, or integers joined by `|`",
+            Elem::Word(_) => "a word, or words joined by `|`",
+        };
+        match v {
+            Value::Num(..) => match int_of(v) {
+                Some(n) => self.alternative_int(elem, p, n).map(|n| n.to_string()),
+                None => {
+                    self.type_error(p, v, expected);
+                    None
+                }
+            },
+            Value::String(_, s) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for part in s.split('|').map(str::trim) {
+                    let one = match (part.parse::<i128>(), elem) {
+                        _ if part.is_empty() => {
+                            self.push(
+                                PlanDiagnostic::error(
+                                    Code::InvalidValue,
+                                    format!("`{p}` = {s:?} has an empty alternative"),
+                                )
+                                .at(self.value_site(p), "nothing between the `|`")
+                                .key(p.to_string())
+                                .help("join alternatives with one `|`: \"Horror|Thriller\""),
+                            );
+                            None
+                        }
+                        (Ok(n), _) => self.alternative_int(elem, p, n),
+                        (Err(_), Elem::Genre) => genre(self, p, part).map(i128::from),
+                        (Err(_), Elem::Word(words)) => {
+                            let words = words();
+                            if words.contains(&part) {
+                                out.push(part.to_owned());
+                                continue;
+                            }
+                            self.unknown_word(p, part, &words, Code::InvalidValue, "value");
+                            None
+                        }
+                        (Err(_), Elem::Id | Elem::Int { .. }) => {
+                            self.type_error(p, v, expected);
+                            None
+                        }
+                    };
+                    match one {
+                        Some(n) => out.push(n.to_string()),
+                        None => ok = false,
+                    }
+                }
+                ok.then(|| out.join("|"))
+            }
+            other => {
+                self.type_error(p, other, expected);
+                None
+            }
+        }
+    }
+
+    /// An integer alternative of an AND/OR list, checked against its element's limits.
+    fn alternative_int(&mut self, elem: Elem, p: &KeyPath, n: i128) -> Option<i128> {
+        let (min, max, what) = match elem {
+            Elem::Id => (1, i128::from(u64::MAX), "an id"),
+            Elem::Genre => (1, i128::from(u32::MAX), "a genre id"),
+            Elem::Int { min, max } => (min, max, "a value"),
+            Elem::Word(words) => {
+                let words = words();
+                self.unknown_word(p, &n.to_string(), &words, Code::InvalidValue, "value");
+                return None;
+            }
+        };
+        if (min..=max).contains(&n) {
+            return Some(n);
+        }
+        let end = (max < i128::from(u32::MAX)).then_some(max);
+        self.out_of_range(p, range_message(p, &min, end, n), &format!("not {what}"));
+        None
     }
 
     /// Reports repeated entries: a warning where a repeat is harmless, an error where it is

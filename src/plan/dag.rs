@@ -464,6 +464,11 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
         StageKind::Fetch(f) => {
             lines.push(source_line(&f.source));
             lines.push(match &f.selection {
+                FetchSelection::List {
+                    list,
+                    limit: Some(n),
+                    ..
+                } => format!("{} × {n} movies", list.as_str()),
                 FetchSelection::List { list, pages, .. } => {
                     format!(
                         "{} × {pages} page{}",
@@ -599,7 +604,7 @@ mod tests {
             &path,
             "[plan]\nname = \"p\"\n[sources.tmdb]\n[sources.omdb]\n[stages.reset]\nkind = \"reset\"\n\
              [stages.best]\nkind = \"fetch\"\nneeds = [\"reset\"]\nlist = \"discover\"\n\
-             pages = 2\nsort_by = \"vote_average.desc\"\nprimary_release_year = 1999\n\
+             limit = 30\nfilters = { sort_by = \"vote_average.desc\", primary_release_year = 1999 }\n\
              [stages.omdb]\nkind = \"enrich\"\nneeds = [\"best\"]\nenabled = false\n",
         )
         .unwrap();
@@ -620,7 +625,7 @@ mod tests {
         );
         assert!(
             dot.contains(
-                "label=\"best\\nfetch\\ntmdb @ 40/s\\ndiscover × 2 pages\\n\
+                "label=\"best\\nfetch\\ntmdb @ 40/s\\ndiscover × 30 movies\\n\
                  sort_by=vote_average.desc, primary_release_year=1999\\nconcurrency 4\", \
                  fillcolor=\"#cfe2f3\""
             ),

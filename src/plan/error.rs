@@ -110,6 +110,14 @@ codes! {
     Quota => "popctl::plan::quota",
     /// An invalid size (`max_body`).
     InvalidSize => "popctl::plan::invalid_size",
+    /// A date that is not `YYYY-MM-DD`, or no such day.
+    InvalidDate => "popctl::plan::invalid_date",
+    /// A range whose lower end (`.gte`) is above its upper end (`.lte`).
+    EmptyRange => "popctl::plan::empty_range",
+    /// A genre name the seed data's genres file does not have.
+    UnknownGenre => "popctl::plan::unknown_genre",
+    /// A stage key that moved into `filters` (warning; an error beside `filters`).
+    MovedKey => "popctl::plan::moved_key",
 }
 
 impl Code {

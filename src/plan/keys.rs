@@ -79,12 +79,41 @@ pub enum Ty {
     Names,
     /// An array of positive integer ids.
     Ids,
+    /// A date, `"YYYY-MM-DD"` (a TOML date too).
+    Date,
+    /// A two-letter code.
+    Code(CodeKind),
+    /// TMDB's AND/OR list: an array (AND, sent joined by `,`) whose string elements may hold
+    /// alternatives joined by `|` (OR).
+    AndOr(Elem),
     /// A table with keys of its own.
     Table(&'static Table),
     /// A table of any names, each holding a value of this type.
     Map(&'static Ty),
     /// `[stages.<name>]`: a table of any names, each a stage of one of [`STAGE_KINDS`].
     Stages,
+}
+
+/// What a two-letter code names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// ISO 639-1, lower case: `"en"`.
+    Language,
+    /// ISO 3166-1 alpha-2, upper case: `"US"`.
+    Country,
+}
+
+/// What each alternative of an [`Ty::AndOr`] list is.
+#[derive(Debug, Clone, Copy)]
+pub enum Elem {
+    /// A TMDB id (≥ 1).
+    Id,
+    /// A TMDB genre id, or a genre's name in the seed data's genres file.
+    Genre,
+    /// An integer in `min..=max`.
+    Int { min: i128, max: i128 },
+    /// One of a fixed list of words.
+    Word(fn() -> Vec<&'static str>),
 }
 
 /// What a key is when a plan does not set it.
@@ -586,36 +615,61 @@ pub mod fetch {
         Unset::Value(|| toml::Value::Array(Vec::new())),
         "`append_to_response` parts, at most 20; a repeated part draws a warning. Each is stored in tables (`images` in `movie_images`: posters, backdrops and logos; `alternative_titles` in `movie_alternative_titles`; `translations` in `movie_translations`; `external_ids` fills `movies.imdb_id`)",
     );
-    pub const SORT_BY: Key = key(
-        "sort_by",
-        Ty::Word(|| super::SORT_BY.to_vec()),
-        Unset::None,
-        "discover only",
-    );
-    pub const PRIMARY_RELEASE_YEAR: Key = key(
-        "primary_release_year",
+    pub const LIMIT: Key = key(
+        "limit",
         Ty::Int {
-            min: 1870,
-            max: 2100,
+            min: 1,
+            max: MAX_LIMIT as i128,
         },
         Unset::None,
-        "discover only",
+        "only with `list`, not with `pages`: this many movies (fewer when the list is shorter); pages follow from it, 20 movies a page",
     );
-    pub const WITH_GENRES: Key = key(
-        "with_genres",
-        Ty::Ids,
+    pub const FILTERS: Key = key(
+        "filters",
+        Ty::Table(&super::DISCOVER),
         Unset::None,
-        "discover only: TMDB genre ids",
+        "`list = \"discover\"` only: TMDB `/discover/movie` parameters by TMDB's own names, e.g. `filters = { \"primary_release_date.gte\" = \"1980-01-01\", with_genres = [\"Horror\"] }`",
     );
-    pub const VOTE_COUNT_GTE: Key = key(
-        "vote_count_gte",
-        Ty::Int { min: 0, max: U32 },
-        Unset::None,
-        "discover only; sent as `vote_count.gte`",
-    );
-    /// The keys that filter `list = "discover"`.
-    pub const DISCOVER_FILTERS: &[Key] =
-        &[SORT_BY, PRIMARY_RELEASE_YEAR, WITH_GENRES, VOTE_COUNT_GTE];
+
+    /// A stage key from before `filters`, still read as the filter it became, with a
+    /// warning; beside `filters` it is an error.
+    pub struct Moved {
+        /// The old key: its own name, the filter's type.
+        pub key: Key,
+        pub to: &'static Key,
+    }
+
+    /// The discover filters that used to be stage keys.
+    pub const MOVED_TO_FILTERS: &[Moved] = &[
+        Moved {
+            key: Key {
+                name: "sort_by",
+                ..discover::SORT_BY
+            },
+            to: &discover::SORT_BY,
+        },
+        Moved {
+            key: Key {
+                name: "primary_release_year",
+                ..discover::PRIMARY_RELEASE_YEAR
+            },
+            to: &discover::PRIMARY_RELEASE_YEAR,
+        },
+        Moved {
+            key: Key {
+                name: "with_genres",
+                ..discover::WITH_GENRES
+            },
+            to: &discover::WITH_GENRES,
+        },
+        Moved {
+            key: Key {
+                name: "vote_count_gte",
+                ..discover::VOTE_COUNT_GTE
+            },
+            to: &discover::VOTE_COUNT_GTE,
+        },
+    ];
 }
 
 pub static FETCH: Table = Table {
@@ -624,13 +678,222 @@ pub static FETCH: Table = Table {
         fetch::SOURCE,
         fetch::LIST,
         fetch::PAGES,
+        fetch::LIMIT,
         fetch::IDS,
         fetch::CURATED_LIST,
         fetch::APPEND,
-        fetch::SORT_BY,
-        fetch::PRIMARY_RELEASE_YEAR,
-        fetch::WITH_GENRES,
-        fetch::VOTE_COUNT_GTE,
+        fetch::FILTERS,
+    ],
+};
+
+pub mod discover {
+    use super::*;
+    const fn filter(name: &'static str, ty: Ty, doc: &'static str) -> Key {
+        key(name, ty, Unset::None, doc)
+    }
+    const DATE: Ty = Ty::Date;
+    const IDS: Ty = Ty::AndOr(Elem::Id);
+    const GENRES: Ty = Ty::AndOr(Elem::Genre);
+    const COUNTRY: Ty = Ty::Code(CodeKind::Country);
+    const VOTES: Ty = Ty::Int { min: 0, max: U32 };
+    const AVERAGE: Ty = Ty::Float {
+        min: 0.0,
+        max: 10.0,
+        above_min: false,
+    };
+    const MINUTES: Ty = Ty::Int {
+        min: 0,
+        max: 10_000,
+    };
+    const YEARS: Ty = Ty::Int {
+        min: 1870,
+        max: 2100,
+    };
+    pub const SORT_BY: Key = filter(
+        "sort_by",
+        Ty::Word(|| super::SORT_BY.to_vec()),
+        "the order; TMDB's default is `popularity.desc`",
+    );
+    pub const CERTIFICATION: Key = filter(
+        "certification",
+        Ty::Str,
+        "a certification of `certification_country` (`\"R\"`; `\"PG|PG-13\"` for either)",
+    );
+    pub const CERTIFICATION_GTE: Key = filter(
+        "certification.gte",
+        Ty::Str,
+        "this certification or above, in `certification_country`'s order",
+    );
+    pub const CERTIFICATION_LTE: Key = filter(
+        "certification.lte",
+        Ty::Str,
+        "this certification or below, in `certification_country`'s order",
+    );
+    pub const CERTIFICATION_COUNTRY: Key = filter(
+        "certification_country",
+        COUNTRY,
+        "the country whose certifications `certification*` name; required with them",
+    );
+    pub const INCLUDE_ADULT: Key = filter(
+        "include_adult",
+        Ty::Bool,
+        "include adult titles (TMDB: `false` when unset)",
+    );
+    pub const INCLUDE_VIDEO: Key = filter(
+        "include_video",
+        Ty::Bool,
+        "include video releases (TMDB: `false` when unset)",
+    );
+    pub const PRIMARY_RELEASE_YEAR: Key = filter(
+        "primary_release_year",
+        YEARS,
+        "released (first release) in this year",
+    );
+    pub const PRIMARY_RELEASE_DATE_GTE: Key = filter(
+        "primary_release_date.gte",
+        DATE,
+        "first released on or after this date",
+    );
+    pub const PRIMARY_RELEASE_DATE_LTE: Key = filter(
+        "primary_release_date.lte",
+        DATE,
+        "first released on or before this date",
+    );
+    pub const REGION: Key = filter(
+        "region",
+        COUNTRY,
+        "release dates and types of this country (with `release_date.*`, `with_release_type`)",
+    );
+    pub const RELEASE_DATE_GTE: Key = filter(
+        "release_date.gte",
+        DATE,
+        "a release (of `with_release_type`, in `region`) on or after this date",
+    );
+    pub const RELEASE_DATE_LTE: Key = filter(
+        "release_date.lte",
+        DATE,
+        "a release (of `with_release_type`, in `region`) on or before this date",
+    );
+    pub const VOTE_AVERAGE_GTE: Key = filter("vote_average.gte", AVERAGE, "rated at least this");
+    pub const VOTE_AVERAGE_LTE: Key = filter("vote_average.lte", AVERAGE, "rated at most this");
+    pub const VOTE_COUNT_GTE: Key = filter("vote_count.gte", VOTES, "at least this many votes");
+    pub const VOTE_COUNT_LTE: Key = filter("vote_count.lte", VOTES, "at most this many votes");
+    pub const WATCH_REGION: Key = filter(
+        "watch_region",
+        COUNTRY,
+        "the country of `with_watch_providers` and `with_watch_monetization_types`; required with them",
+    );
+    pub const WITH_CAST: Key = filter("with_cast", IDS, "TMDB person ids in the cast");
+    pub const WITH_COMPANIES: Key = filter("with_companies", IDS, "TMDB company ids");
+    pub const WITH_CREW: Key = filter("with_crew", IDS, "TMDB person ids in the crew");
+    pub const WITH_GENRES: Key = filter(
+        "with_genres",
+        GENRES,
+        "genres by name (`\"Horror\"`, from `<data.dir>/seed/genres.toml`) or TMDB id",
+    );
+    pub const WITH_KEYWORDS: Key = filter("with_keywords", IDS, "TMDB keyword ids");
+    pub const WITH_ORIGIN_COUNTRY: Key =
+        filter("with_origin_country", COUNTRY, "made in this country");
+    pub const WITH_ORIGINAL_LANGUAGE: Key = filter(
+        "with_original_language",
+        Ty::Code(CodeKind::Language),
+        "in this original language",
+    );
+    pub const WITH_PEOPLE: Key = filter("with_people", IDS, "TMDB person ids, cast or crew");
+    pub const WITH_RELEASE_TYPE: Key = filter(
+        "with_release_type",
+        Ty::AndOr(Elem::Int {
+            min: *RELEASE_TYPES.start(),
+            max: *RELEASE_TYPES.end(),
+        }),
+        "release types (1 premiere, 2 limited theatrical, 3 theatrical, 4 digital, 5 physical, 6 TV), in `region` when set",
+    );
+    pub const WITH_RUNTIME_GTE: Key =
+        filter("with_runtime.gte", MINUTES, "at least this many minutes");
+    pub const WITH_RUNTIME_LTE: Key =
+        filter("with_runtime.lte", MINUTES, "at most this many minutes");
+    pub const WITH_WATCH_MONETIZATION_TYPES: Key = filter(
+        "with_watch_monetization_types",
+        Ty::AndOr(Elem::Word(|| MONETIZATION_TYPES.to_vec())),
+        "how it can be watched in `watch_region`",
+    );
+    pub const WITH_WATCH_PROVIDERS: Key = filter(
+        "with_watch_providers",
+        IDS,
+        "TMDB watch provider ids, in `watch_region`",
+    );
+    pub const WITHOUT_COMPANIES: Key = filter("without_companies", IDS, "not these companies");
+    pub const WITHOUT_GENRES: Key =
+        filter("without_genres", GENRES, "not these genres (names or ids)");
+    pub const WITHOUT_KEYWORDS: Key = filter("without_keywords", IDS, "not these keywords");
+    pub const WITHOUT_WATCH_PROVIDERS: Key = filter(
+        "without_watch_providers",
+        IDS,
+        "not on these watch providers, in `watch_region`",
+    );
+    pub const YEAR: Key = filter("year", YEARS, "any release in this year");
+
+    /// Pairs whose lower end may not exceed the upper.
+    pub const RANGES: &[(&Key, &Key)] = &[
+        (&PRIMARY_RELEASE_DATE_GTE, &PRIMARY_RELEASE_DATE_LTE),
+        (&RELEASE_DATE_GTE, &RELEASE_DATE_LTE),
+        (&VOTE_AVERAGE_GTE, &VOTE_AVERAGE_LTE),
+        (&VOTE_COUNT_GTE, &VOTE_COUNT_LTE),
+        (&WITH_RUNTIME_GTE, &WITH_RUNTIME_LTE),
+    ];
+
+    /// Filters that mean something only with another one set: (filter, the one it needs).
+    pub const REQUIRES: &[(&Key, &Key)] = &[
+        (&CERTIFICATION, &CERTIFICATION_COUNTRY),
+        (&CERTIFICATION_GTE, &CERTIFICATION_COUNTRY),
+        (&CERTIFICATION_LTE, &CERTIFICATION_COUNTRY),
+        (&WITH_WATCH_PROVIDERS, &WATCH_REGION),
+        (&WITHOUT_WATCH_PROVIDERS, &WATCH_REGION),
+        (&WITH_WATCH_MONETIZATION_TYPES, &WATCH_REGION),
+    ];
+}
+
+/// TMDB `/discover/movie`'s parameters, by its own names (`page` is popctl's to set, and
+/// `language` the source's).
+pub static DISCOVER: Table = Table {
+    doc: "The filters of a discover stage: TMDB's `/discover/movie` parameters. An array is AND (sent joined by `,`); alternatives in one string element are OR (`\"Horror|Thriller\"`).",
+    keys: &[
+        discover::SORT_BY,
+        discover::CERTIFICATION,
+        discover::CERTIFICATION_GTE,
+        discover::CERTIFICATION_LTE,
+        discover::CERTIFICATION_COUNTRY,
+        discover::INCLUDE_ADULT,
+        discover::INCLUDE_VIDEO,
+        discover::PRIMARY_RELEASE_YEAR,
+        discover::PRIMARY_RELEASE_DATE_GTE,
+        discover::PRIMARY_RELEASE_DATE_LTE,
+        discover::REGION,
+        discover::RELEASE_DATE_GTE,
+        discover::RELEASE_DATE_LTE,
+        discover::VOTE_AVERAGE_GTE,
+        discover::VOTE_AVERAGE_LTE,
+        discover::VOTE_COUNT_GTE,
+        discover::VOTE_COUNT_LTE,
+        discover::WATCH_REGION,
+        discover::WITH_CAST,
+        discover::WITH_COMPANIES,
+        discover::WITH_CREW,
+        discover::WITH_GENRES,
+        discover::WITH_KEYWORDS,
+        discover::WITH_ORIGIN_COUNTRY,
+        discover::WITH_ORIGINAL_LANGUAGE,
+        discover::WITH_PEOPLE,
+        discover::WITH_RELEASE_TYPE,
+        discover::WITH_RUNTIME_GTE,
+        discover::WITH_RUNTIME_LTE,
+        discover::WITH_WATCH_MONETIZATION_TYPES,
+        discover::WITH_WATCH_PROVIDERS,
+        discover::WITHOUT_COMPANIES,
+        discover::WITHOUT_GENRES,
+        discover::WITHOUT_KEYWORDS,
+        discover::WITHOUT_WATCH_PROVIDERS,
+        discover::YEAR,
     ],
 };
 
@@ -979,6 +1242,7 @@ pub static TABLES: &[(&str, &Table)] = &[
     ("reset", &RESET),
     ("seed", &SEED),
     ("fetch", &FETCH),
+    ("discover", &DISCOVER),
     ("enrich", &ENRICH),
     ("post_process", &POST_PROCESS),
     ("cultural_lists", &CULTURAL_LISTS),
@@ -1023,6 +1287,18 @@ pub fn type_text(ty: &Ty) -> String {
         Ty::Words { words, .. } => format!("array of {}", quoted(words())),
         Ty::Names => "array of names".into(),
         Ty::Ids => "array of ids (≥ 1)".into(),
+        Ty::Date => "date `\"YYYY-MM-DD\"`".into(),
+        Ty::Code(CodeKind::Language) => "language code (ISO 639-1: `\"en\"`)".into(),
+        Ty::Code(CodeKind::Country) => "country code (ISO 3166-1: `\"US\"`)".into(),
+        Ty::AndOr(elem) => {
+            let one = match elem {
+                Elem::Id => "ids (≥ 1)".to_owned(),
+                Elem::Genre => "genre names or ids".to_owned(),
+                Elem::Int { min, max } => format!("integers {min}..={max}"),
+                Elem::Word(w) => quoted(w()),
+            };
+            format!("array of {one} (AND); `\"a|b\"` in one element is OR")
+        }
         Ty::Table(t) => format!(
             "table: {}",
             t.keys
@@ -1046,12 +1322,14 @@ pub fn markdown(table: &Table) -> String {
             Unset::Value(v) => format!("`{}`", v()),
             Unset::Prose(p) => p(),
         };
+        // A `|` inside a cell (TMDB's OR, `"a|b"`) would end it.
+        let cell = |s: &str| s.replace('|', "\\|");
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             k.name,
-            type_text(&k.ty),
-            default,
-            k.doc
+            cell(&type_text(&k.ty)),
+            cell(&default),
+            cell(k.doc)
         ));
     }
     out

@@ -455,6 +455,9 @@ pub const LIST_PAGE_SIZE: u64 = 20;
 /// TMDB refuses pages beyond 500.
 pub const MAX_PAGES: u32 = 500;
 
+/// The most movies a list stage's `limit` can ask for: every page TMDB serves.
+pub const MAX_LIMIT: u32 = MAX_PAGES * LIST_PAGE_SIZE as u32;
+
 /// TMDB refuses more than 20 `append_to_response` parts (error 27).
 pub const MAX_APPEND: usize = 20;
 
@@ -473,15 +476,30 @@ pub const APPEND_PARTS: &[&str] = &[
     "translations",
 ];
 
-/// The `sort_by` values of discover.
+/// The `sort_by` values of discover, as TMDB documents them.
 pub const SORT_BY: &[&str] = &[
     "popularity.desc",
     "popularity.asc",
     "vote_average.desc",
     "vote_average.asc",
+    "vote_count.desc",
+    "vote_count.asc",
     "primary_release_date.desc",
     "primary_release_date.asc",
+    "title.desc",
+    "title.asc",
+    "original_title.desc",
+    "original_title.asc",
+    "revenue.desc",
+    "revenue.asc",
 ];
+
+/// `with_release_type`'s values: 1 premiere, 2 limited theatrical, 3 theatrical, 4 digital,
+/// 5 physical, 6 TV.
+pub const RELEASE_TYPES: std::ops::RangeInclusive<i128> = 1..=6;
+
+/// `with_watch_monetization_types`' words.
+pub const MONETIZATION_TYPES: &[&str] = &["flatrate", "free", "ads", "rent", "buy"];
 
 impl ListKind {
     /// The TMDB path of the list, under the API root.
@@ -496,41 +514,39 @@ impl ListKind {
     }
 }
 
+/// The filters of a discover stage: TMDB `/discover/movie` parameters, each by TMDB's own name
+/// and with the value as sent (`("with_genres", "27,53")`: `,` is AND, `|` is OR), in the
+/// order `keys::DISCOVER` declares them. Genre names are already ids here.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DiscoverFilters {
-    pub sort_by: Option<String>,
-    pub primary_release_year: Option<u16>,
-    pub with_genres: Vec<u32>,
-    pub vote_count_gte: Option<u32>,
-}
+pub struct DiscoverFilters(pub Vec<(&'static str, String)>);
 
 impl DiscoverFilters {
-    /// Query parameters in TMDB's spelling (`vote_count.gte`).
-    pub fn query(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(s) = &self.sort_by {
-            q.push(("sort_by", s.clone()));
-        }
-        if let Some(y) = self.primary_release_year {
-            q.push(("primary_release_year", y.to_string()));
-        }
-        if !self.with_genres.is_empty() {
-            let ids: Vec<String> = self.with_genres.iter().map(u32::to_string).collect();
-            q.push(("with_genres", ids.join(",")));
-        }
-        if let Some(v) = self.vote_count_gte {
-            q.push(("vote_count.gte", v.to_string()));
-        }
-        q
+    /// The query parameters to send.
+    pub fn query(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+
+    /// The value sent for `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchSelection {
-    /// `pages` pages of a TMDB list (or of discover with `filters`).
+    /// `pages` pages of a TMDB list (or of discover with `filters`); with `limit`, `pages`
+    /// is `ceil(limit / 20)` and only the first `limit` movies are fetched.
     List {
         list: ListKind,
         pages: u32,
+        limit: Option<u32>,
         filters: DiscoverFilters,
     },
     /// Exactly these TMDB ids.

@@ -184,23 +184,16 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 FetchSelection::List {
                     list: l,
                     pages,
+                    limit,
                     filters,
                 } => {
                     writeln!(out, "list = {}", s(l.as_str()))?;
-                    writeln!(out, "pages = {pages}")?;
-                    if let Some(v) = &filters.sort_by {
-                        writeln!(out, "sort_by = {}", s(v))?;
+                    match limit {
+                        Some(n) => writeln!(out, "limit = {n}")?,
+                        None => writeln!(out, "pages = {pages}")?,
                     }
-                    if let Some(y) = filters.primary_release_year {
-                        writeln!(out, "primary_release_year = {y}")?;
-                    }
-                    if !filters.with_genres.is_empty() {
-                        let ids: Vec<String> =
-                            filters.with_genres.iter().map(u32::to_string).collect();
-                        writeln!(out, "with_genres = [{}]", ids.join(", "))?;
-                    }
-                    if let Some(v) = filters.vote_count_gte {
-                        writeln!(out, "vote_count_gte = {v}")?;
+                    if !filters.is_empty() {
+                        writeln!(out, "filters = {}", discover_filters(filters))?;
                     }
                 }
                 FetchSelection::Ids(ids) => {
@@ -224,6 +217,42 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
         StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
     }
     Ok(())
+}
+
+/// `{ sort_by = "…", with_genres = [27, "53|80"] }`: each filter written as its key's type
+/// reads it, so the plan shown compiles to the same filters.
+fn discover_filters(filters: &DiscoverFilters) -> String {
+    use super::keys::{DISCOVER, Ty};
+    let value = |name: &str, v: &str| -> String {
+        let ty = DISCOVER.get(name).map(|k| k.ty);
+        match ty {
+            Some(Ty::Bool | Ty::Int { .. } | Ty::Float { .. }) => v.to_owned(),
+            Some(Ty::AndOr(_)) => {
+                let items: Vec<String> = v
+                    .split(',')
+                    .map(|e| match e.parse::<i64>() {
+                        Ok(n) => n.to_string(),
+                        Err(_) => s(e),
+                    })
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+            _ => s(v),
+        }
+    };
+    let entries: Vec<String> = filters
+        .query()
+        .iter()
+        .map(|(name, v)| {
+            let key = if name.contains('.') {
+                s(name)
+            } else {
+                (*name).to_owned()
+            };
+            format!("{key} = {}", value(name, v))
+        })
+        .collect();
+    format!("{{ {} }}", entries.join(", "))
 }
 
 fn write_post(out: &mut String, name: &str, p: &PostProcessStage) -> std::fmt::Result {

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::keys::{self, Key, Table, Ty, Unset};
+use super::keys::{self, CodeKind, Elem, Key, Table, Ty, Unset};
 use super::model::STAGE_KINDS;
 
 /// The JSON Schema (draft-07, which Taplo understands) of a plan file.
@@ -129,6 +129,31 @@ fn ty(t: &Ty) -> Value {
         }
         Ty::Names => json!({ "type": "array", "items": { "type": "string" } }),
         Ty::Ids => json!({ "type": "array", "items": { "type": "integer", "minimum": 1 } }),
+        Ty::Date => json!({
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "A date: \"YYYY-MM-DD\"."
+        }),
+        Ty::Code(CodeKind::Language) => json!({ "type": "string", "pattern": "^[a-z]{2}$" }),
+        Ty::Code(CodeKind::Country) => json!({ "type": "string", "pattern": "^[A-Z]{2}$" }),
+        Ty::AndOr(elem) => {
+            let one = match elem {
+                Elem::Id | Elem::Genre => json!({ "type": "integer", "minimum": 1 }),
+                Elem::Int { min, max } => json!({
+                    "type": "integer",
+                    "minimum": i64::try_from(*min).unwrap_or(i64::MIN),
+                    "maximum": i64::try_from(*max).unwrap_or(i64::MAX)
+                }),
+                Elem::Word(words) => json!({ "type": "string", "enum": words() }),
+            };
+            // A string element may hold alternatives (`a|b`), or a genre's name.
+            json!({
+                "type": "array",
+                "minItems": 1,
+                "items": { "anyOf": [one, { "type": "string", "minLength": 1 }] },
+                "description": "An array is AND; alternatives joined by `|` in one string element are OR."
+            })
+        }
         Ty::Table(t) => table(t),
         Ty::Map(inner) => json!({ "type": "object", "additionalProperties": ty(inner) }),
         Ty::Stages => {

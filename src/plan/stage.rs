@@ -7,7 +7,7 @@
 use figment::value::{Dict, Value};
 
 use super::compile::{Cx, Sections, Tbl, sub_table};
-use super::keys::{self, DEFAULT_CONCURRENCY, Key};
+use super::keys::{self, DEFAULT_CONCURRENCY, Key, Ty};
 use miette::Severity;
 
 use super::error::{Code, PlanDiagnostic};
@@ -142,8 +142,12 @@ fn check_stage_keys(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: &str) {
         .chain(keys::of_kind(kind).keys)
         .map(|k| k.name)
         .collect();
+    // Read (with a warning) by `fetch_list`, but not offered as a suggestion.
+    let moved = keys::fetch::MOVED_TO_FILTERS.iter().map(|m| m.key.name);
     for key in t.dict.keys() {
-        if allowed.contains(&key.as_str()) {
+        if allowed.contains(&key.as_str())
+            || (kind == "fetch" && moved.clone().any(|m| m == key.as_str()))
+        {
             continue;
         }
         let path = t.path.key(key);
@@ -384,7 +388,7 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
             None
         }
         [one] => match *one {
-            "list" => fetch_list(cx, t),
+            "list" => fetch_list(cx, t, sections),
             "ids" => fetch_ids(cx, t),
             _ => curated_list(cx, t, sections),
         },
@@ -403,7 +407,13 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         }
     };
     if !t.has(&keys::fetch::LIST) {
-        for key in std::iter::once(&keys::fetch::PAGES).chain(keys::fetch::DISCOVER_FILTERS) {
+        let moved = keys::fetch::MOVED_TO_FILTERS.iter().map(|m| &m.key);
+        let list_only = [
+            &keys::fetch::PAGES,
+            &keys::fetch::LIMIT,
+            &keys::fetch::FILTERS,
+        ];
+        for key in list_only.into_iter().chain(moved) {
             if t.has(key) {
                 let key = key.name;
                 let p = t.path.key(key);
@@ -427,75 +437,270 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
     })
 }
 
-fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchSelection> {
     let list = cx
         .word(t, &keys::fetch::LIST, Code::UnknownList, "TMDB list")
         .and_then(|(_, w)| ListKind::from_word(w));
     let pages = cx.uint(t, &keys::fetch::PAGES);
+    let limit = cx.uint(t, &keys::fetch::LIMIT);
+    // A `pages` or `limit` that is set but invalid was reported.
+    let invalid = |key: &Key, read: Option<u32>| t.has(key) && read.is_none();
+    let mut ok = !invalid(&keys::fetch::PAGES, pages) && !invalid(&keys::fetch::LIMIT, limit);
+    if t.has(&keys::fetch::PAGES) && t.has(&keys::fetch::LIMIT) {
+        let p = t.path.key(keys::fetch::LIMIT.name);
+        cx.push(
+            PlanDiagnostic::error(
+                Code::FetchSelection,
+                format!(
+                    "stage `{}` sets both `pages` and `limit`",
+                    t.path.last_key().unwrap_or_default()
+                ),
+            )
+            .at(cx.key_site(&p), "`pages` is set too")
+            .key(p.to_string())
+            .help("`limit` counts movies and sets the pages itself: keep one of them"),
+        );
+        ok = false;
+    }
+    let moved: Vec<&keys::fetch::Moved> = keys::fetch::MOVED_TO_FILTERS
+        .iter()
+        .filter(|m| t.has(&m.key))
+        .collect();
     let mut filters = DiscoverFilters::default();
-    let mut ok = true;
     if list.is_some_and(|l| l != ListKind::Discover) {
-        for key in keys::fetch::DISCOVER_FILTERS {
-            if t.has(key) {
-                let key = key.name;
-                let p = t.path.key(key);
-                cx.push(
-                    PlanDiagnostic::error(
-                        Code::DiscoverFilter,
-                        format!("`{key}` only applies to `list = \"discover\"`"),
-                    )
-                    .at(cx.key_site(&p), "a discover filter")
-                    .key(p.to_string())
-                    .help("use `list = \"discover\"` to filter, or remove the filter"),
-                );
-                ok = false;
-            }
+        let set = std::iter::once(&keys::fetch::FILTERS).chain(moved.iter().map(|m| &m.key));
+        for key in set.filter(|k| t.has(k)) {
+            let key = key.name;
+            let p = t.path.key(key);
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::DiscoverFilter,
+                    format!("`{key}` only applies to `list = \"discover\"`"),
+                )
+                .at(cx.key_site(&p), "a discover filter")
+                .key(p.to_string())
+                .help("use `list = \"discover\"` to filter, or remove the filter"),
+            );
+            ok = false;
         }
     } else {
-        if t.has(&keys::fetch::SORT_BY) {
-            match cx.word(
-                t,
-                &keys::fetch::SORT_BY,
-                Code::InvalidValue,
-                "`sort_by` order",
-            ) {
-                Some((_, s)) => filters.sort_by = Some(s.to_owned()),
+        let mut genres = GenreNames::new(&sections.data);
+        let mut resolve = |cx: &mut Cx<'_>, p: &KeyPath, name: &str| genres.resolve(cx, p, name);
+        if let Some((path, dict)) = sub_table(cx, t, keys::fetch::FILTERS.name) {
+            let f = Tbl { path: &path, dict };
+            cx.check_keys(
+                f,
+                &keys::DISCOVER,
+                &format!("`{path}` (TMDB discover parameters)"),
+            );
+            ok &= discover_filters(cx, f, &mut filters, &mut resolve);
+        } else if t.has(&keys::fetch::FILTERS) {
+            ok = false;
+        }
+        for m in &moved {
+            let p = t.path.key(m.key.name);
+            let to = t.path.key(keys::fetch::FILTERS.name).key(m.to.name);
+            if t.has(&keys::fetch::FILTERS) {
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::MovedKey,
+                        format!("`{p}` beside `filters`: the filter belongs in `filters`"),
+                    )
+                    .at(cx.key_site(&p), "outside `filters`")
+                    .key(p.to_string())
+                    .help(format!("move it into `filters`, as `{to}`")),
+                );
+                ok = false;
+                continue;
+            }
+            cx.push(
+                PlanDiagnostic::warning(
+                    Code::MovedKey,
+                    format!("`{p}` is now the discover filter `{to}`"),
+                )
+                .at(cx.key_site(&p), "move into `filters`")
+                .key(p.to_string())
+                .help(format!(
+                    "write `filters = {{ {} = … }}`: stage-level filters are read for now",
+                    toml_key(m.to.name)
+                )),
+            );
+            let value = discover_value(cx, t, &m.key, &mut resolve);
+            match value {
+                Some(v) => filters.0.push((m.to.name, v)),
                 None => ok = false,
             }
         }
-        if t.has(&keys::fetch::PRIMARY_RELEASE_YEAR) {
-            match cx.int(t, &keys::fetch::PRIMARY_RELEASE_YEAR) {
-                Some(y) => filters.primary_release_year = u16::try_from(y).ok(),
-                None => ok = false,
-            }
-        }
-        if t.has(&keys::fetch::WITH_GENRES) {
-            let genres = cx.array(t, &keys::fetch::WITH_GENRES, |cx, p, v| genre_id(cx, &p, v));
-            match genres {
-                Some(g) => filters.with_genres = g.into_iter().map(|(_, id)| id).collect(),
-                None => ok = false,
-            }
-        }
-        if t.has(&keys::fetch::VOTE_COUNT_GTE) {
-            match cx.uint(t, &keys::fetch::VOTE_COUNT_GTE) {
-                Some(v) => filters.vote_count_gte = Some(v),
-                None => ok = false,
-            }
-        }
+        // In the order the reference declares them, whichever way they were written.
+        let order = |name: &str| keys::DISCOVER.keys.iter().position(|k| k.name == name);
+        filters.0.sort_by_key(|(n, _)| order(n));
     }
     let list = list?;
     if !ok {
         return None;
     }
+    let pages = match (pages, limit) {
+        (_, Some(limit)) => limit.div_ceil(LIST_PAGE_SIZE as u32).min(MAX_PAGES),
+        (Some(pages), None) => pages,
+        (None, None) => keys::DEFAULT_PAGES,
+    };
     Some(FetchSelection::List {
         list,
-        pages: if t.has(&keys::fetch::PAGES) {
-            pages?
-        } else {
-            keys::DEFAULT_PAGES
-        },
+        pages,
+        limit,
         filters,
     })
+}
+
+/// `"vote_count.gte"` quoted, `sort_by` bare: as a TOML key is written.
+fn toml_key(name: &str) -> String {
+    if name.contains('.') {
+        format!("\"{name}\"")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Reads every filter of `[…filters]` into `out`; false when one was invalid (reported).
+fn discover_filters(
+    cx: &mut Cx<'_>,
+    f: Tbl<'_>,
+    out: &mut DiscoverFilters,
+    resolve: &mut dyn FnMut(&mut Cx<'_>, &KeyPath, &str) -> Option<i64>,
+) -> bool {
+    let mut ok = true;
+    for key in keys::DISCOVER.keys.iter().filter(|k| f.has(k)) {
+        match discover_value(cx, f, key, resolve) {
+            Some(v) => out.0.push((key.name, v)),
+            None => ok = false,
+        }
+    }
+    for (lo, hi) in keys::discover::RANGES {
+        let (Some(a), Some(b)) = (out.get(lo.name), out.get(hi.name)) else {
+            continue;
+        };
+        // Dates compare as text (`YYYY-MM-DD`), numbers as numbers.
+        let above = match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x > y,
+            _ => a > b,
+        };
+        if above {
+            let p = f.path.key(lo.name);
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::EmptyRange,
+                    format!(
+                        "`{p}` ({a}) is above `{}` ({b}): no movie can match",
+                        hi.name
+                    ),
+                )
+                .at(cx.value_site(&p), format!("above `{}`", hi.name))
+                .key(p.to_string())
+                .help(format!("swap them, or lower `{}`", lo.name)),
+            );
+            ok = false;
+        }
+    }
+    for (key, needs) in keys::discover::REQUIRES {
+        if f.has(key) && !f.has(needs) {
+            let p = f.path.key(key.name);
+            cx.push(
+                PlanDiagnostic::error(Code::MissingField, format!("`{p}` needs `{}`", needs.name))
+                    .at(cx.key_site(&p), format!("no `{}` beside it", needs.name))
+                    .key(p.to_string())
+                    .help(format!(
+                        "add `{} = \"US\"` (the country it applies to)",
+                        needs.name
+                    )),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// One discover filter's value as TMDB is sent it.
+fn discover_value(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    key: &Key,
+    resolve: &mut dyn FnMut(&mut Cx<'_>, &KeyPath, &str) -> Option<i64>,
+) -> Option<String> {
+    match key.ty {
+        Ty::Word(_) => cx
+            .word(t, key, Code::InvalidValue, &format!("`{}` value", key.name))
+            .map(|(_, w)| w.to_owned()),
+        Ty::Str => {
+            let (p, s) = cx.string(t, key)?;
+            if s.trim().is_empty() {
+                cx.push(
+                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                        .at(cx.value_site(&p), "empty")
+                        .key(p.to_string())
+                        .help("give a value, or remove the filter"),
+                );
+                return None;
+            }
+            Some(s.trim().to_owned())
+        }
+        Ty::Bool => cx.bool(t, key).map(|b| b.to_string()),
+        Ty::Int { .. } => cx.int(t, key).map(|n| n.to_string()),
+        Ty::Float { .. } => cx.float(t, key).map(|f| f.to_string()),
+        Ty::Date => cx.date(t, key).map(|d| d.format("%Y-%m-%d").to_string()),
+        Ty::Code(_) => cx.code(t, key),
+        Ty::AndOr(_) => cx.and_or(t, key, resolve),
+        _ => None,
+    }
+}
+
+/// Genre names → TMDB ids, from the seed data's genres file, read when a name first needs it.
+struct GenreNames<'s> {
+    data: &'s DataConfig,
+    genres: Option<Result<Vec<crate::genres::Genre>, String>>,
+}
+
+impl<'s> GenreNames<'s> {
+    fn new(data: &'s DataConfig) -> Self {
+        GenreNames { data, genres: None }
+    }
+
+    fn resolve(&mut self, cx: &mut Cx<'_>, p: &KeyPath, name: &str) -> Option<i64> {
+        let file = crate::genres::file(&self.data.dir);
+        let genres = self
+            .genres
+            .get_or_insert_with(|| crate::genres::read(&file));
+        let genres = match genres {
+            Ok(g) => g,
+            Err(why) => {
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::MissingFile,
+                        format!(
+                            "genre `{name}` cannot be looked up: {} {why}",
+                            super::layer::display_path(&file)
+                        ),
+                    )
+                    .at(cx.value_site(p), "a genre name")
+                    .key(p.to_string())
+                    .help("genre names come from `<data.dir>/seed/genres.toml`; write the TMDB id instead, or set `[data] dir`"),
+                );
+                return None;
+            }
+        };
+        if let Some(g) = genres.iter().find(|g| g.name.eq_ignore_ascii_case(name)) {
+            return Some(g.id);
+        }
+        let names: Vec<&str> = genres.iter().map(|g| g.name.as_str()).collect();
+        let help = suggest::did_you_mean(name, &names)
+            .unwrap_or_else(|| format!("the genres are {}", suggest::one_of(&names)));
+        cx.push(
+            PlanDiagnostic::error(Code::UnknownGenre, format!("unknown genre `{name}`"))
+                .at(cx.value_site(p), "not a genre of the seed data")
+                .key(p.to_string())
+                .help(help),
+        );
+        None
+    }
 }
 
 /// A positive id from an array element.
@@ -523,10 +728,6 @@ fn positive_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value, what: &str) -> Option<u6
             None
         }
     }
-}
-
-fn genre_id(cx: &mut Cx<'_>, p: &KeyPath, v: &Value) -> Option<u32> {
-    positive_id(cx, p, v, "TMDB genre id").and_then(|id| u32::try_from(id).ok())
 }
 
 fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {

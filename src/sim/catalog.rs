@@ -15,7 +15,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use super::model::{Collection, Movie, MovieSummary, Page};
 use super::rng::{Rng, tag};
 use super::words;
-use crate::plan::{DiscoverFilters, ListKind};
+use crate::plan::{DiscoverFilters, ListKind, MONETIZATION_TYPES};
 
 /// Movies per page, as on TMDB.
 pub const PAGE_SIZE: usize = 20;
@@ -67,6 +67,7 @@ pub enum SortKey {
     VoteCount,
     PrimaryReleaseDate,
     Title,
+    Revenue,
 }
 
 impl SortKey {
@@ -79,56 +80,257 @@ impl SortKey {
             "vote_count" => SortKey::VoteCount,
             "primary_release_date" | "release_date" => SortKey::PrimaryReleaseDate,
             "title" | "original_title" => SortKey::Title,
+            "revenue" => SortKey::Revenue,
             _ => return None,
         };
-        Some((key, dir != "asc"))
+        match dir {
+            "asc" => Some((key, false)),
+            "desc" => Some((key, true)),
+            _ => None,
+        }
     }
 }
 
-/// `with_genres`: `28,12` means both, `28|12` either.
+/// TMDB's AND/OR list: `28,12|16` means 28 and (12 or 16). Empty: no condition.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum GenreFilter {
-    #[default]
-    Any,
-    All(Vec<u16>),
-    OneOf(Vec<u16>),
+pub struct AndOr<T>(pub Vec<Vec<T>>);
+
+impl<T: PartialEq + std::str::FromStr> AndOr<T> {
+    fn parse(v: &str) -> Option<Self> {
+        v.split(',')
+            .map(|g| g.split('|').map(|x| x.trim().parse().ok()).collect())
+            .collect::<Option<Vec<Vec<T>>>>()
+            .map(AndOr)
+    }
+
+    /// Every group has one of its values in `have` (true when there are no groups).
+    pub fn all_in(&self, have: &[T]) -> bool {
+        self.0.iter().all(|g| g.iter().any(|x| have.contains(x)))
+    }
+
+    /// None of the values is in `have`.
+    pub fn none_in(&self, have: &[T]) -> bool {
+        !self.0.iter().flatten().any(|x| have.contains(x))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-/// The `discover/movie` parameters the simulator understands.
+/// A range of `.gte` / `.lte` bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Range<T> {
+    pub gte: Option<T>,
+    pub lte: Option<T>,
+}
+
+impl<T: PartialOrd + Copy> Range<T> {
+    pub fn contains(&self, x: T) -> bool {
+        self.gte.is_none_or(|lo| x >= lo) && self.lte.is_none_or(|hi| x <= hi)
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.gte.is_some() || self.lte.is_some()
+    }
+}
+
+/// The `discover/movie` parameters the simulator honours: every filter a plan accepts.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Discover {
     pub sort: Option<(SortKey, bool)>,
     pub primary_release_year: Option<i32>,
-    pub release_date_gte: Option<NaiveDate>,
-    pub release_date_lte: Option<NaiveDate>,
-    pub genres: GenreFilter,
-    pub vote_count_gte: Option<u32>,
-    pub vote_average_gte: Option<f64>,
-    pub vote_average_lte: Option<f64>,
+    pub primary_release_date: Range<NaiveDate>,
+    /// Any release of `release_types` in `region` (any country without one) in this year.
+    pub year: Option<i32>,
+    /// Any release of `release_types` in `region` in this range.
+    pub release_date: Range<NaiveDate>,
+    pub region: Option<String>,
+    pub release_types: AndOr<u8>,
+    pub genres: AndOr<u16>,
+    pub without_genres: AndOr<u16>,
+    pub keywords: AndOr<u32>,
+    pub without_keywords: AndOr<u32>,
+    pub cast: AndOr<u32>,
+    pub crew: AndOr<u32>,
+    pub people: AndOr<u32>,
+    pub companies: AndOr<u32>,
+    pub without_companies: AndOr<u32>,
+    pub vote_count: Range<u32>,
+    pub vote_average: Range<f64>,
+    pub runtime: Range<u32>,
+    /// `en|fr`: any of them.
+    pub original_language: Option<Vec<String>>,
+    pub origin_country: Option<Vec<String>>,
+    pub certification_country: Option<String>,
+    /// Any of these certifications in `certification_country`.
+    pub certification: Option<Vec<String>>,
+    pub certification_gte: Option<String>,
+    pub certification_lte: Option<String>,
+    pub watch_region: Option<String>,
+    pub watch_providers: AndOr<u32>,
+    pub without_watch_providers: AndOr<u32>,
+    pub monetization: AndOr<String>,
+    pub include_adult: bool,
+    pub include_video: bool,
+}
+
+impl Discover {
+    /// Reads TMDB's query parameters; unknown names are ignored, as TMDB ignores them. An
+    /// invalid value is `Err` with the message TMDB's validation answer carries.
+    pub fn parse<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Discover, String> {
+        fn bad(name: &str, what: &str) -> String {
+            format!("{name} must be {what}")
+        }
+        fn date(name: &str, v: &str) -> Result<NaiveDate, String> {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .filter(|_| v.len() == 10)
+                .ok_or_else(|| bad(name, "a date (YYYY-MM-DD)"))
+        }
+        fn num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
+            v.trim().parse().map_err(|_| bad(name, "a number"))
+        }
+        fn list<T: PartialEq + std::str::FromStr>(name: &str, v: &str) -> Result<AndOr<T>, String> {
+            AndOr::parse(v).ok_or_else(|| bad(name, "a list of ids joined by `,` or `|`"))
+        }
+        fn code(name: &str, v: &str, upper: bool) -> Result<String, String> {
+            let ok = v.len() == 2
+                && v.chars().all(|c| {
+                    if upper {
+                        c.is_ascii_uppercase()
+                    } else {
+                        c.is_ascii_lowercase()
+                    }
+                });
+            if ok {
+                Ok(v.to_owned())
+            } else {
+                Err(bad(name, "a two-letter code"))
+            }
+        }
+        fn flag(name: &str, v: &str) -> Result<bool, String> {
+            match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(bad(name, "true or false")),
+            }
+        }
+        let mut d = Discover::default();
+        for (name, v) in params {
+            match name {
+                "sort_by" => {
+                    d.sort = Some(SortKey::parse(v).ok_or_else(|| bad(name, "a valid sort order"))?)
+                }
+                "primary_release_year" => d.primary_release_year = Some(num(name, v)?),
+                "year" => d.year = Some(num(name, v)?),
+                "primary_release_date.gte" => d.primary_release_date.gte = Some(date(name, v)?),
+                "primary_release_date.lte" => d.primary_release_date.lte = Some(date(name, v)?),
+                "release_date.gte" => d.release_date.gte = Some(date(name, v)?),
+                "release_date.lte" => d.release_date.lte = Some(date(name, v)?),
+                "region" => d.region = Some(code(name, v, true)?),
+                "with_release_type" => {
+                    d.release_types = list(name, v)?;
+                    if d.release_types
+                        .0
+                        .iter()
+                        .flatten()
+                        .any(|t| !(1..=6).contains(t))
+                    {
+                        return Err(bad(name, "release types 1 to 6"));
+                    }
+                }
+                "with_genres" => d.genres = list(name, v)?,
+                "without_genres" => d.without_genres = list(name, v)?,
+                "with_keywords" => d.keywords = list(name, v)?,
+                "without_keywords" => d.without_keywords = list(name, v)?,
+                "with_cast" => d.cast = list(name, v)?,
+                "with_crew" => d.crew = list(name, v)?,
+                "with_people" => d.people = list(name, v)?,
+                "with_companies" => d.companies = list(name, v)?,
+                "without_companies" => d.without_companies = list(name, v)?,
+                "vote_count.gte" => d.vote_count.gte = Some(num(name, v)?),
+                "vote_count.lte" => d.vote_count.lte = Some(num(name, v)?),
+                "vote_average.gte" => d.vote_average.gte = Some(num(name, v)?),
+                "vote_average.lte" => d.vote_average.lte = Some(num(name, v)?),
+                "with_runtime.gte" => d.runtime.gte = Some(num(name, v)?),
+                "with_runtime.lte" => d.runtime.lte = Some(num(name, v)?),
+                "with_original_language" => {
+                    d.original_language = Some(
+                        v.split('|')
+                            .map(|c| code(name, c, false))
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+                "with_origin_country" => {
+                    d.origin_country = Some(
+                        v.split('|')
+                            .map(|c| code(name, c, true))
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+                "certification_country" => d.certification_country = Some(code(name, v, true)?),
+                "certification" => {
+                    d.certification = Some(v.split('|').map(str::to_owned).collect())
+                }
+                "certification.gte" => d.certification_gte = Some(v.to_owned()),
+                "certification.lte" => d.certification_lte = Some(v.to_owned()),
+                "watch_region" => d.watch_region = Some(code(name, v, true)?),
+                "with_watch_providers" => d.watch_providers = list(name, v)?,
+                "without_watch_providers" => d.without_watch_providers = list(name, v)?,
+                "with_watch_monetization_types" => {
+                    d.monetization = list(name, v)?;
+                    if d.monetization
+                        .0
+                        .iter()
+                        .flatten()
+                        .any(|m| !MONETIZATION_TYPES.contains(&m.as_str()))
+                    {
+                        return Err(bad(name, "flatrate, free, ads, rent or buy"));
+                    }
+                }
+                "include_adult" => d.include_adult = flag(name, v)?,
+                "include_video" => d.include_video = flag(name, v)?,
+                _ => {}
+            }
+        }
+        Ok(d)
+    }
+
+    /// Whether a filter needs the movie's details (runtime, companies, origin, revenue).
+    fn needs_details(&self) -> bool {
+        self.runtime.is_set()
+            || !self.companies.is_empty()
+            || !self.without_companies.is_empty()
+            || self.origin_country.is_some()
+            || self.sort.is_some_and(|(k, _)| k == SortKey::Revenue)
+    }
+
+    fn needs_releases(&self) -> bool {
+        self.year.is_some()
+            || self.release_date.is_set()
+            || !self.release_types.is_empty()
+            || self.certification.is_some()
+            || self.certification_gte.is_some()
+            || self.certification_lte.is_some()
+    }
 }
 
 /// A plan's discover filters as the sandbox applies them, so a test can ask the catalog for
 /// exactly the ids a plan's fetch stage should have imported.
-impl From<&DiscoverFilters> for Discover {
-    fn from(f: &DiscoverFilters) -> Self {
-        Discover {
-            sort: f.sort_by.as_deref().and_then(SortKey::parse),
-            primary_release_year: f.primary_release_year.map(i32::from),
-            genres: if f.with_genres.is_empty() {
-                GenreFilter::Any
-            } else {
-                GenreFilter::All(
-                    f.with_genres
-                        .iter()
-                        .filter_map(|&g| u16::try_from(g).ok())
-                        .collect(),
-                )
-            },
-            vote_count_gte: f.vote_count_gte,
-            ..Discover::default()
-        }
+impl TryFrom<&DiscoverFilters> for Discover {
+    type Error = String;
+    fn try_from(f: &DiscoverFilters) -> Result<Self, String> {
+        Discover::parse(f.query().iter().map(|(n, v)| (*n, v.as_str())))
     }
 }
+
+/// Watch providers the simulator offers (TMDB's ids): Netflix, Amazon Prime Video, Apple TV,
+/// Google Play, Hulu, Disney Plus, YouTube.
+pub const WATCH_PROVIDERS: &[u32] = &[8, 9, 2, 3, 15, 337, 192];
+const WATCH: u64 = 0x3a7c;
 
 /// Minimum votes for `top_rated`, like TMDB's hidden threshold.
 const TOP_RATED_MIN_VOTES: u32 = 200;
@@ -431,49 +633,202 @@ impl Catalog {
         }
     }
 
-    /// The catalog ids matching `query`, in its order.
+    /// The catalog ids matching `query`, in its order. Cheap conditions (the index) are tried
+    /// first; details, credits, keywords, releases and providers are generated only for the
+    /// movies that pass them, and only when a filter asks.
     pub fn discover_ids(&self, query: &Discover) -> Vec<u32> {
         let (key, descending) = query.sort.unwrap_or((SortKey::Popularity, true));
         let order: &[u32] = match key {
-            SortKey::Popularity => &self.popular,
+            SortKey::Popularity | SortKey::Revenue => &self.popular,
             SortKey::VoteAverage => &self.by_vote_average,
             SortKey::VoteCount => &self.by_vote_count,
             SortKey::PrimaryReleaseDate => &self.by_date,
             SortKey::Title => &self.by_title_order,
         };
-        let keep = |e: &IndexEntry| {
-            let date_ok = |d: Option<NaiveDate>| match d {
+        let mut revenue: HashMap<u32, u64> = HashMap::new();
+        let mut keep = |i: usize| {
+            let e = &self.entries[i];
+            let primary_ok = match e.release_date {
                 Some(d) => {
                     query.primary_release_year.is_none_or(|y| d.year() == y)
-                        && query.release_date_gte.is_none_or(|lo| d >= lo)
-                        && query.release_date_lte.is_none_or(|hi| d <= hi)
+                        && query.primary_release_date.contains(d)
                 }
                 None => {
-                    query.primary_release_year.is_none()
-                        && query.release_date_gte.is_none()
-                        && query.release_date_lte.is_none()
+                    query.primary_release_year.is_none() && !query.primary_release_date.is_set()
                 }
             };
-            let genres_ok = match &query.genres {
-                GenreFilter::Any => true,
-                GenreFilter::All(g) => g.iter().all(|x| e.genre_ids.contains(x)),
-                GenreFilter::OneOf(g) => g.iter().any(|x| e.genre_ids.contains(x)),
-            };
-            date_ok(e.release_date)
-                && genres_ok
-                && query.vote_count_gte.is_none_or(|v| e.vote_count >= v)
-                && query.vote_average_gte.is_none_or(|v| e.vote_average >= v)
-                && query.vote_average_lte.is_none_or(|v| e.vote_average <= v)
+            let cheap = primary_ok
+                && query.genres.all_in(&e.genre_ids)
+                && query.without_genres.none_in(&e.genre_ids)
+                && query.vote_count.contains(e.vote_count)
+                && query.vote_average.contains(e.vote_average)
+                && query
+                    .original_language
+                    .as_ref()
+                    .is_none_or(|l| l.iter().any(|l| l == e.original_language));
+            if !cheap {
+                return false;
+            }
+            // Every generated movie is neither adult nor a video; the checks keep the
+            // simulator honest should that change.
+            let m = (query.needs_details() || !query.include_adult || !query.include_video)
+                .then(|| self.movie_at(i));
+            if let Some(m) = &m {
+                let companies: Vec<u32> = m.production_companies.iter().map(|c| c.id).collect();
+                let ok = (query.include_adult || !m.adult)
+                    && (query.include_video || !m.video)
+                    && query.runtime.contains(m.runtime)
+                    && query.companies.all_in(&companies)
+                    && query.without_companies.none_in(&companies)
+                    && query
+                        .origin_country
+                        .as_ref()
+                        .is_none_or(|c| c.iter().any(|c| m.origin_country.contains(c)));
+                if !ok {
+                    return false;
+                }
+                revenue.insert(e.id, m.revenue);
+            }
+            if !query.cast.is_empty() || !query.crew.is_empty() || !query.people.is_empty() {
+                let Some(c) = self.credits(e.id) else {
+                    return false;
+                };
+                let cast: Vec<u32> = c.cast.iter().map(|p| p.id).collect();
+                let crew: Vec<u32> = c.crew.iter().map(|p| p.id).collect();
+                let people: Vec<u32> = cast.iter().chain(&crew).copied().collect();
+                if !(query.cast.all_in(&cast)
+                    && query.crew.all_in(&crew)
+                    && query.people.all_in(&people))
+                {
+                    return false;
+                }
+            }
+            if !query.keywords.is_empty() || !query.without_keywords.is_empty() {
+                let ids: Vec<u32> = self
+                    .keywords(e.id)
+                    .map(|k| k.keywords.iter().map(|k| k.id).collect())
+                    .unwrap_or_default();
+                if !(query.keywords.all_in(&ids) && query.without_keywords.none_in(&ids)) {
+                    return false;
+                }
+            }
+            if query.needs_releases() && !self.releases_match(e.id, query) {
+                return false;
+            }
+            if let Some(region) = &query.watch_region {
+                let offers = self.watch_offers(e.id, region);
+                let providers: Vec<u32> = offers.iter().map(|(p, _)| *p).collect();
+                let kinds: Vec<String> = offers.iter().map(|(_, k)| (*k).to_owned()).collect();
+                if !(query.watch_providers.all_in(&providers)
+                    && query.without_watch_providers.none_in(&providers)
+                    && query.monetization.all_in(&kinds))
+                {
+                    return false;
+                }
+            }
+            true
         };
-        let pick = |&i: &u32| {
-            let e = &self.entries[i as usize];
-            keep(e).then_some(e.id)
-        };
-        if descending {
-            order.iter().filter_map(pick).collect()
+        let mut ids: Vec<u32> = if descending {
+            order
+                .iter()
+                .filter(|&&i| keep(i as usize))
+                .map(|&i| self.entries[i as usize].id)
+                .collect()
         } else {
-            order.iter().rev().filter_map(pick).collect()
+            order
+                .iter()
+                .rev()
+                .filter(|&&i| keep(i as usize))
+                .map(|&i| self.entries[i as usize].id)
+                .collect()
+        };
+        if key == SortKey::Revenue {
+            // Stable: equal revenues keep the popularity order.
+            ids.sort_by_key(|id| {
+                let r = revenue.get(id).copied().unwrap_or_default();
+                if descending { u64::MAX - r } else { r }
+            });
         }
+        ids
+    }
+
+    /// Whether a movie has a release matching the query's `year`, `release_date`,
+    /// `with_release_type` (in `region` when set) and certification filters.
+    fn releases_match(&self, id: u32, q: &Discover) -> bool {
+        let Some(rd) = self.release_dates(id) else {
+            return false;
+        };
+        let dated = rd
+            .results
+            .iter()
+            .filter(|c| q.region.as_ref().is_none_or(|r| *r == c.iso_3166_1));
+        let releases: Vec<(u8, NaiveDate)> = dated
+            .flat_map(|c| c.release_dates.iter())
+            .filter_map(|r| {
+                let d = NaiveDate::parse_from_str(r.release_date.get(..10)?, "%Y-%m-%d").ok()?;
+                Some((r.kind, d))
+            })
+            .collect();
+        let kinds: Vec<u8> = releases.iter().map(|(k, _)| *k).collect();
+        // Each AND group of types needs a release; the dates apply to releases of those types.
+        let typed = |k: u8| {
+            q.release_types.is_empty() || q.release_types.0.iter().flatten().any(|t| *t == k)
+        };
+        let dates_ok = (!q.release_date.is_set() && q.year.is_none())
+            || releases.iter().any(|(k, d)| {
+                typed(*k) && q.release_date.contains(*d) && q.year.is_none_or(|y| d.year() == y)
+            });
+        if !(q.release_types.all_in(&kinds) && dates_ok) {
+            return false;
+        }
+        let wants_certification = q.certification.is_some()
+            || q.certification_gte.is_some()
+            || q.certification_lte.is_some();
+        if !wants_certification {
+            return true;
+        }
+        let Some(country) = &q.certification_country else {
+            return false;
+        };
+        let system = words::certifications(country);
+        let rank = |c: &str| system.iter().position(|x| *x == c);
+        rd.results
+            .iter()
+            .filter(|c| c.iso_3166_1 == *country)
+            .flat_map(|c| c.release_dates.iter())
+            .any(|r| {
+                let c = r.certification.as_str();
+                !c.is_empty()
+                    && q.certification
+                        .as_ref()
+                        .is_none_or(|l| l.iter().any(|x| x == c))
+                    && q.certification_gte.as_deref().is_none_or(
+                        |lo| matches!((rank(c), rank(lo)), (Some(a), Some(b)) if a >= b),
+                    )
+                    && q.certification_lte.as_deref().is_none_or(
+                        |hi| matches!((rank(c), rank(hi)), (Some(a), Some(b)) if a <= b),
+                    )
+            })
+    }
+
+    /// Where a movie can be watched in `region`: (provider id, monetization type), the same
+    /// for the same seed, movie and region. Released movies only.
+    pub fn watch_offers(&self, id: u32, region: &str) -> Vec<(u32, &'static str)> {
+        let Some(e) = self.entry(id) else {
+            return Vec::new();
+        };
+        if e.date > self.today {
+            return Vec::new();
+        }
+        let region_id = region.bytes().fold(0u64, |h, b| h << 8 | u64::from(b));
+        let mut r = Rng::new(self.seed, WATCH ^ region_id, u64::from(id));
+        let mut offers = Vec::new();
+        for &p in WATCH_PROVIDERS {
+            if r.chance(0.2) {
+                offers.push((p, *r.pick(MONETIZATION_TYPES)));
+            }
+        }
+        offers
     }
 
     pub fn discover_page(&self, query: &Discover, page: u32) -> Page<MovieSummary> {
@@ -958,7 +1313,7 @@ mod tests {
         let q = Discover {
             sort: Some((SortKey::PrimaryReleaseDate, false)),
             primary_release_year: Some(2010),
-            genres: GenreFilter::All(vec![18]),
+            genres: AndOr(vec![vec![18]]),
             ..Discover::default()
         };
         let ids = cat.discover_ids(&q);
@@ -975,7 +1330,10 @@ mod tests {
         );
 
         let q = Discover {
-            vote_count_gte: Some(1_000),
+            vote_count: Range {
+                gte: Some(1_000),
+                lte: None,
+            },
             sort: Some((SortKey::VoteAverage, true)),
             ..Discover::default()
         };
@@ -994,19 +1352,19 @@ mod tests {
     #[test]
     fn a_plans_discover_filters_select_what_the_sandbox_serves() {
         let cat = Catalog::generate(7, 3_000, today());
-        let filters = DiscoverFilters {
-            sort_by: Some("vote_average.desc".to_string()),
-            primary_release_year: Some(2010),
-            with_genres: vec![18, 35],
-            vote_count_gte: Some(10),
-        };
-        let d = Discover::from(&filters);
+        let filters = DiscoverFilters(vec![
+            ("sort_by", "vote_average.desc".to_string()),
+            ("primary_release_year", "2010".to_string()),
+            ("vote_count.gte", "10".to_string()),
+            ("with_genres", "18,35|27".to_string()),
+        ]);
+        let d = Discover::try_from(&filters).unwrap();
         assert_eq!(d.sort, Some((SortKey::VoteAverage, true)));
         assert_eq!(d.primary_release_year, Some(2010));
-        assert_eq!(d.genres, GenreFilter::All(vec![18, 35]));
-        assert_eq!(d.vote_count_gte, Some(10));
+        assert_eq!(d.genres, AndOr(vec![vec![18], vec![35, 27]]));
+        assert_eq!(d.vote_count.gte, Some(10));
         assert_eq!(
-            Discover::from(&DiscoverFilters::default()),
+            Discover::try_from(&DiscoverFilters::default()).unwrap(),
             Discover::default()
         );
         assert_eq!(
@@ -1014,7 +1372,105 @@ mod tests {
             cat.list_ids(ListKind::Popular)
         );
         assert_eq!(SortKey::parse("title.asc"), Some((SortKey::Title, false)));
-        assert_eq!(SortKey::parse("revenue.desc"), None);
+        assert_eq!(
+            SortKey::parse("revenue.desc"),
+            Some((SortKey::Revenue, true))
+        );
+        assert_eq!(SortKey::parse("budget.desc"), None);
+        assert_eq!(SortKey::parse("title.up"), None);
+    }
+
+    #[test]
+    fn every_filter_a_plan_accepts_narrows_discover_to_movies_that_have_it() {
+        let cat = Catalog::generate(7, 2_000, today());
+        let all = cat.discover_ids(&Discover::default());
+        let ids = |params: &[(&str, &str)]| {
+            let q = Discover::parse(params.iter().copied()).unwrap();
+            let ids = cat.discover_ids(&q);
+            assert!(
+                !ids.is_empty() && ids.len() < all.len(),
+                "{params:?}: {}",
+                ids.len()
+            );
+            ids
+        };
+        // A keyword, a cast member and a company of the most popular movie find it.
+        let first = all[0];
+        let kw = cat.keywords(first).unwrap().keywords[0].id.to_string();
+        let actor = cat.credits(first).unwrap().cast[0].id.to_string();
+        let index = cat.index_of(first).unwrap();
+        let movie = cat.movie_at(index);
+        for params in [
+            vec![("with_keywords", kw.as_str())],
+            vec![("with_cast", actor.as_str())],
+            vec![("with_people", actor.as_str())],
+        ] {
+            assert!(ids(&params).contains(&first), "{params:?}");
+        }
+        if let Some(c) = movie.production_companies.first() {
+            let company = c.id.to_string();
+            assert!(ids(&[("with_companies", company.as_str())]).contains(&first));
+        }
+        for id in ids(&[("with_runtime.gte", "90"), ("with_runtime.lte", "100")]) {
+            let m = cat.movie(id).unwrap();
+            assert!((90..=100).contains(&m.runtime), "{}", m.runtime);
+        }
+        for id in ids(&[("with_original_language", "fr")]) {
+            assert_eq!(cat.entry(id).unwrap().original_language, "fr");
+        }
+        for id in ids(&[("with_genres", "27|53"), ("without_genres", "35")]) {
+            let g = &cat.entry(id).unwrap().genre_ids;
+            assert!(
+                (g.contains(&27) || g.contains(&53)) && !g.contains(&35),
+                "{g:?}"
+            );
+        }
+        for id in ids(&[("with_release_type", "4"), ("region", "US")]) {
+            let rd = cat.release_dates(id).unwrap();
+            assert!(
+                rd.results
+                    .iter()
+                    .any(|c| c.iso_3166_1 == "US" && c.release_dates.iter().any(|r| r.kind == 4))
+            );
+        }
+        for id in ids(&[("certification_country", "US"), ("certification", "R")]) {
+            let rd = cat.release_dates(id).unwrap();
+            assert!(
+                rd.results.iter().any(|c| c.iso_3166_1 == "US"
+                    && c.release_dates.iter().any(|r| r.certification == "R"))
+            );
+        }
+        for id in ids(&[
+            ("watch_region", "US"),
+            ("with_watch_providers", "8"),
+            ("with_watch_monetization_types", "flatrate|rent"),
+        ]) {
+            assert!(cat.watch_offers(id, "US").iter().any(|(p, _)| *p == 8));
+        }
+        let dates = ids(&[
+            ("primary_release_date.gte", "1980-01-01"),
+            ("primary_release_date.lte", "1989-12-31"),
+        ]);
+        for id in dates {
+            assert_eq!(cat.entry(id).unwrap().year() / 10, 198);
+        }
+        let by_revenue = ids(&[("sort_by", "revenue.desc"), ("vote_count.gte", "100")]);
+        let revenues: Vec<u64> = by_revenue
+            .iter()
+            .map(|id| cat.movie(*id).unwrap().revenue)
+            .collect();
+        assert!(revenues.windows(2).all(|w| w[0] >= w[1]));
+        // Invalid values are refused with TMDB's validation message.
+        for bad in [
+            ("primary_release_date.gte", "1980-1-1"),
+            ("sort_by", "budget.desc"),
+            ("with_release_type", "7"),
+            ("with_genres", "Horror"),
+            ("include_adult", "yes"),
+        ] {
+            let e = Discover::parse([bad]).unwrap_err();
+            assert!(e.starts_with(bad.0), "{e}");
+        }
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! TMDB v3 under `/3`: routing, auth, parameter checks and bodies, as the real API answers
 //! them (see `../shared/api-facts.md`).
 //!
-//! Where TMDB's behaviour is undocumented and unrecorded the simulator is lenient and says so
-//! here: an unknown `sort_by` sorts by popularity, unparsable discover filters are ignored, a
-//! missing `external_source` on `find` means `imdb_id`.
+//! Where TMDB's behaviour is undocumented and unrecorded the simulator says so here: a discover
+//! filter with an invalid value (a bad date, an unknown `sort_by`) gets TMDB's validation
+//! answer, 422 with `{"errors":[…]}`; unknown discover parameters are ignored; a missing
+//! `external_source` on `find` means `imdb_id`.
 
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
-use super::catalog::{Catalog, Discover, GenreFilter, SortKey, fmt_date};
+use super::catalog::{Catalog, Discover, fmt_date};
 use super::config::OddMovies;
 use super::http::{Request, Response};
 use super::model::{ChangedId, MovieSummary, Page};
@@ -577,35 +578,11 @@ fn page_of<T>(all: Vec<T>, page: u32) -> Page<T> {
 
 fn discover(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
     let page = page(req)?;
-    let sort = req.param("sort_by").and_then(SortKey::parse);
-    let date = |name: &str| {
-        req.param(name)
-            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
-    };
-    let genres = match req.param("with_genres") {
-        Some(v) if v.contains('|') => GenreFilter::OneOf(numbers(v, '|')),
-        Some(v) if !v.trim().is_empty() => GenreFilter::All(numbers(v, ',')),
-        _ => GenreFilter::Any,
-    };
-    let query = Discover {
-        sort,
-        primary_release_year: req
-            .param("primary_release_year")
-            .and_then(|v| v.parse().ok()),
-        release_date_gte: date("primary_release_date.gte"),
-        release_date_lte: date("primary_release_date.lte"),
-        genres,
-        vote_count_gte: req.param("vote_count.gte").and_then(|v| v.parse().ok()),
-        vote_average_gte: req.param("vote_average.gte").and_then(|v| v.parse().ok()),
-        vote_average_lte: req.param("vote_average.lte").and_then(|v| v.parse().ok()),
-    };
+    let params = req.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    // TMDB's validation answer: HTTP 422 with `{"errors":[…]}` (api-facts.md).
+    let query = Discover::parse(params)
+        .map_err(|e| Response::json(422, &serde_json::json!({ "errors": [e] })))?;
     Ok(Response::json(200, &catalog.discover_page(&query, page)))
-}
-
-fn numbers(list: &str, sep: char) -> Vec<u16> {
-    list.split(sep)
-        .filter_map(|g| g.trim().parse().ok())
-        .collect()
 }
 
 /// The `start_date`/`end_date` window of the changes endpoints on `day`: the last day by

@@ -20,7 +20,9 @@ use super::items::{self, ItemResult};
 use super::ledger::{movie_id, movie_key};
 use super::{Counters, Stage, StageContext, StageOutcome};
 use crate::lists::{self, ListItem};
-use crate::plan::{DiscoverFilters, FetchSelection, FetchStage, ListKind, MAX_PAGES};
+use crate::plan::{
+    DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind, MAX_PAGES,
+};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
 use crate::store::ledger::ItemStatus;
@@ -185,8 +187,9 @@ impl Feed<'_> {
             FetchSelection::List {
                 list,
                 pages,
+                limit,
                 filters,
-            } => self.pages(*list, *pages, filters).await,
+            } => self.pages(*list, *pages, *limit, filters).await,
             FetchSelection::CuratedList { path, .. } => self.curated(path).await,
         }
     }
@@ -244,6 +247,7 @@ impl Feed<'_> {
         &mut self,
         list: ListKind,
         pages: u32,
+        limit: Option<u32>,
         filters: &DiscoverFilters,
     ) -> Option<StageOutcome> {
         let mut last = pages.min(MAX_PAGES);
@@ -261,7 +265,7 @@ impl Feed<'_> {
                 .filter(|p| self.known.get(&page_key(*p)) != Some(&ItemStatus::Ok))
                 .collect();
             let fetched = futures::stream::iter(todo)
-                .map(|page| self.page(list, filters, page))
+                .map(|page| self.page(list, filters, page, limit))
                 .buffered(PAGES_AHEAD)
                 .collect::<Vec<_>>()
                 .await;
@@ -289,6 +293,7 @@ impl Feed<'_> {
         list: ListKind,
         filters: &DiscoverFilters,
         page: u32,
+        limit: Option<u32>,
     ) -> Result<(Vec<i64>, u32), StageOutcome> {
         let cx = self.cx;
         let c = &cx.counters;
@@ -302,7 +307,13 @@ impl Feed<'_> {
         {
             Ok(fetched) => {
                 c.request(fetched.attempts, fetched.rate_limited);
-                let ids = fetched.value.ids;
+                let mut ids = fetched.value.ids;
+                // `limit` cuts the last page: movies before this page plus its own.
+                if let Some(limit) = limit {
+                    let before = u64::from(page - 1) * LIST_PAGE_SIZE;
+                    let room = u64::from(limit).saturating_sub(before);
+                    ids.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+                }
                 let keys: Vec<String> = ids.iter().map(|&id| movie_key(id)).collect();
                 let saved = record_found(cx, &key, &keys, fetched.attempts).await;
                 match saved {

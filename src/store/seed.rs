@@ -47,19 +47,6 @@ struct SourceRow {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GenresFile {
-    genres: Vec<GenreRow>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GenreRow {
-    id: i64,
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AuthoritiesFile {
     authorities: Vec<Authority>,
 }
@@ -110,8 +97,15 @@ pub async fn seed(
         Some(match genres {
             Some(g) => g,
             None => {
-                let file: GenresFile = read_toml(&seed_dir.join("genres.toml"))?;
-                file.genres.into_iter().map(|g| (g.id, g.name)).collect()
+                let path = crate::genres::file(data_dir);
+                crate::genres::read(&path)
+                    .map_err(|message| StoreError::SeedFile {
+                        path: path.display().to_string(),
+                        message,
+                    })?
+                    .into_iter()
+                    .map(|g| (g.id, g.name))
+                    .collect()
             }
         })
     } else {

@@ -121,6 +121,7 @@ fn dev_200_compiles_to_the_issue_plan() {
         FetchSelection::List {
             list: ListKind::Popular,
             pages: 10,
+            limit: None,
             filters: Default::default()
         }
     );
@@ -1405,6 +1406,12 @@ mod fuzz {
         "dir",
         "popular",
         "discover",
+        "filters",
+        "limit",
+        "with_genres",
+        "primary_release_date.gte",
+        "Horror|27",
+        "1980-01-01",
         "40/s",
         "15s",
         "8MiB",

@@ -252,7 +252,7 @@ impl TmdbClient {
     ) -> Result<Fetched<ListPage>, TmdbError> {
         let mut query = vec![("page", page.clamp(1, MAX_PAGES).to_string())];
         if list == ListKind::Discover {
-            query.extend(filters.query());
+            query.extend(filters.query().iter().cloned());
         }
         let path = list.path();
         let reply = self

@@ -1,0 +1,84 @@
+//! Discover by TMDB's own parameters, end to end: the shipped "horror of the 1980s" example
+//! run against the sandbox stores exactly the movies the simulator's catalog holds for its
+//! filters, cut to its `limit`.
+
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the test reads the database back by SQL, as a user's sqlite3 would"
+)]
+#![allow(clippy::unwrap_used)]
+
+use popctl::plan::{FetchSelection, LoadOptions, StageKind, load};
+use popctl::sim::{Catalog, Discover, SandboxConfig};
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::run_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_horror_80s_example_stores_only_1980s_horror_cut_to_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("horror.db").display()
+    );
+    let mut cmd = popctl();
+    cmd.args(["run", "examples/horror-80s.toml", "--sandbox"])
+        .env("DATABASE_URL", &url)
+        .env("POPCTL_CACHE__DIR", dir.path().join("cache"));
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+
+    // What the plan asks for, as the sandbox's catalog answers it.
+    let plan = load(&LoadOptions {
+        path: root().join("examples/horror-80s.toml"),
+        sets: Vec::new(),
+        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    })
+    .unwrap()
+    .plan;
+    let Some(StageKind::Fetch(fetch)) = plan.stage("horror80s").map(|s| &s.kind) else {
+        panic!("no fetch stage `horror80s`");
+    };
+    let FetchSelection::List { limit, filters, .. } = &fetch.selection else {
+        panic!("horror80s fetches a list");
+    };
+    assert_eq!(*limit, Some(50));
+    let config = SandboxConfig::default();
+    let catalog = Catalog::generate(config.seed, config.movies, config.today);
+    let matching = catalog.discover_ids(&Discover::try_from(filters).unwrap());
+    assert!(
+        matching.len() > 50,
+        "only {} 1980s horror movies",
+        matching.len()
+    );
+    let mut expected: Vec<i64> = matching[..50].iter().map(|&id| i64::from(id)).collect();
+    expected.sort_unstable();
+
+    let db = connect(&url).await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT tmdb_id FROM movies ORDER BY tmdb_id".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let stored: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "the first 50 of discover's answer, no more"
+    );
+    // Checked in the database itself, not only against the catalog.
+    let outside_80s = "movies WHERE release_date IS NULL \
+                       OR release_date < '1980-01-01' OR release_date > '1989-12-31'";
+    assert_eq!(count(&db, outside_80s).await, 0);
+    let not_horror = "movies WHERE id NOT IN (SELECT mg.movie_id FROM movie_genres mg \
+                      JOIN genres g ON g.id = mg.genre_id WHERE g.name = 'Horror')";
+    assert_eq!(count(&db, not_horror).await, 0);
+    assert_eq!(last_run_status(&db).await, "ok");
+    db.close().await.ok();
+}
