@@ -209,8 +209,11 @@ pub async fn run(
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
         point_at(
             &mut plan,
-            &sandbox.tmdb_base_url(),
-            &sandbox.omdb_base_url(),
+            (
+                &sandbox.tmdb_base_url(),
+                &sandbox.omdb_base_url(),
+                &sandbox.files_base_url(),
+            ),
             sandbox.tmdb_key(),
             sandbox.omdb_key(),
         );
@@ -226,8 +229,7 @@ pub async fn run(
         if opts.sandbox {
             point_at(
                 &mut plan,
-                "(sandbox)",
-                "(sandbox)",
+                ("(sandbox)", "(sandbox)", "(sandbox)"),
                 &sandbox_config.tmdb_key,
                 &sandbox_config.omdb_key,
             );
@@ -721,8 +723,16 @@ fn unreachable_unresolved(plan: &std::path::Path) -> Result<String, RunError> {
 }
 
 /// Points every source at the simulator, with its keys. The plan's rates stay as planned.
-fn point_at(plan: &mut Plan, tmdb_url: &str, omdb_url: &str, tmdb_key: &str, omdb_key: &str) {
+fn point_at(
+    plan: &mut Plan,
+    (tmdb_url, omdb_url, files_url): (&str, &str, &str),
+    tmdb_key: &str,
+    omdb_key: &str,
+) {
     for source in plan.sources.values_mut() {
+        if source.kind == SourceKind::Tmdb {
+            source.files_url = files_url.to_owned();
+        }
         let (url, key) = match source.kind {
             SourceKind::Tmdb => (tmdb_url, tmdb_key),
             SourceKind::Omdb => (omdb_url, omdb_key),

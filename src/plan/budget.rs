@@ -94,6 +94,21 @@ pub fn budget(plan: &Plan) -> Budget {
                             "one request per movie of list `{name}`, counted at run time"
                         )),
                     ),
+                    FetchSelection::Export { limit: Some(n), .. } => (
+                        Some(u64::from(*n)),
+                        0,
+                        Some("one download of the ID export (files host, not rate-limited)".to_owned()),
+                    ),
+                    FetchSelection::Export { limit: None, .. } => (
+                        None,
+                        0,
+                        Some("one request per movie of the ID export (about 1.2 million for the whole catalog), counted at run time".to_owned()),
+                    ),
+                    FetchSelection::Changes { .. } => (
+                        None,
+                        0,
+                        Some("one request per page of changes (100 ids) and per changed movie, counted at run time".to_owned()),
+                    ),
                 };
                 (
                     Some(f.source.clone()),

@@ -1068,6 +1068,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
     let max_body = cx.size(t, &keys::source::MAX_BODY);
     let max_rate_limited_wait = cx.duration(t, &keys::source::MAX_RATE_LIMITED_WAIT);
     let store_raw = cx.bool(t, &keys::source::STORE_RAW).unwrap_or(true);
+    let files_url = files_url(cx, t, kind);
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -1081,7 +1082,37 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         max_body: max_body.unwrap_or_else(|| kind.default_max_body()),
         max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
         store_raw,
+        files_url: files_url?,
     })
+}
+
+/// TMDB's files host: an http(s) URL, for a TMDB source only.
+fn files_url(cx: &mut Cx<'_>, t: Tbl<'_>, kind: SourceKind) -> Option<String> {
+    let Some((p, url)) = cx.string(t, &keys::source::FILES_URL) else {
+        return (!t.has(&keys::source::FILES_URL)).then(|| keys::DEFAULT_FILES_URL.to_owned());
+    };
+    if kind != SourceKind::Tmdb {
+        cx.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("`{p}` is set on a source of kind `{}`", kind.as_str()),
+            )
+            .at(cx.key_site(&p), "only TMDB has a files host")
+            .key(p.to_string())
+            .help("remove it: `files_url` is where TMDB serves its daily ID exports"),
+        );
+        return None;
+    }
+    if !valid_http_url(url) {
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidUrl, format!("`{p}` is not an http(s) URL"))
+                .at(cx.value_site(&p), "expected http:// or https://")
+                .key(p.to_string())
+                .help(format!("the default is \"{}\"", keys::DEFAULT_FILES_URL)),
+        );
+        return None;
+    }
+    Some(url.trim_end_matches('/').to_owned())
 }
 
 fn valid_http_url(s: &str) -> bool {

@@ -478,6 +478,13 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
                 }
                 FetchSelection::Ids(ids) => format!("{} ids", ids.len()),
                 FetchSelection::CuratedList { name, .. } => format!("curated list {name}"),
+                FetchSelection::Export { limit: Some(n), .. } => {
+                    format!("ID export, {n} most popular")
+                }
+                FetchSelection::Export { limit: None, .. } => "ID export".to_owned(),
+                FetchSelection::Changes { refetch, .. } => {
+                    format!("changes since last sync ({})", refetch.as_str())
+                }
             });
             if let FetchSelection::List { filters, .. } = &f.selection {
                 let query = filters.query();

@@ -33,6 +33,15 @@ pub const DEFAULT_CACHE_DIR: &str = ".popctl/cache";
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// Pages of a list a fetch stage reads when it sets no `pages`.
 pub const DEFAULT_PAGES: u32 = 1;
+/// The largest share of the movies a database holds that one stage may mark or delete as
+/// gone from TMDB: TMDB removes some 0.2% a day, so more in one run means an export or a
+/// changes feed cut short upstream, not a catalog that shrank.
+pub const DEFAULT_MAX_REMOVED: f64 = 0.05;
+/// The changes a `changes` stage reads when the database records no sync yet: TMDB's own
+/// default window.
+pub const DEFAULT_FIRST_WINDOW: Duration = Duration::from_secs(86_400);
+/// Where TMDB serves its daily ID exports.
+pub const DEFAULT_FILES_URL: &str = "https://files.tmdb.org";
 
 /// What a key's value is.
 #[derive(Debug, Clone, Copy)]
@@ -371,6 +380,12 @@ pub mod source {
         Unset::Value(|| duration(DEFAULT_MAX_RATE_LIMITED_WAIT)),
         "how long one request may spend waiting out 429 answers, which do not use up `retry.attempts`; past it the item fails",
     );
+    pub const FILES_URL: Key = key(
+        "files_url",
+        Ty::Str,
+        Unset::Value(|| word(DEFAULT_FILES_URL)),
+        "TMDB only: the host of the daily ID exports (`/p/exports/movie_ids_MM_DD_YYYY.json.gz`), http or https; no key is sent to it",
+    );
     pub const STORE_RAW: Key = key(
         "store_raw",
         Ty::Bool,
@@ -390,6 +405,7 @@ pub static SOURCE: Table = Table {
         source::DAILY_QUOTA,
         source::MAX_BODY,
         source::MAX_RATE_LIMITED_WAIT,
+        source::FILES_URL,
         source::STORE_RAW,
     ],
 };
@@ -622,7 +638,35 @@ pub mod fetch {
             max: MAX_LIMIT as i128,
         },
         Unset::None,
-        "only with `list`, not with `pages`: this many movies (fewer when the list is shorter); pages follow from it, 20 movies a page",
+        "with `list` (not with `pages`): this many movies (fewer when the list is shorter), pages follow from it, 20 movies a page; with `export`: the this many most popular movies",
+    );
+    pub const EXPORT: Key = key(
+        "export",
+        Ty::Table(&super::EXPORT),
+        Unset::None,
+        "every movie of TMDB's daily ID export (the newest file out on `files_url`), filtered, most popular first; `export = {}` takes all but adult and video entries. Ends by recording the export's day as the database's sync watermark, which a `changes` stage starts from",
+    );
+    pub const CHANGES: Key = key(
+        "changes",
+        Ty::Table(&super::CHANGES),
+        Unset::None,
+        "the movies TMDB's `/movie/changes` lists since the database's sync watermark, in windows of at most 14 days, every page; ends by moving the watermark to the server's day. Without a watermark, the last `first_window`",
+    );
+    pub const ON_REMOVED: Key = key(
+        "on_removed",
+        Ty::Word(OnRemoved::words),
+        Unset::Value(|| word(OnRemoved::default().as_str())),
+        "a movie the database holds that TMDB no longer has (404 when fetched, or missing from the whole export): `mark` sets `movies.removed_on`, `delete` deletes it with its rows and the people, companies and keywords no other movie uses, `keep` leaves it",
+    );
+    pub const MAX_REMOVED: Key = key(
+        "max_removed",
+        Ty::Float {
+            min: 0.0,
+            max: 1.0,
+            above_min: false,
+        },
+        Unset::Value(|| toml::Value::Float(DEFAULT_MAX_REMOVED)),
+        "the largest share of the database's movies one stage may mark or delete as gone; above it the stage fails and removes none (an export cut short upstream must not empty the database)",
     );
     pub const FILTERS: Key = key(
         "filters",
@@ -673,7 +717,7 @@ pub mod fetch {
 }
 
 pub static FETCH: Table = Table {
-    doc: "Fetches movies from TMDB: exactly one of `list`, `ids` or `curated_list`.",
+    doc: "Fetches movies from TMDB: exactly one of `list`, `ids`, `curated_list`, `export` or `changes`.",
     keys: &[
         fetch::SOURCE,
         fetch::LIST,
@@ -683,6 +727,72 @@ pub static FETCH: Table = Table {
         fetch::CURATED_LIST,
         fetch::APPEND,
         fetch::FILTERS,
+        fetch::EXPORT,
+        fetch::CHANGES,
+        fetch::ON_REMOVED,
+        fetch::MAX_REMOVED,
+    ],
+};
+
+pub mod export {
+    use super::*;
+    pub const MIN_POPULARITY: Key = key(
+        "min_popularity",
+        Ty::Float {
+            min: 0.0,
+            max: f64::INFINITY,
+            above_min: false,
+        },
+        Unset::None,
+        "only movies at least this popular (TMDB's `popularity`; half the catalog is below 1)",
+    );
+    pub const ADULT: Key = key(
+        "adult",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(false)),
+        "include adult titles",
+    );
+    pub const VIDEO: Key = key(
+        "video",
+        Ty::Bool,
+        Unset::Value(|| toml::Value::Boolean(false)),
+        "include video releases (`video: true`: concerts, making-ofs…)",
+    );
+}
+
+/// Which movies of TMDB's daily export a fetch stage takes.
+pub static EXPORT: Table = Table {
+    doc: "The movies of TMDB's daily ID export a fetch stage takes: `export = { min_popularity = 1.0 }`.",
+    keys: &[export::MIN_POPULARITY, export::ADULT, export::VIDEO],
+};
+
+pub mod changes {
+    use super::*;
+    pub const REFETCH: Key = key(
+        "refetch",
+        Ty::Word(Refetch::words),
+        Unset::Value(|| word(Refetch::default().as_str())),
+        "`held`: the changed movies the database holds; `all`: every changed movie, a new one kept when `min_popularity`, `adult` and `video` admit it (as an `export` stage would)",
+    );
+    pub const FIRST_WINDOW: Key = key(
+        "first_window",
+        Ty::PositiveDuration {
+            zero: "no changes to read",
+        },
+        Unset::Value(|| duration(DEFAULT_FIRST_WINDOW)),
+        "without a watermark (no sync recorded in the database yet): the changes of this many last days",
+    );
+}
+
+/// Which changed movies a `changes` fetch stage refetches.
+pub static CHANGES: Table = Table {
+    doc: "The movies of TMDB's `/movie/changes` a fetch stage refetches: `changes = { refetch = \"all\" }`.",
+    keys: &[
+        changes::REFETCH,
+        changes::FIRST_WINDOW,
+        export::MIN_POPULARITY,
+        export::ADULT,
+        export::VIDEO,
     ],
 };
 
@@ -1243,6 +1353,8 @@ pub static TABLES: &[(&str, &Table)] = &[
     ("seed", &SEED),
     ("fetch", &FETCH),
     ("discover", &DISCOVER),
+    ("export", &EXPORT),
+    ("changes", &CHANGES),
     ("enrich", &ENRICH),
     ("post_process", &POST_PROCESS),
     ("cultural_lists", &CULTURAL_LISTS),

@@ -39,7 +39,9 @@ use std::path::PathBuf;
 pub use budget::{Budget, SourceBudget, StageBudget, budget, thousands};
 pub use compile::{database_url_problem, default_key_var};
 pub use error::{Code, Origin, PlanDiagnostic, PlanErrors, RenderStyle, Site};
-pub use keys::{DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, DEFAULT_MAX_RATE_LIMITED_WAIT};
+pub use keys::{
+    DEFAULT_CACHE_DIR, DEFAULT_DATABASE_URL, DEFAULT_FILES_URL, DEFAULT_MAX_RATE_LIMITED_WAIT,
+};
 pub use layer::{ENV_PREFIX, env_var_for};
 pub use model::*;
 

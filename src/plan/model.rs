@@ -232,6 +232,8 @@ pub struct SourceConfig {
     pub max_rate_limited_wait: Duration,
     /// Keep each movie's answer body as received (`movie_raw_json`); off, only the tables.
     pub store_raw: bool,
+    /// TMDB's files host (daily ID exports), without a trailing `/`.
+    pub files_url: String,
 }
 
 /// `count` requests per `per` ("40/s", "300/10s", "1000/day").
@@ -539,7 +541,7 @@ impl DiscoverFilters {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FetchSelection {
     /// `pages` pages of a TMDB list (or of discover with `filters`); with `limit`, `pages`
     /// is `ceil(limit / 20)` and only the first `limit` movies are fetched.
@@ -553,14 +555,84 @@ pub enum FetchSelection {
     Ids(Vec<u64>),
     /// Exactly the movies of a curated list file (`<data.dir>/lists/<name>.toml`).
     CuratedList { name: String, path: PathBuf },
+    /// The movies of TMDB's daily ID export that `filter` admits, most popular first, the
+    /// first `limit` of them.
+    Export {
+        filter: CatalogFilter,
+        limit: Option<u32>,
+    },
+    /// The movies `/movie/changes` lists since the database's sync watermark.
+    Changes {
+        refetch: Refetch,
+        /// The window read when the database records no sync yet.
+        first_window: Duration,
+        /// Admits the changed movies the database does not hold (with `Refetch::All`).
+        filter: CatalogFilter,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl FetchSelection {
+    /// Does the stage follow TMDB's catalog as a whole (and so record the sync watermark)?
+    pub fn syncs(&self) -> bool {
+        matches!(
+            self,
+            FetchSelection::Export { .. } | FetchSelection::Changes { .. }
+        )
+    }
+}
+
+/// Which movies of the whole catalog a stage takes, as TMDB's export describes them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CatalogFilter {
+    pub min_popularity: Option<f64>,
+    pub adult: bool,
+    pub video: bool,
+}
+
+impl CatalogFilter {
+    /// Does the filter take a movie with these flags and popularity?
+    pub fn admits(&self, adult: bool, video: bool, popularity: f64) -> bool {
+        (self.adult || !adult)
+            && (self.video || !video)
+            && self.min_popularity.is_none_or(|min| popularity >= min)
+    }
+}
+
+/// Which changed movies a changes stage refetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Refetch {
+    /// Those the database holds.
+    #[default]
+    Held,
+    /// Every one; those the database does not hold yet when the stage's filter admits them.
+    All,
+}
+
+plan_words!(Refetch { Held => "held", All => "all" });
+
+/// What becomes of a movie the database holds once TMDB no longer has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnRemoved {
+    /// `movies.removed_on` is set; the movie and its rows stay.
+    #[default]
+    Mark,
+    /// The movie, its rows, and the shared rows no other movie uses are deleted.
+    Delete,
+    /// Nothing happens.
+    Keep,
+}
+
+plan_words!(OnRemoved { Mark => "mark", Delete => "delete", Keep => "keep" });
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct FetchStage {
     pub source: String,
     pub selection: FetchSelection,
     /// `append_to_response` parts, as TMDB spells them; at most 20.
     pub append: Vec<String>,
+    pub on_removed: OnRemoved,
+    /// The largest share of the held movies the stage may mark or delete.
+    pub max_removed: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

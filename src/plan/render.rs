@@ -135,6 +135,9 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
             "max_rate_limited_wait = {}",
             s(&format_duration(src.max_rate_limited_wait))
         )?;
+        if src.kind == SourceKind::Tmdb {
+            writeln!(out, "files_url = {}", s(&src.files_url))?;
+        }
         writeln!(out, "store_raw = {}", src.store_raw)?;
     }
 
@@ -203,8 +206,28 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 FetchSelection::CuratedList { name, .. } => {
                     writeln!(out, "curated_list = {}", s(name))?;
                 }
+                FetchSelection::Export { filter, limit } => {
+                    writeln!(out, "export = {{ {} }}", catalog_filter(filter).join(", "))?;
+                    if let Some(n) = limit {
+                        writeln!(out, "limit = {n}")?;
+                    }
+                }
+                FetchSelection::Changes {
+                    refetch,
+                    first_window,
+                    filter,
+                } => {
+                    let mut keys = vec![
+                        format!("refetch = {}", s(refetch.as_str())),
+                        format!("first_window = {}", s(&format_duration(*first_window))),
+                    ];
+                    keys.extend(catalog_filter(filter));
+                    writeln!(out, "changes = {{ {} }}", keys.join(", "))?;
+                }
             }
             writeln!(out, "append = {}", list(&f.append))?;
+            writeln!(out, "on_removed = {}", s(f.on_removed.as_str()))?;
+            writeln!(out, "max_removed = {}", float(f.max_removed))?;
         }
         StageKind::Enrich(e) => {
             writeln!(out, "source = {}", s(&e.source))?;
@@ -221,6 +244,17 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
 
 /// `{ sort_by = "…", with_genres = [27, "53|80"] }`: each filter written as its key's type
 /// reads it, so the plan shown compiles to the same filters.
+/// The keys of an `export` or `changes` table.
+fn catalog_filter(f: &CatalogFilter) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(min) = f.min_popularity {
+        keys.push(format!("min_popularity = {}", float(min)));
+    }
+    keys.push(format!("adult = {}", f.adult));
+    keys.push(format!("video = {}", f.video));
+    keys
+}
+
 fn discover_filters(filters: &DiscoverFilters) -> String {
     use super::keys::{DISCOVER, Ty};
     let value = |name: &str, v: &str| -> String {

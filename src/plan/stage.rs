@@ -372,24 +372,29 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         keys::fetch::LIST,
         keys::fetch::IDS,
         keys::fetch::CURATED_LIST,
+        keys::fetch::EXPORT,
+        keys::fetch::CHANGES,
     ]
     .iter()
     .filter(|k| t.has(k))
     .map(|k| k.name)
     .collect();
+    const ONE_OF: &str = "use exactly one of `list`, `ids`, `curated_list`, `export` and `changes`";
     let selection = match chosen.as_slice() {
         [] => {
             cx.push(
                 PlanDiagnostic::error(Code::FetchSelection, format!("fetch stage `{name}` does not say what to fetch"))
-                    .at(cx.key_site(t.path), "no `list`, `ids` or `curated_list`")
+                    .at(cx.key_site(t.path), "no `list`, `ids`, `curated_list`, `export` or `changes`")
                     .key(t.path.to_string())
-                    .help("set one of `list = \"popular\"`, `ids = [550, 603]` or `curated_list = \"afi-100\"`"),
+                    .help("set one of `list = \"popular\"`, `ids = [550, 603]`, `curated_list = \"afi-100\"`, `export = {}` or `changes = {}`"),
             );
             None
         }
         [one] => match *one {
             "list" => fetch_list(cx, t, sections),
             "ids" => fetch_ids(cx, t),
+            "export" => fetch_export(cx, t),
+            "changes" => fetch_changes(cx, t),
             _ => curated_list(cx, t, sections),
         },
         [first, second, ..] => {
@@ -401,39 +406,122 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
                 )
                 .at(cx.key_site(&p), format!("`{first}` is set too"))
                 .key(p.to_string())
-                .help("use exactly one of `list`, `ids` and `curated_list`"),
+                .help(ONE_OF),
             );
             None
         }
     };
-    if !t.has(&keys::fetch::LIST) {
-        let moved = keys::fetch::MOVED_TO_FILTERS.iter().map(|m| &m.key);
-        let list_only = [
-            &keys::fetch::PAGES,
-            &keys::fetch::LIMIT,
-            &keys::fetch::FILTERS,
-        ];
-        for key in list_only.into_iter().chain(moved) {
-            if t.has(key) {
-                let key = key.name;
-                let p = t.path.key(key);
-                cx.push(
-                    PlanDiagnostic::error(
-                        Code::FetchSelection,
-                        format!("`{key}` only applies to a `list`"),
-                    )
-                    .at(cx.key_site(&p), "no `list` in this stage")
-                    .key(p.to_string())
-                    .help("remove it, or fetch a `list`"),
-                );
-            }
+    let moved = keys::fetch::MOVED_TO_FILTERS.iter().map(|m| &m.key);
+    let list_only = [&keys::fetch::PAGES, &keys::fetch::FILTERS]
+        .into_iter()
+        .chain(moved)
+        .map(|k| (k, "a `list`"));
+    let limited = [(&keys::fetch::LIMIT, "a `list` or an `export`")];
+    for (key, applies) in list_only.chain(limited) {
+        let allowed = t.has(&keys::fetch::LIST)
+            || (key.name == keys::fetch::LIMIT.name && t.has(&keys::fetch::EXPORT));
+        if t.has(key) && !allowed {
+            let key = key.name;
+            let p = t.path.key(key);
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::FetchSelection,
+                    format!("`{key}` only applies to {applies}"),
+                )
+                .at(cx.key_site(&p), format!("not {applies} in this stage"))
+                .key(p.to_string())
+                .help(format!("remove it, or fetch {applies}")),
+            );
         }
     }
     let append = append(cx, t);
+    let on_removed = cx
+        .word(
+            t,
+            &keys::fetch::ON_REMOVED,
+            Code::InvalidValue,
+            "`on_removed` value",
+        )
+        .map(|(_, w)| OnRemoved::from_word(w));
+    let on_removed = match on_removed {
+        Some(Some(o)) => Some(o),
+        Some(None) => None,
+        None if t.has(&keys::fetch::ON_REMOVED) => None,
+        None => Some(OnRemoved::default()),
+    };
+    let max_removed = match cx.float(t, &keys::fetch::MAX_REMOVED) {
+        Some(m) => Some(m),
+        None if t.has(&keys::fetch::MAX_REMOVED) => None,
+        None => Some(keys::DEFAULT_MAX_REMOVED),
+    };
     Some(FetchStage {
         source: source?,
         selection: selection?,
         append: append?,
+        on_removed: on_removed?,
+        max_removed: max_removed?,
+    })
+}
+
+/// `min_popularity`, `adult` and `video` of an `export` or `changes` table.
+fn catalog_filter(cx: &mut Cx<'_>, f: Tbl<'_>) -> Option<CatalogFilter> {
+    let min_popularity = cx.float(f, &keys::export::MIN_POPULARITY);
+    let adult = cx.bool(f, &keys::export::ADULT);
+    let video = cx.bool(f, &keys::export::VIDEO);
+    let invalid = (f.has(&keys::export::MIN_POPULARITY) && min_popularity.is_none())
+        || (f.has(&keys::export::ADULT) && adult.is_none())
+        || (f.has(&keys::export::VIDEO) && video.is_none());
+    (!invalid).then_some(CatalogFilter {
+        min_popularity,
+        adult: adult.unwrap_or(false),
+        video: video.unwrap_or(false),
+    })
+}
+
+fn fetch_export(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let limit = cx.uint(t, &keys::fetch::LIMIT);
+    if t.has(&keys::fetch::LIMIT) && limit.is_none() {
+        return None;
+    }
+    let (path, dict) = sub_table(cx, t, keys::fetch::EXPORT.name)?;
+    let f = Tbl { path: &path, dict };
+    cx.check_keys(
+        f,
+        &keys::EXPORT,
+        &format!("`{path}` (TMDB's daily ID export)"),
+    );
+    let filter = catalog_filter(cx, f)?;
+    Some(FetchSelection::Export { filter, limit })
+}
+
+fn fetch_changes(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let (path, dict) = sub_table(cx, t, keys::fetch::CHANGES.name)?;
+    let f = Tbl { path: &path, dict };
+    cx.check_keys(
+        f,
+        &keys::CHANGES,
+        &format!("`{path}` (TMDB's movie changes)"),
+    );
+    let filter = catalog_filter(cx, f);
+    let refetch = match cx.word(
+        f,
+        &keys::changes::REFETCH,
+        Code::InvalidValue,
+        "`refetch` value",
+    ) {
+        Some((_, w)) => Refetch::from_word(w),
+        None if f.has(&keys::changes::REFETCH) => None,
+        None => Some(Refetch::default()),
+    };
+    let first_window = match cx.duration(f, &keys::changes::FIRST_WINDOW) {
+        Some(d) => Some(d),
+        None if f.has(&keys::changes::FIRST_WINDOW) => None,
+        None => Some(keys::DEFAULT_FIRST_WINDOW),
+    };
+    Some(FetchSelection::Changes {
+        refetch: refetch?,
+        first_window: first_window?,
+        filter: filter?,
     })
 }
 

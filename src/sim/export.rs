@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::State;
 use super::catalog::Catalog;
-use super::http::{Request, Response};
+use super::http::{Request, Response, date};
 
 /// The path prefix of the export files, as on `files.tmdb.org`.
 pub const PREFIX: &str = "/p/exports/";
@@ -81,7 +81,8 @@ pub fn available(day: NaiveDate, now: NaiveDateTime) -> bool {
 /// Answers one request under `/p/`. False when the connection must close.
 pub(super) async fn serve(state: Arc<State>, req: &Request, stream: &mut TcpStream) -> bool {
     let close = !req.keep_alive;
-    let not_found = Response::text(404, "Not Found");
+    // The clock is the files host's own: a client learns from `Date` which day it is there.
+    let not_found = Response::text(404, "Not Found").with_header("Date", date(state.clock()));
     let len = not_found.body.len();
     // Like any other unknown path, paths that name no movie export are not counted.
     let Some(day) = day_of(&req.path).filter(|_| req.method == "GET") else {
@@ -100,7 +101,8 @@ pub(super) async fn serve(state: Arc<State>, req: &Request, stream: &mut TcpStre
         chunked: true,
         ..Response::text(200, "")
     }
-    .with_content_type("application/octet-stream");
+    .with_content_type("application/octet-stream")
+    .with_header("Date", date(state.clock()));
     if stream.write_all(&head.head(0, close)).await.is_err() {
         return false;
     }

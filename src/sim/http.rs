@@ -157,6 +157,13 @@ const CHUNK: usize = 64 * 1024;
 
 pub(crate) const JSON: &str = "application/json;charset=utf-8";
 
+/// `now` as an HTTP `Date` header value (RFC 9110's IMF-fixdate): the simulated clock, so a
+/// client that reads the server's time (popctl does, for the day of exports and changes)
+/// sees the sandbox's day.
+pub(crate) fn date(now: chrono::NaiveDateTime) -> String {
+    now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
 impl Response {
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         Response {

@@ -525,7 +525,8 @@ async fn api_request(
             &tmdb_route,
             req,
             tmdb::serve(&state.catalog, &tmdb_route, req, state.clock().date())
-                .with_header("Cache-Control", "public, max-age=28800"),
+                .with_header("Cache-Control", "public, max-age=28800")
+                .with_header("Date", http::date(state.clock())),
         ),
         Api::Omdb => match omdb::check_key(req, &state.omdb_key) {
             Some(refusal) => refusal,

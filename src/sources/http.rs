@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::cache::{CacheTotals, Classify, Lookup, SourceCache, Verdict};
@@ -65,6 +66,8 @@ pub struct Reply {
     pub attempts: u32,
     /// 429 answers met on the way.
     pub rate_limited: u32,
+    /// The server's clock when it answered (its `Date` header); `None` from the cache.
+    pub date: Option<DateTime<Utc>>,
 }
 
 impl Reply {
@@ -299,6 +302,8 @@ struct Inner {
     base_url: String,
     max_body: u64,
     max_rate_limited_wait: Duration,
+    /// The longest a request may take; for a download, the longest it may stall.
+    timeout: Duration,
     client: reqwest::Client,
     auth: Auth,
     /// The plan's rate, and the pause after a 429, for every task using the source.
@@ -358,6 +363,7 @@ impl SourceClient {
                 base_url: config.base_url.trim_end_matches('/').to_string(),
                 max_body: config.max_body,
                 max_rate_limited_wait: config.max_rate_limited_wait,
+                timeout: config.timeout,
                 client,
                 auth,
                 pacer: Pacer::new(config.rate),
@@ -473,6 +479,7 @@ impl SourceClient {
                     body: hit.body,
                     attempts: 0,
                     rate_limited: 0,
+                    date: None,
                 });
             }
             Lookup::Miss(miss) if cache.mode() == CacheMode::ReadOnly => {
@@ -536,13 +543,14 @@ impl SourceClient {
             inner.series.record(Event::Request);
             tracing::debug!(source = %inner.name, url = %shown, attempt = sent, "GET");
             let failure = match self.send_once(&url, query).await {
-                Ok((status, body)) => match classify(status, &body) {
+                Ok((status, body, date)) => match classify(status, &body) {
                     Ok(()) => {
                         return Ok(Reply {
                             status,
                             body,
                             attempts: sent,
                             rate_limited,
+                            date,
                         });
                     }
                     Err((t, why)) => Failure::Transient(t, why),
@@ -638,7 +646,7 @@ impl SourceClient {
         &self,
         url: &str,
         query: &[(&str, String)],
-    ) -> Result<(u16, Bytes), Failure> {
+    ) -> Result<(u16, Bytes, Option<DateTime<Utc>>), Failure> {
         let inner = &self.inner;
         let mut req = inner.client.get(url).query(query);
         req = match &inner.auth {
@@ -652,6 +660,7 @@ impl SourceClient {
             Failure::Transient(t, why)
         })?;
         let status = resp.status().as_u16();
+        let date = server_date(&resp);
         if status == 429 {
             let retry_after = resp
                 .headers()
@@ -669,7 +678,7 @@ impl SourceClient {
                     .counters
                     .bytes
                     .fetch_add(body.len() as u64, Ordering::Relaxed);
-                Ok((status, body))
+                Ok((status, body, date))
             }
             Err(BodyError::TooLarge { announced, read }) => {
                 inner.counters.bytes.fetch_add(read, Ordering::Relaxed);
@@ -680,6 +689,46 @@ impl SourceClient {
                 format!("HTTP {status}, body cut short: {}", describe(&e)),
             )),
         }
+    }
+
+    /// Starts a download of `url` from a host of the source's beside its API (TMDB's files
+    /// host): no credentials, not paced (the host documents no limit), no cache, and no
+    /// overall timeout — a body of hundreds of megabytes is read as it comes, and fails only
+    /// when it stalls for the source's `timeout`. One try: the caller, who reads the body,
+    /// knows whether starting over is worth it.
+    pub async fn download(&self, url: &str) -> Result<Download, DownloadError> {
+        let inner = &self.inner;
+        tracing::debug!(source = %inner.name, url = %secret::redact(url), "GET (download)");
+        let resp = inner
+            .client
+            .get(url)
+            .timeout(Duration::from_secs(DOWNLOAD_LIMIT_SECS))
+            .send();
+        let resp = match tokio::time::timeout(inner.timeout, resp).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                let (transient, why) = transport_failure(&e);
+                return Err(DownloadError::Transient(transient, why));
+            }
+            Err(_) => {
+                return Err(DownloadError::Transient(
+                    Transient::Timeout,
+                    format!("no answer within {}", format_duration(inner.timeout)),
+                ));
+            }
+        };
+        Ok(Download {
+            status: resp.status().as_u16(),
+            date: server_date(&resp),
+            idle: inner.timeout,
+            resp,
+            client: self.clone(),
+        })
+    }
+
+    /// A number in `0..1` for a retry's jitter.
+    pub fn jitter(&self) -> f64 {
+        self.draw()
     }
 
     fn draw(&self) -> f64 {
@@ -694,6 +743,64 @@ impl SourceClient {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The longest a download may take in all (its stalls are caught sooner): a whole-catalog
+/// export is some 500 MB.
+const DOWNLOAD_LIMIT_SECS: u64 = 6 * 3600;
+
+/// Why a download did not start.
+#[derive(Debug)]
+pub enum DownloadError {
+    /// Worth trying again later: the connection, a timeout.
+    Transient(Transient, String),
+}
+
+impl fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DownloadError::Transient(_, why) => f.write_str(why),
+        }
+    }
+}
+
+/// A download under way: its status and server time, and the body piece by piece.
+pub struct Download {
+    pub status: u16,
+    /// The server's clock when it answered (its `Date` header).
+    pub date: Option<DateTime<Utc>>,
+    idle: Duration,
+    resp: reqwest::Response,
+    client: SourceClient,
+}
+
+impl Download {
+    /// The next piece of the body, `None` at its end; `Err` (with why) when the connection
+    /// broke or nothing came for the source's `timeout`.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match tokio::time::timeout(self.idle, self.resp.chunk()).await {
+            Ok(Ok(chunk)) => {
+                if let Some(c) = &chunk {
+                    let counters = &self.client.inner.counters;
+                    counters.bytes.fetch_add(c.len() as u64, Ordering::Relaxed);
+                }
+                Ok(chunk)
+            }
+            Ok(Err(e)) => Err(format!("the download broke off: {}", describe(&e))),
+            Err(_) => Err(format!(
+                "the download stalled: nothing came for {}",
+                format_duration(self.idle)
+            )),
+        }
+    }
+}
+
+/// The server's `Date` header, if it sent a valid one.
+fn server_date(resp: &reqwest::Response) -> Option<DateTime<Utc>> {
+    let value = resp.headers().get(reqwest::header::DATE)?.to_str().ok()?;
+    DateTime::parse_from_rfc2822(value)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Sorts a complete response into "the source should read it" or a transient failure.

@@ -7,6 +7,11 @@
 //! not asked again ([`super::claims`]). On `--resume`, pages, entries and movies already done
 //! (ok, or skipped as TMDB has no such movie) are not asked again, failed and pending ones are;
 //! the movies of pages done earlier come from the ledger.
+//!
+//! `export` and `changes` follow TMDB's whole catalog; [`catalog`] has their feeds, the
+//! movies TMDB no longer has, and the sync watermark.
+
+mod catalog;
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +26,8 @@ use super::ledger::{movie_id, movie_key};
 use super::{Counters, Stage, StageContext, StageOutcome};
 use crate::lists::{self, ListItem};
 use crate::plan::{
-    DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind, MAX_PAGES,
+    CatalogFilter, DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind,
+    MAX_PAGES, Refetch,
 };
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
@@ -40,12 +46,16 @@ const QUEUE: usize = 256;
 impl Stage for Fetch {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let cx: &StageContext = cx;
-        let Some(tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
+        let Some(mut tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
             return StageOutcome::Failed(format!(
                 "the plan has no TMDB source named `{}`",
                 self.0.source
             ));
         };
+        if matches!(self.0.selection, FetchSelection::Changes { .. }) {
+            // A changed movie's cached answer is the one before the change.
+            tmdb = tmdb.without_cache();
+        }
         let known = match cx.ledger().items(cx.name()).await {
             Ok(k) => k,
             Err(e) => return StageOutcome::Failed(e.to_string()),
@@ -53,6 +63,17 @@ impl Stage for Fetch {
         let stop = CancellationToken::new();
         let retrier = cx.retrier();
         let (tx, rx) = mpsc::channel::<i64>(QUEUE);
+        let synced = std::sync::Mutex::new(catalog::Synced::default());
+        // New movies of a changes stage that refetches every changed one are admitted by its
+        // filter, as an export stage would admit them.
+        let admit = match &self.0.selection {
+            FetchSelection::Changes {
+                refetch: Refetch::All,
+                filter,
+                ..
+            } => Some(filter),
+            _ => None,
+        };
         let feed = Feed {
             cx,
             tmdb: &tmdb,
@@ -61,13 +82,18 @@ impl Stage for Fetch {
             retrier,
             tx,
             sent: HashSet::new(),
+            synced: &synced,
+            admit,
         };
         let ids = receiver_stream(rx).map(|id| (movie_key(id), id));
         let append = &self.0.append;
         let tmdb_ref = &tmdb;
         let noted = Noted::default();
         let noted_ref = &noted;
-        let work = |_key: String, id: i64| fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref);
+        let admit = admit.map(|filter| (filter, &synced));
+        let work = move |_key: String, id: i64| {
+            fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, admit)
+        };
         let (fed, worked) = futures::join!(
             feed.run(&self.0.selection),
             items::process(cx, &stop, ids, work)
@@ -78,6 +104,7 @@ impl Stage for Fetch {
         }) {
             cx.note(note);
         }
+        let not_found = noted.not_found.ids();
         if let Some((n, note)) = noted.not_found.note(|n| {
             let movies = if n == 1 { "movie" } else { "movies" };
             format!("{n} {movies} TMDB does not have (404), skipped")
@@ -96,7 +123,20 @@ impl Stage for Fetch {
             }
             cx.note(note);
         }
-        items::finish(cx, worked.or(fed))
+        if let Some(n) = noted.filtered.count() {
+            cx.note(format!(
+                "{n} new movies the stage's filter does not admit (popularity, adult or video), not stored"
+            ));
+        }
+        let outcome = items::finish(cx, worked.or(fed));
+        if !matches!(outcome, StageOutcome::Done) {
+            return outcome;
+        }
+        let synced = synced.into_inner().unwrap_or_else(|e| e.into_inner());
+        match catalog::finish(cx, &self.0, synced, &not_found).await {
+            Ok(()) => outcome,
+            Err(failed) => failed,
+        }
     }
 }
 
@@ -108,6 +148,8 @@ struct Noted {
     odd_credits: MovieIds,
     /// Answered 404: TMDB has no such movie (now).
     not_found: MovieIds,
+    /// New movies of a changes stage its filter did not admit.
+    filtered: MovieIds,
 }
 
 /// TMDB ids, gathered from concurrent tasks.
@@ -117,6 +159,20 @@ struct MovieIds(std::sync::Mutex<Vec<i64>>);
 impl MovieIds {
     /// Movies named in a note, at most.
     const SHOWN: usize = 10;
+
+    /// The ids gathered so far, sorted.
+    fn ids(&self) -> Vec<i64> {
+        let mut ids = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// How many, if any.
+    fn count(&self) -> Option<usize> {
+        let n = self.ids().len();
+        (n > 0).then_some(n)
+    }
 
     fn add(&self, tmdb_id: i64) {
         self.0
@@ -157,6 +213,10 @@ struct Feed<'a> {
     tx: mpsc::Sender<i64>,
     /// Ids handed over (or done earlier), so a movie listed twice is fetched once.
     sent: HashSet<i64>,
+    /// What an `export` or `changes` selection learns for the stage's end.
+    synced: &'a std::sync::Mutex<catalog::Synced>,
+    /// The filter a changes stage admits new movies by.
+    admit: Option<&'a CatalogFilter>,
 }
 
 impl Feed<'_> {
@@ -191,6 +251,12 @@ impl Feed<'_> {
                 filters,
             } => self.pages(*list, *pages, *limit, filters).await,
             FetchSelection::CuratedList { path, .. } => self.curated(path).await,
+            FetchSelection::Export { filter, limit } => self.export(filter, *limit).await,
+            FetchSelection::Changes {
+                refetch,
+                first_window,
+                ..
+            } => self.changes(*refetch, *first_window).await,
         }
     }
 
@@ -476,7 +542,9 @@ async fn record_found(
         .map_err(StoreError::query(format!("recording {key}")))
 }
 
-/// Fetches and saves one movie, or takes the outcome of the stage that did.
+/// Fetches and saves one movie, or takes the outcome of the stage that did. With `admit`, a
+/// movie the database did not hold when the stage started is stored only if the filter
+/// admits it.
 async fn fetch_one(
     cx: &StageContext,
     tmdb: &TmdbClient,
@@ -484,6 +552,7 @@ async fn fetch_one(
     id: i64,
     retrier: Retrier,
     noted: &Noted,
+    admit: Option<(&CatalogFilter, &std::sync::Mutex<catalog::Synced>)>,
 ) -> ItemResult {
     let guard = match cx.run.claims.claim(id, cx.name()).await {
         Claim::Mine(guard) => guard,
@@ -536,6 +605,21 @@ async fn fetch_one(
             return failed(error);
         }
     };
+    if let Some((filter, synced)) = admit
+        && !synced.lock().unwrap_or_else(|e| e.into_inner()).holds(id)
+    {
+        let video = serde_json::from_slice::<VideoFlag>(&body).is_ok_and(|v| v.video);
+        let m = &bundle.movie;
+        if !filter.admits(m.adult, video, m.popularity.unwrap_or(0.0)) {
+            noted.filtered.add(id);
+            // Nothing of it is stored; another stage that wants it asks TMDB itself.
+            drop(guard);
+            return ItemResult::Skipped {
+                reason: format!("new movie {id} not admitted by the stage's filter"),
+                recorded: false,
+            };
+        }
+    }
     drop(body);
     match save(cx, &bundle, attempts).await {
         Ok(stats) => {
@@ -554,6 +638,13 @@ async fn fetch_one(
             failed(error)
         }
     }
+}
+
+/// The one field of a details body the filter needs that the bundle does not keep.
+#[derive(serde::Deserialize)]
+struct VideoFlag {
+    #[serde(default)]
+    video: bool,
 }
 
 /// The movie and its ledger row, all or nothing.

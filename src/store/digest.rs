@@ -11,9 +11,10 @@
 //! multiset hash), so no sort is needed, the memory used does not grow with the database, and
 //! the backends' collations do not matter.
 //!
-//! Left out as a whole: the migration bookkeeping table and the run ledger (`import_runs`,
+//! Left out as a whole: the migration bookkeeping table, the run ledger (`import_runs`,
 //! `import_items`), which records how the data got there (attempts, times, run counts) and
-//! legitimately differs between a resumed and an uninterrupted run of the same plan.
+//! legitimately differs between a resumed and an uninterrupted run of the same plan, and the
+//! sync watermark (`catalog_sync`), which names the run that set it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -206,7 +207,8 @@ pub async fn table_digests(
             m.oscar_nominations,
             m.award_wins,
             m.award_nominations,
-            m.box_office_usd
+            m.box_office_usd,
+            m.removed_on.map(|d| d.to_string())
         ])
     })
     .await?;

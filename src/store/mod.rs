@@ -21,6 +21,7 @@
 )]
 
 pub mod bundle;
+pub mod catalog;
 mod connect;
 pub mod derived;
 pub mod digest;

@@ -10,6 +10,7 @@ mod post;
 mod post_db;
 mod report_html;
 mod run;
+mod run_catalog;
 mod run_discover;
 mod run_merge;
 mod run_resume;

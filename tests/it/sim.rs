@@ -763,6 +763,7 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
         max_body: SourceKind::Tmdb.default_max_body(),
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
         store_raw: true,
+        files_url: popctl::plan::DEFAULT_FILES_URL.to_string(),
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = SourceClient::new(&config, Some(popctl::secret::Secret::new("sandbox"))).unwrap();

@@ -87,10 +87,16 @@ on_every_backend!(ratings_sit_side_by_side_in_the_view);
 /// A database an older popctl wrote (`cri_scores.version` as text) keeps its scores through
 /// the migration, as integers, and back as text when the migration is undone.
 async fn cri_versions_written_as_text_become_integers(t: TestDb) {
-    // Back to the schema before the version was an integer (two migrations ago), with a score
-    // written then.
-    Migrator::down(&t.db, Some(2)).await.unwrap();
+    // Back to the schema before the version was an integer (before migration 7), with a score
+    // written then. The movie is saved first: today's entities write today's columns.
     t.save(&bundle(603, "tt0133093")).await;
+    let migrations = Migrator::migrations();
+    let app_schema = migrations
+        .iter()
+        .position(|m| m.name() == "m20261203_000007_app_schema")
+        .unwrap();
+    let undo = u32::try_from(migrations.len() - app_schema).unwrap();
+    Migrator::down(&t.db, Some(undo)).await.unwrap();
     t.db.execute_unprepared(
         "INSERT INTO cri_scores (movie_id, version, overall, timelessness, cultural_penetration, \
          artistic_impact, institutional_recognition, public_reception, confidence, computed_at) \
@@ -123,7 +129,7 @@ async fn cri_versions_written_as_text_become_integers(t: TestDb) {
         .await;
     assert!(again.is_err(), "a second score of version 1 was accepted");
 
-    Migrator::down(&t.db, Some(2)).await.unwrap();
+    Migrator::down(&t.db, Some(undo)).await.unwrap();
     let row = one_row(&t, "SELECT version FROM cri_scores").await;
     assert_eq!(row.try_get::<String>("", "version").unwrap(), "1");
     store::migrate(&t.db).await.unwrap();

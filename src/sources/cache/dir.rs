@@ -346,6 +346,7 @@ mod tests {
             max_body: kind.default_max_body(),
             max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
             store_raw: true,
+            files_url: crate::plan::DEFAULT_FILES_URL.to_string(),
         };
         let clock: Clock = Arc::new(move || at(stamp));
         SourceCache::open(&config, &src)

@@ -12,6 +12,7 @@
 //! error with TMDB's own code and message, never a "missing field" from the parser.
 
 use bytes::Bytes;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::plan::{DiscoverFilters, ListKind, MAX_PAGES};
@@ -62,6 +63,13 @@ pub enum TmdbError {
         url: String,
         error: Box<MappingError>,
     },
+    #[error("{source_name}: the movie ID export {url}: {message}")]
+    #[diagnostic(code(popctl::tmdb::export))]
+    Export {
+        source_name: String,
+        url: String,
+        message: String,
+    },
 }
 
 fn key_help(var: Option<&str>) -> String {
@@ -87,6 +95,18 @@ impl TmdbError {
         }
     }
 }
+
+/// One page of `/movie/changes`: the changed movies with their `adult` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesPage {
+    pub changed: Vec<(i64, bool)>,
+    /// As TMDB reports it, which is not always right (`../shared/api-facts.md`): paging
+    /// stops at the first page with no ids too.
+    pub total_pages: u32,
+}
+
+/// The page size of `/movie/changes`.
+pub const CHANGES_PAGE_SIZE: usize = 100;
 
 /// One page of a list: the movie ids in TMDB's order and how many pages the list has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +194,20 @@ struct RawId {
 }
 
 #[derive(Deserialize)]
+struct RawChangesPage {
+    results: Vec<RawChanged>,
+    #[serde(default)]
+    total_pages: u32,
+}
+
+#[derive(Deserialize)]
+struct RawChanged {
+    id: i64,
+    #[serde(default)]
+    adult: Option<bool>,
+}
+
+#[derive(Deserialize)]
 struct RawFind {
     movie_results: Vec<RawId>,
 }
@@ -236,6 +270,15 @@ impl TmdbClient {
             bundle.raw_body = None;
         }
         Ok(bundle)
+    }
+
+    /// The same source without the response cache, for a stage whose answers must be new
+    /// (a changed movie's details).
+    pub fn without_cache(&self) -> TmdbClient {
+        TmdbClient {
+            http: self.http.without_cache(),
+            ..self.clone()
+        }
     }
 
     pub fn http(&self) -> &SourceClient {
@@ -303,6 +346,54 @@ impl TmdbClient {
         Ok(fetched(raw.movie_results.first().map(|r| r.id), &reply))
     }
 
+    /// Page `page` of the movies changed from `start` to `end` (at most 14 days), asked of
+    /// TMDB itself (never the cache: changes are news). With no window, TMDB's own: the last
+    /// day. Also returns the server's day, from its `Date` header.
+    pub async fn changes_page(
+        &self,
+        window: Option<(NaiveDate, NaiveDate)>,
+        page: u32,
+        retrier: &Retrier,
+    ) -> Result<Fetched<(ChangesPage, Option<NaiveDate>)>, TmdbError> {
+        let path = "movie/changes";
+        let mut query = Vec::new();
+        if let Some((start, end)) = window {
+            query.push(("start_date", start.to_string()));
+            query.push(("end_date", end.to_string()));
+        }
+        query.push(("page", page.to_string()));
+        let http = self.http.without_cache();
+        let reply = self
+            .get_via(&http, path, &query, retrier)
+            .await?
+            .found(self, path, &query)?;
+        let raw: RawChangesPage = self.parse(path, &query, &reply, "TMDB changes page")?;
+        let day = reply.date.map(|d| d.date_naive());
+        Ok(fetched(
+            (
+                ChangesPage {
+                    changed: raw
+                        .results
+                        .into_iter()
+                        .map(|r| (r.id, r.adult.unwrap_or(false)))
+                        .collect(),
+                    total_pages: raw.total_pages,
+                },
+                day,
+            ),
+            &reply,
+        ))
+    }
+
+    /// An error about the export at `url`.
+    pub(crate) fn export_error(&self, url: &str, message: String) -> TmdbError {
+        TmdbError::Export {
+            source_name: self.http.name().to_string(),
+            url: crate::secret::redact(url).into_owned(),
+            message,
+        }
+    }
+
     /// TMDB's movie genres as `(id, name)`, for the seed stage.
     pub async fn genres(
         &self,
@@ -323,7 +414,19 @@ impl TmdbClient {
         query: &[(&str, String)],
         retrier: &Retrier,
     ) -> Result<Answer, TmdbError> {
-        let reply = self.http.get(path, query, retrier).await?;
+        self.get_via(&self.http, path, query, retrier).await
+    }
+
+    /// [`TmdbClient::get`] through `http`: the source's client, or a handle on it without the
+    /// cache.
+    async fn get_via(
+        &self,
+        http: &SourceClient,
+        path: &str,
+        query: &[(&str, String)],
+        retrier: &Retrier,
+    ) -> Result<Answer, TmdbError> {
+        let reply = http.get(path, query, retrier).await?;
         match reply.status {
             200..=299 => match unsuccessful(&reply.body) {
                 None => Ok(Answer::Body(reply)),

@@ -2,5 +2,6 @@
 //! store bundles (`mapping`). `models` and `mapping` are pure: bytes in, data out.
 
 pub mod client;
+pub mod export;
 pub mod mapping;
 pub mod models;

@@ -1,4 +1,5 @@
-//! The run ledger: runs and the items each run worked on.
+//! The run ledger: runs and the items each run worked on; and how far the database is in
+//! step with TMDB's catalog.
 
 pub mod import_runs {
     use sea_orm::entity::prelude::*;
@@ -44,6 +45,25 @@ pub mod import_items {
         pub updated_at: DateTimeUtc,
         #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
         pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod catalog_sync {
+    use sea_orm::entity::prelude::*;
+
+    /// The sync watermark of one TMDB source: the database holds TMDB's catalog as of
+    /// `synced_to` (see `store::catalog`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "catalog_sync")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source: String,
+        pub synced_to: Date,
+        pub run_id: i64,
+        pub updated_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

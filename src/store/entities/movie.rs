@@ -47,6 +47,8 @@ pub mod movies {
         pub award_wins: Option<i32>,
         pub award_nominations: Option<i32>,
         pub box_office_usd: Option<i64>,
+        /// The day popctl found TMDB no longer has the movie (`on_removed = "mark"`).
+        pub removed_on: Option<Date>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         #[sea_orm(belongs_to, from = "collection_id", to = "id", on_delete = "SetNull")]
@@ -129,6 +131,8 @@ impl movies::ActiveModel {
             backdrop_path: Set(m.backdrop_path.clone()),
             collection_id: Set(collection_id),
             origin_country: Set(m.origin_country.as_ref().map(|c| c.join(","))),
+            // TMDB has the movie (again): it answered with it.
+            removed_on: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
