@@ -303,3 +303,41 @@ async fn removals_are_guarded_and_marked_when_asked() {
     assert!(marked > 0, "nothing marked");
     assert_eq!(count(&db, "movies").await, held);
 }
+
+/// The shipped plans run as a user tries them first: `--sandbox`, a small `limit`; the refresh
+/// then reads the sandbox's changes since the mirror's day, for the movies the mirror took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_mirror_and_refresh_run_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+    let fast = [
+        "--set",
+        "sources.tmdb.rate=1000/s",
+        "--set",
+        "sources.omdb.rate=1000/s",
+        "--set",
+        "cache.mode=off",
+    ];
+    for (plan, extra) in [
+        ("plans/mirror.toml", Some("stages.catalog.limit=60")),
+        (
+            "plans/refresh.toml",
+            Some("stages.changes.changes.refetch=held"),
+        ),
+    ] {
+        let mut cmd = popctl();
+        cmd.args(["run", plan, "--sandbox"])
+            .args(fast)
+            .env("DATABASE_URL", &url);
+        if let Some(set) = extra {
+            cmd.args(["--set", set]);
+        }
+        let out = output(cmd).await;
+        assert_exit(&out, 0);
+        let said = stdout(&out) + &stderr(&out);
+        assert!(said.contains("the database is synced to"), "{plan}: {said}");
+    }
+    let db = connect(&url).await;
+    assert_eq!(count(&db, "movies").await, 60);
+    assert!(watermark(&db).await.is_some());
+}
