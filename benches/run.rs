@@ -16,12 +16,17 @@
 //!    (TMDB requests / 40). `POPCTL_BENCH_BASELINE=/path/to/popctl` runs another build of
 //!    popctl (main's, say) too, alternating with this one, `POPCTL_BENCH_ROUNDS` times
 //!    (default 2), and prints the ratios.
+//! 7. The whole catalog at scale: `plans/mirror.toml` from a 100,000-movie simulator with
+//!    every limit lifted, 10,000 movies (`limit`) and then all 100,000, into SQLite and (with
+//!    `POPCTL_BENCH_PG`, a server with its default durability, `fsync` on) PostgreSQL: movies
+//!    per second, peak memory, and each stage's time (the post-processing steps on the whole
+//!    database among them).
 //!
 //! Every run prints each source's achieved rate against the plan's: the requests in the
 //! whole seconds of its per-second series between its first and its last (those two,
 //! partly idle, left out).
 //!
-//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache|swap|pacing` runs one
+//! `cargo bench --bench run`. `POPCTL_BENCH=limits|sequential|scale|cache|swap|pacing|mirror` runs one
 //! part (default: all; the sequential run alone takes about four minutes). With
 //! `POPCTL_TEST_PG` set (`scripts/with-pg cargo bench --bench run`) the scale runs also go to
 //! PostgreSQL. Prints figures; asserts nothing about time.
@@ -103,6 +108,15 @@ fn run_with(
     );
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let source = |name: &str, field: &str| json["sources"][name][field].as_u64().unwrap_or(0);
+    for stage in json["stages"].as_array().into_iter().flatten() {
+        if let Some(wall) = stage["wall_seconds"].as_f64().filter(|w| *w > 0.0) {
+            println!(
+                "      stage {}: {wall:.1} s, {} items ok",
+                stage["name"].as_str().unwrap_or("?"),
+                stage["counters"]["ok"].as_u64().unwrap_or(0)
+            );
+        }
+    }
     let m = Measured {
         wall: json["wall_seconds"].as_f64().unwrap_or(outside),
         tmdb: source("tmdb", "requests"),
@@ -255,6 +269,52 @@ async fn scale(dir: &Path) {
                     .map(|b| format!("{:.0} MB", b as f64 / 1e6))
                     .unwrap_or_else(|| "unknown".into())
             );
+        }
+    }
+}
+
+/// The whole catalog from a 100,000-movie simulator, limits lifted: 10,000 movies, then all.
+async fn mirror(dir: &Path) {
+    println!("plans/mirror.toml, 100,000-movie catalog, limits lifted (rates 100000/s)");
+    let sim = sim::start(SandboxConfig {
+        movies: 100_000,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let files = format!("sources.tmdb.files_url={}", sim.files_base_url());
+    let mut targets = vec![("SQLite", None)];
+    if let Ok(pg) = std::env::var("POPCTL_BENCH_PG") {
+        targets.push(("PostgreSQL", Some(pg)));
+    }
+    for (what, pg) in &targets {
+        for movies in [10_000u32, 100_000] {
+            let limit = format!("stages.catalog.limit={movies}");
+            let sets = [
+                files.as_str(),
+                limit.as_str(),
+                "sources.tmdb.rate=100000/s",
+                "sources.omdb.rate=100000/s",
+                "sources.omdb.daily_quota=1000000",
+            ];
+            let url = match pg {
+                None => sqlite(dir, &format!("mirror-{movies}.db")),
+                Some(server) => fresh_pg(server, movies).await,
+            };
+            println!("  {what}, {movies} movies:");
+            let m =
+                tokio::task::block_in_place(|| run(&sim, "plans/mirror.toml", &url, &sets, dir));
+            let saved = movies_in(&url).await;
+            println!(
+                "    {saved} movies saved: {:.0} movies/s over the whole run; peak memory {}",
+                saved as f64 / m.wall,
+                m.peak_rss
+                    .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+                    .unwrap_or_else(|| "unknown".into())
+            );
+            if pg.is_none() {
+                std::fs::remove_file(dir.join(format!("mirror-{movies}.db"))).ok();
+            }
         }
     }
 }
@@ -477,6 +537,9 @@ fn main() {
         }
         if want("pacing") {
             pacing(dir.path()).await;
+        }
+        if want("mirror") {
+            mirror(dir.path()).await;
         }
     });
 }

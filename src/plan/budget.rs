@@ -94,6 +94,18 @@ pub fn budget(plan: &Plan) -> Budget {
                             "one request per movie of list `{name}`, counted at run time"
                         )),
                     ),
+                    FetchSelection::Collection(id) => (
+                        None,
+                        1,
+                        Some(format!(
+                            "one request for collection {id}, then one per movie in it"
+                        )),
+                    ),
+                    FetchSelection::ImdbIds(ids) => (
+                        Some(ids.len() as u64),
+                        ids.len() as u64,
+                        None,
+                    ),
                     FetchSelection::Export { limit: Some(n), .. } => (
                         Some(u64::from(*n)),
                         0,

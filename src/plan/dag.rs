@@ -478,6 +478,8 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
                 }
                 FetchSelection::Ids(ids) => format!("{} ids", ids.len()),
                 FetchSelection::CuratedList { name, .. } => format!("curated list {name}"),
+                FetchSelection::Collection(id) => format!("collection {id}"),
+                FetchSelection::ImdbIds(ids) => format!("{} IMDb ids", ids.len()),
                 FetchSelection::Export { limit: Some(n), .. } => {
                     format!("ID export, {n} most popular")
                 }

@@ -88,6 +88,8 @@ pub enum Ty {
     Names,
     /// An array of positive integer ids.
     Ids,
+    /// An array of IMDb title ids (`"tt0133093"`).
+    ImdbIds,
     /// A date, `"YYYY-MM-DD"` (a TOML date too).
     Date,
     /// A two-letter code.
@@ -616,6 +618,18 @@ pub mod fetch {
         Unset::None,
         "TMDB movie ids; not empty; a repeated id draws a warning. An id TMDB answers 404 for is skipped and named under the report; a stage none of whose ids exist fails (with `--sandbox`, ids are the simulator's own)",
     );
+    pub const COLLECTION: Key = key(
+        "collection",
+        Ty::Int { min: 1, max: U32 },
+        Unset::None,
+        "the movies of a TMDB collection (a franchise: 10 is Star Wars, 119 The Lord of the Rings), by its id",
+    );
+    pub const IMDB_IDS: Key = key(
+        "imdb_ids",
+        Ty::ImdbIds,
+        Unset::None,
+        "movies by IMDb id, each looked up with TMDB's `/find` (one request each); an id TMDB does not know is skipped and named in the ledger",
+    );
     pub const CURATED_LIST: Key = key(
         "curated_list",
         Ty::Name,
@@ -717,7 +731,7 @@ pub mod fetch {
 }
 
 pub static FETCH: Table = Table {
-    doc: "Fetches movies from TMDB: exactly one of `list`, `ids`, `curated_list`, `export` or `changes`.",
+    doc: "Fetches movies from TMDB: exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` or `changes`.",
     keys: &[
         fetch::SOURCE,
         fetch::LIST,
@@ -725,6 +739,8 @@ pub static FETCH: Table = Table {
         fetch::LIMIT,
         fetch::IDS,
         fetch::CURATED_LIST,
+        fetch::COLLECTION,
+        fetch::IMDB_IDS,
         fetch::APPEND,
         fetch::FILTERS,
         fetch::EXPORT,
@@ -1399,6 +1415,7 @@ pub fn type_text(ty: &Ty) -> String {
         Ty::Words { words, .. } => format!("array of {}", quoted(words())),
         Ty::Names => "array of names".into(),
         Ty::Ids => "array of ids (≥ 1)".into(),
+        Ty::ImdbIds => "array of IMDb ids (`\"tt0133093\"`)".into(),
         Ty::Date => "date `\"YYYY-MM-DD\"`".into(),
         Ty::Code(CodeKind::Language) => "language code (ISO 639-1: `\"en\"`)".into(),
         Ty::Code(CodeKind::Country) => "country code (ISO 3166-1: `\"US\"`)".into(),

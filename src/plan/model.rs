@@ -440,6 +440,10 @@ pub enum ListKind {
     TopRated,
     NowPlaying,
     Upcoming,
+    /// `trending/movie/day`: what people look at today.
+    TrendingDay,
+    /// `trending/movie/week`.
+    TrendingWeek,
     Discover,
 }
 
@@ -448,8 +452,19 @@ plan_words!(ListKind {
     TopRated => "top_rated",
     NowPlaying => "now_playing",
     Upcoming => "upcoming",
+    TrendingDay => "trending_day",
+    TrendingWeek => "trending_week",
     Discover => "discover",
 });
+
+/// What an IMDb title id looks like (`tt` and at least seven digits), as a JSON Schema pattern.
+pub const IMDB_ID_PATTERN: &str = "^tt[0-9]{7,}$";
+
+/// Is `s` shaped like an IMDb title id (`tt0133093`)?
+pub fn is_imdb_id(s: &str) -> bool {
+    s.strip_prefix("tt")
+        .is_some_and(|d| d.len() >= 7 && d.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Movies per page of every TMDB list.
 pub const LIST_PAGE_SIZE: u64 = 20;
@@ -511,6 +526,8 @@ impl ListKind {
             ListKind::TopRated => "movie/top_rated",
             ListKind::NowPlaying => "movie/now_playing",
             ListKind::Upcoming => "movie/upcoming",
+            ListKind::TrendingDay => "trending/movie/day",
+            ListKind::TrendingWeek => "trending/movie/week",
             ListKind::Discover => "discover/movie",
         }
     }
@@ -555,6 +572,10 @@ pub enum FetchSelection {
     Ids(Vec<u64>),
     /// Exactly the movies of a curated list file (`<data.dir>/lists/<name>.toml`).
     CuratedList { name: String, path: PathBuf },
+    /// The movies of a TMDB collection (a franchise), by the collection's id.
+    Collection(u64),
+    /// The movies with these IMDb ids, looked up with `/find`.
+    ImdbIds(Vec<String>),
     /// The movies of TMDB's daily ID export that `filter` admits, most popular first, the
     /// first `limit` of them.
     Export {

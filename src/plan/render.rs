@@ -206,6 +206,12 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 FetchSelection::CuratedList { name, .. } => {
                     writeln!(out, "curated_list = {}", s(name))?;
                 }
+                FetchSelection::Collection(id) => {
+                    writeln!(out, "collection = {id}")?;
+                }
+                FetchSelection::ImdbIds(ids) => {
+                    writeln!(out, "imdb_ids = {}", list(ids))?;
+                }
                 FetchSelection::Export { filter, limit } => {
                     writeln!(out, "export = {{ {} }}", catalog_filter(filter).join(", "))?;
                     if let Some(n) = limit {

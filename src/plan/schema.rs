@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::keys::{self, CodeKind, Elem, Key, Table, Ty, Unset};
-use super::model::STAGE_KINDS;
+use super::model::{IMDB_ID_PATTERN, STAGE_KINDS};
 
 /// The JSON Schema (draft-07, which Taplo understands) of a plan file.
 pub fn json_schema() -> Value {
@@ -129,6 +129,10 @@ fn ty(t: &Ty) -> Value {
         }
         Ty::Names => json!({ "type": "array", "items": { "type": "string" } }),
         Ty::Ids => json!({ "type": "array", "items": { "type": "integer", "minimum": 1 } }),
+        Ty::ImdbIds => json!({
+            "type": "array",
+            "items": { "type": "string", "pattern": IMDB_ID_PATTERN }
+        }),
         Ty::Date => json!({
             "type": "string",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",

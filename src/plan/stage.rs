@@ -372,6 +372,8 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         keys::fetch::LIST,
         keys::fetch::IDS,
         keys::fetch::CURATED_LIST,
+        keys::fetch::COLLECTION,
+        keys::fetch::IMDB_IDS,
         keys::fetch::EXPORT,
         keys::fetch::CHANGES,
     ]
@@ -379,14 +381,14 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
     .filter(|k| t.has(k))
     .map(|k| k.name)
     .collect();
-    const ONE_OF: &str = "use exactly one of `list`, `ids`, `curated_list`, `export` and `changes`";
+    const ONE_OF: &str = "use exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` and `changes`";
     let selection = match chosen.as_slice() {
         [] => {
             cx.push(
                 PlanDiagnostic::error(Code::FetchSelection, format!("fetch stage `{name}` does not say what to fetch"))
-                    .at(cx.key_site(t.path), "no `list`, `ids`, `curated_list`, `export` or `changes`")
+                    .at(cx.key_site(t.path), "no `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` or `changes`")
                     .key(t.path.to_string())
-                    .help("set one of `list = \"popular\"`, `ids = [550, 603]`, `curated_list = \"afi-100\"`, `export = {}` or `changes = {}`"),
+                    .help("set one of `list = \"popular\"`, `ids = [550, 603]`, `curated_list = \"afi-100\"`, `collection = 10`, `imdb_ids = [\"tt0133093\"]`, `export = {}` or `changes = {}`"),
             );
             None
         }
@@ -395,6 +397,10 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
             "ids" => fetch_ids(cx, t),
             "export" => fetch_export(cx, t),
             "changes" => fetch_changes(cx, t),
+            "collection" => cx
+                .ulong(t, &keys::fetch::COLLECTION)
+                .map(FetchSelection::Collection),
+            "imdb_ids" => fetch_imdb_ids(cx, t),
             _ => curated_list(cx, t, sections),
         },
         [first, second, ..] => {
@@ -476,6 +482,36 @@ fn catalog_filter(cx: &mut Cx<'_>, f: Tbl<'_>) -> Option<CatalogFilter> {
         adult: adult.unwrap_or(false),
         video: video.unwrap_or(false),
     })
+}
+
+fn fetch_imdb_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let ids = cx.strings(t, &keys::fetch::IMDB_IDS)?;
+    let p = t.path.key(keys::fetch::IMDB_IDS.name);
+    if ids.is_empty() {
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                .at(cx.value_site(&p), "no ids")
+                .key(p.to_string())
+                .help("list IMDb ids, like `imdb_ids = [\"tt0133093\", \"tt0137523\"]`"),
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (p, id) in &ids {
+        if !is_imdb_id(id) {
+            cx.push(
+                PlanDiagnostic::error(Code::InvalidValue, format!("`{id}` is not an IMDb id"))
+                    .at(cx.value_site(p), "expected `tt` and at least seven digits")
+                    .key(p.to_string())
+                    .help("an IMDb title id looks like \"tt0133093\""),
+            );
+            ok = false;
+        } else if !out.iter().any(|o| o == id) {
+            out.push((*id).to_owned());
+        }
+    }
+    ok.then_some(FetchSelection::ImdbIds(out))
 }
 
 fn fetch_export(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {

@@ -580,7 +580,19 @@ impl Catalog {
         match kind {
             ListKind::NowPlaying => Some((t - Days::new(35), t + Days::new(7))),
             ListKind::Upcoming => Some((t + Days::new(7), t + Days::new(28))),
-            ListKind::Popular | ListKind::TopRated | ListKind::Discover => None,
+            _ => None,
+        }
+    }
+
+    /// The release dates `trending` keeps: on TMDB, what is looked at now is mostly recent;
+    /// the simulator takes the popular movies released in the last month (day) or quarter
+    /// (week).
+    fn trending_window(&self, kind: ListKind) -> Option<(NaiveDate, NaiveDate)> {
+        let t = self.today;
+        match kind {
+            ListKind::TrendingDay => Some((t - Days::new(30), t)),
+            ListKind::TrendingWeek => Some((t - Days::new(90), t)),
+            _ => None,
         }
     }
 
@@ -593,7 +605,9 @@ impl Catalog {
             ListKind::TopRated => &self.top_rated,
             _ => &self.popular,
         };
-        let window = self.list_window(kind);
+        let window = self
+            .list_window(kind)
+            .or_else(|| self.trending_window(kind));
         order
             .iter()
             .map(|&i| &self.entries[i as usize])

@@ -251,6 +251,24 @@ impl Feed<'_> {
                 filters,
             } => self.pages(*list, *pages, *limit, filters).await,
             FetchSelection::CuratedList { path, .. } => self.curated(path).await,
+            FetchSelection::Collection(id) => self.collection(*id).await,
+            FetchSelection::ImdbIds(ids) => {
+                for imdb_id in ids {
+                    if self.stopping() {
+                        break;
+                    }
+                    match self.find(imdb_id).await {
+                        Ok(Some(id)) => {
+                            if !self.hand_over(id).await {
+                                break;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(stop) => return Some(self.halt(stop)),
+                    }
+                }
+                None
+            }
             FetchSelection::Export { filter, limit } => self.export(filter, *limit).await,
             FetchSelection::Changes {
                 refetch,
@@ -439,6 +457,59 @@ impl Feed<'_> {
             }
         }
         None
+    }
+
+    /// The movies of a TMDB collection, recorded with the collection's ledger row.
+    async fn collection(&mut self, id: u64) -> Option<StageOutcome> {
+        let cx = self.cx;
+        let c = &cx.counters;
+        let key = format!("collection:{id}");
+        if self.known.get(&key) == Some(&ItemStatus::Ok) {
+            // Its movies are among the `movie:` rows handed over already.
+            return None;
+        }
+        Counters::add(&c.total, 1);
+        cx.pacer.wait().await;
+        let result = match self.tmdb.collection_ids(id, &self.retrier).await {
+            Ok(fetched) => {
+                c.request(fetched.attempts, fetched.rate_limited);
+                match fetched.value {
+                    Some(ids) => {
+                        let keys: Vec<String> = ids.iter().map(|&m| movie_key(m)).collect();
+                        if let Err(e) = record_found(cx, &key, &keys, fetched.attempts).await {
+                            return Some(self.halt(StageOutcome::Failed(e.to_string())));
+                        }
+                        Counters::add(&c.ok, 1);
+                        for movie in ids {
+                            if !self.hand_over(movie).await {
+                                break;
+                            }
+                        }
+                        return None;
+                    }
+                    None => {
+                        return Some(self.halt(StageOutcome::Failed(format!(
+                            "TMDB has no collection {id} (with --sandbox, collections are the \
+                             simulator's own: the ids of `belongs_to_collection` in its movies)"
+                        ))));
+                    }
+                }
+            }
+            Err(e) => {
+                let (attempts, rate_limited) = e.cost();
+                c.request(attempts, rate_limited);
+                if e.stops_source() {
+                    return Some(self.halt(StageOutcome::Failed(e.to_string())));
+                }
+                ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts,
+                }
+            }
+        };
+        items::record(cx, &key, result)
+            .await
+            .map(|stop| self.halt(stop))
     }
 
     /// The TMDB id of a list entry known by its IMDb id, recorded with its ledger row.

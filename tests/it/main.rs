@@ -12,6 +12,7 @@ mod report_html;
 mod run;
 mod run_catalog;
 mod run_discover;
+mod run_id_sources;
 mod run_merge;
 mod run_resume;
 mod run_secrets;

@@ -81,6 +81,18 @@ impl Env {
 }
 
 impl Env {
+    /// `popctl run PLAN` with quick-20's fast settings (rates, retries, no cache), minus its
+    /// stage override.
+    pub fn quick_plan(&self, plan: &str, db_url: &str) -> Command {
+        let sets: Vec<String> = quick(1)
+            .into_iter()
+            .filter(|s| !s.starts_with("stages."))
+            .collect();
+        let args = set_args(&sets);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_cmd(plan, db_url, &args)
+    }
+
     /// `popctl run plans/quick-20.toml` with `sets` (see [`quick`]) and `extra` arguments.
     pub fn quick(&self, db_url: &str, sets: &[String], extra: &[&str]) -> Command {
         let mut args = set_args(sets);

@@ -194,6 +194,12 @@ struct RawId {
 }
 
 #[derive(Deserialize)]
+struct RawCollection {
+    #[serde(default)]
+    parts: Vec<RawId>,
+}
+
+#[derive(Deserialize)]
 struct RawChangesPage {
     results: Vec<RawChanged>,
     #[serde(default)]
@@ -392,6 +398,25 @@ impl TmdbClient {
             url: crate::secret::redact(url).into_owned(),
             message,
         }
+    }
+
+    /// The movie ids of collection `id` (its `parts`, in TMDB's order); `None` when TMDB has
+    /// no such collection.
+    pub async fn collection_ids(
+        &self,
+        id: u64,
+        retrier: &Retrier,
+    ) -> Result<Fetched<Option<Vec<i64>>>, TmdbError> {
+        let path = format!("collection/{id}");
+        let reply = match self.get(&path, &[], retrier).await? {
+            Answer::Body(reply) => reply,
+            Answer::NotFound(reply, _) => return Ok(fetched(None, &reply)),
+        };
+        let raw: RawCollection = self.parse(&path, &[], &reply, "TMDB collection")?;
+        Ok(fetched(
+            Some(raw.parts.into_iter().map(|p| p.id).collect()),
+            &reply,
+        ))
     }
 
     /// TMDB's movie genres as `(id, name)`, for the seed stage.
