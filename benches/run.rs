@@ -111,9 +111,8 @@ fn run_with(
     for stage in json["stages"].as_array().into_iter().flatten() {
         if let Some(wall) = stage["wall_seconds"].as_f64().filter(|w| *w > 0.0) {
             println!(
-                "      stage {}: {wall:.1} s, {} items ok",
+                "      stage {}: {wall:.1} s",
                 stage["name"].as_str().unwrap_or("?"),
-                stage["counters"]["ok"].as_u64().unwrap_or(0)
             );
         }
     }
@@ -287,8 +286,12 @@ async fn mirror(dir: &Path) {
     if let Ok(pg) = std::env::var("POPCTL_BENCH_PG") {
         targets.push(("PostgreSQL", Some(pg)));
     }
+    // `POPCTL_BENCH_SIZES=100000` runs one size only.
+    let sizes: Vec<u32> = std::env::var("POPCTL_BENCH_SIZES")
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|_| vec![10_000, 100_000]);
     for (what, pg) in &targets {
-        for movies in [10_000u32, 100_000] {
+        for &movies in &sizes {
             let limit = format!("stages.catalog.limit={movies}");
             let sets = [
                 files.as_str(),

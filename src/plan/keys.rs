@@ -647,12 +647,9 @@ pub mod fetch {
     );
     pub const LIMIT: Key = key(
         "limit",
-        Ty::Int {
-            min: 1,
-            max: MAX_LIMIT as i128,
-        },
+        Ty::Int { min: 1, max: U32 },
         Unset::None,
-        "with `list` (not with `pages`): this many movies (fewer when the list is shorter), pages follow from it, 20 movies a page; with `export`: the this many most popular movies",
+        "with `list` (not with `pages`): this many movies, at most 10000 (fewer when the list is shorter), pages follow from it, 20 movies a page; with `export`: this many of the most popular movies",
     );
     pub const EXPORT: Key = key(
         "export",

@@ -659,6 +659,21 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchS
         let order = |name: &str| keys::DISCOVER.keys.iter().position(|k| k.name == name);
         filters.0.sort_by_key(|(n, _)| order(n));
     }
+    if let Some(n) = limit
+        && n > MAX_LIMIT
+    {
+        let p = t.path.key(keys::fetch::LIMIT.name);
+        cx.push(
+            PlanDiagnostic::error(
+                Code::OutOfRange,
+                format!("`{p}` is {n}: a TMDB list serves at most {MAX_LIMIT} movies (500 pages)"),
+            )
+            .at(cx.value_site(&p), "more than a list has")
+            .key(p.to_string())
+            .help("for more, fetch TMDB's daily ID export: `export = {}` with `limit`"),
+        );
+        ok = false;
+    }
     let list = list?;
     if !ok {
         return None;
