@@ -257,14 +257,11 @@ impl Feed<'_> {
                     if self.stopping() {
                         break;
                     }
-                    match self.find(imdb_id).await {
-                        Ok(Some(id)) => {
-                            if !self.hand_over(id).await {
-                                break;
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(stop) => return Some(self.halt(stop)),
+                    let found = self.find(imdb_id).await;
+                    match self.take_found(found).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(stop) => return Some(stop),
                     }
                 }
                 None
@@ -446,17 +443,26 @@ impl Feed<'_> {
                 Some(imdb_id) => self.find(imdb_id).await,
                 None => self.unidentified(n + 1, item).await.map(|()| None),
             };
-            match found {
-                Ok(Some(id)) => {
-                    if !self.hand_over(id).await {
-                        break;
-                    }
-                }
-                Ok(None) => {}
-                Err(stop) => return Some(self.halt(stop)),
+            match self.take_found(found).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(stop) => return Some(stop),
             }
         }
         None
+    }
+
+    /// Hands over the movie a look-up found, if any: `Ok(false)` when the stage is stopping,
+    /// `Err` when the look-up stopped it.
+    async fn take_found(
+        &mut self,
+        found: Result<Option<i64>, StageOutcome>,
+    ) -> Result<bool, StageOutcome> {
+        match found {
+            Ok(Some(id)) => Ok(self.hand_over(id).await),
+            Ok(None) => Ok(true),
+            Err(stop) => Err(self.halt(stop)),
+        }
     }
 
     /// The movies of a TMDB collection, recorded with the collection's ledger row.
