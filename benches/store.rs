@@ -23,7 +23,7 @@ use sea_orm::sqlx::{Connection, postgres::PgConnection};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// Tables in foreign-key order, for the COPY reference.
-const TABLES: [&str; 29] = [
+const TABLES: [&str; 30] = [
     "collections",
     "genres",
     "keywords",
@@ -46,6 +46,7 @@ const TABLES: [&str; 29] = [
     "movie_images",
     "movie_alternative_titles",
     "movie_translations",
+    "movie_watch_providers",
     "movie_recommendations",
     "reviews",
     "external_ratings",

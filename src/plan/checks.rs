@@ -1,5 +1,6 @@
 //! Checks across stages: `needs` name real stages, no cycles, every writing stage runs after
-//! the plan's `reset`, `enrich` stages have something upstream to enrich, and a `reset` never
+//! the plan's `reset`, `enrich` and `people` stages have something upstream to work on, and a
+//! `reset` never
 //! points at a database that is not on this machine unless the plan says so.
 
 use std::collections::BTreeMap;
@@ -99,6 +100,7 @@ pub(crate) fn check(
     };
     reset_order(cx, sketches, &dag);
     enrich_upstream(cx, sketches, stages, &dag);
+    people_upstream(cx, sketches, stages, &dag);
     remote_reset(cx, stages, sections);
 }
 
@@ -130,6 +132,81 @@ fn reset_order(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], dag: &Dag) {
                     "add \"{}\" to its `needs` (or a stage that runs after it); otherwise the reset could drop what it writes",
                     reset.name
                 )),
+            );
+        }
+    }
+}
+
+/// A people stage works on the credits of the movies upstream fetch stages saved: there must be
+/// one, and a fetch stage feeding it should ask TMDB for `credits` (without them it finds no
+/// one).
+fn people_upstream(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], stages: &[Option<Stage>], dag: &Dag) {
+    let by_name: BTreeMap<&str, (&Sketch<'_>, Option<&Stage>)> = sketches
+        .iter()
+        .zip(stages)
+        .map(|(sk, st)| (sk.name, (sk, st.as_ref())))
+        .collect();
+    for (sk, stage) in sketches.iter().zip(stages) {
+        let Some(Stage {
+            kind: StageKind::People(_),
+            enabled,
+            ..
+        }) = stage
+        else {
+            continue;
+        };
+        let fetches: Vec<&str> = dag
+            .ancestors(sk.name)
+            .into_iter()
+            .filter(|a| by_name.get(a).is_some_and(|(s, _)| s.kind == Some("fetch")))
+            .collect();
+        if fetches.is_empty() {
+            let needs = sk.path.key(keys::stage::NEEDS.name);
+            let at = cx.value_site(&needs).or_else(|| cx.key_site(&sk.path));
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::PeopleWithoutUpstream,
+                    format!(
+                        "people stage `{}` fetches the people of upstream fetch stages' movies, but no fetch stage runs before it",
+                        sk.name
+                    ),
+                )
+                .at(at, "no fetch stage upstream")
+                .key(sk.path.to_string())
+                .help("add the fetch stage whose movies' people it should fetch to `needs`"),
+            );
+            continue;
+        }
+        if !enabled {
+            continue;
+        }
+        for f in fetches {
+            let Some((
+                fsk,
+                Some(Stage {
+                    kind: StageKind::Fetch(fetch),
+                    ..
+                }),
+            )) = by_name.get(f)
+            else {
+                continue;
+            };
+            if fetch.append.iter().any(|a| a == "credits") {
+                continue;
+            }
+            let append = fsk.path.key(keys::fetch::APPEND.name);
+            let at = cx.value_site(&append).or_else(|| cx.key_site(&fsk.path));
+            cx.push(
+                PlanDiagnostic::warning(
+                    Code::MissingCredits,
+                    format!(
+                        "fetch stage `{f}` does not append `credits`, and people stage `{}` fetches the people credited in its movies",
+                        sk.name
+                    ),
+                )
+                .at(at, "no \"credits\" here")
+                .key(append.to_string())
+                .help("add \"credits\" to `append`: without them its movies credit no one (unless an earlier run stored their credits)"),
             );
         }
     }

@@ -308,6 +308,19 @@ pub async fn table_digests(
         ])
     })
     .await?;
+    all_rows::<movie_watch_providers::Entity, _>(db, o, "movie_watch_providers", |m| {
+        json!([
+            movie(m.movie_id),
+            m.iso_3166_1,
+            m.monetization_type,
+            m.provider_id,
+            m.provider_name,
+            m.logo_path,
+            m.display_priority,
+            m.link
+        ])
+    })
+    .await?;
     all_rows::<movie_recommendations::Entity, _>(db, o, "movie_recommendations", |m| {
         json!([
             movie(m.movie_id),

@@ -65,8 +65,9 @@ use super::entities::{
     MovieRows, Provenance, SharedTable, collections, external_ratings, genres, keywords,
     movie_alternative_titles, movie_credits, movie_genres, movie_images, movie_keywords,
     movie_production_companies, movie_production_countries, movie_raw_json, movie_recommendations,
-    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos, movies, people,
-    production_companies, production_countries, reviews, spoken_languages,
+    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos,
+    movie_watch_providers, movies, people, production_companies, production_countries, reviews,
+    spoken_languages,
 };
 use super::error::StoreError;
 use super::sql::{
@@ -307,6 +308,21 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 .collect();
             self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
                 (m.id, (m.iso_639_1, m.iso_3166_1))
+            })
+            .await?;
+        }
+        if let Some(providers) = &b.watch_providers {
+            use movie_watch_providers as t;
+            let rows = providers
+                .iter()
+                .map(|w| {
+                    let kind = w.monetization_type.to_owned();
+                    let key = (w.iso_3166_1.clone(), kind, w.provider_id);
+                    (key, t::ActiveModel::new(movie_id, w))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_3166_1, m.monetization_type, m.provider_id))
             })
             .await?;
         }
@@ -791,6 +807,7 @@ fn outranks<E: SharedTable>() -> String {
     let optional: Vec<&str> = E::Column::iter()
         .filter(|c| c.def().is_null())
         .map(|c| c.as_str())
+        .filter(|c| !E::NOT_COPIED.iter().any(|n| n.as_str() == *c))
         .collect();
     if !optional.is_empty() {
         let filled = |row: &str| {

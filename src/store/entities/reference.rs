@@ -92,6 +92,20 @@ pub mod people {
         /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
         pub src_run: i64,
         pub src_movie_tmdb_id: i64,
+        // TMDB's `/person/{id}` details, which a `people` stage fills (see `store::people`);
+        // NULL until then.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub biography: Option<String>,
+        pub birthday: Option<Date>,
+        pub deathday: Option<Date>,
+        pub place_of_birth: Option<String>,
+        pub imdb_id: Option<String>,
+        pub homepage: Option<String>,
+        /// The other names TMDB lists, as a JSON array of strings.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub also_known_as: Option<String>,
+        /// When a people stage last fetched the details (NULL: never).
+        pub details_fetched_at: Option<DateTimeUtc>,
         #[sea_orm(has_many)]
         pub credits: HasMany<super::super::parts::movie_credits::Entity>,
     }
@@ -209,6 +223,7 @@ pub mod cultural_authorities {
 // given (`store::bundle`, the seed files). `store::save` says why shared rows carry whose copy
 // they are.
 
+use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 
 use crate::lists::AuthorityKind;
@@ -230,6 +245,9 @@ pub(crate) trait SharedTable: NaturalKey {
     const SRC_RUN: Self::Column;
     /// The TMDB id of the movie that carried it.
     const SRC_MOVIE: Self::Column;
+    /// Nullable columns no movie's copy carries (a person's details): written by another
+    /// writer, so they do not rank copies.
+    const NOT_COPIED: &'static [Self::Column] = &[];
 }
 
 /// Declares a shared table's natural key and its provenance columns.
@@ -249,7 +267,24 @@ macro_rules! shared_table {
 shared_table!(collections, TmdbId);
 shared_table!(genres, TmdbId);
 shared_table!(keywords, TmdbId);
-shared_table!(people, TmdbId);
+impl NaturalKey for people::Entity {
+    const KEY: &'static [people::Column] = &[people::Column::TmdbId];
+}
+
+impl SharedTable for people::Entity {
+    const SRC_RUN: people::Column = people::Column::SrcRun;
+    const SRC_MOVIE: people::Column = people::Column::SrcMovieTmdbId;
+    const NOT_COPIED: &'static [people::Column] = &[
+        people::Column::Biography,
+        people::Column::Birthday,
+        people::Column::Deathday,
+        people::Column::PlaceOfBirth,
+        people::Column::ImdbId,
+        people::Column::Homepage,
+        people::Column::AlsoKnownAs,
+        people::Column::DetailsFetchedAt,
+    ];
+}
 shared_table!(production_companies, TmdbId);
 shared_table!(production_countries, Iso31661);
 shared_table!(spoken_languages, Iso6391);
@@ -314,6 +349,34 @@ impl people::ActiveModel {
             adult: Set(p.adult),
             src_run: Set(src.run),
             src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+}
+
+impl people::ActiveModel {
+    /// A person's details as `/person/{id}` gives them, fetched at `now` by run `run`. The
+    /// name and provenance are for a person no movie has carried yet (the writer keeps a
+    /// stored row's own, see `store::people`).
+    pub(crate) fn details(d: &bundle::PersonDetails, run: i64, now: DateTime<Utc>) -> Self {
+        let also_known_as = (!d.also_known_as.is_empty())
+            .then(|| serde_json::Value::from(d.also_known_as.clone()).to_string());
+        people::ActiveModel {
+            tmdb_id: Set(d.tmdb_id),
+            name: Set(d.name.clone()),
+            known_for_department: Set(d.known_for_department.clone()),
+            profile_path: Set(d.profile_path.clone()),
+            src_run: Set(run),
+            // No movie carried this copy: any movie's copy outranks it.
+            src_movie_tmdb_id: Set(i64::MAX),
+            biography: Set(d.biography.clone()),
+            birthday: Set(d.birthday),
+            deathday: Set(d.deathday),
+            place_of_birth: Set(d.place_of_birth.clone()),
+            imdb_id: Set(d.imdb_id.clone()),
+            homepage: Set(d.homepage.clone()),
+            also_known_as: Set(also_known_as),
+            details_fetched_at: Set(Some(now)),
             ..Default::default()
         }
     }
