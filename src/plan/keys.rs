@@ -971,7 +971,7 @@ pub mod people {
 }
 
 pub static PEOPLE: Table = Table {
-    doc: "Fetches TMDB's details of people credited in the movies upstream fetch stages saved: biography, birthday, deathday, place of birth, profile, IMDb id, known-for department, other names.",
+    doc: "Fetches TMDB's details of people credited in the movies upstream fetch stages saved: biography, birthday, deathday, place of birth, IMDb id, homepage, other names.",
     keys: &[
         people::SOURCE,
         people::SELECT,

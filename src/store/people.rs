@@ -5,12 +5,14 @@
 //! database whose details were never fetched. [`save_person_in`] writes one person's details
 //! inside the caller's transaction (the stage adds its ledger row to it).
 //!
-//! A `people` row is shared between movies and holds one movie's copy of the person (see
-//! `save`). The details are not part of any copy: a movie saved later leaves them alone, and
-//! they do not rank copies. The stage also writes `known_for_department` and `profile_path`,
-//! as TMDB gives them for the person now; a later run's movie copy may replace those two with
-//! its own (TMDB serves both from the same data, so they rarely differ). A person no movie has
-//! carried yet is inserted with the name the details give.
+//! A `people` row is shared between movies and holds one movie's copy of the person, picked by
+//! a rule that does not depend on the order of the saves (see `save`). The details are no
+//! part of any copy: movies saved before or after leave them alone, and they do not rank
+//! copies. The details' own `known_for_department` and `profile_path` are written only for a
+//! person no movie has carried yet (inserted with the name the details give): for the others
+//! those columns stay the copy's, so that a run's result does not depend on whether a movie's
+//! save came before or after the person's details (a people stage streams while fetch stages
+//! save).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, Order, Query};
@@ -145,6 +147,8 @@ pub async fn save_person_in<C: ConnectionTrait>(
         OnExisting::Update {
             except: &[
                 people::Column::Name,
+                people::Column::KnownForDepartment,
+                people::Column::ProfilePath,
                 people::Column::SrcRun,
                 people::Column::SrcMovieTmdbId,
             ],

@@ -216,9 +216,9 @@ fn person_answers(env: &Env, status: u16) -> u64 {
 }
 
 /// People that fail (a 500 and no retry) leave the run partial; `--resume` asks for exactly
-/// them and no one else, and ends with every selected person's details.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_people_are_asked_again_on_resume_and_no_one_else() {
+/// them and no one else, and ends with every selected person's details, in a database equal
+/// to that of a run that never failed.
+async fn failed_people_are_asked_again_on_resume(reference: String, url: String) {
     let env = Env::new(SandboxConfig {
         faults: Faults {
             p500: 0.25,
@@ -227,7 +227,6 @@ async fn failed_people_are_asked_again_on_resume_and_no_one_else() {
         ..small_sim()
     })
     .await;
-    let url = env.sqlite("people.db");
     let plan = people_plan(&env, "on_error = \"continue\"\nretry = { attempts = 1 }");
     let out = output(env.run_cmd(&plan, &url, &FAST)).await;
     assert_exit(&out, 3);
@@ -255,6 +254,27 @@ async fn failed_people_are_asked_again_on_resume_and_no_one_else() {
         count(&db, "people WHERE details_fetched_at IS NOT NULL").await,
         ok2
     );
+    db.close().await.ok();
+
+    let out = output(env.run_cmd(&plan, &reference, &FAST)).await;
+    assert_exit(&out, 0);
+    assert_eq!(digest(&reference).await, digest(&url).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_people_are_asked_again_on_resume_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |n: &str| format!("sqlite://{}?mode=rwc", dir.path().join(n).display());
+    failed_people_are_asked_again_on_resume(url("reference.db"), url("people.db")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_people_are_asked_again_on_resume_on_postgres() {
+    let Some(reference) = crate::store_db::fresh_pg_url().await else {
+        return;
+    };
+    let url = crate::store_db::fresh_pg_url().await.unwrap();
+    failed_people_are_asked_again_on_resume(reference, url).await;
 }
 
 /// With only the people stage run (no fetch stage in this run), it takes the people of the

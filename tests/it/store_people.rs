@@ -3,6 +3,10 @@
 //! and other names), the details leave the movie copies' columns and their ranking alone, and
 //! the credits select who a people stage asks about.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests reset the database by SQL, as a user's psql would"
+)]
 #![allow(clippy::unwrap_used)] // helpers shared by tests are not #[test] fns
 
 use chrono::NaiveDate;
@@ -11,7 +15,7 @@ use popctl::store::entities::people;
 use popctl::store::people::{
     CreditFilter, credited_people, people_without_details, save_person_in,
 };
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::Value;
 
 use crate::store_db::{TestDb, on_every_backend};
@@ -52,7 +56,8 @@ fn date(json: &Value, key: &str) -> Option<NaiveDate> {
     text(json, key).map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").unwrap())
 }
 
-/// Each recording, stored on its own, reads back field by field as the recording says; the
+/// Each recording, stored on its own (a person no movie carried), reads back field by field as
+/// the recording says; the
 /// trailing spaces of `place_of_birth` and of other names are trimmed.
 async fn person_recordings_are_stored_with_their_values(t: TestDb) {
     let fixtures = person_fixtures();
@@ -60,6 +65,10 @@ async fn person_recordings_are_stored_with_their_values(t: TestDb) {
     for (name, json, bytes) in &fixtures {
         let id = json["id"].as_i64().unwrap();
         let details = person_details(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Each recording starts from nothing of its person (several share one).
+        t.db.execute_unprepared(&format!("DELETE FROM people WHERE tmdb_id = {id}"))
+            .await
+            .unwrap();
         save_person_in(&t.db, &details, 7, chrono::Utc::now())
             .await
             .unwrap();
@@ -157,8 +166,9 @@ fn movie_with(id: i64, profile: &str) -> popctl::store::MovieBundle {
     movie_bundle(&serde_json::to_vec(&body).unwrap()).unwrap()
 }
 
-/// The details keep the row's name and provenance (whose copy it is), and a movie saved
-/// afterwards leaves them alone.
+/// The details leave the movie copy's columns and provenance alone (the photo too: which copy
+/// a row holds must not depend on whether the details came first), and a movie saved
+/// afterwards leaves the details alone.
 async fn details_leave_the_movie_copies_alone(t: TestDb) {
     t.save_in_run(&movie_with(550, "/a.jpg"), 3).await;
     let (_, _, brad) = person_fixtures()
@@ -171,23 +181,36 @@ async fn details_leave_the_movie_copies_alone(t: TestDb) {
         .unwrap();
     let p = stored(&t, 287).await;
     assert_eq!((p.src_run, p.src_movie_tmdb_id), (3, 550));
-    assert_eq!(
-        p.popularity,
-        Some(10.0),
-        "a copy column the details do not write"
-    );
-    assert_eq!(
-        p.profile_path.as_deref(),
-        Some("/cckcYc2v0yh1tc9QjRelptcOBko.jpg")
-    );
-    // A later run's copy replaces the copy columns (the photo the details brought too), and
-    // the details stay.
+    assert_eq!(p.popularity, Some(10.0));
+    assert_eq!(p.profile_path.as_deref(), Some("/a.jpg"));
+    assert_eq!(p.name, "Brad Pitt");
+    // A later run's copy replaces the copy, and the details stay.
     t.save_in_run(&movie_with(100, "/b.jpg"), 4).await;
     let p = stored(&t, 287).await;
     assert_eq!((p.src_run, p.src_movie_tmdb_id), (4, 100));
     assert_eq!(p.profile_path.as_deref(), Some("/b.jpg"));
     assert_eq!(p.birthday, NaiveDate::from_ymd_opt(1963, 12, 18));
     assert!(p.biography.is_some() && p.details_fetched_at.is_some());
+    // A person no movie carried yet gets the details' own department and photo.
+    let (_, _, lucas) = person_fixtures()
+        .into_iter()
+        .find(|(n, ..)| n.starts_with("1-george-lucas"))
+        .unwrap();
+    save_person_in(
+        &t.db,
+        &person_details(&lucas).unwrap(),
+        4,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let p = stored(&t, 1).await;
+    assert_eq!(p.known_for_department.as_deref(), Some("Directing"));
+    assert_eq!(
+        p.profile_path.as_deref(),
+        Some("/WCSZzWdtPmdRxH9LUCVi2JPCSJ.jpg")
+    );
+    assert_eq!((p.src_run, p.src_movie_tmdb_id), (4, i64::MAX));
 }
 on_every_backend!(details_leave_the_movie_copies_alone);
 

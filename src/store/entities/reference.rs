@@ -356,8 +356,8 @@ impl people::ActiveModel {
 
 impl people::ActiveModel {
     /// A person's details as `/person/{id}` gives them, fetched at `now` by run `run`. The
-    /// name and provenance are for a person no movie has carried yet (the writer keeps a
-    /// stored row's own, see `store::people`).
+    /// name, department, photo and provenance are for a person no movie has carried yet (the
+    /// writer keeps a stored row's own, see `store::people`).
     pub(crate) fn details(d: &bundle::PersonDetails, run: i64, now: DateTime<Utc>) -> Self {
         let also_known_as = (!d.also_known_as.is_empty())
             .then(|| serde_json::Value::from(d.also_known_as.clone()).to_string());
