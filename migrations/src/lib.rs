@@ -21,6 +21,7 @@ mod m20261203_000007_app_schema;
 mod m20261203_000008_images_titles_translations;
 mod m20261203_000009_movie_watch_providers;
 mod m20261203_000010_people_details;
+mod m20261203_000011_person_images_translations;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_images_titles_translations::Migration),
             Box::new(m20261203_000009_movie_watch_providers::Migration),
             Box::new(m20261203_000010_people_details::Migration),
+            Box::new(m20261203_000011_person_images_translations::Migration),
         ]
     }
 }

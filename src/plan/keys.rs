@@ -968,6 +968,15 @@ pub mod people {
         Unset::Value(|| words(PeopleStage::default_jobs())),
         "with `select = \"credited\"`: crew members credited with one of these jobs, as TMDB spells them (`\"Director\"`, `\"Original Music Composer\"`); `[]`: no crew",
     );
+    pub const APPEND: Key = key(
+        "append",
+        Ty::Words {
+            words: || PERSON_APPEND_PARTS.to_vec(),
+            max: MAX_APPEND,
+        },
+        Unset::Value(|| toml::Value::Array(Vec::new())),
+        "`append_to_response` parts of each person's request, stored in tables (`images`: profile pictures in `person_images`; `translations`: biographies per language in `person_translations`); a repeated part draws a warning",
+    );
 }
 
 pub static PEOPLE: Table = Table {
@@ -977,6 +986,7 @@ pub static PEOPLE: Table = Table {
         people::SELECT,
         people::CAST_TOP,
         people::JOBS,
+        people::APPEND,
     ],
 };
 

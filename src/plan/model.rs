@@ -480,6 +480,10 @@ pub const APPEND_PARTS: &[&str] = &[
     "watch/providers",
 ];
 
+/// The `append_to_response` parts of `person/{id}` a people stage may ask for: those popctl
+/// stores (`person_images`, `person_translations`).
+pub const PERSON_APPEND_PARTS: &[&str] = &["images", "translations"];
+
 /// The `sort_by` values of discover, as TMDB documents them.
 pub const SORT_BY: &[&str] = &[
     "popularity.desc",
@@ -611,6 +615,8 @@ pub struct PeopleStage {
     pub cast_top: u32,
     /// With `credited`: crew members credited with one of these jobs (TMDB's spelling).
     pub jobs: Vec<String>,
+    /// `append_to_response` parts of `person/{id}`, as TMDB spells them.
+    pub append: Vec<String>,
 }
 
 impl PeopleStage {

@@ -221,6 +221,7 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 writeln!(out, "cast_top = {}", p.cast_top)?;
                 writeln!(out, "jobs = {}", list(&p.jobs))?;
             }
+            writeln!(out, "append = {}", list(&p.append))?;
         }
         StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
     }

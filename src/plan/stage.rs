@@ -432,7 +432,7 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
             }
         }
     }
-    let append = append(cx, t);
+    let append = append(cx, t, &keys::fetch::APPEND, APPEND_PARTS, "movie");
     Some(FetchStage {
         source: source?,
         selection: selection?,
@@ -827,12 +827,20 @@ fn available_lists(data: &DataConfig) -> Vec<String> {
     names
 }
 
-fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
-    if !t.has(&keys::fetch::APPEND) {
+/// An `append` list of `key` (a fetch stage's or a people stage's), each one of `allowed`, for
+/// TMDB's `what` (`"movie"`, `"person"`).
+fn append(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    key: &Key,
+    allowed: &[&str],
+    what: &str,
+) -> Option<Vec<String>> {
+    if !t.has(key) {
         return Some(Vec::new());
     }
-    let parts = cx.strings(t, &keys::fetch::APPEND)?;
-    let p = t.path.key(keys::fetch::APPEND.name);
+    let parts = cx.strings(t, key)?;
+    let p = t.path.key(key.name);
     if parts.len() > MAX_APPEND {
         let distinct: std::collections::BTreeSet<&str> = parts.iter().map(|(_, s)| *s).collect();
         cx.push(
@@ -854,12 +862,15 @@ fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
     }
     let mut ok = true;
     for (ip, s) in &parts {
-        if !APPEND_PARTS.contains(s) {
-            let help = suggest::did_you_mean(s, APPEND_PARTS)
-                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(APPEND_PARTS)));
+        if !allowed.contains(s) {
+            let help = suggest::did_you_mean(s, allowed)
+                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(allowed)));
             cx.push(
                 PlanDiagnostic::error(Code::UnknownAppend, format!("unknown append part `{s}`"))
-                    .at(cx.value_site(ip), "not a TMDB movie append part")
+                    .at(
+                        cx.value_site(ip),
+                        format!("not a TMDB {what} append part popctl stores"),
+                    )
                     .key(ip.to_string())
                     .help(help),
             );
@@ -1005,6 +1016,7 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         );
         ok = false;
     }
+    let append = append(cx, t, &keys::people::APPEND, PERSON_APPEND_PARTS, "person");
     if !ok {
         return None;
     }
@@ -1013,6 +1025,7 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         select: select?,
         cast_top,
         jobs,
+        append: append?,
     })
 }
 

@@ -285,6 +285,71 @@ impl Catalog {
         })
     }
 
+    /// A person's `images` (appended to `person/{id}`): their profile photo first, then a few
+    /// more.
+    pub fn person_images(&self, id: u32) -> Option<PersonImages> {
+        let k = self.person_index(id)?;
+        let p = self.person(k);
+        let mut r = self.rng(tag::PERSON_DETAILS ^ 0x1a, k);
+        let image = |r: &mut Rng, path: Option<String>| Image {
+            aspect_ratio: 0.667,
+            height: 3000,
+            iso_3166_1: None,
+            iso_639_1: None,
+            file_path: path.unwrap_or_else(|| format!("/{}.jpg", r.token(27))),
+            vote_average: if r.chance(0.3) {
+                0.0
+            } else {
+                round3(4.0 + 2.0 * r.f64())
+            },
+            vote_count: r.below(40) as u32,
+            width: 2000,
+        };
+        let mut profiles = Vec::new();
+        if p.profile_path.is_some() {
+            profiles.push(image(&mut r, p.profile_path.clone()));
+            for _ in 0..r.below(6) {
+                profiles.push(image(&mut r, None));
+            }
+        }
+        Some(PersonImages { profiles })
+    }
+
+    /// A person's `translations` (appended to `person/{id}`): the English biography, and for
+    /// some people a few other languages.
+    pub fn person_translations(&self, id: u32) -> Option<PersonTranslations> {
+        let details = self.person_details(id)?;
+        let k = self.person_index(id)?;
+        let mut r = self.rng(tag::PERSON_DETAILS ^ 0x7a, k);
+        let mut translations = vec![PersonTranslation {
+            iso_3166_1: "US".to_string(),
+            iso_639_1: "en".to_string(),
+            name: "English".to_string(),
+            english_name: "English".to_string(),
+            data: PersonTranslationData {
+                biography: details.biography.clone(),
+            },
+        }];
+        if details.biography.is_empty() {
+            return Some(PersonTranslations { translations });
+        }
+        for lang in words::LANGUAGES.iter().skip(1) {
+            if !r.chance(0.2) {
+                continue;
+            }
+            let native = words::native_words(lang.iso);
+            let biography = format!("{} {} {}.", details.name, r.pick(native), r.pick(native));
+            translations.push(PersonTranslation {
+                iso_3166_1: lang.country.to_string(),
+                iso_639_1: lang.iso.to_string(),
+                name: lang.name.to_string(),
+                english_name: lang.english.to_string(),
+                data: PersonTranslationData { biography },
+            });
+        }
+        Some(PersonTranslations { translations })
+    }
+
     /// Person `k` as movie `movie`'s body embeds them. About a third of the copies are older
     /// than the row: another popularity, and for some an older photo or none yet. One movie
     /// carries one copy of a person, in its cast and its crew alike.

@@ -304,6 +304,32 @@ pub struct PersonDetails {
     pub profile_path: Option<String>,
 }
 
+/// A person's appended `images`: profile pictures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonImages {
+    pub profiles: Vec<Image>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslationData {
+    pub biography: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslation {
+    pub iso_3166_1: String,
+    pub iso_639_1: String,
+    pub name: String,
+    pub english_name: String,
+    pub data: PersonTranslationData,
+}
+
+/// A person's appended `translations`: the biography per language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslations {
+    pub translations: Vec<PersonTranslation>,
+}
+
 /// `watch/providers`: per country code, TMDB's link and the providers of each monetization
 /// type the country has offers of (a type without any is absent, as on TMDB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

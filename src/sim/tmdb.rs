@@ -300,11 +300,7 @@ pub(crate) fn serve(
             .ok()
             .and_then(|id| catalog.collection(id))
             .map_or_else(not_found, |c| Response::json(200, &c))),
-        Route::Person(id) => Ok(id
-            .parse::<u32>()
-            .ok()
-            .and_then(|id| catalog.person_details(id))
-            .map_or_else(not_found, |p| Response::json(200, &p))),
+        Route::Person(id) => Ok(person(catalog, id, req)),
         Route::Find(id) => Ok(find(catalog, id, req)),
         Route::Unknown => Ok(not_found()),
     };
@@ -683,6 +679,33 @@ fn find(catalog: &Catalog, external_id: &str, req: &Request) -> Response {
             "tv_season_results": empty,
         }),
     )
+}
+
+/// `person/{id}`, with the appended parts the sandbox knows (`images`, `translations`); others
+/// are ignored, as TMDB ignores unknown ones.
+fn person(catalog: &Catalog, id: &str, req: &Request) -> Response {
+    let Some((id, details)) = id
+        .parse::<u32>()
+        .ok()
+        .and_then(|id| Some((id, catalog.person_details(id)?)))
+    else {
+        return not_found();
+    };
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(&details) else {
+        return coded_error(500, 11);
+    };
+    let parts = req.param("append_to_response").unwrap_or_default();
+    for part in parts.split(',').map(str::trim) {
+        let value = match part {
+            "images" => serde_json::to_value(catalog.person_images(id)),
+            "translations" => serde_json::to_value(catalog.person_translations(id)),
+            _ => continue,
+        };
+        if let Ok(v) = value {
+            body.insert(part.to_owned(), v);
+        }
+    }
+    Response::json(200, &body)
 }
 
 fn genres() -> Response {

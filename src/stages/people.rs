@@ -10,7 +10,8 @@
 //! upstream runs in this execution or ran earlier in the run (`--only people`), the stage
 //! takes the people of every movie in the database whose details were never fetched.
 //!
-//! Ledger key: `person:<tmdb id>`; `--resume` does not ask again for the people done (ok, or
+//! With `append`, each request carries those parts (`images`, `translations`), stored with
+//! the person. Ledger key: `person:<tmdb id>`; `--resume` does not ask again for the people done (ok, or
 //! skipped as TMDB has no such person).
 
 use std::collections::{HashMap, HashSet};
@@ -88,8 +89,8 @@ impl Stage for People {
         };
         let items = pending_items(&shared, people, &known);
         let retrier = cx.retrier();
-        let (tmdb, shared_ref) = (&tmdb, &shared);
-        let work = |_key: String, id: i64| fetch_person(shared_ref, tmdb, id, retrier);
+        let (tmdb, shared_ref, append) = (&tmdb, &shared, &self.0.append);
+        let work = |_key: String, id: i64| fetch_person(shared_ref, tmdb, append, id, retrier);
         let stopped = items::process(cx, &shared.stop, items, work).await;
         if let Some(why) = shared
             .problem
@@ -237,13 +238,14 @@ fn pending_items<'a>(
 async fn fetch_person(
     shared: &Shared<'_>,
     tmdb: &TmdbClient,
+    append: &[String],
     id: i64,
     retrier: Retrier,
 ) -> ItemResult {
     let cx = shared.cx;
     let c = &cx.counters;
     cx.pacer.wait().await;
-    let fetched = match tmdb.person(id, &retrier).await {
+    let fetched = match tmdb.person(id, append, &retrier).await {
         Ok(f) => f,
         Err(e) => {
             let (attempts, rate_limited) = e.cost();

@@ -272,6 +272,32 @@ pub struct PersonDetails {
     pub homepage: Option<String>,
     /// Other names, each trimmed, empty ones and repeats left out, in TMDB's order.
     pub also_known_as: Vec<String>,
+    /// The appended `images` (profile pictures); `None` when not asked for.
+    pub images: Option<Vec<PersonImage>>,
+    /// The appended `translations` (biographies); `None` when not asked for.
+    pub translations: Option<Vec<PersonTranslation>>,
+}
+
+/// A profile picture of a person; `file_path` identifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonImage {
+    pub file_path: String,
+    pub iso_639_1: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub aspect_ratio: Option<f64>,
+    pub vote_average: Option<f64>,
+    pub vote_count: Option<i32>,
+}
+
+/// A person's biography in one language of one country; none where that language has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonTranslation {
+    pub iso_639_1: String,
+    pub iso_3166_1: String,
+    pub name: Option<String>,
+    pub english_name: Option<String>,
+    pub biography: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

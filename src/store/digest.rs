@@ -164,6 +164,30 @@ pub async fn table_digests(
         ])
     })
     .await?;
+    all_rows::<person_images::Entity, _>(db, o, "person_images", |m| {
+        json!([
+            lookup(&people_, &m.person_id),
+            m.file_path,
+            m.iso_639_1,
+            m.width,
+            m.height,
+            m.aspect_ratio,
+            m.vote_average,
+            m.vote_count
+        ])
+    })
+    .await?;
+    all_rows::<person_translations::Entity, _>(db, o, "person_translations", |m| {
+        json!([
+            lookup(&people_, &m.person_id),
+            m.iso_639_1,
+            m.iso_3166_1,
+            m.name,
+            m.english_name,
+            m.biography
+        ])
+    })
+    .await?;
     all_rows::<production_companies::Entity, _>(db, o, "production_companies", |m| {
         json!([m.tmdb_id, m.name, m.logo_path, m.origin_country])
     })

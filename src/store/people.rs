@@ -2,8 +2,10 @@
 //!
 //! [`credited_people`] finds the people credited in some movies (everyone, or the top-billed
 //! cast and the crew of some jobs); [`people_without_details`] those credited anywhere in the
-//! database whose details were never fetched. [`save_person_in`] writes one person's details
-//! inside the caller's transaction (the stage adds its ledger row to it).
+//! database whose details were never fetched. [`save_person_in`] writes one person's details,
+//! with the appended images and translations it carries (`person_images`,
+//! `person_translations`, replaced as a whole like a movie's parts; a part not asked for is
+//! left alone), inside the caller's transaction (the stage adds its ledger row to it).
 //!
 //! A `people` row is shared between movies and holds one movie's copy of the person, picked by
 //! a rule that does not depend on the order of the saves (see `save`). The details are no
@@ -16,12 +18,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Value,
+};
 
 use super::bundle::PersonDetails;
-use super::entities::{movie_credits, movies, people};
+use super::entities::{movie_credits, movies, people, person_images, person_translations};
 use super::error::StoreError;
-use super::sql::{MAX_PARAMS, OnExisting, upsert};
+use super::sql::{MAX_PARAMS, NaturalKey, OnExisting, delete_ids, upsert};
 
 /// Which credits of a movie count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,15 +139,18 @@ async fn person_ids<C: ConnectionTrait>(
 }
 
 /// Writes one person's details, fetched at `now` by run `run`, inside `conn` (see the module
-/// doc for what it leaves alone). Returns the rows written.
+/// doc for what it leaves alone). Returns the rows written or removed.
 pub async fn save_person_in<C: ConnectionTrait>(
     conn: &C,
     details: &PersonDetails,
     run: i64,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
+    let tmdb_id = details.tmdb_id;
+    let failed =
+        |what: &str| StoreError::query(format!("saving the {what} of TMDB person {tmdb_id}"));
     let row = people::ActiveModel::details(details, run, now);
-    upsert(
+    let mut rows = upsert(
         conn,
         OnExisting::Update {
             except: &[
@@ -156,8 +164,82 @@ pub async fn save_person_in<C: ConnectionTrait>(
         vec![row],
     )
     .await
-    .map_err(StoreError::query(format!(
-        "saving the details of TMDB person {}",
-        details.tmdb_id
-    )))
+    .map_err(failed("details"))?;
+    if details.images.is_none() && details.translations.is_none() {
+        return Ok(rows);
+    }
+    let person_id: i64 = people::Entity::find()
+        .select_only()
+        .column(people::Column::Id)
+        .filter(people::Column::TmdbId.eq(tmdb_id))
+        .into_tuple()
+        .one(conn)
+        .await
+        .and_then(|id| id.ok_or_else(|| DbErr::RecordNotFound("people row just written".into())))
+        .map_err(failed("details"))?;
+    if let Some(images) = &details.images {
+        use person_images as t;
+        let new = images
+            .iter()
+            .map(|m| (m.file_path.clone(), t::ActiveModel::new(person_id, m)))
+            .collect();
+        rows += replace::<t::Entity, _, _>(
+            conn,
+            new,
+            t::Column::PersonId.eq(person_id),
+            |m: t::Model| (m.id, m.file_path),
+        )
+        .await
+        .map_err(failed("images"))?;
+    }
+    if let Some(translations) = &details.translations {
+        use person_translations as t;
+        let new = translations
+            .iter()
+            .map(|tr| {
+                let key = (tr.iso_639_1.clone(), tr.iso_3166_1.clone());
+                (key, t::ActiveModel::new(person_id, tr))
+            })
+            .collect();
+        rows += replace::<t::Entity, _, _>(
+            conn,
+            new,
+            t::Column::PersonId.eq(person_id),
+            |m: t::Model| (m.id, (m.iso_639_1, m.iso_3166_1)),
+        )
+        .await
+        .map_err(failed("translations"))?;
+    }
+    Ok(rows)
+}
+
+/// Makes the rows of `E` that `of` selects (one person's) exactly `rows`: upserted in key
+/// order, the others removed. Returns the rows written or removed.
+async fn replace<E, K, C>(
+    conn: &C,
+    mut rows: Vec<(K, E::ActiveModel)>,
+    of: sea_orm::sea_query::SimpleExpr,
+    id_and_key: impl Fn(E::Model) -> (i64, K),
+) -> Result<u64, DbErr>
+where
+    E: NaturalKey,
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+    K: Ord + std::hash::Hash,
+    C: ConnectionTrait,
+{
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
+    let mut changed = upsert(conn, OnExisting::UPDATE, rows).await?;
+    let wanted: std::collections::HashSet<K> = keys.into_iter().collect();
+    let stale: Vec<i64> = E::find()
+        .filter(of)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(&id_and_key)
+        .filter(|(_, key)| !wanted.contains(key))
+        .map(|(id, _)| id)
+        .collect();
+    changed += delete_ids::<E, _>(conn, &stale).await?;
+    Ok(changed)
 }

@@ -152,6 +152,20 @@ async fn the_director_example_stores_a_filmography_and_its_people() {
             .map(|d| d.to_string()),
         served.birthday
     );
+    // Their profile pictures (`append = ["images"]`), as the sandbox serves them.
+    assert_eq!(people.append, ["images"]);
+    let photos = catalog.person_images(director).unwrap().profiles;
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "person_images i JOIN people p ON p.id = i.person_id WHERE p.tmdb_id = {director}"
+            )
+        )
+        .await,
+        photos.len() as i64
+    );
+    assert!(count(&db, "person_images").await >= selected.len() as i64 / 2);
     assert_eq!(last_run_status(&db).await, "ok");
 }
 

@@ -789,3 +789,67 @@ async fn person_details_have_the_recorded_shape_and_match_the_credits() {
     ));
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn person_parts_have_the_recorded_shapes() {
+    let dir = fixtures_dir();
+    let s = start().await;
+    let c = client();
+    let nullable = nullable_keys(&dir, "tmdb");
+    let recorded = read(&dir, "tmdb/person", &[""]);
+    let cat = s.catalog();
+    let mut ids: Vec<u32> = sample(&s)
+        .into_iter()
+        .flat_map(|id| {
+            cat.credits(id)
+                .unwrap()
+                .cast
+                .into_iter()
+                .take(4)
+                .map(|p| p.id)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut ours: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for id in ids.iter().take(60) {
+        let (status, v) = get_json(
+            &c,
+            &tmdb(
+                &s,
+                &format!("person/{id}?append_to_response=images,translations"),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        for part in ["images", "translations"] {
+            ours.entry(part).or_default().push(v[part].clone());
+        }
+    }
+    let mut problems = Vec::new();
+    for (part, standalone) in [("images", "-images"), ("translations", "-translations")] {
+        // Appended bodies have no `id`; the standalone recordings widen what is allowed.
+        let real: Vec<Value> = recorded
+            .iter()
+            .filter_map(|v| v.get(part).filter(|p| p.is_object()).cloned())
+            .collect();
+        let also: Vec<Value> = read(&dir, "tmdb/person_parts", &[standalone])
+            .into_iter()
+            .map(|mut v| {
+                if let Value::Object(m) = &mut v {
+                    m.remove("id");
+                }
+                v
+            })
+            .collect();
+        problems.extend(compare(
+            &format!("person appended {part}"),
+            &real,
+            &ours[part],
+            &[],
+            &Pool::new(&also, &nullable),
+        ));
+    }
+    report(problems);
+    s.shutdown().await;
+}

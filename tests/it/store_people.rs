@@ -104,7 +104,41 @@ async fn person_recordings_are_stored_with_their_values(t: TestDb) {
             .unwrap_or_default();
         assert_eq!(stored_names, names, "{name}");
         assert!(p.details_fetched_at.is_some(), "{name}");
+        // Appended images and translations, one row per distinct file and language.
+        let of = |table: &str| {
+            format!(
+                "SELECT COUNT(*) FROM {table} WHERE person_id = \
+                 (SELECT id FROM people WHERE tmdb_id = {id})"
+            )
+        };
+        let distinct = |part: &str, list: &str, key: &dyn Fn(&Value) -> String| -> i64 {
+            let items = json[part][list].as_array().cloned().unwrap_or_default();
+            items
+                .iter()
+                .map(key)
+                .collect::<std::collections::HashSet<_>>()
+                .len() as i64
+        };
+        let images = distinct("images", "profiles", &|i| i["file_path"].to_string());
+        let translations = distinct("translations", "translations", &|t| {
+            format!("{}{}", t["iso_639_1"], t["iso_3166_1"])
+        });
+        assert_eq!(t.count(&of("person_images")).await, images, "{name}");
+        assert_eq!(
+            t.count(&of("person_translations")).await,
+            translations,
+            "{name}"
+        );
     }
+    // Angelina Jolie's (her only recording): 28 pictures, 25 biographies.
+    let jolie_rows = |table: &str| {
+        format!(
+            "SELECT COUNT(*) FROM {table} WHERE person_id = \
+             (SELECT id FROM people WHERE tmdb_id = 11701)"
+        )
+    };
+    assert_eq!(t.count(&jolie_rows("person_images")).await, 28);
+    assert_eq!(t.count(&jolie_rows("person_translations")).await, 25);
     // One row per person, however many recordings of them.
     assert_eq!(t.count("SELECT COUNT(*) FROM people").await, 9);
     // The quirks, named.

@@ -287,10 +287,20 @@ impl TmdbClient {
         })
     }
 
-    /// `person/{id}`: a person's details, for `tmdb::mapping::person_details`.
-    pub async fn person(&self, id: i64, retrier: &Retrier) -> Result<Fetched<Details>, TmdbError> {
+    /// `person/{id}` with the `append_to_response` parts: a person's details, for
+    /// `tmdb::mapping::person_details`.
+    pub async fn person(
+        &self,
+        id: i64,
+        append: &[String],
+        retrier: &Retrier,
+    ) -> Result<Fetched<Details>, TmdbError> {
         let path = format!("person/{id}");
-        Ok(match self.get(&path, &[], retrier).await? {
+        let mut query = Vec::new();
+        if !append.is_empty() {
+            query.push(("append_to_response", append.join(",")));
+        }
+        Ok(match self.get(&path, &query, retrier).await? {
             Answer::Body(reply) => fetched(Details::Found(reply.body.clone()), &reply),
             Answer::NotFound(reply, how) => fetched(Details::NotFound(how), &reply),
         })

@@ -15,8 +15,8 @@ use super::models::{self, MovieDetails};
 use crate::sources::lenient::{MappingError, from_body, non_empty};
 use crate::store::bundle::{
     AlternativeTitle, Collection, Company, Country, Credit, Genre, Image, Keyword, Language,
-    MovieBundle, MovieData, Person, PersonDetails, RelatedMovie, ReleaseDate, Review, Role,
-    Translation, Video, WatchProvider, image_kinds,
+    MovieBundle, MovieData, Person, PersonDetails, PersonImage, PersonTranslation, RelatedMovie,
+    ReleaseDate, Review, Role, Translation, Video, WatchProvider, image_kinds,
 };
 
 /// Maps a `/movie/{id}` body, with whatever appended parts it has, into a bundle.
@@ -65,6 +65,30 @@ pub fn person_details(body: &[u8]) -> Result<PersonDetails, MappingError> {
         imdb_id: non_empty(p.imdb_id),
         homepage: non_empty(p.homepage),
         also_known_as,
+        images: p.images.map(|i| {
+            let all = i.profiles.into_iter().map(|m| PersonImage {
+                file_path: m.file_path,
+                iso_639_1: non_empty(m.iso_639_1),
+                width: m.width.and_then(|w| i32::try_from(w).ok()),
+                height: m.height.and_then(|h| i32::try_from(h).ok()),
+                aspect_ratio: m.aspect_ratio,
+                vote_average: m.vote_average,
+                vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
+            });
+            dedup_by_key(all.collect(), |m| m.file_path.clone())
+        }),
+        translations: p.translations.map(|t| {
+            let all = t.translations.into_iter().map(|t| PersonTranslation {
+                iso_639_1: t.iso_639_1,
+                iso_3166_1: t.iso_3166_1,
+                name: non_empty(t.name),
+                english_name: non_empty(t.english_name),
+                biography: non_empty(t.data.unwrap_or_default().biography),
+            });
+            dedup_by_key(all.collect(), |t| {
+                (t.iso_639_1.clone(), t.iso_3166_1.clone())
+            })
+        }),
     })
 }
 

@@ -433,4 +433,41 @@ pub struct PersonDetails {
     pub homepage: Option<String>,
     #[serde(default)]
     pub also_known_as: Option<Vec<String>>,
+    // Appended parts a people stage may ask for.
+    #[serde(default)]
+    pub images: Option<PersonImages>,
+    #[serde(default)]
+    pub translations: Option<PersonTranslations>,
+}
+
+/// A person's `images`: profile pictures.
+#[derive(Debug, Deserialize)]
+pub struct PersonImages {
+    #[serde(default)]
+    pub profiles: Vec<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonTranslations {
+    #[serde(default)]
+    pub translations: Vec<PersonTranslation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonTranslation {
+    #[serde(default)]
+    pub iso_3166_1: String,
+    pub iso_639_1: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub english_name: Option<String>,
+    #[serde(default)]
+    pub data: Option<PersonTranslationData>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PersonTranslationData {
+    #[serde(default)]
+    pub biography: Option<String>,
 }

@@ -21,6 +21,6 @@ pub use parts::{
 };
 pub(crate) use reference::{Provenance, SharedTable};
 pub use reference::{
-    collections, cultural_authorities, external_sources, genres, keywords, people,
-    production_companies, production_countries, spoken_languages,
+    collections, cultural_authorities, external_sources, genres, keywords, people, person_images,
+    person_translations, production_companies, production_countries, spoken_languages,
 };

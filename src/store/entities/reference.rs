@@ -113,6 +113,58 @@ pub mod people {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod person_images {
+    use sea_orm::entity::prelude::*;
+
+    /// A profile picture of a person (`/person/{id}` with `images` appended).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "person_images")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub person_id: i64,
+        pub file_path: String,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: Option<String>,
+        pub width: Option<i32>,
+        pub height: Option<i32>,
+        pub aspect_ratio: Option<f64>,
+        pub vote_average: Option<f64>,
+        pub vote_count: Option<i32>,
+        #[sea_orm(belongs_to, from = "person_id", to = "id", on_delete = "Cascade")]
+        pub person: BelongsTo<super::people::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod person_translations {
+    use sea_orm::entity::prelude::*;
+
+    /// A person's biography in one language of one country (`translations` appended).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "person_translations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub person_id: i64,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: String,
+        #[sea_orm(column_name = "iso_3166_1")]
+        pub iso_3166_1: String,
+        pub name: Option<String>,
+        pub english_name: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub biography: Option<String>,
+        #[sea_orm(belongs_to, from = "person_id", to = "id", on_delete = "Cascade")]
+        pub person: BelongsTo<super::people::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod production_companies {
     use sea_orm::entity::prelude::*;
 
@@ -435,6 +487,51 @@ impl cultural_authorities::ActiveModel {
             name: Set(name.to_owned()),
             kind: Set(kind.as_str().to_owned()),
             trust: Set(trust),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for person_images::Entity {
+    const KEY: &'static [person_images::Column] = &[
+        person_images::Column::PersonId,
+        person_images::Column::FilePath,
+    ];
+}
+
+impl person_images::ActiveModel {
+    pub(crate) fn new(person_id: i64, m: &bundle::PersonImage) -> Self {
+        person_images::ActiveModel {
+            person_id: Set(person_id),
+            file_path: Set(m.file_path.clone()),
+            iso_639_1: Set(m.iso_639_1.clone()),
+            width: Set(m.width),
+            height: Set(m.height),
+            aspect_ratio: Set(m.aspect_ratio),
+            vote_average: Set(m.vote_average),
+            vote_count: Set(m.vote_count),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for person_translations::Entity {
+    const KEY: &'static [person_translations::Column] = &[
+        person_translations::Column::PersonId,
+        person_translations::Column::Iso6391,
+        person_translations::Column::Iso31661,
+    ];
+}
+
+impl person_translations::ActiveModel {
+    pub(crate) fn new(person_id: i64, t: &bundle::PersonTranslation) -> Self {
+        person_translations::ActiveModel {
+            person_id: Set(person_id),
+            iso_639_1: Set(t.iso_639_1.clone()),
+            iso_3166_1: Set(t.iso_3166_1.clone()),
+            name: Set(t.name.clone()),
+            english_name: Set(t.english_name.clone()),
+            biography: Set(t.biography.clone()),
             ..Default::default()
         }
     }
