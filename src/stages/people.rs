@@ -14,7 +14,6 @@
 //! the person. Ledger key: `person:<tmdb id>`; `--resume` does not ask again for the people done (ok, or
 //! skipped as TMDB has no such person).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::fetch::{TmdbIds, receiver_stream};
 use super::items::{self, ItemResult};
 use super::ledger::person_key;
-use super::{Counters, Stage, StageContext, StageOutcome, UpstreamInput};
+use super::{Stage, StageContext, StageOutcome, UpstreamInput};
 use crate::plan::{PeopleSelect, PeopleStage};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
@@ -40,9 +39,6 @@ pub struct People(pub PeopleStage);
 
 /// Movies whose credits are read in one query, as they arrive.
 const MOVIE_CHUNK: usize = 64;
-
-/// People recorded as pending per ledger statement.
-const CHUNK: usize = 256;
 
 /// Where the stage's work stands, shared by its item stream and its tasks.
 struct Shared<'a> {
@@ -87,7 +83,8 @@ impl Stage for People {
             Ok(p) => p,
             Err(e) => return StageOutcome::Failed(e.to_string()),
         };
-        let items = pending_items(&shared, people, &known);
+        let fail = |why: String| shared.fail(why);
+        let items = items::pending(cx, people, &known, person_key, &fail);
         let retrier = cx.retrier();
         let (tmdb, shared_ref, append) = (&tmdb, &shared, &self.0.append);
         let work = |_key: String, id: i64| fetch_person(shared_ref, tmdb, append, id, retrier);
@@ -172,7 +169,7 @@ fn credited<'a>(
     movies
         .ready_chunks(MOVIE_CHUNK)
         .then(move |chunk| async move {
-            // In a task of its own, for the reason `pending_items` gives.
+            // In a task of its own, for the reason `items::pending` gives.
             let (db, filter) = (shared.cx.db().clone(), filter.clone());
             let read =
                 tokio::spawn(async move { credited_people(&db, &chunk, &filter).await }).await;
@@ -192,46 +189,6 @@ fn credited<'a>(
         })
         .flat_map(stream::iter)
         .boxed()
-}
-
-/// The people still to do, each recorded as pending before it is worked on (in chunks, as
-/// they arrive), each once; people done by an earlier attempt are counted, not redone.
-fn pending_items<'a>(
-    shared: &'a Shared<'a>,
-    ids: BoxStream<'a, i64>,
-    known: &'a HashMap<String, ItemStatus>,
-) -> BoxStream<'a, (String, i64)> {
-    let cx = shared.cx;
-    let mut seen = HashSet::new();
-    let c = &cx.counters;
-    ids.filter(move |id| {
-        let new = seen.insert(*id);
-        if new {
-            Counters::add(&c.total, 1);
-            match known.get(&person_key(*id)) {
-                Some(ItemStatus::Ok) => Counters::add(&c.ok, 1),
-                Some(ItemStatus::Skipped) => Counters::add(&c.skipped, 1),
-                _ => return futures::future::ready(true),
-            }
-        }
-        futures::future::ready(false)
-    })
-    .ready_chunks(CHUNK)
-    .then(move |chunk| async move {
-        let keys: Vec<String> = chunk.iter().map(|id| person_key(*id)).collect();
-        // The write runs in a task of its own, not in this stream's future: see
-        // `enrich::pending_items` for the stall it avoids on SQLite's one connection.
-        let (ledger, db, stage) = (cx.ledger().clone(), cx.db().clone(), cx.name().to_owned());
-        let recorded = tokio::spawn(async move { ledger.ensure(&db, &stage, &keys).await }).await;
-        match recorded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => shared.fail(e.to_string()),
-            Err(e) => shared.fail(format!("recording people as pending failed: {e}")),
-        }
-        stream::iter(chunk.into_iter().map(|id| (person_key(id), id)))
-    })
-    .flatten()
-    .boxed()
 }
 
 /// Fetches and stores one person's details.
