@@ -18,15 +18,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, Order, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Value};
 
 use super::bundle::PersonDetails;
 use super::entities::{movie_credits, movies, people, person_images, person_translations};
 use super::error::StoreError;
-use super::sql::{MAX_PARAMS, NaturalKey, OnExisting, delete_ids, upsert};
+use super::sql::{MAX_PARAMS, OnExisting, replace_rows, upsert};
 
 /// Which credits of a movie count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,14 +180,14 @@ pub async fn save_person_in<C: ConnectionTrait>(
             .iter()
             .map(|m| (m.file_path.clone(), t::ActiveModel::new(person_id, m)))
             .collect();
-        rows += replace::<t::Entity, _, _>(
-            conn,
-            new,
-            t::Column::PersonId.eq(person_id),
-            |m: t::Model| (m.id, m.file_path),
-        )
-        .await
-        .map_err(failed("images"))?;
+        let of = t::Column::PersonId.eq(person_id);
+        let (written, deleted) =
+            replace_rows::<t::Entity, _, _>(conn, new, of, false, |m: t::Model| {
+                (m.id, m.file_path)
+            })
+            .await
+            .map_err(failed("images"))?;
+        rows += written + deleted;
     }
     if let Some(translations) = &details.translations {
         use person_translations as t;
@@ -201,45 +198,14 @@ pub async fn save_person_in<C: ConnectionTrait>(
                 (key, t::ActiveModel::new(person_id, tr))
             })
             .collect();
-        rows += replace::<t::Entity, _, _>(
-            conn,
-            new,
-            t::Column::PersonId.eq(person_id),
-            |m: t::Model| (m.id, (m.iso_639_1, m.iso_3166_1)),
-        )
-        .await
-        .map_err(failed("translations"))?;
+        let of = t::Column::PersonId.eq(person_id);
+        let (written, deleted) =
+            replace_rows::<t::Entity, _, _>(conn, new, of, false, |m: t::Model| {
+                (m.id, (m.iso_639_1, m.iso_3166_1))
+            })
+            .await
+            .map_err(failed("translations"))?;
+        rows += written + deleted;
     }
     Ok(rows)
-}
-
-/// Makes the rows of `E` that `of` selects (one person's) exactly `rows`: upserted in key
-/// order, the others removed. Returns the rows written or removed.
-async fn replace<E, K, C>(
-    conn: &C,
-    mut rows: Vec<(K, E::ActiveModel)>,
-    of: sea_orm::sea_query::SimpleExpr,
-    id_and_key: impl Fn(E::Model) -> (i64, K),
-) -> Result<u64, DbErr>
-where
-    E: NaturalKey,
-    E::ActiveModel: ActiveModelTrait<Entity = E>,
-    K: Ord + std::hash::Hash,
-    C: ConnectionTrait,
-{
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
-    let mut changed = upsert(conn, OnExisting::UPDATE, rows).await?;
-    let wanted: std::collections::HashSet<K> = keys.into_iter().collect();
-    let stale: Vec<i64> = E::find()
-        .filter(of)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(&id_and_key)
-        .filter(|(_, key)| !wanted.contains(key))
-        .map(|(id, _)| id)
-        .collect();
-    changed += delete_ids::<E, _>(conn, &stale).await?;
-    Ok(changed)
 }

@@ -71,7 +71,7 @@ use super::entities::{
 };
 use super::error::StoreError;
 use super::sql::{
-    Col, MAX_PARAMS, NaturalKey, OnExisting, delete_ids, delete_missing, upsert,
+    Col, MAX_PARAMS, NaturalKey, OnExisting, delete_missing, replace_rows, upsert,
     upsert_one_returning_id,
 };
 
@@ -553,7 +553,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     async fn replace_by_key<E, K>(
         &mut self,
         movie_id: i64,
-        mut rows: Vec<(K, E::ActiveModel)>,
+        rows: Vec<(K, E::ActiveModel)>,
         id_and_key: impl Fn(E::Model) -> (i64, K),
     ) -> Result<(), StoreError>
     where
@@ -563,28 +563,13 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     {
         let table = E::default().table_name();
         self.too_large(table, rows.len())?;
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
-        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
-            .await
-            .map_err(self.fail(table))?;
-        if self.fresh {
-            return Ok(());
-        }
-        let wanted: HashSet<K> = keys.into_iter().collect();
-        let stale: Vec<i64> = E::find()
-            .filter(E::MOVIE.eq(movie_id))
-            .all(self.conn)
-            .await
-            .map_err(self.fail(table))?
-            .into_iter()
-            .map(&id_and_key)
-            .filter(|(_, key)| !wanted.contains(key))
-            .map(|(id, _)| id)
-            .collect();
-        self.stats.deleted += delete_ids::<E, _>(self.conn, &stale)
-            .await
-            .map_err(self.fail(table))?;
+        let of = E::MOVIE.eq(movie_id);
+        let (written, deleted) =
+            replace_rows::<E, _, _>(self.conn, rows, of, self.fresh, id_and_key)
+                .await
+                .map_err(self.fail(table))?;
+        self.stats.written += written;
+        self.stats.deleted += deleted;
         Ok(())
     }
 
