@@ -23,11 +23,13 @@ use sea_orm::sqlx::{Connection, postgres::PgConnection};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// Tables in foreign-key order, for the COPY reference.
-const TABLES: [&str; 29] = [
+const TABLES: [&str; 32] = [
     "collections",
     "genres",
     "keywords",
     "people",
+    "person_images",
+    "person_translations",
     "production_companies",
     "production_countries",
     "spoken_languages",
@@ -46,6 +48,7 @@ const TABLES: [&str; 29] = [
     "movie_images",
     "movie_alternative_titles",
     "movie_translations",
+    "movie_watch_providers",
     "movie_recommendations",
     "reviews",
     "external_ratings",

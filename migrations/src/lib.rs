@@ -19,7 +19,10 @@ mod m20261124_000005_create_run_ledger;
 mod m20261201_000006_shared_row_provenance;
 mod m20261203_000007_app_schema;
 mod m20261203_000008_images_titles_translations;
-mod m20261203_000009_catalog_sync;
+mod m20261203_000009_movie_watch_providers;
+mod m20261203_000010_people_details;
+mod m20261203_000011_person_images_translations;
+mod m20261203_000012_catalog_sync;
 
 pub struct Migrator;
 
@@ -35,7 +38,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_shared_row_provenance::Migration),
             Box::new(m20261203_000007_app_schema::Migration),
             Box::new(m20261203_000008_images_titles_translations::Migration),
-            Box::new(m20261203_000009_catalog_sync::Migration),
+            Box::new(m20261203_000009_movie_watch_providers::Migration),
+            Box::new(m20261203_000010_people_details::Migration),
+            Box::new(m20261203_000011_person_images_translations::Migration),
+            Box::new(m20261203_000012_catalog_sync::Migration),
         ]
     }
 }

@@ -159,6 +159,13 @@ pub fn budget(plan: &Plan) -> Budget {
                 };
                 (Some(e.source.clone()), movies, movies, 0, note)
             }
+            StageKind::People(p) => (
+                Some(p.source.clone()),
+                None,
+                None,
+                0,
+                Some("one request per person selected from the upstream movies' credits, counted at run time".to_owned()),
+            ),
             _ => (None, None, None, 0, None),
         };
         movies_of.insert(name, movies);

@@ -1,5 +1,6 @@
 //! Checks across stages: `needs` name real stages, no cycles, every writing stage runs after
-//! the plan's `reset`, `enrich` stages have something upstream to enrich, and a `reset` never
+//! the plan's `reset`, `enrich` and `people` stages have something upstream to work on, and a
+//! `reset` never
 //! points at a database that is not on this machine unless the plan says so.
 
 use std::collections::BTreeMap;
@@ -98,7 +99,7 @@ pub(crate) fn check(
         return;
     };
     reset_order(cx, sketches, &dag);
-    enrich_upstream(cx, sketches, stages, &dag);
+    upstream_consumers(cx, sketches, stages, &dag);
     remote_reset(cx, stages, sections);
 }
 
@@ -135,73 +136,129 @@ fn reset_order(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], dag: &Dag) {
     }
 }
 
-/// `scope = "upstream"` enriches what upstream fetch stages produced: there must be one. A
-/// fetch stage feeding an enrich stage should also ask TMDB for `external_ids`.
-fn enrich_upstream(cx: &mut Cx<'_>, sketches: &[Sketch<'_>], stages: &[Option<Stage>], dag: &Dag) {
-    let by_name: BTreeMap<&str, (&Sketch<'_>, Option<&Stage>)> = sketches
+/// Each stage by name, with its compiled form when it compiled.
+type ByName<'s, 'a> = BTreeMap<&'s str, (&'s Sketch<'a>, Option<&'s Stage>)>;
+
+/// The fetch stages upstream of `name`, directly or not.
+fn upstream_fetches<'s>(by_name: &ByName<'s, '_>, dag: &'s Dag, name: &str) -> Vec<&'s str> {
+    dag.ancestors(name)
+        .into_iter()
+        .filter(|a| by_name.get(a).is_some_and(|(s, _)| s.kind == Some("fetch")))
+        .collect()
+}
+
+/// Warns about each fetch of `fetches` whose `append` lacks `part`: `warning(fetch)` labelled
+/// on its `append`.
+fn missing_part(
+    cx: &mut Cx<'_>,
+    by_name: &ByName<'_, '_>,
+    fetches: &[&str],
+    part: &str,
+    warning: impl Fn(&str) -> PlanDiagnostic,
+) {
+    for f in fetches {
+        let Some((
+            fsk,
+            Some(Stage {
+                kind: StageKind::Fetch(fetch),
+                ..
+            }),
+        )) = by_name.get(f)
+        else {
+            continue;
+        };
+        if fetch.append.iter().any(|a| a == part) {
+            continue;
+        }
+        let append = fsk.path.key(keys::fetch::APPEND.name);
+        let at = cx.value_site(&append).or_else(|| cx.key_site(&fsk.path));
+        cx.push(
+            warning(f)
+                .at(at, format!("no \"{part}\" here"))
+                .key(append.to_string()),
+        );
+    }
+}
+
+/// The stages that work on the movies upstream fetch stages saved need one. `scope =
+/// "upstream"` enriches them, and each fetch feeding it should ask TMDB for `external_ids`; a
+/// people stage reads their credits, so each fetch feeding it should ask for `credits`
+/// (without them it finds no one).
+fn upstream_consumers(
+    cx: &mut Cx<'_>,
+    sketches: &[Sketch<'_>],
+    stages: &[Option<Stage>],
+    dag: &Dag,
+) {
+    let by_name: ByName<'_, '_> = sketches
         .iter()
         .zip(stages)
         .map(|(sk, st)| (sk.name, (sk, st.as_ref())))
         .collect();
     for (sk, stage) in sketches.iter().zip(stages) {
-        let Some(Stage {
-            kind: StageKind::Enrich(e),
-            enabled,
-            ..
-        }) = stage
-        else {
+        let Some(stage) = stage else {
             continue;
         };
-        if e.scope != EnrichScope::Upstream {
-            continue;
-        }
-        let fetches: Vec<&str> = dag
-            .ancestors(sk.name)
-            .into_iter()
-            .filter(|a| by_name.get(a).is_some_and(|(s, _)| s.kind == Some("fetch")))
-            .collect();
-        if fetches.is_empty() {
-            let scope = sk.path.key(keys::enrich::SCOPE.name);
-            let at = cx.key_site(&scope).or_else(|| cx.key_site(&sk.path));
-            cx.push(
-                PlanDiagnostic::error(
-                    Code::EnrichWithoutUpstream,
-                    format!("enrich stage `{}` enriches the movies of upstream fetch stages, but no fetch stage runs before it", sk.name),
-                )
-                .at(at, "`scope = \"upstream\"` (the default) needs a fetch stage in `needs`")
-                .key(sk.path.to_string())
-                .help("add a fetch stage to `needs`, or use `scope = \"missing\"` to enrich movies already in the database"),
-            );
-            continue;
-        }
-        if !enabled {
-            continue;
-        }
-        for f in fetches {
-            let Some((
-                fsk,
-                Some(Stage {
-                    kind: StageKind::Fetch(fetch),
-                    ..
-                }),
-            )) = by_name.get(f)
-            else {
-                continue;
-            };
-            if fetch.append.iter().any(|a| a == "external_ids") {
-                continue;
+        let fetches = match &stage.kind {
+            StageKind::Enrich(e) if e.scope == EnrichScope::Upstream => {
+                upstream_fetches(&by_name, dag, sk.name)
             }
-            let append = fsk.path.key(keys::fetch::APPEND.name);
-            let at = cx.value_site(&append).or_else(|| cx.key_site(&fsk.path));
-            cx.push(
-                PlanDiagnostic::warning(
-                    Code::MissingExternalIds,
-                    format!("fetch stage `{f}` does not append `external_ids`, and enrich stage `{}` looks movies up by IMDb id", sk.name),
-                )
-                .at(at, "no \"external_ids\" here")
-                .key(append.to_string())
-                .help("add \"external_ids\" to `append`; TMDB details carry `imdb_id` too, so this is only a warning"),
-            );
+            StageKind::People(_) => upstream_fetches(&by_name, dag, sk.name),
+            _ => continue,
+        };
+        match (&stage.kind, fetches.is_empty()) {
+            (StageKind::Enrich(_), true) => {
+                let scope = sk.path.key(keys::enrich::SCOPE.name);
+                let at = cx.key_site(&scope).or_else(|| cx.key_site(&sk.path));
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::EnrichWithoutUpstream,
+                        format!("enrich stage `{}` enriches the movies of upstream fetch stages, but no fetch stage runs before it", sk.name),
+                    )
+                    .at(at, "`scope = \"upstream\"` (the default) needs a fetch stage in `needs`")
+                    .key(sk.path.to_string())
+                    .help("add a fetch stage to `needs`, or use `scope = \"missing\"` to enrich movies already in the database"),
+                );
+            }
+            (StageKind::People(_), true) => {
+                let needs = sk.path.key(keys::stage::NEEDS.name);
+                let at = cx.value_site(&needs).or_else(|| cx.key_site(&sk.path));
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::PeopleWithoutUpstream,
+                        format!(
+                            "people stage `{}` fetches the people of upstream fetch stages' movies, but no fetch stage runs before it",
+                            sk.name
+                        ),
+                    )
+                    .at(at, "no fetch stage upstream")
+                    .key(sk.path.to_string())
+                    .help("add the fetch stage whose movies' people it should fetch to `needs`"),
+                );
+            }
+            _ if !stage.enabled => {}
+            (StageKind::Enrich(_), false) => {
+                missing_part(cx, &by_name, &fetches, "external_ids", |f| {
+                    PlanDiagnostic::warning(
+                        Code::MissingExternalIds,
+                        format!("fetch stage `{f}` does not append `external_ids`, and enrich stage `{}` looks movies up by IMDb id", sk.name),
+                    )
+                    .help("add \"external_ids\" to `append`; TMDB details carry `imdb_id` too, so this is only a warning")
+                });
+            }
+            (_, false) => {
+                missing_part(cx, &by_name, &fetches, "credits", |f| {
+                    PlanDiagnostic::warning(
+                        Code::MissingCredits,
+                        format!(
+                            "fetch stage `{f}` does not append `credits`, and people stage `{}` fetches the people credited in its movies",
+                            sk.name
+                        ),
+                    )
+                    .help("add \"credits\" to `append`: without them its movies credit no one (unless an earlier run stored their credits)")
+                });
+            }
+            _ => {}
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::plan::{FetchSelection, Plan, StageKind, units};
+use crate::plan::{FetchSelection, PeopleSelect, Plan, StageKind, units};
 
 /// Why a set of stages does not form a DAG. A compiled [`Plan`] never has these (the plan
 /// compiler reports them with spans); they guard graphs built by hand.
@@ -302,12 +302,14 @@ impl Dag {
 }
 
 /// The fill of each stage kind in `graph` output: light enough for black text, and told apart
-/// at a glance (red resets, green seeds, blue fetches, yellow enrichment, purple post-processing).
-pub const KIND_FILLS: [(&str, &str); 5] = [
+/// at a glance (red resets, green seeds, blue fetches, yellow enrichment, orange people,
+/// purple post-processing).
+pub const KIND_FILLS: [(&str, &str); 6] = [
     ("reset", "#f4cccc"),
     ("seed", "#d9ead3"),
     ("fetch", "#cfe2f3"),
     ("enrich", "#fff2cc"),
+    ("people", "#fce5cd"),
     ("post_process", "#d9d2e9"),
 ];
 
@@ -505,6 +507,17 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
         StageKind::Enrich(e) => {
             lines.push(source_line(&e.source));
             lines.push(format!("scope {}", e.scope.as_str()));
+            lines.push(workers);
+        }
+        StageKind::People(p) => {
+            lines.push(source_line(&p.source));
+            lines.push(match p.select {
+                PeopleSelect::All => "everyone credited".to_owned(),
+                PeopleSelect::Credited if p.jobs.is_empty() => format!("cast top {}", p.cast_top),
+                PeopleSelect::Credited => {
+                    format!("cast top {}, {}", p.cast_top, p.jobs.join(", "))
+                }
+            });
             lines.push(workers);
         }
         StageKind::PostProcess(p) => {

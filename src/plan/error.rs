@@ -92,6 +92,10 @@ codes! {
     EnrichWithoutUpstream => "popctl::plan::enrich_without_upstream",
     /// `external_ids` missing from an `append` an enrich stage depends on (warning).
     MissingExternalIds => "popctl::plan::missing_external_ids",
+    /// A `people` stage with no upstream fetch stage.
+    PeopleWithoutUpstream => "popctl::plan::people_without_upstream",
+    /// `credits` missing from an `append` a people stage depends on (warning).
+    MissingCredits => "popctl::plan::missing_credits",
     /// `extends` chains back onto itself.
     ExtendsCycle => "popctl::plan::extends_cycle",
     /// A file named by the plan (a curated list) does not exist.

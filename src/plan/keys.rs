@@ -86,6 +86,8 @@ pub enum Ty {
     },
     /// An array of names.
     Names,
+    /// An array of non-empty strings (a free vocabulary, such as TMDB's crew jobs).
+    Strs,
     /// An array of positive integer ids.
     Ids,
     /// An array of IMDb title ids (`"tt0133093"`).
@@ -643,7 +645,7 @@ pub mod fetch {
             max: MAX_APPEND,
         },
         Unset::Value(|| toml::Value::Array(Vec::new())),
-        "`append_to_response` parts, at most 20; a repeated part draws a warning. Each is stored in tables (`images` in `movie_images`: posters, backdrops and logos; `alternative_titles` in `movie_alternative_titles`; `translations` in `movie_translations`; `external_ids` fills `movies.imdb_id`)",
+        "`append_to_response` parts, at most 20; a repeated part draws a warning. Each is stored in tables (`images` in `movie_images`: posters, backdrops and logos; `alternative_titles` in `movie_alternative_titles`; `translations` in `movie_translations`; `watch/providers`, TMDB's own spelling, in `movie_watch_providers`: per country, provider and monetization type; `external_ids` fills `movies.imdb_id`)",
     );
     pub const LIMIT: Key = key(
         "limit",
@@ -1060,6 +1062,57 @@ pub static ENRICH: Table = Table {
     ],
 };
 
+pub mod people {
+    use super::*;
+    pub const SOURCE: Key = key(
+        "source",
+        Ty::Name,
+        Unset::Value(|| word(SourceKind::Tmdb.as_str())),
+        "a source of kind `tmdb`; its rate is shared with every other stage using it",
+    );
+    pub const SELECT: Key = key(
+        "select",
+        Ty::Word(PeopleSelect::words),
+        Unset::Value(|| word(PeopleSelect::default().as_str())),
+        "`all`: everyone credited in the upstream movies, cast and crew; `credited`: the cast billed before `cast_top` and the crew of `jobs`",
+    );
+    pub const CAST_TOP: Key = key(
+        "cast_top",
+        Ty::Int {
+            min: 0,
+            max: PeopleStage::MAX_CAST_TOP as i128,
+        },
+        Unset::Value(|| int(PeopleStage::DEFAULT_CAST_TOP)),
+        "with `select = \"credited\"`: cast members whose billing `order` is below this (`0`: no cast)",
+    );
+    pub const JOBS: Key = key(
+        "jobs",
+        Ty::Strs,
+        Unset::Value(|| words(PeopleStage::default_jobs())),
+        "with `select = \"credited\"`: crew members credited with one of these jobs, as TMDB spells them (`\"Director\"`, `\"Original Music Composer\"`); `[]`: no crew",
+    );
+    pub const APPEND: Key = key(
+        "append",
+        Ty::Words {
+            words: || PERSON_APPEND_PARTS.to_vec(),
+            max: MAX_APPEND,
+        },
+        Unset::Value(|| toml::Value::Array(Vec::new())),
+        "`append_to_response` parts of each person's request, stored in tables (`images`: profile pictures in `person_images`; `translations`: biographies per language in `person_translations`); a repeated part draws a warning",
+    );
+}
+
+pub static PEOPLE: Table = Table {
+    doc: "Fetches TMDB's details of people credited in the movies upstream fetch stages saved: biography, birthday, deathday, place of birth, IMDb id, homepage, other names.",
+    keys: &[
+        people::SOURCE,
+        people::SELECT,
+        people::CAST_TOP,
+        people::JOBS,
+        people::APPEND,
+    ],
+};
+
 pub mod cri_weights {
     use super::*;
     const fn weight(name: &'static str, default: fn() -> toml::Value) -> Key {
@@ -1311,6 +1364,7 @@ pub fn of_kind(kind: &str) -> &'static Table {
         "seed" => &SEED,
         "fetch" => &FETCH,
         "enrich" => &ENRICH,
+        "people" => &PEOPLE,
         "post_process" => &POST_PROCESS,
         _ => &NONE,
     }
@@ -1369,6 +1423,7 @@ pub static TABLES: &[(&str, &Table)] = &[
     ("export", &EXPORT),
     ("changes", &CHANGES),
     ("enrich", &ENRICH),
+    ("people", &PEOPLE),
     ("post_process", &POST_PROCESS),
     ("cultural_lists", &CULTURAL_LISTS),
     ("cri", &CRI),
@@ -1411,6 +1466,7 @@ pub fn type_text(ty: &Ty) -> String {
         Ty::Word(w) => quoted(w()),
         Ty::Words { words, .. } => format!("array of {}", quoted(words())),
         Ty::Names => "array of names".into(),
+        Ty::Strs => "array of strings".into(),
         Ty::Ids => "array of ids (≥ 1)".into(),
         Ty::ImdbIds => "array of IMDb ids (`\"tt0133093\"`)".into(),
         Ty::Date => "date `\"YYYY-MM-DD\"`".into(),

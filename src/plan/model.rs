@@ -349,11 +349,12 @@ pub enum StageKind {
     Seed(SeedStage),
     Fetch(FetchStage),
     Enrich(EnrichStage),
+    People(PeopleStage),
     PostProcess(PostProcessStage),
 }
 
 /// The stage kinds a plan can name, in documentation order.
-pub const STAGE_KINDS: &[&str] = &["reset", "seed", "fetch", "enrich", "post_process"];
+pub const STAGE_KINDS: &[&str] = &["reset", "seed", "fetch", "enrich", "people", "post_process"];
 
 impl StageKind {
     pub fn name(&self) -> &'static str {
@@ -362,6 +363,7 @@ impl StageKind {
             StageKind::Seed(_) => "seed",
             StageKind::Fetch(_) => "fetch",
             StageKind::Enrich(_) => "enrich",
+            StageKind::People(_) => "people",
             StageKind::PostProcess(_) => "post_process",
         }
     }
@@ -376,6 +378,7 @@ impl StageKind {
         match self {
             StageKind::Fetch(f) => Some(&f.source),
             StageKind::Enrich(e) => Some(&e.source),
+            StageKind::People(p) => Some(&p.source),
             _ => None,
         }
     }
@@ -491,7 +494,12 @@ pub const APPEND_PARTS: &[&str] = &[
     "similar",
     "alternative_titles",
     "translations",
+    "watch/providers",
 ];
+
+/// The `append_to_response` parts of `person/{id}` a people stage may ask for: those popctl
+/// stores (`person_images`, `person_translations`).
+pub const PERSON_APPEND_PARTS: &[&str] = &["images", "translations"];
 
 /// The `sort_by` values of discover, as TMDB documents them.
 pub const SORT_BY: &[&str] = &[
@@ -676,6 +684,44 @@ pub struct EnrichStage {
     pub retry_no_data: bool,
     /// Ask again for those whose "no data" answer is at least this old.
     pub retry_no_data_after: Option<Duration>,
+}
+
+/// Which people of the upstream movies a `people` stage fetches the details of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeopleSelect {
+    /// Everyone credited, cast and crew.
+    All,
+    /// The top-billed cast (`cast_top`) and the crew of some jobs (`jobs`).
+    #[default]
+    Credited,
+}
+
+plan_words!(PeopleSelect { All => "all", Credited => "credited" });
+
+/// A `people` stage: TMDB's details (`/person/{id}`) of the people credited in the movies its
+/// upstream fetch stages saved in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeopleStage {
+    pub source: String,
+    pub select: PeopleSelect,
+    /// With `credited`: cast members billed before this place (`order < cast_top`).
+    pub cast_top: u32,
+    /// With `credited`: crew members credited with one of these jobs (TMDB's spelling).
+    pub jobs: Vec<String>,
+    /// `append_to_response` parts of `person/{id}`, as TMDB spells them.
+    pub append: Vec<String>,
+}
+
+impl PeopleStage {
+    /// `cast_top` when a plan sets none: the billing a film page shows first.
+    pub const DEFAULT_CAST_TOP: u32 = 10;
+    /// The most a plan may ask for: more than any movie's cast.
+    pub const MAX_CAST_TOP: u32 = 10_000;
+
+    /// `jobs` when a plan sets none: who made the film.
+    pub fn default_jobs() -> Vec<&'static str> {
+        vec!["Director", "Screenplay", "Writer"]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -243,6 +243,15 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 writeln!(out, "retry_no_data_after = {}", s(&format_duration(d)))?;
             }
         }
+        StageKind::People(p) => {
+            writeln!(out, "source = {}", s(&p.source))?;
+            writeln!(out, "select = {}", s(p.select.as_str()))?;
+            if p.select == PeopleSelect::Credited {
+                writeln!(out, "cast_top = {}", p.cast_top)?;
+                writeln!(out, "jobs = {}", list(&p.jobs))?;
+            }
+            writeln!(out, "append = {}", list(&p.append))?;
+        }
         StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
     }
     Ok(())

@@ -128,6 +128,7 @@ fn ty(t: &Ty) -> Value {
             v
         }
         Ty::Names => json!({ "type": "array", "items": { "type": "string" } }),
+        Ty::Strs => json!({ "type": "array", "items": { "type": "string", "minLength": 1 } }),
         Ty::Ids => json!({ "type": "array", "items": { "type": "integer", "minimum": 1 } }),
         Ty::ImdbIds => json!({
             "type": "array",

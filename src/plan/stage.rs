@@ -117,6 +117,7 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
         "seed" => seed(cx, t).map(StageKind::Seed),
         "fetch" => fetch(cx, t, sk.name, sections).map(StageKind::Fetch),
         "enrich" => enrich(cx, t, sk.name, sections).map(StageKind::Enrich),
+        "people" => people(cx, t, sk.name, sections).map(StageKind::People),
         "post_process" => post_process(cx, t, sk.name, sections).map(StageKind::PostProcess),
         _ => None,
     }?;
@@ -275,19 +276,17 @@ fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
     Some(SeedStage { sets: out })
 }
 
-/// The stage's `source`, checked to exist and be of `want` kind.
+/// The stage's `source` (`key`, in a stage of kind `kind`), checked to exist and be of `want`
+/// kind.
 fn stage_source(
     cx: &mut Cx<'_>,
     t: Tbl<'_>,
-    stage: &str,
+    (stage, stage_kind): (&str, &str),
+    key: &Key,
     want: SourceKind,
     sections: &Sections,
 ) -> Option<String> {
     let default = want.as_str();
-    let key = match want {
-        SourceKind::Tmdb => &keys::fetch::SOURCE,
-        SourceKind::Omdb => &keys::enrich::SOURCE,
-    };
     let (path, name, written) = match cx.string(t, key) {
         Some((p, s)) => (p, s.to_owned(), true),
         None if t.has(key) => return None,
@@ -342,14 +341,11 @@ fn stage_source(
                 )
                 .at(site, format!("{} source", article(*kind)))
                 .key(path.to_string())
-                .help(match want {
-                    SourceKind::Tmdb => {
-                        "fetch stages read TMDB: use a source with `kind = \"tmdb\"`"
-                    }
-                    SourceKind::Omdb => {
-                        "enrich stages read OMDb: use a source with `kind = \"omdb\"`"
-                    }
-                }),
+                .help(format!(
+                    "{stage_kind} stages read {}: use a source with `kind = \"{}\"`",
+                    want.display_name(),
+                    want.as_str()
+                )),
             );
             None
         }
@@ -367,7 +363,14 @@ fn article(kind: SourceKind) -> String {
 }
 
 fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<FetchStage> {
-    let source = stage_source(cx, t, name, SourceKind::Tmdb, sections);
+    let source = stage_source(
+        cx,
+        t,
+        (name, "fetch"),
+        &keys::fetch::SOURCE,
+        SourceKind::Tmdb,
+        sections,
+    );
     let chosen: Vec<&str> = [
         keys::fetch::LIST,
         keys::fetch::IDS,
@@ -440,7 +443,7 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
             );
         }
     }
-    let append = append(cx, t);
+    let append = append(cx, t, &keys::fetch::APPEND, APPEND_PARTS, "movie");
     let on_removed = cx
         .word(
             t,
@@ -963,12 +966,20 @@ fn available_lists(data: &DataConfig) -> Vec<String> {
     names
 }
 
-fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
-    if !t.has(&keys::fetch::APPEND) {
+/// An `append` list of `key` (a fetch stage's or a people stage's), each one of `allowed`, for
+/// TMDB's `what` (`"movie"`, `"person"`).
+fn append(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    key: &Key,
+    allowed: &[&str],
+    what: &str,
+) -> Option<Vec<String>> {
+    if !t.has(key) {
         return Some(Vec::new());
     }
-    let parts = cx.strings(t, &keys::fetch::APPEND)?;
-    let p = t.path.key(keys::fetch::APPEND.name);
+    let parts = cx.strings(t, key)?;
+    let p = t.path.key(key.name);
     if parts.len() > MAX_APPEND {
         let distinct: std::collections::BTreeSet<&str> = parts.iter().map(|(_, s)| *s).collect();
         cx.push(
@@ -990,12 +1001,15 @@ fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
     }
     let mut ok = true;
     for (ip, s) in &parts {
-        if !APPEND_PARTS.contains(s) {
-            let help = suggest::did_you_mean(s, APPEND_PARTS)
-                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(APPEND_PARTS)));
+        if !allowed.contains(s) {
+            let help = suggest::did_you_mean(s, allowed)
+                .unwrap_or_else(|| format!("expected one of {}", suggest::one_of(allowed)));
             cx.push(
                 PlanDiagnostic::error(Code::UnknownAppend, format!("unknown append part `{s}`"))
-                    .at(cx.value_site(ip), "not a TMDB movie append part")
+                    .at(
+                        cx.value_site(ip),
+                        format!("not a TMDB {what} append part popctl stores"),
+                    )
                     .key(ip.to_string())
                     .help(help),
             );
@@ -1013,7 +1027,14 @@ fn append(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<Vec<String>> {
 }
 
 fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<EnrichStage> {
-    let source = stage_source(cx, t, name, SourceKind::Omdb, sections);
+    let source = stage_source(
+        cx,
+        t,
+        (name, "enrich"),
+        &keys::enrich::SOURCE,
+        SourceKind::Omdb,
+        sections,
+    );
     let scope = if t.has(&keys::enrich::SCOPE) {
         cx.word(t, &keys::enrich::SCOPE, Code::InvalidValue, "enrich scope")
             .and_then(|(_, w)| EnrichScope::from_word(w))
@@ -1040,6 +1061,110 @@ fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         scope: scope?,
         retry_no_data,
         retry_no_data_after,
+    })
+}
+
+fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<PeopleStage> {
+    let source = stage_source(
+        cx,
+        t,
+        (name, "people"),
+        &keys::people::SOURCE,
+        SourceKind::Tmdb,
+        sections,
+    );
+    let select = if t.has(&keys::people::SELECT) {
+        cx.word(
+            t,
+            &keys::people::SELECT,
+            Code::InvalidValue,
+            "`select` value",
+        )
+        .and_then(|(_, w)| PeopleSelect::from_word(w))
+    } else {
+        Some(PeopleSelect::default())
+    };
+    let cast_top = cx.uint(t, &keys::people::CAST_TOP);
+    let mut ok = !(t.has(&keys::people::CAST_TOP) && cast_top.is_none());
+    let jobs = if t.has(&keys::people::JOBS) {
+        match cx.strings(t, &keys::people::JOBS) {
+            Some(jobs) => {
+                for (p, job) in &jobs {
+                    if job.trim().is_empty() {
+                        cx.push(
+                            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                                .at(cx.value_site(p), "no job")
+                                .key(p.to_string())
+                                .help("name a crew job as TMDB spells it, like \"Director\""),
+                        );
+                        ok = false;
+                    }
+                }
+                cx.duplicates(&jobs, "job", Severity::Warning);
+                let mut out: Vec<String> = Vec::with_capacity(jobs.len());
+                for (_, job) in jobs {
+                    let job = job.trim();
+                    if !out.iter().any(|o| o == job) {
+                        out.push(job.to_owned());
+                    }
+                }
+                out
+            }
+            None => {
+                ok = false;
+                Vec::new()
+            }
+        }
+    } else {
+        PeopleStage::default_jobs()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    if select == Some(PeopleSelect::All) {
+        for key in [&keys::people::CAST_TOP, &keys::people::JOBS] {
+            if t.has(key) {
+                let p = t.path.key(key.name);
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::InvalidValue,
+                        format!("`{}` only applies to `select = \"credited\"`", key.name),
+                    )
+                    .at(cx.key_site(&p), "`select = \"all\"` takes everyone")
+                    .key(p.to_string())
+                    .help(format!(
+                        "remove `{}`, or use `select = \"credited\"` to choose by billing and job",
+                        key.name
+                    )),
+                );
+                ok = false;
+            }
+        }
+    }
+    let cast_top = cast_top.unwrap_or(PeopleStage::DEFAULT_CAST_TOP);
+    if ok && select == Some(PeopleSelect::Credited) && cast_top == 0 && jobs.is_empty() {
+        let p = t.path.key(keys::people::CAST_TOP.name);
+        cx.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("people stage `{name}` selects nobody: `cast_top = 0` and no `jobs`"),
+            )
+            .at(cx.value_site(&p), "no cast")
+            .key(p.to_string())
+            .help("raise `cast_top`, name crew `jobs`, or use `select = \"all\"`"),
+        );
+        ok = false;
+    }
+    let append = append(cx, t, &keys::people::APPEND, PERSON_APPEND_PARTS, "person");
+    if !ok {
+        return None;
+    }
+    Some(PeopleStage {
+        source: source?,
+        select: select?,
+        cast_top,
+        jobs,
+        append: append?,
     })
 }
 

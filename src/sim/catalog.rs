@@ -329,7 +329,38 @@ impl TryFrom<&DiscoverFilters> for Discover {
 
 /// Watch providers the simulator offers (TMDB's ids): Netflix, Amazon Prime Video, Apple TV,
 /// Google Play, Hulu, Disney Plus, YouTube.
-pub const WATCH_PROVIDERS: &[u32] = &[8, 9, 2, 3, 15, 337, 192];
+/// The watch providers of the sandbox: TMDB id, name, logo and display priority, as TMDB's
+/// recordings list them.
+pub const WATCH_PROVIDERS: &[(u32, &str, &str, u32)] = &[
+    (8, "Netflix", "/pbpMk2JmcoNnQwx5JGpXngfoWtp.jpg", 0),
+    (
+        9,
+        "Amazon Prime Video",
+        "/pvske1MyAoymrs5bguRfVqYiM9a.jpg",
+        1,
+    ),
+    (2, "Apple TV Store", "/SPnB1qiCkYfirS2it3hZORwGVn.jpg", 3),
+    (
+        3,
+        "Google Play Movies",
+        "/8z7rC8uIDaTM91X0ZfkRf04ydj2.jpg",
+        5,
+    ),
+    (15, "Hulu", "/bxBlRPEPpMVDc4jMhSrTf2339DW.jpg", 1),
+    (337, "Disney Plus", "/97yvRBw1GzX7fXprcF80er19ot.jpg", 3),
+    (192, "YouTube", "/pTnn5JwWr4p3pG8H6VrpiQo7Vs0.jpg", 22),
+];
+
+/// The countries `watch/providers` lists, with the monetization types offered there (free and
+/// ad-supported offers are not everywhere, as in TMDB's recordings). Discover's
+/// `watch_region` may name any country; one not listed here offers every type.
+pub const WATCH_REGIONS: &[(&str, &[&str])] = &[
+    ("CA", &["flatrate", "ads", "rent", "buy"]),
+    ("DE", &["flatrate", "free", "ads", "rent", "buy"]),
+    ("FR", &["flatrate", "rent", "buy"]),
+    ("GB", &["flatrate", "free", "rent", "buy"]),
+    ("US", &["flatrate", "rent", "buy"]),
+];
 const WATCH: u64 = 0x3a7c;
 
 /// Minimum votes for `top_rated`, like TMDB's hidden threshold.
@@ -836,13 +867,64 @@ impl Catalog {
         }
         let region_id = region.bytes().fold(0u64, |h, b| h << 8 | u64::from(b));
         let mut r = Rng::new(self.seed, WATCH ^ region_id, u64::from(id));
+        let types = WATCH_REGIONS
+            .iter()
+            .find(|(code, _)| *code == region)
+            .map_or(MONETIZATION_TYPES, |(_, types)| *types);
         let mut offers = Vec::new();
-        for &p in WATCH_PROVIDERS {
+        for &(p, ..) in WATCH_PROVIDERS {
             if r.chance(0.2) {
-                offers.push((p, *r.pick(MONETIZATION_TYPES)));
+                offers.push((p, *r.pick(types)));
             }
         }
         offers
+    }
+
+    /// `movie/{id}/watch/providers` (without the `id`): [`Catalog::watch_offers`] in each of
+    /// [`WATCH_REGIONS`] that has any, each type's providers by display priority.
+    pub fn watch_providers(&self, id: u32) -> Option<super::model::WatchProviders> {
+        use super::model::{CountryOffers, ProviderOffer};
+        let e = self.entry(id)?;
+        let slug: String = e
+            .title
+            .to_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let mut results = std::collections::BTreeMap::new();
+        for &(region, _) in WATCH_REGIONS {
+            let mut offers = self.watch_offers(id, region);
+            if offers.is_empty() {
+                continue;
+            }
+            let info = |p: u32| WATCH_PROVIDERS.iter().find(|w| w.0 == p);
+            offers.sort_by_key(|(p, _)| info(*p).map(|w| (w.3, w.0)));
+            let mut country = CountryOffers {
+                link: format!("https://www.themoviedb.org/movie/{id}-{slug}/watch?locale={region}"),
+                ..CountryOffers::default()
+            };
+            for (p, kind) in offers {
+                let Some(&(provider_id, name, logo, priority)) = info(p) else {
+                    continue;
+                };
+                let offer = ProviderOffer {
+                    logo_path: logo.to_owned(),
+                    provider_id,
+                    provider_name: name.to_owned(),
+                    display_priority: priority,
+                };
+                match kind {
+                    "flatrate" => country.flatrate.push(offer),
+                    "free" => country.free.push(offer),
+                    "ads" => country.ads.push(offer),
+                    "rent" => country.rent.push(offer),
+                    _ => country.buy.push(offer),
+                }
+            }
+            results.insert(region.to_owned(), country);
+        }
+        Some(super::model::WatchProviders { results })
     }
 
     pub fn discover_page(&self, query: &Discover, page: u32) -> Page<MovieSummary> {

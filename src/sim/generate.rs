@@ -228,6 +228,128 @@ impl Catalog {
         }
     }
 
+    /// The pool index of the person with TMDB id `id`, if one has it.
+    pub fn person_index(&self, id: u32) -> Option<u32> {
+        let k = id.checked_sub(100)?;
+        (k % 13 == 0 && k / 13 < self.people).then_some(k / 13)
+    }
+
+    /// `person/{id}`: the details of the pool's person with this id, consistent with every
+    /// credit that names them (name, gender, department; the photo and popularity of the row,
+    /// which movies' copies may lag behind). About one in ten has no biography, place or
+    /// birthday, as sparse TMDB pages have none.
+    pub fn person_details(&self, id: u32) -> Option<PersonDetails> {
+        let k = self.person_index(id)?;
+        let p = self.person(k);
+        let mut r = self.rng(tag::PERSON_DETAILS, k);
+        let sparse = r.chance(0.1);
+        let year = 1925 + r.below(80) as i32;
+        let born = NaiveDate::from_ymd_opt(year, 1 + r.below(12) as u32, 1 + r.below(28) as u32)
+            .filter(|_| !sparse);
+        let died = born
+            .filter(|_| year < 1965 && r.chance(0.3))
+            .map(|b| b + Days::new(365 * (35 + r.below(55))))
+            .filter(|d| *d < self.today);
+        let (first, last) = p.name.split_once(' ').unwrap_or((p.name.as_str(), ""));
+        let mut also_known_as = Vec::new();
+        for _ in 0..r.below(3) {
+            let other = format!("{first} {} {last}", r.pick(words::FIRST_NAMES));
+            if !also_known_as.contains(&other) {
+                also_known_as.push(other);
+            }
+        }
+        let biography = if sparse {
+            String::new()
+        } else {
+            let place = r.pick(&["an actor", "a filmmaker", "a writer", "a performer"]);
+            format!("{} is {place}. {}", p.name, paragraph(&mut r, 1, 4))
+        };
+        let homepage = r
+            .chance(0.05)
+            .then(|| format!("https://www.{}.com/", slug(&p.name)));
+        Some(PersonDetails {
+            adult: false,
+            also_known_as,
+            biography,
+            birthday: born.map(fmt_date),
+            deathday: died.map(fmt_date),
+            gender: p.gender,
+            homepage,
+            id: p.id,
+            imdb_id: (!sparse).then(|| format!("nm{:07}", 1_000 + u64::from(k) * 7)),
+            known_for_department: p.known_for_department,
+            name: p.name,
+            place_of_birth: (!sparse).then(|| (*r.pick(words::BIRTHPLACES)).to_owned()),
+            popularity: p.popularity,
+            profile_path: p.profile_path,
+        })
+    }
+
+    /// A person's `images` (appended to `person/{id}`): their profile photo first, then a few
+    /// more.
+    pub fn person_images(&self, id: u32) -> Option<PersonImages> {
+        let k = self.person_index(id)?;
+        let p = self.person(k);
+        let mut r = self.rng(tag::PERSON_DETAILS ^ 0x1a, k);
+        let image = |r: &mut Rng, path: Option<String>| Image {
+            aspect_ratio: 0.667,
+            height: 3000,
+            iso_3166_1: None,
+            iso_639_1: None,
+            file_path: path.unwrap_or_else(|| format!("/{}.jpg", r.token(27))),
+            vote_average: if r.chance(0.3) {
+                0.0
+            } else {
+                round3(4.0 + 2.0 * r.f64())
+            },
+            vote_count: r.below(40) as u32,
+            width: 2000,
+        };
+        let mut profiles = Vec::new();
+        if p.profile_path.is_some() {
+            profiles.push(image(&mut r, p.profile_path.clone()));
+            for _ in 0..r.below(6) {
+                profiles.push(image(&mut r, None));
+            }
+        }
+        Some(PersonImages { profiles })
+    }
+
+    /// A person's `translations` (appended to `person/{id}`): the English biography, and for
+    /// some people a few other languages.
+    pub fn person_translations(&self, id: u32) -> Option<PersonTranslations> {
+        let details = self.person_details(id)?;
+        let k = self.person_index(id)?;
+        let mut r = self.rng(tag::PERSON_DETAILS ^ 0x7a, k);
+        let mut translations = vec![PersonTranslation {
+            iso_3166_1: "US".to_string(),
+            iso_639_1: "en".to_string(),
+            name: "English".to_string(),
+            english_name: "English".to_string(),
+            data: PersonTranslationData {
+                biography: details.biography.clone(),
+            },
+        }];
+        if details.biography.is_empty() {
+            return Some(PersonTranslations { translations });
+        }
+        for lang in words::LANGUAGES.iter().skip(1) {
+            if !r.chance(0.2) {
+                continue;
+            }
+            let native = words::native_words(lang.iso);
+            let biography = format!("{} {} {}.", details.name, r.pick(native), r.pick(native));
+            translations.push(PersonTranslation {
+                iso_3166_1: lang.country.to_string(),
+                iso_639_1: lang.iso.to_string(),
+                name: lang.name.to_string(),
+                english_name: lang.english.to_string(),
+                data: PersonTranslationData { biography },
+            });
+        }
+        Some(PersonTranslations { translations })
+    }
+
     /// Person `k` as movie `movie`'s body embeds them. About a third of the copies are older
     /// than the row: another popularity, and for some an older photo or none yet. One movie
     /// carries one copy of a person, in its cast and its crew alike.

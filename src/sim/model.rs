@@ -284,6 +284,82 @@ pub struct Translations {
     pub translations: Vec<Translation>,
 }
 
+/// `GET /3/person/{id}` without appended parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonDetails {
+    pub adult: bool,
+    pub also_known_as: Vec<String>,
+    /// `""` for the few the sandbox has no biography for, as on TMDB.
+    pub biography: String,
+    pub birthday: Option<String>,
+    pub deathday: Option<String>,
+    pub gender: u8,
+    pub homepage: Option<String>,
+    pub id: u32,
+    pub imdb_id: Option<String>,
+    pub known_for_department: String,
+    pub name: String,
+    pub place_of_birth: Option<String>,
+    pub popularity: f64,
+    pub profile_path: Option<String>,
+}
+
+/// A person's appended `images`: profile pictures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonImages {
+    pub profiles: Vec<Image>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslationData {
+    pub biography: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslation {
+    pub iso_3166_1: String,
+    pub iso_639_1: String,
+    pub name: String,
+    pub english_name: String,
+    pub data: PersonTranslationData,
+}
+
+/// A person's appended `translations`: the biography per language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonTranslations {
+    pub translations: Vec<PersonTranslation>,
+}
+
+/// `watch/providers`: per country code, TMDB's link and the providers of each monetization
+/// type the country has offers of (a type without any is absent, as on TMDB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchProviders {
+    pub results: std::collections::BTreeMap<String, CountryOffers>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CountryOffers {
+    pub link: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flatrate: Vec<ProviderOffer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub free: Vec<ProviderOffer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ads: Vec<ProviderOffer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rent: Vec<ProviderOffer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buy: Vec<ProviderOffer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderOffer {
+    pub logo_path: String,
+    pub provider_id: u32,
+    pub provider_name: String,
+    pub display_priority: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeValue {
     pub id: u32,

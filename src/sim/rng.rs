@@ -15,6 +15,7 @@ pub(crate) mod tag {
     pub const KEYWORD: u64 = 0x4e7;
     pub const COMPANY: u64 = 0xc0;
     pub const PERSON_COPY: u64 = 0x9e45_c0b1;
+    pub const PERSON_DETAILS: u64 = 0x9e45_de7a;
     pub const COMPANY_COPY: u64 = 0xc0c0_c0b1;
     pub const COLLECTION_COPY: u64 = 0xc011_c0b1;
     pub const MEDIA: u64 = 0x3ed;

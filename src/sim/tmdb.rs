@@ -16,8 +16,8 @@ use super::model::{ChangedId, MovieSummary, Page};
 use super::words;
 use crate::plan::ListKind;
 
-/// The appendable parts the simulator serves. Others (`lists`, `account_states`,
-/// `watch/providers`, the legacy `releases`/`trailers`) are ignored, as TMDB ignores unknown ones.
+/// The appendable parts the simulator serves. Others (`lists`, `account_states`, the legacy
+/// `releases`/`trailers`) are ignored, as TMDB ignores unknown ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     AlternativeTitles,
@@ -32,10 +32,11 @@ pub enum Part {
     Similar,
     Translations,
     Videos,
+    WatchProviders,
 }
 
 impl Part {
-    pub const ALL: [Part; 12] = [
+    pub const ALL: [Part; 13] = [
         Part::AlternativeTitles,
         Part::Changes,
         Part::Credits,
@@ -48,6 +49,7 @@ impl Part {
         Part::Similar,
         Part::Translations,
         Part::Videos,
+        Part::WatchProviders,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Part {
             Part::Similar => "similar",
             Part::Translations => "translations",
             Part::Videos => "videos",
+            Part::WatchProviders => "watch/providers",
         }
     }
 
@@ -85,6 +88,7 @@ impl Part {
             Part::Similar => "GET /3/movie/{id}/similar",
             Part::Translations => "GET /3/movie/{id}/translations",
             Part::Videos => "GET /3/movie/{id}/videos",
+            Part::WatchProviders => "GET /3/movie/{id}/watch/providers",
         }
     }
 
@@ -106,6 +110,7 @@ pub(crate) enum Route<'a> {
     Genres,
     Configuration,
     Collection(&'a str),
+    Person(&'a str),
     Find(&'a str),
     Unknown,
 }
@@ -127,10 +132,12 @@ pub(crate) fn route(path: &str) -> Route<'_> {
             Some(p) => Route::Part(id, p),
             None => Route::Unknown,
         },
+        ["movie", id, "watch", "providers"] => Route::Part(id, Part::WatchProviders),
         ["discover", "movie"] => Route::Discover,
         ["genre", "movie", "list"] => Route::Genres,
         ["configuration"] => Route::Configuration,
         ["collection", id] => Route::Collection(id),
+        ["person", id] => Route::Person(id),
         ["find", id] => Route::Find(id),
         _ => Route::Unknown,
     }
@@ -154,6 +161,7 @@ impl Route<'_> {
             Route::Genres => "GET /3/genre/movie/list",
             Route::Configuration => "GET /3/configuration",
             Route::Collection(_) => "GET /3/collection/{id}",
+            Route::Person(_) => "GET /3/person/{id}",
             Route::Find(_) => "GET /3/find/{external_id}",
             Route::Unknown => "GET /3/(unknown)",
         }
@@ -296,6 +304,7 @@ pub(crate) fn serve(
             .ok()
             .and_then(|id| catalog.collection(id))
             .map_or_else(not_found, |c| Response::json(200, &c))),
+        Route::Person(id) => Ok(person(catalog, id, req)),
         Route::Find(id) => Ok(find(catalog, id, req)),
         Route::Unknown => Ok(not_found()),
     };
@@ -542,6 +551,7 @@ fn write_part(
         Part::ReleaseDates => put(out, id_key, &catalog.release_dates(id)),
         Part::Translations => put(out, id_key, &catalog.translations(id)),
         Part::Videos => put(out, id_key, &catalog.videos(id)),
+        Part::WatchProviders => put(out, id_key, &catalog.watch_providers(id)),
         Part::Reviews => {
             let all = catalog.reviews(id).unwrap_or_default();
             put(out, id_key, &page_of(all, page));
@@ -675,6 +685,33 @@ fn find(catalog: &Catalog, external_id: &str, req: &Request) -> Response {
     )
 }
 
+/// `person/{id}`, with the appended parts the sandbox knows (`images`, `translations`); others
+/// are ignored, as TMDB ignores unknown ones.
+fn person(catalog: &Catalog, id: &str, req: &Request) -> Response {
+    let Some((id, details)) = id
+        .parse::<u32>()
+        .ok()
+        .and_then(|id| Some((id, catalog.person_details(id)?)))
+    else {
+        return not_found();
+    };
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(&details) else {
+        return coded_error(500, 11);
+    };
+    let parts = req.param("append_to_response").unwrap_or_default();
+    for part in parts.split(',').map(str::trim) {
+        let value = match part {
+            "images" => serde_json::to_value(catalog.person_images(id)),
+            "translations" => serde_json::to_value(catalog.person_translations(id)),
+            _ => continue,
+        };
+        if let Ok(v) = value {
+            body.insert(part.to_owned(), v);
+        }
+    }
+    Response::json(200, &body)
+}
+
 fn genres() -> Response {
     let genres: Vec<super::model::Genre> = words::GENRES
         .iter()
@@ -725,8 +762,15 @@ mod tests {
             Route::Part("550", Part::ReleaseDates)
         );
         assert_eq!(route("/3/movie/550/lists"), Route::Unknown);
+        assert_eq!(
+            route("/3/movie/550/watch/providers"),
+            Route::Part("550", Part::WatchProviders)
+        );
+        assert_eq!(route("/3/movie/550/watch"), Route::Unknown);
         assert_eq!(route("/3/genre/movie/list"), Route::Genres);
         assert_eq!(route("/3/find/tt1"), Route::Find("tt1"));
+        assert_eq!(route("/3/person/100"), Route::Person("100"));
+        assert_eq!(route("/3/person/100").label(), "GET /3/person/{id}");
         assert_eq!(route("/3/tv/1"), Route::Unknown);
         assert_eq!(route("/3"), Route::Unknown);
         assert_eq!(

@@ -513,6 +513,34 @@ pub const FIRST_NAMES: &[&str] = &[
     "Mikael",
 ];
 
+/// Where the pool's people were born, written as TMDB's person pages write places.
+pub const BIRTHPLACES: &[&str] = &[
+    "Los Angeles, California, USA",
+    "New York City, New York, USA",
+    "Chicago, Illinois, USA",
+    "Modesto, California, USA",
+    "Hoboken, New Jersey, USA",
+    "London, England, UK",
+    "Manchester, England, UK",
+    "Dublin, Ireland",
+    "Toronto, Ontario, Canada",
+    "Sydney, New South Wales, Australia",
+    "Paris, France",
+    "Lyon, France",
+    "Berlin, Germany",
+    "Munich, Bavaria, Germany",
+    "Rome, Lazio, Italy",
+    "Madrid, Spain",
+    "Stockholm, Sweden",
+    "Copenhagen, Denmark",
+    "Tokyo, Japan",
+    "Seoul, South Korea",
+    "Mumbai, Maharashtra, India",
+    "Mexico City, Mexico",
+    "São Paulo, Brazil",
+    "Buenos Aires, Argentina",
+];
+
 pub const LAST_NAMES: &[&str] = &[
     "Smith",
     "García",

@@ -10,7 +10,6 @@
 //! every movie not done is recorded as pending (also those upstream stages still stream in),
 //! for `--resume` once the quota resets. Ledger key: `movie:<tmdb id>`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
@@ -35,9 +34,6 @@ use crate::store::{self, EnrichmentScope, EnrichmentState, NoDataRetry, StoreErr
 
 pub struct Enrich(pub EnrichStage);
 
-/// Movies recorded as pending per ledger statement as they arrive.
-const CHUNK: usize = 256;
-
 #[async_trait]
 impl Stage for Enrich {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
@@ -59,7 +55,11 @@ impl Stage for Enrich {
         };
         let stop = CancellationToken::new();
         let problem: Mutex<Option<String>> = Mutex::new(None);
-        let mut items = pending_items(cx, ids, &known, &stop, &problem);
+        let fail = |why: String| {
+            *problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            stop.cancel();
+        };
+        let mut items = items::pending(cx, ids, &known, movie_key, &fail);
         let retrier = cx.retrier();
         let no_data = self.no_data_retry();
         let omdb = &omdb;
@@ -137,58 +137,6 @@ impl Enrich {
             store::enrichment_candidates(cx.db(), OMDB, scope, self.no_data_retry()).await?;
         Ok(stream::iter(movies.into_iter().map(|m| m.tmdb_id)).boxed())
     }
-}
-
-/// The movies still to do, each recorded as pending before it is worked on (in chunks, as
-/// they arrive), each once; movies done by an earlier attempt are counted, not redone.
-fn pending_items<'a>(
-    cx: &'a StageContext,
-    ids: BoxStream<'a, i64>,
-    known: &'a HashMap<String, ItemStatus>,
-    stop: &'a CancellationToken,
-    problem: &'a Mutex<Option<String>>,
-) -> BoxStream<'a, (String, i64)> {
-    let mut seen = HashSet::new();
-    let c = &cx.counters;
-    ids.filter(move |id| {
-        let new = seen.insert(*id);
-        if new {
-            Counters::add(&c.total, 1);
-            match known.get(&movie_key(*id)) {
-                Some(ItemStatus::Ok) => Counters::add(&c.ok, 1),
-                Some(ItemStatus::Skipped) => Counters::add(&c.skipped, 1),
-                _ => return futures::future::ready(true),
-            }
-        }
-        futures::future::ready(false)
-    })
-    .ready_chunks(CHUNK)
-    .then(move |chunk| async move {
-        let keys: Vec<String> = chunk.iter().map(|id| movie_key(*id)).collect();
-        // The write runs in a task of its own, not in this stream's future. When the stage
-        // stops taking items (Ctrl-C, a spent quota), `items::process` stops polling this
-        // stream but keeps it until the items in flight have finished. A write caught in
-        // between waits in the pool's fair queue for SQLite's only connection (or holds it),
-        // and the pool hands the connection to the first waiter when it is released: to a
-        // future that is never polled again. The items in flight (and the fetch stages'
-        // saves) then wait for that connection, and `process` waits for them. The run would
-        // stall until the 300 s acquire timeout failed them. A task of its own always
-        // finishes and releases the connection, whether or not this stream is polled again.
-        let (ledger, db, stage) = (cx.ledger().clone(), cx.db().clone(), cx.name().to_owned());
-        let recorded = tokio::spawn(async move { ledger.ensure(&db, &stage, &keys).await }).await;
-        let failed = match recorded {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(format!("recording movies as pending failed: {e}")),
-        };
-        if let Some(why) = failed {
-            *problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-            stop.cancel();
-        }
-        stream::iter(chunk.into_iter().map(|id| (movie_key(id), id)))
-    })
-    .flatten()
-    .boxed()
 }
 
 /// What the database knows about a movie for OMDb: its IMDb id and OMDb's last answer.

@@ -1,8 +1,8 @@
 //! Runs the stages of a plan as a DAG.
 //!
-//! A stage starts as soon as every stage it needs has ended well — except that an enrich
-//! stage streaming (`streaming = true`, the default) from fetch stages it needs directly starts
-//! as soon as those have started, and works on their movies as they are saved. Independent
+//! A stage starts as soon as every stage it needs has ended well — except that an enrich or
+//! people stage streaming (`streaming = true`, the default) from fetch stages it needs directly
+//! starts as soon as those have started, and works on their movies as they are saved. Independent
 //! stages run side by side. A stage whose need failed, ended partially or was interrupted does
 //! not run (it is `skipped`), so a resumed run does it later on complete data.
 //!
@@ -158,8 +158,11 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
     let mut outputs: HashMap<String, Vec<StreamTarget>> = HashMap::new();
     let mut streamed_from: HashMap<String, Vec<String>> = HashMap::new();
     for stage in &plan.stages {
-        let upstream_scope =
-            matches!(&stage.kind, StageKind::Enrich(e) if e.scope == EnrichScope::Upstream);
+        let upstream_scope = match &stage.kind {
+            StageKind::Enrich(e) => e.scope == EnrichScope::Upstream,
+            StageKind::People(_) => true,
+            _ => false,
+        };
         if !upstream_scope || !runs.contains(stage.name.as_str()) {
             continue;
         }

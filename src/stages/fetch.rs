@@ -145,19 +145,19 @@ impl Stage for Fetch {
 struct Noted {
     /// Saved with credits that lack a distinct `credit_id`, which the store kept under
     /// fallback keys: upstream data is odd there.
-    odd_credits: MovieIds,
+    odd_credits: TmdbIds,
     /// Answered 404: TMDB has no such movie (now).
-    not_found: MovieIds,
+    not_found: TmdbIds,
     /// New movies of a changes stage its filter did not admit.
-    filtered: MovieIds,
+    filtered: TmdbIds,
 }
 
 /// TMDB ids, gathered from concurrent tasks.
 #[derive(Default)]
-struct MovieIds(std::sync::Mutex<Vec<i64>>);
+pub(super) struct TmdbIds(std::sync::Mutex<Vec<i64>>);
 
-impl MovieIds {
-    /// Movies named in a note, at most.
+impl TmdbIds {
+    /// Ids named in a note, at most.
     const SHOWN: usize = 10;
 
     /// The ids gathered so far, sorted.
@@ -174,7 +174,7 @@ impl MovieIds {
         (n > 0).then_some(n)
     }
 
-    fn add(&self, tmdb_id: i64) {
+    pub(super) fn add(&self, tmdb_id: i64) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -182,7 +182,7 @@ impl MovieIds {
     }
 
     /// `what(n)` and the first ids, sorted, with how many there were; `None` without any.
-    fn note(&self, what: impl Fn(usize) -> String) -> Option<(usize, String)> {
+    pub(super) fn note(&self, what: impl Fn(usize) -> String) -> Option<(usize, String)> {
         let mut ids = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         if ids.is_empty() {
             return None;
@@ -792,7 +792,7 @@ mod tests {
 
     #[test]
     fn movie_ids_make_one_note_naming_the_first_ten() {
-        let ids = MovieIds::default();
+        let ids = TmdbIds::default();
         let what = |n: usize| format!("{n} odd");
         assert_eq!(ids.note(what), None);
         ids.add(603);

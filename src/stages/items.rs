@@ -5,9 +5,11 @@
 //! wrote their data, so the ledger never claims what the database lacks. Items that fail or
 //! are skipped without writing anything are marked here.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
+use futures::stream::{self, BoxStream};
 use futures::{Stream, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -100,7 +102,7 @@ fn reserve(next: &mut Option<Instant>, now: Instant, delay: Duration) -> Instant
 /// Once the stage stops taking items, `items` is no longer polled but lives on (with the
 /// caller) while the items in flight finish. So the stream itself must not hold or wait for
 /// anything those items need, such as SQLite's only connection: database work it must do
-/// goes into a task of its own (see `enrich::pending_items`).
+/// goes into a task of its own (see [`pending`]).
 pub async fn process<I, S, F, Fut>(
     cx: &StageContext,
     stop: &CancellationToken,
@@ -148,6 +150,59 @@ where
         return Some(StageOutcome::Interrupted);
     }
     ended
+}
+
+/// Items recorded as pending per ledger statement as they arrive.
+const PENDING_CHUNK: usize = 256;
+
+/// The items of `ids` still to do, as (ledger key by `key`, id): each recorded as pending
+/// before it is worked on (in chunks, as they arrive), each once; items done by an earlier
+/// attempt (ok or skipped in `known`) are counted, not redone. When the ledger refuses the
+/// write, `fail` is told why (the stage must stop).
+pub fn pending<'a>(
+    cx: &'a StageContext,
+    ids: BoxStream<'a, i64>,
+    known: &'a HashMap<String, ItemStatus>,
+    key: fn(i64) -> String,
+    fail: &'a (dyn Fn(String) + Sync),
+) -> BoxStream<'a, (String, i64)> {
+    let mut seen = HashSet::new();
+    let c = &cx.counters;
+    ids.filter(move |id| {
+        let new = seen.insert(*id);
+        if new {
+            Counters::add(&c.total, 1);
+            match known.get(&key(*id)) {
+                Some(ItemStatus::Ok) => Counters::add(&c.ok, 1),
+                Some(ItemStatus::Skipped) => Counters::add(&c.skipped, 1),
+                _ => return futures::future::ready(true),
+            }
+        }
+        futures::future::ready(false)
+    })
+    .ready_chunks(PENDING_CHUNK)
+    .then(move |chunk| async move {
+        let keys: Vec<String> = chunk.iter().map(|id| key(*id)).collect();
+        // The write runs in a task of its own, not in this stream's future. When the stage
+        // stops taking items (Ctrl-C, a spent quota), `process` stops polling this stream but
+        // keeps it until the items in flight have finished. A write caught in between waits
+        // in the pool's fair queue for SQLite's only connection (or holds it), and the pool
+        // hands the connection to the first waiter when it is released: to a future that is
+        // never polled again. The items in flight (and the fetch stages' saves) then wait for
+        // that connection, and `process` waits for them. The run would stall until the 300 s
+        // acquire timeout failed them. A task of its own always finishes and releases the
+        // connection, whether or not this stream is polled again.
+        let (ledger, db, stage) = (cx.ledger().clone(), cx.db().clone(), cx.name().to_owned());
+        let recorded = tokio::spawn(async move { ledger.ensure(&db, &stage, &keys).await }).await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => fail(e.to_string()),
+            Err(e) => fail(format!("recording items as pending failed: {e}")),
+        }
+        stream::iter(chunk.into_iter().map(move |id| (key(id), id)))
+    })
+    .flatten()
+    .boxed()
 }
 
 /// Counts one item's result and writes the ledger rows the stage did not; says when the

@@ -2,9 +2,9 @@
 //! marker row per stage that ran to its end, so `--resume` redoes neither finished stages
 //! ([`RunLedger::done_earlier`]) nor finished items, and tries failed and pending items again.
 //!
-//! Item keys: `movie:<tmdb id>` (fetch and enrich), `page:<n>` (a list page), `imdb:<id>` (a
-//! curated-list entry looked up by IMDb id), `entry:<n>` (a curated-list entry that cannot be
-//! looked up), and [`STAGE_KEY`] for the stage as a whole.
+//! Item keys: `movie:<tmdb id>` (fetch and enrich), `person:<tmdb id>` (people), `page:<n>`
+//! (a list page), `imdb:<id>` (a curated-list entry looked up by IMDb id), `entry:<n>` (a
+//! curated-list entry that cannot be looked up), and [`STAGE_KEY`] for the stage as a whole.
 //!
 //! A `reset` stage keeps the ledger through the drop (`store::reset`), so the run keeps its
 //! number and the earlier runs stay; [`RunLedger::after_reset`] marks the reset done, and
@@ -32,6 +32,11 @@ pub fn movie_key(tmdb_id: i64) -> String {
 /// The TMDB id in a `movie:` key.
 pub fn movie_id(key: &str) -> Option<i64> {
     key.strip_prefix("movie:")?.parse().ok()
+}
+
+/// `person:<tmdb id>`.
+pub fn person_key(tmdb_id: i64) -> String {
+    format!("person:{tmdb_id}")
 }
 
 /// Rows written per statement when recording many pending items.

@@ -6,8 +6,8 @@
 //! - [`items`]: the one place a stage's items are worked through (concurrency, `delay`,
 //!   failure policy, Ctrl-C). [`ledger`]: the run's rows in `import_runs`/`import_items`.
 //!   [`claims`]: a movie listed by two fetch stages is fetched once.
-//! - [`reset`], [`seed`], [`fetch`], [`enrich`], [`post_process`]: the kinds (the steps of
-//!   `post_process` are in [`post`]).
+//! - [`reset`], [`seed`], [`fetch`], [`enrich`], [`people`], [`post_process`]: the kinds (the
+//!   steps of `post_process` are in [`post`]).
 
 pub mod claims;
 pub mod enrich;
@@ -15,6 +15,7 @@ pub mod executor;
 pub mod fetch;
 pub mod items;
 pub mod ledger;
+pub mod people;
 pub mod post;
 pub mod post_process;
 pub mod reset;
@@ -286,8 +287,8 @@ impl Emitter {
     }
 }
 
-/// The movies of an enrich stage with `scope = "upstream"`: what its upstream fetch stages
-/// saved in this run, from the ledger and, while they run, streamed.
+/// The movies of an enrich stage with `scope = "upstream"`, or of a people stage: what its
+/// upstream fetch stages saved in this run, from the ledger and, while they run, streamed.
 #[derive(Debug)]
 pub struct UpstreamInput {
     /// Every fetch stage upstream of the consumer (directly or not), enabled in the plan.
@@ -397,6 +398,7 @@ pub fn build(stage: &plan::Stage) -> Box<dyn Stage> {
         plan::StageKind::Seed(s) => Box::new(seed::Seed(s.clone())),
         plan::StageKind::Fetch(s) => Box::new(fetch::Fetch(s.clone())),
         plan::StageKind::Enrich(s) => Box::new(enrich::Enrich(s.clone())),
+        plan::StageKind::People(s) => Box::new(people::People(s.clone())),
         plan::StageKind::PostProcess(s) => Box::new(post_process::PostProcess(s.clone())),
     }
 }

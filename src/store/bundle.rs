@@ -28,6 +28,8 @@ pub struct MovieBundle {
     pub images: Option<Vec<Image>>,
     pub alternative_titles: Option<Vec<AlternativeTitle>>,
     pub translations: Option<Vec<Translation>>,
+    /// TMDB's `watch/providers`: where the movie can be watched, per country.
+    pub watch_providers: Option<Vec<WatchProvider>>,
     /// The body as received, for `movie_raw_json`.
     pub raw_body: Option<String>,
 }
@@ -51,6 +53,7 @@ impl MovieBundle {
             images: None,
             alternative_titles: None,
             translations: None,
+            watch_providers: None,
             raw_body: None,
         }
     }
@@ -110,6 +113,7 @@ impl MovieBundle {
             + len(&self.images)
             + len(&self.alternative_titles)
             + len(&self.translations)
+            + len(&self.watch_providers)
     }
 }
 
@@ -251,6 +255,51 @@ pub struct Person {
     pub adult: Option<bool>,
 }
 
+/// TMDB's `/person/{id}` details: what a person's page shows beyond the copy movies embed.
+/// Empty texts are `None`; `deathday` `""` (a legacy quirk) is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonDetails {
+    pub tmdb_id: i64,
+    pub name: String,
+    pub known_for_department: Option<String>,
+    pub profile_path: Option<String>,
+    pub biography: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub deathday: Option<NaiveDate>,
+    /// Trimmed: TMDB's editors leave stray spaces (`"Los Angeles, California, USA "`).
+    pub place_of_birth: Option<String>,
+    pub imdb_id: Option<String>,
+    pub homepage: Option<String>,
+    /// Other names, each trimmed, empty ones and repeats left out, in TMDB's order.
+    pub also_known_as: Vec<String>,
+    /// The appended `images` (profile pictures); `None` when not asked for.
+    pub images: Option<Vec<PersonImage>>,
+    /// The appended `translations` (biographies); `None` when not asked for.
+    pub translations: Option<Vec<PersonTranslation>>,
+}
+
+/// A profile picture of a person; `file_path` identifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonImage {
+    pub file_path: String,
+    pub iso_639_1: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub aspect_ratio: Option<f64>,
+    pub vote_average: Option<f64>,
+    pub vote_count: Option<i32>,
+}
+
+/// A person's biography in one language of one country; none where that language has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonTranslation {
+    pub iso_639_1: String,
+    pub iso_3166_1: String,
+    pub name: Option<String>,
+    pub english_name: Option<String>,
+    pub biography: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credit {
     /// TMDB's `credit_id`; `None` when the body has none (bodies from before credit ids
@@ -326,6 +375,20 @@ pub struct AlternativeTitle {
     /// "" when none (the column is part of the natural key): TMDB's `type`, e.g.
     /// "romanization", "working title".
     pub title_type: String,
+}
+
+/// One way to watch the movie in one country: a provider under a monetization type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchProvider {
+    pub iso_3166_1: String,
+    /// One of `plan::MONETIZATION_TYPES`: `flatrate`, `free`, `ads`, `rent`, `buy`.
+    pub monetization_type: &'static str,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub logo_path: Option<String>,
+    pub display_priority: Option<i32>,
+    /// TMDB's page of the movie's offers in this country.
+    pub link: Option<String>,
 }
 
 /// The movie's texts in one language of one country; none where that language has none.

@@ -4,7 +4,7 @@
 //! Every data table is read row by row; each row becomes a canonical JSON line in which
 //! surrogate ids are replaced by the natural keys they point at (a credit names its movie's and
 //! person's TMDB ids) and bookkeeping times (`created_at`/`updated_at` of movies, `fetched_at`,
-//! `checked_at`, `computed_at`) are left out. Upstream times (a review's date) are content and
+//! `checked_at`, `computed_at`, a person's `details_fetched_at`) are left out. Upstream times (a review's date) are content and
 //! stay. A shared row's provenance (`src_run`, `src_movie_tmdb_id`: whose copy it holds, see
 //! `save`) is left out too: it says how the row got there, not what the app reads, and the
 //! values the rule picked are in the digest. The line hashes are summed (an order-free
@@ -154,7 +154,38 @@ pub async fn table_digests(
             m.known_for_department,
             m.profile_path,
             m.popularity,
-            m.adult
+            m.adult,
+            m.biography,
+            m.birthday.map(|d| d.to_string()),
+            m.deathday.map(|d| d.to_string()),
+            m.place_of_birth,
+            m.imdb_id,
+            m.homepage,
+            m.also_known_as
+        ])
+    })
+    .await?;
+    all_rows::<person_images::Entity, _>(db, o, "person_images", |m| {
+        json!([
+            lookup(&people_, &m.person_id),
+            m.file_path,
+            m.iso_639_1,
+            m.width,
+            m.height,
+            m.aspect_ratio,
+            m.vote_average,
+            m.vote_count
+        ])
+    })
+    .await?;
+    all_rows::<person_translations::Entity, _>(db, o, "person_translations", |m| {
+        json!([
+            lookup(&people_, &m.person_id),
+            m.iso_639_1,
+            m.iso_3166_1,
+            m.name,
+            m.english_name,
+            m.biography
         ])
     })
     .await?;
@@ -307,6 +338,19 @@ pub async fn table_digests(
             m.tagline,
             m.homepage,
             m.runtime
+        ])
+    })
+    .await?;
+    all_rows::<movie_watch_providers::Entity, _>(db, o, "movie_watch_providers", |m| {
+        json!([
+            movie(m.movie_id),
+            m.iso_3166_1,
+            m.monetization_type,
+            m.provider_id,
+            m.provider_name,
+            m.logo_path,
+            m.display_priority,
+            m.link
         ])
     })
     .await?;

@@ -6,6 +6,7 @@
 //! - [`save_movie`], [`save_movie_in`]: one TMDB movie and all its parts, all or nothing.
 //! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
 //!   what each source answered, so reruns do not spend quota on known answers.
+//! - [`people`]: people's details (`/person/{id}`) and who a `people` stage asks about.
 //! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
 //!   [`open`] with its preflight and [`confirm_local`]; [`NextDb`]: the new database a swap
 //!   builds beside the live one.
@@ -31,13 +32,14 @@ mod error;
 mod history;
 pub mod ledger;
 mod lock;
+pub mod people;
 mod reset;
 mod save;
 pub mod seed;
 pub(crate) mod sql;
 mod swap;
 
-pub use bundle::{MovieBundle, OmdbRecord};
+pub use bundle::{MovieBundle, OmdbRecord, PersonDetails};
 pub use connect::{
     OpenOptions, begin, confirm_local, connect, connect_existing, migrate, open, sqlite_file,
 };

@@ -65,12 +65,13 @@ use super::entities::{
     MovieRows, Provenance, SharedTable, collections, external_ratings, genres, keywords,
     movie_alternative_titles, movie_credits, movie_genres, movie_images, movie_keywords,
     movie_production_companies, movie_production_countries, movie_raw_json, movie_recommendations,
-    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos, movies, people,
-    production_companies, production_countries, reviews, spoken_languages,
+    movie_release_dates, movie_spoken_languages, movie_translations, movie_videos,
+    movie_watch_providers, movies, people, production_companies, production_countries, reviews,
+    spoken_languages,
 };
 use super::error::StoreError;
 use super::sql::{
-    Col, MAX_PARAMS, NaturalKey, OnExisting, delete_ids, delete_missing, upsert,
+    Col, MAX_PARAMS, NaturalKey, OnExisting, delete_missing, replace_rows, upsert,
     upsert_one_returning_id,
 };
 
@@ -310,6 +311,21 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
             })
             .await?;
         }
+        if let Some(providers) = &b.watch_providers {
+            use movie_watch_providers as t;
+            let rows = providers
+                .iter()
+                .map(|w| {
+                    let kind = w.monetization_type.to_owned();
+                    let key = (w.iso_3166_1.clone(), kind, w.provider_id);
+                    (key, t::ActiveModel::new(movie_id, w))
+                })
+                .collect();
+            self.replace_by_key::<t::Entity, _>(movie_id, rows, |m: t::Model| {
+                (m.id, (m.iso_3166_1, m.monetization_type, m.provider_id))
+            })
+            .await?;
+        }
         self.ratings(movie_id, sources::TMDB, &b.movie.tmdb_ratings())
             .await?;
         self.raw(movie_id, sources::TMDB, b.raw_body.as_deref())
@@ -537,7 +553,7 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     async fn replace_by_key<E, K>(
         &mut self,
         movie_id: i64,
-        mut rows: Vec<(K, E::ActiveModel)>,
+        rows: Vec<(K, E::ActiveModel)>,
         id_and_key: impl Fn(E::Model) -> (i64, K),
     ) -> Result<(), StoreError>
     where
@@ -547,28 +563,13 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
     {
         let table = E::default().table_name();
         self.too_large(table, rows.len())?;
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
-        self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
-            .await
-            .map_err(self.fail(table))?;
-        if self.fresh {
-            return Ok(());
-        }
-        let wanted: HashSet<K> = keys.into_iter().collect();
-        let stale: Vec<i64> = E::find()
-            .filter(E::MOVIE.eq(movie_id))
-            .all(self.conn)
-            .await
-            .map_err(self.fail(table))?
-            .into_iter()
-            .map(&id_and_key)
-            .filter(|(_, key)| !wanted.contains(key))
-            .map(|(id, _)| id)
-            .collect();
-        self.stats.deleted += delete_ids::<E, _>(self.conn, &stale)
-            .await
-            .map_err(self.fail(table))?;
+        let of = E::MOVIE.eq(movie_id);
+        let (written, deleted) =
+            replace_rows::<E, _, _>(self.conn, rows, of, self.fresh, id_and_key)
+                .await
+                .map_err(self.fail(table))?;
+        self.stats.written += written;
+        self.stats.deleted += deleted;
         Ok(())
     }
 
@@ -791,6 +792,7 @@ fn outranks<E: SharedTable>() -> String {
     let optional: Vec<&str> = E::Column::iter()
         .filter(|c| c.def().is_null())
         .map(|c| c.as_str())
+        .filter(|c| !E::NOT_COPIED.iter().any(|n| n.as_str() == *c))
         .collect();
     if !optional.is_empty() {
         let filled = |row: &str| {

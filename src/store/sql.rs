@@ -6,10 +6,11 @@
 //! the entity's, and its natural key ([`NaturalKey`]) is declared beside it, so a writer names
 //! no column by string and a new column is one entity field (plus its migration).
 
+use sea_orm::sea_query::SimpleExpr;
 use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, IdenStatic,
-    Iterable, Value,
+    Iterable, QueryFilter, Value,
 };
 
 /// Bind parameters per statement we allow ourselves. SQLite's limit is 32766 and
@@ -278,6 +279,43 @@ pub(crate) async fn delete_missing<E: EntityTrait, C: ConnectionTrait>(
 
 /// Deletes the rows of `E` whose `id` is in `ids`, in statements of at most [`MAX_PARAMS`]
 /// ids. Returns how many went.
+/// Makes the rows of `E` that `of` selects (one owner's: a movie's, a person's) exactly `rows`,
+/// given with their natural keys: upserted in key order, and, unless `fresh` (the owner was
+/// just inserted, so it has none), the stored rows not among them removed. Those are found by
+/// reading the owner's rows (`id_and_key` of each) rather than in SQL, as the key may have
+/// several columns. Returns (rows written, rows removed).
+pub(crate) async fn replace_rows<E, K, C>(
+    conn: &C,
+    mut rows: Vec<(K, E::ActiveModel)>,
+    of: SimpleExpr,
+    fresh: bool,
+    id_and_key: impl Fn(E::Model) -> (i64, K),
+) -> Result<(u64, u64), DbErr>
+where
+    E: NaturalKey,
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+    K: Ord + std::hash::Hash,
+    C: ConnectionTrait,
+{
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let (keys, rows): (Vec<K>, Vec<_>) = rows.into_iter().unzip();
+    let written = upsert(conn, OnExisting::UPDATE, rows).await?;
+    if fresh {
+        return Ok((written, 0));
+    }
+    let wanted: std::collections::HashSet<K> = keys.into_iter().collect();
+    let stale: Vec<i64> = E::find()
+        .filter(of)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(&id_and_key)
+        .filter(|(_, key)| !wanted.contains(key))
+        .map(|(id, _)| id)
+        .collect();
+    Ok((written, delete_ids::<E, _>(conn, &stale).await?))
+}
+
 pub(crate) async fn delete_ids<E: EntityTrait, C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],

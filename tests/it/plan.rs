@@ -1615,3 +1615,76 @@ fn show_writes_every_declared_key_and_means_the_same_plan() {
         );
     }
 }
+
+// --- the people stage --------------------------------------------------------------------------
+
+#[test]
+fn a_people_stage_compiles_with_its_defaults_and_warns_without_credits() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[sources.tmdb]
+api_key = "${TMDB_API_KEY}"
+
+[stages.popular]
+kind = "fetch"
+list = "popular"
+append = ["external_ids"]
+
+[stages.people]
+kind = "people"
+needs = ["popular"]
+jobs = ["Director", "Director", "Original Music Composer"]
+"#;
+    let p = write(dir.path(), "people.toml", text);
+    let loaded = load(&p, keys(), &[]).unwrap();
+    let Some(plan::StageKind::People(people)) = loaded.plan.stage("people").map(|s| &s.kind) else {
+        panic!("no people stage");
+    };
+    assert_eq!(people.source, "tmdb");
+    assert_eq!(people.select, plan::PeopleSelect::Credited);
+    assert_eq!(people.cast_top, plan::PeopleStage::DEFAULT_CAST_TOP);
+    assert_eq!(people.jobs, ["Director", "Original Music Composer"]);
+    let mut codes: Vec<&str> = loaded.warnings.iter().map(|w| w.code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        ["popctl::plan::duplicate", "popctl::plan::missing_credits"],
+        "{:#?}",
+        loaded.warnings
+    );
+    // Its requests are counted at run time; the graph says whom it asks about.
+    let budget = plan::budget(&loaded.plan);
+    let stage = budget.stages.iter().find(|s| s.stage == "people").unwrap();
+    assert_eq!(stage.source.as_deref(), Some("tmdb"));
+    assert!(stage.requests.is_none());
+    assert!(
+        stage
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("counted at run time")
+    );
+
+    // Defaults when nothing is said, and `select = "all"`.
+    let all = text.replace(
+        r#"jobs = ["Director", "Director", "Original Music Composer"]"#,
+        r#"select = "all""#,
+    );
+    let p = write(dir.path(), "all.toml", &all);
+    let loaded = load(&p, keys(), &[]).unwrap();
+    let Some(plan::StageKind::People(people)) = loaded.plan.stage("people").map(|s| &s.kind) else {
+        panic!("no people stage");
+    };
+    assert_eq!(people.select, plan::PeopleSelect::All);
+    assert_eq!(people.jobs, plan::PeopleStage::default_jobs());
+    // Shown and read back, the same stage.
+    let shown = loaded
+        .plan
+        .to_toml()
+        .replace("\"***\"", "\"${TMDB_API_KEY}\"");
+    let again = write(dir.path(), "shown.toml", &shown);
+    assert_eq!(
+        load(&again, keys(), &[]).unwrap().plan.stages,
+        loaded.plan.stages
+    );
+}

@@ -850,7 +850,7 @@ async fn appended_images_titles_and_translations_are_stored() {
     let url = env.sqlite("parts.db");
     let mut sets = quick(1);
     sets.push(
-        r#"stages.popular.append=["credits","images","alternative_titles","translations"]"#.into(),
+        r#"stages.popular.append=["credits","images","alternative_titles","translations","watch/providers"]"#.into(),
     );
     let out = output(env.quick(&url, &sets, &[])).await;
     assert_exit(&out, 0);
@@ -860,6 +860,7 @@ async fn appended_images_titles_and_translations_are_stored() {
         "movie_images",
         "movie_alternative_titles",
         "movie_translations",
+        "movie_watch_providers",
     ] {
         assert!(count(&db, table).await >= 20, "{table}");
     }

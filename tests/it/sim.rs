@@ -314,8 +314,12 @@ async fn append_to_response_adds_parts_as_asked_and_refuses_more_than_twenty() {
     .await;
     assert_eq!(status, 200);
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-    assert_eq!(keys[keys.len() - 2..], ["videos", "credits"]);
-    assert!(body.get("watch/providers").is_none() && body.get("lists").is_none());
+    assert_eq!(
+        keys[keys.len() - 3..],
+        ["videos", "credits", "watch/providers"]
+    );
+    assert!(body.get("lists").is_none());
+    assert!(body["watch/providers"]["results"].is_object());
     assert!(body["credits"].get("id").is_none());
 
     let (_, alone) = get_json(&c, &tmdb(&s, &format!("movie/{id}/credits"))).await;

@@ -22,8 +22,10 @@
 //!   required by this rule: old-only fields are rightly absent from a simulator of today's API.
 //! - **Newest fields.** Fields that only recent recordings have are the current API, so the
 //!   short lists `NEWEST_*` below require them explicitly (`origin_country`, OMDb's `Ratings`…).
+//! - **Countries are keys.** An object key that is a country code (`watch/providers` maps each
+//!   country to its offers) stands for any country: `$.results.{country}.link`.
 //!
-//! Parts the sandbox does not serve (`lists`, `account_states`, `watch/providers`, legacy
+//! Parts the sandbox does not serve (`lists`, `account_states`, legacy
 //! `releases`/`trailers`/`similar_movies`, search, trending, TV) are left out; the kinds that
 //! have no recording (the 429 and status-27 bodies) are checked field by field in `sim.rs`.
 
@@ -58,6 +60,10 @@ fn shape_into(v: &Value, path: &str, out: &mut Shape) {
     match v {
         Value::Object(map) => {
             for (k, x) in map {
+                // Country codes are a map's keys, not fields (`watch/providers` results): any
+                // country stands for every other.
+                let country = k.len() == 2 && k.bytes().all(|b| b.is_ascii_uppercase());
+                let k = if country { "{country}" } else { k.as_str() };
                 shape_into(x, &format!("{path}.{k}"), out);
             }
         }
@@ -292,6 +298,7 @@ fn standalone_recordings(dir: &Path, part: Part) -> Vec<Value> {
     let names: &[&str] = match part {
         Part::Changes => &["-changes"],
         Part::Translations => &["-translations"],
+        Part::WatchProviders => &["-watch_providers"],
         other => &[other.name()],
     };
     read(dir, "tmdb/movie_parts", names)
@@ -710,6 +717,139 @@ async fn every_error_body_has_the_recorded_shape_and_status() {
         &Pool::default(),
     ));
     assert_eq!(v, real[0]);
+    report(problems);
+    s.shutdown().await;
+}
+
+/// Keys of appended parts in recorded person bodies.
+const PERSON_PART_KEYS: &[&str] = &[
+    "changes",
+    "combined_credits",
+    "external_ids",
+    "images",
+    "movie_credits",
+    "tagged_images",
+    "translations",
+    "tv_credits",
+];
+
+#[tokio::test]
+async fn person_details_have_the_recorded_shape_and_match_the_credits() {
+    let dir = fixtures_dir();
+    let s = start().await;
+    let c = client();
+    let nullable = nullable_keys(&dir, "tmdb");
+    let real: Vec<Value> = read(&dir, "tmdb/person", &[""])
+        .into_iter()
+        .map(|mut v| {
+            if let Value::Object(m) = &mut v {
+                for k in PERSON_PART_KEYS {
+                    m.remove(*k);
+                }
+            }
+            v
+        })
+        .collect();
+    // People credited in the sample movies, cast and crew, as their credits name them.
+    let cat = s.catalog();
+    let mut credited = BTreeMap::new();
+    for id in sample(&s) {
+        let credits = cat.credits(id).unwrap();
+        for p in credits.cast.iter().take(3) {
+            credited.insert(p.id, (p.name.clone(), p.gender));
+        }
+        for p in credits.crew.iter().take(2) {
+            credited.insert(p.id, (p.name.clone(), p.gender));
+        }
+    }
+    let mut ours = Vec::new();
+    for (id, (name, gender)) in credited.iter().take(80) {
+        let (status, v) = get_json(&c, &tmdb(&s, &format!("person/{id}"))).await;
+        assert_eq!(status, 200, "person {id}");
+        assert_eq!(v["name"], name.as_str(), "person {id}");
+        assert_eq!(v["gender"], *gender, "person {id}");
+        ours.push(v);
+    }
+    assert!(
+        ours.iter().any(|v| v["birthday"].is_null())
+            && ours.iter().any(|v| v["deathday"].is_string()),
+        "the sample has sparse and deceased people"
+    );
+    // An id no person has is TMDB's 404.
+    let (status, v) = get_json(&c, &tmdb(&s, "person/101")).await;
+    assert_eq!(status, 404);
+    assert_eq!(v["status_code"], 34);
+    let pool = Pool::new(&[], &nullable);
+    report(compare(
+        "person/{id}",
+        &real,
+        &ours,
+        &["$.known_for_department"],
+        &pool,
+    ));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn person_parts_have_the_recorded_shapes() {
+    let dir = fixtures_dir();
+    let s = start().await;
+    let c = client();
+    let nullable = nullable_keys(&dir, "tmdb");
+    let recorded = read(&dir, "tmdb/person", &[""]);
+    let cat = s.catalog();
+    let mut ids: Vec<u32> = sample(&s)
+        .into_iter()
+        .flat_map(|id| {
+            cat.credits(id)
+                .unwrap()
+                .cast
+                .into_iter()
+                .take(4)
+                .map(|p| p.id)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut ours: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for id in ids.iter().take(60) {
+        let (status, v) = get_json(
+            &c,
+            &tmdb(
+                &s,
+                &format!("person/{id}?append_to_response=images,translations"),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        for part in ["images", "translations"] {
+            ours.entry(part).or_default().push(v[part].clone());
+        }
+    }
+    let mut problems = Vec::new();
+    for (part, standalone) in [("images", "-images"), ("translations", "-translations")] {
+        // Appended bodies have no `id`; the standalone recordings widen what is allowed.
+        let real: Vec<Value> = recorded
+            .iter()
+            .filter_map(|v| v.get(part).filter(|p| p.is_object()).cloned())
+            .collect();
+        let also: Vec<Value> = read(&dir, "tmdb/person_parts", &[standalone])
+            .into_iter()
+            .map(|mut v| {
+                if let Value::Object(m) = &mut v {
+                    m.remove("id");
+                }
+                v
+            })
+            .collect();
+        problems.extend(compare(
+            &format!("person appended {part}"),
+            &real,
+            &ours[part],
+            &[],
+            &Pool::new(&also, &nullable),
+        ));
+    }
     report(problems);
     s.shutdown().await;
 }

@@ -30,6 +30,23 @@ fn len(v: &Value, path: &[&str]) -> i64 {
     cur.as_array().map_or(0, |a| a.len() as i64)
 }
 
+/// The offers in a `watch/providers` body: every provider of every monetization type of every
+/// country (the recordings repeat none).
+fn watch_offers(part: &Value) -> i64 {
+    let Some(countries) = part["results"].as_object() else {
+        return 0;
+    };
+    countries
+        .values()
+        .map(|c| {
+            ["flatrate", "free", "ads", "rent", "buy"]
+                .iter()
+                .map(|kind| len(c, &[kind]))
+                .sum::<i64>()
+        })
+        .sum()
+}
+
 async fn fixtures_save_with_matching_counts(t: TestDb) {
     for (name, body) in details_fixtures() {
         let json: Value = serde_json::from_slice(&body).unwrap();
@@ -80,6 +97,7 @@ async fn fixtures_save_with_matching_counts(t: TestDb) {
         let translations = distinct("translations", &["translations"], &|t| {
             format!("{}\u{1f}{}", text(t, "iso_639_1"), text(t, "iso_3166_1"))
         });
+        let watch_providers = watch_offers(&json["watch/providers"]);
         let checks = [
             ("genres", of("movie_genres"), len(&json, &["genres"])),
             (
@@ -140,6 +158,11 @@ async fn fixtures_save_with_matching_counts(t: TestDb) {
                 alternative_titles,
             ),
             ("translations", of("movie_translations"), translations),
+            (
+                "watch providers",
+                of("movie_watch_providers"),
+                watch_providers,
+            ),
             ("raw bodies", of("movie_raw_json"), 1),
         ];
         for (what, sql, expected) in checks {
@@ -197,6 +220,50 @@ async fn fixtures_save_with_matching_counts(t: TestDb) {
     }
 }
 on_every_backend!(fixtures_save_with_matching_counts);
+
+/// The standalone `movie/{id}/watch/providers` recordings, appended to a details body as TMDB
+/// appends them, save one row per offer with the recorded values; `link` is the country's.
+async fn watch_provider_recordings_save_every_offer(t: TestDb) {
+    let files = crate::support::fixture_files("tmdb/movie_parts");
+    let files: Vec<_> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("watch_providers"))
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for file in files {
+        let mut part: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let id = part["id"].as_i64().unwrap();
+        // Appended, the part has no `id` of its own.
+        part.as_object_mut().unwrap().remove("id");
+        let expected = watch_offers(&part);
+        assert!(expected > 400, "{}: {expected} offers", file.display());
+        let body = serde_json::json!({"id": id, "title": "Movie", "watch/providers": part});
+        let bundle = movie_bundle(&serde_json::to_vec(&body).unwrap()).unwrap();
+        t.save(&bundle).await;
+        let of = format!(
+            "SELECT COUNT(*) FROM movie_watch_providers WHERE movie_id = \
+             (SELECT id FROM movies WHERE tmdb_id = {id})"
+        );
+        assert_eq!(t.count(&of).await, expected, "{}", file.display());
+        // One offer checked value by value, and the country's link on every row of it.
+        let us = &part["results"]["US"];
+        let first = &us["rent"][0];
+        let sql = format!(
+            "{of} AND iso_3166_1 = 'US' AND monetization_type = 'rent' AND provider_id = {} \
+             AND provider_name = '{}' AND logo_path = '{}' AND display_priority = {} \
+             AND link = '{}'",
+            first["provider_id"],
+            first["provider_name"].as_str().unwrap().replace('\'', "''"),
+            first["logo_path"].as_str().unwrap(),
+            first["display_priority"],
+            us["link"].as_str().unwrap()
+        );
+        assert_eq!(t.count(&sql).await, 1, "{}: {sql}", file.display());
+        let without_link = format!("{of} AND link IS NULL");
+        assert_eq!(t.count(&without_link).await, 0, "{}", file.display());
+    }
+}
+on_every_backend!(watch_provider_recordings_save_every_offer);
 
 async fn saving_twice_changes_nothing(t: TestDb) {
     let bundles = richest_bundles();

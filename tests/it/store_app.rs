@@ -33,6 +33,17 @@ const OMDB_BODY: &str = r#"{"Title":"Movie 603","Year":"1999","Rated":"R","Relea
   "Metascore":"73","imdbRating":"8.7","imdbVotes":"2,112,345","imdbID":"tt0133093",
   "Type":"movie","BoxOffice":"$172,076,928","Response":"True"}"#;
 
+/// How many migrations to undo to be back before the one that made `cri_scores.version` an
+/// integer (`m20261203_000007_app_schema`) — itself and every later one.
+fn since_app_schema() -> u32 {
+    let back = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261203_000007_app_schema")
+        .expect("the migration that made the CRI version an integer");
+    u32::try_from(back + 1).unwrap()
+}
+
 async fn one_row(t: &TestDb, sql: &str) -> sea_orm::QueryResult {
     t.db.query_one_raw(Statement::from_string(
         t.db.get_database_backend(),
@@ -87,16 +98,12 @@ on_every_backend!(ratings_sit_side_by_side_in_the_view);
 /// A database an older popctl wrote (`cri_scores.version` as text) keeps its scores through
 /// the migration, as integers, and back as text when the migration is undone.
 async fn cri_versions_written_as_text_become_integers(t: TestDb) {
-    // Back to the schema before the version was an integer (before migration 7), with a score
-    // written then. The movie is saved first: today's entities write today's columns.
+    // Back to the schema before the version was an integer, with a score written then. The
+    // movie is saved first: today's entities write today's columns.
     t.save(&bundle(603, "tt0133093")).await;
-    let migrations = Migrator::migrations();
-    let app_schema = migrations
-        .iter()
-        .position(|m| m.name() == "m20261203_000007_app_schema")
+    Migrator::down(&t.db, Some(since_app_schema()))
+        .await
         .unwrap();
-    let undo = u32::try_from(migrations.len() - app_schema).unwrap();
-    Migrator::down(&t.db, Some(undo)).await.unwrap();
     t.db.execute_unprepared(
         "INSERT INTO cri_scores (movie_id, version, overall, timelessness, cultural_penetration, \
          artistic_impact, institutional_recognition, public_reception, confidence, computed_at) \
@@ -129,7 +136,9 @@ async fn cri_versions_written_as_text_become_integers(t: TestDb) {
         .await;
     assert!(again.is_err(), "a second score of version 1 was accepted");
 
-    Migrator::down(&t.db, Some(undo)).await.unwrap();
+    Migrator::down(&t.db, Some(since_app_schema()))
+        .await
+        .unwrap();
     let row = one_row(&t, "SELECT version FROM cri_scores").await;
     assert_eq!(row.try_get::<String>("", "version").unwrap(), "1");
     store::migrate(&t.db).await.unwrap();
@@ -304,3 +313,84 @@ async fn images_titles_and_translations_are_stored_and_replaced(t: TestDb) {
     );
 }
 on_every_backend!(images_titles_and_translations_are_stored_and_replaced);
+
+/// A body with `watch/providers` appended: `offers` as (country, type, provider id, name).
+fn with_offers(offers: &[(&str, &str, i64, &str)]) -> MovieBundle {
+    let mut results = serde_json::Map::new();
+    for (country, kind, id, name) in offers {
+        let c = results
+            .entry(country.to_string())
+            .or_insert_with(|| {
+                serde_json::json!({"link": format!("https://www.themoviedb.org/movie/603-the-matrix/watch?locale={country}")})
+            });
+        let list = c
+            .as_object_mut()
+            .unwrap()
+            .entry(kind.to_string())
+            .or_insert_with(|| serde_json::json!([]));
+        list.as_array_mut().unwrap().push(serde_json::json!({
+            "logo_path": "/logo.jpg", "provider_id": id, "provider_name": name,
+            "display_priority": 3
+        }));
+    }
+    let body = serde_json::json!({
+        "id": 603, "title": "The Matrix", "imdb_id": "tt0133093",
+        "watch/providers": {"results": results}
+    });
+    movie_bundle(&serde_json::to_vec(&body).unwrap()).unwrap()
+}
+
+/// Watch providers are stored one row per country, type and provider; an unchanged save
+/// writes none; a newer body replaces them (gone offers removed, renamed ones updated); a
+/// body without the part leaves them alone.
+async fn watch_providers_are_stored_and_replaced(t: TestDb) {
+    let first = with_offers(&[
+        ("US", "flatrate", 8, "Netflix"),
+        ("US", "rent", 2, "Apple TV"),
+        ("US", "buy", 2, "Apple TV"),
+        ("DE", "ads", 9, "Amazon Prime Video"),
+    ]);
+    t.save(&first).await;
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_watch_providers").await,
+        4
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_watch_providers WHERE iso_3166_1 = 'US' AND provider_id = 2 \
+             AND link = 'https://www.themoviedb.org/movie/603-the-matrix/watch?locale=US'"
+        )
+        .await,
+        2,
+        "rent and buy are two rows with the country's link"
+    );
+    assert_eq!(
+        t.save(&first).await.written,
+        2,
+        "only the movie and its body"
+    );
+
+    let newer = with_offers(&[
+        ("US", "flatrate", 8, "Netflix"),
+        ("US", "rent", 2, "Apple TV Store"),
+    ]);
+    let stats = t.save(&newer).await;
+    assert_eq!(stats.deleted, 2, "{stats:?}");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_watch_providers").await,
+        2
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_watch_providers WHERE provider_name = 'Apple TV Store'"
+        )
+        .await,
+        1
+    );
+    t.save(&bundle(603, "tt0133093")).await;
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_watch_providers").await,
+        2
+    );
+}
+on_every_backend!(watch_providers_are_stored_and_replaced);

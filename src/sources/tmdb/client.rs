@@ -1,5 +1,5 @@
 //! TMDB requests over the shared [`SourceClient`]: list and discover pages, movie details with
-//! `append_to_response`, `find` by IMDb id, and the genre list.
+//! `append_to_response`, person details, `find` by IMDb id, and the genre list.
 //!
 //! Branches on the HTTP status first, then on TMDB's `status_code` or `{"errors": […]}` body
 //! (`../shared/api-facts.md`): 401 stops the source with the name of the key variable to fix,
@@ -116,10 +116,10 @@ pub struct ListPage {
     pub total_pages: u32,
 }
 
-/// A details answer.
+/// A details answer (of a movie or a person).
 #[derive(Debug, Clone)]
 pub enum Details {
-    /// The body, for `tmdb::mapping::movie_bundle`.
+    /// The body, for `tmdb::mapping::movie_bundle` (or `person_details`).
     Found(Bytes),
     /// TMDB has no movie with this id; how it said so ("HTTP 404").
     NotFound(NotFound),
@@ -326,6 +326,25 @@ impl TmdbClient {
         retrier: &Retrier,
     ) -> Result<Fetched<Details>, TmdbError> {
         let path = format!("movie/{id}");
+        let mut query = Vec::new();
+        if !append.is_empty() {
+            query.push(("append_to_response", append.join(",")));
+        }
+        Ok(match self.get(&path, &query, retrier).await? {
+            Answer::Body(reply) => fetched(Details::Found(reply.body.clone()), &reply),
+            Answer::NotFound(reply, how) => fetched(Details::NotFound(how), &reply),
+        })
+    }
+
+    /// `person/{id}` with the `append_to_response` parts: a person's details, for
+    /// `tmdb::mapping::person_details`.
+    pub async fn person(
+        &self,
+        id: i64,
+        append: &[String],
+        retrier: &Retrier,
+    ) -> Result<Fetched<Details>, TmdbError> {
+        let path = format!("person/{id}");
         let mut query = Vec::new();
         if !append.is_empty() {
             query.push(("append_to_response", append.join(",")));

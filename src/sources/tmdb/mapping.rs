@@ -15,8 +15,8 @@ use super::models::{self, MovieDetails};
 use crate::sources::lenient::{MappingError, from_body, non_empty};
 use crate::store::bundle::{
     AlternativeTitle, Collection, Company, Country, Credit, Genre, Image, Keyword, Language,
-    MovieBundle, MovieData, Person, RelatedMovie, ReleaseDate, Review, Role, Translation, Video,
-    image_kinds,
+    MovieBundle, MovieData, Person, PersonDetails, PersonImage, PersonTranslation, RelatedMovie,
+    ReleaseDate, Review, Role, Translation, Video, WatchProvider, image_kinds,
 };
 
 /// Maps a `/movie/{id}` body, with whatever appended parts it has, into a bundle.
@@ -27,6 +27,69 @@ pub fn movie_bundle(body: &[u8]) -> Result<MovieBundle, MappingError> {
     // A body that echoes the key is not stored, as the cache does not store it.
     bundle.raw_body = Some(raw).filter(|r| !crate::secret::leaks(r.as_bytes()));
     Ok(bundle)
+}
+
+/// Maps a `/person/{id}` body into the details a people stage stores. Empty texts and dates
+/// become `None` (old bodies say `"deathday": ""` for the living); `place_of_birth` and the
+/// other names are trimmed, as TMDB's editors leave stray spaces that would keep a film app
+/// from grouping people by place or matching a name; the biography is kept as written.
+pub fn person_details(body: &[u8]) -> Result<PersonDetails, MappingError> {
+    let p: models::PersonDetails = from_body("TMDB person details", body)?;
+    let tmdb_id = p.id;
+    let date = |field: &str, value: Option<String>| match non_empty(value) {
+        None => Ok(None),
+        Some(s) => parse_date(&s).map(Some).ok_or_else(|| MappingError::Value {
+            what: format!("TMDB person {tmdb_id}"),
+            field: field.into(),
+            value: s.clone(),
+            reason: "expected YYYY-MM-DD".into(),
+        }),
+    };
+    let trimmed = |s: Option<String>| non_empty(s.map(|s| s.trim().to_owned()));
+    let mut also_known_as: Vec<String> = Vec::new();
+    for name in p.also_known_as.unwrap_or_default() {
+        let name = name.trim();
+        if !name.is_empty() && !also_known_as.iter().any(|n| n == name) {
+            also_known_as.push(name.to_owned());
+        }
+    }
+    Ok(PersonDetails {
+        tmdb_id,
+        name: p.name.unwrap_or_default(),
+        known_for_department: non_empty(p.known_for_department),
+        profile_path: non_empty(p.profile_path),
+        biography: non_empty(p.biography),
+        birthday: date("birthday", p.birthday)?,
+        deathday: date("deathday", p.deathday)?,
+        place_of_birth: trimmed(p.place_of_birth),
+        imdb_id: non_empty(p.imdb_id),
+        homepage: non_empty(p.homepage),
+        also_known_as,
+        images: p.images.map(|i| {
+            let all = i.profiles.into_iter().map(|m| PersonImage {
+                file_path: m.file_path,
+                iso_639_1: non_empty(m.iso_639_1),
+                width: m.width.and_then(|w| i32::try_from(w).ok()),
+                height: m.height.and_then(|h| i32::try_from(h).ok()),
+                aspect_ratio: m.aspect_ratio,
+                vote_average: m.vote_average,
+                vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
+            });
+            dedup_by_key(all.collect(), |m| m.file_path.clone())
+        }),
+        translations: p.translations.map(|t| {
+            let all = t.translations.into_iter().map(|t| PersonTranslation {
+                iso_639_1: t.iso_639_1,
+                iso_3166_1: t.iso_3166_1,
+                name: non_empty(t.name),
+                english_name: non_empty(t.english_name),
+                biography: non_empty(t.data.unwrap_or_default().biography),
+            });
+            dedup_by_key(all.collect(), |t| {
+                (t.iso_639_1.clone(), t.iso_3166_1.clone())
+            })
+        }),
+    })
 }
 
 /// Maps `/genre/movie/list` into (TMDB id, name) pairs for `store::seed`.
@@ -173,6 +236,7 @@ fn bundle_from_details(d: MovieDetails) -> Result<MovieBundle, MappingError> {
         })
     });
     bundle.translations = d.translations.map(|t| translations(t.translations));
+    bundle.watch_providers = d.watch_providers.map(watch_providers);
     Ok(bundle)
 }
 
@@ -196,6 +260,37 @@ fn images(i: models::Images) -> Vec<Image> {
         })
     });
     dedup_by_key(all.collect(), |m| m.file_path.clone())
+}
+
+/// Every (country, monetization type, provider) once, with its country's link.
+fn watch_providers(w: models::WatchProviders) -> Vec<WatchProvider> {
+    let mut all = Vec::new();
+    for (country, c) in w.results {
+        let link = non_empty(c.link);
+        let kinds = [
+            ("flatrate", c.flatrate),
+            ("free", c.free),
+            ("ads", c.ads),
+            ("rent", c.rent),
+            ("buy", c.buy),
+        ];
+        for (kind, providers) in kinds {
+            for p in providers {
+                all.push(WatchProvider {
+                    iso_3166_1: country.clone(),
+                    monetization_type: kind,
+                    provider_id: p.provider_id,
+                    provider_name: p.provider_name.unwrap_or_default(),
+                    logo_path: non_empty(p.logo_path),
+                    display_priority: p.display_priority.and_then(|d| i32::try_from(d).ok()),
+                    link: link.clone(),
+                });
+            }
+        }
+    }
+    dedup_by_key(all, |w| {
+        (w.iso_3166_1.clone(), w.monetization_type, w.provider_id)
+    })
 }
 
 fn translations(ts: Vec<models::Translation>) -> Vec<Translation> {

@@ -84,6 +84,45 @@ pub struct MovieDetails {
     pub alternative_titles: Option<AlternativeTitles>,
     #[serde(default)]
     pub translations: Option<Translations>,
+    /// Appended under TMDB's own spelling, `"watch/providers"`.
+    #[serde(default, rename = "watch/providers")]
+    pub watch_providers: Option<WatchProviders>,
+}
+
+/// `watch/providers`: per country code, TMDB's `link` and the providers of each monetization
+/// type. A type a country has none of is absent.
+#[derive(Debug, Deserialize)]
+pub struct WatchProviders {
+    #[serde(default)]
+    pub results: std::collections::BTreeMap<String, CountryProviders>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CountryProviders {
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub flatrate: Vec<Provider>,
+    #[serde(default)]
+    pub free: Vec<Provider>,
+    #[serde(default)]
+    pub ads: Vec<Provider>,
+    #[serde(default)]
+    pub rent: Vec<Provider>,
+    #[serde(default)]
+    pub buy: Vec<Provider>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Provider {
+    #[serde(deserialize_with = "id")]
+    pub provider_id: i64,
+    #[serde(default)]
+    pub provider_name: Option<String>,
+    #[serde(default)]
+    pub logo_path: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub display_priority: Option<i64>,
 }
 
 /// `images`: posters, backdrops and logos, each with its language where it has text.
@@ -366,4 +405,69 @@ pub struct ExternalIds {
 #[derive(Debug, Deserialize)]
 pub struct GenreList {
     pub genres: Vec<NamedId>,
+}
+
+/// `GET /person/{id}`, appended parts ignored.
+#[derive(Debug, Deserialize)]
+pub struct PersonDetails {
+    #[serde(deserialize_with = "id")]
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub known_for_department: Option<String>,
+    #[serde(default)]
+    pub profile_path: Option<String>,
+    #[serde(default)]
+    pub biography: Option<String>,
+    #[serde(default)]
+    pub birthday: Option<String>,
+    /// `""` in bodies from before 2015 for the living.
+    #[serde(default)]
+    pub deathday: Option<String>,
+    #[serde(default)]
+    pub place_of_birth: Option<String>,
+    #[serde(default)]
+    pub imdb_id: Option<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub also_known_as: Option<Vec<String>>,
+    // Appended parts a people stage may ask for.
+    #[serde(default)]
+    pub images: Option<PersonImages>,
+    #[serde(default)]
+    pub translations: Option<PersonTranslations>,
+}
+
+/// A person's `images`: profile pictures.
+#[derive(Debug, Deserialize)]
+pub struct PersonImages {
+    #[serde(default)]
+    pub profiles: Vec<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonTranslations {
+    #[serde(default)]
+    pub translations: Vec<PersonTranslation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonTranslation {
+    #[serde(default)]
+    pub iso_3166_1: String,
+    pub iso_639_1: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub english_name: Option<String>,
+    #[serde(default)]
+    pub data: Option<PersonTranslationData>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PersonTranslationData {
+    #[serde(default)]
+    pub biography: Option<String>,
 }

@@ -17,10 +17,10 @@ pub use parts::{
     external_ratings, movie_alternative_titles, movie_credits, movie_enrichment, movie_genres,
     movie_images, movie_keywords, movie_production_companies, movie_production_countries,
     movie_recommendations, movie_release_dates, movie_spoken_languages, movie_translations,
-    movie_videos, reviews,
+    movie_videos, movie_watch_providers, reviews,
 };
 pub(crate) use reference::{Provenance, SharedTable};
 pub use reference::{
-    collections, cultural_authorities, external_sources, genres, keywords, people,
-    production_companies, production_countries, spoken_languages,
+    collections, cultural_authorities, external_sources, genres, keywords, people, person_images,
+    person_translations, production_companies, production_countries, spoken_languages,
 };

@@ -1,6 +1,6 @@
 //! What belongs to one movie: join rows to shared tables, credits, videos, release dates,
-//! recommendations, reviews, images, alternative titles, translations, external ratings and the
-//! enrichment state per source.
+//! recommendations, reviews, images, alternative titles, translations, watch providers,
+//! external ratings and the enrichment state per source.
 
 /// A join table between `movies` and a shared table.
 macro_rules! join_table {
@@ -343,6 +343,33 @@ pub mod movie_translations {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod movie_watch_providers {
+    use sea_orm::entity::prelude::*;
+
+    /// Where a movie can be watched in one country: one provider under one monetization type
+    /// (`flatrate`, `free`, `ads`, `rent`, `buy`), with the country's TMDB `link`.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "movie_watch_providers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub movie_id: i64,
+        #[sea_orm(column_name = "iso_3166_1")]
+        pub iso_3166_1: String,
+        pub monetization_type: String,
+        pub provider_id: i64,
+        pub provider_name: String,
+        pub logo_path: Option<String>,
+        pub display_priority: Option<i32>,
+        pub link: Option<String>,
+        #[sea_orm(belongs_to, from = "movie_id", to = "id", on_delete = "Cascade")]
+        pub movie: BelongsTo<super::super::movie::movies::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 // How popctl writes these tables: each one's natural key, and its rows from `store::bundle`
 // (or what a post-processing step computed).
 
@@ -615,6 +642,35 @@ impl movie_translations::ActiveModel {
             tagline: Set(t.tagline.clone()),
             homepage: Set(t.homepage.clone()),
             runtime: Set(t.runtime),
+            ..Default::default()
+        }
+    }
+}
+
+impl MovieRows for movie_watch_providers::Entity {
+    const MOVIE: movie_watch_providers::Column = movie_watch_providers::Column::MovieId;
+}
+
+impl NaturalKey for movie_watch_providers::Entity {
+    const KEY: &'static [movie_watch_providers::Column] = &[
+        movie_watch_providers::Column::MovieId,
+        movie_watch_providers::Column::Iso31661,
+        movie_watch_providers::Column::MonetizationType,
+        movie_watch_providers::Column::ProviderId,
+    ];
+}
+
+impl movie_watch_providers::ActiveModel {
+    pub(crate) fn new(movie_id: i64, w: &bundle::WatchProvider) -> Self {
+        movie_watch_providers::ActiveModel {
+            movie_id: Set(movie_id),
+            iso_3166_1: Set(w.iso_3166_1.clone()),
+            monetization_type: Set(w.monetization_type.to_owned()),
+            provider_id: Set(w.provider_id),
+            provider_name: Set(w.provider_name.clone()),
+            logo_path: Set(w.logo_path.clone()),
+            display_priority: Set(w.display_priority),
+            link: Set(w.link.clone()),
             ..Default::default()
         }
     }

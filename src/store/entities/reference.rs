@@ -92,8 +92,74 @@ pub mod people {
         /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
         pub src_run: i64,
         pub src_movie_tmdb_id: i64,
+        // TMDB's `/person/{id}` details, which a `people` stage fills (see `store::people`);
+        // NULL until then.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub biography: Option<String>,
+        pub birthday: Option<Date>,
+        pub deathday: Option<Date>,
+        pub place_of_birth: Option<String>,
+        pub imdb_id: Option<String>,
+        pub homepage: Option<String>,
+        /// The other names TMDB lists, as a JSON array of strings.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub also_known_as: Option<String>,
+        /// When a people stage last fetched the details (NULL: never).
+        pub details_fetched_at: Option<DateTimeUtc>,
         #[sea_orm(has_many)]
         pub credits: HasMany<super::super::parts::movie_credits::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod person_images {
+    use sea_orm::entity::prelude::*;
+
+    /// A profile picture of a person (`/person/{id}` with `images` appended).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "person_images")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub person_id: i64,
+        pub file_path: String,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: Option<String>,
+        pub width: Option<i32>,
+        pub height: Option<i32>,
+        pub aspect_ratio: Option<f64>,
+        pub vote_average: Option<f64>,
+        pub vote_count: Option<i32>,
+        #[sea_orm(belongs_to, from = "person_id", to = "id", on_delete = "Cascade")]
+        pub person: BelongsTo<super::people::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod person_translations {
+    use sea_orm::entity::prelude::*;
+
+    /// A person's biography in one language of one country (`translations` appended).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "person_translations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub person_id: i64,
+        #[sea_orm(column_name = "iso_639_1")]
+        pub iso_639_1: String,
+        #[sea_orm(column_name = "iso_3166_1")]
+        pub iso_3166_1: String,
+        pub name: Option<String>,
+        pub english_name: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub biography: Option<String>,
+        #[sea_orm(belongs_to, from = "person_id", to = "id", on_delete = "Cascade")]
+        pub person: BelongsTo<super::people::Entity>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -209,6 +275,7 @@ pub mod cultural_authorities {
 // given (`store::bundle`, the seed files). `store::save` says why shared rows carry whose copy
 // they are.
 
+use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 
 use crate::lists::AuthorityKind;
@@ -230,6 +297,9 @@ pub(crate) trait SharedTable: NaturalKey {
     const SRC_RUN: Self::Column;
     /// The TMDB id of the movie that carried it.
     const SRC_MOVIE: Self::Column;
+    /// Nullable columns no movie's copy carries (a person's details): written by another
+    /// writer, so they do not rank copies.
+    const NOT_COPIED: &'static [Self::Column] = &[];
 }
 
 /// Declares a shared table's natural key and its provenance columns.
@@ -249,7 +319,24 @@ macro_rules! shared_table {
 shared_table!(collections, TmdbId);
 shared_table!(genres, TmdbId);
 shared_table!(keywords, TmdbId);
-shared_table!(people, TmdbId);
+impl NaturalKey for people::Entity {
+    const KEY: &'static [people::Column] = &[people::Column::TmdbId];
+}
+
+impl SharedTable for people::Entity {
+    const SRC_RUN: people::Column = people::Column::SrcRun;
+    const SRC_MOVIE: people::Column = people::Column::SrcMovieTmdbId;
+    const NOT_COPIED: &'static [people::Column] = &[
+        people::Column::Biography,
+        people::Column::Birthday,
+        people::Column::Deathday,
+        people::Column::PlaceOfBirth,
+        people::Column::ImdbId,
+        people::Column::Homepage,
+        people::Column::AlsoKnownAs,
+        people::Column::DetailsFetchedAt,
+    ];
+}
 shared_table!(production_companies, TmdbId);
 shared_table!(production_countries, Iso31661);
 shared_table!(spoken_languages, Iso6391);
@@ -319,6 +406,34 @@ impl people::ActiveModel {
     }
 }
 
+impl people::ActiveModel {
+    /// A person's details as `/person/{id}` gives them, fetched at `now` by run `run`. The
+    /// name, department, photo and provenance are for a person no movie has carried yet (the
+    /// writer keeps a stored row's own, see `store::people`).
+    pub(crate) fn details(d: &bundle::PersonDetails, run: i64, now: DateTime<Utc>) -> Self {
+        let also_known_as = (!d.also_known_as.is_empty())
+            .then(|| serde_json::Value::from(d.also_known_as.clone()).to_string());
+        people::ActiveModel {
+            tmdb_id: Set(d.tmdb_id),
+            name: Set(d.name.clone()),
+            known_for_department: Set(d.known_for_department.clone()),
+            profile_path: Set(d.profile_path.clone()),
+            src_run: Set(run),
+            // No movie carried this copy: any movie's copy outranks it.
+            src_movie_tmdb_id: Set(i64::MAX),
+            biography: Set(d.biography.clone()),
+            birthday: Set(d.birthday),
+            deathday: Set(d.deathday),
+            place_of_birth: Set(d.place_of_birth.clone()),
+            imdb_id: Set(d.imdb_id.clone()),
+            homepage: Set(d.homepage.clone()),
+            also_known_as: Set(also_known_as),
+            details_fetched_at: Set(Some(now)),
+            ..Default::default()
+        }
+    }
+}
+
 impl production_companies::ActiveModel {
     pub(crate) fn copy(c: &bundle::Company, src: Provenance) -> Self {
         production_companies::ActiveModel {
@@ -372,6 +487,51 @@ impl cultural_authorities::ActiveModel {
             name: Set(name.to_owned()),
             kind: Set(kind.as_str().to_owned()),
             trust: Set(trust),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for person_images::Entity {
+    const KEY: &'static [person_images::Column] = &[
+        person_images::Column::PersonId,
+        person_images::Column::FilePath,
+    ];
+}
+
+impl person_images::ActiveModel {
+    pub(crate) fn new(person_id: i64, m: &bundle::PersonImage) -> Self {
+        person_images::ActiveModel {
+            person_id: Set(person_id),
+            file_path: Set(m.file_path.clone()),
+            iso_639_1: Set(m.iso_639_1.clone()),
+            width: Set(m.width),
+            height: Set(m.height),
+            aspect_ratio: Set(m.aspect_ratio),
+            vote_average: Set(m.vote_average),
+            vote_count: Set(m.vote_count),
+            ..Default::default()
+        }
+    }
+}
+
+impl NaturalKey for person_translations::Entity {
+    const KEY: &'static [person_translations::Column] = &[
+        person_translations::Column::PersonId,
+        person_translations::Column::Iso6391,
+        person_translations::Column::Iso31661,
+    ];
+}
+
+impl person_translations::ActiveModel {
+    pub(crate) fn new(person_id: i64, t: &bundle::PersonTranslation) -> Self {
+        person_translations::ActiveModel {
+            person_id: Set(person_id),
+            iso_639_1: Set(t.iso_639_1.clone()),
+            iso_3166_1: Set(t.iso_3166_1.clone()),
+            name: Set(t.name.clone()),
+            english_name: Set(t.english_name.clone()),
+            biography: Set(t.biography.clone()),
             ..Default::default()
         }
     }
