@@ -272,22 +272,11 @@ pub struct PersonDetails {
     pub homepage: Option<String>,
     /// Other names, each trimmed, empty ones and repeats left out, in TMDB's order.
     pub also_known_as: Vec<String>,
-    /// The appended `images` (profile pictures); `None` when not asked for.
-    pub images: Option<Vec<PersonImage>>,
+    /// The appended `images` (profile pictures, kind [`image_kinds::PROFILE`]); `None` when
+    /// not asked for.
+    pub images: Option<Vec<Image>>,
     /// The appended `translations` (biographies); `None` when not asked for.
     pub translations: Option<Vec<PersonTranslation>>,
-}
-
-/// A profile picture of a person; `file_path` identifies it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PersonImage {
-    pub file_path: String,
-    pub iso_639_1: Option<String>,
-    pub width: Option<i32>,
-    pub height: Option<i32>,
-    pub aspect_ratio: Option<f64>,
-    pub vote_average: Option<f64>,
-    pub vote_count: Option<i32>,
 }
 
 /// A person's biography in one language of one country; none where that language has none.
@@ -350,9 +339,11 @@ pub mod image_kinds {
     pub const POSTER: &str = "poster";
     pub const BACKDROP: &str = "backdrop";
     pub const LOGO: &str = "logo";
+    /// A person's picture (`person_images`).
+    pub const PROFILE: &str = "profile";
 }
 
-/// One image of a movie; `file_path` identifies it (TMDB serves it under any size).
+/// One image of a movie or a person; `file_path` identifies it (TMDB serves it under any size).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
     pub file_path: String,

@@ -15,8 +15,8 @@ use super::models::{self, MovieDetails};
 use crate::sources::lenient::{MappingError, from_body, non_empty};
 use crate::store::bundle::{
     AlternativeTitle, Collection, Company, Country, Credit, Genre, Image, Keyword, Language,
-    MovieBundle, MovieData, Person, PersonDetails, PersonImage, PersonTranslation, RelatedMovie,
-    ReleaseDate, Review, Role, Translation, Video, WatchProvider, image_kinds,
+    MovieBundle, MovieData, Person, PersonDetails, PersonTranslation, RelatedMovie, ReleaseDate,
+    Review, Role, Translation, Video, WatchProvider, image_kinds,
 };
 
 /// Maps a `/movie/{id}` body, with whatever appended parts it has, into a bundle.
@@ -66,15 +66,10 @@ pub fn person_details(body: &[u8]) -> Result<PersonDetails, MappingError> {
         homepage: non_empty(p.homepage),
         also_known_as,
         images: p.images.map(|i| {
-            let all = i.profiles.into_iter().map(|m| PersonImage {
-                file_path: m.file_path,
-                iso_639_1: non_empty(m.iso_639_1),
-                width: m.width.and_then(|w| i32::try_from(w).ok()),
-                height: m.height.and_then(|h| i32::try_from(h).ok()),
-                aspect_ratio: m.aspect_ratio,
-                vote_average: m.vote_average,
-                vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
-            });
+            let all = i
+                .profiles
+                .into_iter()
+                .map(|m| image(image_kinds::PROFILE, m));
             dedup_by_key(all.collect(), |m| m.file_path.clone())
         }),
         translations: p.translations.map(|t| {
@@ -247,19 +242,24 @@ fn images(i: models::Images) -> Vec<Image> {
         (image_kinds::BACKDROP, i.backdrops),
         (image_kinds::LOGO, i.logos),
     ];
-    let all = kinds.into_iter().flat_map(|(kind, images)| {
-        images.into_iter().map(move |m| Image {
-            file_path: m.file_path,
-            kind,
-            iso_639_1: non_empty(m.iso_639_1),
-            width: m.width.and_then(|w| i32::try_from(w).ok()),
-            height: m.height.and_then(|h| i32::try_from(h).ok()),
-            aspect_ratio: m.aspect_ratio,
-            vote_average: m.vote_average,
-            vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
-        })
-    });
+    let all = kinds
+        .into_iter()
+        .flat_map(|(kind, images)| images.into_iter().map(move |m| image(kind, m)));
     dedup_by_key(all.collect(), |m| m.file_path.clone())
+}
+
+/// One image as the store keeps it.
+fn image(kind: &'static str, m: models::Image) -> Image {
+    Image {
+        file_path: m.file_path,
+        kind,
+        iso_639_1: non_empty(m.iso_639_1),
+        width: m.width.and_then(|w| i32::try_from(w).ok()),
+        height: m.height.and_then(|h| i32::try_from(h).ok()),
+        aspect_ratio: m.aspect_ratio,
+        vote_average: m.vote_average,
+        vote_count: m.vote_count.and_then(|c| i32::try_from(c).ok()),
+    }
 }
 
 /// Every (country, monetization type, provider) once, with its country's link.

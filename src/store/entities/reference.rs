@@ -500,7 +500,7 @@ impl NaturalKey for person_images::Entity {
 }
 
 impl person_images::ActiveModel {
-    pub(crate) fn new(person_id: i64, m: &bundle::PersonImage) -> Self {
+    pub(crate) fn new(person_id: i64, m: &bundle::Image) -> Self {
         person_images::ActiveModel {
             person_id: Set(person_id),
             file_path: Set(m.file_path.clone()),
