@@ -22,13 +22,16 @@ const STAGES: [&str; 5] = ["reset", "seed", "popular", "omdb", "post"];
 async fn a_run_writes_an_html_report_and_the_ledger_draws_the_same_page() {
     // A server limit under the plan's rate (429s, waited out), dropped connections (retried
     // once, then failed items whose errors hold `<url>`), the cache on (hits and misses).
+    // About a third of the connections dropped: with two tries an item fails one time in eight,
+    // so some of the ~80 items fail whatever order the requests draw their faults in (at 0.2,
+    // one run in thirty had none and ended `ok`).
     let env = Env::new(SandboxConfig {
         tmdb_limit: Some(RateLimit {
             rps: 15.0,
             burst: 3,
         }),
         faults: Faults {
-            drop: 0.2,
+            drop: 0.35,
             ..Faults::none()
         },
         ..small_sim()
