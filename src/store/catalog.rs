@@ -9,7 +9,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder, QuerySelect, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
 
 use super::entities::{catalog_sync, movies};
 use super::error::StoreError;
@@ -51,10 +54,17 @@ pub async fn set_watermark<C: ConnectionTrait>(
         .map_err(StoreError::query("recording the sync watermark"))
 }
 
-/// The TMDB ids of every movie the database holds, sorted.
-pub async fn held_movies<C: ConnectionTrait>(conn: &C) -> Result<Vec<i64>, StoreError> {
-    movies::Entity::find()
-        .select_only()
+/// The TMDB ids of the movies the database holds, sorted: all of them, or only those not
+/// marked as gone from TMDB (`unmarked`).
+pub async fn held_movies<C: ConnectionTrait>(
+    conn: &C,
+    unmarked: bool,
+) -> Result<Vec<i64>, StoreError> {
+    let mut find = movies::Entity::find();
+    if unmarked {
+        find = find.filter(movies::Column::RemovedOn.is_null());
+    }
+    find.select_only()
         .column(movies::Column::TmdbId)
         .order_by_asc(movies::Column::TmdbId)
         .into_tuple::<i64>()

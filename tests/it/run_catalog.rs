@@ -302,6 +302,14 @@ async fn removals_are_guarded_and_marked_when_asked() {
     let marked = count(&db, &format!("movies WHERE removed_on = '{later}'")).await;
     assert!(marked > 0, "nothing marked");
     assert_eq!(count(&db, "movies").await, held);
+
+    // The next sync does not count them again: with the strict `max_removed`, it ends well.
+    let out = output(run(&env, "plans/mirror.toml", &db_url, &strict)).await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        count(&db, &format!("movies WHERE removed_on = '{later}'")).await,
+        marked
+    );
 }
 
 /// The shipped plans run as a user tries them first: `--sandbox`, a small `limit`; the refresh

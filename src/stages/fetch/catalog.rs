@@ -128,7 +128,7 @@ impl Feed<'_> {
             Ok(w) => w,
             Err(e) => return Some(self.halt(StageOutcome::Failed(e.to_string()))),
         };
-        let held = match catalog::held_movies(cx.db()).await {
+        let held = match catalog::held_movies(cx.db(), false).await {
             Ok(h) => h,
             Err(e) => return Some(self.halt(StageOutcome::Failed(e.to_string()))),
         };
@@ -324,7 +324,16 @@ pub async fn finish(
     not_found: &[i64],
 ) -> Result<(), StageOutcome> {
     let failed = |e: StoreError| StageOutcome::Failed(e.to_string());
-    let held = catalog::held_movies(cx.db()).await.map_err(failed)?;
+    let syncs = stage.selection.syncs();
+    if !syncs && not_found.is_empty() {
+        // Nothing can be gone, and no watermark moves.
+        return Ok(());
+    }
+    // Movies marked gone by an earlier run stay marked; only the others can go now (and
+    // count toward `max_removed`). Deleting takes the marked ones too.
+    let held = catalog::held_movies(cx.db(), stage.on_removed != OnRemoved::Delete)
+        .await
+        .map_err(failed)?;
     let holds = |id: &i64| held.binary_search(id).is_ok();
     let mut gone: Vec<i64> = not_found.iter().copied().filter(holds).collect();
     if let Some(export) = &synced.export {
@@ -378,7 +387,6 @@ pub async fn finish(
         }
     }
     let values = cx.counters.values();
-    let syncs = stage.selection.syncs();
     if syncs && values.failed == 0 && values.pending == 0 {
         catalog::set_watermark(&txn, &stage.source, day, cx.ledger().run_id(), Utc::now())
             .await
