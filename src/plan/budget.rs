@@ -252,14 +252,15 @@ impl Budget {
                 let pages: u64 = self
                     .stages
                     .iter()
-                    .filter(|st| st.source.as_deref() == Some(&s.source))
+                    // Pages of a stage counted at run time are not among `requests`.
+                    .filter(|st| st.source.as_deref() == Some(&s.source) && st.requests.is_some())
                     .map(|st| st.list_pages)
                     .sum();
                 if pages > 0 {
                     line.push_str(&format!(
                         " ({} + {})",
                         plural_count(pages, "list page"),
-                        plural_count(s.requests - pages, "detail")
+                        plural_count(s.requests.saturating_sub(pages), "detail")
                     ));
                 }
                 let notes: Vec<String> = self

@@ -389,14 +389,41 @@ impl<'a> Cx<'a> {
         };
         let (path, s) = self.string(t, key)?;
         let (what, letters, example) = match kind {
-            CodeKind::Language => ("an ISO 639-1 language code", "lower-case", "\"en\""),
-            CodeKind::Country => ("an ISO 3166-1 country code", "upper-case", "\"US\""),
+            CodeKind::Language => (
+                "an ISO 639-1 language code",
+                "two lower-case letters",
+                "\"en\"",
+            ),
+            CodeKind::Country => (
+                "an ISO 3166-1 country code",
+                "two upper-case letters",
+                "\"US\"",
+            ),
+            CodeKind::Locale => (
+                "a language code, or language-country",
+                "two lower-case letters, maybe `-` and two upper-case ones",
+                "\"fr\" or \"fr-FR\"",
+            ),
         };
-        let fits = |c: char| match kind {
-            CodeKind::Language => c.is_ascii_lowercase(),
-            CodeKind::Country => c.is_ascii_uppercase(),
+        let two = |s: &str, upper: bool| {
+            s.len() == 2
+                && s.chars().all(|c| {
+                    if upper {
+                        c.is_ascii_uppercase()
+                    } else {
+                        c.is_ascii_lowercase()
+                    }
+                })
         };
-        if s.chars().count() == 2 && s.chars().all(fits) {
+        let fits = match kind {
+            CodeKind::Language => two(s, false),
+            CodeKind::Country => two(s, true),
+            CodeKind::Locale => match s.split_once('-') {
+                Some((lang, country)) => two(lang, false) && two(country, true),
+                None => two(s, false),
+            },
+        };
+        if fits {
             return Some(s.to_owned());
         }
         self.push(
@@ -404,10 +431,7 @@ impl<'a> Cx<'a> {
                 Code::InvalidValue,
                 format!("`{path}` = {s:?} is not {what}"),
             )
-            .at(
-                self.value_site(&path),
-                format!("expected two {letters} letters"),
-            )
+            .at(self.value_site(&path), format!("expected {letters}"))
             .key(path.to_string())
             .help(format!("like {example}")),
         );
@@ -896,6 +920,11 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
         Some((path, dict)) => {
             let t = Tbl { path: &path, dict };
             cx.check_keys(t, &keys::DEFAULTS, "`[defaults]`");
+            for kind in STAGE_KINDS {
+                if let Some((path, dict)) = sub_table(cx, t, kind) {
+                    check_kind_defaults(cx, Tbl { path: &path, dict }, kind);
+                }
+            }
             retry(cx, t, &RetryPolicy::default())
         }
         None => RetryPolicy::default(),
@@ -921,6 +950,49 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
         default_retry,
         data,
         cache,
+    }
+}
+
+/// Unknown keys of `[defaults.<kind>]`. Their values are checked in each stage they are
+/// copied into (see `layer::apply_kind_defaults`), where a diagnostic points back here.
+fn check_kind_defaults(cx: &mut Cx<'_>, t: Tbl<'_>, kind: &str) {
+    let kind_key = keys::stage::KIND.name;
+    let allowed: Vec<&str> = keys::STAGE
+        .keys
+        .iter()
+        .chain(keys::of_kind(kind).keys)
+        .map(|k| k.name)
+        .filter(|n| *n != kind_key)
+        .collect();
+    let moved: Vec<&str> = match kind {
+        "fetch" => keys::fetch::MOVED_TO_FILTERS
+            .iter()
+            .map(|m| m.key.name)
+            .collect(),
+        _ => Vec::new(),
+    };
+    for key in t.dict.keys() {
+        if allowed.contains(&key.as_str()) || moved.contains(&key.as_str()) {
+            continue;
+        }
+        let path = t.path.key(key);
+        let help = if key == kind_key {
+            format!(
+                "the table's name is the kind: `[defaults.{kind}]` applies to every `{kind}` stage"
+            )
+        } else {
+            suggest::did_you_mean(key, &allowed)
+                .unwrap_or_else(|| format!("a `{kind}` stage takes {}", suggest::one_of(&allowed)))
+        };
+        cx.push(
+            PlanDiagnostic::error(
+                Code::UnknownField,
+                format!("unknown key `{key}` in `[defaults.{kind}]`"),
+            )
+            .at(cx.key_site(&path), "unknown key")
+            .key(path.to_string())
+            .help(help),
+        );
     }
 }
 
@@ -1069,6 +1141,8 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
     let max_rate_limited_wait = cx.duration(t, &keys::source::MAX_RATE_LIMITED_WAIT);
     let store_raw = cx.bool(t, &keys::source::STORE_RAW).unwrap_or(true);
     let files_url = files_url(cx, t, kind);
+    let language = tmdb_only(cx, t, &keys::source::LANGUAGE, kind);
+    let region = tmdb_only(cx, t, &keys::source::REGION, kind);
     let (api_key, api_key_var) = api_key?;
     Some(SourceConfig {
         name: name.to_owned(),
@@ -1083,7 +1157,30 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
         store_raw,
         files_url: files_url?,
+        language: language?,
+        region: region?,
     })
+}
+
+/// A code key only a TMDB source takes: `Some(None)` when unset, `None` when wrong (reported).
+fn tmdb_only(cx: &mut Cx<'_>, t: Tbl<'_>, key: &Key, kind: SourceKind) -> Option<Option<String>> {
+    if !t.has(key) {
+        return Some(None);
+    }
+    if kind != SourceKind::Tmdb {
+        let p = t.path.key(key.name);
+        cx.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("`{p}` is set on a source of kind `{}`", kind.as_str()),
+            )
+            .at(cx.key_site(&p), "only a TMDB source takes it")
+            .key(p.to_string())
+            .help(format!("remove it: `{}` is a TMDB parameter", key.name)),
+        );
+        return None;
+    }
+    cx.code(t, key).map(Some)
 }
 
 /// TMDB's files host: an http(s) URL, for a TMDB source only.

@@ -105,6 +105,8 @@ pub enum Ty {
     Map(&'static Ty),
     /// `[stages.<name>]`: a table of any names, each a stage of one of [`STAGE_KINDS`].
     Stages,
+    /// `[defaults.<kind>]`: any key of a stage of this kind but `kind`.
+    KindDefaults(&'static str),
 }
 
 /// What a two-letter code names.
@@ -114,6 +116,9 @@ pub enum CodeKind {
     Language,
     /// ISO 3166-1 alpha-2, upper case: `"US"`.
     Country,
+    /// A language, or a language and a country, as TMDB's `language` takes it: `"fr"`,
+    /// `"fr-FR"`.
+    Locale,
 }
 
 /// What each alternative of an [`Ty::AndOr`] list is.
@@ -390,6 +395,18 @@ pub mod source {
         Unset::Value(|| word(DEFAULT_FILES_URL)),
         "TMDB only: the host of the daily ID exports (`/p/exports/movie_ids_MM_DD_YYYY.json.gz`), http or https; no key is sent to it",
     );
+    pub const LANGUAGE: Key = key(
+        "language",
+        Ty::Code(CodeKind::Locale),
+        Unset::Prose(|| "TMDB's (`\"en-US\"`)".into()),
+        "TMDB only: the language of titles, overviews and taglines (`\"fr-FR\"`), sent with every request; TMDB keeps the original where it has no translation. Images of that language and without text are kept. Every translation is stored whatever this is (`append = [\"translations\"]`)",
+    );
+    pub const REGION: Key = key(
+        "region",
+        Ty::Code(CodeKind::Country),
+        Unset::None,
+        "TMDB only: the country whose releases `now_playing`, `upcoming`, `popular` and `top_rated` follow (`\"FR\"`), and discover's when its filters set no `region`",
+    );
     pub const STORE_RAW: Key = key(
         "store_raw",
         Ty::Bool,
@@ -410,6 +427,8 @@ pub static SOURCE: Table = Table {
         source::MAX_BODY,
         source::MAX_RATE_LIMITED_WAIT,
         source::FILES_URL,
+        source::LANGUAGE,
+        source::REGION,
         source::STORE_RAW,
     ],
 };
@@ -467,11 +486,29 @@ pub mod defaults {
         Unset::None,
         "the retry policy every stage starts from",
     );
+    const fn of_kind(kind: &'static str, doc: &'static str) -> Key {
+        key(kind, Ty::KindDefaults(kind), Unset::None, doc)
+    }
+    const DOC: &str = "keys every stage of this kind starts from; a stage's own key replaces the default's whole value";
+    pub const RESET: Key = of_kind("reset", DOC);
+    pub const SEED: Key = of_kind("seed", DOC);
+    pub const FETCH: Key = of_kind("fetch", DOC);
+    pub const ENRICH: Key = of_kind("enrich", DOC);
+    pub const PEOPLE: Key = of_kind("people", DOC);
+    pub const POST_PROCESS: Key = of_kind("post_process", DOC);
 }
 
 pub static DEFAULTS: Table = Table {
-    doc: "Defaults every stage starts from.",
-    keys: &[defaults::RETRY],
+    doc: "Defaults every stage starts from: `retry` for all, and a table per stage kind (`[defaults.fetch]`) of that kind's keys.",
+    keys: &[
+        defaults::RETRY,
+        defaults::RESET,
+        defaults::SEED,
+        defaults::FETCH,
+        defaults::ENRICH,
+        defaults::PEOPLE,
+        defaults::POST_PROCESS,
+    ],
 };
 
 pub mod stage {
@@ -486,7 +523,7 @@ pub mod stage {
         "needs",
         Ty::Names,
         Unset::Value(|| toml::Value::Array(Vec::new())),
-        "stages that run first; no cycles",
+        "stages that run first; no cycles. `\"kind:fetch\"` names every other stage of that kind",
     );
     pub const ENABLED: Key = key(
         "enabled",
@@ -1472,6 +1509,9 @@ pub fn type_text(ty: &Ty) -> String {
         Ty::Date => "date `\"YYYY-MM-DD\"`".into(),
         Ty::Code(CodeKind::Language) => "language code (ISO 639-1: `\"en\"`)".into(),
         Ty::Code(CodeKind::Country) => "country code (ISO 3166-1: `\"US\"`)".into(),
+        Ty::Code(CodeKind::Locale) => {
+            "language, or language-country (`\"fr\"`, `\"fr-FR\"`)".into()
+        }
         Ty::AndOr(elem) => {
             let one = match elem {
                 Elem::Id => "ids (≥ 1)".to_owned(),
@@ -1491,6 +1531,9 @@ pub fn type_text(ty: &Ty) -> String {
         ),
         Ty::Map(inner) => format!("table: name → {}", type_text(inner)),
         Ty::Stages => "table: name → stage".into(),
+        Ty::KindDefaults(kind) => {
+            format!("table: any key of a `kind = \"{kind}\"` stage but `kind`")
+        }
     }
 }
 
@@ -1571,6 +1614,13 @@ mod tests {
                 tables.iter().any(|x| std::ptr::eq(*x, t)),
                 "a table missing from TABLES: {}",
                 t.doc
+            );
+        }
+        // `[defaults]` has a table for each stage kind, and only those.
+        for kind in STAGE_KINDS {
+            assert!(
+                matches!(DEFAULTS.get(kind).map(|k| &k.ty), Some(Ty::KindDefaults(k)) if k == kind),
+                "{kind}"
             );
         }
         // No stage kind's own keys shadow the common ones.

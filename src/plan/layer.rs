@@ -13,6 +13,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::error::{Code, Origin, PlanDiagnostic, Site};
+use super::keys::{self, stage::KIND};
 use super::raw::{self, KeyPath, RawLayer, Seg};
 use super::suggest;
 
@@ -27,6 +28,8 @@ pub struct Layers {
     pub files: Vec<PathBuf>,
     pub merged: Dict,
     figment: Figment,
+    /// Keys of stages copied from `[defaults.<kind>]`: (where the copy is, where it is written).
+    aliases: Vec<(KeyPath, KeyPath)>,
     /// Overrides that look mistyped; reported as warnings by the compiler.
     pub warnings: Vec<PlanDiagnostic>,
 }
@@ -220,18 +223,71 @@ pub fn load_layers(
     for (index, layer) in layers.iter().enumerate() {
         figment = figment.merge(LayerProvider { index, layer });
     }
-    let merged = match figment.find_value("") {
+    let mut merged = match figment.find_value("") {
         Ok(Value::Dict(_, dict)) => dict,
         // Our providers cannot fail and always give a table; an empty plan is still a plan.
         _ => Dict::new(),
     };
+    let aliases = apply_kind_defaults(&mut merged);
     Ok(Layers {
         layers,
         files,
         merged,
         figment,
         warnings,
+        aliases,
     })
+}
+
+/// Per-kind defaults: each key of `[defaults.<kind>]` that a stage of that kind does not write
+/// is copied into the stage, as if written there, after every layer is merged (so an override
+/// of either reaches it). A stage's own key replaces the default's whole value, as a later
+/// layer's array does. The copies keep their figment tags, so [`Layers::origin_of`] names the
+/// layer that wrote the default; the returned aliases send a diagnostic's site there too.
+/// Malformed tables are left alone: the compiler reports them where they are written.
+fn apply_kind_defaults(merged: &mut Dict) -> Vec<(KeyPath, KeyPath)> {
+    let mut aliases = Vec::new();
+    let Some(Value::Dict(_, defaults)) = merged.get("defaults") else {
+        return aliases;
+    };
+    let by_kind: Vec<(&str, Dict)> = super::model::STAGE_KINDS
+        .iter()
+        .filter_map(|kind| match defaults.get(*kind) {
+            Some(Value::Dict(_, d)) => Some((*kind, d.clone())),
+            _ => None,
+        })
+        .collect();
+    if by_kind.is_empty() {
+        return aliases;
+    }
+    let Some(Value::Dict(_, stages)) = merged.get_mut("stages") else {
+        return aliases;
+    };
+    for (name, stage) in stages.iter_mut() {
+        let Value::Dict(_, stage) = stage else {
+            continue;
+        };
+        let Some(Value::String(_, kind)) = stage.get(KIND.name) else {
+            continue;
+        };
+        let Some((kind, defaults)) = by_kind.iter().find(|(k, _)| k == kind) else {
+            continue;
+        };
+        for (key, value) in defaults {
+            // The kind chose this table; it cannot be a default. An unknown key is reported
+            // once, in `[defaults.<kind>]`, not again in every stage.
+            let known = keys::STAGE.get(key).is_some() || keys::of_kind(kind).get(key).is_some();
+            if key == KIND.name || !known || stage.contains_key(key) {
+                continue;
+            }
+            stage.insert(key.clone(), value.clone());
+            aliases.push((
+                KeyPath::from_keys(&["stages", name, key]),
+                KeyPath::from_keys(&["defaults", kind, key]),
+            ));
+        }
+    }
+    aliases
 }
 
 enum EnvOverride {
@@ -414,6 +470,7 @@ impl Layers {
 
     /// Where the value at `path` is written.
     pub fn value_site(&self, path: &KeyPath) -> Option<Site> {
+        let path = &self.unalias(path);
         self.site_layer(path)
             .and_then(|l| l.value_site(path))
             .or_else(|| self.topmost(path, RawLayer::value_site))
@@ -421,9 +478,23 @@ impl Layers {
 
     /// Where the key of `path` is written (a table's header for a table).
     pub fn key_site(&self, path: &KeyPath) -> Option<Site> {
+        let path = &self.unalias(path);
         self.site_layer(path)
             .and_then(|l| l.key_site(path))
             .or_else(|| self.topmost(path, RawLayer::key_site))
+    }
+
+    /// Where `path` is written: inside a key copied from `[defaults.<kind>]`, the same place
+    /// under the default.
+    fn unalias(&self, path: &KeyPath) -> KeyPath {
+        for (copy, written) in &self.aliases {
+            if let Some(rest) = path.0.strip_prefix(copy.0.as_slice()) {
+                let mut segs = written.0.clone();
+                segs.extend_from_slice(rest);
+                return KeyPath(segs);
+            }
+        }
+        path.clone()
     }
 
     fn topmost(&self, path: &KeyPath, f: fn(&RawLayer, &KeyPath) -> Option<Site>) -> Option<Site> {

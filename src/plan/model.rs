@@ -234,6 +234,10 @@ pub struct SourceConfig {
     pub store_raw: bool,
     /// TMDB's files host (daily ID exports), without a trailing `/`.
     pub files_url: String,
+    /// TMDB's `language` for every request (`fr-FR`); `None`: TMDB's default.
+    pub language: Option<String>,
+    /// TMDB's `region` for the lists and discover.
+    pub region: Option<String>,
 }
 
 /// `count` requests per `per` ("40/s", "300/10s", "1000/day").

@@ -138,6 +138,12 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
         if src.kind == SourceKind::Tmdb {
             writeln!(out, "files_url = {}", s(&src.files_url))?;
         }
+        if let Some(language) = &src.language {
+            writeln!(out, "language = {}", s(language))?;
+        }
+        if let Some(region) = &src.region {
+            writeln!(out, "region = {}", s(region))?;
+        }
         writeln!(out, "store_raw = {}", src.store_raw)?;
     }
 

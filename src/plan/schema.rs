@@ -141,6 +141,9 @@ fn ty(t: &Ty) -> Value {
         }),
         Ty::Code(CodeKind::Language) => json!({ "type": "string", "pattern": "^[a-z]{2}$" }),
         Ty::Code(CodeKind::Country) => json!({ "type": "string", "pattern": "^[A-Z]{2}$" }),
+        Ty::Code(CodeKind::Locale) => {
+            json!({ "type": "string", "pattern": "^[a-z]{2}(-[A-Z]{2})?$" })
+        }
         Ty::AndOr(elem) => {
             let one = match elem {
                 Elem::Id | Elem::Genre => json!({ "type": "integer", "minimum": 1 }),
@@ -177,6 +180,18 @@ fn ty(t: &Ty) -> Value {
                 })
                 .collect();
             json!({ "type": "object", "additionalProperties": { "oneOf": variants } })
+        }
+        Ty::KindDefaults(kind) => {
+            let mut properties: Map<String, Value> = Map::new();
+            for k in keys::STAGE.keys.iter().chain(keys::of_kind(kind).keys) {
+                if k.name != keys::stage::KIND.name {
+                    properties.insert(k.name.to_owned(), key(k));
+                }
+            }
+            object(
+                &format!("Keys every `{kind}` stage starts from."),
+                properties,
+            )
         }
     }
 }

@@ -83,7 +83,88 @@ pub(crate) fn sketch<'a>(cx: &mut Cx<'_>, stages: &'a Dict, path: &KeyPath) -> V
         out.push(sk);
     }
     out.sort_by_key(|sk| cx.layers.written_order(&sk.path));
+    expand_kind_needs(cx, &mut out);
     out
+}
+
+/// In `needs`, `"kind:fetch"` stands for every other stage of that kind (in the order the plan
+/// writes them), so an enrich or post stage can follow every fetch stage without naming them.
+/// A stage named explicitly as well is needed once.
+pub const NEEDS_KIND_PREFIX: &str = "kind:";
+
+fn expand_kind_needs(cx: &mut Cx<'_>, sketches: &mut [Sketch<'_>]) {
+    let kinds: Vec<(String, Option<&'static str>)> = sketches
+        .iter()
+        .map(|sk| (sk.name.to_owned(), sk.kind))
+        .collect();
+    for sk in sketches.iter_mut() {
+        if !sk
+            .needs
+            .iter()
+            .any(|(_, n)| n.starts_with(NEEDS_KIND_PREFIX))
+        {
+            continue;
+        }
+        let written = std::mem::take(&mut sk.needs);
+        let explicit: Vec<String> = written
+            .iter()
+            .filter(|(_, n)| !n.starts_with(NEEDS_KIND_PREFIX))
+            .map(|(_, n)| n.clone())
+            .collect();
+        for (p, need) in written {
+            let Some(kind) = need.strip_prefix(NEEDS_KIND_PREFIX) else {
+                sk.needs.push((p, need));
+                continue;
+            };
+            if !STAGE_KINDS.contains(&kind) {
+                let help = suggest::did_you_mean(kind, STAGE_KINDS)
+                    .unwrap_or_else(|| format!("the kinds are {}", suggest::one_of(STAGE_KINDS)));
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::UnknownNeed,
+                        format!(
+                            "stage `{}` needs `{need}`, but `{kind}` is not a stage kind",
+                            sk.name
+                        ),
+                    )
+                    .at(cx.value_site(&p), "no such stage kind")
+                    .key(p.to_string())
+                    .help(help),
+                );
+                sk.needs_valid = false;
+                continue;
+            }
+            let of_kind: Vec<&String> = kinds
+                .iter()
+                .filter(|(n, k)| *k == Some(kind) && n != sk.name)
+                .map(|(n, _)| n)
+                .collect();
+            if of_kind.is_empty() {
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::UnknownNeed,
+                        format!(
+                            "stage `{}` needs `{need}`, but the plan has no other `{kind}` stage",
+                            sk.name
+                        ),
+                    )
+                    .at(cx.value_site(&p), format!("no `{kind}` stage"))
+                    .key(p.to_string())
+                    .help(format!(
+                        "add a `{kind}` stage, or remove `{need}` from `needs`"
+                    )),
+                );
+                sk.needs_valid = false;
+                continue;
+            }
+            for name in of_kind {
+                let listed = explicit.contains(name) || sk.needs.iter().any(|(_, n)| n == name);
+                if !listed {
+                    sk.needs.push((p.clone(), name.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// Compiles a sketched stage of a known kind.

@@ -79,7 +79,8 @@ impl Sources {
             match config.kind {
                 SourceKind::Tmdb => {
                     let client = TmdbClient::new(http, config.api_key_var.clone())
-                        .with_store_raw(config.store_raw);
+                        .with_store_raw(config.store_raw)
+                        .with_locale(config.language.clone(), config.region.clone());
                     sources.tmdb.insert(name.clone(), client);
                 }
                 SourceKind::Omdb => {

@@ -47,6 +47,8 @@ pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
         store_raw: true,
         files_url: popctl::plan::DEFAULT_FILES_URL.to_string(),
+        language: None,
+        region: None,
     }
 }
 

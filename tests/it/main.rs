@@ -13,6 +13,7 @@ mod run;
 mod run_catalog;
 mod run_discover;
 mod run_id_sources;
+mod run_locale;
 mod run_merge;
 mod run_people;
 mod run_resume;

@@ -1610,8 +1610,8 @@ fn show_writes_every_declared_key_and_means_the_same_plan() {
             )
         );
         assert_eq!(
-            (r.max_rate_limited_wait, r.store_raw),
-            (s.max_rate_limited_wait, s.store_raw)
+            (r.max_rate_limited_wait, r.store_raw, &r.language, &r.region),
+            (s.max_rate_limited_wait, s.store_raw, &s.language, &s.region)
         );
     }
 }
@@ -1687,4 +1687,98 @@ jobs = ["Director", "Director", "Original Music Composer"]
         load(&again, keys(), &[]).unwrap().plan.stages,
         loaded.plan.stages
     );
+}
+
+#[test]
+fn per_kind_defaults_fill_what_a_stage_leaves_unset_and_errors_point_at_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"[sources.tmdb]
+api_key = "${TMDB_API_KEY}"
+
+[sources.omdb]
+api_key = "${OMDB_API_KEY}"
+
+[defaults.fetch]
+append = ["credits", "keywords"]
+concurrency = 8
+retry = { attempts = 2 }
+
+[defaults.enrich]
+needs = ["kind:fetch"]
+
+[stages.popular]
+kind = "fetch"
+list = "popular"
+
+[stages.top]
+kind = "fetch"
+list = "top_rated"
+append = ["external_ids"]
+concurrency = 2
+
+[stages.omdb]
+kind = "enrich"
+
+[stages.post]
+kind = "post_process"
+needs = ["omdb", "kind:fetch", "top"]
+steps = ["cri_scores"]
+"#;
+    let p = write(dir.path(), "p.toml", text);
+    let plan = load(&p, keys(), &[]).unwrap().plan;
+    let fetch = |name: &str| {
+        let s = plan.stage(name).unwrap();
+        let StageKind::Fetch(f) = &s.kind else {
+            panic!("fetch")
+        };
+        (s.concurrency, s.retry.attempts, f.append.clone())
+    };
+    assert_eq!(
+        fetch("popular"),
+        (8, 2, vec!["credits".into(), "keywords".into()])
+    );
+    // A stage's own key replaces the default's whole value.
+    assert_eq!(fetch("top"), (2, 2, vec!["external_ids".into()]));
+    // `kind:fetch` is every fetch stage, in written order, each once.
+    assert_eq!(plan.stage("omdb").unwrap().needs, ["popular", "top"]);
+    assert_eq!(
+        plan.stage("post").unwrap().needs,
+        ["omdb", "popular", "top"]
+    );
+
+    // A bad default is reported in each stage it reaches (`top` sets its own), at its line.
+    let bad = text.replace("concurrency = 8", "concurrency = 0");
+    let e = load(write(dir.path(), "bad.toml", &bad), keys(), &[]).unwrap_err();
+    let errors: Vec<&PlanDiagnostic> = e.errors().collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].code, Code::OutOfRange);
+    assert_eq!(errors[0].key.as_deref(), Some("stages.popular.concurrency"));
+    assert_eq!(at(errors[0]), (9, 15, "0".into()));
+
+    // An unknown key in a kind's defaults, and `kind` itself, are located errors.
+    let bad = text.replace("concurrency = 8", "apend = []\nkind = \"fetch\"");
+    let e = load(write(dir.path(), "bad2.toml", &bad), keys(), &[]).unwrap_err();
+    let errors: Vec<&PlanDiagnostic> = e.errors().collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors.iter().all(|d| d.code == Code::UnknownField));
+    assert_eq!(at(errors[0]), (9, 1, "apend".into()));
+    assert!(errors[0].help.as_deref().unwrap_or("").contains("`append`"));
+    assert_eq!(at(errors[1]), (10, 1, "kind".into()));
+
+    // `kind:` naming no kind, or a kind with no stage.
+    for (needs, expect) in [
+        ("kind:fecth", "`fetch`"),
+        ("kind:people", "no other `people` stage"),
+    ] {
+        let bad = text.replace(
+            "needs = [\"kind:fetch\"]",
+            &format!("needs = [\"{needs}\"]"),
+        );
+        let e = load(write(dir.path(), "bad3.toml", &bad), keys(), &[]).unwrap_err();
+        let d = only_error(&e);
+        assert_eq!(d.code, Code::UnknownNeed);
+        assert_eq!(at(d).0, 13);
+        let said = format!("{} {}", d.message, d.help.as_deref().unwrap_or(""));
+        assert!(said.contains(expect), "{said}");
+    }
 }

@@ -768,6 +768,8 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
         max_rate_limited_wait: popctl::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
         store_raw: true,
         files_url: popctl::plan::DEFAULT_FILES_URL.to_string(),
+        language: None,
+        region: None,
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = SourceClient::new(&config, Some(popctl::secret::Secret::new("sandbox"))).unwrap();

@@ -578,6 +578,8 @@ mod tests {
             max_rate_limited_wait: crate::plan::DEFAULT_MAX_RATE_LIMITED_WAIT,
             store_raw: true,
             files_url: crate::plan::DEFAULT_FILES_URL.to_string(),
+            language: None,
+            region: None,
         }
     }
 

@@ -251,6 +251,9 @@ pub struct TmdbClient {
     key_var: Option<String>,
     /// The source's `store_raw`: whether movie bundles keep the body as received.
     store_raw: bool,
+    /// The source's `language` and `region`, sent as TMDB's parameters of the same names.
+    language: Option<String>,
+    region: Option<String>,
 }
 
 impl TmdbClient {
@@ -259,7 +262,16 @@ impl TmdbClient {
             http,
             key_var,
             store_raw: true,
+            language: None,
+            region: None,
         }
+    }
+
+    /// Titles, overviews and taglines in `language` (every request), and lists of `region`.
+    pub fn with_locale(mut self, language: Option<String>, region: Option<String>) -> Self {
+        self.language = language;
+        self.region = region;
+        self
     }
 
     /// With `store_raw = false`, [`TmdbClient::movie_bundle`] leaves the body out.
@@ -303,6 +315,13 @@ impl TmdbClient {
         if list == ListKind::Discover {
             query.extend(filters.query().iter().cloned());
         }
+        // Trending has no region; discover's own `region` filter wins over the source's.
+        if let Some(region) = &self.region
+            && !matches!(list, ListKind::TrendingDay | ListKind::TrendingWeek)
+            && filters.get("region").is_none()
+        {
+            query.push(("region", region.clone()));
+        }
         let path = list.path();
         let reply = self
             .get(path, &query, retrier)
@@ -329,6 +348,14 @@ impl TmdbClient {
         let mut query = Vec::new();
         if !append.is_empty() {
             query.push(("append_to_response", append.join(",")));
+        }
+        // With a language, TMDB answers only that language's images unless told which others
+        // to add: keep those without text too (most backdrops), as without a language.
+        if let Some(language) = &self.language
+            && append.iter().any(|p| p == "images")
+        {
+            let iso = language.split('-').next().unwrap_or(language);
+            query.push(("include_image_language", format!("{iso},null")));
         }
         Ok(match self.get(&path, &query, retrier).await? {
             Answer::Body(reply) => fetched(Details::Found(reply.body.clone()), &reply),
@@ -470,6 +497,14 @@ impl TmdbClient {
         query: &[(&str, String)],
         retrier: &Retrier,
     ) -> Result<Answer, TmdbError> {
+        let with_language;
+        let query = match &self.language {
+            Some(language) => {
+                with_language = [query, &[("language", language.clone())]].concat();
+                with_language.as_slice()
+            }
+            None => query,
+        };
         let reply = http.get(path, query, retrier).await?;
         match reply.status {
             200..=299 => match unsuccessful(&reply.body) {
