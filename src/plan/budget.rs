@@ -81,11 +81,17 @@ pub fn budget(plan: &Plan) -> Budget {
         let (source, movies, requests, list_pages, note) = match &stage.kind {
             StageKind::Fetch(f) => {
                 let (movies, pages, note) = match &f.selection {
-                    FetchSelection::List { pages, limit, .. } => (
-                        Some(limit.map_or(u64::from(*pages) * LIST_PAGE_SIZE, u64::from)),
-                        u64::from(*pages),
-                        None,
-                    ),
+                    FetchSelection::List { pages, limit, .. } => {
+                        let queries = f.selection.list_queries().len() as u64;
+                        (
+                            Some(
+                                queries
+                                    * limit.map_or(u64::from(*pages) * LIST_PAGE_SIZE, u64::from),
+                            ),
+                            queries * u64::from(*pages),
+                            None,
+                        )
+                    }
                     FetchSelection::Ids(ids) => (Some(ids.len() as u64), 0, None),
                     FetchSelection::CuratedList { name, .. } => (
                         None,

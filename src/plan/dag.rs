@@ -465,15 +465,19 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
         }
         StageKind::Fetch(f) => {
             lines.push(source_line(&f.source));
+            let queries = match f.selection.list_queries().len() {
+                0 | 1 => String::new(),
+                n => format!(" × {n} queries"),
+            };
             lines.push(match &f.selection {
                 FetchSelection::List {
                     list,
                     limit: Some(n),
                     ..
-                } => format!("{} × {n} movies", list.as_str()),
+                } => format!("{}{queries} × {n} movies", list.as_str()),
                 FetchSelection::List { list, pages, .. } => {
                     format!(
-                        "{} × {pages} page{}",
+                        "{}{queries} × {pages} page{}",
                         list.as_str(),
                         if *pages == 1 { "" } else { "s" }
                     )

@@ -101,6 +101,8 @@ pub enum Ty {
     AndOr(Elem),
     /// A table with keys of its own.
     Table(&'static Table),
+    /// An array of tables, each with the keys of this one.
+    Tables(&'static Table),
     /// A table of any names, each holding a value of this type.
     Map(&'static Ty),
     /// `[stages.<name>]`: a table of any names, each a stage of one of [`STAGE_KINDS`].
@@ -724,6 +726,12 @@ pub mod fetch {
         Unset::None,
         "`list = \"discover\"` only: TMDB `/discover/movie` parameters by TMDB's own names, e.g. `filters = { \"primary_release_date.gte\" = \"1980-01-01\", with_genres = [\"Horror\"] }`",
     );
+    pub const QUERIES: Key = key(
+        "queries",
+        Ty::Tables(&super::DISCOVER),
+        Unset::None,
+        "`list = \"discover\"` only: several discover queries paged by one stage, each its own filters over `filters` (`queries = [{ primary_release_year = 1980 }, { primary_release_year = 1981 }]`); `limit` and `pages` count per query, and a movie two queries find is fetched once",
+    );
 
     /// A stage key from before `filters`, still read as the filter it became, with a
     /// warning; beside `filters` it is an error.
@@ -779,6 +787,7 @@ pub static FETCH: Table = Table {
         fetch::IMDB_IDS,
         fetch::APPEND,
         fetch::FILTERS,
+        fetch::QUERIES,
         fetch::EXPORT,
         fetch::CHANGES,
         fetch::ON_REMOVED,
@@ -1529,6 +1538,14 @@ pub fn type_text(ty: &Ty) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Ty::Tables(t) => format!(
+            "array of tables: {}",
+            t.keys
+                .iter()
+                .map(|k| format!("`{}`", k.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Ty::Map(inner) => format!("table: name → {}", type_text(inner)),
         Ty::Stages => "table: name → stage".into(),
         Ty::KindDefaults(kind) => {
@@ -1591,7 +1608,7 @@ mod tests {
         fn reach(t: &'static Table, out: &mut Vec<&'static Table>) {
             for k in t.keys {
                 match k.ty {
-                    Ty::Table(inner) | Ty::Map(&Ty::Table(inner)) => {
+                    Ty::Table(inner) | Ty::Tables(inner) | Ty::Map(&Ty::Table(inner)) => {
                         out.push(inner);
                         reach(inner, out);
                     }

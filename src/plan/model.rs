@@ -579,6 +579,10 @@ pub enum FetchSelection {
         pages: u32,
         limit: Option<u32>,
         filters: DiscoverFilters,
+        /// Discover only: the queries the stage pages one after another, each `filters`
+        /// with its own over it (already merged); empty: the one query `filters`. `pages`
+        /// and `limit` count per query.
+        queries: Vec<DiscoverFilters>,
     },
     /// Exactly these TMDB ids.
     Ids(Vec<u64>),
@@ -605,6 +609,17 @@ pub enum FetchSelection {
 }
 
 impl FetchSelection {
+    /// The queries of a list selection: its `queries`, or its `filters` alone.
+    pub fn list_queries(&self) -> Vec<&DiscoverFilters> {
+        match self {
+            FetchSelection::List {
+                filters, queries, ..
+            } if queries.is_empty() => vec![filters],
+            FetchSelection::List { queries, .. } => queries.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Does the stage follow TMDB's catalog as a whole (and so record the sync watermark)?
     pub fn syncs(&self) -> bool {
         matches!(

@@ -195,6 +195,7 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                     pages,
                     limit,
                     filters,
+                    queries,
                 } => {
                     writeln!(out, "list = {}", s(l.as_str()))?;
                     match limit {
@@ -203,6 +204,12 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                     }
                     if !filters.is_empty() {
                         writeln!(out, "filters = {}", discover_filters(filters))?;
+                    }
+                    // Each query as compiled (over `filters` already): loaded again over the
+                    // same `filters`, it is the same query.
+                    if !queries.is_empty() {
+                        let queries: Vec<String> = queries.iter().map(discover_filters).collect();
+                        writeln!(out, "queries = [{}]", queries.join(", "))?;
                     }
                 }
                 FetchSelection::Ids(ids) => {

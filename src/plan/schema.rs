@@ -163,6 +163,7 @@ fn ty(t: &Ty) -> Value {
             })
         }
         Ty::Table(t) => table(t),
+        Ty::Tables(t) => json!({ "type": "array", "minItems": 1, "items": table(t) }),
         Ty::Map(inner) => json!({ "type": "object", "additionalProperties": ty(inner) }),
         Ty::Stages => {
             let variants: Vec<Value> = STAGE_KINDS

@@ -502,10 +502,14 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         }
     };
     let moved = keys::fetch::MOVED_TO_FILTERS.iter().map(|m| &m.key);
-    let list_only = [&keys::fetch::PAGES, &keys::fetch::FILTERS]
-        .into_iter()
-        .chain(moved)
-        .map(|k| (k, "a `list`"));
+    let list_only = [
+        &keys::fetch::PAGES,
+        &keys::fetch::FILTERS,
+        &keys::fetch::QUERIES,
+    ]
+    .into_iter()
+    .chain(moved)
+    .map(|k| (k, "a `list`"));
     let limited = [(&keys::fetch::LIMIT, "a `list` or an `export`")];
     for (key, applies) in list_only.chain(limited) {
         let allowed = t.has(&keys::fetch::LIST)
@@ -675,8 +679,11 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchS
         .filter(|m| t.has(&m.key))
         .collect();
     let mut filters = DiscoverFilters::default();
+    let mut queries = Vec::new();
     if list.is_some_and(|l| l != ListKind::Discover) {
-        let set = std::iter::once(&keys::fetch::FILTERS).chain(moved.iter().map(|m| &m.key));
+        let set = [&keys::fetch::FILTERS, &keys::fetch::QUERIES]
+            .into_iter()
+            .chain(moved.iter().map(|m| &m.key));
         for key in set.filter(|k| t.has(k)) {
             let key = key.name;
             let p = t.path.key(key);
@@ -742,6 +749,12 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchS
         // In the order the reference declares them, whichever way they were written.
         let order = |name: &str| keys::DISCOVER.keys.iter().position(|k| k.name == name);
         filters.0.sort_by_key(|(n, _)| order(n));
+        if t.has(&keys::fetch::QUERIES) {
+            match discover_queries(cx, t, &filters, &mut resolve) {
+                Some(q) => queries = q,
+                None => ok = false,
+            }
+        }
     }
     if let Some(n) = limit
         && n > MAX_LIMIT
@@ -772,7 +785,53 @@ fn fetch_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchS
         pages,
         limit,
         filters,
+        queries,
     })
+}
+
+/// `queries = [{ … }, …]`: each a table of discover filters over `base` (its own replace
+/// the base's of the same name), in the reference's order; `None` when one is invalid
+/// (reported).
+fn discover_queries(
+    cx: &mut Cx<'_>,
+    t: Tbl<'_>,
+    base: &DiscoverFilters,
+    resolve: &mut dyn FnMut(&mut Cx<'_>, &KeyPath, &str) -> Option<i64>,
+) -> Option<Vec<DiscoverFilters>> {
+    let order = |name: &str| keys::DISCOVER.keys.iter().position(|k| k.name == name);
+    let queries = cx.array(t, &keys::fetch::QUERIES, |cx, ipath, item| {
+        let dict = cx.table(&ipath, item)?;
+        let q = Tbl { path: &ipath, dict };
+        cx.check_keys(
+            q,
+            &keys::DISCOVER,
+            &format!("`{ipath}` (TMDB discover parameters)"),
+        );
+        let mut own = DiscoverFilters::default();
+        if !discover_filters(cx, q, &mut own, resolve) {
+            return None;
+        }
+        let mut merged: Vec<(&'static str, String)> = base
+            .0
+            .iter()
+            .filter(|(n, _)| own.get(n).is_none())
+            .cloned()
+            .collect();
+        merged.extend(own.0);
+        merged.sort_by_key(|(n, _)| order(n));
+        Some(DiscoverFilters(merged))
+    })?;
+    if queries.is_empty() {
+        let path = t.path.key(keys::fetch::QUERIES.name);
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{path}` is empty"))
+                .at(cx.value_site(&path), "no query")
+                .key(path.to_string())
+                .help("give at least one table of filters, or remove `queries` to page `filters` alone"),
+        );
+        return None;
+    }
+    Some(queries.into_iter().map(|(_, q)| q).collect())
 }
 
 /// `"vote_count.gte"` quoted, `sort_by` bare: as a TOML key is written.

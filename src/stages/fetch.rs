@@ -249,7 +249,27 @@ impl Feed<'_> {
                 pages,
                 limit,
                 filters,
-            } => self.pages(*list, *pages, *limit, filters).await,
+                queries,
+            } if queries.is_empty() => self.pages(*list, *pages, *limit, filters, None).await,
+            FetchSelection::List {
+                list,
+                pages,
+                limit,
+                queries,
+                ..
+            } => {
+                // One query after another: each is short (a few pages), and its movies
+                // stream to the fetching tasks while the next is paged.
+                for (i, query) in queries.iter().enumerate() {
+                    if self.stopping() {
+                        break;
+                    }
+                    if let Some(stop) = self.pages(*list, *pages, *limit, query, Some(i)).await {
+                        return Some(stop);
+                    }
+                }
+                None
+            }
             FetchSelection::CuratedList { path, .. } => self.curated(path).await,
             FetchSelection::Collection(id) => self.collection(*id).await,
             FetchSelection::ImdbIds(ids) => {
@@ -330,6 +350,7 @@ impl Feed<'_> {
         pages: u32,
         limit: Option<u32>,
         filters: &DiscoverFilters,
+        query: Option<usize>,
     ) -> Option<StageOutcome> {
         let mut last = pages.min(MAX_PAGES);
         // Page 1 alone first: it says how many pages the list has.
@@ -343,10 +364,10 @@ impl Feed<'_> {
             next += batch.len() as u32;
             let todo: Vec<u32> = batch
                 .into_iter()
-                .filter(|p| self.known.get(&page_key(*p)) != Some(&ItemStatus::Ok))
+                .filter(|p| self.known.get(&query_page_key(query, *p)) != Some(&ItemStatus::Ok))
                 .collect();
             let fetched = futures::stream::iter(todo)
-                .map(|page| self.page(list, filters, page, limit))
+                .map(|page| self.page(list, filters, page, limit, query))
                 .buffered(PAGES_AHEAD)
                 .collect::<Vec<_>>()
                 .await;
@@ -375,10 +396,11 @@ impl Feed<'_> {
         filters: &DiscoverFilters,
         page: u32,
         limit: Option<u32>,
+        query: Option<usize>,
     ) -> Result<(Vec<i64>, u32), StageOutcome> {
         let cx = self.cx;
         let c = &cx.counters;
-        let key = page_key(page);
+        let key = query_page_key(query, page);
         Counters::add(&c.total, 1);
         cx.pacer.wait().await;
         match self
@@ -599,6 +621,14 @@ impl Feed<'_> {
 
 fn page_key(page: u32) -> String {
     format!("page:{page}")
+}
+
+/// A list page's ledger key: `page:3`, or `q2:page:3` for the second of several queries.
+fn query_page_key(query: Option<usize>, page: u32) -> String {
+    match query {
+        None => page_key(page),
+        Some(i) => format!("q{}:{}", i + 1, page_key(page)),
+    }
 }
 
 /// Records a page or list entry as done, with the movies it named as pending, in one

@@ -122,7 +122,8 @@ fn dev_200_compiles_to_the_issue_plan() {
             list: ListKind::Popular,
             pages: 10,
             limit: None,
-            filters: Default::default()
+            filters: Default::default(),
+            queries: Vec::new(),
         }
     );
     assert_eq!(f.append.len(), 8);
