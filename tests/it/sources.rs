@@ -2,7 +2,8 @@
 //! unread (with and without `Content-Length`) and are neither retried nor cached, a server
 //! that keeps answering 429 fails a request once `max_rate_limited_wait` is spent, and TMDB's
 //! `{"success":false}` in a 200 is read with TMDB's own code and message, on simulated and on
-//! recorded bodies; a source paced at exactly the rate the server allows meets no 429.
+//! recorded bodies; a source paced at exactly the rate the server allows meets no 429; recorded
+//! collection answers served over loopback give exactly their movies.
 
 #![allow(clippy::unwrap_used)]
 
@@ -397,4 +398,79 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect()
+}
+
+/// A server on loopback that answers every request with 200 and `body`, as TMDB answered when
+/// the body was recorded.
+pub(crate) async fn recorded_server(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let mut len = 0;
+            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => len += n,
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes()).await;
+            let _ = conn.write_all(&body).await;
+        }
+    });
+    format!("http://{addr}/3")
+}
+
+/// Every recorded `collection/{id}` answer, served over loopback: `collection = ID` takes
+/// exactly the movies of its `parts`, in order.
+#[tokio::test]
+async fn recorded_collections_give_exactly_their_parts() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bodies: Vec<std::path::PathBuf> = walk(&fixtures_dir().join("tmdb/collection"))
+        .into_iter()
+        // The images and translations of a collection are answers of their own endpoints.
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let what = name.split("__").next().unwrap_or_default();
+            !what.ends_with("-images") && !what.ends_with("-translations")
+        })
+        .collect();
+    assert!(bodies.len() >= 7, "{bodies:?}");
+    let mut counts = Vec::new();
+    for path in bodies {
+        let body = std::fs::read(&path).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let expected: Vec<i64> = value["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect();
+        let id = value["id"].as_u64().unwrap();
+        let base = recorded_server(body).await;
+        let config = source(SourceKind::Tmdb, base);
+        let http = SourceClient::new(&config, Some(popctl::secret::Secret::new("k"))).unwrap();
+        let t = TmdbClient::new(http, None);
+        let got = t.collection_ids(id, &retrier(1)).await.unwrap().value;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(got.as_ref(), Some(&expected), "{name}");
+        counts.push((name, expected.len()));
+    }
+    // Exact counts of some, as the recordings hold them.
+    let count_of = |prefix: &str| {
+        counts
+            .iter()
+            .find(|(n, _)| n.starts_with(prefix))
+            .map(|(_, c)| *c)
+            .unwrap()
+    };
+    assert_eq!(count_of("10-star-wars__c-eg"), 9);
+    assert_eq!(count_of("119-lotr__kiwilan"), 3);
+    assert_eq!(count_of("264-back-to-the-future__tmdblib"), 3);
 }
