@@ -583,29 +583,12 @@ async fn no_credential_reaches_a_file_name_or_a_file() {
 /// A server that answers every request with 200 and the request line in the body, as an
 /// API that echoes its query (key included) would.
 async fn echo_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 8192];
-            let mut len = 0;
-            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf[len..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => len += n,
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..len]).into_owned();
-            let line = head.lines().next().unwrap_or_default().to_string();
-            let body = serde_json::json!({ "request": line }).to_string();
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(reply.as_bytes()).await;
-        }
-    });
+    let addr = crate::support::loopback_server(|line| {
+        serde_json::json!({ "request": line })
+            .to_string()
+            .into_bytes()
+    })
+    .await;
     format!("http://{addr}")
 }
 

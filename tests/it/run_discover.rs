@@ -8,7 +8,7 @@
 )]
 #![allow(clippy::unwrap_used)]
 
-use popctl::plan::{FetchSelection, LoadOptions, StageKind, load};
+use popctl::plan::{FetchSelection, StageKind};
 use popctl::sim::{Catalog, Discover, SandboxConfig};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -17,27 +17,10 @@ use crate::run_support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_horror_80s_example_stores_only_1980s_horror_cut_to_its_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("horror.db").display()
-    );
-    let mut cmd = popctl();
-    cmd.args(["run", "examples/horror-80s.toml", "--sandbox"])
-        .env("DATABASE_URL", &url)
-        .env("POPCTL_CACHE__DIR", dir.path().join("cache"));
-    let out = output(cmd).await;
-    assert_exit(&out, 0);
+    let url = run_in_sandbox("examples/horror-80s.toml", dir.path()).await;
 
     // What the plan asks for, as the sandbox's catalog answers it.
-    let plan = load(&LoadOptions {
-        path: root().join("examples/horror-80s.toml"),
-        sets: Vec::new(),
-        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .into(),
-    })
-    .unwrap()
-    .plan;
+    let plan = load_plan("examples/horror-80s.toml");
     let Some(StageKind::Fetch(fetch)) = plan.stage("horror80s").map(|s| &s.kind) else {
         panic!("no fetch stage `horror80s`");
     };
@@ -89,15 +72,10 @@ async fn the_horror_80s_example_stores_only_1980s_horror_cut_to_its_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_stage_pages_several_queries_and_fetches_each_movie_once() {
     let env = Env::new(small_sim()).await;
-    let plan = env.path("years.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"[plan]
-name = "years"
-extends = "{base}"
-
-[stages.seed]
+    let plan = write_plan(
+        &env,
+        "years",
+        r#"[stages.seed]
 kind = "seed"
 
 [stages.years]
@@ -105,22 +83,11 @@ kind = "fetch"
 needs = ["seed"]
 list = "discover"
 limit = 25
-filters = {{ sort_by = "vote_count.desc", "vote_count.gte" = 1 }}
-queries = [{{ primary_release_year = 1999 }}, {{ primary_release_year = 2005 }}, {{ "primary_release_date.gte" = "1999-01-01", "primary_release_date.lte" = "2005-12-31", sort_by = "popularity.desc" }}]
+filters = { sort_by = "vote_count.desc", "vote_count.gte" = 1 }
+queries = [{ primary_release_year = 1999 }, { primary_release_year = 2005 }, { "primary_release_date.gte" = "1999-01-01", "primary_release_date.lte" = "2005-12-31", sort_by = "popularity.desc" }]
 "#,
-            base = root().join("plans/base.toml").display()
-        ),
-    )
-    .unwrap();
-    let loaded = load(&LoadOptions {
-        path: plan.clone(),
-        sets: Vec::new(),
-        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .into(),
-    })
-    .unwrap()
-    .plan;
+    );
+    let loaded = load_plan(&plan);
     let Some(StageKind::Fetch(fetch)) = loaded.stage("years").map(|s| &s.kind) else {
         panic!("no fetch stage `years`");
     };
@@ -158,17 +125,7 @@ queries = [{{ primary_release_year = 1999 }}, {{ primary_release_year = 2005 }},
     let out = output(env.quick_plan(plan.to_str().unwrap(), &db_url)).await;
     assert_exit(&out, 0);
     let db = connect(&db_url).await;
-    let stored: std::collections::BTreeSet<i64> = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT tmdb_id FROM movies".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
-        .collect();
-    assert_eq!(stored, expected);
+    assert_eq!(stored_tmdb_ids(&db).await, expected);
     let stats = env.sim.stats();
     let details: u64 = stats.routes["GET /3/movie/{id}"].values().sum();
     assert_eq!(details, expected.len() as u64, "each movie fetched once");

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use popctl::plan::{FetchSelection, LoadOptions, StageKind, load};
+use popctl::plan::{FetchSelection, StageKind};
 use popctl::sim::{Catalog, SandboxConfig};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -35,24 +35,9 @@ fn cached_requests(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_french_franchise_example_stores_french_titles_translations_and_providers() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fr.db").display());
+    let url = run_in_sandbox("examples/franchise-fr.toml", dir.path()).await;
     let cache = dir.path().join("cache");
-    let mut cmd = popctl();
-    cmd.args(["run", "examples/franchise-fr.toml", "--sandbox"])
-        .env("DATABASE_URL", &url)
-        .env("POPCTL_CACHE__DIR", &cache);
-    let out = output(cmd).await;
-    assert_exit(&out, 0);
-
-    let plan = load(&LoadOptions {
-        path: root().join("examples/franchise-fr.toml"),
-        sets: Vec::new(),
-        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .into(),
-    })
-    .unwrap()
-    .plan;
+    let plan = load_plan("examples/franchise-fr.toml");
     let Some(StageKind::Fetch(fetch)) = plan.stage("franchise").map(|s| &s.kind) else {
         panic!("no fetch stage `franchise`");
     };
@@ -128,15 +113,10 @@ async fn the_french_franchise_example_stores_french_titles_translations_and_prov
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_are_asked_for_the_source_region_unless_discover_names_its_own() {
     let env = Env::new(small_sim()).await;
-    let plan = env.path("region.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"[plan]
-name = "region"
-extends = "{base}"
-
-[sources.tmdb]
+    let plan = write_plan(
+        &env,
+        "region",
+        r#"[sources.tmdb]
 region = "FR"
 
 [defaults.fetch]
@@ -157,12 +137,9 @@ list = "trending_week"
 [stages.discover]
 kind = "fetch"
 list = "discover"
-filters = {{ region = "DE", sort_by = "popularity.desc" }}
+filters = { region = "DE", sort_by = "popularity.desc" }
 "#,
-            base = root().join("plans/base.toml").display()
-        ),
-    )
-    .unwrap();
+    );
     let db = env.sqlite("region.db");
     let mut cmd = env.quick_plan(plan.to_str().unwrap(), &db);
     cmd.args(["--set", "cache.mode=read-write"]);

@@ -10,7 +10,7 @@
 )]
 #![allow(clippy::unwrap_used)]
 
-use popctl::plan::{FetchSelection, LoadOptions, StageKind, load};
+use popctl::plan::{FetchSelection, StageKind};
 use popctl::sim::{Catalog, Discover, Faults, SandboxConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -47,27 +47,10 @@ fn selected_sql(cast_top: u32, jobs: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_director_example_stores_a_filmography_and_its_people() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("director.db").display()
-    );
-    let mut cmd = popctl();
-    cmd.args(["run", "examples/director.toml", "--sandbox"])
-        .env("DATABASE_URL", &url)
-        .env("POPCTL_CACHE__DIR", dir.path().join("cache"));
-    let out = output(cmd).await;
-    assert_exit(&out, 0);
+    let url = run_in_sandbox("examples/director.toml", dir.path()).await;
 
     // The filmography: the movies the sandbox's catalog has with the person in the crew.
-    let plan = load(&LoadOptions {
-        path: root().join("examples/director.toml"),
-        sets: Vec::new(),
-        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .into(),
-    })
-    .unwrap()
-    .plan;
+    let plan = load_plan("examples/director.toml");
     let Some(StageKind::Fetch(fetch)) = plan.stage("filmography").map(|s| &s.kind) else {
         panic!("no fetch stage `filmography`");
     };

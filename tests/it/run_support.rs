@@ -294,3 +294,55 @@ pub fn flat(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The plan at `path` (relative to the project root, or absolute), compiled with placeholder
+/// keys: what a test compares a run's database with.
+pub fn load_plan(path: impl AsRef<Path>) -> popctl::plan::Plan {
+    popctl::plan::load(&popctl::plan::LoadOptions {
+        path: root().join(path),
+        sets: Vec::new(),
+        env: [("TMDB_API_KEY", "k"), ("OMDB_API_KEY", "k")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    })
+    .unwrap()
+    .plan
+}
+
+/// A shipped plan or example run with `--sandbox` into a SQLite file of `dir`, its cache in
+/// `dir/cache`; exits 0. Gives the database URL.
+pub async fn run_in_sandbox(plan: &str, dir: &Path) -> String {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("sandbox.db").display());
+    let mut cmd = popctl();
+    cmd.args(["run", plan, "--sandbox"])
+        .env("DATABASE_URL", &url)
+        .env("POPCTL_CACHE__DIR", dir.join("cache"));
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    url
+}
+
+/// The TMDB ids of the movies a database holds.
+pub async fn stored_tmdb_ids(db: &DatabaseConnection) -> std::collections::BTreeSet<i64> {
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT tmdb_id FROM movies".to_owned(),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+    .collect()
+}
+
+/// A plan file `name` in `env`'s folder: `[plan]` with that name extending plans/base.toml,
+/// then `body`.
+pub fn write_plan(env: &Env, name: &str, body: &str) -> PathBuf {
+    let path = env.path(&format!("{name}.toml"));
+    let text = format!(
+        "[plan]\nname = \"{name}\"\nextends = \"{}\"\n\n{body}",
+        root().join("plans/base.toml").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}

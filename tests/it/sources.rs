@@ -402,28 +402,8 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// A server on loopback that answers every request with 200 and `body`, as TMDB answered when
 /// the body was recorded.
-pub(crate) async fn recorded_server(body: Vec<u8>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 8192];
-            let mut len = 0;
-            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf[len..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => len += n,
-                }
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = conn.write_all(head.as_bytes()).await;
-            let _ = conn.write_all(&body).await;
-        }
-    });
+async fn recorded_server(body: Vec<u8>) -> String {
+    let addr = crate::support::loopback_server(move |_| body.clone()).await;
     format!("http://{addr}/3")
 }
 

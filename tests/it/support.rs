@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test module uses a different subset
 #![allow(clippy::print_stderr)] // a skipped test must say so loudly
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
@@ -40,4 +41,35 @@ pub fn pg_url() -> Option<String> {
             None
         }
     }
+}
+
+/// A server on loopback that answers every request with 200 and the JSON `answer` gives for
+/// the request line (`GET /3/movie/1?… HTTP/1.1`); its address, `127.0.0.1:PORT`.
+pub async fn loopback_server(
+    answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let mut len = 0;
+            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => len += n,
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..len]).into_owned();
+            let body = answer(head.lines().next().unwrap_or_default());
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+            let _ = conn.write_all(&body).await;
+        }
+    });
+    addr
 }
