@@ -893,11 +893,20 @@ pub(crate) fn sections(cx: &mut Cx<'_>, root_file: &Path) -> Sections {
     if let Some((path, dict)) = sub_table(cx, top, "plan") {
         let t = Tbl { path: &path, dict };
         cx.check_keys(t, &keys::PLAN, "`[plan]`");
-        if let Some((_, n)) = cx.string(t, &keys::plan::NAME) {
+        // A plan's name and description are its own: those of a file it extends name that
+        // file (a plan extending base.toml is not "base", and its runs are not base's).
+        let own = |cx: &Cx<'_>, p: &KeyPath| match cx.layers.origin_of(p) {
+            Some(super::error::Origin::File(file)) => cx.layers.files.first() == Some(file),
+            _ => true,
+        };
+        if let Some((p, n)) = cx.string(t, &keys::plan::NAME)
+            && own(cx, &p)
+        {
             name = n.to_owned();
         }
         description = cx
             .string(t, &keys::plan::DESCRIPTION)
+            .filter(|(p, _)| own(cx, p))
             .map(|(_, d)| d.to_owned());
         if let Some((p, _)) = cx.string(t, &keys::plan::EXTENDS)
             && !matches!(cx.layers.origin_of(&p), Some(super::error::Origin::File(_)))

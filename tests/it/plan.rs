@@ -623,7 +623,7 @@ fn layering_order_is_extends_then_env_then_set() {
     write(
         dir.path(),
         "plans/base.toml",
-        "[data]\ndir = \"../shared-data\"\n\n[sources.tmdb]\napi_key = \"${K}\"\n\n[stages.popular]\nkind = \"fetch\"\nlist = \"popular\"\npages = 1\nappend = [\"credits\", \"videos\"]\n",
+        "[plan]\nname = \"base\"\ndescription = \"shared\"\n\n[data]\ndir = \"../shared-data\"\n\n[sources.tmdb]\napi_key = \"${K}\"\n\n[stages.popular]\nkind = \"fetch\"\nlist = \"popular\"\npages = 1\nappend = [\"credits\", \"videos\"]\n",
     );
     let child = write(
         dir.path(),
@@ -637,6 +637,9 @@ fn layering_order_is_extends_then_env_then_set() {
     ]);
 
     let p = load(&child, vars.clone(), &[]).unwrap().plan;
+    // The name is the plan file's: base.toml's is not inherited (its runs are not base's).
+    assert_eq!(p.name, "dev");
+    assert_eq!(p.description, None);
     let s = p.stage("popular").unwrap();
     let StageKind::Fetch(f) = &s.kind else {
         panic!()
