@@ -1,4 +1,5 @@
-//! `fetch`: TMDB movie ids (list or discover pages, explicit `ids`, or a curated list) → one
+//! `fetch`: TMDB movie ids (list or discover pages, explicit `ids`, a curated list, a
+//! collection, IMDb ids, a user list, a person's filmography, title searches, an ids file) → one
 //! `movie/{id}?append_to_response=…` request per movie → `save_movie_in`, with the movie's
 //! ledger row in the same transaction → its id streamed to the stages downstream.
 //!
