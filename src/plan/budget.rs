@@ -112,6 +112,28 @@ pub fn budget(plan: &Plan) -> Budget {
                         ids.len() as u64,
                         None,
                     ),
+                    FetchSelection::TmdbList(id) => (
+                        None,
+                        1,
+                        Some(format!(
+                            "one request per page of TMDB list {id}, then one per movie in it"
+                        )),
+                    ),
+                    FetchSelection::Person(p) => (
+                        None,
+                        1,
+                        Some(format!(
+                            "one request for person {}'s credits, then one per movie",
+                            p.id
+                        )),
+                    ),
+                    FetchSelection::Search(q) => {
+                        (Some(q.len() as u64), q.len() as u64, None)
+                    }
+                    FetchSelection::IdsFile { ids, .. } => {
+                        let imdb = ids.iter().filter(|i| matches!(i, MovieRef::Imdb(_))).count();
+                        (Some(ids.len() as u64), imdb as u64, None)
+                    }
                     FetchSelection::Export { limit: Some(n), .. } => (
                         Some(u64::from(*n)),
                         0,

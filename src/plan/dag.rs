@@ -486,6 +486,12 @@ fn label(plan: &Plan, stage: &crate::plan::Stage) -> Vec<String> {
                 FetchSelection::CuratedList { name, .. } => format!("curated list {name}"),
                 FetchSelection::Collection(id) => format!("collection {id}"),
                 FetchSelection::ImdbIds(ids) => format!("{} IMDb ids", ids.len()),
+                FetchSelection::TmdbList(id) => format!("TMDB list {id}"),
+                FetchSelection::Person(p) => format!("person {} ({})", p.id, p.role.as_str()),
+                FetchSelection::Search(q) => format!("{} title searches", q.len()),
+                FetchSelection::IdsFile { name, ids, .. } => {
+                    format!("{} ids of {name}", ids.len())
+                }
                 FetchSelection::Export { limit: Some(n), .. } => {
                     format!("ID export, {n} most popular")
                 }

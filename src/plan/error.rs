@@ -62,7 +62,7 @@ codes! {
     UnknownAppend => "popctl::plan::unknown_append",
     /// More than 20 `append` parts.
     TooManyAppend => "popctl::plan::too_many_append",
-    /// A `fetch` stage names none or several of `list`, `ids`, `curated_list`.
+    /// A `fetch` stage names none or several of its selections (`list`, `ids`, `person`, …).
     FetchSelection => "popctl::plan::fetch_selection",
     /// Discover filters on a list other than `discover`.
     DiscoverFilter => "popctl::plan::discover_filter",
@@ -98,7 +98,7 @@ codes! {
     MissingCredits => "popctl::plan::missing_credits",
     /// `extends` chains back onto itself.
     ExtendsCycle => "popctl::plan::extends_cycle",
-    /// A file named by the plan (a curated list) does not exist.
+    /// A file named by the plan (a curated list, an ids file) does not exist.
     MissingFile => "popctl::plan::missing_file",
     /// A duplicate entry (warning where harmless, error where ambiguous).
     Duplicate => "popctl::plan::duplicate",

@@ -92,6 +92,10 @@ pub enum Ty {
     Ids,
     /// An array of IMDb title ids (`"tt0133093"`).
     ImdbIds,
+    /// A TMDB list id: a positive integer, or a string of hex digits (an older list's id).
+    ListId,
+    /// An array of tables with keys of their own.
+    Tables(&'static Table),
     /// A date, `"YYYY-MM-DD"` (a TOML date too).
     Date,
     /// A two-letter code.
@@ -101,8 +105,6 @@ pub enum Ty {
     AndOr(Elem),
     /// A table with keys of its own.
     Table(&'static Table),
-    /// An array of tables, each with the keys of this one.
-    Tables(&'static Table),
     /// A table of any names, each holding a value of this type.
     Map(&'static Ty),
     /// `[stages.<name>]`: a table of any names, each a stage of one of [`STAGE_KINDS`].
@@ -671,6 +673,30 @@ pub mod fetch {
         Unset::None,
         "movies by IMDb id, each looked up with TMDB's `/find` (one request each); an id TMDB does not know is skipped and named in the ledger",
     );
+    pub const TMDB_LIST: Key = key(
+        "tmdb_list",
+        Ty::ListId,
+        Unset::None,
+        "the movies of a TMDB user list (`/list/{id}`, every page), by its id: `tmdb_list = 1`, or an older list's hex id as a string; its TV shows and people are left out, counted in a note",
+    );
+    pub const PERSON: Key = key(
+        "person",
+        Ty::Table(&super::PERSON),
+        Unset::None,
+        "a person's filmography (`/person/{id}/movie_credits`, one request): `person = { id = 287, role = \"crew\", jobs = [\"Director\"] }`; a movie they are credited on twice counts once",
+    );
+    pub const SEARCH: Key = key(
+        "search",
+        Ty::Tables(&super::SEARCH),
+        Unset::None,
+        "movies by title, each searched with `/search/movie` (one request each), taking the first result: `search = [{ title = \"The Matrix\", year = 1999 }]`; a search with no result is skipped and named in the ledger",
+    );
+    pub const IDS_FILE: Key = key(
+        "ids_file",
+        Ty::Str,
+        Unset::None,
+        "the movies of `<data.dir>/lists/<file>`, which must exist: one id a line, a TMDB id (`603`) or an IMDb id (`tt0133093`, looked up with `/find`); `#` starts a comment, blank lines are skipped; a line that is neither is an error `popctl validate` reports with its line",
+    );
     pub const CURATED_LIST: Key = key(
         "curated_list",
         Ty::Name,
@@ -775,7 +801,7 @@ pub mod fetch {
 }
 
 pub static FETCH: Table = Table {
-    doc: "Fetches movies from TMDB: exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` or `changes`.",
+    doc: "Fetches movies from TMDB: exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `tmdb_list`, `person`, `search`, `ids_file`, `export` or `changes`.",
     keys: &[
         fetch::SOURCE,
         fetch::LIST,
@@ -785,6 +811,10 @@ pub static FETCH: Table = Table {
         fetch::CURATED_LIST,
         fetch::COLLECTION,
         fetch::IMDB_IDS,
+        fetch::TMDB_LIST,
+        fetch::PERSON,
+        fetch::SEARCH,
+        fetch::IDS_FILE,
         fetch::APPEND,
         fetch::FILTERS,
         fetch::QUERIES,
@@ -793,6 +823,57 @@ pub static FETCH: Table = Table {
         fetch::ON_REMOVED,
         fetch::MAX_REMOVED,
     ],
+};
+
+pub mod person {
+    use super::*;
+    pub const ID: Key = key(
+        "id",
+        Ty::Int { min: 1, max: U32 },
+        Unset::Required,
+        "the person's TMDB id (287 is Brad Pitt)",
+    );
+    pub const ROLE: Key = key(
+        "role",
+        Ty::Word(CreditRole::words),
+        Unset::Value(|| word(CreditRole::default().as_str())),
+        "`cast`: the movies they act in; `crew`: the movies they worked on behind the camera; `any`: both",
+    );
+    pub const JOBS: Key = key(
+        "jobs",
+        Ty::Strs,
+        Unset::None,
+        "with `role = \"crew\"` or `\"any\"`: only crew credits of these jobs, as TMDB spells them (`\"Director\"`); unset: every job",
+    );
+}
+
+pub static PERSON: Table = Table {
+    doc: "`person = { … }` of a fetch stage: whose filmography, and which part of it.",
+    keys: &[person::ID, person::ROLE, person::JOBS],
+};
+
+pub mod search {
+    use super::*;
+    pub const TITLE: Key = key(
+        "title",
+        Ty::Str,
+        Unset::Required,
+        "the title searched for, not empty",
+    );
+    pub const YEAR: Key = key(
+        "year",
+        Ty::Int {
+            min: 1870,
+            max: 2100,
+        },
+        Unset::None,
+        "the release year, which narrows the search",
+    );
+}
+
+pub static SEARCH: Table = Table {
+    doc: "One element of a fetch stage's `search = [{ … }]`: a movie by its title.",
+    keys: &[search::TITLE, search::YEAR],
 };
 
 pub mod export {
@@ -1465,6 +1546,8 @@ pub static TABLES: &[(&str, &Table)] = &[
     ("reset", &RESET),
     ("seed", &SEED),
     ("fetch", &FETCH),
+    ("person", &PERSON),
+    ("search", &SEARCH),
     ("discover", &DISCOVER),
     ("export", &EXPORT),
     ("changes", &CHANGES),
@@ -1515,6 +1598,15 @@ pub fn type_text(ty: &Ty) -> String {
         Ty::Strs => "array of strings".into(),
         Ty::Ids => "array of ids (≥ 1)".into(),
         Ty::ImdbIds => "array of IMDb ids (`\"tt0133093\"`)".into(),
+        Ty::ListId => "list id: integer ≥ 1, or hex digits as a string".into(),
+        Ty::Tables(t) => format!(
+            "array of tables: {}",
+            t.keys
+                .iter()
+                .map(|k| format!("`{}`", k.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Ty::Date => "date `\"YYYY-MM-DD\"`".into(),
         Ty::Code(CodeKind::Language) => "language code (ISO 639-1: `\"en\"`)".into(),
         Ty::Code(CodeKind::Country) => "country code (ISO 3166-1: `\"US\"`)".into(),
@@ -1532,14 +1624,6 @@ pub fn type_text(ty: &Ty) -> String {
         }
         Ty::Table(t) => format!(
             "table: {}",
-            t.keys
-                .iter()
-                .map(|k| format!("`{}`", k.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Ty::Tables(t) => format!(
-            "array of tables: {}",
             t.keys
                 .iter()
                 .map(|k| format!("`{}`", k.name))
@@ -1608,7 +1692,7 @@ mod tests {
         fn reach(t: &'static Table, out: &mut Vec<&'static Table>) {
             for k in t.keys {
                 match k.ty {
-                    Ty::Table(inner) | Ty::Tables(inner) | Ty::Map(&Ty::Table(inner)) => {
+                    Ty::Table(inner) | Ty::Map(&Ty::Table(inner)) | Ty::Tables(inner) => {
                         out.push(inner);
                         reach(inner, out);
                     }

@@ -592,6 +592,20 @@ pub enum FetchSelection {
     Collection(u64),
     /// The movies with these IMDb ids, looked up with `/find`.
     ImdbIds(Vec<String>),
+    /// The movies of a TMDB user list (`/list/{id}`, every page), by the list's id: digits,
+    /// or an older list's hex id.
+    TmdbList(String),
+    /// A person's filmography (`/person/{id}/movie_credits`).
+    Person(PersonSelection),
+    /// The first result of each title search (`/search/movie`).
+    Search(Vec<TitleSearch>),
+    /// The ids of a file in the data folder (`<data.dir>/lists/<name>`), read when the plan
+    /// is compiled.
+    IdsFile {
+        name: String,
+        path: PathBuf,
+        ids: Vec<MovieRef>,
+    },
     /// The movies of TMDB's daily ID export that `filter` admits, most popular first, the
     /// first `limit` of them.
     Export {
@@ -627,6 +641,58 @@ impl FetchSelection {
             FetchSelection::Export { .. } | FetchSelection::Changes { .. }
         )
     }
+}
+
+/// Which credits of a person's filmography a `person` selection takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CreditRole {
+    Cast,
+    Crew,
+    /// Cast and crew.
+    #[default]
+    Any,
+}
+
+plan_words!(CreditRole { Cast => "cast", Crew => "crew", Any => "any" });
+
+/// `person = { id = 287, role = "crew", jobs = ["Director"] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonSelection {
+    pub id: u64,
+    pub role: CreditRole,
+    /// Crew credits of these jobs only (TMDB's spelling); empty: every job.
+    pub jobs: Vec<String>,
+}
+
+/// One title search: `{ title = "The Matrix", year = 1999 }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleSearch {
+    pub title: String,
+    pub year: Option<u16>,
+}
+
+impl std::fmt::Display for TitleSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.year {
+            Some(y) => write!(f, "\"{}\" ({y})", self.title),
+            None => write!(f, "\"{}\"", self.title),
+        }
+    }
+}
+
+/// A movie named by a TMDB id or an IMDb id (a line of an `ids_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MovieRef {
+    Tmdb(u64),
+    Imdb(String),
+}
+
+/// Is `s` shaped like a TMDB list id: digits (not 0) or an older list's hex id?
+pub fn is_list_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_hexdigit())
+        && s.bytes().any(|b| b != b'0')
 }
 
 /// Which movies of the whole catalog a stage takes, as TMDB's export describes them.

@@ -225,6 +225,33 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                 FetchSelection::ImdbIds(ids) => {
                     writeln!(out, "imdb_ids = {}", list(ids))?;
                 }
+                FetchSelection::TmdbList(id) => match id.parse::<u64>() {
+                    Ok(n) if !id.starts_with('0') => writeln!(out, "tmdb_list = {n}")?,
+                    _ => writeln!(out, "tmdb_list = {}", s(id))?,
+                },
+                FetchSelection::Person(p) => {
+                    let mut parts = vec![
+                        format!("id = {}", p.id),
+                        format!("role = {}", s(p.role.as_str())),
+                    ];
+                    if !p.jobs.is_empty() {
+                        parts.push(format!("jobs = {}", list(&p.jobs)));
+                    }
+                    writeln!(out, "person = {{ {} }}", parts.join(", "))?;
+                }
+                FetchSelection::Search(searches) => {
+                    let items: Vec<String> = searches
+                        .iter()
+                        .map(|q| match q.year {
+                            Some(y) => format!("{{ title = {}, year = {y} }}", s(&q.title)),
+                            None => format!("{{ title = {} }}", s(&q.title)),
+                        })
+                        .collect();
+                    writeln!(out, "search = [{}]", items.join(", "))?;
+                }
+                FetchSelection::IdsFile { name, .. } => {
+                    writeln!(out, "ids_file = {}", s(name))?;
+                }
                 FetchSelection::Export { filter, limit } => {
                     writeln!(out, "export = {{ {} }}", catalog_filter(filter).join(", "))?;
                     if let Some(n) = limit {

@@ -162,6 +162,12 @@ fn ty(t: &Ty) -> Value {
                 "description": "An array is AND; alternatives joined by `|` in one string element are OR."
             })
         }
+        Ty::ListId => json!({
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "string", "pattern": "^[0-9a-fA-F]+$" }
+            ]
+        }),
         Ty::Table(t) => table(t),
         Ty::Tables(t) => json!({ "type": "array", "minItems": 1, "items": table(t) }),
         Ty::Map(inner) => json!({ "type": "object", "additionalProperties": ty(inner) }),

@@ -458,6 +458,10 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         keys::fetch::CURATED_LIST,
         keys::fetch::COLLECTION,
         keys::fetch::IMDB_IDS,
+        keys::fetch::TMDB_LIST,
+        keys::fetch::PERSON,
+        keys::fetch::SEARCH,
+        keys::fetch::IDS_FILE,
         keys::fetch::EXPORT,
         keys::fetch::CHANGES,
     ]
@@ -465,14 +469,14 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
     .filter(|k| t.has(k))
     .map(|k| k.name)
     .collect();
-    const ONE_OF: &str = "use exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` and `changes`";
+    const ONE_OF: &str = "use exactly one of `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `tmdb_list`, `person`, `search`, `ids_file`, `export` and `changes`";
     let selection = match chosen.as_slice() {
         [] => {
             cx.push(
                 PlanDiagnostic::error(Code::FetchSelection, format!("fetch stage `{name}` does not say what to fetch"))
-                    .at(cx.key_site(t.path), "no `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `export` or `changes`")
+                    .at(cx.key_site(t.path), "no `list`, `ids`, `curated_list`, `collection`, `imdb_ids`, `tmdb_list`, `person`, `search`, `ids_file`, `export` or `changes`")
                     .key(t.path.to_string())
-                    .help("set one of `list = \"popular\"`, `ids = [550, 603]`, `curated_list = \"afi-100\"`, `collection = 10`, `imdb_ids = [\"tt0133093\"]`, `export = {}` or `changes = {}`"),
+                    .help("set one of `list = \"popular\"`, `ids = [550, 603]`, `curated_list = \"afi-100\"`, `collection = 10`, `imdb_ids = [\"tt0133093\"]`, `tmdb_list = 1`, `person = { id = 287 }`, `search = [{ title = \"The Matrix\" }]`, `ids_file = \"ids.txt\"`, `export = {}` or `changes = {}`"),
             );
             None
         }
@@ -485,6 +489,10 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
                 .ulong(t, &keys::fetch::COLLECTION)
                 .map(FetchSelection::Collection),
             "imdb_ids" => fetch_imdb_ids(cx, t),
+            "tmdb_list" => fetch_tmdb_list(cx, t),
+            "person" => fetch_person(cx, t),
+            "search" => fetch_search(cx, t),
+            "ids_file" => ids_file(cx, t, sections),
             _ => curated_list(cx, t, sections),
         },
         [first, second, ..] => {
@@ -1036,6 +1044,325 @@ fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     Some(FetchSelection::Ids(out))
 }
 
+/// `tmdb_list = 1` or `tmdb_list = "509ec17b19c2950a0600050d"`.
+fn fetch_tmdb_list(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let v = t.dict.get(keys::fetch::TMDB_LIST.name)?;
+    let p = t.path.key(keys::fetch::TMDB_LIST.name);
+    match v {
+        Value::Num(..) => {
+            positive_id(cx, &p, v, "TMDB list id").map(|n| FetchSelection::TmdbList(n.to_string()))
+        }
+        Value::String(_, id) if is_list_id(id.trim()) => {
+            Some(FetchSelection::TmdbList(id.trim().to_owned()))
+        }
+        other => {
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "`{p}` must be a TMDB list id, found {}",
+                        super::raw::describe(other)
+                    ),
+                )
+                .at(cx.value_site(&p), "not a list id")
+                .key(p.to_string())
+                .help("a list's id: `tmdb_list = 1`, or an older list's hex id as a string, like \"509ec17b19c2950a0600050d\""),
+            );
+            None
+        }
+    }
+}
+
+/// A required key of a sub-table that is absent.
+fn missing(cx: &mut Cx<'_>, t: Tbl<'_>, key: &Key, help: &str) {
+    cx.push(
+        PlanDiagnostic::error(
+            Code::MissingField,
+            format!("`{}` needs `{}`", t.path, key.name),
+        )
+        .at(cx.value_site(t.path), format!("no `{}`", key.name))
+        .key(t.path.to_string())
+        .help(help),
+    );
+}
+
+/// `person = { id = 287, role = "crew", jobs = ["Director"] }`.
+fn fetch_person(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let (path, dict) = sub_table(cx, t, keys::fetch::PERSON.name)?;
+    let f = Tbl { path: &path, dict };
+    cx.check_keys(
+        f,
+        &keys::PERSON,
+        &format!("`{path}` (a person's filmography)"),
+    );
+    let id = if f.has(&keys::person::ID) {
+        cx.ulong(f, &keys::person::ID)
+    } else {
+        missing(
+            cx,
+            f,
+            &keys::person::ID,
+            "name the person by TMDB id: `person = { id = 287 }`",
+        );
+        None
+    };
+    let role = if f.has(&keys::person::ROLE) {
+        cx.word(f, &keys::person::ROLE, Code::InvalidValue, "`role` value")
+            .and_then(|(_, w)| CreditRole::from_word(w))
+    } else {
+        Some(CreditRole::default())
+    };
+    let jobs = if f.has(&keys::person::JOBS) {
+        let jobs = cx.strings(f, &keys::person::JOBS);
+        let mut ok = jobs.is_some();
+        let mut out: Vec<String> = Vec::new();
+        for (p, job) in jobs.iter().flatten() {
+            if job.trim().is_empty() {
+                cx.push(
+                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                        .at(cx.value_site(p), "no job")
+                        .key(p.to_string())
+                        .help("name a crew job as TMDB spells it, like \"Director\""),
+                );
+                ok = false;
+            } else if !out.iter().any(|o| o == job.trim()) {
+                out.push(job.trim().to_owned());
+            }
+        }
+        if role == Some(CreditRole::Cast) {
+            let p = path.key(keys::person::JOBS.name);
+            cx.push(
+                PlanDiagnostic::error(
+                    Code::InvalidValue,
+                    "`jobs` only applies to crew credits".to_owned(),
+                )
+                .at(cx.key_site(&p), "with `role = \"cast\"`")
+                .key(p.to_string())
+                .help("remove `jobs`, or set `role = \"crew\"` (or \"any\")"),
+            );
+            ok = false;
+        }
+        ok.then_some(out)
+    } else {
+        Some(Vec::new())
+    };
+    Some(FetchSelection::Person(PersonSelection {
+        id: id?,
+        role: role?,
+        jobs: jobs?,
+    }))
+}
+
+/// `search = [{ title = "The Matrix", year = 1999 }, …]`.
+fn fetch_search(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
+    let items = cx.array(t, &keys::fetch::SEARCH, |cx, p, v| {
+        let dict = cx.table(&p, v)?;
+        let f = Tbl { path: &p, dict };
+        cx.check_keys(f, &keys::SEARCH, &format!("`{p}` (a title search)"));
+        let title = match cx.string(f, &keys::search::TITLE) {
+            Some((tp, s)) if s.trim().is_empty() => {
+                cx.push(
+                    PlanDiagnostic::error(Code::InvalidValue, format!("`{tp}` is empty"))
+                        .at(cx.value_site(&tp), "no title")
+                        .key(tp.to_string())
+                        .help("the title to search for, like \"The Matrix\""),
+                );
+                None
+            }
+            Some((_, s)) => Some(s.trim().to_owned()),
+            None => {
+                if !f.has(&keys::search::TITLE) {
+                    missing(
+                        cx,
+                        f,
+                        &keys::search::TITLE,
+                        "search by title: `{ title = \"The Matrix\", year = 1999 }`",
+                    );
+                }
+                None
+            }
+        };
+        let year = if f.has(&keys::search::YEAR) {
+            cx.int(f, &keys::search::YEAR)
+                .and_then(|y| u16::try_from(y).ok())
+                .map(Some)
+        } else {
+            Some(None)
+        };
+        Some(TitleSearch {
+            title: title?,
+            year: year?,
+        })
+    })?;
+    let p = t.path.key(keys::fetch::SEARCH.name);
+    if items.is_empty() {
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
+                .at(cx.value_site(&p), "no searches")
+                .key(p.to_string())
+                .help(
+                    "search for titles, like `search = [{ title = \"The Matrix\", year = 1999 }]`",
+                ),
+        );
+        return None;
+    }
+    cx.duplicates(&items, "search", Severity::Warning);
+    let mut out: Vec<TitleSearch> = Vec::with_capacity(items.len());
+    for (_, q) in items {
+        if !out.contains(&q) {
+            out.push(q);
+        }
+    }
+    Some(FetchSelection::Search(out))
+}
+
+/// `ids_file = "name.txt"`: `<data.dir>/lists/name.txt`, read now, so that `popctl validate`
+/// reports a line that is not an id, with its line.
+fn ids_file(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchSelection> {
+    let (p, name) = cx.string(t, &keys::fetch::IDS_FILE)?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && name.trim() == name;
+    if !plain {
+        cx.push(
+            PlanDiagnostic::error(Code::InvalidValue, format!("`{name}` is not a file name"))
+                .at(cx.value_site(&p), "expected a file name")
+                .key(p.to_string())
+                .help("an ids file is named by its file in `<data.dir>/lists/`, like \"watchlist.txt\""),
+        );
+        return None;
+    }
+    let path = sections.data.dir.join("lists").join(name);
+    let shown = super::layer::display_path(&path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            let (code, message, label) = if e.kind() == std::io::ErrorKind::NotFound {
+                (
+                    Code::MissingFile,
+                    format!("ids file `{name}` not found: no file {shown}"),
+                    "no such file",
+                )
+            } else {
+                (
+                    Code::Io,
+                    format!("ids file {shown} cannot be read: {e}"),
+                    "unreadable",
+                )
+            };
+            cx.push(
+                PlanDiagnostic::error(code, message)
+                    .at(cx.value_site(&p), label)
+                    .key(p.to_string())
+                    .help(format!(
+                        "put the file in {}; `[data] dir` sets where it lives",
+                        super::layer::display_path(&sections.data.dir.join("lists"))
+                    )),
+            );
+            return None;
+        }
+    };
+    let ids = match parse_ids_file(&text) {
+        Ok(ids) => ids,
+        Err(bad) => {
+            let source = std::sync::Arc::new(miette::NamedSource::new(
+                shown.clone(),
+                std::sync::Arc::<str>::from(text.as_str()),
+            ));
+            for b in bad {
+                let site = super::error::Site::new(
+                    super::error::Origin::File(path.clone()),
+                    source.clone(),
+                    b.span.clone(),
+                );
+                cx.push(
+                    PlanDiagnostic::error(
+                        Code::InvalidValue,
+                        format!(
+                            "{shown}:{}: `{}` is neither a TMDB id nor an IMDb id",
+                            b.line, b.text
+                        ),
+                    )
+                    .at(Some(site), "not a movie id")
+                    .key(p.to_string())
+                    .help("one id a line: a TMDB id (`603`) or an IMDb id (`tt0133093`); `#` starts a comment"),
+                );
+            }
+            return None;
+        }
+    };
+    if ids.is_empty() {
+        cx.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("ids file {shown} names no movie"),
+            )
+            .at(cx.value_site(&p), "no ids in it")
+            .key(p.to_string())
+            .help("one id a line: a TMDB id (`603`) or an IMDb id (`tt0133093`)"),
+        );
+        return None;
+    }
+    Some(FetchSelection::IdsFile {
+        name: name.to_owned(),
+        path,
+        ids,
+    })
+}
+
+/// A line of an ids file that is not an id.
+#[derive(Debug, PartialEq)]
+pub(crate) struct BadLine {
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+    /// Byte range of `text` in the file.
+    pub span: std::ops::Range<usize>,
+}
+
+/// The ids of an ids file, each once, in file order; or every line that is not one.
+pub(crate) fn parse_ids_file(text: &str) -> Result<Vec<MovieRef>, Vec<BadLine>> {
+    let mut ids: Vec<MovieRef> = Vec::new();
+    let mut seen: std::collections::HashSet<MovieRef> = std::collections::HashSet::new();
+    let mut bad = Vec::new();
+    let mut offset = 0;
+    for (n, raw) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += raw.len();
+        let content = raw.split('#').next().unwrap_or("");
+        let token = content.trim();
+        if token.is_empty() {
+            continue;
+        }
+        let at = start + (content.len() - content.trim_start().len());
+        let id = if is_imdb_id(token) {
+            Some(MovieRef::Imdb(token.to_owned()))
+        } else if token.bytes().all(|b| b.is_ascii_digit()) {
+            token
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .map(MovieRef::Tmdb)
+        } else {
+            None
+        };
+        match id {
+            Some(id) => {
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+            None => bad.push(BadLine {
+                line: n + 1,
+                text: token.to_owned(),
+                span: at..at + token.len(),
+            }),
+        }
+    }
+    if bad.is_empty() { Ok(ids) } else { Err(bad) }
+}
+
 fn curated_list(cx: &mut Cx<'_>, t: Tbl<'_>, sections: &Sections) -> Option<FetchSelection> {
     let (p, name) = cx.string(t, &keys::fetch::CURATED_LIST)?;
     list_file(cx, &p, name, sections).map(|path| FetchSelection::CuratedList {
@@ -1502,5 +1829,29 @@ fn zero_sum(cx: &mut Cx<'_>, t: Tbl<'_>, sum: f64) {
             .key(p.to_string())
             .help("give at least one weight a value above zero"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ids_file_gives_its_ids_once_and_every_bad_line_with_its_place() {
+        let text = "# watchlist\n603\n\n  tt0133093  # The Matrix\n603\r\n680\n";
+        assert_eq!(
+            parse_ids_file(text).unwrap(),
+            vec![
+                MovieRef::Tmdb(603),
+                MovieRef::Imdb("tt0133093".into()),
+                MovieRef::Tmdb(680),
+            ]
+        );
+        let bad = parse_ids_file("603\n0\n  tt01 # short\nThe Matrix\n").unwrap_err();
+        let lines: Vec<(usize, &str)> = bad.iter().map(|b| (b.line, b.text.as_str())).collect();
+        assert_eq!(lines, [(2, "0"), (3, "tt01"), (4, "The Matrix")]);
+        let text = "603\n0\n  tt01 # short\n";
+        assert_eq!(&text[bad[1].span.clone()], "tt01");
+        assert_eq!(parse_ids_file("# nothing\n\n").unwrap(), vec![]);
     }
 }

@@ -388,6 +388,26 @@ pub struct Catalog {
     /// The last `movie/changes` window answered: a client pages through one window, and each
     /// page would otherwise draw every movie's days again.
     pub(crate) changes_memo: super::history::ChangesMemo,
+    /// Each person's credits, by person id: drawn from every movie's credits the first time a
+    /// filmography is asked for.
+    filmographies: std::sync::OnceLock<HashMap<u32, Filmography>>,
+}
+
+/// A person's credits in the catalog's movies, in id order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filmography {
+    /// `(movie, character)`.
+    pub cast: Vec<(u32, String)>,
+    /// `(movie, department, job)`.
+    pub crew: Vec<(u32, String, String)>,
+}
+
+/// An entry of a simulated user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListEntry {
+    Movie(u32),
+    /// A TV show (lists may hold them), by an id of its own.
+    Tv(u32),
 }
 
 impl std::fmt::Debug for Catalog {
@@ -481,6 +501,7 @@ impl Catalog {
             by_title_order,
             top_rated,
             changes_memo: super::history::ChangesMemo::default(),
+            filmographies: std::sync::OnceLock::new(),
         }
     }
 
@@ -527,6 +548,103 @@ impl Catalog {
             .get(&title.to_lowercase())
             .map(|v| v.iter().map(|&i| self.entries[i as usize].id).collect())
             .unwrap_or_default()
+    }
+
+    /// The entries of user list `id` (`list/{id}`): any id of digits or hex digits names a
+    /// list, drawn from the id: 5 to 60 movies, popular ones likelier, and now and then a TV
+    /// show. `None` for an id that is not one.
+    pub fn user_list(&self, id: &str) -> Option<Vec<ListEntry>> {
+        if !crate::plan::is_list_id(id) {
+            return None;
+        }
+        let key = id
+            .to_ascii_lowercase()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+        let mut r = Rng::new(self.seed, tag::USER_LIST, key);
+        let len = 5 + r.below(56) as usize;
+        let mut entries = Vec::with_capacity(len);
+        let mut taken = HashSet::new();
+        let n = self.popular.len() as u64;
+        let mut tries = 0;
+        while entries.len() < len && n > 0 && tries < len * 20 {
+            tries += 1;
+            if r.chance(0.1) {
+                entries.push(ListEntry::Tv(1 + r.below(200_000) as u32));
+                continue;
+            }
+            let i = self.popular[r.skewed(n, 1.6) as usize];
+            let id = self.entries[i as usize].id;
+            if taken.insert(id) {
+                entries.push(ListEntry::Movie(id));
+            }
+        }
+        Some(entries)
+    }
+
+    /// The movie ids of user list `id`, in its order.
+    pub fn user_list_ids(&self, id: &str) -> Vec<u32> {
+        self.user_list(id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| match e {
+                ListEntry::Movie(m) => Some(m),
+                ListEntry::Tv(_) => None,
+            })
+            .collect()
+    }
+
+    /// Person `id`'s credits in the catalog's movies; `None` when the pool has no such
+    /// person. Consistent with every movie's `credits`: they are drawn from them.
+    pub fn filmography(&self, id: u32) -> Option<Filmography> {
+        self.person_index(id)?;
+        let all = self.filmographies.get_or_init(|| {
+            let mut all: HashMap<u32, Filmography> = HashMap::new();
+            for e in &self.entries {
+                let Some(c) = self.credits(e.id) else {
+                    continue;
+                };
+                for m in c.cast {
+                    all.entry(m.id).or_default().cast.push((e.id, m.character));
+                }
+                for m in c.crew {
+                    all.entry(m.id)
+                        .or_default()
+                        .crew
+                        .push((e.id, m.department, m.job));
+                }
+            }
+            all
+        });
+        Some(all.get(&id).cloned().unwrap_or_default())
+    }
+
+    /// `search/movie`: the catalog's movies whose title (or original title) holds `query`,
+    /// any case, released in `year` if given; exact titles first, then the most popular.
+    pub fn search_ids(&self, query: &str, year: Option<i32>) -> Vec<u32> {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<(bool, u32)> = self
+            .popular
+            .iter()
+            .map(|&i| &self.entries[i as usize])
+            .filter(|e| {
+                year.is_none_or(|y| e.release_date.is_some_and(|d| d.year() == y) || e.year() == y)
+            })
+            .filter_map(|e| {
+                let title = e.title.to_lowercase();
+                let exact = title == q || e.original_title.to_lowercase() == q;
+                (exact || title.contains(&q) || e.original_title.to_lowercase().contains(&q))
+                    .then_some((!exact, e.id))
+            })
+            .collect();
+        // Stable: within each group, the popularity order.
+        found.sort_by_key(|(inexact, _)| *inexact);
+        found.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Ids of the collections, in the order they were created.
@@ -1271,6 +1389,58 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+    }
+
+    #[test]
+    fn lists_filmographies_and_searches_follow_the_catalog() {
+        let cat = Catalog::generate(5, 1_500, today());
+        // Any id of (hex) digits names a list, the same each time; other ids none.
+        let list = cat.user_list("42").unwrap();
+        assert_eq!(cat.user_list("42").unwrap(), list);
+        assert!((5..=60).contains(&list.len()));
+        assert_eq!(cat.user_list("509EC17B"), cat.user_list("509ec17b"));
+        assert_eq!(cat.user_list("not-a-list"), None);
+        assert_eq!(cat.user_list("0"), None);
+        let movies = cat.user_list_ids("42");
+        let unique: HashSet<u32> = movies.iter().copied().collect();
+        assert_eq!(unique.len(), movies.len());
+        assert!(movies.iter().all(|m| cat.entry(*m).is_some()));
+        // A filmography holds exactly the movies whose credits name the person.
+        let movie = cat.entries()[10].id;
+        let director = cat
+            .credits(movie)
+            .unwrap()
+            .crew
+            .into_iter()
+            .find(|c| c.job == "Director")
+            .unwrap();
+        let film = cat.filmography(director.id).unwrap();
+        assert!(
+            film.crew
+                .contains(&(movie, "Directing".into(), "Director".into()))
+        );
+        for (m, _, job) in &film.crew {
+            assert!(
+                cat.credits(*m)
+                    .unwrap()
+                    .crew
+                    .iter()
+                    .any(|c| c.id == director.id && &c.job == job)
+            );
+        }
+        assert_eq!(cat.filmography(101), None, "not a person of the pool");
+        // A title search finds the movie, exact titles first; the year narrows it.
+        let e = cat.entry(movie).unwrap();
+        let found = cat.search_ids(&e.title.to_uppercase(), Some(e.year()));
+        assert!(found.contains(&movie));
+        assert!(
+            cat.entry(found[0])
+                .unwrap()
+                .title
+                .eq_ignore_ascii_case(&e.title)
+        );
+        assert!(cat.search_ids(&e.title, Some(1800)).is_empty());
+        assert!(cat.search_ids("  ", None).is_empty());
     }
 
     #[test]

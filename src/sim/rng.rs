@@ -28,6 +28,7 @@ pub(crate) mod tag {
     pub const OMDB: u64 = 0x03db;
     pub const FAULT: u64 = 0xfa17;
     pub const LATENCY: u64 = 0x1a7;
+    pub const USER_LIST: u64 = 0x1157;
 }
 
 /// The splitmix64 finaliser: a bijective mix with good avalanche.

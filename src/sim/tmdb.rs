@@ -9,7 +9,7 @@
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
-use super::catalog::{Catalog, Discover, fmt_date};
+use super::catalog::{Catalog, Discover, ListEntry, fmt_date};
 use super::config::OddMovies;
 use super::http::{Request, Response};
 use super::model::{ChangedId, MovieSummary, Page};
@@ -111,6 +111,9 @@ pub(crate) enum Route<'a> {
     Configuration,
     Collection(&'a str),
     Person(&'a str),
+    PersonCredits(&'a str),
+    UserList(&'a str),
+    SearchMovie,
     Find(&'a str),
     Unknown,
 }
@@ -138,6 +141,9 @@ pub(crate) fn route(path: &str) -> Route<'_> {
         ["configuration"] => Route::Configuration,
         ["collection", id] => Route::Collection(id),
         ["person", id] => Route::Person(id),
+        ["person", id, "movie_credits"] => Route::PersonCredits(id),
+        ["list", id] => Route::UserList(id),
+        ["search", "movie"] => Route::SearchMovie,
         ["find", id] => Route::Find(id),
         _ => Route::Unknown,
     }
@@ -162,6 +168,9 @@ impl Route<'_> {
             Route::Configuration => "GET /3/configuration",
             Route::Collection(_) => "GET /3/collection/{id}",
             Route::Person(_) => "GET /3/person/{id}",
+            Route::PersonCredits(_) => "GET /3/person/{id}/movie_credits",
+            Route::UserList(_) => "GET /3/list/{list_id}",
+            Route::SearchMovie => "GET /3/search/movie",
             Route::Find(_) => "GET /3/find/{external_id}",
             Route::Unknown => "GET /3/(unknown)",
         }
@@ -305,6 +314,9 @@ pub(crate) fn serve(
             .and_then(|id| catalog.collection(id))
             .map_or_else(not_found, |c| Response::json(200, &c))),
         Route::Person(id) => Ok(person(catalog, id, req)),
+        Route::PersonCredits(id) => Ok(person_credits(catalog, id)),
+        Route::UserList(id) => user_list(catalog, id, req),
+        Route::SearchMovie => search_movie(catalog, req),
         Route::Find(id) => Ok(find(catalog, id, req)),
         Route::Unknown => Ok(not_found()),
     };
@@ -712,6 +724,130 @@ fn person(catalog: &Catalog, id: &str, req: &Request) -> Response {
     Response::json(200, &body)
 }
 
+/// `person/{id}/movie_credits`: the movies of the catalog that credit the person, as their
+/// credits say.
+fn person_credits(catalog: &Catalog, id: &str) -> Response {
+    let Some((id, film)) = id
+        .parse::<u32>()
+        .ok()
+        .and_then(|id| Some((id, catalog.filmography(id)?)))
+    else {
+        return not_found();
+    };
+    let entry = |movie: u32, extra: &[(&str, serde_json::Value)]| {
+        let mut v = catalog
+            .index_of(movie)
+            .and_then(|i| serde_json::to_value(catalog.summary_at(i, false)).ok())
+            .unwrap_or_default();
+        if let serde_json::Value::Object(o) = &mut v {
+            for (k, x) in extra {
+                o.insert((*k).to_owned(), x.clone());
+            }
+        }
+        v
+    };
+    let cast: Vec<serde_json::Value> = film
+        .cast
+        .iter()
+        .enumerate()
+        .map(|(n, (movie, character))| {
+            entry(
+                *movie,
+                &[
+                    ("character", character.as_str().into()),
+                    ("credit_id", format!("{movie:x}c{id:x}").into()),
+                    ("order", n.into()),
+                ],
+            )
+        })
+        .collect();
+    let crew: Vec<serde_json::Value> = film
+        .crew
+        .iter()
+        .map(|(movie, department, job)| {
+            entry(
+                *movie,
+                &[
+                    ("credit_id", format!("{movie:x}j{id:x}").into()),
+                    ("department", department.as_str().into()),
+                    ("job", job.as_str().into()),
+                ],
+            )
+        })
+        .collect();
+    Response::json(
+        200,
+        &serde_json::json!({ "cast": cast, "crew": crew, "id": id }),
+    )
+}
+
+/// `list/{id}`: a user list of the catalog's movies (and a few TV shows), 20 entries a page.
+fn user_list(catalog: &Catalog, id: &str, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let Some(entries) = catalog.user_list(id) else {
+        return Ok(not_found());
+    };
+    let start = (page as usize - 1) * super::catalog::PAGE_SIZE;
+    let items: Vec<serde_json::Value> = entries
+        .iter()
+        .skip(start)
+        .take(super::catalog::PAGE_SIZE)
+        .filter_map(|e| match *e {
+            ListEntry::Movie(m) => catalog
+                .index_of(m)
+                .and_then(|i| serde_json::to_value(catalog.summary_at(i, true)).ok()),
+            ListEntry::Tv(t) => Some(serde_json::json!({
+                "id": t,
+                "media_type": "tv",
+                "name": format!("Show {t}"),
+                "original_name": format!("Show {t}"),
+                "first_air_date": "2010-01-01",
+                "origin_country": ["US"],
+            })),
+        })
+        .collect();
+    let total = entries.len();
+    Ok(Response::json(
+        200,
+        &serde_json::json!({
+            "created_by": "sandbox",
+            "description": "",
+            "favorite_count": 0,
+            "id": id,
+            "iso_639_1": "en",
+            "item_count": total,
+            "items": items,
+            "name": format!("List {id}"),
+            "page": page,
+            "poster_path": null,
+            "total_pages": total.div_ceil(super::catalog::PAGE_SIZE).max(1),
+            "total_results": total,
+        }),
+    ))
+}
+
+/// `search/movie?query=…&year=…`: the catalog's movies by title.
+fn search_movie(catalog: &Catalog, req: &Request) -> Result<Response, Response> {
+    let page = page(req)?;
+    let Some(query) = req.param("query").filter(|q| !q.trim().is_empty()) else {
+        return Err(Response::json(
+            422,
+            &serde_json::json!({ "errors": ["query must be provided"] }),
+        ));
+    };
+    let year = match req.param("year") {
+        None => None,
+        Some(y) => Some(y.trim().parse::<i32>().map_err(|_| {
+            Response::json(
+                422,
+                &serde_json::json!({ "errors": ["year must be a number"] }),
+            )
+        })?),
+    };
+    let ids = catalog.search_ids(query, year);
+    Ok(Response::json(200, &catalog.page_of(&ids, page)))
+}
+
 fn genres() -> Response {
     let genres: Vec<super::model::Genre> = words::GENRES
         .iter()
@@ -762,6 +898,13 @@ mod tests {
             Route::Part("550", Part::ReleaseDates)
         );
         assert_eq!(route("/3/movie/550/lists"), Route::Unknown);
+        assert_eq!(route("/3/list/1"), Route::UserList("1"));
+        assert_eq!(
+            route("/3/person/287/movie_credits"),
+            Route::PersonCredits("287")
+        );
+        assert_eq!(route("/3/search/movie"), Route::SearchMovie);
+        assert_eq!(route("/3/list/1").label(), "GET /3/list/{list_id}");
         assert_eq!(
             route("/3/movie/550/watch/providers"),
             Route::Part("550", Part::WatchProviders)

@@ -1,4 +1,5 @@
-//! `fetch`: TMDB movie ids (list or discover pages, explicit `ids`, or a curated list) → one
+//! `fetch`: TMDB movie ids (list or discover pages, explicit `ids`, a curated list, a
+//! collection, IMDb ids, a user list, a person's filmography, title searches, an ids file) → one
 //! `movie/{id}?append_to_response=…` request per movie → `save_movie_in`, with the movie's
 //! ledger row in the same transaction → its id streamed to the stages downstream.
 //!
@@ -27,10 +28,11 @@ use super::{Counters, Stage, StageContext, StageOutcome};
 use crate::lists::{self, ListItem};
 use crate::plan::{
     CatalogFilter, DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind,
-    MAX_PAGES, Refetch,
+    MAX_PAGES, MovieRef, PersonSelection, Refetch, TitleSearch,
 };
+use crate::sources::Fetched;
 use crate::sources::retry::Retrier;
-use crate::sources::tmdb::client::{Details, TmdbClient};
+use crate::sources::tmdb::client::{Details, MediaIds, TmdbClient, TmdbError};
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -274,6 +276,49 @@ impl Feed<'_> {
             FetchSelection::Collection(id) => self.collection(*id).await,
             FetchSelection::ImdbIds(ids) => {
                 for imdb_id in ids {
+                    if self.stopping() {
+                        break;
+                    }
+                    let found = self.find(imdb_id).await;
+                    match self.take_found(found).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(stop) => return Some(stop),
+                    }
+                }
+                None
+            }
+            FetchSelection::TmdbList(id) => self.user_list(id).await,
+            FetchSelection::Person(p) => self.person(p).await,
+            FetchSelection::Search(searches) => {
+                for q in searches {
+                    if self.stopping() {
+                        break;
+                    }
+                    let found = self.search(q).await;
+                    match self.take_found(found).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(stop) => return Some(stop),
+                    }
+                }
+                None
+            }
+            FetchSelection::IdsFile { ids, .. } => {
+                let direct: Vec<i64> = ids
+                    .iter()
+                    .filter_map(|r| match r {
+                        MovieRef::Tmdb(id) => i64::try_from(*id).ok(),
+                        MovieRef::Imdb(_) => None,
+                    })
+                    .collect();
+                if let Some(stop) = self.ids(&direct).await {
+                    return Some(stop);
+                }
+                for r in ids {
+                    let MovieRef::Imdb(imdb_id) = r else {
+                        continue;
+                    };
                     if self.stopping() {
                         break;
                     }
@@ -540,6 +585,165 @@ impl Feed<'_> {
             .map(|stop| self.halt(stop))
     }
 
+    /// Settles a request that names movies (a list page, a filmography, a search): its
+    /// ledger row records them as pending, or the failure.
+    async fn settle<T>(
+        &self,
+        key: &str,
+        result: Result<Fetched<Option<T>>, TmdbError>,
+        movies: impl Fn(&T) -> Vec<i64>,
+    ) -> Asked<T> {
+        let cx = self.cx;
+        let c = &cx.counters;
+        match result {
+            Ok(fetched) => {
+                c.request(fetched.attempts, fetched.rate_limited);
+                let Some(value) = fetched.value else {
+                    return Asked::Missing;
+                };
+                let keys: Vec<String> = movies(&value).into_iter().map(movie_key).collect();
+                match record_found(cx, key, &keys, fetched.attempts).await {
+                    Ok(()) => {
+                        Counters::add(&c.ok, 1);
+                        Asked::Found(value)
+                    }
+                    Err(e) => Asked::Stop(StageOutcome::Failed(e.to_string())),
+                }
+            }
+            Err(e) => {
+                let (attempts, rate_limited) = e.cost();
+                c.request(attempts, rate_limited);
+                if e.stops_source() {
+                    return Asked::Stop(StageOutcome::Failed(e.to_string()));
+                }
+                let failed = ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts,
+                };
+                match items::record(cx, key, failed).await {
+                    Some(stop) => Asked::Stop(stop),
+                    None => Asked::Failed,
+                }
+            }
+        }
+    }
+
+    /// The movies of a TMDB user list, every page, each page recorded with its ledger row;
+    /// its entries that are not movies are counted in a note.
+    async fn user_list(&mut self, id: &str) -> Option<StageOutcome> {
+        let (mut page, mut last, mut other) = (1_u32, 1_u32, 0_usize);
+        while page <= last && !self.stopping() {
+            let key = format!("tmdb_list:{id}:{page}");
+            Counters::add(&self.cx.counters.total, 1);
+            self.cx.pacer.wait().await;
+            let result = self.tmdb.user_list_page(id, page, &self.retrier).await;
+            match self
+                .settle(&key, result, |m: &MediaIds| m.ids.clone())
+                .await
+            {
+                Asked::Found(m) => {
+                    last = m.total_pages.min(MAX_PAGES);
+                    other += m.other;
+                    for movie in m.ids {
+                        if !self.hand_over(movie).await {
+                            return None;
+                        }
+                    }
+                }
+                Asked::Missing if page == 1 => {
+                    return Some(self.halt(StageOutcome::Failed(format!(
+                        "TMDB has no list {id} (with --sandbox, every list id names a list of \
+                         the simulator's own movies)"
+                    ))));
+                }
+                // The list got shorter while it was read.
+                Asked::Missing => break,
+                Asked::Failed => {}
+                Asked::Stop(stop) => return Some(self.halt(stop)),
+            }
+            page += 1;
+        }
+        if other > 0 {
+            self.cx.note(format!(
+                "TMDB list {id}: {other} entries that are not movies (TV shows, people) were left out"
+            ));
+        }
+        None
+    }
+
+    /// The movies of a person's filmography, recorded with the person's ledger row.
+    async fn person(&mut self, p: &PersonSelection) -> Option<StageOutcome> {
+        let key = format!("person:{}", p.id);
+        if self.known.get(&key) == Some(&ItemStatus::Ok) {
+            // Its movies are among the `movie:` rows handed over already.
+            return None;
+        }
+        Counters::add(&self.cx.counters.total, 1);
+        self.cx.pacer.wait().await;
+        let result = self
+            .tmdb
+            .person_movie_ids(p.id, p.role, &p.jobs, &self.retrier)
+            .await;
+        match self
+            .settle(&key, result, |m: &MediaIds| m.ids.clone())
+            .await
+        {
+            Asked::Found(m) => {
+                if m.other > 0 {
+                    self.cx.note(format!(
+                        "person {}: {} credits that are not movies were left out",
+                        p.id, m.other
+                    ));
+                }
+                for movie in m.ids {
+                    if !self.hand_over(movie).await {
+                        break;
+                    }
+                }
+                None
+            }
+            Asked::Missing => Some(self.halt(StageOutcome::Failed(format!(
+                "TMDB has no person {} (with --sandbox, people are the simulator's own: the ids \
+                 its movies' credits name)",
+                p.id
+            )))),
+            Asked::Failed => None,
+            Asked::Stop(stop) => Some(self.halt(stop)),
+        }
+    }
+
+    /// The first movie a title search finds, recorded with the search's ledger row; a search
+    /// that finds none is a skipped item saying so.
+    async fn search(&self, q: &TitleSearch) -> Result<Option<i64>, StageOutcome> {
+        let key = format!("search:{q}");
+        if self
+            .known
+            .get(&key)
+            .is_some_and(|s| *s != ItemStatus::Failed && *s != ItemStatus::Pending)
+        {
+            // Done earlier: its movie (if any) is among the `movie:` rows already handed over.
+            return Ok(None);
+        }
+        Counters::add(&self.cx.counters.total, 1);
+        self.cx.pacer.wait().await;
+        let result = self.tmdb.search_movie(q, &self.retrier).await;
+        match self.settle(&key, result, |&id| vec![id]).await {
+            Asked::Found(id) => Ok(Some(id)),
+            Asked::Missing => {
+                let skipped = ItemResult::Skipped {
+                    reason: format!("TMDB finds no movie titled {q}"),
+                    recorded: false,
+                };
+                match items::record(self.cx, &key, skipped).await {
+                    Some(stop) => Err(stop),
+                    None => Ok(None),
+                }
+            }
+            Asked::Failed => Ok(None),
+            Asked::Stop(stop) => Err(stop),
+        }
+    }
+
     /// The TMDB id of a list entry known by its IMDb id, recorded with its ledger row.
     async fn find(&self, imdb_id: &str) -> Result<Option<i64>, StageOutcome> {
         let cx = self.cx;
@@ -617,6 +821,16 @@ impl Feed<'_> {
         self.stop.cancel();
         outcome
     }
+}
+
+/// What a request naming movies came to.
+enum Asked<T> {
+    Found(T),
+    /// TMDB has no such list, person, or search result.
+    Missing,
+    /// Failed, and recorded as a failed item.
+    Failed,
+    Stop(StageOutcome),
 }
 
 fn page_key(page: u32) -> String {

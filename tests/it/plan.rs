@@ -1517,6 +1517,11 @@ fn rendered_keys(
             (Ty::Table(t), toml::Value::Table(inner)) => {
                 rendered_keys(inner, t, &format!("{path}."), out)
             }
+            (Ty::Tables(t), toml::Value::Array(items)) => {
+                for inner in items {
+                    rendered_keys(inner.as_table().unwrap(), t, &format!("{path}.*."), out);
+                }
+            }
             (Ty::Map(Ty::Table(t)), toml::Value::Table(entries)) => {
                 for inner in entries.values() {
                     rendered_keys(inner.as_table().unwrap(), t, &format!("{path}.*."), out);
@@ -1556,6 +1561,7 @@ fn declared_keys(
         match key.ty {
             Ty::Table(t) => declared_keys(t, &format!("{path}."), out),
             Ty::Map(Ty::Table(t)) => declared_keys(t, &format!("{path}.*."), out),
+            Ty::Tables(t) => declared_keys(t, &format!("{path}.*."), out),
             Ty::Stages => declared_keys(&keys::STAGE, &format!("{path}.*."), out),
             _ => {}
         }

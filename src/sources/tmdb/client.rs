@@ -15,7 +15,7 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::plan::{DiscoverFilters, ListKind, MAX_PAGES};
+use crate::plan::{CreditRole, DiscoverFilters, ListKind, MAX_PAGES, TitleSearch};
 use crate::sources::http::{HttpError, Reply, SourceClient, snippet};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::mapping;
@@ -197,6 +197,113 @@ struct RawId {
 struct RawCollection {
     #[serde(default)]
     parts: Vec<RawId>,
+}
+
+/// An entry of a user list or of a filmography: a movie, or something else (a TV show, a
+/// person): `media_type` says which, or, where it is absent, a `title` (movies have one, TV
+/// shows a `name`).
+#[derive(Deserialize)]
+struct RawMedia {
+    id: i64,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    title: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    job: Option<String>,
+}
+
+impl RawMedia {
+    fn is_movie(&self) -> bool {
+        match self.media_type.as_deref() {
+            Some(t) => t == "movie",
+            None => self.title.is_some(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawUserList {
+    #[serde(default)]
+    items: Vec<RawMedia>,
+    #[serde(default)]
+    total_pages: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawMovieCredits {
+    #[serde(default)]
+    cast: Vec<RawMedia>,
+    #[serde(default)]
+    crew: Vec<RawMedia>,
+}
+
+#[derive(Deserialize)]
+struct RawSearch {
+    results: Vec<RawId>,
+}
+
+/// The movies of a user list page or of a filmography.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MediaIds {
+    /// Movie ids, each once, in TMDB's order.
+    pub ids: Vec<i64>,
+    /// Entries that are not movies (TV shows, people), left out.
+    pub other: usize,
+    /// The list's page count (1 for a filmography).
+    pub total_pages: u32,
+}
+
+impl MediaIds {
+    fn gather<'a>(entries: impl Iterator<Item = &'a RawMedia>, total_pages: u32) -> MediaIds {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = MediaIds {
+            total_pages,
+            ..MediaIds::default()
+        };
+        for e in entries {
+            if !e.is_movie() {
+                out.other += 1;
+            } else if seen.insert(e.id) {
+                out.ids.push(e.id);
+            }
+        }
+        out
+    }
+}
+
+/// A page of `list/{id}`: its movies, and how many entries were something else.
+pub fn parse_user_list(body: &[u8]) -> Result<MediaIds, serde_json::Error> {
+    let raw: RawUserList = serde_json::from_slice(body)?;
+    Ok(MediaIds::gather(
+        raw.items.iter(),
+        raw.total_pages.unwrap_or(1).max(1),
+    ))
+}
+
+/// The movies of `person/{id}/movie_credits` that `role` (and, for crew, `jobs`: empty is
+/// every job) takes; a movie credited twice counts once.
+pub fn parse_movie_credits(
+    body: &[u8],
+    role: CreditRole,
+    jobs: &[String],
+) -> Result<MediaIds, serde_json::Error> {
+    let raw: RawMovieCredits = serde_json::from_slice(body)?;
+    let cast = raw.cast.iter().filter(|_| role != CreditRole::Crew);
+    let crew = raw.crew.iter().filter(|c| {
+        role != CreditRole::Cast
+            && (jobs.is_empty()
+                || c.job
+                    .as_deref()
+                    .is_some_and(|j| jobs.iter().any(|x| x == j)))
+    });
+    Ok(MediaIds::gather(cast.chain(crew), 1))
+}
+
+/// The first result of a `search/movie` answer, if any.
+pub fn parse_search(body: &[u8]) -> Result<Option<i64>, serde_json::Error> {
+    let raw: RawSearch = serde_json::from_slice(body)?;
+    Ok(raw.results.first().map(|r| r.id))
 }
 
 #[derive(Deserialize)]
@@ -465,6 +572,63 @@ impl TmdbClient {
         ))
     }
 
+    /// Page `page` of user list `id`; `None` when TMDB has no such list.
+    pub async fn user_list_page(
+        &self,
+        id: &str,
+        page: u32,
+        retrier: &Retrier,
+    ) -> Result<Fetched<Option<MediaIds>>, TmdbError> {
+        let path = format!("list/{id}");
+        let query = [("page", page.to_string())];
+        let reply = match self.get(&path, &query, retrier).await? {
+            Answer::Body(reply) => reply,
+            Answer::NotFound(reply, _) => return Ok(fetched(None, &reply)),
+        };
+        let ids = parse_user_list(&reply.body)
+            .map_err(|e| self.unexpected(&path, &query, shape("TMDB list", &e)))?;
+        Ok(fetched(Some(ids), &reply))
+    }
+
+    /// The movies of person `id`'s filmography that `role` and `jobs` take; `None` when TMDB
+    /// has no such person.
+    pub async fn person_movie_ids(
+        &self,
+        id: u64,
+        role: CreditRole,
+        jobs: &[String],
+        retrier: &Retrier,
+    ) -> Result<Fetched<Option<MediaIds>>, TmdbError> {
+        let path = format!("person/{id}/movie_credits");
+        let reply = match self.get(&path, &[], retrier).await? {
+            Answer::Body(reply) => reply,
+            Answer::NotFound(reply, _) => return Ok(fetched(None, &reply)),
+        };
+        let ids = parse_movie_credits(&reply.body, role, jobs)
+            .map_err(|e| self.unexpected(&path, &[], shape("TMDB movie credits", &e)))?;
+        Ok(fetched(Some(ids), &reply))
+    }
+
+    /// The id of the first movie `search/movie` finds for `q`, if any.
+    pub async fn search_movie(
+        &self,
+        q: &TitleSearch,
+        retrier: &Retrier,
+    ) -> Result<Fetched<Option<i64>>, TmdbError> {
+        let path = "search/movie";
+        let mut query = vec![("query", q.title.clone())];
+        if let Some(year) = q.year {
+            query.push(("year", year.to_string()));
+        }
+        let reply = self
+            .get(path, &query, retrier)
+            .await?
+            .found(self, path, &query)?;
+        let id = parse_search(&reply.body)
+            .map_err(|e| self.unexpected(path, &query, shape("TMDB search answer", &e)))?;
+        Ok(fetched(id, &reply))
+    }
+
     /// TMDB's movie genres as `(id, name)`, for the seed stage.
     pub async fn genres(
         &self,
@@ -611,9 +775,100 @@ fn fetched<T>(value: T, reply: &Reply) -> Fetched<T> {
     }
 }
 
+/// A body that is not the shape expected.
+fn shape(what: &str, e: &serde_json::Error) -> MappingError {
+    MappingError::Shape {
+        what: what.to_string(),
+        path: format!("line {} column {}", e.line(), e.column()),
+        reason: e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tmdb")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn real_user_lists_give_their_movies() {
+        // Every entry says `media_type = "movie"`.
+        let marvel = parse_user_list(&fixture("lists/list_1_marvel_universe__c-eg.json")).unwrap();
+        assert_eq!(
+            (marvel.ids.len(), marvel.other, marvel.total_pages),
+            (59, 0, 1)
+        );
+        assert_eq!(marvel.ids[0], 634649);
+        let watched = parse_user_list(&fixture("lists/list_509_watched__tmdblib.json")).unwrap();
+        assert_eq!(
+            (watched.ids.len(), watched.other, watched.total_pages),
+            (16, 0, 1)
+        );
+        // An older list: no `media_type`, movies known by their `title`.
+        let oscars = parse_user_list(&fixture(
+            "lists/list_509ec17b_best_picture_legacy-2014__php-tmdb.json",
+        ))
+        .unwrap();
+        assert_eq!((oscars.ids.len(), oscars.other), (85, 0));
+        // TV shows and people are counted, not kept.
+        let mixed = br#"{"items":[{"id":1,"media_type":"movie","title":"A"},{"id":2,"media_type":"tv","name":"B"},{"id":3,"media_type":"person","name":"C"},{"id":1,"media_type":"movie","title":"A"}],"total_pages":3}"#;
+        let mixed = parse_user_list(mixed).unwrap();
+        assert_eq!((mixed.ids, mixed.other, mixed.total_pages), (vec![1], 2, 3));
+        assert!(parse_user_list(br#"{"items":[{"media_type":"movie"}]}"#).is_err());
+    }
+
+    #[test]
+    fn real_filmographies_give_their_movies_each_once() {
+        let jobs = |j: &[&str]| j.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let count = |file: &str, role: CreditRole, j: &[&str]| {
+            let ids = parse_movie_credits(&fixture(file), role, &jobs(j)).unwrap();
+            (ids.ids.len(), ids.other)
+        };
+        let one = "person_parts/1-movie_credits__18months-2022.json";
+        assert_eq!(count(one, CreditRole::Cast, &[]), (104, 0));
+        assert_eq!(count(one, CreditRole::Crew, &[]), (96, 0));
+        assert_eq!(count(one, CreditRole::Any, &[]), (195, 0));
+        assert_eq!(count(one, CreditRole::Crew, &["Director"]), (19, 0));
+        let c31 = "person_parts/31-movie_credits__c-eg.json";
+        assert_eq!(count(c31, CreditRole::Cast, &[]), (150, 0));
+        assert_eq!(count(c31, CreditRole::Crew, &[]), (38, 0));
+        assert_eq!(count(c31, CreditRole::Any, &[]), (172, 0));
+        // Cast credits, and crew credits of the jobs: his three films as director he acts in.
+        assert_eq!(count(c31, CreditRole::Any, &["Director"]), (150, 0));
+        let c62 = "person_parts/62-movie_credits__tmdblib.json";
+        assert_eq!(count(c62, CreditRole::Any, &[]), (167, 0));
+        assert_eq!(count(c62, CreditRole::Crew, &["Director"]), (0, 0));
+        // This body holds TV credits (`name`, `first_air_date`, no `title`): none is a movie.
+        let tv = "person_parts/19292-movie_credits__moviebase.json";
+        assert_eq!(count(tv, CreditRole::Any, &[]), (0, 33));
+    }
+
+    #[test]
+    fn real_searches_give_their_first_result() {
+        let first = |file: &str| parse_search(&fixture(file)).unwrap();
+        assert_eq!(first("lists/search_movie__c-eg.json"), Some(550));
+        assert_eq!(
+            first("lists/search_movie_the_matrix__flexget-2017.json"),
+            Some(603)
+        );
+        assert_eq!(
+            first("lists/search_movie_matrix_resurrections__flexget-2022.json"),
+            Some(624860)
+        );
+        assert_eq!(
+            first("lists/search_movie_single_result__jdrouet.json"),
+            Some(21778)
+        );
+        assert_eq!(
+            parse_search(br#"{"page":1,"results":[],"total_pages":0}"#).unwrap(),
+            None
+        );
+    }
 
     #[test]
     fn error_messages_from_both_shapes() {
