@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 use popctl::plan::{FetchSelection, StageKind};
-use popctl::sim::{Catalog, Discover, Faults, SandboxConfig};
+use popctl::sim::{Catalog, Faults, SandboxConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::run_support::*;
@@ -54,37 +54,34 @@ async fn the_director_example_stores_a_filmography_and_its_people() {
     let Some(StageKind::Fetch(fetch)) = plan.stage("filmography").map(|s| &s.kind) else {
         panic!("no fetch stage `filmography`");
     };
-    let FetchSelection::List { limit, filters, .. } = &fetch.selection else {
-        panic!("filmography fetches a list");
+    let FetchSelection::Person(person) = &fetch.selection else {
+        panic!("filmography is a person's");
     };
     let Some(StageKind::People(people)) = plan.stage("people").map(|s| &s.kind) else {
         panic!("no people stage `people`");
     };
-    let director: u32 = filters.get("with_crew").unwrap().parse().unwrap();
+    let director = person.id as u32;
+    assert_eq!(person.jobs, ["Director"]);
     let config = SandboxConfig::default();
     let catalog = Catalog::generate(config.seed, config.movies, config.today);
-    let matching = catalog.discover_ids(&Discover::try_from(filters).unwrap());
-    let limit = limit.unwrap() as usize;
-    let mut expected: Vec<i64> = matching.iter().take(limit).map(|&i| i64::from(i)).collect();
-    expected.sort_unstable();
-    assert!(expected.len() >= 5, "a filmography of {}", expected.len());
-    // The person works on each of them, and directs some (the sandbox's people, unlike
-    // TMDB's, hold every crew job alike; `with_crew` finds them all, as TMDB's does).
-    let crew = |id: i64| catalog.credits(id as u32).unwrap().crew;
-    assert!(
-        expected
-            .iter()
-            .all(|&id| crew(id).iter().any(|c| c.id == director))
-    );
-    let directed = expected
+    // Every movie the sandbox's credits have them direct, once.
+    let mut expected: Vec<i64> = catalog
+        .filmography(director)
+        .unwrap()
+        .crew
         .iter()
-        .filter(|&&id| {
-            crew(id)
-                .iter()
-                .any(|c| c.id == director && c.job == "Director")
-        })
-        .count();
-    assert!(directed >= 3, "directed {directed} of {}", expected.len());
+        .filter(|(_, _, job)| job == "Director")
+        .map(|(id, _, _)| i64::from(*id))
+        .collect();
+    expected.sort_unstable();
+    expected.dedup();
+    assert!(expected.len() >= 5, "a filmography of {}", expected.len());
+    let crew = |id: i64| catalog.credits(id as u32).unwrap().crew;
+    assert!(expected.iter().all(|&id| {
+        crew(id)
+            .iter()
+            .any(|c| c.id == director && c.job == "Director")
+    }));
 
     let db = connect(&url).await;
     assert_eq!(ids(&db, "SELECT tmdb_id FROM movies").await, expected);
