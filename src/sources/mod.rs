@@ -17,6 +17,16 @@ pub fn cost(error: &http::HttpError) -> (u32, u32) {
     error.cost()
 }
 
+/// A failed request of any API, as the stages weigh it: what it cost, and whether the source
+/// can answer anything more.
+pub trait RequestError: std::fmt::Display {
+    /// True when no other request of this source can succeed (a rejected or missing key).
+    fn stops_source(&self) -> bool;
+
+    /// What the failed request cost: (tries, 429 answers met).
+    fn cost(&self) -> (u32, u32);
+}
+
 /// A value from an upstream API with what it cost to get it.
 #[derive(Debug, Clone)]
 pub struct Fetched<T> {

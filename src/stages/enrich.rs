@@ -228,17 +228,7 @@ async fn enrich_one(
     cx.pacer.wait().await;
     let fetched = match omdb.by_imdb_id(&imdb_id, &retrier).await {
         Ok(f) => f,
-        Err(e) => {
-            let (attempts, rate_limited) = e.cost();
-            c.request(attempts, rate_limited);
-            if e.stops_source() {
-                return ItemResult::Stop(StageOutcome::Failed(e.to_string()));
-            }
-            return ItemResult::Failed {
-                error: e.to_string(),
-                attempts,
-            };
-        }
+        Err(e) => return items::request_failed(c, &e),
     };
     c.request(fetched.attempts, fetched.rate_limited);
     let attempts = fetched.attempts;

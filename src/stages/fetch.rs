@@ -472,21 +472,10 @@ impl Feed<'_> {
                     Err(e) => Err(StageOutcome::Failed(e.to_string())),
                 }
             }
-            Err(e) => {
-                let (attempts, rate_limited) = e.cost();
-                c.request(attempts, rate_limited);
-                if e.stops_source() {
-                    return Err(StageOutcome::Failed(e.to_string()));
-                }
-                let failed = ItemResult::Failed {
-                    error: e.to_string(),
-                    attempts,
-                };
-                match items::record(cx, &key, failed).await {
-                    Some(stop) => Err(stop),
-                    None => Ok((Vec::new(), u32::MAX)),
-                }
-            }
+            Err(e) => match items::record(cx, &key, items::request_failed(c, &e)).await {
+                Some(stop) => Err(stop),
+                None => Ok((Vec::new(), u32::MAX)),
+            },
         }
     }
 
@@ -568,17 +557,7 @@ impl Feed<'_> {
                     }
                 }
             }
-            Err(e) => {
-                let (attempts, rate_limited) = e.cost();
-                c.request(attempts, rate_limited);
-                if e.stops_source() {
-                    return Some(self.halt(StageOutcome::Failed(e.to_string())));
-                }
-                ItemResult::Failed {
-                    error: e.to_string(),
-                    attempts,
-                }
-            }
+            Err(e) => items::request_failed(c, &e),
         };
         items::record(cx, &key, result)
             .await
@@ -610,21 +589,10 @@ impl Feed<'_> {
                     Err(e) => Asked::Stop(StageOutcome::Failed(e.to_string())),
                 }
             }
-            Err(e) => {
-                let (attempts, rate_limited) = e.cost();
-                c.request(attempts, rate_limited);
-                if e.stops_source() {
-                    return Asked::Stop(StageOutcome::Failed(e.to_string()));
-                }
-                let failed = ItemResult::Failed {
-                    error: e.to_string(),
-                    attempts,
-                };
-                match items::record(cx, key, failed).await {
-                    Some(stop) => Asked::Stop(stop),
-                    None => Asked::Failed,
-                }
-            }
+            Err(e) => match items::record(cx, key, items::request_failed(c, &e)).await {
+                Some(stop) => Asked::Stop(stop),
+                None => Asked::Failed,
+            },
         }
     }
 
@@ -778,17 +746,7 @@ impl Feed<'_> {
                     },
                 }
             }
-            Err(e) => {
-                let (attempts, rate_limited) = e.cost();
-                c.request(attempts, rate_limited);
-                if e.stops_source() {
-                    return Err(StageOutcome::Failed(e.to_string()));
-                }
-                ItemResult::Failed {
-                    error: e.to_string(),
-                    attempts,
-                }
-            }
+            Err(e) => items::request_failed(c, &e),
         };
         match items::record(cx, &key, result).await {
             Some(stop) => Err(stop),
@@ -884,16 +842,13 @@ async fn fetch_one(
     let fetched = match tmdb.details(id, append, &retrier).await {
         Ok(f) => f,
         Err(e) => {
-            let (attempts, rate_limited) = e.cost();
-            c.request(attempts, rate_limited);
-            if e.stops_source() {
+            let failed = items::request_failed(c, &e);
+            match &failed {
+                ItemResult::Failed { error, .. } => guard.settle(Outcome::Failed(error.clone())),
                 // Abandoned, not failed: no stage of the run gets this movie now.
-                drop(guard);
-                return ItemResult::Stop(StageOutcome::Failed(e.to_string()));
+                _ => drop(guard),
             }
-            let error = e.to_string();
-            guard.settle(Outcome::Failed(error.clone()));
-            return ItemResult::Failed { error, attempts };
+            return failed;
         }
     };
     c.request(fetched.attempts, fetched.rate_limited);

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Counters, StageContext, StageOutcome};
 use crate::plan::{MaxFailures, OnError};
+use crate::sources::RequestError;
 use crate::store::ledger::ItemStatus;
 
 /// How many of a stage's slowest items the report keeps.
@@ -203,6 +204,20 @@ pub fn pending<'a>(
     })
     .flatten()
     .boxed()
+}
+
+/// An item whose request failed: its tries counted; the stage stops when the source can
+/// answer nothing more (a rejected key), else the item failed.
+pub fn request_failed(c: &Counters, error: &impl RequestError) -> ItemResult {
+    let (attempts, rate_limited) = error.cost();
+    c.request(attempts, rate_limited);
+    if error.stops_source() {
+        return ItemResult::Stop(StageOutcome::Failed(error.to_string()));
+    }
+    ItemResult::Failed {
+        error: error.to_string(),
+        attempts,
+    }
 }
 
 /// Counts one item's result and writes the ledger rows the stage did not; says when the

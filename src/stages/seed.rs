@@ -2,6 +2,7 @@
 //! (`store::seed`). The genres are TMDB's own, asked from the plan's first TMDB source when it
 //! has one (`Plan::source_of`) (`/genre/movie/list`); without one, `seed/genres.toml` stands in.
 
+use crate::sources::RequestError;
 use async_trait::async_trait;
 
 use super::{Counters, Stage, StageContext, StageOutcome};

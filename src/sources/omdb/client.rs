@@ -41,15 +41,13 @@ fn key_help(var: Option<&str>) -> String {
     }
 }
 
-impl OmdbError {
-    /// True when no other request of this source can succeed (a rejected or missing key).
-    pub fn stops_source(&self) -> bool {
+impl crate::sources::RequestError for OmdbError {
+    fn stops_source(&self) -> bool {
         matches!(self, OmdbError::Unauthorized { .. })
     }
 
-    /// What the failed request cost: (tries, 429 answers met). An answer the client
-    /// returned took one try.
-    pub fn cost(&self) -> (u32, u32) {
+    /// An answer the client returned took one try.
+    fn cost(&self) -> (u32, u32) {
         match self {
             OmdbError::Http(e) => crate::sources::cost(e),
             _ => (1, 0),

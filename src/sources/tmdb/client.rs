@@ -80,15 +80,13 @@ fn key_help(var: Option<&str>) -> String {
     }
 }
 
-impl TmdbError {
-    /// True when no other request of this source can succeed (a rejected key).
-    pub fn stops_source(&self) -> bool {
+impl crate::sources::RequestError for TmdbError {
+    fn stops_source(&self) -> bool {
         matches!(self, TmdbError::Unauthorized { .. })
     }
 
-    /// What the failed request cost: (tries, 429 answers met). An answer the client
-    /// returned took one try.
-    pub fn cost(&self) -> (u32, u32) {
+    /// An answer the client returned took one try.
+    fn cost(&self) -> (u32, u32) {
         match self {
             TmdbError::Http(e) => crate::sources::cost(e),
             _ => (1, 0),

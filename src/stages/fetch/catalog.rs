@@ -11,9 +11,10 @@ use chrono::{Days, NaiveDate, Utc};
 
 use super::{Feed, page_key, record_found};
 use crate::plan::{CatalogFilter, FetchStage, OnRemoved, Refetch};
+use crate::sources::RequestError;
 use crate::sources::tmdb::client::CHANGES_PAGE_SIZE;
 use crate::sources::tmdb::export::ExportIds;
-use crate::stages::items::{self, ItemResult};
+use crate::stages::items;
 use crate::stages::{Counters, StageContext, StageOutcome};
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError, catalog};
@@ -293,21 +294,10 @@ impl Feed<'_> {
                 }
                 Ok(Some((p.changed, p.total_pages)))
             }
-            Err(e) => {
-                let (attempts, rate_limited) = e.cost();
-                c.request(attempts, rate_limited);
-                if e.stops_source() {
-                    return Err(StageOutcome::Failed(e.to_string()));
-                }
-                let failed = ItemResult::Failed {
-                    error: e.to_string(),
-                    attempts,
-                };
-                match items::record(cx, key, failed).await {
-                    Some(stop) => Err(stop),
-                    None => Ok(None),
-                }
-            }
+            Err(e) => match items::record(cx, key, items::request_failed(c, &e)).await {
+                Some(stop) => Err(stop),
+                None => Ok(None),
+            },
         }
     }
 }
