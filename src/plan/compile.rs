@@ -134,6 +134,17 @@ impl<'a> Cx<'a> {
         );
     }
 
+    /// Reports that the value at `path` is empty (an array, a string) where it cannot be.
+    pub fn empty_value(&mut self, path: &KeyPath, label: &str, help: Option<String>) {
+        let mut d = PlanDiagnostic::error(Code::InvalidValue, format!("`{path}` is empty"))
+            .at(self.value_site(path), label)
+            .key(path.to_string());
+        if let Some(help) = help {
+            d = d.help(help);
+        }
+        self.push(d);
+    }
+
     /// Reports the keys of `t` outside `allowed`. `what` names the table in the message.
     pub fn check_keys(&mut self, t: Tbl<'_>, table: &Table, what: &str) {
         let allowed = table.names();
@@ -453,11 +464,10 @@ impl<'a> Cx<'a> {
         let items = self.array(t, key, |cx, p, v| cx.and_or_item(elem, &p, v, genre))?;
         if items.is_empty() {
             let p = t.path.key(key.name);
-            self.push(
-                PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                    .at(self.value_site(&p), "nothing to filter by")
-                    .key(p.to_string())
-                    .help("list at least one value, or remove the filter"),
+            self.empty_value(
+                &p,
+                "nothing to filter by",
+                Some("list at least one value, or remove the filter".into()),
             );
             return None;
         }
@@ -720,11 +730,7 @@ impl<'a> Cx<'a> {
     pub fn path(&mut self, t: Tbl<'_>, key: &Key) -> Option<PathBuf> {
         let (path, s) = self.string(t, key)?;
         if s.trim().is_empty() {
-            self.push(
-                PlanDiagnostic::error(Code::InvalidValue, format!("`{path}` is empty"))
-                    .at(self.value_site(&path), "expected a directory")
-                    .key(path.to_string()),
-            );
+            self.empty_value(&path, "expected a directory", None);
             return None;
         }
         let base = self.layers.base_dir_of(&path);

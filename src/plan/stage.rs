@@ -337,14 +337,13 @@ fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
     let sets = cx.words(t, &keys::seed::SETS, Code::InvalidValue, "seed set")?;
     if sets.is_empty() {
         let p = t.path.key(keys::seed::SETS.name);
-        cx.push(
-            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                .at(cx.value_site(&p), "no seed set")
-                .key(p.to_string())
-                .help(format!(
-                    "name at least one of {}, or remove `sets` to seed all",
-                    suggest::one_of(&words)
-                )),
+        cx.empty_value(
+            &p,
+            "no seed set",
+            Some(format!(
+                "name at least one of {}, or remove `sets` to seed all",
+                suggest::one_of(&words)
+            )),
         );
         return None;
     }
@@ -584,11 +583,10 @@ fn fetch_imdb_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     let ids = cx.strings(t, &keys::fetch::IMDB_IDS)?;
     let p = t.path.key(keys::fetch::IMDB_IDS.name);
     if ids.is_empty() {
-        cx.push(
-            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                .at(cx.value_site(&p), "no ids")
-                .key(p.to_string())
-                .help("list IMDb ids, like `imdb_ids = [\"tt0133093\", \"tt0137523\"]`"),
+        cx.empty_value(
+            &p,
+            "no ids",
+            Some("list IMDb ids, like `imdb_ids = [\"tt0133093\", \"tt0137523\"]`".into()),
         );
         return None;
     }
@@ -831,11 +829,13 @@ fn discover_queries(
     })?;
     if queries.is_empty() {
         let path = t.path.key(keys::fetch::QUERIES.name);
-        cx.push(
-            PlanDiagnostic::error(Code::InvalidValue, format!("`{path}` is empty"))
-                .at(cx.value_site(&path), "no query")
-                .key(path.to_string())
-                .help("give at least one table of filters, or remove `queries` to page `filters` alone"),
+        cx.empty_value(
+            &path,
+            "no query",
+            Some(
+                "give at least one table of filters, or remove `queries` to page `filters` alone"
+                    .into(),
+            ),
         );
         return None;
     }
@@ -923,11 +923,10 @@ fn discover_value(
         Ty::Str => {
             let (p, s) = cx.string(t, key)?;
             if s.trim().is_empty() {
-                cx.push(
-                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                        .at(cx.value_site(&p), "empty")
-                        .key(p.to_string())
-                        .help("give a value, or remove the filter"),
+                cx.empty_value(
+                    &p,
+                    "empty",
+                    Some("give a value, or remove the filter".into()),
                 );
                 return None;
             }
@@ -1026,11 +1025,10 @@ fn fetch_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     })?;
     if ids.is_empty() {
         let p = t.path.key(keys::fetch::IDS.name);
-        cx.push(
-            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                .at(cx.value_site(&p), "no ids")
-                .key(p.to_string())
-                .help("list TMDB movie ids, like `ids = [550, 603]`"),
+        cx.empty_value(
+            &p,
+            "no ids",
+            Some("list TMDB movie ids, like `ids = [550, 603]`".into()),
         );
         return None;
     }
@@ -1118,11 +1116,10 @@ fn fetch_person(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
         let mut out: Vec<String> = Vec::new();
         for (p, job) in jobs.iter().flatten() {
             if job.trim().is_empty() {
-                cx.push(
-                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                        .at(cx.value_site(p), "no job")
-                        .key(p.to_string())
-                        .help("name a crew job as TMDB spells it, like \"Director\""),
+                cx.empty_value(
+                    p,
+                    "no job",
+                    Some("name a crew job as TMDB spells it, like \"Director\"".into()),
                 );
                 ok = false;
             } else if !out.iter().any(|o| o == job.trim()) {
@@ -1161,11 +1158,10 @@ fn fetch_search(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
         cx.check_keys(f, &keys::SEARCH, &format!("`{p}` (a title search)"));
         let title = match cx.string(f, &keys::search::TITLE) {
             Some((tp, s)) if s.trim().is_empty() => {
-                cx.push(
-                    PlanDiagnostic::error(Code::InvalidValue, format!("`{tp}` is empty"))
-                        .at(cx.value_site(&tp), "no title")
-                        .key(tp.to_string())
-                        .help("the title to search for, like \"The Matrix\""),
+                cx.empty_value(
+                    &tp,
+                    "no title",
+                    Some("the title to search for, like \"The Matrix\"".into()),
                 );
                 None
             }
@@ -1196,13 +1192,13 @@ fn fetch_search(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     })?;
     let p = t.path.key(keys::fetch::SEARCH.name);
     if items.is_empty() {
-        cx.push(
-            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                .at(cx.value_site(&p), "no searches")
-                .key(p.to_string())
-                .help(
-                    "search for titles, like `search = [{ title = \"The Matrix\", year = 1999 }]`",
-                ),
+        cx.empty_value(
+            &p,
+            "no searches",
+            Some(
+                "search for titles, like `search = [{ title = \"The Matrix\", year = 1999 }]`"
+                    .into(),
+            ),
         );
         return None;
     }
@@ -1558,11 +1554,10 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
             Some(jobs) => {
                 for (p, job) in &jobs {
                     if job.trim().is_empty() {
-                        cx.push(
-                            PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                                .at(cx.value_site(p), "no job")
-                                .key(p.to_string())
-                                .help("name a crew job as TMDB spells it, like \"Director\""),
+                        cx.empty_value(
+                            p,
+                            "no job",
+                            Some("name a crew job as TMDB spells it, like \"Director\"".into()),
                         );
                         ok = false;
                     }
@@ -1652,14 +1647,13 @@ fn post_process(
         match steps {
             Some(s) if s.is_empty() => {
                 let p = t.path.key(keys::post_process::STEPS.name);
-                cx.push(
-                    PlanDiagnostic::error(Code::InvalidValue, format!("`{p}` is empty"))
-                        .at(cx.value_site(&p), "no steps")
-                        .key(p.to_string())
-                        .help(format!(
-                            "name at least one of {}, or remove `steps` to run all",
-                            suggest::one_of(&words)
-                        )),
+                cx.empty_value(
+                    &p,
+                    "no steps",
+                    Some(format!(
+                        "name at least one of {}, or remove `steps` to run all",
+                        suggest::one_of(&words)
+                    )),
                 );
                 None
             }
