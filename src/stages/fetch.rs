@@ -275,34 +275,12 @@ impl Feed<'_> {
             FetchSelection::CuratedList { path, .. } => self.curated(path).await,
             FetchSelection::Collection(id) => self.collection(*id).await,
             FetchSelection::ImdbIds(ids) => {
-                for imdb_id in ids {
-                    if self.stopping() {
-                        break;
-                    }
-                    let found = self.find(imdb_id).await;
-                    match self.take_found(found).await {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(stop) => return Some(stop),
-                    }
-                }
-                None
+                self.look_up_each(ids.iter().map(|i| LookUp::Imdb(i))).await
             }
             FetchSelection::TmdbList(id) => self.user_list(id).await,
             FetchSelection::Person(p) => self.person(p).await,
             FetchSelection::Search(searches) => {
-                for q in searches {
-                    if self.stopping() {
-                        break;
-                    }
-                    let found = self.search(q).await;
-                    match self.take_found(found).await {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(stop) => return Some(stop),
-                    }
-                }
-                None
+                self.look_up_each(searches.iter().map(LookUp::Title)).await
             }
             FetchSelection::IdsFile { ids, .. } => {
                 let direct: Vec<i64> = ids
@@ -315,21 +293,11 @@ impl Feed<'_> {
                 if let Some(stop) = self.ids(&direct).await {
                     return Some(stop);
                 }
-                for r in ids {
-                    let MovieRef::Imdb(imdb_id) = r else {
-                        continue;
-                    };
-                    if self.stopping() {
-                        break;
-                    }
-                    let found = self.find(imdb_id).await;
-                    match self.take_found(found).await {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(stop) => return Some(stop),
-                    }
-                }
-                None
+                let by_imdb = ids.iter().filter_map(|r| match r {
+                    MovieRef::Imdb(imdb_id) => Some(LookUp::Imdb(imdb_id)),
+                    MovieRef::Tmdb(_) => None,
+                });
+                self.look_up_each(by_imdb).await
             }
             FetchSelection::Export { filter, limit } => self.export(filter, *limit).await,
             FetchSelection::Changes {
@@ -510,6 +478,29 @@ impl Feed<'_> {
 
     /// Hands over the movie a look-up found, if any: `Ok(false)` when the stage is stopping,
     /// `Err` when the look-up stopped it.
+    /// Looks each movie up (`/find`, `/search/movie`) one after another, handing each found
+    /// movie over as it comes.
+    async fn look_up_each<'l>(
+        &mut self,
+        look_ups: impl Iterator<Item = LookUp<'l>>,
+    ) -> Option<StageOutcome> {
+        for look_up in look_ups {
+            if self.stopping() {
+                break;
+            }
+            let found = match look_up {
+                LookUp::Imdb(imdb_id) => self.find(imdb_id).await,
+                LookUp::Title(q) => self.search(q).await,
+            };
+            match self.take_found(found).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(stop) => return Some(stop),
+            }
+        }
+        None
+    }
+
     async fn take_found(
         &mut self,
         found: Result<Option<i64>, StageOutcome>,
@@ -789,6 +780,12 @@ enum Asked<T> {
     /// Failed, and recorded as a failed item.
     Failed,
     Stop(StageOutcome),
+}
+
+/// One movie to look up by what names it.
+enum LookUp<'a> {
+    Imdb(&'a str),
+    Title(&'a TitleSearch),
 }
 
 fn page_key(page: u32) -> String {

@@ -1,16 +1,11 @@
 //! More ways to say which movies: `trending_day` / `trending_week` lists, a TMDB collection,
 //! IMDb ids through `/find`; several stages naming the same movie fetch it once.
 
-#![expect(
-    clippy::disallowed_methods,
-    reason = "the test reads the database back by SQL, as a user's sqlite3 would"
-)]
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 
 use popctl::plan::ListKind;
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::run_support::*;
 
@@ -90,17 +85,7 @@ append = ["external_ids"]
         .map(|&id| i64::from(id))
         .collect();
     let db = connect(&db_url).await;
-    let stored: BTreeSet<i64> = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT tmdb_id FROM movies".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
-        .collect();
-    assert_eq!(stored, expected);
+    assert_eq!(stored_tmdb_ids(&db).await, expected);
     // One details request per movie, though trending[0] and trending[1] were named twice.
     let stats = env.sim.stats();
     let details: u64 = stats.routes["GET /3/movie/{id}"].values().sum();
@@ -149,16 +134,7 @@ async fn an_unknown_collection_fails_its_stage_with_the_reason() {
 
 /// The `tmdb_id`s of the movies table.
 async fn stored(db_url: &str) -> BTreeSet<i64> {
-    let db = connect(db_url).await;
-    db.query_all_raw(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT tmdb_id FROM movies".to_owned(),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get_by_index::<i64>(0).unwrap())
-    .collect()
+    stored_tmdb_ids(&connect(db_url).await).await
 }
 
 /// A plan on the shared base with the seed stage and `stages` (TOML), `data` (a data folder)
