@@ -1184,18 +1184,24 @@ fn tmdb_only(cx: &mut Cx<'_>, t: Tbl<'_>, key: &Key, kind: SourceKind) -> Option
     }
     if kind != SourceKind::Tmdb {
         let p = t.path.key(key.name);
-        cx.push(
-            PlanDiagnostic::error(
-                Code::InvalidValue,
-                format!("`{p}` is set on a source of kind `{}`", kind.as_str()),
-            )
-            .at(cx.key_site(&p), "only a TMDB source takes it")
-            .key(p.to_string())
-            .help(format!("remove it: `{}` is a TMDB parameter", key.name)),
-        );
+        let help = format!("remove it: `{}` is a TMDB parameter", key.name);
+        not_tmdb(cx, &p, kind, "only a TMDB source takes it", help);
         return None;
     }
     cx.code(t, key).map(Some)
+}
+
+/// Reports a TMDB-only key set on a source of another `kind`.
+fn not_tmdb(cx: &mut Cx<'_>, p: &KeyPath, kind: SourceKind, label: &str, help: String) {
+    cx.push(
+        PlanDiagnostic::error(
+            Code::InvalidValue,
+            format!("`{p}` is set on a source of kind `{}`", kind.as_str()),
+        )
+        .at(cx.key_site(p), label)
+        .key(p.to_string())
+        .help(help),
+    );
 }
 
 /// TMDB's files host: an http(s) URL, for a TMDB source only.
@@ -1204,15 +1210,8 @@ fn files_url(cx: &mut Cx<'_>, t: Tbl<'_>, kind: SourceKind) -> Option<String> {
         return (!t.has(&keys::source::FILES_URL)).then(|| keys::DEFAULT_FILES_URL.to_owned());
     };
     if kind != SourceKind::Tmdb {
-        cx.push(
-            PlanDiagnostic::error(
-                Code::InvalidValue,
-                format!("`{p}` is set on a source of kind `{}`", kind.as_str()),
-            )
-            .at(cx.key_site(&p), "only TMDB has a files host")
-            .key(p.to_string())
-            .help("remove it: `files_url` is where TMDB serves its daily ID exports"),
-        );
+        let help = "remove it: `files_url` is where TMDB serves its daily ID exports".to_owned();
+        not_tmdb(cx, &p, kind, "only TMDB has a files host", help);
         return None;
     }
     if !valid_http_url(url) {

@@ -73,15 +73,7 @@ async fn watermark(db: &DatabaseConnection) -> Option<String> {
 }
 
 async fn tmdb_ids(db: &DatabaseConnection) -> Vec<i64> {
-    db.query_all_raw(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT tmdb_id FROM movies ORDER BY tmdb_id".to_owned(),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get_by_index::<i64>(0).unwrap())
-    .collect()
+    stored_tmdb_ids(db).await.into_iter().collect()
 }
 
 /// What the simulator's export of `day` lists, as the mirror takes it (no adult or video).
