@@ -23,6 +23,7 @@ mod m20261203_000009_movie_watch_providers;
 mod m20261203_000010_people_details;
 mod m20261203_000011_person_images_translations;
 mod m20261203_000012_catalog_sync;
+mod m20261203_000013_collection_details;
 
 pub struct Migrator;
 
@@ -42,8 +43,49 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_people_details::Migration),
             Box::new(m20261203_000011_person_images_translations::Migration),
             Box::new(m20261203_000012_catalog_sync::Migration),
+            Box::new(m20261203_000013_collection_details::Migration),
         ]
     }
+}
+
+/// Adds `columns` to `table`, one statement each: SQLite alters one thing at a time.
+async fn add_columns(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> Result<(), DbErr> {
+    let table = table.into_iden();
+    for mut column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops `columns` from `table`, one statement each, as [`add_columns`] added them.
+async fn drop_columns<C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    columns: impl IntoIterator<Item = C>,
+) -> Result<(), DbErr> {
+    let table = table.into_iden();
+    for column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// A named unique index: the importer's upserts name these columns as their conflict target.

@@ -8,6 +8,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::{add_columns, drop_columns};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -24,22 +26,11 @@ impl MigrationTrait for Migration {
             text_null(People::AlsoKnownAs),
             timestamp_with_time_zone_null(People::DetailsFetchedAt),
         ];
-        // One column per statement: SQLite alters one thing at a time.
-        for mut column in columns {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(People::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        add_columns(manager, People::Table, columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
+        let columns = [
             People::DetailsFetchedAt,
             People::AlsoKnownAs,
             People::Homepage,
@@ -48,17 +39,8 @@ impl MigrationTrait for Migration {
             People::Deathday,
             People::Birthday,
             People::Biography,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(People::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        ];
+        drop_columns(manager, People::Table, columns).await
     }
 }
 

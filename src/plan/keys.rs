@@ -659,7 +659,7 @@ pub mod fetch {
         "ids",
         Ty::Ids,
         Unset::None,
-        "TMDB movie ids; not empty; a repeated id draws a warning. An id TMDB answers 404 for is skipped and named under the report; a stage none of whose ids exist fails (with `--sandbox`, ids are the simulator's own)",
+        "TMDB movie ids; not empty; a repeated id draws a warning. An id TMDB answers 404 for is skipped and named under the report; a stage none of whose ids exist fails (with `--sandbox`, every id up to 2,000,000 answers: the simulator's own, or a movie drawn from the id)",
     );
     pub const COLLECTION: Key = key(
         "collection",

@@ -8,6 +8,7 @@
 //! every movie and are cheap to regenerate. The index describes the catalog on `today`; what
 //! happens to it on the days after is [`history`](super::history).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
@@ -21,6 +22,16 @@ use crate::plan::{DiscoverFilters, ListKind, MONETIZATION_TYPES};
 pub const PAGE_SIZE: usize = 20;
 /// `movie/changes` items per page.
 pub const CHANGES_PAGE_SIZE: usize = 100;
+
+/// Ids up to this one that the catalog does not hold still answer `movie/{id}`, its parts and
+/// OMDb: with a *stray* movie drawn from the id as a catalog movie is, so that a plan naming real
+/// TMDB ids (`ids = [550, 603]`) runs in the sandbox. TMDB's own ids had reached about 1.6
+/// million by 2026. Above this bound an id the catalog does not hold is TMDB's 404. Strays are
+/// in no list, search, export or change feed, and never disappear.
+pub const STRAY_MAX_ID: u32 = 2_000_000;
+/// A stray's IMDb number is this plus its TMDB id: above every number the catalog draws
+/// (`IMDB_NUMBERS`), so no two movies share one and OMDb can find the stray from it.
+const STRAY_IMDB_BASE: u32 = 30_000_000;
 
 /// One movie in the index. Everything here is also what the generated bodies say.
 #[derive(Debug, Clone, PartialEq)]
@@ -535,11 +546,33 @@ impl Catalog {
         self.by_id.get(&id).map(|&i| i as usize)
     }
 
-    /// The TMDB id of the movie with this IMDb id.
+    /// Is `id` a stray (see [`STRAY_MAX_ID`])?
+    pub fn is_stray(&self, id: u32) -> bool {
+        (1..=STRAY_MAX_ID).contains(&id) && !self.by_id.contains_key(&id)
+    }
+
+    /// Movie `id` as the per-movie endpoints serve it: its catalog entry, or a stray's.
+    pub(crate) fn served(&self, id: u32) -> Option<Cow<'_, IndexEntry>> {
+        match self.index_of(id) {
+            Some(i) => Some(Cow::Borrowed(&self.entries[i])),
+            None => self.is_stray(id).then(|| Cow::Owned(self.stray(id))),
+        }
+    }
+
+    fn stray(&self, id: u32) -> IndexEntry {
+        let mut e = index_entry(self.seed, id, self.today, &mut HashSet::new());
+        e.imdb_id = e.imdb_id.map(|_| format_imdb(STRAY_IMDB_BASE + id));
+        e
+    }
+
+    /// The TMDB id of the movie with this IMDb id, in the catalog or a stray.
     pub fn id_for_imdb(&self, imdb_id: &str) -> Option<u32> {
-        self.by_imdb
-            .get(imdb_id)
-            .map(|&i| self.entries[i as usize].id)
+        if let Some(&i) = self.by_imdb.get(imdb_id) {
+            return Some(self.entries[i as usize].id);
+        }
+        let n: u32 = imdb_id.strip_prefix("tt")?.parse().ok()?;
+        let id = n.checked_sub(STRAY_IMDB_BASE)?;
+        (self.served(id)?.imdb_id.as_deref() == Some(imdb_id)).then_some(id)
     }
 
     /// Catalog movies whose English title is `title` (any case).
@@ -692,17 +725,20 @@ impl Catalog {
 
     /// The details of a movie (`movie/{id}` without appended parts).
     pub fn movie(&self, id: u32) -> Option<Movie> {
-        self.index_of(id).map(|i| self.movie_at(i))
+        self.served(id).map(|e| self.movie_of(&e))
     }
 
     /// The movie as list pages show it.
     pub fn summary(&self, id: u32) -> Option<MovieSummary> {
-        self.index_of(id).map(|i| self.summary_at(i, false))
+        self.served(id).map(|e| self.summary_of(&e, false))
     }
 
     pub(crate) fn summary_at(&self, index: usize, media_type: bool) -> MovieSummary {
-        let m = self.movie_at(index);
-        let e = &self.entries[index];
+        self.summary_of(&self.entries[index], media_type)
+    }
+
+    pub(crate) fn summary_of(&self, e: &IndexEntry, media_type: bool) -> MovieSummary {
+        let m = self.movie_of(e);
         MovieSummary {
             adult: m.adult,
             backdrop_path: m.backdrop_path,
@@ -977,7 +1013,7 @@ impl Catalog {
     /// Where a movie can be watched in `region`: (provider id, monetization type), the same
     /// for the same seed, movie and region. Released movies only.
     pub fn watch_offers(&self, id: u32, region: &str) -> Vec<(u32, &'static str)> {
-        let Some(e) = self.entry(id) else {
+        let Some(e) = self.served(id) else {
             return Vec::new();
         };
         if e.date > self.today {
@@ -1002,7 +1038,7 @@ impl Catalog {
     /// [`WATCH_REGIONS`] that has any, each type's providers by display priority.
     pub fn watch_providers(&self, id: u32) -> Option<super::model::WatchProviders> {
         use super::model::{CountryOffers, ProviderOffer};
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let slug: String = e
             .title
             .to_lowercase()
@@ -1389,6 +1425,52 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+    }
+
+    #[test]
+    fn any_id_up_to_the_bound_answers_the_same_stray_and_others_do_not() {
+        let cat = Catalog::generate(5, 1_500, today());
+        let max = cat.entries().iter().map(|e| e.id).max().unwrap();
+        let stray = (max + 1..max + 500)
+            .find(|&id| cat.served(id).is_some_and(|e| e.imdb_id.is_some()))
+            .unwrap();
+        assert!(cat.is_stray(stray) && cat.entry(stray).is_none());
+        // The same movie each time, and from a catalog of another size with the same seed.
+        let movie = cat.movie(stray).unwrap();
+        assert_eq!(cat.movie(stray), Some(movie.clone()));
+        let bigger = Catalog::generate(5, 1_600, today());
+        if bigger.is_stray(stray) {
+            assert_eq!(bigger.movie(stray), Some(movie.clone()));
+        }
+        assert_eq!(movie.id, stray);
+        assert!(!movie.title.is_empty());
+        // Its parts and OMDb answer too; its IMDb id leads back to it and to no catalog movie.
+        assert!(cat.credits(stray).is_some() && cat.release_dates(stray).is_some());
+        let imdb = movie.imdb_id.clone().unwrap();
+        assert_eq!(cat.id_for_imdb(&imdb), Some(stray));
+        assert!(
+            cat.entries()
+                .iter()
+                .all(|e| e.imdb_id.as_ref() != Some(&imdb))
+        );
+        assert!(cat.omdb(&imdb, false).is_some());
+        // It is in no list, export or change feed.
+        assert!(!cat.list_ids(ListKind::Popular).contains(&stray));
+        assert!(cat.export(today()).all(|x| x.id != stray));
+        assert_eq!(
+            cat.changes(stray, today(), today()).unwrap().changes.len(),
+            0
+        );
+        // Catalog ids are not strays; ids above the bound and 0 answer nothing.
+        let first = cat.entries()[0].id;
+        assert!(!cat.is_stray(first));
+        assert_eq!(cat.movie(first), Some(cat.movie_at(0)));
+        for id in [0, STRAY_MAX_ID + 1, u32::MAX] {
+            assert_eq!(cat.movie(id), None, "{id}");
+            assert!(!cat.alive_on(id, today()), "{id}");
+        }
+        let beyond = format!("tt{}", STRAY_IMDB_BASE + STRAY_MAX_ID + 1);
+        assert_eq!(cat.id_for_imdb(&beyond), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use chrono::{Datelike, Days, NaiveDate};
 
-use super::catalog::{Catalog, KEYWORD_POOL, fmt_date, image_path, round3};
+use super::catalog::{Catalog, IndexEntry, KEYWORD_POOL, fmt_date, image_path, round3};
 use super::model::*;
 use super::rng::{Rng, tag};
 use super::words;
@@ -44,7 +44,11 @@ impl Catalog {
     }
 
     pub(crate) fn movie_at(&self, index: usize) -> Movie {
-        let e = &self.entries[index];
+        self.movie_of(&self.entries[index])
+    }
+
+    /// The details body of the movie `e` describes, in the catalog or a stray.
+    pub(crate) fn movie_of(&self, e: &IndexEntry) -> Movie {
         let mut r = self.rng(tag::DETAILS, e.id);
         let lang = words::LANGUAGES
             .iter()
@@ -435,7 +439,7 @@ impl Catalog {
 
     /// `movie/{id}/credits` (without the `id`).
     pub fn credits(&self, id: u32) -> Option<Credits> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::CREDITS, id);
         let cast_len = if r.chance(0.015) {
             0
@@ -521,7 +525,7 @@ impl Catalog {
     }
 
     pub fn keywords(&self, id: u32) -> Option<Keywords> {
-        self.entry(id)?;
+        self.served(id)?;
         let mut r = self.rng(tag::KEYWORD, id);
         let count = r.skewed(16, 1.6) as usize;
         let mut keywords: Vec<Keyword> = Vec::with_capacity(count);
@@ -536,7 +540,7 @@ impl Catalog {
     }
 
     pub fn videos(&self, id: u32) -> Option<Videos> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::MEDIA, id);
         let count = if e.vote_count < 5 && r.chance(0.6) {
             0
@@ -575,8 +579,7 @@ impl Catalog {
     }
 
     pub fn images(&self, id: u32) -> Option<Images> {
-        let index = self.index_of(id)?;
-        let movie = self.movie_at(index);
+        let movie = self.movie_of(&*self.served(id)?);
         let mut r = self.rng(tag::MEDIA, id ^ 0x5a5a_5a5a);
         let image = |r: &mut Rng, w: u32, h: u32, ext: &str, lang: Option<&str>| Image {
             aspect_ratio: round3(f64::from(w) / f64::from(h)),
@@ -625,9 +628,8 @@ impl Catalog {
     /// Release dates by country; the movie's origin country has its theatrical date (type 3)
     /// on `release_date`, and some countries list several releases.
     pub fn release_dates(&self, id: u32) -> Option<ReleaseDates> {
-        let index = self.index_of(id)?;
-        let e = &self.entries[index];
-        let movie = self.movie_at(index);
+        let e = self.served(id)?;
+        let movie = self.movie_of(&e);
         let mut r = self.rng(tag::RELEASES, id);
         if e.release_date.is_none() {
             return Some(ReleaseDates { results: vec![] });
@@ -702,7 +704,7 @@ impl Catalog {
     }
 
     pub fn external_ids(&self, id: u32) -> Option<ExternalIds> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::MEDIA, id ^ 0x0e1d);
         let handle = slug(&e.title).replace('-', "");
         Some(ExternalIds {
@@ -718,7 +720,7 @@ impl Catalog {
 
     /// All reviews of a movie; pages of 20 are cut from this.
     pub fn reviews(&self, id: u32) -> Option<Vec<Review>> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::REVIEWS, id);
         let count = if e.vote_count < 50 {
             r.below(2)
@@ -777,7 +779,7 @@ impl Catalog {
 
     /// Ids TMDB recommends for `id` (at most 40), pointing anywhere in the catalog.
     pub fn recommendation_ids(&self, id: u32) -> Option<Vec<u32>> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::RELATED, id);
         let count = if e.vote_count < 10 {
             0
@@ -789,7 +791,7 @@ impl Catalog {
 
     /// Ids TMDB calls similar to `id`: movies sharing its first genre.
     pub fn similar_ids(&self, id: u32) -> Option<Vec<u32>> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::RELATED, id ^ 0x5151);
         let count = r.below(120);
         Some(self.related(&mut r, id, count, e.genre_ids.first().copied()))
@@ -819,7 +821,7 @@ impl Catalog {
     }
 
     pub fn alternative_titles(&self, id: u32) -> Option<AlternativeTitles> {
-        let e = self.entry(id)?;
+        let e = self.served(id)?;
         let mut r = self.rng(tag::TITLE, id ^ 0xa17);
         let titles = (0..r.skewed(7, 1.5))
             .map(|_| {
@@ -841,8 +843,7 @@ impl Catalog {
     }
 
     pub fn translations(&self, id: u32) -> Option<Translations> {
-        let index = self.index_of(id)?;
-        let movie = self.movie_at(index);
+        let movie = self.movie_of(&*self.served(id)?);
         let mut r = self.rng(tag::TITLE, id ^ 0x7a);
         let mut translations = vec![Translation {
             iso_3166_1: "US".to_string(),
@@ -893,7 +894,10 @@ impl Catalog {
 
     /// `movie/{id}/changes` for the days `start..=end`.
     pub fn changes(&self, id: u32, start: NaiveDate, end: NaiveDate) -> Option<Changes> {
-        let index = self.index_of(id)?;
+        let Some(index) = self.index_of(id) else {
+            // A stray never changes.
+            return self.served(id).map(|_| Changes { changes: vec![] });
+        };
         let e = &self.entries[index];
         let mut changes: Vec<Change> = Vec::new();
         for day in start.iter_days().take_while(|d| *d <= end) {
@@ -953,19 +957,15 @@ impl Catalog {
     /// `full_plot` is OMDb's `plot=full`.
     pub fn omdb(&self, imdb_id: &str, full_plot: bool) -> Option<OmdbAnswer> {
         let id = self.id_for_imdb(imdb_id)?;
-        let index = self.index_of(id)?;
-        let e = &self.entries[index];
+        let e = self.served(id)?;
         if !e.omdb_has_data {
             return Some(OmdbAnswer::NoData);
         }
-        Some(OmdbAnswer::Movie(Box::new(
-            self.omdb_record(index, full_plot),
-        )))
+        Some(OmdbAnswer::Movie(Box::new(self.omdb_record(&e, full_plot))))
     }
 
-    fn omdb_record(&self, index: usize, full_plot: bool) -> OmdbMovie {
-        let e = &self.entries[index];
-        let movie = self.movie_at(index);
+    fn omdb_record(&self, e: &IndexEntry, full_plot: bool) -> OmdbMovie {
+        let movie = self.movie_of(e);
         let credits = self.credits(e.id).unwrap_or(Credits {
             cast: vec![],
             crew: vec![],

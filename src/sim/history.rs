@@ -66,15 +66,18 @@ impl Catalog {
         (k <= MAX_DAYS_AHEAD as f64).then(|| self.today + Days::new(k as u64))
     }
 
-    /// Is movie `id` in the catalog on `day`?
+    /// Does `movie/{id}` answer on `day`: a catalog movie before its removal day, or a stray.
     pub fn alive_on(&self, id: u32, day: NaiveDate) -> bool {
-        self.index_of(id).is_some() && self.removal_day(id).is_none_or(|r| day < r)
+        self.is_stray(id)
+            || (self.index_of(id).is_some() && self.removal_day(id).is_none_or(|r| day < r))
     }
 
     /// The details of movie `id` as TMDB shows them on `day` (`movie/{id}` without appended
     /// parts); `None` when it is not in the catalog that day.
     pub fn movie_on(&self, id: u32, day: NaiveDate) -> Option<Movie> {
-        let index = self.index_of(id)?;
+        let Some(index) = self.index_of(id) else {
+            return self.movie(id);
+        };
         if !self.alive_on(id, day) {
             return None;
         }

@@ -50,7 +50,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::plan::ListKind;
-pub use catalog::{AndOr, Catalog, Discover, Filmography, IndexEntry, ListEntry, Range, SortKey};
+pub use catalog::{
+    AndOr, Catalog, Discover, Filmography, IndexEntry, ListEntry, Range, STRAY_MAX_ID, SortKey,
+};
 pub use config::{
     Api, DEFAULT_CLOCK_TIME, DEFAULT_PADDED_BYTES, DEFAULT_TODAY, Faults, Latency, MAX_DAYS_AHEAD,
     MAX_MOVIES, MAX_PADDED_BYTES, OddMovies, RateLimit, SandboxConfig, Unsuccessful,

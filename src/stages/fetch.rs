@@ -33,6 +33,7 @@ use crate::plan::{
 use crate::sources::Fetched;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, MediaIds, TmdbClient, TmdbError};
+use crate::store::bundle::CollectionDetails;
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -431,7 +432,7 @@ impl Feed<'_> {
                     ids.truncate(usize::try_from(room).unwrap_or(usize::MAX));
                 }
                 let keys: Vec<String> = ids.iter().map(|&id| movie_key(id)).collect();
-                let saved = record_found(cx, &key, &keys, fetched.attempts).await;
+                let saved = record_found(cx, &key, &keys, fetched.attempts, None).await;
                 match saved {
                     Ok(()) => {
                         Counters::add(&c.ok, 1);
@@ -523,17 +524,20 @@ impl Feed<'_> {
         }
         Counters::add(&c.total, 1);
         cx.pacer.wait().await;
-        let result = match self.tmdb.collection_ids(id, &self.retrier).await {
+        let result = match self.tmdb.collection(id, &self.retrier).await {
             Ok(fetched) => {
                 c.request(fetched.attempts, fetched.rate_limited);
                 match fetched.value {
-                    Some(ids) => {
-                        let keys: Vec<String> = ids.iter().map(|&m| movie_key(m)).collect();
-                        if let Err(e) = record_found(cx, &key, &keys, fetched.attempts).await {
+                    Some(details) => {
+                        let keys: Vec<String> =
+                            details.parts.iter().map(|&m| movie_key(m)).collect();
+                        let recorded =
+                            record_found(cx, &key, &keys, fetched.attempts, Some(&details)).await;
+                        if let Err(e) = recorded {
                             return Some(self.halt(StageOutcome::Failed(e.to_string())));
                         }
                         Counters::add(&c.ok, 1);
-                        for movie in ids {
+                        for movie in details.parts {
                             if !self.hand_over(movie).await {
                                 break;
                             }
@@ -572,7 +576,7 @@ impl Feed<'_> {
                     return Asked::Missing;
                 };
                 let keys: Vec<String> = movies(&value).into_iter().map(movie_key).collect();
-                match record_found(cx, key, &keys, fetched.attempts).await {
+                match record_found(cx, key, &keys, fetched.attempts, None).await {
                     Ok(()) => {
                         Counters::add(&c.ok, 1);
                         Asked::Found(value)
@@ -723,7 +727,8 @@ impl Feed<'_> {
                 c.request(fetched.attempts, fetched.rate_limited);
                 match fetched.value {
                     Some(id) => {
-                        match record_found(cx, &key, &[movie_key(id)], fetched.attempts).await {
+                        match record_found(cx, &key, &[movie_key(id)], fetched.attempts, None).await
+                        {
                             Ok(()) => {
                                 Counters::add(&c.ok, 1);
                                 return Ok(Some(id));
@@ -800,15 +805,21 @@ fn query_page_key(query: Option<usize>, page: u32) -> String {
     }
 }
 
-/// Records a page or list entry as done, with the movies it named as pending, in one
-/// transaction: a resumed run knows those movies without asking again.
+/// Records a page or list entry as done, with the movies it named as pending (and, for a
+/// collection, its details), in one transaction: a resumed run knows those movies without
+/// asking again.
 async fn record_found(
     cx: &StageContext,
     key: &str,
     movie_keys: &[String],
     attempts: u32,
+    collection: Option<&CollectionDetails>,
 ) -> Result<(), StoreError> {
     let txn = store::begin(cx.db()).await?;
+    if let Some(details) = collection {
+        let run = cx.ledger().run_id();
+        store::collection::save_collection_in(&txn, details, run, chrono::Utc::now()).await?;
+    }
     cx.ledger().ensure(&txn, cx.name(), movie_keys).await?;
     cx.ledger()
         .mark(&txn, cx.name(), key, ItemStatus::Ok, attempts, None)

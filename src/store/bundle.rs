@@ -210,6 +210,16 @@ pub struct Collection {
     pub backdrop_path: Option<String>,
 }
 
+/// A collection as `/collection/{id}` gives it: the row its movies share, its overview, and
+/// the TMDB ids of its movies in TMDB's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionDetails {
+    pub collection: Collection,
+    /// `None` where TMDB shows none (`""`).
+    pub overview: Option<String>,
+    pub parts: Vec<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Genre {
     pub tmdb_id: i64,

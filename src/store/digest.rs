@@ -140,7 +140,13 @@ pub async fn table_digests(
     let mut out = BTreeMap::new();
     let o = &mut out;
     all_rows::<collections::Entity, _>(db, o, "collections", |m| {
-        json!([m.tmdb_id, m.name, m.poster_path, m.backdrop_path])
+        json!([
+            m.tmdb_id,
+            m.name,
+            m.poster_path,
+            m.backdrop_path,
+            m.overview
+        ])
     })
     .await?;
     all_rows::<genres::Entity, _>(db, o, "genres", |m| json!([m.tmdb_id, m.name])).await?;

@@ -7,6 +7,7 @@
 //! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
 //!   what each source answered, so reruns do not spend quota on known answers.
 //! - [`people`]: people's details (`/person/{id}`) and who a `people` stage asks about.
+//! - [`collection`]: a collection's own details (`/collection/{id}`).
 //! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
 //!   [`open`] with its preflight and [`confirm_local`]; [`NextDb`]: the new database a swap
 //!   builds beside the live one.
@@ -23,6 +24,7 @@
 
 pub mod bundle;
 pub mod catalog;
+pub mod collection;
 mod connect;
 pub mod derived;
 pub mod digest;

@@ -28,6 +28,7 @@ mod sim_fidelity;
 mod sources;
 mod store;
 mod store_app;
+mod store_collection;
 mod store_db;
 mod store_mapping;
 mod store_people;

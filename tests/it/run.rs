@@ -879,6 +879,7 @@ async fn appended_images_titles_and_translations_are_stored() {
 async fn ids_tmdb_does_not_have_are_named_and_none_at_all_fails() {
     let env = Env::new(small_sim()).await;
     let known = env.sim.catalog().list_ids(popctl::sim::ListKind::Popular)[0];
+    // Above every catalog id and above the ids a stray answers for.
     let missing = env
         .sim
         .catalog()
@@ -887,6 +888,7 @@ async fn ids_tmdb_does_not_have_are_named_and_none_at_all_fails() {
         .map(|e| e.id)
         .max()
         .unwrap()
+        .max(popctl::sim::STRAY_MAX_ID)
         + 1_000;
     let plan_with = |ids: &str| {
         let plan = env.path(&format!("ids-{}.toml", ids.len()));

@@ -98,6 +98,18 @@ append = ["external_ids"]
             .sum::<u64>(),
         4
     );
+    // The collection's own overview is stored beside the copy its movies carry.
+    let overview = catalog.collection(collection).unwrap().overview;
+    let with_overview = count(
+        &db,
+        &format!(
+            "collections WHERE tmdb_id = {collection} AND overview = '{}' \
+             AND details_fetched_at IS NOT NULL",
+            overview.replace('\'', "''")
+        ),
+    )
+    .await;
+    assert_eq!(with_overview, 1);
     // The unknown IMDb id is a skipped item that says why.
     let said = count(
         &db,
@@ -434,4 +446,40 @@ async fn a_list_a_person_and_a_search_naming_the_same_movies_fetch_each_once() {
     assert_eq!(details, expected.len() as u64, "each movie fetched once");
     assert_eq!(stats.routes["GET /3/person/{id}/movie_credits"][&200], 1);
     assert_eq!(stats.routes["GET /3/search/movie"][&200], 2);
+}
+
+/// Real TMDB ids a plan names answer in the sandbox with a movie drawn from the id, the same in
+/// every sandbox of the seed, and OMDb knows them by their IMDb ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_tmdb_ids_answer_in_the_sandbox_with_the_same_movies_each_time() {
+    let real = [550u32, 603, 680, 13];
+    let mut digests = Vec::new();
+    for round in 0..2 {
+        let env = Env::new(small_sim()).await;
+        let strays = real.iter().filter(|&&id| env.sim.catalog().is_stray(id));
+        assert!(
+            strays.count() >= 2,
+            "{real:?}: fewer than 2 outside the catalog"
+        );
+        let plan = plan_with(
+            &env,
+            "real",
+            "[stages.picked]\nkind = \"fetch\"\nneeds = [\"seed\"]\nids = [550, 603, 680, 13]\n\
+             append = [\"external_ids\"]\n\n[stages.omdb]\nkind = \"enrich\"\nneeds = [\"picked\"]\n",
+            None,
+        );
+        let db_url = env.sqlite(&format!("real-{round}.db"));
+        let out = output(env.quick_plan(&plan, &db_url)).await;
+        assert_exit(&out, 0);
+        assert_eq!(stored(&db_url).await, ids(real));
+        // Each one with an IMDb id was asked of OMDb by it, and OMDb answered.
+        let with_imdb = real
+            .iter()
+            .filter(|&&id| env.sim.catalog().movie(id).unwrap().imdb_id.is_some())
+            .count();
+        assert!(with_imdb >= 3, "{with_imdb} of {real:?} have an IMDb id");
+        assert_eq!(env.sim.stats().routes["GET /?i="][&200], with_imdb as u64);
+        digests.push(digest(&db_url).await);
+    }
+    assert_eq!(digests[0], digests[1]);
 }

@@ -437,7 +437,8 @@ async fn recorded_collections_give_exactly_their_parts() {
         let config = source(SourceKind::Tmdb, base);
         let http = SourceClient::new(&config, Some(popctl::secret::Secret::new("k"))).unwrap();
         let t = TmdbClient::new(http, None);
-        let got = t.collection_ids(id, &retrier(1)).await.unwrap().value;
+        let got = t.collection(id, &retrier(1)).await.unwrap().value;
+        let got = got.map(|c| c.parts);
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(got.as_ref(), Some(&expected), "{name}");
         counts.push((name, expected.len()));

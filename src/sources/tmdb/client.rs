@@ -17,10 +17,11 @@ use serde::Deserialize;
 
 use crate::plan::{CreditRole, DiscoverFilters, ListKind, MAX_PAGES, TitleSearch};
 use crate::sources::http::{HttpError, Reply, SourceClient, snippet};
+use crate::sources::lenient::non_empty;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::mapping;
 use crate::sources::{Fetched, MappingError};
-use crate::store::bundle::MovieBundle;
+use crate::store::bundle::{Collection, CollectionDetails, MovieBundle};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TmdbError {
@@ -193,8 +194,32 @@ struct RawId {
 
 #[derive(Deserialize)]
 struct RawCollection {
+    id: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    overview: Option<String>,
+    #[serde(default)]
+    poster_path: Option<String>,
+    #[serde(default)]
+    backdrop_path: Option<String>,
     #[serde(default)]
     parts: Vec<RawId>,
+}
+
+impl From<RawCollection> for CollectionDetails {
+    fn from(raw: RawCollection) -> Self {
+        CollectionDetails {
+            collection: Collection {
+                tmdb_id: raw.id,
+                name: raw.name.unwrap_or_default(),
+                poster_path: non_empty(raw.poster_path),
+                backdrop_path: non_empty(raw.backdrop_path),
+            },
+            overview: non_empty(raw.overview),
+            parts: raw.parts.into_iter().map(|p| p.id).collect(),
+        }
+    }
 }
 
 /// An entry of a user list or of a filmography: a movie, or something else (a TV show, a
@@ -268,6 +293,11 @@ impl MediaIds {
         }
         out
     }
+}
+
+/// A `collection/{id}` body: the collection's details and its movies.
+pub fn parse_collection(body: &[u8]) -> Result<CollectionDetails, serde_json::Error> {
+    serde_json::from_slice::<RawCollection>(body).map(Into::into)
 }
 
 /// A page of `list/{id}`: its movies, and how many entries were something else.
@@ -551,23 +581,20 @@ impl TmdbClient {
         }
     }
 
-    /// The movie ids of collection `id` (its `parts`, in TMDB's order); `None` when TMDB has
-    /// no such collection.
-    pub async fn collection_ids(
+    /// Collection `id`: its details and the ids of its movies (its `parts`, in TMDB's order);
+    /// `None` when TMDB has no such collection.
+    pub async fn collection(
         &self,
         id: u64,
         retrier: &Retrier,
-    ) -> Result<Fetched<Option<Vec<i64>>>, TmdbError> {
+    ) -> Result<Fetched<Option<CollectionDetails>>, TmdbError> {
         let path = format!("collection/{id}");
         let reply = match self.get(&path, &[], retrier).await? {
             Answer::Body(reply) => reply,
             Answer::NotFound(reply, _) => return Ok(fetched(None, &reply)),
         };
         let raw: RawCollection = self.parse(&path, &[], &reply, "TMDB collection")?;
-        Ok(fetched(
-            Some(raw.parts.into_iter().map(|p| p.id).collect()),
-            &reply,
-        ))
+        Ok(fetched(Some(raw.into()), &reply))
     }
 
     /// Page `page` of user list `id`; `None` when TMDB has no such list.

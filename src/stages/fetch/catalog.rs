@@ -287,7 +287,7 @@ impl Feed<'_> {
                 }
                 if !resumed {
                     // Only the movies handed over become the stage's items (`hand_over`).
-                    record_found(cx, key, &[], fetched.attempts)
+                    record_found(cx, key, &[], fetched.attempts, None)
                         .await
                         .map_err(|e| StageOutcome::Failed(e.to_string()))?;
                     Counters::add(&c.ok, 1);

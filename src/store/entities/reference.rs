@@ -21,6 +21,10 @@ pub mod collections {
         /// (`import_runs.id`, 0 outside a run) and the TMDB id of the movie that carried it.
         pub src_run: i64,
         pub src_movie_tmdb_id: i64,
+        /// From `/collection/{id}`, which no movie's copy carries (see `store::collection`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub overview: Option<String>,
+        pub details_fetched_at: Option<DateTimeUtc>,
         #[sea_orm(has_many)]
         pub movies: HasMany<super::super::movie::movies::Entity>,
     }
@@ -316,7 +320,18 @@ macro_rules! shared_table {
     };
 }
 
-shared_table!(collections, TmdbId);
+impl NaturalKey for collections::Entity {
+    const KEY: &'static [collections::Column] = &[collections::Column::TmdbId];
+}
+
+impl SharedTable for collections::Entity {
+    const SRC_RUN: collections::Column = collections::Column::SrcRun;
+    const SRC_MOVIE: collections::Column = collections::Column::SrcMovieTmdbId;
+    const NOT_COPIED: &'static [collections::Column] = &[
+        collections::Column::Overview,
+        collections::Column::DetailsFetchedAt,
+    ];
+}
 shared_table!(genres, TmdbId);
 shared_table!(keywords, TmdbId);
 impl NaturalKey for people::Entity {
@@ -350,6 +365,24 @@ impl collections::ActiveModel {
             backdrop_path: Set(c.backdrop_path.clone()),
             src_run: Set(src.run),
             src_movie_tmdb_id: Set(src.movie_tmdb_id),
+            ..Default::default()
+        }
+    }
+
+    /// A collection's details as `/collection/{id}` gives them, fetched at `now` by run `run`.
+    /// The name, images and provenance are for a collection no movie has carried yet (the
+    /// writer keeps a stored row's own, see `store::collection`).
+    pub(crate) fn details(d: &bundle::CollectionDetails, run: i64, now: DateTime<Utc>) -> Self {
+        collections::ActiveModel {
+            tmdb_id: Set(d.collection.tmdb_id),
+            name: Set(d.collection.name.clone()),
+            poster_path: Set(d.collection.poster_path.clone()),
+            backdrop_path: Set(d.collection.backdrop_path.clone()),
+            src_run: Set(run),
+            // No movie carried this copy: any movie's copy outranks it.
+            src_movie_tmdb_id: Set(i64::MAX),
+            overview: Set(d.overview.clone()),
+            details_fetched_at: Set(Some(now)),
             ..Default::default()
         }
     }
