@@ -65,6 +65,7 @@ fn dev_requests(s: &Sandbox, movies: usize) -> Vec<Request> {
 
 fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
+        burst: 1,
         name: kind.as_str().to_string(),
         kind,
         api_key: Interpolated::Value(popctl::secret::Secret::new("sandbox")),

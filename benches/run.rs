@@ -394,20 +394,25 @@ async fn pacing(dir: &Path) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
     let mut ratios: Vec<(&str, f64)> = Vec::new();
+    // The default pace (`burst = 1`: no window over 40), and a burst of 10 paying stalls back.
+    let burst: &[&str] = &["sources.tmdb.burst=10"];
     for round in 0..rounds {
-        let mut builds = vec![("this build", &this)];
+        let mut builds: Vec<(&str, &PathBuf, &[&str])> = vec![
+            ("this build", &this, &[]),
+            ("this build, burst 10", &this, burst),
+        ];
         if let Some(b) = &baseline {
-            builds.push(("baseline", b));
+            builds.push(("baseline", b, &[]));
         }
-        // Alternate which goes first, so neither always meets the machine in the same state.
-        if round % 2 == 1 {
-            builds.reverse();
-        }
-        for (label, bin) in builds {
+        // Rotate which goes first, so none always meets the machine in the same state.
+        let n = builds.len();
+        builds.rotate_left(round % n);
+        for (label, bin, extra) in builds {
             println!("  {label} (round {}):", round + 1);
             let url = sqlite(dir, "pacing.db");
+            let all: Vec<&str> = sets.iter().chain(extra).copied().collect();
             let m = tokio::task::block_in_place(|| {
-                run_with(bin, &sim, "plans/dev-200.toml", &url, &sets, dir)
+                run_with(bin, &sim, "plans/dev-200.toml", &url, &all, dir)
             });
             let floor = m.tmdb as f64 / 40.0;
             let ratio = m.wall / floor;
@@ -418,7 +423,7 @@ async fn pacing(dir: &Path) {
             ratios.push((label, ratio));
         }
     }
-    for label in ["this build", "baseline"] {
+    for label in ["this build", "this build, burst 10", "baseline"] {
         let mine: Vec<String> = ratios
             .iter()
             .filter(|(l, _)| *l == label)

@@ -18,7 +18,7 @@ use miette::Severity;
 use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
 use super::keys::{
-    self, CodeKind, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL,
+    self, CodeKind, DEFAULT_BURST, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL,
     DEFAULT_MAX_RATE_LIMITED_WAIT, DEFAULT_TIMEOUT, DEFAULT_TTL, Elem, Key, Table, Ty,
 };
 use super::layer::{Layers, absolute};
@@ -1150,6 +1150,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
     let rate = cx
         .rate(t, &keys::source::RATE)
         .unwrap_or_else(|| kind.default_rate());
+    let burst = cx.uint(t, &keys::source::BURST);
     let timeout = cx.duration(t, &keys::source::TIMEOUT);
     let daily_quota = cx.uint(t, &keys::source::DAILY_QUOTA);
     let max_body = cx.size(t, &keys::source::MAX_BODY);
@@ -1166,6 +1167,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         api_key_var,
         base_url: base_url?,
         rate,
+        burst: burst.unwrap_or(DEFAULT_BURST),
         timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
         daily_quota,
         max_body: max_body.unwrap_or_else(|| kind.default_max_body()),

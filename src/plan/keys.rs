@@ -24,6 +24,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://popctl-dev.db?mode=rwc";
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 pub const MAX_CONCURRENCY: u32 = 256;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Turns a source takes at once to pay back a stall: 1 keeps every window of the rate within
+/// its count (see `sources::pace`).
+pub const DEFAULT_BURST: u32 = 1;
 /// How long one request may wait out 429 answers: long enough to ride out a server that is
 /// slower than the plan's rate for a while, short enough that a run against a source that
 /// never lets up ends with failed items instead of hanging.
@@ -363,6 +366,15 @@ pub mod source {
         Unset::Prose(|| per_kind(|k| word(&format_rate(k.default_rate())))),
         "one budget for every stage using this source",
     );
+    pub const BURST: Key = key(
+        "burst",
+        Ty::Int {
+            min: 1,
+            max: crate::sources::pace::MAX_WINDOW as i128,
+        },
+        Unset::Value(|| int(DEFAULT_BURST)),
+        "requests that may go at once to pay back a stall (the machine held the process off the CPU, every task was busy saving) of up to that many periods of the rate; a window of the rate's period may then hold `rate + burst - 1` requests. 1 keeps every window within the rate; more suits an API that meters with a token bucket holding at least `burst` (TMDB documents only \"somewhere in the 40 requests per second range\"; a 429 pauses the source as ever)",
+    );
     pub const TIMEOUT: Key = key(
         "timeout",
         Ty::PositiveDuration {
@@ -426,6 +438,7 @@ pub static SOURCE: Table = Table {
         source::API_KEY,
         source::BASE_URL,
         source::RATE,
+        source::BURST,
         source::TIMEOUT,
         source::DAILY_QUOTA,
         source::MAX_BODY,

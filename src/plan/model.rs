@@ -224,6 +224,8 @@ pub struct SourceConfig {
     pub base_url: String,
     /// One budget shared by every stage that uses this source.
     pub rate: Rate,
+    /// Requests that may go at once to pay back a stall (`sources::pace`).
+    pub burst: u32,
     pub timeout: Duration,
     pub daily_quota: Option<u32>,
     /// The largest answer body read, in bytes; a bigger answer fails its request unread.

@@ -125,6 +125,7 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
         }
         writeln!(out, "base_url = {}", s(&src.base_url))?;
         writeln!(out, "rate = {}", s(&format_rate(src.rate)))?;
+        writeln!(out, "burst = {}", src.burst)?;
         writeln!(out, "timeout = {}", s(&format_duration(src.timeout)))?;
         if let Some(q) = src.daily_quota {
             writeln!(out, "daily_quota = {q}")?;

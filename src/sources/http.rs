@@ -366,7 +366,7 @@ impl SourceClient {
                 timeout: config.timeout,
                 client,
                 auth,
-                pacer: Pacer::new(config.rate),
+                pacer: Pacer::new(config.rate, config.burst),
                 counters: SourceCounters::default(),
                 series: Series::new(),
                 rate: config.rate,

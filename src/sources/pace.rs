@@ -7,9 +7,9 @@
 //! started the next period at that late moment, so every late wake-up was lost for good: 91–93%
 //! of 40/s was measured that way (docs/benchmarks.md). Here the turns are slots one `period`
 //! (`per / count`) apart, and a late turn does not move the slots after it: the next one
-//! comes sooner and pays the delay back. The schedule never lags the clock by more than one
-//! period, so after a quiet spell two requests may go at once, and any stretch of `m` periods
-//! holds at most `m + 1` requests.
+//! comes sooner and pays the delay back. The schedule never lags the clock by more than
+//! `burst` periods (the source's `burst`, 1 by default), so after a quiet spell `burst + 1`
+//! requests may go at once, and any stretch of `m` periods holds at most `m + burst` requests.
 //!
 //! Paying back alone could still put `count + 1` requests into one window of `per` (a late
 //! turn, then `count` turns later an on-time one), and that window is what an API counts
@@ -18,6 +18,15 @@
 //! than `count`. A count above [`MAX_WINDOW`], which no real API has, shrinks the window in
 //! proportion (at most `MAX_WINDOW` turns in any `per × MAX_WINDOW / count`) to bound the
 //! memory.
+//!
+//! That window is also why a stall longer than a period is lost for good with `burst = 1`:
+//! the turns paid back after it fill their window, so a window later the same number of turns
+//! must wait, and the gap comes back instead of closing (4,000 turns at 40/s with a 200 ms
+//! stall every 200 turns take 104.1 s against a floor of 100 s, and the same with ten periods
+//! paid back; docs/benchmarks.md). A machine under load stalls that long now and then. With
+//! `burst = b` the window allows `count + b - 1` turns, and the stalls are paid back (100.2 s):
+//! the choice for an API that meters with a token bucket, which a window of `count + b - 1`
+//! never overruns when its bucket holds at least `b`.
 //!
 //! governor could not do both: a GCRA with a burst of two pays late wake-ups back the same way,
 //! but it has no window, so it lets `count + 1` requests into some windows of `per`; and its
@@ -47,6 +56,8 @@ pub struct Schedule {
     /// No more than `per_window` turns in any `window`.
     window: Duration,
     per_window: usize,
+    /// How far the schedule may lag the clock: `burst` periods.
+    slack: Duration,
     /// The slot of the next turn; `None` before the first.
     next: Option<Instant>,
     /// The last `per_window` turns, oldest first.
@@ -54,8 +65,9 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(rate: Rate) -> Self {
+    pub fn new(rate: Rate, burst: u32) -> Self {
         let count = rate.count.max(1);
+        let burst = burst.clamp(1, MAX_WINDOW);
         let per_window = count.min(MAX_WINDOW);
         // Rounded up, so that rounding never makes the pace faster than the plan's rate.
         let period = nanos_ceil(rate.per.as_nanos(), u128::from(count));
@@ -67,8 +79,12 @@ impl Schedule {
                 u128::from(count),
             )
         };
+        let period = period.clamp(Duration::from_nanos(1), LONGEST);
+        // The window's turns, and the memory, grow with the burst: at most twice MAX_WINDOW.
+        let per_window = per_window + burst - 1;
         Schedule {
-            period: period.clamp(Duration::from_nanos(1), LONGEST),
+            period,
+            slack: period.saturating_mul(burst).min(LONGEST),
             window: window.min(LONGEST),
             per_window: per_window as usize,
             next: None,
@@ -87,12 +103,14 @@ impl Schedule {
         if now < at {
             return Err(at);
         }
-        // The slot after this one, or now when this turn was more than a period late: the
-        // delay is paid back, but never more than one period of it. The first turn starts the
-        // schedule; a burst there would come back every `per` through the window check.
+        // The slot after this one: the delay is paid back, but never more than `slack` of it
+        // (with one period of slack, the next slot is now at the earliest). The first turn
+        // starts the schedule; a burst there would come back every `per` through the window
+        // check.
+        let earliest = (now + self.period).checked_sub(self.slack).unwrap_or(now);
         self.next = Some(
             self.next
-                .map_or(now + self.period, |slot| (slot + self.period).max(now)),
+                .map_or(now + self.period, |slot| (slot + self.period).max(earliest)),
         );
         if self.recent.len() == self.per_window {
             self.recent.pop_front();
@@ -115,9 +133,9 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn new(rate: Rate) -> Self {
+    pub fn new(rate: Rate, burst: u32) -> Self {
         Pacer {
-            schedule: tokio::sync::Mutex::new(Schedule::new(rate)),
+            schedule: tokio::sync::Mutex::new(Schedule::new(rate, burst)),
             paused_until: Mutex::new(None),
         }
     }
@@ -183,7 +201,17 @@ mod tests {
     /// Drives a schedule the way [`Pacer::turn`] does, with a request always waiting and each
     /// wake-up late by `lateness(i)`: the turns taken.
     fn drive(rate: Rate, n: usize, lateness: impl Fn(usize) -> Duration) -> Vec<Instant> {
-        let mut s = Schedule::new(rate);
+        drive_with(rate, 1, n, lateness)
+    }
+
+    /// [`drive`] with a burst.
+    fn drive_with(
+        rate: Rate,
+        burst: u32,
+        n: usize,
+        lateness: impl Fn(usize) -> Duration,
+    ) -> Vec<Instant> {
+        let mut s = Schedule::new(rate, burst);
         let mut now = Instant::now();
         let mut turns = Vec::with_capacity(n);
         for i in 0..n {
@@ -242,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_long_quiet_spell_is_not_paid_back() {
-        let mut s = Schedule::new(rate(10, 1000));
+        let mut s = Schedule::new(rate(10, 1000), 1);
         let t0 = Instant::now();
         assert!(s.try_take(t0).is_ok());
         let later = t0 + Duration::from_secs(60);
@@ -252,25 +280,70 @@ mod tests {
         assert_eq!(s.try_take(later), Err(later + Duration::from_millis(100)));
     }
 
+    /// Every 200th wake-up 200 ms late (8 periods: the process held off the CPU), the others up
+    /// to 2 ms: the time 4,000 turns at 40/s take, and the most turns in one second.
+    fn stalled(burst: u32) -> (Duration, usize) {
+        let turns = drive_with(rate(40, 1000), burst, 4001, |i| {
+            if i % 200 == 0 {
+                Duration::from_millis(200)
+            } else {
+                spread(i, 2_000)
+            }
+        });
+        (
+            turns[4000] - turns[0],
+            most_within(&turns, Duration::from_secs(1)),
+        )
+    }
+
+    #[test]
+    fn stalls_are_lost_within_the_window_and_paid_back_with_a_burst() {
+        let floor = Duration::from_secs(100);
+        // burst = 1: each stall is lost (20 of 175 ms over the period), and no second holds 41.
+        let (took, most) = stalled(1);
+        assert!(took > floor.mul_f64(1.03), "{took:?}");
+        assert_eq!(most, 40);
+        // burst = 10: within 0.5% of the floor (the last turn's own stall is 0.2%), and a second
+        // holds at most 49.
+        let (took, most) = stalled(10);
+        assert!(took < floor.mul_f64(1.005), "{took:?}");
+        assert!((41..=49).contains(&most), "{most}");
+    }
+
+    #[test]
+    fn a_burst_lets_that_many_more_turns_go_at_once_after_a_quiet_spell() {
+        let mut s = Schedule::new(rate(40, 1000), 10);
+        let t0 = Instant::now();
+        assert!(s.try_take(t0).is_ok());
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..11 {
+            assert!(s.try_take(later).is_ok());
+        }
+        assert_eq!(s.try_take(later), Err(later + Duration::from_millis(25)));
+    }
+
     #[test]
     fn huge_counts_keep_a_bounded_window_in_proportion() {
-        let s = Schedule::new(rate(100_000, 1000));
+        let s = Schedule::new(rate(100_000, 1000), 1);
         assert_eq!(s.per_window, MAX_WINDOW as usize);
         assert_eq!(s.period, Duration::from_micros(10));
         assert_eq!(s.window, Duration::from_micros(10_240));
         // Rounded up: 3 per 1 s is a turn every 333,333,334 ns, never faster than the rate.
         assert_eq!(
-            Schedule::new(rate(3, 1000)).period,
+            Schedule::new(rate(3, 1000), 1).period,
             Duration::from_nanos(333_333_334)
         );
     }
 
     #[test]
     fn a_period_longer_than_a_century_waits_a_century() {
-        let mut s = Schedule::new(Rate {
-            count: 1,
-            per: Duration::from_millis(u64::MAX),
-        });
+        let mut s = Schedule::new(
+            Rate {
+                count: 1,
+                per: Duration::from_millis(u64::MAX),
+            },
+            1,
+        );
         let t0 = Instant::now();
         assert!(s.try_take(t0).is_ok());
         assert_eq!(s.try_take(t0), Err(t0 + LONGEST));
@@ -278,16 +351,17 @@ mod tests {
 
     proptest! {
         /// Whatever the arrivals and the lateness of wake-ups, no window of `per` holds more
-        /// than `count` turns, and no stretch of `m` periods more than `m + 1`.
+        /// than `count + burst - 1` turns, and no stretch of `m` periods more than `m + burst`.
         #[test]
         fn no_window_ever_holds_more_than_the_rate(
             count in 1u32..12,
+            burst in prop_oneof![Just(1u32), 1u32..12],
             per_ms in 10u64..200,
             // (gap before the request arrives, lateness of its wake-up), microseconds
             steps in prop::collection::vec((0u64..60_000, 0u64..40_000), 1..300),
         ) {
             let r = rate(count, per_ms);
-            let mut s = Schedule::new(r);
+            let mut s = Schedule::new(r, burst);
             let mut now = Instant::now();
             let mut turns = Vec::new();
             for (gap, late) in steps {
@@ -297,10 +371,10 @@ mod tests {
                 }
                 turns.push(now);
             }
-            prop_assert!(most_within(&turns, r.per) <= count as usize);
+            prop_assert!(most_within(&turns, r.per) <= (count + burst - 1) as usize);
             let period = s.period;
             for m in 1..=(2 * count) {
-                prop_assert!(most_within(&turns, period * m) <= m as usize + 1);
+                prop_assert!(most_within(&turns, period * m) <= (m + burst) as usize);
             }
         }
     }
@@ -310,7 +384,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_tasks_never_take_more_turns_than_the_rate() {
         let r = rate(20, 100);
-        let pacer = std::sync::Arc::new(Pacer::new(r));
+        let pacer = std::sync::Arc::new(Pacer::new(r, 1));
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let pacer = std::sync::Arc::clone(&pacer);

@@ -753,6 +753,7 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
     })
     .unwrap();
     let config = SourceConfig {
+        burst: 1,
         name: "tmdb".to_string(),
         kind: SourceKind::Tmdb,
         api_key: Interpolated::Value(popctl::secret::Secret::new("sandbox")),

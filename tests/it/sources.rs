@@ -227,9 +227,16 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
 
 /// The pace pays late timer wake-ups back, but never by going over the plan's rate: 16 tasks
 /// sharing a source at 50/s send 300 requests (six seconds' worth) to a server that allows
-/// exactly 50 a second (a bucket of 50, refilled at 50/s), and not one is answered 429.
+/// exactly 50 a second (a bucket of 50, refilled at 50/s), and not one is answered 429 — with
+/// the default `burst` and with `burst = 12`, which the server's bucket holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_at_exactly_the_servers_rate_meets_no_429() {
+    for burst in [1, 12] {
+        at_exactly_the_servers_rate(burst).await;
+    }
+}
+
+async fn at_exactly_the_servers_rate(burst: u32) {
     let s = sandbox(OddMovies::default()).await;
     s.set_limits(
         Api::Tmdb,
@@ -243,6 +250,7 @@ async fn a_source_at_exactly_the_servers_rate_meets_no_429() {
             count: 50,
             per: Duration::from_secs(1),
         },
+        burst,
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
     };
     let c = SourceClient::new(&config, Some(popctl::secret::Secret::new(s.tmdb_key()))).unwrap();
@@ -268,7 +276,10 @@ async fn a_source_at_exactly_the_servers_rate_meets_no_429() {
         answers.extend(statuses.unwrap());
     }
     assert_eq!(answers.len(), 300);
-    assert!(answers.iter().all(|a| a == &Ok((200, 0))), "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a == &Ok((200, 0))),
+        "burst {burst}: {answers:?}"
+    );
     assert_eq!(s.stats().tmdb.rate_limited, 0);
     assert_eq!(s.stats().tmdb.requests, 300);
     assert_eq!(c.totals().requests, 300);

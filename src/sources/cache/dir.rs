@@ -341,6 +341,7 @@ mod tests {
             api_key_var: None,
             base_url: kind.default_base_url().to_string(),
             rate: kind.default_rate(),
+            burst: 1,
             timeout: Duration::from_secs(1),
             daily_quota: None,
             max_body: kind.default_max_body(),
