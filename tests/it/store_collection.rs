@@ -19,7 +19,7 @@ use crate::support::fixture_files;
 
 /// Every recorded collection body (not its images or translations, answers of their own
 /// endpoints): (file name, JSON, bytes).
-fn collection_fixtures() -> Vec<(String, Value, Vec<u8>)> {
+pub fn collection_fixtures() -> Vec<(String, Value, Vec<u8>)> {
     fixture_files("tmdb/collection")
         .into_iter()
         .filter_map(|p| {

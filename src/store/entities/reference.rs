@@ -306,9 +306,10 @@ pub(crate) trait SharedTable: NaturalKey {
     const NOT_COPIED: &'static [Self::Column] = &[];
 }
 
-/// Declares a shared table's natural key and its provenance columns.
+/// Declares a shared table's natural key and its provenance columns, and the columns no
+/// movie's copy carries, if any.
 macro_rules! shared_table {
-    ($module:ident, $key:ident) => {
+    ($module:ident, $key:ident $(, not_copied: [$($col:ident),* $(,)?])?) => {
         impl NaturalKey for $module::Entity {
             const KEY: &'static [$module::Column] = &[$module::Column::$key];
         }
@@ -316,42 +317,28 @@ macro_rules! shared_table {
         impl SharedTable for $module::Entity {
             const SRC_RUN: $module::Column = $module::Column::SrcRun;
             const SRC_MOVIE: $module::Column = $module::Column::SrcMovieTmdbId;
+            $(const NOT_COPIED: &'static [$module::Column] = &[$($module::Column::$col),*];)?
         }
     };
 }
 
-impl NaturalKey for collections::Entity {
-    const KEY: &'static [collections::Column] = &[collections::Column::TmdbId];
-}
-
-impl SharedTable for collections::Entity {
-    const SRC_RUN: collections::Column = collections::Column::SrcRun;
-    const SRC_MOVIE: collections::Column = collections::Column::SrcMovieTmdbId;
-    const NOT_COPIED: &'static [collections::Column] = &[
-        collections::Column::Overview,
-        collections::Column::DetailsFetchedAt,
-    ];
-}
+shared_table!(collections, TmdbId, not_copied: [Overview, DetailsFetchedAt]);
 shared_table!(genres, TmdbId);
 shared_table!(keywords, TmdbId);
-impl NaturalKey for people::Entity {
-    const KEY: &'static [people::Column] = &[people::Column::TmdbId];
-}
-
-impl SharedTable for people::Entity {
-    const SRC_RUN: people::Column = people::Column::SrcRun;
-    const SRC_MOVIE: people::Column = people::Column::SrcMovieTmdbId;
-    const NOT_COPIED: &'static [people::Column] = &[
-        people::Column::Biography,
-        people::Column::Birthday,
-        people::Column::Deathday,
-        people::Column::PlaceOfBirth,
-        people::Column::ImdbId,
-        people::Column::Homepage,
-        people::Column::AlsoKnownAs,
-        people::Column::DetailsFetchedAt,
-    ];
-}
+shared_table!(
+    people,
+    TmdbId,
+    not_copied: [
+        Biography,
+        Birthday,
+        Deathday,
+        PlaceOfBirth,
+        ImdbId,
+        Homepage,
+        AlsoKnownAs,
+        DetailsFetchedAt,
+    ]
+);
 shared_table!(production_companies, TmdbId);
 shared_table!(production_countries, Iso31661);
 shared_table!(spoken_languages, Iso6391);
