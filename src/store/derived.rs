@@ -4,11 +4,13 @@
 //! They run inside the step's transaction and return [`DbErr`] for the step to name itself in.
 
 use std::collections::HashSet;
-use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IdenStatic, Statement, TryGetable, Value};
+use futures::TryStreamExt;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, IdenStatic, Statement, StreamTrait, TryGetable,
+};
 
 use super::entities::{
     cri_scores, cultural_authorities, movie_list_items, movie_recommendations, reviews,
@@ -19,6 +21,10 @@ use crate::lists::Authority;
 
 /// `movie_recommendations.kind` of the rows the `recommendations` step computes.
 pub const COMPUTED_KIND: &str = "computed";
+
+/// Rows made into entity rows at a time by the writers of a row per movie or more: a million
+/// computed recommendations are written without a million `ActiveModel`s in memory.
+const CHUNK: usize = 1000;
 
 /// The kinds stored from TMDB, which [`link_recommendations`] links.
 pub const TMDB_KINDS: [&str; 2] = [RECOMMENDED, SIMILAR];
@@ -88,7 +94,7 @@ pub async fn save_list_items<C: ConnectionTrait>(
 }
 
 /// Removes the items of list `list_id` whose (movie id, award category) is not in `keep`.
-pub async fn remove_list_items_not_in<C: ConnectionTrait>(
+pub async fn remove_list_items_not_in<C: ConnectionTrait + StreamTrait>(
     conn: &C,
     list_id: i64,
     keep: &HashSet<(i64, String)>,
@@ -96,9 +102,9 @@ pub async fn remove_list_items_not_in<C: ConnectionTrait>(
     use movie_list_items::Column;
     remove_unless_kept::<movie_list_items::Entity, _, _, _>(
         conn,
-        (Column::ListId, list_id.into()),
+        Expr::col(Column::ListId.as_str()).eq(list_id),
         [Column::MovieId, Column::AwardCategory],
-        keep,
+        |movie: &i64, category: &String| keep.contains(&(*movie, category.clone())),
     )
     .await
 }
@@ -110,56 +116,112 @@ pub async fn save_cri_scores<C: ConnectionTrait>(
     scores: &[CriRow],
     computed_at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let rows = scores
-        .iter()
-        .map(|s| cri_scores::ActiveModel::new(version, s, computed_at))
-        .collect();
-    upsert(conn, OnExisting::UPDATE, rows).await
+    let mut written = 0;
+    for chunk in scores.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|s| cri_scores::ActiveModel::new(version, s, computed_at))
+            .collect();
+        written += upsert(conn, OnExisting::UPDATE, rows).await?;
+    }
+    Ok(written)
 }
+
+/// The lowest and highest `id` of `table`, or `None` when it has no rows: the bounds of the
+/// id ranges a step reads or changes a range at a time.
+pub async fn id_bounds<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+) -> Result<Option<(i64, i64)>, DbErr> {
+    let stmt = Query::select()
+        .expr_as(Func::min(Expr::col("id")), "low")
+        .expr_as(Func::max(Expr::col("id")), "high")
+        .from(table)
+        .to_owned();
+    let Some(row) = conn.query_one(&stmt).await? else {
+        return Ok(None);
+    };
+    let low: Option<i64> = row.try_get("", "low")?;
+    let high: Option<i64> = row.try_get("", "high")?;
+    Ok(low.zip(high))
+}
+
+/// Rows of `movie_recommendations`, by id range, that one statement of
+/// [`link_recommendations`] covers: SQLite gathers the rows an `UPDATE … FROM` changes before
+/// changing them, in memory, so the whole table in one statement grew the process by about
+/// 40 bytes a row (8 MB for the 210,000 rows of 20,000 movies; 4 million rows at 100,000).
+const LINK_RANGE: i64 = 50_000;
 
 /// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
 /// Returns how many rows it linked.
 pub async fn link_recommendations<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    let Some((low, high)) = id_bounds(conn, "movie_recommendations").await? else {
+        return Ok(0);
+    };
+    let backend = conn.get_database_backend();
     // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
     // unique `movies.tmdb_id` instead of a subquery per row.
     let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
-    let sql = format!(
-        "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
-         WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
-         AND movie_recommendations.kind IN ({kinds}) \
-         AND movie_recommendations.recommended_movie_id IS NULL"
-    );
-    let result = conn
-        .execute_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await?;
-    Ok(result.rows_affected())
+    let mut linked = 0;
+    let mut from = low;
+    while from <= high {
+        let to = from.saturating_add(LINK_RANGE);
+        let sql = format!(
+            "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
+             WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
+             AND movie_recommendations.kind IN ({kinds}) \
+             AND movie_recommendations.recommended_movie_id IS NULL \
+             AND movie_recommendations.id >= {from} AND movie_recommendations.id < {to}"
+        );
+        linked += conn
+            .execute_raw(Statement::from_string(backend, sql))
+            .await?
+            .rows_affected();
+        from = to;
+    }
+    Ok(linked)
 }
 
-/// Upserts computed recommendations as rows of kind [`COMPUTED_KIND`]. Sorts them by key
-/// first, for the lock order; (movie, target) pairs must be distinct.
+/// Upserts computed recommendations as rows of kind [`COMPUTED_KIND`], after sorting them by
+/// key (movie row id, target TMDB id) for the lock order and for
+/// [`remove_computed_not_in`]; the pairs must be distinct.
 pub async fn save_computed_recommendations<C: ConnectionTrait>(
     conn: &C,
-    mut computed: Vec<ComputedRecommendation>,
+    computed: &mut [ComputedRecommendation],
 ) -> Result<u64, DbErr> {
-    computed.sort_by_key(|r| (r.movie_id, r.target_tmdb_id));
-    let rows = computed
-        .iter()
-        .map(|r| movie_recommendations::ActiveModel::computed(COMPUTED_KIND, r))
-        .collect();
-    upsert(conn, OnExisting::UPDATE, rows).await
+    computed.sort_unstable_by_key(|r| (r.movie_id, r.target_tmdb_id));
+    let mut written = 0;
+    for chunk in computed.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|r| movie_recommendations::ActiveModel::computed(COMPUTED_KIND, r))
+            .collect();
+        written += upsert(conn, OnExisting::UPDATE, rows).await?;
+    }
+    Ok(written)
 }
 
-/// Removes the computed rows whose (movie row id, target TMDB id) is not in `keep`.
-pub async fn remove_computed_not_in<C: ConnectionTrait>(
+/// Removes the computed rows of the movies with row ids `movies` whose target TMDB id is not
+/// theirs in `keep`, which [`save_computed_recommendations`] sorted by (movie, target).
+pub async fn remove_computed_not_in<C: ConnectionTrait + StreamTrait>(
     conn: &C,
-    keep: &HashSet<(i64, i64)>,
+    movies: &[i64],
+    keep: &[ComputedRecommendation],
 ) -> Result<u64, DbErr> {
     use movie_recommendations::Column;
+    if movies.is_empty() {
+        return Ok(0);
+    }
     remove_unless_kept::<movie_recommendations::Entity, _, _, _>(
         conn,
-        (Column::Kind, COMPUTED_KIND.into()),
+        Expr::col(Column::Kind.as_str())
+            .eq(COMPUTED_KIND)
+            .and(Expr::col(Column::MovieId.as_str()).is_in(movies.iter().copied())),
         [Column::MovieId, Column::RecommendedTmdbId],
-        keep,
+        |movie: &i64, target: &i64| {
+            keep.binary_search_by_key(&(*movie, *target), |r| (r.movie_id, r.target_tmdb_id))
+                .is_ok()
+        },
     )
     .await
 }
@@ -169,30 +231,34 @@ pub async fn remove_reviews<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result
     delete_ids::<reviews::Entity, _>(conn, ids).await
 }
 
-/// Deletes the rows of `E` where `scope` holds whose `key` is not in `keep`: what a step's
-/// output no longer has. Returns how many went.
+/// Deletes the rows of `E` where `scope` holds whose `key` is not kept: what a step's output
+/// no longer has. The rows are read as a stream, so only the ids of those to delete are held.
+/// Returns how many went.
 async fn remove_unless_kept<E, C, A, B>(
     conn: &C,
-    scope: (E::Column, Value),
+    scope: Expr,
     key: [E::Column; 2],
-    keep: &HashSet<(A, B)>,
+    kept: impl Fn(&A, &B) -> bool,
 ) -> Result<u64, DbErr>
 where
     E: EntityTrait,
-    C: ConnectionTrait,
-    A: TryGetable + Eq + Hash,
-    B: TryGetable + Eq + Hash,
+    C: ConnectionTrait + StreamTrait,
+    A: TryGetable,
+    B: TryGetable,
 {
     let [a, b] = key.map(|c| c.as_str());
     let stmt = Query::select()
         .columns(["id", a, b])
         .from(E::default().table_name())
-        .and_where(Expr::col(scope.0.as_str()).eq(scope.1))
+        .and_where(scope)
         .to_owned();
     let mut stale = Vec::new();
-    for row in conn.query_all(&stmt).await? {
-        if !keep.contains(&(row.try_get("", a)?, row.try_get("", b)?)) {
-            stale.push(row.try_get::<i64>("", "id")?);
+    {
+        let mut rows = std::pin::pin!(conn.stream(&stmt).await?);
+        while let Some(row) = rows.try_next().await? {
+            if !kept(&row.try_get("", a)?, &row.try_get("", b)?) {
+                stale.push(row.try_get::<i64>("", "id")?);
+            }
         }
     }
     delete_ids::<E, _>(conn, &stale).await

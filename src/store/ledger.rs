@@ -303,23 +303,29 @@ pub async fn ensure_items<C: ConnectionTrait>(
     sorted.sort();
     sorted.dedup();
     let now = Utc::now();
-    let rows = sorted
-        .into_iter()
-        .map(|k| import_items::ActiveModel {
-            run_id: Set(run_id),
-            stage: Set(stage.to_owned()),
-            item_key: Set(k.clone()),
-            status: Set(ItemStatus::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .collect();
-    upsert(conn, OnExisting::Keep, rows)
-        .await
-        .map_err(StoreError::query(format!(
-            "recording the items of stage {stage}"
-        )))
+    let mut written = 0;
+    // A thousand rows made at a time, so a stage of 100,000 movies never has all its keys as
+    // entity rows at once.
+    for chunk in sorted.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|k| import_items::ActiveModel {
+                run_id: Set(run_id),
+                stage: Set(stage.to_owned()),
+                item_key: Set((*k).clone()),
+                status: Set(ItemStatus::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        written += upsert(conn, OnExisting::Keep, rows)
+            .await
+            .map_err(StoreError::query(format!(
+                "recording the items of stage {stage}"
+            )))?;
+    }
+    Ok(written)
 }
 
 /// Sets the outcome of one item (inserting it when `ensure_items` did not).

@@ -22,11 +22,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, StreamTrait, Value};
 use serde::Serialize;
 
 use super::error::PostError;
-use super::read::{all, get, select};
+use super::read::{all, each_row, get, select};
 use crate::lists::{AuthorityKind, CuratedList, ListItem, load_list, load_lists};
 use crate::plan::{CulturalListSettings, PostStep};
 use crate::store::derived::{self, ListItemRow};
@@ -247,7 +247,49 @@ fn resolve(index: &MovieIndex, item: &ListItem) -> Match {
     }
 }
 
-async fn movie_index<C: ConnectionTrait>(conn: &C) -> Result<MovieIndex, PostError> {
+/// What the lists' items can name a movie by: only movies named so can match, so only they
+/// are indexed, and the index stays the size of the lists, not of the catalog.
+#[derive(Debug, Default)]
+struct Wanted {
+    imdb: HashSet<String>,
+    tmdb: HashSet<i64>,
+    titles: HashSet<(String, i32)>,
+}
+
+impl Wanted {
+    fn of(lists: &[CuratedList]) -> Wanted {
+        let mut wanted = Wanted::default();
+        for item in lists.iter().flat_map(|l| &l.items) {
+            wanted.imdb.extend(item.imdb_id.clone());
+            wanted.tmdb.extend(item.tmdb_id);
+            if let (Some(title), Some(year)) = (&item.title, item.year) {
+                wanted.titles.insert((normalise_title(title), year));
+            }
+        }
+        wanted
+    }
+
+    /// Whether any key [`resolve`] could look `movie` up by is one an item asks for.
+    fn names(&self, movie: &Movie, original_title: Option<&str>) -> bool {
+        movie
+            .imdb_id
+            .as_ref()
+            .is_some_and(|id| self.imdb.contains(id))
+            || self.tmdb.contains(&movie.tmdb_id)
+            || movie.year.is_some_and(|year| {
+                std::iter::once(movie.title.as_str())
+                    .chain(original_title)
+                    .any(|t| self.titles.contains(&(normalise_title(t), year)))
+            })
+    }
+}
+
+/// The movies the lists' items name, read one row at a time.
+async fn movie_index<C: ConnectionTrait + StreamTrait>(
+    conn: &C,
+    lists: &[CuratedList],
+) -> Result<MovieIndex, PostError> {
+    let wanted = Wanted::of(lists);
     let t = "movies";
     let stmt = select(
         t,
@@ -261,18 +303,22 @@ async fn movie_index<C: ConnectionTrait>(conn: &C) -> Result<MovieIndex, PostErr
         ],
     );
     let mut index = MovieIndex::default();
-    for row in all(conn, STEP, t, &stmt).await? {
-        let release: Option<chrono::NaiveDate> = get(&row, STEP, t, "release_date")?;
-        let original: Option<String> = get(&row, STEP, t, "original_title")?;
+    each_row(conn, STEP, t, &stmt, |row| {
+        let release: Option<chrono::NaiveDate> = get(row, STEP, t, "release_date")?;
+        let original: Option<String> = get(row, STEP, t, "original_title")?;
         let movie = Movie {
-            id: get(&row, STEP, t, "id")?,
-            tmdb_id: get(&row, STEP, t, "tmdb_id")?,
-            imdb_id: get(&row, STEP, t, "imdb_id")?,
-            title: get(&row, STEP, t, "title")?,
+            id: get(row, STEP, t, "id")?,
+            tmdb_id: get(row, STEP, t, "tmdb_id")?,
+            imdb_id: get(row, STEP, t, "imdb_id")?,
+            title: get(row, STEP, t, "title")?,
             year: release.map(|d| chrono::Datelike::year(&d)),
         };
-        index.add(movie, original.as_deref());
-    }
+        if wanted.names(&movie, original.as_deref()) {
+            index.add(movie, original.as_deref());
+        }
+        Ok(())
+    })
+    .await?;
     Ok(index)
 }
 
@@ -282,7 +328,7 @@ pub(super) async fn run(
     lists: &[CuratedList],
 ) -> Result<(CulturalListsReport, SaveStats, Vec<String>), PostError> {
     let txn = begin(db).await?;
-    let index = movie_index(&txn).await?;
+    let index = movie_index(&txn, lists).await?;
     let mut report = CulturalListsReport::default();
     let mut warnings = Vec::new();
     let (mut written, mut deleted) = (0, 0);
@@ -471,7 +517,7 @@ fn link(
 }
 
 /// Makes the items of list `list_id` exactly `items`. Returns rows written and removed.
-async fn save_items<C: ConnectionTrait>(
+async fn save_items<C: ConnectionTrait + StreamTrait>(
     conn: &C,
     list_id: i64,
     items: Vec<ListItemRow>,

@@ -12,7 +12,8 @@
 //! Movies are identified by TMDB id in the computation, so ties (broken by the lower id) fall
 //! the same way on every backend, whatever surrogate ids the rows got.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, StreamTrait};
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use super::error::PostError;
 use super::read::{all, each_row, get, select};
-use super::similarity::{MovieFeatures, SimilarityParams, SimilarityStats, similar_movies};
+use super::similarity::{MovieFeatures, SimilarityIndex, SimilarityParams, SimilarityStats};
 use crate::plan::PostStep;
 use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
 use crate::store::{SaveStats, begin};
@@ -42,6 +43,21 @@ pub struct RecommendationsReport {
     /// Movies with at least one computed recommendation.
     pub movies_with_computed: u64,
     pub similarity: SimilarityStats,
+}
+
+/// Movies whose similar movies are computed and written at a time: about 10 rows each.
+const MOVIES_AT_A_TIME: usize = 2048;
+
+/// Runs `f` on a thread where blocking is fine (the similarity computation uses every core).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PostError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PostError::Internal {
+            step: STEP.as_str(),
+            message: format!("the similarity computation did not finish: {e}"),
+        })
 }
 
 /// Links resolvable TMDB rows, then computes and stores the similar movies.
@@ -69,61 +85,72 @@ pub(super) async fn run(
     let (features, db_ids) = features(&txn).await?;
     let read_in = started.elapsed();
     let peak_read = crate::mem::peak_rss_bytes();
-    let outcome = tokio::task::spawn_blocking(move || similar_movies(&features, &params))
-        .await
-        .map_err(|e| PostError::Internal {
-            step: STEP.as_str(),
-            message: format!("the similarity computation did not finish: {e}"),
-        })??;
-    report.similarity = outcome.stats;
-    let computed_in = started.elapsed();
-    let peak_computed = crate::mem::peak_rss_bytes();
+    let index = blocking(move || SimilarityIndex::new(&features, &params))
+        .await?
+        .map(Arc::new)?;
+    report.similarity = index.stats();
+    let indexed_in = started.elapsed();
+    let peak_indexed = crate::mem::peak_rss_bytes();
 
-    let movie = |tmdb_id: i64| {
+    let row_id = |tmdb_id: i64| {
         db_ids.get(&tmdb_id).copied().ok_or(PostError::Internal {
             step: STEP.as_str(),
             message: format!("similarity returned TMDB movie {tmdb_id}, which it was not given"),
         })
     };
-    let mut rows = Vec::with_capacity(outcome.pairs.len());
-    let mut keep = HashSet::with_capacity(outcome.pairs.len());
-    let mut movies = HashSet::new();
-    for p in &outcome.pairs {
-        let (from, to) = (movie(p.movie_id)?, movie(p.similar_id)?);
-        keep.insert((from, p.similar_id));
-        movies.insert(from);
-        rows.push(ComputedRecommendation {
-            movie_id: from,
-            target_tmdb_id: p.similar_id,
-            target_movie_id: to,
-            rank: i32::try_from(p.rank).unwrap_or(i32::MAX),
-            score: p.score,
-        });
-    }
-    report.computed_pairs = rows.len() as u64;
-    report.movies_with_computed = movies.len() as u64;
     let mut written = report.links_resolved;
-    written += derived::save_computed_recommendations(&txn, rows)
-        .await
-        .map_err(PostError::query(STEP, "saving computed recommendations"))?;
-    let deleted = derived::remove_computed_not_in(&txn, &keep)
-        .await
-        .map_err(PostError::query(
-            STEP,
-            "removing rows of movie_recommendations no longer produced",
-        ))?;
+    let mut deleted = 0;
+    // A range of movies at a time: computed, written, and their rows no longer produced
+    // removed, so no more than a range's results are ever in memory.
+    for start in (0..index.len()).step_by(MOVIES_AT_A_TIME) {
+        let range = start..(start + MOVIES_AT_A_TIME).min(index.len());
+        let ix = Arc::clone(&index);
+        let (pairs, scored) = blocking(move || ix.similar(range)).await?;
+        report.similarity.candidate_pairs += scored;
+        let mut rows = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            rows.push(ComputedRecommendation {
+                movie_id: row_id(p.movie_id)?,
+                target_tmdb_id: p.similar_id,
+                target_movie_id: row_id(p.similar_id)?,
+                rank: i32::try_from(p.rank).unwrap_or(i32::MAX),
+                score: p.score,
+            });
+            if p.rank == 1 {
+                report.movies_with_computed += 1;
+            }
+        }
+        report.computed_pairs += rows.len() as u64;
+        written += derived::save_computed_recommendations(&txn, &mut rows)
+            .await
+            .map_err(PostError::query(STEP, "saving computed recommendations"))?;
+        let movies = index
+            .ids(start..start + MOVIES_AT_A_TIME)
+            .iter()
+            .map(|&id| row_id(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        deleted += derived::remove_computed_not_in(&txn, &movies, &rows)
+            .await
+            .map_err(PostError::query(
+                STEP,
+                "removing rows of movie_recommendations no longer produced",
+            ))?;
+    }
+    let computed_in = started.elapsed();
+    let peak_computed = crate::mem::peak_rss_bytes();
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
     tracing::debug!(
         resolve = ?resolved_in,
         read_features = ?(read_in - resolved_in),
-        similarity = ?(computed_in - read_in),
-        write = ?(started.elapsed() - computed_in),
+        index = ?(indexed_in - read_in),
+        similar_and_write = ?(computed_in - indexed_in),
+        commit = ?(started.elapsed() - computed_in),
         peak_resolved,
         peak_read,
+        peak_indexed,
         peak_computed,
-        peak_written = crate::mem::peak_rss_bytes(),
         "recommendations step phases"
     );
     let rows = SaveStats {

@@ -16,14 +16,16 @@
 //! `computed_at` is the run's as-of date (midnight UTC): the step never reads the clock.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, StreamTrait};
 use serde::Serialize;
 
 use super::cri::{AwardCounts, Cri, CriInputs, FORMULA_VERSION, ListMembership, Placement};
 use super::error::PostError;
-use super::read::{all, count_value, get, select};
+use super::read::{all, count_value, each_row, get, select};
 use crate::lists::{AuthorityKind, AwardResult, ListType};
 use crate::plan::PostStep;
 use crate::sources::omdb::awards;
@@ -61,6 +63,10 @@ fn bad(
     }
 }
 
+/// Movies scored and written at a time, by id range: the step's memory is a range's inputs
+/// and rows, whatever the size of the catalog.
+const MOVIES_AT_A_TIME: i64 = 10_000;
+
 /// Computes and stores the score of every movie.
 pub(super) async fn run(
     db: &DatabaseConnection,
@@ -68,45 +74,58 @@ pub(super) async fn run(
     computed_at: DateTime<Utc>,
 ) -> Result<(CriReport, SaveStats), PostError> {
     let txn = begin(db).await?;
-    let mut inputs = movie_inputs(&txn).await?;
-    add_ratings(&txn, &mut inputs).await?;
-    add_lists(&txn, &mut inputs).await?;
-
-    let mut ids: Vec<i64> = inputs.keys().copied().collect();
-    ids.sort_unstable();
+    let mut memberships = list_memberships(&txn).await?;
     let mut report = CriReport {
         formula_version: FORMULA_VERSION,
         ..CriReport::default()
     };
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let s = cri.score(&inputs[&id]);
-        report.movies_scored += 1;
-        report.mean_overall += s.overall;
-        report.mean_confidence += s.confidence;
-        if s.confidence == 0.0 {
-            report.movies_without_data += 1;
+    let mut written = 0;
+    let bounds = derived::id_bounds(&txn, "movies")
+        .await
+        .map_err(PostError::query(STEP, "reading the range of movies.id"))?;
+    let mut from = bounds.map_or(1, |(low, _)| low);
+    let high = bounds.map_or(0, |(_, high)| high);
+    while from <= high {
+        let ids = from..from.saturating_add(MOVIES_AT_A_TIME);
+        from = ids.end;
+        let mut inputs = movie_inputs(&txn, &ids).await?;
+        add_ratings(&txn, &ids, &mut inputs).await?;
+        let mut movies: Vec<(i64, CriInputs)> = inputs.into_iter().collect();
+        movies.sort_unstable_by_key(|(id, _)| *id);
+        let mut rows = Vec::with_capacity(movies.len());
+        for (id, mut inputs) in movies {
+            // Lists count as loaded once any item is linked: then a movie on none is a known 0.
+            if let Some(memberships) = memberships.as_mut() {
+                inputs.lists = Some(memberships.remove(&id).unwrap_or_default());
+            }
+            let s = cri.score(&inputs);
+            report.movies_scored += 1;
+            report.mean_overall += s.overall;
+            report.mean_confidence += s.confidence;
+            if s.confidence == 0.0 {
+                report.movies_without_data += 1;
+            }
+            let d = s.dimensions;
+            rows.push(CriRow {
+                movie_id: id,
+                overall: s.overall,
+                timelessness: d.timelessness,
+                cultural_penetration: d.cultural_penetration,
+                artistic_impact: d.artistic_impact,
+                institutional_recognition: d.institutional_recognition,
+                public_reception: d.public_reception,
+                confidence: s.confidence,
+            });
         }
-        let d = s.dimensions;
-        rows.push(CriRow {
-            movie_id: id,
-            overall: s.overall,
-            timelessness: d.timelessness,
-            cultural_penetration: d.cultural_penetration,
-            artistic_impact: d.artistic_impact,
-            institutional_recognition: d.institutional_recognition,
-            public_reception: d.public_reception,
-            confidence: s.confidence,
-        });
+        written += derived::save_cri_scores(&txn, FORMULA_VERSION, &rows, computed_at)
+            .await
+            .map_err(PostError::query(STEP, "saving scores"))?;
     }
     if report.movies_scored > 0 {
         let n = report.movies_scored as f64;
         report.mean_overall /= n;
         report.mean_confidence /= n;
     }
-    let written = derived::save_cri_scores(&txn, FORMULA_VERSION, &rows, computed_at)
-        .await
-        .map_err(PostError::query(STEP, "saving scores"))?;
     txn.commit()
         .await
         .map_err(PostError::query(STEP, "committing"))?;
@@ -117,8 +136,11 @@ pub(super) async fn run(
     Ok((report, rows))
 }
 
-/// Every movie with its release year and awards, by `movies.id`.
-async fn movie_inputs<C: ConnectionTrait>(conn: &C) -> Result<HashMap<i64, CriInputs>, PostError> {
+/// The movies with ids in `ids`, with their release year and awards, by `movies.id`.
+async fn movie_inputs<C: ConnectionTrait + StreamTrait>(
+    conn: &C,
+    ids: &Range<i64>,
+) -> Result<HashMap<i64, CriInputs>, PostError> {
     let t = "movies";
     let stmt = select(
         t,
@@ -131,12 +153,15 @@ async fn movie_inputs<C: ConnectionTrait>(conn: &C) -> Result<HashMap<i64, CriIn
             "award_wins",
             "award_nominations",
         ],
-    );
+    )
+    .and_where(Expr::col("id").gte(ids.start))
+    .and_where(Expr::col("id").lt(ids.end))
+    .to_owned();
     let mut out = HashMap::new();
-    for row in all(conn, STEP, t, &stmt).await? {
-        let id: i64 = get(&row, STEP, t, "id")?;
-        let release: Option<chrono::NaiveDate> = get(&row, STEP, t, "release_date")?;
-        let text: Option<String> = get(&row, STEP, t, "awards_text")?;
+    each_row(conn, STEP, t, &stmt, |row| {
+        let id: i64 = get(row, STEP, t, "id")?;
+        let release: Option<chrono::NaiveDate> = get(row, STEP, t, "release_date")?;
+        let text: Option<String> = get(row, STEP, t, "awards_text")?;
         let mut counts = [0u32; 4];
         let mut complete = true;
         for (slot, column) in counts.iter_mut().zip([
@@ -145,7 +170,7 @@ async fn movie_inputs<C: ConnectionTrait>(conn: &C) -> Result<HashMap<i64, CriIn
             "award_wins",
             "award_nominations",
         ]) {
-            match get::<Option<i32>>(&row, STEP, t, column)? {
+            match get::<Option<i32>>(row, STEP, t, column)? {
                 Some(n) => {
                     *slot = u32::try_from(n).map_err(|_| bad(t, column, id, n, "0 or more"))?
                 }
@@ -174,27 +199,33 @@ async fn movie_inputs<C: ConnectionTrait>(conn: &C) -> Result<HashMap<i64, CriIn
                 ..CriInputs::default()
             },
         );
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
 /// Critic and audience scores, vote counts and popularity from `external_ratings`. Figures
 /// the CRI does not use (other sources, other metrics) are passed over.
-async fn add_ratings<C: ConnectionTrait>(
+async fn add_ratings<C: ConnectionTrait + StreamTrait>(
     conn: &C,
+    ids: &Range<i64>,
     inputs: &mut HashMap<i64, CriInputs>,
 ) -> Result<(), PostError> {
     let t = "external_ratings";
-    let stmt = select(t, &["id", "movie_id", "source", "metric", "value"]);
-    for row in all(conn, STEP, t, &stmt).await? {
-        let id: i64 = get(&row, STEP, t, "id")?;
-        let movie_id: i64 = get(&row, STEP, t, "movie_id")?;
-        let source: String = get(&row, STEP, t, "source")?;
-        let metric: String = get(&row, STEP, t, "metric")?;
-        let value: f64 = get(&row, STEP, t, "value")?;
+    let stmt = select(t, &["id", "movie_id", "source", "metric", "value"])
+        .and_where(Expr::col("movie_id").gte(ids.start))
+        .and_where(Expr::col("movie_id").lt(ids.end))
+        .to_owned();
+    each_row(conn, STEP, t, &stmt, |row| {
+        let id: i64 = get(row, STEP, t, "id")?;
+        let movie_id: i64 = get(row, STEP, t, "movie_id")?;
+        let source: String = get(row, STEP, t, "source")?;
+        let metric: String = get(row, STEP, t, "metric")?;
+        let value: f64 = get(row, STEP, t, "value")?;
         // The foreign key makes a rating without its movie impossible; read defensively.
         let Some(i) = inputs.get_mut(&movie_id) else {
-            continue;
+            return Ok(());
         };
         let count = || count_value(STEP, t, "value", id, value);
         match (source.as_str(), metric.as_str()) {
@@ -207,15 +238,18 @@ async fn add_ratings<C: ConnectionTrait>(
             (sources::TMDB, metrics::POPULARITY) => i.tmdb_popularity = Some(value),
             _ => {}
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(())
 }
 
-/// Every movie's list memberships, when any list item is linked at all.
-async fn add_lists<C: ConnectionTrait>(
+/// Every movie's list memberships by `movies.id`, or `None` when no list item is linked at
+/// all (then whether a movie is on a list is unknown, not 0). As big as the lists, not as the
+/// catalog: a movie on no list has no entry.
+async fn list_memberships<C: ConnectionTrait>(
     conn: &C,
-    inputs: &mut HashMap<i64, CriInputs>,
-) -> Result<(), PostError> {
+) -> Result<Option<HashMap<i64, Vec<ListMembership>>>, PostError> {
     let t = "cultural_authorities";
     let mut authorities = HashMap::new();
     for row in all(conn, STEP, t, &select(t, &["id", "kind", "trust"])).await? {
@@ -271,11 +305,9 @@ async fn add_lists<C: ConnectionTrait>(
     )
     .await?;
     if items.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    for i in inputs.values_mut() {
-        i.lists = Some(Vec::new());
-    }
+    let mut memberships: HashMap<i64, Vec<ListMembership>> = HashMap::new();
     for row in items {
         let id: i64 = get(&row, STEP, t, "id")?;
         let list_id: i64 = get(&row, STEP, t, "list_id")?;
@@ -320,13 +352,14 @@ async fn add_lists<C: ConnectionTrait>(
                 }
             }
         };
-        if let Some(lists) = inputs.get_mut(&movie_id).and_then(|i| i.lists.as_mut()) {
-            lists.push(ListMembership {
+        memberships
+            .entry(movie_id)
+            .or_default()
+            .push(ListMembership {
                 trust,
                 kind,
                 placement,
             });
-        }
     }
-    Ok(())
+    Ok(Some(memberships))
 }

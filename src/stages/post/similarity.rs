@@ -226,77 +226,150 @@ fn compute(
     params: &SimilarityParams,
     floor: usize,
 ) -> Result<SimilarityOutcome, SimilarityError> {
-    let weights = check(params)?;
-    if u32::try_from(movies.len()).is_err() {
-        return Err(SimilarityError::TooMany {
-            count: movies.len(),
-        });
-    }
-    let mut order: Vec<&MovieFeatures> = movies.iter().collect();
-    order.sort_by_key(|m| m.movie_id);
-    if let Some(w) = order.windows(2).find(|w| w[0].movie_id == w[1].movie_id) {
-        return Err(SimilarityError::DuplicateMovie {
-            movie_id: w[0].movie_id,
-        });
-    }
-    let n = order.len();
-    let share_limit = (params.common_share * n as f64).ceil();
-    let threshold = floor.max(share_limit as usize);
-    let mut common_features = 0;
-    let families: Vec<Family> = (0..FAMILIES)
-        .map(|f| {
-            let (family, common) = build_family(&order, f, threshold);
-            common_features += common;
-            family
-        })
-        .collect();
-
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, n.div_ceil(BLOCK).max(1));
-    let next = AtomicUsize::new(0);
-    let search = Search {
-        families: &families,
-        weights,
-        params,
-        n,
-    };
-    let mut found: Vec<TopList> = Vec::with_capacity(n);
-    let mut candidate_pairs = 0;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| search.run(&next)))
-            .collect();
-        for w in workers {
-            // A panic in a worker is a bug; re-raise it rather than return partial results.
-            let (part, pairs) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            found.extend(part);
-            candidate_pairs += pairs;
-        }
-    });
-    found.sort_unstable_by_key(|(a, _)| *a);
-
-    let mut pairs = Vec::with_capacity(found.iter().map(|(_, v)| v.len()).sum());
-    for (a, top) in found {
-        for (rank, (b, score)) in (1..).zip(top) {
-            pairs.push(Similar {
-                movie_id: order[a].movie_id,
-                similar_id: order[b as usize].movie_id,
-                score,
-                rank,
-            });
-        }
-    }
+    let index = SimilarityIndex::with_floor(movies, params, floor)?;
+    let (pairs, candidate_pairs) = index.similar(0..index.len());
     Ok(SimilarityOutcome {
         pairs,
         stats: SimilarityStats {
-            movies: n,
             candidate_pairs,
-            common_features,
-            common_threshold: threshold,
-            threads,
+            ..index.stats()
         },
     })
+}
+
+/// The movies' features interned and indexed, built once; [`SimilarityIndex::similar`] then
+/// computes the top lists of any range of them, so a caller can write the results a range at
+/// a time instead of holding every movie's at once (a million rows at 100,000 movies).
+pub struct SimilarityIndex {
+    families: Vec<Family>,
+    /// The movies' ids, ascending: position `i` is movie `ids[i]`.
+    ids: Vec<i64>,
+    weights: [f64; FAMILIES],
+    params: SimilarityParams,
+    common_features: usize,
+    threshold: usize,
+    threads: usize,
+}
+
+impl SimilarityIndex {
+    /// Checks the settings and indexes `movies` (in any order; each once).
+    pub fn new(
+        movies: &[MovieFeatures],
+        params: &SimilarityParams,
+    ) -> Result<SimilarityIndex, SimilarityError> {
+        SimilarityIndex::with_floor(movies, params, COMMON_FLOOR)
+    }
+
+    fn with_floor(
+        movies: &[MovieFeatures],
+        params: &SimilarityParams,
+        floor: usize,
+    ) -> Result<SimilarityIndex, SimilarityError> {
+        let weights = check(params)?;
+        if u32::try_from(movies.len()).is_err() {
+            return Err(SimilarityError::TooMany {
+                count: movies.len(),
+            });
+        }
+        let mut order: Vec<&MovieFeatures> = movies.iter().collect();
+        order.sort_by_key(|m| m.movie_id);
+        if let Some(w) = order.windows(2).find(|w| w[0].movie_id == w[1].movie_id) {
+            return Err(SimilarityError::DuplicateMovie {
+                movie_id: w[0].movie_id,
+            });
+        }
+        let n = order.len();
+        let share_limit = (params.common_share * n as f64).ceil();
+        let threshold = floor.max(share_limit as usize);
+        let mut common_features = 0;
+        let families: Vec<Family> = (0..FAMILIES)
+            .map(|f| {
+                let (family, common) = build_family(&order, f, threshold);
+                common_features += common;
+                family
+            })
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, n.div_ceil(BLOCK).max(1));
+        Ok(SimilarityIndex {
+            families,
+            ids: order.iter().map(|m| m.movie_id).collect(),
+            weights,
+            params: *params,
+            common_features,
+            threshold,
+            threads,
+        })
+    }
+
+    /// How many movies the index holds.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The ids of the movies at positions `range` (cut to the movies there are).
+    pub fn ids(&self, range: std::ops::Range<usize>) -> &[i64] {
+        &self.ids[range.start.min(self.len())..range.end.min(self.len())]
+    }
+
+    /// What the index is, without the pairs scored (which [`SimilarityIndex::similar`] counts).
+    pub fn stats(&self) -> SimilarityStats {
+        SimilarityStats {
+            movies: self.len(),
+            candidate_pairs: 0,
+            common_features: self.common_features,
+            common_threshold: self.threshold,
+            threads: self.threads,
+        }
+    }
+
+    /// The top lists of the movies at positions `range` (movies in id order), sorted by
+    /// movie id then rank, and the number of pairs scored for them. Blocks while it uses every
+    /// core.
+    pub fn similar(&self, range: std::ops::Range<usize>) -> (Vec<Similar>, u64) {
+        let range = range.start.min(self.len())..range.end.min(self.len());
+        let next = AtomicUsize::new(range.start);
+        let search = Search {
+            families: &self.families,
+            weights: self.weights,
+            params: &self.params,
+            n: self.len(),
+            end: range.end,
+        };
+        let threads = self.threads.clamp(1, range.len().div_ceil(BLOCK).max(1));
+        let mut found: Vec<TopList> = Vec::with_capacity(range.len());
+        let mut candidate_pairs = 0;
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| search.run(&next)))
+                .collect();
+            for w in workers {
+                // A panic in a worker is a bug; re-raise it rather than return partial results.
+                let (part, pairs) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                found.extend(part);
+                candidate_pairs += pairs;
+            }
+        });
+        found.sort_unstable_by_key(|(a, _)| *a);
+
+        let mut pairs = Vec::with_capacity(found.iter().map(|(_, v)| v.len()).sum());
+        for (a, top) in found {
+            for (rank, (b, score)) in (1..).zip(top) {
+                pairs.push(Similar {
+                    movie_id: self.ids[a],
+                    similar_id: self.ids[b as usize],
+                    score,
+                    rank,
+                });
+            }
+        }
+        (pairs, candidate_pairs)
+    }
 }
 
 /// The family weights scaled to sum to 1.
@@ -415,6 +488,8 @@ struct Search<'a> {
     weights: [f64; FAMILIES],
     params: &'a SimilarityParams,
     n: usize,
+    /// Where the movies to search end (`next` says where they start).
+    end: usize,
 }
 
 impl Search<'_> {
@@ -430,10 +505,10 @@ impl Search<'_> {
         let mut pairs = 0u64;
         loop {
             let start = next.fetch_add(BLOCK, Ordering::Relaxed);
-            if start >= self.n {
+            if start >= self.end {
                 break;
             }
-            for a in start..(start + BLOCK).min(self.n) {
+            for a in start..(start + BLOCK).min(self.end) {
                 self.candidates(a, &mut shared, &mut seen, &mut touched);
                 pairs += touched.len() as u64;
                 scored.clear();
@@ -773,6 +848,27 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The movies a range at a time, ranges of any size one after another, give exactly
+        /// what all of them at once give, and the pairs scored add up to the same count.
+        #[test]
+        fn ranges_one_after_another_give_what_the_whole_gives(
+            movies in movies_strategy(), step in 1..70usize,
+        ) {
+            let p = SimilarityParams { top_n: 5, ..exact() };
+            let index = SimilarityIndex::new(&movies, &p).unwrap();
+            let (whole, whole_scored) = index.similar(0..index.len());
+            let (mut parts, mut scored) = (Vec::new(), 0);
+            for start in (0..index.len()).step_by(step) {
+                let (part, n) = index.similar(start..start + step);
+                prop_assert!(part.iter().all(|s| index.ids(start..start + step).contains(&s.movie_id)));
+                parts.extend(part);
+                scored += n;
+            }
+            prop_assert_eq!(parts, whole);
+            prop_assert_eq!(scored, whole_scored);
+            prop_assert_eq!(index.ids(0..usize::MAX).len(), movies.len());
+        }
 
         /// Without the common-feature cut the index finds exactly the brute-force top lists.
         #[test]

@@ -72,6 +72,13 @@ pub async fn execute(
                 StepReport::reviews(reviews::run(db, stage.reviews.per_movie).await?)
             }
         };
+        // How big the process got by the end of each step, for `RUST_LOG=popctl=debug`: the
+        // steps read the whole catalog, so this is where memory would grow with it.
+        tracing::debug!(
+            step = step.as_str(),
+            peak_rss_bytes = crate::mem::peak_rss_bytes(),
+            "post-processing step done"
+        );
         progress(PostEvent::Finished { report: &done });
         report.steps.push(done);
     }
