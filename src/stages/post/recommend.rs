@@ -100,12 +100,21 @@ pub(super) async fn run(
     };
     let mut written = report.links_resolved;
     let mut deleted = 0;
-    // A range of movies at a time: computed, written, and their rows no longer produced
-    // removed, so no more than a range's results are ever in memory.
-    for start in (0..index.len()).step_by(MOVIES_AT_A_TIME) {
-        let range = start..(start + MOVIES_AT_A_TIME).min(index.len());
+    // The movies by row id, a range of them at a time: computed, written, and their rows no
+    // longer produced removed, so no more than a range's results are ever in memory, and the
+    // rows go into the table's (movie, …) index in its order rather than all over it.
+    let mut positions = index
+        .ids(0..index.len())
+        .iter()
+        .enumerate()
+        .map(|(position, &tmdb_id)| Ok((row_id(tmdb_id)?, position)))
+        .collect::<Result<Vec<(i64, usize)>, PostError>>()?;
+    positions.sort_unstable();
+    for range in positions.chunks(MOVIES_AT_A_TIME) {
+        let movies: Vec<i64> = range.iter().map(|(row, _)| *row).collect();
+        let at: Vec<usize> = range.iter().map(|(_, position)| *position).collect();
         let ix = Arc::clone(&index);
-        let (pairs, scored) = blocking(move || ix.similar(range)).await?;
+        let (pairs, scored) = blocking(move || ix.similar_at(&at)).await?;
         report.similarity.candidate_pairs += scored;
         let mut rows = Vec::with_capacity(pairs.len());
         for p in pairs {
@@ -124,11 +133,6 @@ pub(super) async fn run(
         written += derived::save_computed_recommendations(&txn, &mut rows)
             .await
             .map_err(PostError::query(STEP, "saving computed recommendations"))?;
-        let movies = index
-            .ids(start..start + MOVIES_AT_A_TIME)
-            .iter()
-            .map(|&id| row_id(id))
-            .collect::<Result<Vec<_>, _>>()?;
         deleted += derived::remove_computed_not_in(&txn, &movies, &rows)
             .await
             .map_err(PostError::query(

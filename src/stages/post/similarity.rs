@@ -333,16 +333,25 @@ impl SimilarityIndex {
     /// core.
     pub fn similar(&self, range: std::ops::Range<usize>) -> (Vec<Similar>, u64) {
         let range = range.start.min(self.len())..range.end.min(self.len());
-        let next = AtomicUsize::new(range.start);
+        self.similar_at(&range.collect::<Vec<_>>())
+    }
+
+    /// [`SimilarityIndex::similar`] for the movies at `positions`, distinct and in any order
+    /// (a caller writing by row id takes them in that order); the results come sorted by
+    /// position, then rank.
+    pub fn similar_at(&self, positions: &[usize]) -> (Vec<Similar>, u64) {
+        let next = AtomicUsize::new(0);
         let search = Search {
             families: &self.families,
             weights: self.weights,
             params: &self.params,
             n: self.len(),
-            end: range.end,
+            positions,
         };
-        let threads = self.threads.clamp(1, range.len().div_ceil(BLOCK).max(1));
-        let mut found: Vec<TopList> = Vec::with_capacity(range.len());
+        let threads = self
+            .threads
+            .clamp(1, positions.len().div_ceil(BLOCK).max(1));
+        let mut found: Vec<TopList> = Vec::with_capacity(positions.len());
         let mut candidate_pairs = 0;
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
@@ -488,8 +497,8 @@ struct Search<'a> {
     weights: [f64; FAMILIES],
     params: &'a SimilarityParams,
     n: usize,
-    /// Where the movies to search end (`next` says where they start).
-    end: usize,
+    /// The movies to search; `next` says how many of them are taken.
+    positions: &'a [usize],
 }
 
 impl Search<'_> {
@@ -505,10 +514,11 @@ impl Search<'_> {
         let mut pairs = 0u64;
         loop {
             let start = next.fetch_add(BLOCK, Ordering::Relaxed);
-            if start >= self.end {
+            if start >= self.positions.len() {
                 break;
             }
-            for a in start..(start + BLOCK).min(self.end) {
+            let end = (start + BLOCK).min(self.positions.len());
+            for &a in &self.positions[start..end] {
                 self.candidates(a, &mut shared, &mut seen, &mut touched);
                 pairs += touched.len() as u64;
                 scored.clear();
@@ -850,7 +860,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// The movies a range at a time, ranges of any size one after another, give exactly
-        /// what all of them at once give, and the pairs scored add up to the same count.
+        /// what all of them at once give, and the pairs scored add up to the same count; so do
+        /// the positions in another order.
         #[test]
         fn ranges_one_after_another_give_what_the_whole_gives(
             movies in movies_strategy(), step in 1..70usize,
@@ -865,6 +876,8 @@ mod tests {
                 parts.extend(part);
                 scored += n;
             }
+            let reversed: Vec<usize> = (0..index.len()).rev().collect();
+            prop_assert_eq!(&index.similar_at(&reversed).0, &whole);
             prop_assert_eq!(parts, whole);
             prop_assert_eq!(scored, whole_scored);
             prop_assert_eq!(index.ids(0..usize::MAX).len(), movies.len());
