@@ -12,7 +12,6 @@
 //! Movies are identified by TMDB id in the computation, so ties (broken by the lower id) fall
 //! the same way on every backend, whatever surrogate ids the rows got.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -21,7 +20,7 @@ use serde::Serialize;
 
 use super::error::PostError;
 use super::read::{all, each_row, get, select};
-use super::similarity::{MovieFeatures, SimilarityIndex, SimilarityParams, SimilarityStats};
+use super::similarity::{FeatureFamily, IndexBuilder, SimilarityParams, SimilarityStats};
 use crate::plan::PostStep;
 use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
 use crate::store::{SaveStats, begin};
@@ -82,33 +81,35 @@ pub(super) async fn run(
 
     let resolved_in = started.elapsed();
     let peak_resolved = crate::mem::peak_rss_bytes();
-    let (features, db_ids) = features(&txn).await?;
+    let (builder, rows) = index_input(&txn, &params).await?;
     let read_in = started.elapsed();
     let peak_read = crate::mem::peak_rss_bytes();
-    let index = blocking(move || SimilarityIndex::new(&features, &params))
-        .await?
-        .map(Arc::new)?;
+    let index = Arc::new(blocking(move || builder.build()).await?);
     report.similarity = index.stats();
     let indexed_in = started.elapsed();
     let peak_indexed = crate::mem::peak_rss_bytes();
 
     let row_id = |tmdb_id: i64| {
-        db_ids.get(&tmdb_id).copied().ok_or(PostError::Internal {
-            step: STEP.as_str(),
-            message: format!("similarity returned TMDB movie {tmdb_id}, which it was not given"),
-        })
+        index
+            .position(tmdb_id)
+            .map(|at| rows[at])
+            .ok_or(PostError::Internal {
+                step: STEP.as_str(),
+                message: format!(
+                    "similarity returned TMDB movie {tmdb_id}, which it was not given"
+                ),
+            })
     };
     let mut written = report.links_resolved;
     let mut deleted = 0;
     // The movies by row id, a range of them at a time: computed, written, and their rows no
     // longer produced removed, so no more than a range's results are ever in memory, and the
     // rows go into the table's (movie, …) index in its order rather than all over it.
-    let mut positions = index
-        .ids(0..index.len())
+    let mut positions: Vec<(i64, usize)> = rows
         .iter()
         .enumerate()
-        .map(|(position, &tmdb_id)| Ok((row_id(tmdb_id)?, position)))
-        .collect::<Result<Vec<(i64, usize)>, PostError>>()?;
+        .map(|(position, &row)| (row, position))
+        .collect();
     positions.sort_unstable();
     for range in positions.chunks(MOVIES_AT_A_TIME) {
         let movies: Vec<i64> = range.iter().map(|(row, _)| *row).collect();
@@ -189,41 +190,49 @@ async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostErr
     ))
 }
 
-/// The genres, keywords, cast and crew of every movie, by TMDB id, and the movies' row ids by
-/// TMDB id. Feature ids are the rows' own ids: the computation only compares them.
-async fn features<C: ConnectionTrait + StreamTrait>(
+/// The similarity index's input: every movie by TMDB id with the genres, keywords, cast and
+/// crew stored for it (feature ids are the rows' own ids: the computation only compares them),
+/// read as streams into the builder; and the movies' row ids by index position.
+async fn index_input<C: ConnectionTrait + StreamTrait>(
     conn: &C,
-) -> Result<(Vec<MovieFeatures>, HashMap<i64, i64>), PostError> {
+    params: &SimilarityParams,
+) -> Result<(IndexBuilder, Vec<i64>), PostError> {
     let t = "movies";
-    let mut by_row: HashMap<i64, MovieFeatures> = HashMap::new();
-    let mut db_ids = HashMap::new();
+    let mut movies: Vec<(i64, i64)> = Vec::new();
     each_row(conn, STEP, t, &select(t, &["id", "tmdb_id"]), |row| {
-        let id: i64 = get(row, STEP, t, "id")?;
-        let tmdb_id: i64 = get(row, STEP, t, "tmdb_id")?;
-        db_ids.insert(tmdb_id, id);
-        by_row.insert(
-            id,
-            MovieFeatures {
-                movie_id: tmdb_id,
-                ..MovieFeatures::default()
-            },
-        );
+        movies.push((get(row, STEP, t, "id")?, get(row, STEP, t, "tmdb_id")?));
         Ok(())
     })
     .await?;
-    for (t, column) in [
-        ("movie_genres", "genre_id"),
-        ("movie_keywords", "keyword_id"),
+    let mut builder =
+        IndexBuilder::new(movies.iter().map(|&(_, tmdb_id)| tmdb_id).collect(), params)?;
+    // Row id → position, sorted by row id for the feature rows to find their movie.
+    let mut rows = vec![0; movies.len()];
+    let mut by_row: Vec<(i64, usize)> = Vec::with_capacity(movies.len());
+    for (row, tmdb_id) in movies {
+        let at = builder.position(tmdb_id).ok_or(PostError::Internal {
+            step: STEP.as_str(),
+            message: format!("TMDB movie {tmdb_id} is missing from the similarity index"),
+        })?;
+        rows[at] = row;
+        by_row.push((row, at));
+    }
+    by_row.sort_unstable();
+    let position = |movie_id: i64| {
+        by_row
+            .binary_search_by_key(&movie_id, |&(row, _)| row)
+            .ok()
+            .map(|i| by_row[i].1)
+    };
+    for (t, column, family) in [
+        ("movie_genres", "genre_id", FeatureFamily::Genre),
+        ("movie_keywords", "keyword_id", FeatureFamily::Keyword),
     ] {
         each_row(conn, STEP, t, &select(t, &["movie_id", column]), |row| {
-            let movie_id: i64 = get(row, STEP, t, "movie_id")?;
-            let feature: i64 = get(row, STEP, t, column)?;
-            if let Some(m) = by_row.get_mut(&movie_id) {
-                if t == "movie_genres" {
-                    m.genres.push(feature);
-                } else {
-                    m.keywords.push(feature);
-                }
+            // The foreign key makes every row's movie one of those read; were it not, the row
+            // would have no movie to count for.
+            if let Some(at) = position(get(row, STEP, t, "movie_id")?) {
+                builder.add(family, at, get(row, STEP, t, column)?);
             }
             Ok(())
         })
@@ -232,15 +241,14 @@ async fn features<C: ConnectionTrait + StreamTrait>(
     let t = "movie_credits";
     let stmt = select(t, &["id", "movie_id", "person_id", "credit_type"]);
     each_row(conn, STEP, t, &stmt, |row| {
-        let movie_id: i64 = get(row, STEP, t, "movie_id")?;
-        let person: i64 = get(row, STEP, t, "person_id")?;
-        let kind: String = get(row, STEP, t, "credit_type")?;
-        let Some(m) = by_row.get_mut(&movie_id) else {
+        let Some(at) = position(get(row, STEP, t, "movie_id")?) else {
             return Ok(());
         };
-        match kind.as_str() {
-            "cast" => m.cast.push(person),
-            "crew" => m.crew.push(person),
+        let person: i64 = get(row, STEP, t, "person_id")?;
+        let kind: String = get(row, STEP, t, "credit_type")?;
+        let family = match kind.as_str() {
+            "cast" => FeatureFamily::Cast,
+            "crew" => FeatureFamily::Crew,
             _ => {
                 return Err(PostError::BadValue {
                     step: STEP.as_str(),
@@ -251,9 +259,10 @@ async fn features<C: ConnectionTrait + StreamTrait>(
                     expected: "cast or crew",
                 });
             }
-        }
+        };
+        builder.add(family, at, person);
         Ok(())
     })
     .await?;
-    Ok((by_row.into_values().collect(), db_ids))
+    Ok((builder, rows))
 }
