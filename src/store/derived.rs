@@ -127,23 +127,49 @@ pub async fn save_cri_scores<C: ConnectionTrait>(
     Ok(written)
 }
 
-/// The lowest and highest `id` of `table`, or `None` when it has no rows: the bounds of the
-/// id ranges a step reads or changes a range at a time.
-pub async fn id_bounds<C: ConnectionTrait>(
+/// The ids from the lowest to the highest `id` of `table` in ranges of `size` (none when it has
+/// no rows), for a step that reads or changes a range at a time: its memory is then a range's
+/// rows whatever the size of the table; gaps between ids leave some ranges empty.
+pub async fn id_ranges<C: ConnectionTrait>(
     conn: &C,
     table: &'static str,
-) -> Result<Option<(i64, i64)>, DbErr> {
+    size: i64,
+) -> Result<IdRanges, DbErr> {
     let stmt = Query::select()
         .expr_as(Func::min(Expr::col("id")), "low")
         .expr_as(Func::max(Expr::col("id")), "high")
         .from(table)
         .to_owned();
-    let Some(row) = conn.query_one(&stmt).await? else {
-        return Ok(None);
-    };
-    let low: Option<i64> = row.try_get("", "low")?;
-    let high: Option<i64> = row.try_get("", "high")?;
-    Ok(low.zip(high))
+    let (mut low, mut high) = (None, None);
+    if let Some(row) = conn.query_one(&stmt).await? {
+        low = row.try_get::<Option<i64>>("", "low")?;
+        high = row.try_get::<Option<i64>>("", "high")?;
+    }
+    let (next, high) = low.zip(high).unwrap_or((1, 0));
+    Ok(IdRanges {
+        next: Some(next),
+        high,
+        size: Ord::max(size, 1),
+    })
+}
+
+/// The ranges [`id_ranges`] yields.
+#[derive(Debug, Clone)]
+pub struct IdRanges {
+    next: Option<i64>,
+    high: i64,
+    size: i64,
+}
+
+impl Iterator for IdRanges {
+    type Item = std::ops::Range<i64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let from = self.next.filter(|from| *from <= self.high)?;
+        let to = from.saturating_add(self.size);
+        self.next = (to > from).then_some(to);
+        Some(from..to)
+    }
 }
 
 /// Rows of `movie_recommendations`, by id range, that one statement of
@@ -155,29 +181,24 @@ const LINK_RANGE: i64 = 50_000;
 /// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
 /// Returns how many rows it linked.
 pub async fn link_recommendations<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
-    let Some((low, high)) = id_bounds(conn, "movie_recommendations").await? else {
-        return Ok(0);
-    };
     let backend = conn.get_database_backend();
     // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
     // unique `movies.tmdb_id` instead of a subquery per row.
     let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
     let mut linked = 0;
-    let mut from = low;
-    while from <= high {
-        let to = from.saturating_add(LINK_RANGE);
+    for ids in id_ranges(conn, "movie_recommendations", LINK_RANGE).await? {
         let sql = format!(
             "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
              WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
              AND movie_recommendations.kind IN ({kinds}) \
              AND movie_recommendations.recommended_movie_id IS NULL \
-             AND movie_recommendations.id >= {from} AND movie_recommendations.id < {to}"
+             AND movie_recommendations.id >= {} AND movie_recommendations.id < {}",
+            ids.start, ids.end
         );
         linked += conn
             .execute_raw(Statement::from_string(backend, sql))
             .await?
             .rows_affected();
-        from = to;
     }
     Ok(linked)
 }
@@ -262,4 +283,33 @@ where
         }
     }
     delete_ids::<E, _>(conn, &stale).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Range;
+
+    use super::IdRanges;
+
+    fn ranges(low: i64, high: i64, size: i64) -> Vec<std::ops::Range<i64>> {
+        IdRanges {
+            next: Some(low),
+            high,
+            size,
+        }
+        .collect()
+    }
+
+    #[test]
+    fn ranges_cover_every_id_once() {
+        assert_eq!(ranges(3, 9, 3), [3..6, 6..9, 9..12]);
+        assert_eq!(ranges(5, 5, 100), vec![Range { start: 5, end: 105 }]);
+        // An empty table: `id_ranges` starts at 1 and ends at 0.
+        assert_eq!(ranges(1, 0, 10), []);
+        // Near the end of i64 the last range stops there instead of wrapping around.
+        assert_eq!(
+            ranges(i64::MAX - 3, i64::MAX - 1, 2),
+            [i64::MAX - 3..i64::MAX - 1, i64::MAX - 1..i64::MAX]
+        );
+    }
 }

@@ -80,14 +80,10 @@ pub(super) async fn run(
         ..CriReport::default()
     };
     let mut written = 0;
-    let bounds = derived::id_bounds(&txn, "movies")
+    let ranges = derived::id_ranges(&txn, "movies", MOVIES_AT_A_TIME)
         .await
         .map_err(PostError::query(STEP, "reading the range of movies.id"))?;
-    let mut from = bounds.map_or(1, |(low, _)| low);
-    let high = bounds.map_or(0, |(_, high)| high);
-    while from <= high {
-        let ids = from..from.saturating_add(MOVIES_AT_A_TIME);
-        from = ids.end;
+    for ids in ranges {
         let mut inputs = movie_inputs(&txn, &ids).await?;
         add_ratings(&txn, &ids, &mut inputs).await?;
         let mut movies: Vec<(i64, CriInputs)> = inputs.into_iter().collect();
