@@ -291,7 +291,7 @@ mod tests {
 
     use super::IdRanges;
 
-    fn ranges(low: i64, high: i64, size: i64) -> Vec<std::ops::Range<i64>> {
+    fn ranges(low: i64, high: i64, size: i64) -> Vec<Range<i64>> {
         IdRanges {
             next: Some(low),
             high,
