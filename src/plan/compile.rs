@@ -8,6 +8,7 @@
 //! Checks that span several stages (needs, cycles, reset order, enrich upstream) live in
 //! `checks`.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use miette::Severity;
 use super::error::{Code, PlanDiagnostic, Site};
 use super::interpolate;
 use super::keys::{
-    self, CodeKind, DEFAULT_BURST, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL,
+    self, Bind, CodeKind, DEFAULT_BURST, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL,
     DEFAULT_MAX_RATE_LIMITED_WAIT, DEFAULT_TIMEOUT, DEFAULT_TTL, Elem, Key, Table, Ty,
 };
 use super::layer::{Layers, absolute};
@@ -87,6 +88,11 @@ pub(crate) struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
+    /// How many errors have been reported so far.
+    pub fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
     pub fn push(&mut self, d: PlanDiagnostic) {
         self.diags.push(d);
     }
@@ -163,6 +169,77 @@ impl<'a> Cx<'a> {
                     .help(help),
             );
         }
+    }
+
+    /// Reads each key of `table` that `t` sets and that is bound to a model field ([`Bind`])
+    /// into `model`, through the key's type; a bound table key (`retry`, `weights`) is checked
+    /// against its table and read into its own model. The table's other keys are the caller's.
+    pub fn read_bound(&mut self, t: Tbl<'_>, table: &Table, model: &mut dyn Any) {
+        for key in table.keys {
+            let Some(bind) = key.bind else { continue };
+            if !t.has(key) {
+                continue;
+            }
+            match (bind, key.ty) {
+                (Bind::Field { set, .. }, _) => {
+                    if let Some(v) = self.field_value(t, key)
+                        && !set(model, v)
+                    {
+                        self.unbound(t, key);
+                    }
+                }
+                (Bind::Table { get_mut, .. }, Ty::Table(inner)) => {
+                    let Some((path, dict)) = sub_table(self, t, key.name) else {
+                        continue;
+                    };
+                    let sub = Tbl { path: &path, dict };
+                    self.check_keys(sub, inner, &format!("`{path}`"));
+                    match get_mut(model) {
+                        Some(m) => self.read_bound(sub, inner, m),
+                        None => self.unbound(t, key),
+                    }
+                }
+                (Bind::Table { .. }, _) => self.unbound(t, key),
+            }
+        }
+    }
+
+    /// The value of a bound key, read by its type.
+    fn field_value(&mut self, t: Tbl<'_>, key: &Key) -> Option<FieldValue> {
+        match key.ty {
+            Ty::Bool => self.bool(t, key).map(FieldValue::Bool),
+            Ty::Int { .. } => self.int(t, key).map(FieldValue::Int),
+            Ty::Size { .. } => self.size(t, key).map(|n| FieldValue::Int(n.into())),
+            Ty::Float { .. } => self.float(t, key).map(FieldValue::Float),
+            Ty::Duration | Ty::PositiveDuration { .. } => {
+                self.duration(t, key).map(FieldValue::Duration)
+            }
+            Ty::Rate => self.rate(t, key).map(FieldValue::Rate),
+            Ty::Word(words) => {
+                let what = format!("`{}` value", key.name);
+                let (_, w) = self.word(t, key, Code::InvalidValue, &what)?;
+                words().into_iter().find(|x| *x == w).map(FieldValue::Word)
+            }
+            _ => {
+                self.unbound(t, key);
+                None
+            }
+        }
+    }
+
+    /// A key bound to a field its type or model does not fit: a mistake in popctl's
+    /// declaration, reported on the key instead of a panic (the tests read every bound key).
+    fn unbound(&mut self, t: Tbl<'_>, key: &Key) {
+        let path = t.path.key(key.name);
+        self.push(
+            PlanDiagnostic::error(
+                Code::InvalidValue,
+                format!("popctl cannot store `{path}` in its plan model"),
+            )
+            .at(self.key_site(&path), "bound to a field of another type")
+            .key(path.to_string())
+            .help("this is a bug in popctl's plan declaration (`plan::keys`); please report it"),
+        );
     }
 
     /// The table at `t.key`, or `None` when absent or not a table (reported).
@@ -1147,36 +1224,29 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         }
         None => Some(kind.default_base_url().to_owned()),
     };
-    let rate = cx
-        .rate(t, &keys::source::RATE)
-        .unwrap_or_else(|| kind.default_rate());
-    let burst = cx.uint(t, &keys::source::BURST);
-    let timeout = cx.duration(t, &keys::source::TIMEOUT);
-    let daily_quota = cx.uint(t, &keys::source::DAILY_QUOTA);
-    let max_body = cx.size(t, &keys::source::MAX_BODY);
-    let max_rate_limited_wait = cx.duration(t, &keys::source::MAX_RATE_LIMITED_WAIT);
-    let store_raw = cx.bool(t, &keys::source::STORE_RAW).unwrap_or(true);
     let files_url = files_url(cx, t, kind);
     let language = tmdb_only(cx, t, &keys::source::LANGUAGE, kind);
     let region = tmdb_only(cx, t, &keys::source::REGION, kind);
     let (api_key, api_key_var) = api_key?;
-    Some(SourceConfig {
+    let mut source = SourceConfig {
         name: name.to_owned(),
         kind,
         api_key,
         api_key_var,
         base_url: base_url?,
-        rate,
-        burst: burst.unwrap_or(DEFAULT_BURST),
-        timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
-        daily_quota,
-        max_body: max_body.unwrap_or_else(|| kind.default_max_body()),
-        max_rate_limited_wait: max_rate_limited_wait.unwrap_or(DEFAULT_MAX_RATE_LIMITED_WAIT),
-        store_raw,
+        rate: kind.default_rate(),
+        burst: DEFAULT_BURST,
+        timeout: DEFAULT_TIMEOUT,
+        daily_quota: None,
+        max_body: kind.default_max_body(),
+        max_rate_limited_wait: DEFAULT_MAX_RATE_LIMITED_WAIT,
+        store_raw: true,
         files_url: files_url?,
         language: language?,
         region: region?,
-    })
+    };
+    cx.read_bound(t, &keys::SOURCE, &mut source);
+    Some(source)
 }
 
 /// A code key only a TMDB source takes: `Some(None)` when unset, `None` when wrong (reported).
@@ -1237,19 +1307,19 @@ fn valid_http_url(s: &str) -> bool {
 }
 
 fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
-    let mut url = Interpolated::Value(SecretUrl::new(DEFAULT_DATABASE_URL));
-    let mut connect_timeout = DatabaseConfig::DEFAULT_CONNECT_TIMEOUT;
+    let mut db = DatabaseConfig {
+        url: Interpolated::Value(SecretUrl::new(DEFAULT_DATABASE_URL)),
+        connect_timeout: DatabaseConfig::DEFAULT_CONNECT_TIMEOUT,
+    };
     if let Some((path, dict)) = sub_table(cx, top, "database") {
         let t = Tbl { path: &path, dict };
         cx.check_keys(t, &keys::DATABASE, "`[database]`");
-        if let Some(d) = cx.duration(t, &keys::database::CONNECT_TIMEOUT) {
-            connect_timeout = d;
-        }
+        cx.read_bound(t, &keys::DATABASE, &mut db);
         if let Some((p, s)) = cx.string(t, &keys::database::URL) {
             let site = cx.value_site(&p);
             if let Some(e) = cx.interpolate(&p, s, site, |_| VarField::DatabaseUrl) {
                 if let Some(u) = e.unset.first() {
-                    url = Interpolated::Unresolved {
+                    db.url = Interpolated::Unresolved {
                         var: u.name.clone(),
                     };
                 } else if let Some(reason) = database_url_problem(&e.value) {
@@ -1260,15 +1330,12 @@ fn compile_database(cx: &mut Cx<'_>, top: Tbl<'_>) -> DatabaseConfig {
                             .help("use `sqlite://file.db?mode=rwc`, `sqlite::memory:` or `postgres://user@host/db`"),
                     );
                 } else {
-                    url = Interpolated::Value(SecretUrl::new(e.value));
+                    db.url = Interpolated::Value(SecretUrl::new(e.value));
                 }
             }
         }
     }
-    DatabaseConfig {
-        url,
-        connect_timeout,
-    }
+    db
 }
 
 /// Why `url` cannot be a popctl database, if it cannot: the drivers' own parsers have the
@@ -1306,14 +1373,9 @@ fn compile_cache(
     };
     let t = Tbl { path: &path, dict };
     cx.check_keys(t, &keys::CACHE, "`[cache]`");
-    if let Some((_, m)) = cx.word(t, &keys::cache::MODE, Code::InvalidValue, "cache mode") {
-        cache.mode = CacheMode::from_word(m).unwrap_or(CacheMode::ReadWrite);
-    }
+    cx.read_bound(t, &keys::CACHE, &mut cache);
     if let Some(dir) = cx.path(t, &keys::cache::DIR) {
         cache.dir = dir;
-    }
-    if let Some(d) = cx.duration(t, &keys::cache::NEGATIVE_TTL) {
-        cache.negative_ttl = d;
     }
     if let Some((tpath, tdict)) = sub_table(cx, t, "ttl") {
         let names: Vec<&str> = sources.keys().map(String::as_str).collect();
@@ -1353,21 +1415,7 @@ pub(crate) fn retry(cx: &mut Cx<'_>, t: Tbl<'_>, base: &RetryPolicy) -> RetryPol
     let r = Tbl { path: &path, dict };
     cx.check_keys(r, &keys::RETRY, &format!("`{path}`"));
     let mut policy = *base;
-    if let Some(n) = cx.uint(r, &keys::retry::ATTEMPTS) {
-        policy.attempts = n;
-    }
-    if let Some((_, b)) = cx.word(r, &keys::retry::BACKOFF, Code::InvalidValue, "backoff") {
-        policy.backoff = Backoff::from_word(b).unwrap_or(policy.backoff);
-    }
-    if let Some(d) = cx.duration(r, &keys::retry::INITIAL) {
-        policy.initial = d;
-    }
-    if let Some(d) = cx.duration(r, &keys::retry::MAX) {
-        policy.max = d;
-    }
-    if let Some(j) = cx.bool(r, &keys::retry::JITTER) {
-        policy.jitter = j;
-    }
+    cx.read_bound(r, &keys::RETRY, &mut policy);
     if policy.initial > policy.max {
         let at = if r.has(&keys::retry::MAX) {
             path.key("max")

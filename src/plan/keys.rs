@@ -1,19 +1,27 @@
 //! The plan format, declared once: every table, its keys, each key's type, limits, default and
-//! description.
+//! description, and the model field a key sets.
 //!
 //! Everything that needs to know the format reads it from here: the compiler (`compile`,
 //! `stage`) checks a table's keys against its [`Table`] and reads each value through its
 //! [`Key`], so names, limits and word lists come from one place; `schema` turns the tables
 //! into the JSON Schema for editors; [`markdown`] draws the reference tables of
 //! docs/plans.md (a test keeps the file in step); a test renders plans setting every key and
-//! checks `render` writes each one. Defaults are the model's typed constants, which a key only
-//! points at, so a default is written once and its text derived.
+//! checks `render` writes each one, with the value it was given.
 //!
-//! Hand-written tables rather than a derive: what a plan says (a key, its unit, its limits,
-//! how an error is worded) is not the shape of the compiled model (a fetch stage's `list`,
-//! `pages` and filters become one `FetchSelection`), so a derive on the model could not say it,
-//! and a derive on shadow types would be the second declaration this module replaces.
+//! A key whose value is one field of the compiled model is bound to it (`.sets(field!(…))`,
+//! a [`Bind`]): `Cx::read_bound` reads it into the field through the key's type, `render`
+//! writes it back through the same type, and with `field!(default …)` its default
+//! ([`Unset::Model`]) is the field's in the model's `Default`. Adding such a key is its
+//! declaration here and its field in the model. Keys whose value is not one field (an API key
+//! with its variable, a fetch stage's `list`, `pages` and filters, which become one
+//! `FetchSelection`) keep a reader in `compile`/`stage` and a line in `render`; other
+//! defaults are the model's typed constants, which a key only points at.
+//!
+//! Hand-written tables with bindings rather than a derive: what a plan says (a key, its unit,
+//! its limits, how an error is worded) is not the shape of the compiled model, so a derive on
+//! the model could not say it, and a derive on shadow types would be a second declaration.
 
+use std::any::Any;
 use std::time::Duration;
 
 use super::model::*;
@@ -152,6 +160,72 @@ pub enum Unset {
     Prose(fn() -> String),
     /// The key must be set.
     Required,
+    /// The value of the key's field in its model's `Default` (a [`Bind::Field`] made with
+    /// `field!(default …)`).
+    Model,
+}
+
+/// The field of the compiled model a key sets: the compiler reads the key into it through
+/// the key's type, `render` writes it back through the same type, and [`Unset::Model`] reads
+/// the key's default from it. A key without one is read and written by hand (its value is not
+/// one field: `api_key`, a fetch stage's `list`).
+///
+/// Type-erased (`dyn Any`) so one [`Table`] of keys serves every model; each binding checks
+/// that it is given its own model, and the tests read and write every bound key.
+#[derive(Debug, Clone, Copy)]
+pub enum Bind {
+    /// A field of a [`Scalar`] type.
+    Field {
+        /// `None`: not this binding's model; `Some(None)`: the field is unset.
+        get: fn(&dyn Any) -> Option<Option<FieldValue>>,
+        /// `false`: not this binding's model, or a value of another type.
+        set: fn(&mut dyn Any, FieldValue) -> bool,
+        /// The field's value in the model's `Default`, for [`Unset::Model`].
+        default: Option<fn() -> Option<FieldValue>>,
+    },
+    /// A field holding the model of the key's [`Ty::Table`] (`weights`).
+    Table {
+        get: fn(&dyn Any) -> Option<&dyn Any>,
+        get_mut: fn(&mut dyn Any) -> Option<&mut dyn Any>,
+    },
+}
+
+/// The [`Bind`] of a key to a field of a model: `field!(SourceConfig, burst)`, or
+/// `field!(default CriSettings, imdb_votes_full)` to take the key's default
+/// ([`Unset::Model`]) from `CriSettings::default()`.
+macro_rules! field {
+    (@bind $model:ty, $($f:ident).+, $default:expr) => {
+        Bind::Field {
+            get: |m| m.downcast_ref::<$model>().map(|m| Scalar::to_value(&m.$($f).+)),
+            set: |m, v| match (m.downcast_mut::<$model>(), Scalar::from_value(v)) {
+                (Some(m), Some(v)) => {
+                    m.$($f).+ = v;
+                    true
+                }
+                _ => false,
+            },
+            default: $default,
+        }
+    };
+    (default $model:ty, $($f:ident).+) => {
+        field!(@bind $model, $($f).+, Some(|| Scalar::to_value(&<$model>::default().$($f).+)))
+    };
+    ($model:ty, $($f:ident).+) => {
+        field!(@bind $model, $($f).+, None)
+    };
+}
+
+/// The [`Bind`] of a table key to the field of `model` holding the table's own model.
+macro_rules! table_field {
+    ($model:ty, $f:ident) => {
+        Bind::Table {
+            get: |m| m.downcast_ref::<$model>().map(|m| &m.$f as &dyn Any),
+            get_mut: |m| {
+                m.downcast_mut::<$model>()
+                    .map(|m| &mut m.$f as &mut dyn Any)
+            },
+        }
+    };
 }
 
 /// One key of a table.
@@ -162,6 +236,8 @@ pub struct Key {
     pub default: Unset,
     /// What it does, in the words of the reference.
     pub doc: &'static str,
+    /// The model field it sets, when it is one.
+    pub bind: Option<Bind>,
 }
 
 /// One table of the plan format.
@@ -203,9 +279,47 @@ impl Key {
     /// has no default.
     pub fn default_text(&self) -> Option<String> {
         match self.default {
-            Unset::Value(v) => Some(v().to_string()),
             Unset::Prose(p) => Some(p()),
-            Unset::None | Unset::Required => None,
+            _ => self.default_value().map(|v| v.to_string()),
+        }
+    }
+
+    /// The default as a plan would write it, when it is a value.
+    pub fn default_value(&self) -> Option<toml::Value> {
+        match self.default {
+            Unset::Value(v) => Some(v()),
+            Unset::Model => match self.bind {
+                Some(Bind::Field {
+                    default: Some(d), ..
+                }) => d().map(|v| self.to_toml(v)),
+                _ => None,
+            },
+            Unset::Prose(_) | Unset::None | Unset::Required => None,
+        }
+    }
+
+    /// A value of the key's field as a plan writes it: a duration, rate or size as its text.
+    pub fn to_toml(&self, v: FieldValue) -> toml::Value {
+        use toml::Value as T;
+        match v {
+            FieldValue::Bool(b) => T::Boolean(b),
+            FieldValue::Int(n) => match (self.ty, u64::try_from(n)) {
+                (Ty::Size { .. }, Ok(n)) => T::String(format_size(n)),
+                // The key's limits keep its integers within TOML's (a test reads them all).
+                _ => T::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+            },
+            FieldValue::Float(f) => T::Float(f),
+            FieldValue::Duration(d) => duration(d),
+            FieldValue::Rate(r) => T::String(format_rate(r)),
+            FieldValue::Word(w) => word(w),
+        }
+    }
+
+    /// The key, bound to a field of the model its table is read into.
+    const fn sets(self, bind: Bind) -> Key {
+        Key {
+            bind: Some(bind),
+            ..self
         }
     }
 }
@@ -216,6 +330,7 @@ const fn key(name: &'static str, ty: Ty, default: Unset, doc: &'static str) -> K
         ty,
         default,
         doc,
+        bind: None,
     }
 }
 
@@ -245,7 +360,8 @@ fn per_kind(f: impl Fn(SourceKind) -> toml::Value) -> String {
 }
 
 const U32: i128 = u32::MAX as i128;
-const U64: i128 = u64::MAX as i128;
+/// The largest integer TOML holds.
+const TOML_INT: i128 = i64::MAX as i128;
 
 pub mod plan {
     use super::*;
@@ -284,7 +400,8 @@ pub mod database {
         },
         Unset::Value(|| duration(DatabaseConfig::DEFAULT_CONNECT_TIMEOUT)),
         "how long reaching the server may take before `run`, `db` and `status` stop with an error naming it; not part of the plan's hash",
-    );
+    )
+    .sets(field!(DatabaseConfig, connect_timeout));
 }
 
 pub static DATABASE: Table = Table {
@@ -314,7 +431,8 @@ pub mod cache {
         Ty::Word(CacheMode::words),
         Unset::Value(|| word(CacheMode::ReadWrite.as_str())),
         "`read-write`: use fresh entries, store answers; `read-only` (`--offline`): never send a request, a miss is an error, expired entries still serve; `refresh`: always fetch, store the answers; `off`: no cache",
-    );
+    )
+    .sets(field!(CacheConfig, mode));
     pub const DIR: Key = key(
         "dir",
         Ty::Path,
@@ -332,7 +450,8 @@ pub mod cache {
         Ty::Duration,
         Unset::Value(|| duration(DEFAULT_TTL)),
         "how long a \"no such thing\" answer is kept (TMDB 404, OMDb \"Error getting data.\")",
-    );
+    )
+    .sets(field!(CacheConfig, negative_ttl));
 }
 
 pub static CACHE: Table = Table {
@@ -365,7 +484,8 @@ pub mod source {
         Ty::Rate,
         Unset::Prose(|| per_kind(|k| word(&format_rate(k.default_rate())))),
         "one budget for every stage using this source",
-    );
+    )
+    .sets(field!(SourceConfig, rate));
     pub const BURST: Key = key(
         "burst",
         Ty::Int {
@@ -374,7 +494,8 @@ pub mod source {
         },
         Unset::Value(|| int(DEFAULT_BURST)),
         "requests that may go at once to pay back a stall (the machine held the process off the CPU, every task was busy saving) of up to that many periods of the rate; a window of the rate's period may then hold `rate + burst - 1` requests. 1 keeps every window within the rate; more suits an API that meters with a token bucket holding at least `burst` (TMDB documents only \"somewhere in the 40 requests per second range\"; a 429 pauses the source as ever)",
-    );
+    )
+    .sets(field!(SourceConfig, burst));
     pub const TIMEOUT: Key = key(
         "timeout",
         Ty::PositiveDuration {
@@ -382,13 +503,15 @@ pub mod source {
         },
         Unset::Value(|| duration(DEFAULT_TIMEOUT)),
         "per request",
-    );
+    )
+    .sets(field!(SourceConfig, timeout));
     pub const DAILY_QUOTA: Key = key(
         "daily_quota",
         Ty::Int { min: 1, max: U32 },
         Unset::None,
         "requests the key allows per day; `validate` warns when the plan needs more (a free OMDb key allows 1,000)",
-    );
+    )
+    .sets(field!(SourceConfig, daily_quota));
     pub const MAX_BODY: Key = key(
         "max_body",
         Ty::Size {
@@ -396,7 +519,8 @@ pub mod source {
         },
         Unset::Prose(|| per_kind(|k| word(&format_size(k.default_max_body())))),
         "the largest answer read: a bigger one fails its item without being read or retried",
-    );
+    )
+    .sets(field!(SourceConfig, max_body));
     pub const MAX_RATE_LIMITED_WAIT: Key = key(
         "max_rate_limited_wait",
         Ty::PositiveDuration {
@@ -404,7 +528,8 @@ pub mod source {
         },
         Unset::Value(|| duration(DEFAULT_MAX_RATE_LIMITED_WAIT)),
         "how long one request may spend waiting out 429 answers, which do not use up `retry.attempts`; past it the item fails",
-    );
+    )
+    .sets(field!(SourceConfig, max_rate_limited_wait));
     pub const FILES_URL: Key = key(
         "files_url",
         Ty::Str,
@@ -428,7 +553,8 @@ pub mod source {
         Ty::Bool,
         Unset::Value(|| toml::Value::Boolean(true)),
         "keep each movie's answer body as received in `movie_raw_json` (about 70% of a database's size); `false` keeps only the tables (a movie saved again loses the body stored before)",
-    );
+    )
+    .sets(field!(SourceConfig, store_raw));
 }
 
 pub static SOURCE: Table = Table {
@@ -455,33 +581,28 @@ pub mod retry {
     pub const ATTEMPTS: Key = key(
         "attempts",
         Ty::Int { min: 1, max: 100 },
-        Unset::Value(|| int(RetryPolicy::default().attempts)),
+        Unset::Model,
         "tries including the first",
-    );
+    )
+    .sets(field!(default RetryPolicy, attempts));
     pub const BACKOFF: Key = key(
         "backoff",
         Ty::Word(Backoff::words),
-        Unset::Value(|| word(RetryPolicy::default().backoff.as_str())),
+        Unset::Model,
         "how the pause between tries grows",
-    );
-    pub const INITIAL: Key = key(
-        "initial",
-        Ty::Duration,
-        Unset::Value(|| duration(RetryPolicy::default().initial)),
-        "the first pause",
-    );
+    )
+    .sets(field!(default RetryPolicy, backoff));
+    pub const INITIAL: Key = key("initial", Ty::Duration, Unset::Model, "the first pause")
+        .sets(field!(default RetryPolicy, initial));
     pub const MAX: Key = key(
         "max",
         Ty::Duration,
-        Unset::Value(|| duration(RetryPolicy::default().max)),
+        Unset::Model,
         "the longest pause; `initial` may not exceed it",
-    );
-    pub const JITTER: Key = key(
-        "jitter",
-        Ty::Bool,
-        Unset::Value(|| toml::Value::Boolean(RetryPolicy::default().jitter)),
-        "randomise pauses",
-    );
+    )
+    .sets(field!(default RetryPolicy, max));
+    pub const JITTER: Key = key("jitter", Ty::Bool, Unset::Model, "randomise pauses")
+        .sets(field!(default RetryPolicy, jitter));
 }
 
 pub static RETRY: Table = Table {
@@ -556,13 +677,15 @@ pub mod stage {
         },
         Unset::Value(|| int(DEFAULT_CONCURRENCY)),
         "requests (or items) in flight at once",
-    );
+    )
+    .sets(field!(Stage, concurrency));
     pub const DELAY: Key = key(
         "delay",
         Ty::Duration,
         Unset::Value(|| duration(Duration::ZERO)),
         "the least time between two requests **of this stage** (stage-wide, whatever `concurrency`), on top of the source's rate",
-    );
+    )
+    .sets(field!(Stage, delay));
     pub const RETRY: Key = key(
         "retry",
         Ty::Table(&super::RETRY),
@@ -574,7 +697,8 @@ pub mod stage {
         Ty::Word(OnError::words),
         Unset::Value(|| word(OnError::Fail.as_str())),
         "what a failed item does",
-    );
+    )
+    .sets(field!(Stage, on_error));
     pub const MAX_FAILURES: Key = key(
         "max_failures",
         Ty::MaxFailures,
@@ -586,7 +710,8 @@ pub mod stage {
         Ty::Bool,
         Unset::Value(|| toml::Value::Boolean(true)),
         "start on upstream items as they arrive; `false` waits for upstream stages to finish",
-    );
+    )
+    .sets(field!(Stage, streaming));
 }
 
 /// The keys every stage has; each kind adds its own ([`of_kind`]).
@@ -610,21 +735,24 @@ pub mod reset {
     pub const MODE: Key = key(
         "mode",
         Ty::Word(ResetMode::words),
-        Unset::Value(|| word(ResetMode::default().as_str())),
+        Unset::Model,
         "`swap`: build a complete new database beside the live one (SQLite: `<file>.next`; PostgreSQL: schema `<schema>_popctl_next`) and swap it in when every stage has ended well, so a failed or interrupted run leaves the live data as it was; `in_place`: drop the live tables first",
-    );
+    )
+    .sets(field!(default ResetStage, mode));
     pub const SCOPE: Key = key(
         "scope",
         Ty::Word(ResetScope::words),
-        Unset::Value(|| word(ResetScope::default().as_str())),
+        Unset::Model,
         "`popctl`: only the tables popctl's migrations create are replaced, other tables stay (named in a warning) and a table or view that depends on popctl's stops the run before anything is written; `database`: every table goes",
-    );
+    )
+    .sets(field!(default ResetStage, scope));
     pub const ALLOW_REMOTE: Key = key(
         "allow_remote",
         Ty::Bool,
-        Unset::Value(|| toml::Value::Boolean(false)),
+        Unset::Model,
         "allow resetting a database that is not on this machine",
-    );
+    )
+    .sets(field!(default ResetStage, allow_remote));
 }
 
 pub static RESET: Table = Table {
@@ -748,7 +876,8 @@ pub mod fetch {
         Ty::Word(OnRemoved::words),
         Unset::Value(|| word(OnRemoved::default().as_str())),
         "a movie the database holds that TMDB no longer has (404 when fetched, or missing from the whole export): `mark` sets `movies.removed_on`, `delete` deletes it with its rows and the people, companies and keywords no other movie uses, `keep` leaves it",
-    );
+    )
+    .sets(field!(FetchStage, on_removed));
     pub const MAX_REMOVED: Key = key(
         "max_removed",
         Ty::Float {
@@ -758,7 +887,8 @@ pub mod fetch {
         },
         Unset::Value(|| toml::Value::Float(DEFAULT_MAX_REMOVED)),
         "the largest share of the database's movies one stage may mark or delete as gone; above it the stage fails and removes none (an export cut short upstream must not empty the database)",
-    );
+    )
+    .sets(field!(FetchStage, max_removed));
     pub const FILTERS: Key = key(
         "filters",
         Ty::Table(&super::DISCOVER),
@@ -900,19 +1030,17 @@ pub mod export {
         },
         Unset::None,
         "only movies at least this popular (TMDB's `popularity`; half the catalog is below 1)",
-    );
-    pub const ADULT: Key = key(
-        "adult",
-        Ty::Bool,
-        Unset::Value(|| toml::Value::Boolean(false)),
-        "include adult titles",
-    );
+    )
+    .sets(field!(CatalogFilter, min_popularity));
+    pub const ADULT: Key = key("adult", Ty::Bool, Unset::Model, "include adult titles")
+        .sets(field!(default CatalogFilter, adult));
     pub const VIDEO: Key = key(
         "video",
         Ty::Bool,
-        Unset::Value(|| toml::Value::Boolean(false)),
+        Unset::Model,
         "include video releases (`video: true`: concerts, making-ofs…)",
-    );
+    )
+    .sets(field!(default CatalogFilter, video));
 }
 
 /// Which movies of TMDB's daily export a fetch stage takes.
@@ -1175,13 +1303,15 @@ pub mod enrich {
         Ty::Word(EnrichScope::words),
         Unset::Value(|| word(EnrichScope::Upstream.as_str())),
         "the movies of upstream fetch stages in this run / every movie in the database without OMDb data / every movie in the database",
-    );
+    )
+    .sets(field!(EnrichStage, scope));
     pub const RETRY_NO_DATA: Key = key(
         "retry_no_data",
         Ty::Bool,
         Unset::Value(|| toml::Value::Boolean(false)),
         "ask again for movies OMDb had no data for in an earlier run",
-    );
+    )
+    .sets(field!(EnrichStage, retry_no_data));
     pub const RETRY_NO_DATA_AFTER: Key = key(
         "retry_no_data_after",
         Ty::PositiveDuration {
@@ -1189,7 +1319,8 @@ pub mod enrich {
         },
         Unset::None,
         "ask again for movies whose \"no data\" answer is at least this old (`\"90d\"`), so daily runs do not spend the quota on them every day; not with `retry_no_data = true`",
-    );
+    )
+    .sets(field!(EnrichStage, retry_no_data_after));
 }
 
 pub static ENRICH: Table = Table {
@@ -1215,7 +1346,8 @@ pub mod people {
         Ty::Word(PeopleSelect::words),
         Unset::Value(|| word(PeopleSelect::default().as_str())),
         "`all`: everyone credited in the upstream movies, cast and crew; `credited`: the cast billed before `cast_top` and the crew of `jobs`",
-    );
+    )
+    .sets(field!(PeopleStage, select));
     pub const CAST_TOP: Key = key(
         "cast_top",
         Ty::Int {
@@ -1224,7 +1356,8 @@ pub mod people {
         },
         Unset::Value(|| int(PeopleStage::DEFAULT_CAST_TOP)),
         "with `select = \"credited\"`: cast members whose billing `order` is below this (`0`: no cast)",
-    );
+    )
+    .sets(field!(PeopleStage, cast_top));
     pub const JOBS: Key = key(
         "jobs",
         Ty::Strs,
@@ -1255,7 +1388,7 @@ pub static PEOPLE: Table = Table {
 
 pub mod cri_weights {
     use super::*;
-    const fn weight(name: &'static str, default: fn() -> toml::Value) -> Key {
+    const fn weight(name: &'static str, bind: Bind) -> Key {
         key(
             name,
             Ty::Float {
@@ -1263,21 +1396,28 @@ pub mod cri_weights {
                 max: f64::INFINITY,
                 above_min: false,
             },
-            Unset::Value(default),
+            Unset::Model,
             "",
         )
+        .sets(bind)
     }
-    fn w() -> CriWeights {
-        CriSettings::default().weights
-    }
-    pub const TIMELESSNESS: Key = weight("timelessness", || w().timelessness.into());
-    pub const CULTURAL_PENETRATION: Key =
-        weight("cultural_penetration", || w().cultural_penetration.into());
-    pub const ARTISTIC_IMPACT: Key = weight("artistic_impact", || w().artistic_impact.into());
-    pub const INSTITUTIONAL_RECOGNITION: Key = weight("institutional_recognition", || {
-        w().institutional_recognition.into()
-    });
-    pub const PUBLIC_RECEPTION: Key = weight("public_reception", || w().public_reception.into());
+    pub const TIMELESSNESS: Key = weight("timelessness", field!(default CriWeights, timelessness));
+    pub const CULTURAL_PENETRATION: Key = weight(
+        "cultural_penetration",
+        field!(default CriWeights, cultural_penetration),
+    );
+    pub const ARTISTIC_IMPACT: Key = weight(
+        "artistic_impact",
+        field!(default CriWeights, artistic_impact),
+    );
+    pub const INSTITUTIONAL_RECOGNITION: Key = weight(
+        "institutional_recognition",
+        field!(default CriWeights, institutional_recognition),
+    );
+    pub const PUBLIC_RECEPTION: Key = weight(
+        "public_reception",
+        field!(default CriWeights, public_reception),
+    );
 }
 
 pub static CRI_WEIGHTS: Table = Table {
@@ -1298,19 +1438,28 @@ pub mod cri {
         Ty::Table(&super::CRI_WEIGHTS),
         Unset::None,
         "each ≥ 0, sum > 0; unnamed weights keep their default",
-    );
+    )
+    .sets(table_field!(CriSettings, weights));
     pub const IMDB_VOTES_FULL: Key = key(
         "imdb_votes_full",
-        Ty::Int { min: 1, max: U64 },
-        Unset::Value(|| int(CriSettings::default().imdb_votes_full as i64)),
+        Ty::Int {
+            min: 1,
+            max: TOML_INT,
+        },
+        Unset::Model,
         "IMDb votes that count as full cultural reach",
-    );
+    )
+    .sets(field!(default CriSettings, imdb_votes_full));
     pub const TMDB_VOTES_FULL: Key = key(
         "tmdb_votes_full",
-        Ty::Int { min: 1, max: U64 },
-        Unset::Value(|| int(CriSettings::default().tmdb_votes_full as i64)),
+        Ty::Int {
+            min: 1,
+            max: TOML_INT,
+        },
+        Unset::Model,
         "TMDB votes that count as full cultural reach",
-    );
+    )
+    .sets(field!(default CriSettings, tmdb_votes_full));
     pub const POPULARITY_FULL: Key = key(
         "popularity_full",
         Ty::Float {
@@ -1318,15 +1467,17 @@ pub mod cri {
             max: f64::INFINITY,
             above_min: true,
         },
-        Unset::Value(|| CriSettings::default().popularity_full.into()),
+        Unset::Model,
         "TMDB popularity that counts as full current attention",
-    );
+    )
+    .sets(field!(default CriSettings, popularity_full));
     pub const CLASSIC_AGE_YEARS: Key = key(
         "classic_age_years",
         Ty::Int { min: 1, max: 200 },
-        Unset::Value(|| int(CriSettings::default().classic_age_years)),
+        Unset::Model,
         "age at which a movie that is still watched counts as fully timeless",
-    );
+    )
+    .sets(field!(default CriSettings, classic_age_years));
 }
 
 pub static CRI: Table = Table {
@@ -1342,7 +1493,7 @@ pub static CRI: Table = Table {
 
 pub mod recommendation_weights {
     use super::*;
-    const fn weight(name: &'static str, default: fn() -> toml::Value) -> Key {
+    const fn weight(name: &'static str, bind: Bind) -> Key {
         key(
             name,
             Ty::Float {
@@ -1350,17 +1501,15 @@ pub mod recommendation_weights {
                 max: f64::INFINITY,
                 above_min: false,
             },
-            Unset::Value(default),
+            Unset::Model,
             "",
         )
+        .sets(bind)
     }
-    fn w() -> RecommendationWeights {
-        RecommendationSettings::default().weights
-    }
-    pub const GENRES: Key = weight("genres", || w().genres.into());
-    pub const KEYWORDS: Key = weight("keywords", || w().keywords.into());
-    pub const CAST: Key = weight("cast", || w().cast.into());
-    pub const CREW: Key = weight("crew", || w().crew.into());
+    pub const GENRES: Key = weight("genres", field!(default RecommendationWeights, genres));
+    pub const KEYWORDS: Key = weight("keywords", field!(default RecommendationWeights, keywords));
+    pub const CAST: Key = weight("cast", field!(default RecommendationWeights, cast));
+    pub const CREW: Key = weight("crew", field!(default RecommendationWeights, crew));
 }
 
 pub static RECOMMENDATION_WEIGHTS: Table = Table {
@@ -1378,9 +1527,10 @@ pub mod recommendations {
     pub const TOP_N: Key = key(
         "top_n",
         Ty::Int { min: 1, max: 100 },
-        Unset::Value(|| int(RecommendationSettings::default().top_n)),
+        Unset::Model,
         "recommendations kept per movie",
-    );
+    )
+    .sets(field!(default RecommendationSettings, top_n));
     pub const MIN_SCORE: Key = key(
         "min_score",
         Ty::Float {
@@ -1388,15 +1538,17 @@ pub mod recommendations {
             max: 1.0,
             above_min: false,
         },
-        Unset::Value(|| RecommendationSettings::default().min_score.into()),
+        Unset::Model,
         "similarity below which a pair is dropped",
-    );
+    )
+    .sets(field!(default RecommendationSettings, min_score));
     pub const WEIGHTS: Key = key(
         "weights",
         Ty::Table(&super::RECOMMENDATION_WEIGHTS),
         Unset::None,
         "each ≥ 0, sum > 0; unnamed weights keep their default",
-    );
+    )
+    .sets(table_field!(RecommendationSettings, weights));
 }
 
 pub static RECOMMENDATIONS: Table = Table {
@@ -1428,9 +1580,10 @@ pub mod reviews {
     pub const PER_MOVIE: Key = key(
         "per_movie",
         Ty::Int { min: 0, max: 100 },
-        Unset::Value(|| int(ReviewSettings::default().per_movie)),
+        Unset::Model,
         "reviews kept per movie",
-    );
+    )
+    .sets(field!(default ReviewSettings, per_movie));
 }
 
 pub static REVIEWS: Table = Table {
@@ -1658,8 +1811,10 @@ pub fn markdown(table: &Table) -> String {
         let default = match k.default {
             Unset::Required => "required".to_owned(),
             Unset::None => "—".to_owned(),
-            Unset::Value(v) => format!("`{}`", v()),
             Unset::Prose(p) => p(),
+            Unset::Value(_) | Unset::Model => k
+                .default_value()
+                .map_or_else(|| "—".to_owned(), |v| format!("`{v}`")),
         };
         // A `|` inside a cell (TMDB's OR, `"a|b"`) would end it.
         let cell = |s: &str| s.replace('|', "\\|");
@@ -1677,6 +1832,76 @@ pub fn markdown(table: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_bound_key_has_a_type_its_field_takes_and_model_defaults_resolve() {
+        let mut bound = 0;
+        for (name, t) in TABLES {
+            for k in t.keys {
+                let at = format!("{name}.{}", k.name);
+                match (k.bind, k.ty) {
+                    (Some(Bind::Field { .. }), ty) => {
+                        bound += 1;
+                        assert!(
+                            matches!(
+                                ty,
+                                Ty::Bool
+                                    | Ty::Int { .. }
+                                    | Ty::Size { .. }
+                                    | Ty::Float { .. }
+                                    | Ty::Duration
+                                    | Ty::PositiveDuration { .. }
+                                    | Ty::Rate
+                                    | Ty::Word(_)
+                            ),
+                            "{at}: a bound key of type {ty:?} cannot be read into a field"
+                        );
+                        if let Ty::Int { max, .. } = ty {
+                            assert!(max <= TOML_INT, "{at}: limits beyond TOML's integers");
+                        }
+                    }
+                    (Some(Bind::Table { .. }), ty) => {
+                        assert!(matches!(ty, Ty::Table(_)), "{at}: {ty:?} bound as a table")
+                    }
+                    (None, _) => {}
+                }
+                if let Unset::Model = k.default {
+                    assert!(
+                        k.default_value().is_some(),
+                        "{at}: `Unset::Model` without a model default (`field!(default …)`)"
+                    );
+                }
+            }
+        }
+        // The scalar keys of sources, stages and the post-process steps at least.
+        assert!(bound >= 40, "{bound} bound keys");
+        assert_eq!(
+            reset::MODE.default_value(),
+            Some(toml::Value::String("swap".into()))
+        );
+        assert_eq!(
+            cri_weights::TIMELESSNESS.default_value(),
+            Some(toml::Value::Float(0.2))
+        );
+        assert_eq!(retry::INITIAL.default_text().as_deref(), Some("\"500ms\""));
+    }
+
+    #[test]
+    fn a_binding_refuses_another_model_and_another_type() {
+        let Some(Bind::Field { get, set, .. }) = source::BURST.bind else {
+            panic!("`burst` is bound to a field");
+        };
+        let mut retry = RetryPolicy::default();
+        assert_eq!(get(&retry), None);
+        assert!(!set(&mut retry, FieldValue::Int(2)));
+        let Some(Bind::Field { get, set, .. }) = retry::ATTEMPTS.bind else {
+            panic!("`attempts` is bound to a field");
+        };
+        assert!(!set(&mut retry, FieldValue::Bool(true)));
+        assert!(!set(&mut retry, FieldValue::Int(-1)));
+        assert!(set(&mut retry, FieldValue::Int(7)));
+        assert_eq!(get(&retry), Some(Some(FieldValue::Int(7))));
+    }
 
     #[test]
     fn every_table_lists_each_key_once_and_defaults_render() {

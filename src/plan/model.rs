@@ -36,7 +36,90 @@ macro_rules! plan_words {
                 Self::ALL.iter().copied().find(|v| v.as_str() == word)
             }
         }
+
+        impl Scalar for $ty {
+            fn to_value(&self) -> Option<FieldValue> {
+                Some(FieldValue::Word(self.as_str()))
+            }
+
+            fn from_value(v: FieldValue) -> Option<Self> {
+                match v {
+                    FieldValue::Word(w) => Self::from_word(w),
+                    _ => None,
+                }
+            }
+        }
     };
+}
+
+/// The value of a model field that one plan key sets, as the key's type reads and writes it
+/// (`plan::keys::Bind`): the compiler reads a key into one of these and the field takes it;
+/// `plan show` and the reference's defaults write the field's through the same key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue {
+    Bool(bool),
+    /// An integer, or a size in bytes.
+    Int(i128),
+    Float(f64),
+    Duration(Duration),
+    Rate(Rate),
+    /// One of the key's words.
+    Word(&'static str),
+}
+
+/// A model field type a plan key can be bound to.
+pub trait Scalar: Sized {
+    /// `None`: the field is unset (an `Option` that is `None`), so the key is not written.
+    fn to_value(&self) -> Option<FieldValue>;
+    /// `None` when the value is not of this field's type (a binding to the wrong field).
+    fn from_value(v: FieldValue) -> Option<Self>;
+}
+
+/// `Scalar` for a type held by one variant of [`FieldValue`].
+macro_rules! scalar {
+    ($($ty:ty => $variant:ident),+) => {$(
+        impl Scalar for $ty {
+            fn to_value(&self) -> Option<FieldValue> {
+                Some(FieldValue::$variant(*self))
+            }
+            fn from_value(v: FieldValue) -> Option<Self> {
+                match v {
+                    FieldValue::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+scalar!(bool => Bool, f64 => Float, Duration => Duration, Rate => Rate);
+
+/// `Scalar` for an integer type, which takes the integers it can hold.
+macro_rules! int_scalar {
+    ($($ty:ty),+) => {$(
+        impl Scalar for $ty {
+            fn to_value(&self) -> Option<FieldValue> {
+                Some(FieldValue::Int(i128::from(*self)))
+            }
+            fn from_value(v: FieldValue) -> Option<Self> {
+                match v {
+                    FieldValue::Int(n) => <$ty>::try_from(n).ok(),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+int_scalar!(u32, u64);
+
+impl<T: Scalar> Scalar for Option<T> {
+    fn to_value(&self) -> Option<FieldValue> {
+        self.as_ref().and_then(T::to_value)
+    }
+    fn from_value(v: FieldValue) -> Option<Self> {
+        T::from_value(v).map(Some)
+    }
 }
 
 /// A validated, fully layered plan.
@@ -390,7 +473,7 @@ impl StageKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResetStage {
     pub allow_remote: bool,
     pub mode: ResetMode,
@@ -868,16 +951,32 @@ pub struct CriWeights {
     pub public_reception: f64,
 }
 
+impl Default for CriWeights {
+    fn default() -> Self {
+        CriWeights {
+            timelessness: 0.2,
+            cultural_penetration: 0.2,
+            artistic_impact: 0.2,
+            institutional_recognition: 0.2,
+            public_reception: 0.2,
+        }
+    }
+}
+
+impl CriWeights {
+    pub fn sum(&self) -> f64 {
+        self.timelessness
+            + self.cultural_penetration
+            + self.artistic_impact
+            + self.institutional_recognition
+            + self.public_reception
+    }
+}
+
 impl Default for CriSettings {
     fn default() -> Self {
         CriSettings {
-            weights: CriWeights {
-                timelessness: 0.2,
-                cultural_penetration: 0.2,
-                artistic_impact: 0.2,
-                institutional_recognition: 0.2,
-                public_reception: 0.2,
-            },
+            weights: CriWeights::default(),
             imdb_votes_full: 1_000_000,
             tmdb_votes_full: 20_000,
             popularity_full: 100.0,
@@ -910,13 +1009,25 @@ impl Default for RecommendationSettings {
         RecommendationSettings {
             top_n: 10,
             min_score: 0.05,
-            weights: RecommendationWeights {
-                genres: 0.3,
-                keywords: 0.3,
-                cast: 0.25,
-                crew: 0.15,
-            },
+            weights: RecommendationWeights::default(),
         }
+    }
+}
+
+impl Default for RecommendationWeights {
+    fn default() -> Self {
+        RecommendationWeights {
+            genres: 0.3,
+            keywords: 0.3,
+            cast: 0.25,
+            crew: 0.15,
+        }
+    }
+}
+
+impl RecommendationWeights {
+    pub fn sum(&self) -> f64 {
+        self.genres + self.keywords + self.cast + self.crew
     }
 }
 

@@ -2,12 +2,14 @@
 //! masked) and the input of [`Plan::hash`](super::Plan::hash) (secrets and machine paths left
 //! out, so the hash says whether the plan's meaning changed, not where it was loaded).
 
+use std::any::Any;
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
+use super::keys::{self, Bind, Key, Table, Ty};
 use super::model::*;
-use super::units::{format_duration, format_rate, format_size};
+use super::units::format_duration;
 use crate::secret::{Secret, SecretUrl};
 
 /// What to do with secrets and machine-specific paths.
@@ -61,6 +63,39 @@ fn database_url(v: &Interpolated<SecretUrl>, mode: Render) -> Option<String> {
     }
 }
 
+/// `key = value` for each key of `table`, in the table's order: a key in `hand` as it gives
+/// it (`None`: left out), a key bound to a field of `model` ([`Bind`]) from that field (an
+/// unset `Option` left out), and no other.
+fn lines(table: &Table, model: &dyn Any, hand: &[(&Key, Option<String>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in table.keys {
+        let value = match (hand.iter().find(|(k, _)| k.name == key.name), key.bind) {
+            (Some((_, text)), _) => text.clone(),
+            (None, Some(Bind::Field { get, .. })) => {
+                get(model).flatten().map(|v| key.to_toml(v).to_string())
+            }
+            (None, Some(Bind::Table { get, .. })) => match (get(model), key.ty) {
+                (Some(inner_model), Ty::Table(inner)) => Some(inline(inner, inner_model, &[])),
+                _ => None,
+            },
+            (None, None) => None,
+        };
+        if let Some(value) = value {
+            out.push(format!("{} = {value}", key.name));
+        }
+    }
+    out
+}
+
+/// The keys of `table` as an inline table, `{ a = 1, b = "x" }`.
+fn inline(table: &Table, model: &dyn Any, hand: &[(&Key, Option<String>)]) -> String {
+    format!("{{ {} }}", lines(table, model, hand).join(", "))
+}
+
+fn write_lines(out: &mut String, lines: Vec<String>) -> std::fmt::Result {
+    lines.iter().try_for_each(|l| writeln!(out, "{l}"))
+}
+
 /// The plan as TOML, in a fixed order: plan, database, data, cache, sources, stages.
 pub fn to_toml(plan: &Plan, mode: Render) -> String {
     let mut out = String::new();
@@ -77,14 +112,12 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
     }
 
     writeln!(out, "\n[database]")?;
-    if let Some(url) = database_url(&plan.database.url, mode) {
-        writeln!(out, "url = {url}")?;
-    }
+    let mut hand = vec![(&keys::database::URL, database_url(&plan.database.url, mode))];
     // How long to wait for the server does not change the data: not part of the hash.
-    if mode == Render::Show {
-        let timeout = format_duration(plan.database.connect_timeout);
-        writeln!(out, "connect_timeout = {}", s(&timeout))?;
+    if mode == Render::Hash {
+        hand.push((&keys::database::CONNECT_TIMEOUT, None));
     }
+    write_lines(out, lines(&keys::DATABASE, &plan.database, &hand))?;
 
     if mode == Render::Show {
         writeln!(out, "\n[data]")?;
@@ -92,10 +125,6 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
     }
 
     writeln!(out, "\n[cache]")?;
-    writeln!(out, "mode = {}", s(plan.cache.mode.as_str()))?;
-    if mode == Render::Show {
-        writeln!(out, "dir = {}", s(&plan.cache.dir.display().to_string()))?;
-    }
     let mut ttl: Vec<String> = plan
         .sources
         .keys()
@@ -110,42 +139,28 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
         })
         .collect();
     ttl.sort();
-    writeln!(out, "ttl = {{ {} }}", ttl.join(", "))?;
-    writeln!(
-        out,
-        "negative_ttl = {}",
-        s(&format_duration(plan.cache.negative_ttl))
-    )?;
+    let dir = (mode == Render::Show).then(|| s(&plan.cache.dir.display().to_string()));
+    let hand = [
+        (&keys::cache::DIR, dir),
+        (&keys::cache::TTL, Some(format!("{{ {} }}", ttl.join(", ")))),
+    ];
+    write_lines(out, lines(&keys::CACHE, &plan.cache, &hand))?;
 
     for (name, src) in &plan.sources {
+        use keys::source;
         writeln!(out, "\n[sources.{name}]")?;
-        writeln!(out, "kind = {}", s(src.kind.as_str()))?;
-        if let Some(key) = api_key(&src.api_key, mode) {
-            writeln!(out, "api_key = {key}")?;
-        }
-        writeln!(out, "base_url = {}", s(&src.base_url))?;
-        writeln!(out, "rate = {}", s(&format_rate(src.rate)))?;
-        writeln!(out, "burst = {}", src.burst)?;
-        writeln!(out, "timeout = {}", s(&format_duration(src.timeout)))?;
-        if let Some(q) = src.daily_quota {
-            writeln!(out, "daily_quota = {q}")?;
-        }
-        writeln!(out, "max_body = {}", s(&format_size(src.max_body)))?;
-        writeln!(
-            out,
-            "max_rate_limited_wait = {}",
-            s(&format_duration(src.max_rate_limited_wait))
-        )?;
-        if src.kind == SourceKind::Tmdb {
-            writeln!(out, "files_url = {}", s(&src.files_url))?;
-        }
-        if let Some(language) = &src.language {
-            writeln!(out, "language = {}", s(language))?;
-        }
-        if let Some(region) = &src.region {
-            writeln!(out, "region = {}", s(region))?;
-        }
-        writeln!(out, "store_raw = {}", src.store_raw)?;
+        let hand = [
+            (&source::KIND, Some(s(src.kind.as_str()))),
+            (&source::API_KEY, api_key(&src.api_key, mode)),
+            (&source::BASE_URL, Some(s(&src.base_url))),
+            (
+                &source::FILES_URL,
+                (src.kind == SourceKind::Tmdb).then(|| s(&src.files_url)),
+            ),
+            (&source::LANGUAGE, src.language.as_deref().map(s)),
+            (&source::REGION, src.region.as_deref().map(s)),
+        ];
+        write_lines(out, lines(&keys::SOURCE, src, &hand))?;
     }
 
     for stage in &plan.stages {
@@ -155,35 +170,22 @@ fn write_plan(out: &mut String, plan: &Plan, mode: Render) -> std::fmt::Result {
 }
 
 fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
+    use keys::stage as k;
     writeln!(out, "\n[stages.{}]", stage.name)?;
-    writeln!(out, "kind = {}", s(stage.kind.name()))?;
-    writeln!(out, "needs = {}", list(&stage.needs))?;
-    writeln!(out, "enabled = {}", stage.enabled)?;
-    writeln!(out, "concurrency = {}", stage.concurrency)?;
-    writeln!(out, "delay = {}", s(&format_duration(stage.delay)))?;
-    let r = &stage.retry;
-    writeln!(
-        out,
-        "retry = {{ attempts = {}, backoff = {}, initial = {}, max = {}, jitter = {} }}",
-        r.attempts,
-        s(r.backoff.as_str()),
-        s(&format_duration(r.initial)),
-        s(&format_duration(r.max)),
-        r.jitter
-    )?;
-    writeln!(out, "on_error = {}", s(stage.on_error.as_str()))?;
-    match stage.max_failures {
-        Some(MaxFailures::Count(n)) => writeln!(out, "max_failures = {n}")?,
-        Some(MaxFailures::Ratio(f)) => writeln!(out, "max_failures = {}", float(f))?,
-        None => {}
-    }
-    writeln!(out, "streaming = {}", stage.streaming)?;
+    let max_failures = stage.max_failures.map(|m| match m {
+        MaxFailures::Count(n) => n.to_string(),
+        MaxFailures::Ratio(f) => float(f),
+    });
+    let hand = [
+        (&k::KIND, Some(s(stage.kind.name()))),
+        (&k::NEEDS, Some(list(&stage.needs))),
+        (&k::ENABLED, Some(stage.enabled.to_string())),
+        (&k::RETRY, Some(inline(&keys::RETRY, &stage.retry, &[]))),
+        (&k::MAX_FAILURES, max_failures),
+    ];
+    write_lines(out, lines(&keys::STAGE, stage, &hand))?;
     match &stage.kind {
-        StageKind::Reset(r) => {
-            writeln!(out, "allow_remote = {}", r.allow_remote)?;
-            writeln!(out, "mode = {}", s(r.mode.as_str()))?;
-            writeln!(out, "scope = {}", s(r.scope.as_str()))?;
-        }
+        StageKind::Reset(r) => write_lines(out, lines(&keys::RESET, r, &[]))?,
         StageKind::Seed(seed) => {
             let sets: Vec<&str> = seed.sets.iter().map(|s| s.as_str()).collect();
             writeln!(out, "sets = {}", list(&sets))?;
@@ -254,7 +256,7 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                     writeln!(out, "ids_file = {}", s(name))?;
                 }
                 FetchSelection::Export { filter, limit } => {
-                    writeln!(out, "export = {{ {} }}", catalog_filter(filter).join(", "))?;
+                    writeln!(out, "export = {}", inline(&keys::EXPORT, filter, &[]))?;
                     if let Some(n) = limit {
                         writeln!(out, "limit = {n}")?;
                     }
@@ -264,34 +266,35 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
                     first_window,
                     filter,
                 } => {
-                    let mut keys = vec![
-                        format!("refetch = {}", s(refetch.as_str())),
-                        format!("first_window = {}", s(&format_duration(*first_window))),
+                    let hand = [
+                        (&keys::changes::REFETCH, Some(s(refetch.as_str()))),
+                        (
+                            &keys::changes::FIRST_WINDOW,
+                            Some(s(&format_duration(*first_window))),
+                        ),
                     ];
-                    keys.extend(catalog_filter(filter));
-                    writeln!(out, "changes = {{ {} }}", keys.join(", "))?;
+                    writeln!(out, "changes = {}", inline(&keys::CHANGES, filter, &hand))?;
                 }
             }
             writeln!(out, "append = {}", list(&f.append))?;
-            writeln!(out, "on_removed = {}", s(f.on_removed.as_str()))?;
-            writeln!(out, "max_removed = {}", float(f.max_removed))?;
+            // The selection above is written by hand; the bound keys follow.
+            write_lines(out, lines(&keys::FETCH, f, &[]))?;
         }
         StageKind::Enrich(e) => {
-            writeln!(out, "source = {}", s(&e.source))?;
-            writeln!(out, "scope = {}", s(e.scope.as_str()))?;
-            writeln!(out, "retry_no_data = {}", e.retry_no_data)?;
-            if let Some(d) = e.retry_no_data_after {
-                writeln!(out, "retry_no_data_after = {}", s(&format_duration(d)))?;
-            }
+            let hand = [(&keys::enrich::SOURCE, Some(s(&e.source)))];
+            write_lines(out, lines(&keys::ENRICH, e, &hand))?;
         }
         StageKind::People(p) => {
-            writeln!(out, "source = {}", s(&p.source))?;
-            writeln!(out, "select = {}", s(p.select.as_str()))?;
-            if p.select == PeopleSelect::Credited {
-                writeln!(out, "cast_top = {}", p.cast_top)?;
-                writeln!(out, "jobs = {}", list(&p.jobs))?;
-            }
-            writeln!(out, "append = {}", list(&p.append))?;
+            use keys::people;
+            // `cast_top` and `jobs` are an error beside `select = "all"`.
+            let credited = p.select == PeopleSelect::Credited;
+            let hand = [
+                (&people::SOURCE, Some(s(&p.source))),
+                (&people::CAST_TOP, credited.then(|| p.cast_top.to_string())),
+                (&people::JOBS, credited.then(|| list(&p.jobs))),
+                (&people::APPEND, Some(list(&p.append))),
+            ];
+            write_lines(out, lines(&keys::PEOPLE, p, &hand))?;
         }
         StageKind::PostProcess(p) => write_post(out, &stage.name, p)?,
     }
@@ -300,19 +303,8 @@ fn write_stage(out: &mut String, stage: &Stage) -> std::fmt::Result {
 
 /// `{ sort_by = "…", with_genres = [27, "53|80"] }`: each filter written as its key's type
 /// reads it, so the plan shown compiles to the same filters.
-/// The keys of an `export` or `changes` table.
-fn catalog_filter(f: &CatalogFilter) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(min) = f.min_popularity {
-        keys.push(format!("min_popularity = {}", float(min)));
-    }
-    keys.push(format!("adult = {}", f.adult));
-    keys.push(format!("video = {}", f.video));
-    keys
-}
-
 fn discover_filters(filters: &DiscoverFilters) -> String {
-    use super::keys::{DISCOVER, Ty};
+    use keys::DISCOVER;
     let value = |name: &str, v: &str| -> String {
         let ty = DISCOVER.get(name).map(|k| k.ty);
         match ty {
@@ -352,7 +344,7 @@ fn write_post(out: &mut String, name: &str, p: &PostProcessStage) -> std::fmt::R
         writeln!(
             out,
             "\n[stages.{name}.{}]",
-            super::keys::post_process::settings(*step).name
+            keys::post_process::settings(*step).name
         )?;
         match step {
             PostStep::CulturalLists => {
@@ -360,38 +352,11 @@ fn write_post(out: &mut String, name: &str, p: &PostProcessStage) -> std::fmt::R
                     writeln!(out, "lists = {}", list(lists))?;
                 }
             }
-            PostStep::CriScores => {
-                let c = &p.cri;
-                let w = &c.weights;
-                writeln!(
-                    out,
-                    "weights = {{ timelessness = {}, cultural_penetration = {}, artistic_impact = {}, institutional_recognition = {}, public_reception = {} }}",
-                    float(w.timelessness),
-                    float(w.cultural_penetration),
-                    float(w.artistic_impact),
-                    float(w.institutional_recognition),
-                    float(w.public_reception)
-                )?;
-                writeln!(out, "imdb_votes_full = {}", c.imdb_votes_full)?;
-                writeln!(out, "tmdb_votes_full = {}", c.tmdb_votes_full)?;
-                writeln!(out, "popularity_full = {}", float(c.popularity_full))?;
-                writeln!(out, "classic_age_years = {}", c.classic_age_years)?;
-            }
+            PostStep::CriScores => write_lines(out, lines(&keys::CRI, &p.cri, &[]))?,
             PostStep::Recommendations => {
-                let r = &p.recommendations;
-                let w = &r.weights;
-                writeln!(out, "top_n = {}", r.top_n)?;
-                writeln!(out, "min_score = {}", float(r.min_score))?;
-                writeln!(
-                    out,
-                    "weights = {{ genres = {}, keywords = {}, cast = {}, crew = {} }}",
-                    float(w.genres),
-                    float(w.keywords),
-                    float(w.cast),
-                    float(w.crew)
-                )?;
+                write_lines(out, lines(&keys::RECOMMENDATIONS, &p.recommendations, &[]))?
             }
-            PostStep::Reviews => writeln!(out, "per_movie = {}", p.reviews.per_movie)?,
+            PostStep::Reviews => write_lines(out, lines(&keys::REVIEWS, &p.reviews, &[]))?,
         }
     }
     Ok(())

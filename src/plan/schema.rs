@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::keys::{self, CodeKind, Elem, Key, Table, Ty, Unset};
+use super::keys::{self, CodeKind, Elem, Key, Table, Ty};
 use super::model::{IMDB_ID_PATTERN, STAGE_KINDS};
 
 /// The JSON Schema (draft-07, which Taplo understands) of a plan file.
@@ -45,13 +45,8 @@ fn object(doc: &str, properties: Map<String, Value>) -> Value {
 fn key(k: &Key) -> Value {
     let mut v = ty(&k.ty);
     let mut doc = k.doc.to_owned();
-    match k.default {
-        Unset::Value(value) => {
-            if let Ok(j) = serde_json::to_value(value()) {
-                v["default"] = j;
-            }
-        }
-        Unset::Prose(_) | Unset::None | Unset::Required => {}
+    if let Some(j) = k.default_value().and_then(|d| serde_json::to_value(d).ok()) {
+        v["default"] = j;
     }
     if let Some(d) = k.default_text() {
         if !doc.is_empty() {

@@ -4,6 +4,8 @@
 //! enabled), so a stage with a bad `pages` still takes part in cycle and ordering checks and
 //! does not cause follow-on errors elsewhere.
 
+use std::time::Duration;
+
 use figment::value::{Dict, Value};
 
 use super::compile::{Cx, Sections, Tbl, sub_table};
@@ -176,24 +178,21 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
     };
     check_stage_keys(cx, t, sk.name, kind);
 
-    let concurrency = cx
-        .uint(t, &keys::stage::CONCURRENCY)
-        .unwrap_or(DEFAULT_CONCURRENCY);
-    let delay = cx.duration(t, &keys::stage::DELAY).unwrap_or_default();
-    let retry = super::compile::retry(cx, t, &sections.default_retry);
-    let on_error = cx
-        .word(
-            t,
-            &keys::stage::ON_ERROR,
-            Code::InvalidValue,
-            "`on_error` value",
-        )
-        .and_then(|(_, w)| OnError::from_word(w))
-        .unwrap_or(OnError::Fail);
-    let max_failures = max_failures(cx, t);
-    let streaming = cx.bool(t, &keys::stage::STREAMING).unwrap_or(true);
-
-    let kind = match kind {
+    // The keys every stage has first (the kind's own may fail), each checked either way.
+    let mut stage = Stage {
+        name: sk.name.to_owned(),
+        needs: sk.needs.iter().map(|(_, n)| n.clone()).collect(),
+        enabled: sk.enabled,
+        concurrency: DEFAULT_CONCURRENCY,
+        delay: Duration::ZERO,
+        retry: super::compile::retry(cx, t, &sections.default_retry),
+        on_error: OnError::Fail,
+        max_failures: max_failures(cx, t),
+        streaming: true,
+        kind: StageKind::Reset(ResetStage::default()),
+    };
+    cx.read_bound(t, &keys::STAGE, &mut stage);
+    stage.kind = match kind {
         "reset" => Some(StageKind::Reset(reset(cx, t))),
         "seed" => seed(cx, t).map(StageKind::Seed),
         "fetch" => fetch(cx, t, sk.name, sections).map(StageKind::Fetch),
@@ -202,18 +201,7 @@ pub(crate) fn compile(cx: &mut Cx<'_>, sk: &Sketch<'_>, sections: &Sections) -> 
         "post_process" => post_process(cx, t, sk.name, sections).map(StageKind::PostProcess),
         _ => None,
     }?;
-    Some(Stage {
-        name: sk.name.to_owned(),
-        needs: sk.needs.iter().map(|(_, n)| n.clone()).collect(),
-        enabled: sk.enabled,
-        concurrency,
-        delay,
-        retry,
-        on_error,
-        max_failures,
-        streaming,
-        kind,
-    })
+    Some(stage)
 }
 
 /// Unknown keys of a stage; a key of another kind says which kind it belongs to.
@@ -312,19 +300,9 @@ fn max_failures(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<MaxFailures> {
 }
 
 fn reset(cx: &mut Cx<'_>, t: Tbl<'_>) -> ResetStage {
-    let mode = cx
-        .word(t, &keys::reset::MODE, Code::InvalidValue, "reset `mode`")
-        .and_then(|(_, w)| ResetMode::from_word(w))
-        .unwrap_or_default();
-    let scope = cx
-        .word(t, &keys::reset::SCOPE, Code::InvalidValue, "reset `scope`")
-        .and_then(|(_, w)| ResetScope::from_word(w))
-        .unwrap_or_default();
-    ResetStage {
-        allow_remote: cx.bool(t, &keys::reset::ALLOW_REMOTE).unwrap_or(false),
-        mode,
-        scope,
-    }
+    let mut reset = ResetStage::default();
+    cx.read_bound(t, &keys::RESET, &mut reset);
+    reset
 }
 
 fn seed(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<SeedStage> {
@@ -536,47 +514,27 @@ fn fetch(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option
         }
     }
     let append = append(cx, t, &keys::fetch::APPEND, APPEND_PARTS, "movie");
-    let on_removed = cx
-        .word(
-            t,
-            &keys::fetch::ON_REMOVED,
-            Code::InvalidValue,
-            "`on_removed` value",
-        )
-        .map(|(_, w)| OnRemoved::from_word(w));
-    let on_removed = match on_removed {
-        Some(Some(o)) => Some(o),
-        Some(None) => None,
-        None if t.has(&keys::fetch::ON_REMOVED) => None,
-        None => Some(OnRemoved::default()),
+    let mut removal = FetchStage {
+        source: String::new(),
+        selection: FetchSelection::Ids(Vec::new()),
+        append: Vec::new(),
+        on_removed: OnRemoved::default(),
+        max_removed: keys::DEFAULT_MAX_REMOVED,
     };
-    let max_removed = match cx.float(t, &keys::fetch::MAX_REMOVED) {
-        Some(m) => Some(m),
-        None if t.has(&keys::fetch::MAX_REMOVED) => None,
-        None => Some(keys::DEFAULT_MAX_REMOVED),
-    };
+    cx.read_bound(t, &keys::FETCH, &mut removal);
     Some(FetchStage {
         source: source?,
         selection: selection?,
         append: append?,
-        on_removed: on_removed?,
-        max_removed: max_removed?,
+        ..removal
     })
 }
 
 /// `min_popularity`, `adult` and `video` of an `export` or `changes` table.
-fn catalog_filter(cx: &mut Cx<'_>, f: Tbl<'_>) -> Option<CatalogFilter> {
-    let min_popularity = cx.float(f, &keys::export::MIN_POPULARITY);
-    let adult = cx.bool(f, &keys::export::ADULT);
-    let video = cx.bool(f, &keys::export::VIDEO);
-    let invalid = (f.has(&keys::export::MIN_POPULARITY) && min_popularity.is_none())
-        || (f.has(&keys::export::ADULT) && adult.is_none())
-        || (f.has(&keys::export::VIDEO) && video.is_none());
-    (!invalid).then_some(CatalogFilter {
-        min_popularity,
-        adult: adult.unwrap_or(false),
-        video: video.unwrap_or(false),
-    })
+fn catalog_filter(cx: &mut Cx<'_>, f: Tbl<'_>) -> CatalogFilter {
+    let mut filter = CatalogFilter::default();
+    cx.read_bound(f, &keys::EXPORT, &mut filter);
+    filter
 }
 
 fn fetch_imdb_ids(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
@@ -620,7 +578,7 @@ fn fetch_export(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
         &keys::EXPORT,
         &format!("`{path}` (TMDB's daily ID export)"),
     );
-    let filter = catalog_filter(cx, f)?;
+    let filter = catalog_filter(cx, f);
     Some(FetchSelection::Export { filter, limit })
 }
 
@@ -651,7 +609,7 @@ fn fetch_changes(cx: &mut Cx<'_>, t: Tbl<'_>) -> Option<FetchSelection> {
     Some(FetchSelection::Changes {
         refetch: refetch?,
         first_window: first_window?,
-        filter: filter?,
+        filter,
     })
 }
 
@@ -1498,15 +1456,15 @@ fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         SourceKind::Omdb,
         sections,
     );
-    let scope = if t.has(&keys::enrich::SCOPE) {
-        cx.word(t, &keys::enrich::SCOPE, Code::InvalidValue, "enrich scope")
-            .and_then(|(_, w)| EnrichScope::from_word(w))
-    } else {
-        Some(EnrichScope::Upstream)
+    // The source is filled in last, so the other keys are checked even when it is wrong.
+    let mut enrich = EnrichStage {
+        source: String::new(),
+        scope: EnrichScope::Upstream,
+        retry_no_data: false,
+        retry_no_data_after: None,
     };
-    let retry_no_data = cx.bool(t, &keys::enrich::RETRY_NO_DATA).unwrap_or(false);
-    let retry_no_data_after = cx.duration(t, &keys::enrich::RETRY_NO_DATA_AFTER);
-    if retry_no_data && t.has(&keys::enrich::RETRY_NO_DATA_AFTER) {
+    cx.read_bound(t, &keys::ENRICH, &mut enrich);
+    if enrich.retry_no_data && t.has(&keys::enrich::RETRY_NO_DATA_AFTER) {
         let p = t.path.key(keys::enrich::RETRY_NO_DATA_AFTER.name);
         cx.push(
             PlanDiagnostic::error(
@@ -1519,12 +1477,8 @@ fn enrich(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         );
         return None;
     }
-    Some(EnrichStage {
-        source: source?,
-        scope: scope?,
-        retry_no_data,
-        retry_no_data_after,
-    })
+    enrich.source = source?;
+    Some(enrich)
 }
 
 fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Option<PeopleStage> {
@@ -1536,19 +1490,16 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
         SourceKind::Tmdb,
         sections,
     );
-    let select = if t.has(&keys::people::SELECT) {
-        cx.word(
-            t,
-            &keys::people::SELECT,
-            Code::InvalidValue,
-            "`select` value",
-        )
-        .and_then(|(_, w)| PeopleSelect::from_word(w))
-    } else {
-        Some(PeopleSelect::default())
+    let mut people = PeopleStage {
+        source: String::new(),
+        select: PeopleSelect::default(),
+        cast_top: PeopleStage::DEFAULT_CAST_TOP,
+        jobs: Vec::new(),
+        append: Vec::new(),
     };
-    let cast_top = cx.uint(t, &keys::people::CAST_TOP);
-    let mut ok = !(t.has(&keys::people::CAST_TOP) && cast_top.is_none());
+    let errors = cx.errors();
+    cx.read_bound(t, &keys::PEOPLE, &mut people);
+    let mut ok = cx.errors() == errors;
     let jobs = if t.has(&keys::people::JOBS) {
         match cx.strings(t, &keys::people::JOBS) {
             Some(jobs) => {
@@ -1583,7 +1534,7 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
             .map(str::to_owned)
             .collect()
     };
-    if select == Some(PeopleSelect::All) {
+    if people.select == PeopleSelect::All {
         for key in [&keys::people::CAST_TOP, &keys::people::JOBS] {
             if t.has(key) {
                 let p = t.path.key(key.name);
@@ -1603,8 +1554,7 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
             }
         }
     }
-    let cast_top = cast_top.unwrap_or(PeopleStage::DEFAULT_CAST_TOP);
-    if ok && select == Some(PeopleSelect::Credited) && cast_top == 0 && jobs.is_empty() {
+    if ok && people.select == PeopleSelect::Credited && people.cast_top == 0 && jobs.is_empty() {
         let p = t.path.key(keys::people::CAST_TOP.name);
         cx.push(
             PlanDiagnostic::error(
@@ -1623,10 +1573,9 @@ fn people(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, sections: &Sections) -> Optio
     }
     Some(PeopleStage {
         source: source?,
-        select: select?,
-        cast_top,
         jobs,
         append: append?,
+        ..people
     })
 }
 
@@ -1702,7 +1651,7 @@ fn post_process(
                 )),
             );
         }
-        let before = cx.diags.iter().filter(|d| d.is_error()).count();
+        let before = cx.errors();
         match step {
             PostStep::CulturalLists => {
                 cx.check_keys(s, &keys::CULTURAL_LISTS, &format!("`[{path}]`"));
@@ -1718,99 +1667,27 @@ fn post_process(
                     stage.cultural_lists.lists = Some(names);
                 }
             }
-            PostStep::CriScores => cri(cx, s, &mut stage.cri),
-            PostStep::Recommendations => recommendations(cx, s, &mut stage.recommendations),
+            PostStep::CriScores => {
+                cx.check_keys(s, &keys::CRI, &format!("`[{path}]`"));
+                cx.read_bound(s, &keys::CRI, &mut stage.cri);
+                zero_sum(cx, s, stage.cri.weights.sum());
+            }
+            PostStep::Recommendations => {
+                cx.check_keys(s, &keys::RECOMMENDATIONS, &format!("`[{path}]`"));
+                cx.read_bound(s, &keys::RECOMMENDATIONS, &mut stage.recommendations);
+                zero_sum(cx, s, stage.recommendations.weights.sum());
+            }
             PostStep::Reviews => {
                 cx.check_keys(s, &keys::REVIEWS, &format!("`[{path}]`"));
-                if let Some(n) = cx.uint(s, &keys::reviews::PER_MOVIE) {
-                    stage.reviews.per_movie = n;
-                }
+                cx.read_bound(s, &keys::REVIEWS, &mut stage.reviews);
             }
         }
-        ok &= cx.diags.iter().filter(|d| d.is_error()).count() == before;
+        ok &= cx.errors() == before;
     }
     ok.then_some(stage)
 }
 
-fn cri(cx: &mut Cx<'_>, t: Tbl<'_>, cri: &mut CriSettings) {
-    cx.check_keys(t, &keys::CRI, &format!("`[{}]`", t.path));
-    if let Some(w) = weights(cx, t, &keys::CRI_WEIGHTS) {
-        let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
-        let d = cri.weights;
-        cri.weights = CriWeights {
-            timelessness: get("timelessness", d.timelessness),
-            cultural_penetration: get("cultural_penetration", d.cultural_penetration),
-            artistic_impact: get("artistic_impact", d.artistic_impact),
-            institutional_recognition: get(
-                "institutional_recognition",
-                d.institutional_recognition,
-            ),
-            public_reception: get("public_reception", d.public_reception),
-        };
-        let sum = cri.weights.timelessness
-            + cri.weights.cultural_penetration
-            + cri.weights.artistic_impact
-            + cri.weights.institutional_recognition
-            + cri.weights.public_reception;
-        zero_sum(cx, t, sum);
-    }
-    if let Some(n) = cx.ulong(t, &keys::cri::IMDB_VOTES_FULL) {
-        cri.imdb_votes_full = n;
-    }
-    if let Some(n) = cx.ulong(t, &keys::cri::TMDB_VOTES_FULL) {
-        cri.tmdb_votes_full = n;
-    }
-    if let Some(f) = cx.float(t, &keys::cri::POPULARITY_FULL) {
-        cri.popularity_full = f;
-    }
-    if let Some(n) = cx.uint(t, &keys::cri::CLASSIC_AGE_YEARS) {
-        cri.classic_age_years = n;
-    }
-}
-
-fn recommendations(cx: &mut Cx<'_>, t: Tbl<'_>, r: &mut RecommendationSettings) {
-    cx.check_keys(t, &keys::RECOMMENDATIONS, &format!("`[{}]`", t.path));
-    if let Some(n) = cx.uint(t, &keys::recommendations::TOP_N) {
-        r.top_n = n;
-    }
-    if let Some(f) = cx.float(t, &keys::recommendations::MIN_SCORE) {
-        r.min_score = f;
-    }
-    if let Some(w) = weights(cx, t, &keys::RECOMMENDATION_WEIGHTS) {
-        let get = |k: &str, d: f64| w.iter().find(|(n, _)| *n == k).map_or(d, |(_, v)| *v);
-        let d = r.weights;
-        r.weights = RecommendationWeights {
-            genres: get("genres", d.genres),
-            keywords: get("keywords", d.keywords),
-            cast: get("cast", d.cast),
-            crew: get("crew", d.crew),
-        };
-        zero_sum(
-            cx,
-            t,
-            r.weights.genres + r.weights.keywords + r.weights.cast + r.weights.crew,
-        );
-    }
-}
-
-/// The `weights` table: each named weight ≥ 0. Absent weights keep their defaults.
-fn weights(
-    cx: &mut Cx<'_>,
-    t: Tbl<'_>,
-    table: &'static keys::Table,
-) -> Option<Vec<(&'static str, f64)>> {
-    let (path, dict) = sub_table(cx, t, "weights")?;
-    let w = Tbl { path: &path, dict };
-    cx.check_keys(w, table, &format!("`{path}`"));
-    Some(
-        table
-            .keys
-            .iter()
-            .filter_map(|k: &Key| cx.float(w, k).map(|v| (k.name, v)))
-            .collect(),
-    )
-}
-
+/// The weights of a step, each ≥ 0 (their keys' limits), must not add up to zero.
 fn zero_sum(cx: &mut Cx<'_>, t: Tbl<'_>, sum: f64) {
     if sum <= 0.0 {
         let p = t.path.key("weights");

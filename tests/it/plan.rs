@@ -1542,10 +1542,124 @@ fn rendered_keys(
     }
 }
 
-/// Every key path the declaration allows, stage kinds flattened into `stages.*.`.
+/// For each key of `given` bound to a model field, the value `shown` writes for it, compared
+/// as the key's type reads it ("4MiB" and 4194304 are one size); differences go to `wrong`,
+/// the paths compared (stage names as `*`) to `seen`.
+fn bound_values_come_back(
+    given: &toml::Table,
+    shown: &toml::Table,
+    table: &'static plan::keys::Table,
+    at: (&str, &str),
+    wrong: &mut Vec<String>,
+    seen: &mut std::collections::BTreeSet<String>,
+) {
+    use plan::keys::{self, Bind, Ty};
+    use popctl::plan::units::{parse_duration, parse_rate, parse_size};
+    let (at, generic) = at;
+    for (name, v) in given {
+        let kind = given.get("kind").and_then(|k| k.as_str());
+        let Some(key) = table.get(name).or_else(|| {
+            (table.keys.as_ptr() == keys::STAGE.keys.as_ptr())
+                .then(|| keys::of_kind(kind?).get(name))
+                .flatten()
+        }) else {
+            continue;
+        };
+        let path = (format!("{at}{name}"), format!("{generic}{name}"));
+        let back = shown.get(name);
+        match (key.bind, key.ty, v, back) {
+            (Some(Bind::Field { .. }), ty, v, back) => {
+                seen.insert(path.1.clone());
+                let same = match (ty, back) {
+                    (_, None) => false,
+                    (Ty::Duration | Ty::PositiveDuration { .. }, Some(b)) => {
+                        parse_duration(v.as_str().unwrap()).ok()
+                            == b.as_str().and_then(|b| parse_duration(b).ok())
+                    }
+                    (Ty::Rate, Some(b)) => {
+                        parse_rate(v.as_str().unwrap()).ok()
+                            == b.as_str().and_then(|b| parse_rate(b).ok())
+                    }
+                    (Ty::Size { .. }, Some(b)) => {
+                        let size = |v: &toml::Value| match v {
+                            toml::Value::Integer(n) => u64::try_from(*n).ok(),
+                            toml::Value::String(s) => parse_size(s).ok(),
+                            _ => None,
+                        };
+                        size(v).is_some() && size(v) == size(b)
+                    }
+                    (Ty::Float { .. }, Some(b)) => {
+                        let f = |v: &toml::Value| v.as_float().or(v.as_integer().map(|n| n as f64));
+                        f(v).is_some() && f(v) == f(b)
+                    }
+                    (_, Some(b)) => v == b,
+                };
+                if !same {
+                    wrong.push(format!("{}: given {v}, shown {back:?}", path.0));
+                }
+            }
+            (_, Ty::Table(t), toml::Value::Table(inner), Some(toml::Value::Table(back))) => {
+                let at = (format!("{}.", path.0), format!("{}.", path.1));
+                bound_values_come_back(inner, back, t, (&at.0, &at.1), wrong, seen)
+            }
+            // Sources and stages: each entry under its own name.
+            (_, Ty::Map(&Ty::Table(_)) | Ty::Stages, toml::Value::Table(entries), back) => {
+                let t = match key.ty {
+                    Ty::Map(&Ty::Table(t)) => t,
+                    _ => &keys::STAGE,
+                };
+                for (entry, inner) in entries {
+                    let back = back.and_then(|b| b.get(entry)).and_then(|b| b.as_table());
+                    let (Some(inner), Some(back)) = (inner.as_table(), back) else {
+                        wrong.push(format!("{}.{entry}: not shown", path.0));
+                        continue;
+                    };
+                    let at = (format!("{}.{entry}.", path.0), format!("{}.*.", path.1));
+                    bound_values_come_back(inner, back, t, (&at.0, &at.1), wrong, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn show_writes_each_bound_key_with_the_value_it_was_given() {
+    let vars = env(&[("TMDB_API_KEY", "t-key"), ("OMDB_API_KEY", "o-key")]);
+    let file = root().join("tests/plans/valid/every-key.toml");
+    let given: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+    let shown: toml::Table = load(&file, vars, &[])
+        .unwrap()
+        .plan
+        .to_toml()
+        .parse()
+        .unwrap();
+    let (mut wrong, mut seen) = (Vec::new(), std::collections::BTreeSet::new());
+    bound_values_come_back(
+        &given,
+        &shown,
+        &plan::keys::TOP,
+        ("", ""),
+        &mut wrong,
+        &mut seen,
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let mut declared = std::collections::BTreeSet::new();
+    let bound = |k: &plan::keys::Key| matches!(k.bind, Some(plan::keys::Bind::Field { .. }));
+    declared_keys(&plan::keys::TOP, "", &bound, &mut declared);
+    // `[defaults.retry]` is merged into each stage's `retry`, which is compared there.
+    declared.retain(|k| !k.starts_with("defaults"));
+    let unset: Vec<&String> = declared.difference(&seen).collect();
+    assert!(unset.is_empty(), "every-key.toml does not set {unset:?}");
+    assert!(seen.len() >= 40, "{seen:?}");
+}
+
+/// The paths of the keys the declaration allows that `want` takes, stage kinds flattened into
+/// `stages.*.`.
 fn declared_keys(
     table: &'static plan::keys::Table,
     at: &str,
+    want: &dyn Fn(&plan::keys::Key) -> bool,
     out: &mut std::collections::BTreeSet<String>,
 ) {
     use plan::keys::{self, Ty};
@@ -1557,12 +1671,14 @@ fn declared_keys(
     };
     for key in table.keys.iter().chain(extra) {
         let path = format!("{at}{}", key.name);
-        out.insert(path.clone());
+        if want(key) {
+            out.insert(path.clone());
+        }
         match key.ty {
-            Ty::Table(t) => declared_keys(t, &format!("{path}."), out),
-            Ty::Map(Ty::Table(t)) => declared_keys(t, &format!("{path}.*."), out),
-            Ty::Tables(t) => declared_keys(t, &format!("{path}.*."), out),
-            Ty::Stages => declared_keys(&keys::STAGE, &format!("{path}.*."), out),
+            Ty::Table(t) => declared_keys(t, &format!("{path}."), want, out),
+            Ty::Map(Ty::Table(t)) => declared_keys(t, &format!("{path}.*."), want, out),
+            Ty::Tables(t) => declared_keys(t, &format!("{path}.*."), want, out),
+            Ty::Stages => declared_keys(&keys::STAGE, &format!("{path}.*."), want, out),
             _ => {}
         }
     }
@@ -1579,7 +1695,7 @@ fn show_writes_every_declared_key_and_means_the_same_plan() {
     let mut rendered = std::collections::BTreeSet::new();
     rendered_keys(&doc, &plan::keys::TOP, "", &mut rendered);
     let mut declared = std::collections::BTreeSet::new();
-    declared_keys(&plan::keys::TOP, "", &mut declared);
+    declared_keys(&plan::keys::TOP, "", &|_| true, &mut declared);
     // `extends` and `[defaults]` are resolved when a plan loads: show writes the merged plan,
     // with the default retry policy in each stage's `retry`.
     declared.remove("plan.extends");
