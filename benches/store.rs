@@ -2,6 +2,9 @@
 //! companies shared) into a SQLite file and into PostgreSQL, and for PostgreSQL a `COPY` of the
 //! very rows the saves wrote, for scale. Prints figures; asserts nothing about time.
 //!
+//! Then, on copies of the saved database with every recommendation linked, deleting 1% of the
+//! movies with and without the index on `recommended_movie_id`, alternately.
+//!
 //! `cargo bench --bench store` (SQLite only), or `scripts/with-pg cargo bench --bench store`
 //! for PostgreSQL as well (`POPCTL_TEST_PG` names the server). `POPCTL_BENCH_MOVIES` changes
 //! the count.
@@ -120,9 +123,10 @@ async fn save_all(db: &DatabaseConnection, bundles: &[MovieBundle], tasks: usize
 }
 
 async fn sqlite(bundles: &[MovieBundle]) {
+    let dir = tempfile::tempdir().unwrap();
     for tasks in [1, 8] {
-        let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let _ = std::fs::remove_file(dir.path().join("bench.db"));
         let db = store::connect(&url).await.unwrap();
         store::migrate(&db).await.unwrap();
         save_all(&db, bundles, tasks)
@@ -130,7 +134,18 @@ async fn sqlite(bundles: &[MovieBundle]) {
             .print(&format!("sqlite file, {tasks} task(s)"));
         let again = save_all(&db, bundles, tasks).await;
         again.print(&format!("sqlite file, {tasks} task(s), re-save"));
+        db.close().await.ok();
     }
+    let saved = dir.path().join("bench.db");
+    let linked = link_all(&format!("sqlite://{}", saved.display()), bundles.len()).await;
+    let copies: Vec<String> = (0..6)
+        .map(|n| {
+            let copy = dir.path().join(format!("delete-{n}.db"));
+            std::fs::copy(&saved, &copy).unwrap();
+            format!("sqlite://{}", copy.display())
+        })
+        .collect();
+    deletes("sqlite file", &copies, bundles.len(), linked).await;
 }
 
 async fn fresh_pg(server: &str, name: &str) -> String {
@@ -168,6 +183,29 @@ async fn postgres(bundles: &[MovieBundle], server: &str) {
         }
     }
     let saved = saved.unwrap();
+
+    let linked = link_all(&saved_url, bundles.len()).await;
+    let admin = sea_orm::Database::connect(server).await.unwrap();
+    let template = url::Url::parse(&saved_url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut copies = Vec::new();
+    for n in 0..6 {
+        let name = format!("popctl_bench_delete_{n}");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        ] {
+            admin.execute_unprepared(&sql).await.unwrap();
+        }
+        let mut url = url::Url::parse(server).unwrap();
+        url.set_path(&name);
+        copies.push(url.to_string());
+    }
+    admin.close().await.ok();
+    deletes("postgres", &copies, bundles.len(), linked).await;
 
     // COPY the rows the saves wrote into an empty copy of the schema.
     let mut data = Vec::new();
@@ -215,6 +253,73 @@ async fn postgres(bundles: &[MovieBundle], server: &str) {
         saved.rows,
         rows
     );
+}
+
+/// One movie in this many is deleted by [`deletes`]: 1%, about what TMDB removes in five days.
+const DELETE_ONE_IN: usize = 100;
+
+/// Links every `movie_recommendations` row to a movie of the database at `url`, as in a mirror
+/// of the whole catalog (the bench's renumbered bundles recommend movies it does not have);
+/// returns the rows, and the TMDB ids of one movie in [`DELETE_ONE_IN`].
+async fn link_all(url: &str, movies: usize) -> (i64, Vec<i64>) {
+    let db = store::connect(url).await.unwrap();
+    let link = format!(
+        "UPDATE movie_recommendations SET recommended_movie_id = m.id \
+         FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM movies) m \
+         WHERE m.k = movie_recommendations.id % {movies}"
+    );
+    db.execute_unprepared(&link).await.unwrap();
+    let rows = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM movie_recommendations",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    let doomed = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT tmdb_id FROM movies ORDER BY id",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .step_by(DELETE_ONE_IN)
+        .map(|r| r.try_get::<i64>("", "tmdb_id").unwrap())
+        .collect();
+    db.close().await.ok();
+    (rows, doomed)
+}
+
+/// Deleting 1% of the movies (about what TMDB removes in five days) from copies of one linked
+/// database (`copies`, two per round), with the index on `recommended_movie_id` (migration
+/// 14) and without it: `ON DELETE SET NULL` then reads the whole table once per movie deleted.
+/// Rounds alternate the two.
+async fn deletes(label: &str, copies: &[String], movies: usize, (rows, doomed): (i64, Vec<i64>)) {
+    for pair in copies.chunks(2) {
+        for (url, indexed) in pair.iter().zip([true, false]) {
+            let db = store::connect(url).await.unwrap();
+            if !indexed {
+                db.execute_unprepared("DROP INDEX ix_movie_recommendations_recommended_movie_id")
+                    .await
+                    .unwrap();
+            }
+            let start = Instant::now();
+            let removed = store::catalog::delete_movies(&db, &doomed).await.unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(removed.movies, doomed.len() as u64);
+            let index = if indexed { "indexed" } else { "no index" };
+            println!(
+                "{label}, delete {} of {movies} movies ({rows} recommendation rows), {index}: \
+                 {secs:.3} s",
+                doomed.len()
+            );
+            db.close().await.ok();
+        }
+    }
 }
 
 fn main() {

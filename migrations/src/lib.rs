@@ -24,6 +24,7 @@ mod m20261203_000010_people_details;
 mod m20261203_000011_person_images_translations;
 mod m20261203_000012_catalog_sync;
 mod m20261203_000013_collection_details;
+mod m20261204_000014_recommended_movie_index;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_person_images_translations::Migration),
             Box::new(m20261203_000012_catalog_sync::Migration),
             Box::new(m20261203_000013_collection_details::Migration),
+            Box::new(m20261204_000014_recommended_movie_index::Migration),
         ]
     }
 }

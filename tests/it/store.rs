@@ -597,3 +597,50 @@ async fn duplicate_imdb_id_is_a_clear_error(t: TestDb) {
     );
 }
 on_every_backend!(duplicate_imdb_id_is_a_clear_error);
+
+/// Deleting a row (a movie TMDB removed, a person no movie uses any more) makes the database
+/// find the rows pointing at it; without an index on the pointing column that reads the
+/// whole table once per row deleted. So every foreign-key column leads an index, but those
+/// pointing at `external_sources`, the seed's few rows that popctl never deletes.
+async fn every_foreign_key_column_leads_an_index(t: TestDb) {
+    let sql = match t.backend {
+        Backend::Postgres => {
+            "SELECT c.conrelid::regclass::text || '.' || a.attname || ' -> ' \
+             || c.confrelid::regclass::text AS fk \
+             FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace \
+             AND NOT EXISTS (SELECT 1 FROM pg_index i \
+               WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]) \
+             ORDER BY 1"
+        }
+        _ => {
+            "SELECT m.name || '.' || f.\"from\" || ' -> ' || f.\"table\" AS fk \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table' AND f.seq = 0 \
+             AND NOT EXISTS (SELECT 1 FROM pragma_index_list(m.name) il, \
+               pragma_index_info(il.name) ii WHERE ii.seqno = 0 AND ii.name = f.\"from\") \
+             ORDER BY 1"
+        }
+    };
+    let rows =
+        t.db.query_all_raw(sea_orm::Statement::from_string(
+            t.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    let unindexed: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "fk").unwrap())
+        .collect();
+    assert_eq!(
+        unindexed,
+        [
+            "external_ratings.source -> external_sources",
+            "movie_enrichment.source -> external_sources",
+        ],
+        "foreign keys without an index on their column"
+    );
+}
+on_every_backend!(every_foreign_key_column_leads_an_index);
