@@ -259,7 +259,7 @@ pub async fn run(
         shell.warn(warning.message);
     }
 
-    let target = Target::open(&plan, &url, reset.as_ref(), opts, shell).await?;
+    let mut target = Target::open(&plan, &url, reset.as_ref(), opts, shell).await?;
     let db = target.db.clone();
     let history = target.live.as_ref().filter(|_| target.created);
     let (ledger, resumed) = match open_ledger(&db, history, &plan, opts, shell).await {
@@ -406,7 +406,11 @@ pub async fn run(
             }),
         None => Vec::new(),
     };
+    let lock = std::mem::replace(&mut target.lock, store::RunLock::None);
     let finished = target.finish(&ledger, &mut report, shell, started).await;
+    // Held to the end of the run, swap included; let go before the process ends, so a run
+    // started right after does not find it held.
+    lock.release().await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
@@ -486,6 +490,27 @@ impl Target {
             None
         };
         let lock = store::RunLock::acquire(url).await?;
+        match Self::open_locked(plan, url, reset, opts, shell, live, open).await {
+            Ok(target) => Ok(Target { lock, ..target }),
+            Err(e) => {
+                // Let go at once: a script's next run must not find it still held.
+                lock.release().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The rest of [`Target::open`], under the run lock (its `lock` is left to the caller).
+    async fn open_locked(
+        plan: &Plan,
+        url: &str,
+        reset: Option<&plan::ResetStage>,
+        opts: &Options,
+        shell: &Shell,
+        live: Option<DatabaseConnection>,
+        open: OpenOptions,
+    ) -> Result<Target, RunError> {
+        let guarded = reset.is_some_and(|r| !r.allow_remote);
         if guarded && let Some(live) = &live {
             store::confirm_local(live, url).await?;
         }
@@ -577,7 +602,7 @@ impl Target {
             next,
             scope,
             created,
-            lock,
+            lock: store::RunLock::None,
         })
     }
 
@@ -610,8 +635,7 @@ impl Target {
             next,
             scope,
             created: _,
-            // Held to the end of the run, swap included; released as it drops.
-            lock: _lock,
+            lock: _,
         } = self;
         let Some(next) = next else {
             report.ended(started);

@@ -9,7 +9,9 @@
 //!   the next run taking it); the OS releases the lock when the process ends, however it ends.
 //! - **PostgreSQL:** a session advisory lock (`pg_try_advisory_lock`) on a connection of its
 //!   own, keyed by the database and schema, released when that connection closes, so a killed
-//!   run never leaves it behind.
+//!   run never leaves it behind. A run that ends lets go of it explicitly: the server releases a
+//!   closed connection's lock only once it has ended that session, which a run started right
+//!   after can beat.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;
@@ -69,9 +71,13 @@ impl RunLock {
         Ok(RunLock::Postgres(Box::new(conn)))
     }
 
-    /// Releases the lock now (dropping it does too).
+    /// Releases the lock now, and on PostgreSQL before this returns (dropping it releases it
+    /// too, but the server only notices the closed connection a moment later).
     pub async fn release(self) {
-        if let RunLock::Postgres(conn) = self {
+        if let RunLock::Postgres(mut conn) = self {
+            let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut *conn)
+                .await;
             let _ = conn.close().await;
         }
     }
