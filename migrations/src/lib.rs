@@ -117,6 +117,11 @@ where
     index.to_owned()
 }
 
+/// Drops the index `name` of `table`: what a migration's `down` does with [`index`]'s.
+fn drop_index<T: IntoIden>(name: &str, table: T) -> IndexDropStatement {
+    Index::drop().name(name).table(table).to_owned()
+}
+
 /// A named foreign key `from -> to`. Declared inside `CREATE TABLE` because SQLite cannot add
 /// one to an existing table.
 fn foreign_key<FT, FC, TT, TC>(

@@ -15,7 +15,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{index, unique_index};
+use crate::{drop_index, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -55,20 +55,13 @@ impl MigrationTrait for Migration {
         }
 
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ux_movie_credits_credit_id")
-                    .table(MovieCredits::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index(
+                "ux_movie_credits_credit_id",
+                MovieCredits::Table,
+            ))
             .await?;
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_movie_credits_movie_id")
-                    .table(MovieCredits::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index("ix_movie_credits_movie_id", MovieCredits::Table))
             .await?;
         manager
             .create_index(unique_index(
@@ -82,12 +75,10 @@ impl MigrationTrait for Migration {
     /// Fails when two movies now hold the same credit id, which the old schema cannot store.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ux_movie_credits_movie_credit_id")
-                    .table(MovieCredits::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index(
+                "ux_movie_credits_movie_credit_id",
+                MovieCredits::Table,
+            ))
             .await?;
         manager
             .create_index(unique_index(

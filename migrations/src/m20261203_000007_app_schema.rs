@@ -12,7 +12,7 @@
 use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{foreign_key, index, unique_index};
+use crate::{drop_index, foreign_key, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -97,12 +97,10 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("DROP VIEW IF EXISTS movie_ratings")
             .await?;
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_cri_scores_version_overall")
-                    .table(CriScores::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index(
+                "ix_cri_scores_version_overall",
+                CriScores::Table,
+            ))
             .await?;
         match manager.get_database_backend() {
             DbBackend::Postgres => {
@@ -115,9 +113,7 @@ impl MigrationTrait for Migration {
             _ => rebuild_cri_scores(manager, CriVersion::Text).await?,
         }
         for (name, _) in MOVIE_INDEXES {
-            manager
-                .drop_index(Index::drop().name(name).table(Movies::Table).to_owned())
-                .await?;
+            manager.drop_index(drop_index(name, Movies::Table)).await?;
         }
         Ok(())
     }

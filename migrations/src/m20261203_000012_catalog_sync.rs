@@ -11,7 +11,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::index;
+use crate::{drop_index, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -49,12 +49,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_movies_removed_on")
-                    .table(Movies::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index("ix_movies_removed_on", Movies::Table))
             .await?;
         manager
             .alter_table(

@@ -6,7 +6,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::index;
+use crate::{drop_index, index};
 
 const NAME: &str = "ix_movie_recommendations_recommended_movie_id";
 
@@ -27,12 +27,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(
-                Index::drop()
-                    .name(NAME)
-                    .table(MovieRecommendations::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index(NAME, MovieRecommendations::Table))
             .await
     }
 }

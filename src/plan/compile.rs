@@ -172,7 +172,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Reads each key of `table` that `t` sets and that is bound to a model field ([`Bind`])
-    /// into `model`, through the key's type; a bound table key (`retry`, `weights`) is checked
+    /// into `model`, through the key's type; a bound table key (a step's `weights`) is checked
     /// against its table and read into its own model. The table's other keys are the caller's.
     pub fn read_bound(&mut self, t: Tbl<'_>, table: &Table, model: &mut dyn Any) {
         for key in table.keys {
