@@ -1,9 +1,15 @@
-//! Rate limits per API (a token bucket) and OMDb's daily quota.
+//! Rate limits per API (a token bucket per client address) and OMDb's daily quota.
 //!
-//! The bucket starts full (`burst` tokens) and refills at `rps` per second; a request takes a
-//! token or is refused with the whole seconds until one is back (TMDB's `Retry-After`). Time is
-//! passed in, so the arithmetic is tested without sleeping.
+//! TMDB meters requests per client IP address, so the sandbox keeps one bucket per peer IP:
+//! several workers bound to their own loopback addresses (127.0.0.2, 127.0.0.3, …) each get
+//! the configured limit, as they would from TMDB. A bucket starts full (`burst` tokens) when
+//! its address first shows up and refills at `rps` per second; a request takes a token or is
+//! refused with the whole seconds until one is back (TMDB's `Retry-After`). Time is passed in,
+//! so the arithmetic is tested without sleeping. The OMDb quota belongs to the API key, not
+//! to an address, so it stays one counter.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,53 +21,67 @@ use super::config::RateLimit;
 pub(crate) struct Refused {
     /// Whole seconds until a token is available (at least 1).
     pub retry_after: u64,
-    /// Requests seen in the current one-second window, for TMDB's message.
+    /// Requests from the address in the current one-second window, for TMDB's message.
     pub count: u64,
     pub limit: u32,
 }
 
 struct Bucket {
-    limit: RateLimit,
     tokens: f64,
     last: Instant,
     window_start: Instant,
     window_count: u64,
 }
 
-/// A token bucket that can be switched off (`None`) or replaced while the server runs.
+struct Buckets {
+    /// `None`: unlimited, and no buckets are kept.
+    limit: Option<RateLimit>,
+    by_address: HashMap<IpAddr, Bucket>,
+}
+
+/// One token bucket per client IP address, all with the same limit, which can be switched off
+/// (`None`) or replaced while the server runs.
+///
+/// The map only ever holds the addresses seen since the limit was last set, and is never
+/// pruned: the sandbox listens on 127.0.0.1, so its peers are the few loopback addresses
+/// local processes bind to. That is fine for a test server, not for one facing the internet.
 pub(crate) struct Limiter {
-    bucket: Mutex<Option<Bucket>>,
+    buckets: Mutex<Buckets>,
 }
 
 impl Limiter {
-    pub fn new(limit: Option<RateLimit>, now: Instant) -> Self {
+    pub fn new(limit: Option<RateLimit>) -> Self {
         Limiter {
-            bucket: Mutex::new(limit.map(|l| Bucket::full(l, now))),
+            buckets: Mutex::new(Buckets {
+                limit,
+                by_address: HashMap::new(),
+            }),
         }
     }
 
-    /// Replaces the limit; the new bucket starts full.
-    pub fn set(&self, limit: Option<RateLimit>, now: Instant) {
-        *self.bucket.lock().unwrap_or_else(|e| e.into_inner()) =
-            limit.map(|l| Bucket::full(l, now));
+    /// Replaces the limit for every address; each address's next request finds a full bucket.
+    pub fn set(&self, limit: Option<RateLimit>) {
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.limit = limit;
+        b.by_address.clear();
     }
 
     pub fn limit(&self) -> Option<RateLimit> {
-        self.bucket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|b| b.limit)
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner()).limit
     }
 
-    /// Takes a token, or says how long until one is back.
-    pub fn check(&self, now: Instant) -> Result<(), Refused> {
-        let mut guard = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(b) = guard.as_mut() else {
+    /// Takes a token from `peer`'s bucket, or says how long until one is back.
+    pub fn check(&self, peer: IpAddr, now: Instant) -> Result<(), Refused> {
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Buckets { limit, by_address } = &mut *guard;
+        let Some(limit) = *limit else {
             return Ok(());
         };
+        let b = by_address
+            .entry(peer)
+            .or_insert_with(|| Bucket::full(limit, now));
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * b.limit.rps).min(f64::from(b.limit.burst));
+        b.tokens = (b.tokens + elapsed * limit.rps).min(f64::from(limit.burst));
         b.last = now;
         if now.saturating_duration_since(b.window_start) >= Duration::from_secs(1) {
             b.window_start = now;
@@ -72,11 +92,11 @@ impl Limiter {
             b.tokens -= 1.0;
             return Ok(());
         }
-        let wait = (1.0 - b.tokens) / b.limit.rps;
+        let wait = (1.0 - b.tokens) / limit.rps;
         Err(Refused {
             retry_after: (wait.ceil() as u64).max(1),
             count: b.window_count,
-            limit: b.limit.burst,
+            limit: limit.burst,
         })
     }
 }
@@ -84,7 +104,6 @@ impl Limiter {
 impl Bucket {
     fn full(limit: RateLimit, now: Instant) -> Self {
         Bucket {
-            limit,
             tokens: f64::from(limit.burst),
             last: now,
             window_start: now,
@@ -143,42 +162,84 @@ impl Quota {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
+
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
 
     #[test]
     fn burst_then_refusal_then_refill() {
         let t0 = Instant::now();
-        let l = Limiter::new(Some(RateLimit { rps: 2.0, burst: 3 }), t0);
+        let l = Limiter::new(Some(RateLimit { rps: 2.0, burst: 3 }));
         for _ in 0..3 {
-            assert!(l.check(t0).is_ok());
+            assert!(l.check(A, t0).is_ok());
         }
-        let refused = l.check(t0).unwrap_err();
+        let refused = l.check(A, t0).unwrap_err();
         assert_eq!(refused.retry_after, 1);
         assert_eq!(refused.count, 4);
         assert_eq!(refused.limit, 3);
         // Half a second at 2 rps gives back one token.
         let t1 = t0 + Duration::from_millis(500);
-        assert!(l.check(t1).is_ok());
-        assert!(l.check(t1).is_err());
+        assert!(l.check(A, t1).is_ok());
+        assert!(l.check(A, t1).is_err());
         // Never more than the burst, however long the pause.
         let t2 = t1 + Duration::from_secs(3600);
         for _ in 0..3 {
-            assert!(l.check(t2).is_ok());
+            assert!(l.check(A, t2).is_ok());
         }
-        assert!(l.check(t2).is_err());
+        assert!(l.check(A, t2).is_err());
     }
 
     #[test]
     fn slow_rates_ask_for_longer_waits_and_none_means_unlimited() {
         let t0 = Instant::now();
-        let l = Limiter::new(Some(RateLimit { rps: 0.1, burst: 1 }), t0);
-        assert!(l.check(t0).is_ok());
-        assert_eq!(l.check(t0).unwrap_err().retry_after, 10);
-        l.set(None, t0);
+        let l = Limiter::new(Some(RateLimit { rps: 0.1, burst: 1 }));
+        assert!(l.check(A, t0).is_ok());
+        assert_eq!(l.check(A, t0).unwrap_err().retry_after, 10);
+        l.set(None);
         for _ in 0..1000 {
-            assert!(l.check(t0).is_ok());
+            assert!(l.check(A, t0).is_ok());
         }
         assert_eq!(l.limit(), None);
+    }
+
+    #[test]
+    fn each_address_gets_its_own_burst() {
+        let t0 = Instant::now();
+        let l = Limiter::new(Some(RateLimit { rps: 0.1, burst: 2 }));
+        for _ in 0..2 {
+            assert!(l.check(A, t0).is_ok());
+        }
+        let refused = l.check(A, t0).unwrap_err();
+        assert_eq!((refused.count, refused.limit), (3, 2));
+        // A's spent bucket neither empties B's nor counts B's requests in its window.
+        for _ in 0..2 {
+            assert!(l.check(B, t0).is_ok());
+        }
+        assert_eq!(l.check(B, t0).unwrap_err().count, 3);
+        assert_eq!(l.check(A, t0).unwrap_err().count, 4);
+    }
+
+    #[test]
+    fn set_gives_every_address_a_full_bucket_of_the_new_limit() {
+        let t0 = Instant::now();
+        let l = Limiter::new(Some(RateLimit { rps: 0.1, burst: 1 }));
+        for peer in [A, B] {
+            assert!(l.check(peer, t0).is_ok());
+            assert!(l.check(peer, t0).is_err());
+        }
+        let new = RateLimit { rps: 0.1, burst: 3 };
+        l.set(Some(new));
+        assert_eq!(l.limit(), Some(new));
+        for peer in [A, B] {
+            for _ in 0..3 {
+                assert!(l.check(peer, t0).is_ok());
+            }
+            let refused = l.check(peer, t0).unwrap_err();
+            assert_eq!((refused.count, refused.limit), (4, 3));
+        }
     }
 
     #[test]

@@ -15,10 +15,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! One request goes through: latency → the API's rate limit (429) → an injected fault →
-//! the key (401) → OMDb's daily quota → the route → the configured odd answers (`odd_movies`). `/__sandbox/*` (stats and steering) and
-//! the export files under `/p/` skip all of that. The sandbox clock (`now`) decides which day
-//! of the catalog's history is served. See `docs/sandbox.md`.
+//! One request goes through: latency → the API's rate limit (429; one token bucket per client
+//! IP address, as TMDB meters per address, so workers bound to 127.0.0.2, 127.0.0.3, … each get
+//! the whole limit) → an injected fault → the key (401) → OMDb's daily quota (one for all
+//! addresses: it belongs to the key) → the route → the configured odd answers
+//! (`odd_movies`). `/__sandbox/*` (stats and steering) and the export files under `/p/` skip
+//! all of that. The sandbox clock (`now`) decides which day of the catalog's history is served.
+//! See `docs/sandbox.md`.
 
 mod catalog;
 mod config;
@@ -35,7 +38,7 @@ mod stats;
 mod tmdb;
 mod words;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -229,15 +232,14 @@ pub async fn start(config: SandboxConfig) -> Result<Sandbox, SimError> {
         .map_err(|e| SimError::Internal {
             reason: format!("building the catalog failed: {e}"),
         })?;
-    let now = Instant::now();
     let state = Arc::new(State {
         catalog,
         seed,
         addr,
         tmdb_key: config.tmdb_key,
         omdb_key: config.omdb_key,
-        tmdb_limit: Limiter::new(config.tmdb_limit, now),
-        omdb_limit: Limiter::new(config.omdb_limit, now),
+        tmdb_limit: Limiter::new(config.tmdb_limit),
+        omdb_limit: Limiter::new(config.omdb_limit),
         quota: Quota::new(config.omdb_daily_quota),
         faults: RwLock::new(config.faults),
         latency: RwLock::new(config.latency),
@@ -346,9 +348,10 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Replaces an API's rate limit (`None`: unlimited); the new bucket starts full.
+    /// Replaces an API's rate limit (`None`: unlimited) for every client address; each
+    /// address's bucket starts full again.
     pub fn set_limits(&self, api: Api, limit: Option<RateLimit>) {
-        self.state.limiter(api).set(limit, Instant::now());
+        self.state.limiter(api).set(limit);
     }
 
     /// Stops accepting, closes every connection and waits for the server task to end.
@@ -372,8 +375,8 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, cancel: Cancellat
         tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(connection(state.clone(), stream));
+                Ok((stream, peer)) => {
+                    connections.spawn(connection(state.clone(), stream, peer.ip()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
@@ -410,7 +413,7 @@ fn area(path: &str) -> Area {
     }
 }
 
-async fn connection(state: Arc<State>, mut stream: TcpStream) {
+async fn connection(state: Arc<State>, mut stream: TcpStream, peer: IpAddr) {
     let _ = stream.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     loop {
@@ -425,8 +428,8 @@ async fn connection(state: Arc<State>, mut stream: TcpStream) {
         };
         let close = !req.keep_alive;
         let keep = match area(&req.path) {
-            Area::Tmdb => api_request(&state, Api::Tmdb, &req, &mut stream, &mut buf).await,
-            Area::Omdb => api_request(&state, Api::Omdb, &req, &mut stream, &mut buf).await,
+            Area::Tmdb => api_request(&state, Api::Tmdb, peer, &req, &mut stream, &mut buf).await,
+            Area::Omdb => api_request(&state, Api::Omdb, peer, &req, &mut stream, &mut buf).await,
             Area::Files => export::serve(state.clone(), &req, &mut stream).await,
             Area::Control => send(&mut stream, &control(&state, &req), close).await,
             Area::Other => send(&mut stream, &Response::text(404, "Not Found"), close).await,
@@ -462,10 +465,12 @@ async fn wait_or_gone(stream: &mut TcpStream, buf: &mut BytesMut, d: Duration) -
     }
 }
 
-/// One TMDB or OMDb request, faults included. False when the connection must close.
+/// One TMDB or OMDb request from `peer`, faults included. False when the connection must
+/// close.
 async fn api_request(
     state: &State,
     api: Api,
+    peer: IpAddr,
     req: &Request,
     stream: &mut TcpStream,
     buf: &mut BytesMut,
@@ -485,14 +490,14 @@ async fn api_request(
     }
 
     // The API's edge refuses excess traffic before the backend (and its faults) sees it.
-    if let Err(refused) = state.limiter(api).check(Instant::now()) {
+    if let Err(refused) = state.limiter(api).check(peer, Instant::now()) {
         let r = match api {
             Api::Tmdb => tmdb::rate_limited(refused.count, refused.limit, refused.retry_after),
             // OMDb documents no per-second limit; its CDN answers like this when one applies.
             Api::Omdb => Response::text(429, "error code: 1015")
                 .with_header("Retry-After", refused.retry_after.to_string()),
         };
-        state.stats.answered(api, label, 429);
+        state.stats.answered(api, peer, label, 429);
         return send(stream, &r, close).await;
     }
 
@@ -504,7 +509,7 @@ async fn api_request(
                 502 => FaultKind::Http502,
                 _ => FaultKind::Http503,
             });
-            state.stats.answered(api, label, status);
+            state.stats.answered(api, peer, label, status);
             return send(stream, &faults::server_error(api, status), close).await;
         }
         Some(Fault::Drop) => {
@@ -533,13 +538,13 @@ async fn api_request(
         Api::Omdb => match omdb::check_key(req, &state.omdb_key) {
             Some(refusal) => refusal,
             None if !state.quota.take() => {
-                state.stats.quota_exhausted(label);
+                state.stats.quota_exhausted(peer, label);
                 return send(stream, &omdb::quota_reached(), close).await;
             }
             None => omdb::serve(&state.catalog, req),
         },
     };
-    state.stats.answered(api, label, response.status);
+    state.stats.answered(api, peer, label, response.status);
     let len = response.body.len();
     match fault {
         Some(Fault::Truncate) if response.status == 200 && len >= 2 => {
@@ -650,9 +655,8 @@ fn control(state: &State, req: &Request) -> Response {
                     return Err(bad(format!("{name}: rps must be > 0 and burst >= 1")));
                 }
             }
-            let now = Instant::now();
-            state.tmdb_limit.set(l.tmdb, now);
-            state.omdb_limit.set(l.omdb, now);
+            state.tmdb_limit.set(l.tmdb);
+            state.omdb_limit.set(l.omdb);
             state.quota.set(l.omdb_daily_quota);
             Ok(Response::json(200, &l))
         }),

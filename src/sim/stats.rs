@@ -1,8 +1,10 @@
-//! What the sandbox has served, for tests and benchmarks to assert on: requests per API and per
-//! route and status, 429s, OMDb quota answers, faults injected, and the highest number of
-//! requests in flight at once. `GET /__sandbox/stats` serves the same [`Stats`] as JSON.
+//! What the sandbox has served, for tests and benchmarks to assert on: requests per API, per
+//! route and status and per client address, 429s, OMDb quota answers, faults injected, and the
+//! highest number of requests in flight at once. `GET /__sandbox/stats` serves the same
+//! [`Stats`] as JSON.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -54,6 +56,11 @@ pub struct Stats {
     pub in_flight: u64,
     /// The most API requests ever handled at the same time.
     pub max_in_flight: u64,
+    /// API answers (any status) by the client's IP address (`"127.0.0.2"`), to tell workers
+    /// bound to their own loopback addresses apart. Like `routes`, a dropped connection has no
+    /// answer and is not counted. Absent from the JSON of sandboxes older than it.
+    #[serde(default)]
+    pub by_address: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -78,6 +85,7 @@ pub(crate) struct Recorder {
     tmdb: ApiCounters,
     omdb: ApiCounters,
     routes: Mutex<HashMap<(&'static str, u16), u64>>,
+    by_address: Mutex<HashMap<IpAddr, u64>>,
     quota_exhausted: AtomicU64,
     faults: [AtomicU64; 7],
     in_flight: AtomicU64,
@@ -128,7 +136,7 @@ impl Recorder {
         InFlight(self)
     }
 
-    pub fn answered(&self, api: Api, route: &'static str, status: u16) {
+    pub fn answered(&self, api: Api, peer: IpAddr, route: &'static str, status: u16) {
         match status {
             429 => {
                 self.api(api).rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +146,17 @@ impl Recorder {
             }
             _ => {}
         }
+        self.count_peer(peer);
         self.counted(route, status);
+    }
+
+    fn count_peer(&self, peer: IpAddr) {
+        *self
+            .by_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(peer)
+            .or_default() += 1;
     }
 
     /// An answer counted by route only: the export files are neither TMDB's API requests nor
@@ -153,8 +171,9 @@ impl Recorder {
     }
 
     /// OMDb's `Request limit reached!`: a 401 on the route, but not an auth failure.
-    pub fn quota_exhausted(&self, route: &'static str) {
+    pub fn quota_exhausted(&self, peer: IpAddr, route: &'static str) {
         self.quota_exhausted.fetch_add(1, Ordering::Relaxed);
+        self.count_peer(peer);
         self.counted(route, 401);
     }
 
@@ -177,6 +196,13 @@ impl Recorder {
                 .entry(status)
                 .or_default() += n;
         }
+        let by_address = self
+            .by_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(peer, &n)| (peer.to_string(), n))
+            .collect();
         let tmdb = api(&self.tmdb);
         let omdb = api(&self.omdb);
         Stats {
@@ -198,13 +224,18 @@ impl Recorder {
             },
             in_flight: load(&self.in_flight),
             max_in_flight: load(&self.max_in_flight),
+            by_address,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
+
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     #[test]
     fn counts_and_in_flight_high_water_mark() {
@@ -216,10 +247,10 @@ mod tests {
             assert_eq!(r.snapshot(0).in_flight, 3);
         }
         let _d = r.begin(Api::Omdb);
-        r.answered(Api::Tmdb, "GET /3/movie/{id}", 200);
-        r.answered(Api::Tmdb, "GET /3/movie/{id}", 200);
-        r.answered(Api::Tmdb, "GET /3/movie/{id}", 429);
-        r.quota_exhausted("GET /?i=");
+        r.answered(Api::Tmdb, PEER, "GET /3/movie/{id}", 200);
+        r.answered(Api::Tmdb, PEER, "GET /3/movie/{id}", 200);
+        r.answered(Api::Tmdb, PEER, "GET /3/movie/{id}", 429);
+        r.quota_exhausted(PEER, "GET /?i=");
         r.fault(FaultKind::Dropped);
         let s = r.snapshot(5);
         assert_eq!(s.in_flight, 1);
@@ -234,9 +265,23 @@ mod tests {
         assert_eq!(s.faults.dropped, 1);
         assert_eq!(s.status_total(200), 2);
         assert_eq!(s.count("GET /?i=", 401), 1);
+        assert_eq!(s.by_address, BTreeMap::from([("127.0.0.1".to_string(), 4)]));
 
         let json = serde_json::to_string(&s).unwrap();
         let back: Stats = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn stats_from_a_sandbox_without_by_address_still_read() {
+        let r = Recorder::default();
+        let _a = r.begin(Api::Tmdb);
+        r.answered(Api::Tmdb, PEER, "GET /3/configuration", 200);
+        let mut json = serde_json::to_value(r.snapshot(0)).unwrap();
+        assert_eq!(json["by_address"]["127.0.0.1"], 1);
+        json.as_object_mut().unwrap().remove("by_address");
+        let old: Stats = serde_json::from_value(json).unwrap();
+        assert!(old.by_address.is_empty());
+        assert_eq!(old.count("GET /3/configuration", 200), 1);
     }
 }

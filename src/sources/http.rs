@@ -24,8 +24,13 @@
 //! limiter, so a hit costs no rate budget and no request; a miss is fetched and the answer
 //! stored if the source's [`Classify`] keeps it. In `read-only` mode a miss is an error and
 //! nothing is sent.
+//!
+//! A client may be bound to a local IP address ([`SourceClient::new_bound`]): TMDB meters
+//! requests per client address, so worker processes each bound to their own address
+//! (127.0.0.2, 127.0.0.3, … against the sandbox) each get the whole limit.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -335,12 +340,25 @@ impl fmt::Debug for SourceClient {
 impl SourceClient {
     /// Builds the client for `config`. `api_key` is the resolved key (the plan keeps unset
     /// variables unresolved; the runner resolves them and reports a missing one by name).
+    pub fn new(config: &SourceConfig, api_key: Option<Secret>) -> Result<Self, HttpError> {
+        Self::new_bound(config, api_key, None)
+    }
+
+    /// [`SourceClient::new`] whose connections, downloads included, go out from
+    /// `local_address` (`None`: the address the system picks). The address must be one of
+    /// this machine's; an upstream that rate-limits per client address then counts this
+    /// client apart from others on the same machine.
     #[expect(
         clippy::disallowed_methods,
         reason = "the one place that builds an upstream HTTP client (clippy.toml)"
     )]
-    pub fn new(config: &SourceConfig, api_key: Option<Secret>) -> Result<Self, HttpError> {
+    pub fn new_bound(
+        config: &SourceConfig,
+        api_key: Option<Secret>,
+        local_address: Option<IpAddr>,
+    ) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
+            .local_address(local_address)
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("popctl/", env!("CARGO_PKG_VERSION")))

@@ -22,6 +22,7 @@ pub mod reset;
 pub mod seed;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -66,10 +67,21 @@ impl Sources {
     /// is `off`. `cache_origin` keys cached answers by what a server serves instead of its
     /// address (the sandbox, on a new port each run).
     pub fn build(plan: &Plan, cache_origin: Option<&str>) -> Result<Sources, SourceSetupError> {
+        Sources::build_bound(plan, cache_origin, None)
+    }
+
+    /// [`Sources::build`] with every source's connections going out from `local_address`
+    /// (see [`SourceClient::new_bound`]): worker processes on one machine, each bound to its
+    /// own address, then each get an upstream's per-address rate limit.
+    pub fn build_bound(
+        plan: &Plan,
+        cache_origin: Option<&str>,
+        local_address: Option<IpAddr>,
+    ) -> Result<Sources, SourceSetupError> {
         let mut sources = Sources::default();
         for (name, config) in &plan.sources {
             let key = config.api_key.value().cloned();
-            let mut http = SourceClient::new(config, key)?;
+            let mut http = SourceClient::new_bound(config, key, local_address)?;
             if let Some(mut cache) = SourceCache::open(&plan.cache, config)? {
                 if let Some(origin) = cache_origin {
                     cache = cache.with_origin(origin);

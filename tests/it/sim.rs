@@ -1,5 +1,6 @@
 //! The sandbox over real loopback HTTP: auth, paging, append_to_response, determinism, rate
-//! limits, the OMDb quota, every fault kind, the steering API and the stats it reports.
+//! limits (per client address), the OMDb quota, every fault kind, the steering API and the
+//! stats it reports.
 
 #![expect(
     clippy::disallowed_methods,
@@ -8,6 +9,7 @@
 // Test helpers panic with the failure in hand, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use popctl::sim::{self, Api, Faults, RateLimit, Sandbox, SandboxConfig, Stats};
@@ -524,6 +526,77 @@ async fn rate_limits_answer_429_with_retry_after_and_lift_when_unset() {
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().contains_key("retry-after"));
     assert_eq!(s.stats().omdb.rate_limited, 1);
+    s.shutdown().await;
+}
+
+/// A client whose connections go out from `local`, as a worker bound to its own loopback
+/// address would.
+fn client_from(local: IpAddr) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .local_address(local)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a reqwest client")
+}
+
+#[tokio::test]
+async fn each_client_address_gets_its_own_burst_and_is_counted_apart() {
+    let s = sandbox_with(SandboxConfig {
+        movies: 300,
+        tmdb_limit: Some(RateLimit {
+            rps: 0.01,
+            burst: 2,
+        }),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let (a, b) = (Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3));
+    let (ca, cb) = (client_from(a.into()), client_from(b.into()));
+    let url = tmdb(&s, "genre/movie/list");
+    for _ in 0..2 {
+        assert_eq!(get_raw(&ca, &url).await.0, 200);
+    }
+    assert_eq!(get_raw(&ca, &url).await.0, 429);
+    // 127.0.0.2 spent its burst; 127.0.0.3 still has all of its own.
+    for _ in 0..2 {
+        assert_eq!(get_raw(&cb, &url).await.0, 200);
+    }
+    let resp = cb.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["status_message"]
+            .as_str()
+            .unwrap()
+            .contains("Your request count (3) is over the allowed limit of 2"),
+        "{body}"
+    );
+
+    let stats = s.stats();
+    let per_address = |ip: Ipv4Addr| stats.by_address.get(&ip.to_string()).copied();
+    assert_eq!((per_address(a), per_address(b)), (Some(3), Some(3)));
+    assert_eq!(stats.by_address.len(), 2, "{:?}", stats.by_address);
+    assert_eq!(stats.tmdb.rate_limited, 2);
+
+    // New limits refill every address's bucket.
+    s.set_limits(
+        Api::Tmdb,
+        Some(RateLimit {
+            rps: 0.01,
+            burst: 1,
+        }),
+    );
+    for c in [&ca, &cb] {
+        assert_eq!(get_raw(c, &url).await.0, 200);
+        assert_eq!(get_raw(c, &url).await.0, 429);
+    }
+    // The steering API is not an API request: not counted for 127.0.0.1.
+    let base = format!("{}/__sandbox", s.omdb_base_url());
+    let (_, served) = get_json(&client(), &format!("{base}/stats")).await;
+    assert_eq!(served["by_address"]["127.0.0.2"], 5);
+    assert_eq!(served["by_address"]["127.0.0.3"], 5);
+    assert!(served["by_address"].get("127.0.0.1").is_none(), "{served}");
     s.shutdown().await;
 }
 

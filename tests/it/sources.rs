@@ -3,22 +3,26 @@
 //! that keeps answering 429 fails a request once `max_rate_limited_wait` is spent, and TMDB's
 //! `{"success":false}` in a 200 is read with TMDB's own code and message, on simulated and on
 //! recorded bodies; a source paced at exactly the rate the server allows meets no 429; recorded
-//! collection answers served over loopback give exactly their movies.
+//! collection answers served over loopback give exactly their movies; a client bound to a
+//! local address reaches servers from that address, downloads and a plan's sources included.
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use popctl::plan::{
-    Backoff, CacheConfig, CacheMode, DiscoverFilters, ListKind, RetryPolicy, SourceConfig,
-    SourceKind,
+    Backoff, CacheConfig, CacheMode, DiscoverFilters, Interpolated, ListKind, RetryPolicy,
+    SourceConfig, SourceKind,
 };
 use popctl::sim::{self, Api, OddMovies, RateLimit, Sandbox, SandboxConfig, Unsuccessful};
 use popctl::sources::cache::SourceCache;
 use popctl::sources::http::{HttpError, SourceClient};
 use popctl::sources::retry::Retrier;
 use popctl::sources::tmdb::client::{Details, NotFound, TmdbClient, TmdbError, unsuccessful};
+use popctl::stages::Sources;
 
 use crate::cache::{cache_config, source};
 use crate::support::fixtures_dir;
@@ -454,4 +458,94 @@ async fn recorded_collections_give_exactly_their_parts() {
     assert_eq!(count_of("10-star-wars__c-eg"), 9);
     assert_eq!(count_of("119-lotr__kiwilan"), 3);
     assert_eq!(count_of("264-back-to-the-future__tmdblib"), 3);
+}
+
+/// A loopback server that answers every request with 200 `{}` and keeps each connection's
+/// peer address, the way an upstream limiting per client address tells clients apart.
+async fn peer_recording_server() -> (String, Arc<Mutex<Vec<IpAddr>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&peers);
+    tokio::spawn(async move {
+        while let Ok((mut conn, peer)) = listener.accept().await {
+            seen.lock().unwrap().push(peer.ip());
+            let mut buf = vec![0u8; 8192];
+            let mut len = 0;
+            while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => len += n,
+                }
+            }
+            let _ = conn
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                      content-length: 2\r\nconnection: close\r\n\r\n{}",
+                )
+                .await;
+        }
+    });
+    (format!("http://{addr}"), peers)
+}
+
+#[tokio::test]
+async fn a_client_bound_to_127_0_0_2_reaches_a_loopback_server_from_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (base, peers) = peer_recording_server().await;
+    let bound_to = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let config = source(SourceKind::Tmdb, format!("{base}/3"));
+    let bound = SourceClient::new_bound(&config, None, Some(bound_to)).unwrap();
+    let reply = bound.get("configuration", &[], &retrier(1)).await.unwrap();
+    assert_eq!(reply.status, 200);
+    // The download path (TMDB's files host) goes out from the same address.
+    let download = bound.download(&format!("{base}/p/exports/x.json.gz")).await;
+    assert_eq!(download.unwrap().status, 200);
+    // Unbound, the system picks 127.0.0.1 to reach 127.0.0.1: the binding made the difference.
+    let unbound = SourceClient::new(&config, None).unwrap();
+    unbound
+        .get("configuration", &[], &retrier(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        *peers.lock().unwrap(),
+        [bound_to, bound_to, IpAddr::V4(Ipv4Addr::LOCALHOST)]
+    );
+}
+
+/// `Sources::build_bound` binds every source of a plan: the sandbox counts each worker's
+/// requests under its own address.
+#[tokio::test]
+async fn a_plans_sources_built_bound_reach_the_sandbox_from_their_address() {
+    let s = sandbox(OddMovies::default()).await;
+    let mut plan = crate::run_support::load_plan("plans/base.toml");
+    plan.cache.mode = CacheMode::Off;
+    for config in plan.sources.values_mut() {
+        let (base_url, key) = match config.kind {
+            SourceKind::Tmdb => (s.tmdb_base_url(), s.tmdb_key()),
+            SourceKind::Omdb => (s.omdb_base_url(), s.omdb_key()),
+        };
+        config.base_url = base_url;
+        config.api_key = Interpolated::Value(popctl::secret::Secret::new(key));
+    }
+    for last in [None, Some(3), Some(4)] {
+        let sources = match last {
+            None => Sources::build(&plan, None),
+            Some(n) => {
+                Sources::build_bound(&plan, None, Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))))
+            }
+        }
+        .unwrap();
+        let tmdb = sources.tmdb.values().next().unwrap().http();
+        let reply = tmdb.get("configuration", &[], &retrier(1)).await.unwrap();
+        assert_eq!(reply.status, 200);
+        let omdb = sources.omdb.values().next().unwrap().http();
+        let query = [("i", "tt0000001".to_string())];
+        assert_eq!(omdb.get("", &query, &retrier(1)).await.unwrap().status, 200);
+    }
+    let by_address = s.stats().by_address;
+    let expected = ["127.0.0.1", "127.0.0.3", "127.0.0.4"].map(|a| (a.to_string(), 2));
+    assert_eq!(by_address, expected.into_iter().collect());
+    s.shutdown().await;
 }
