@@ -25,6 +25,7 @@ mod m20261203_000011_person_images_translations;
 mod m20261203_000012_catalog_sync;
 mod m20261203_000013_collection_details;
 mod m20261204_000014_recommended_movie_index;
+mod m20261204_000015_run_workers;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_catalog_sync::Migration),
             Box::new(m20261203_000013_collection_details::Migration),
             Box::new(m20261204_000014_recommended_movie_index::Migration),
+            Box::new(m20261204_000015_run_workers::Migration),
         ]
     }
 }

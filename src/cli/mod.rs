@@ -24,6 +24,7 @@ pub mod sandbox;
 pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod worker;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +120,7 @@ pub enum Command {
     Cache(cache::CacheArgs),
     Run(run::RunArgs),
     Status(status::StatusArgs),
+    Worker(worker::WorkerArgs),
     Report(report::ReportArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
@@ -174,6 +176,7 @@ pub fn main() -> ExitCode {
         Some(Command::Cache(args)) => cache::exec(args, &shell),
         Some(Command::Run(args)) => run::exec(args, &shell, filter.as_deref()),
         Some(Command::Status(args)) => status::exec(args, &shell),
+        Some(Command::Worker(args)) => worker::exec(args, &shell),
         Some(Command::Report(args)) => report::exec(args, &shell),
         Some(Command::Completions(args)) => completions::exec(args, &shell),
         Some(Command::Man(args)) => man::exec(args, &shell),
@@ -288,16 +291,44 @@ fn plan_result(result: Result<(), PlanErrors>, shell: &Shell) -> ExitCode {
 
 /// Ctrl-C, or SIGTERM where there is one (a service manager, `kill`, `docker stop`).
 async fn stop_signal() {
+    StopSignals::new().next().await;
+}
+
+/// Ctrl-C and SIGTERM as they come, listened to from creation on: a second signal right after
+/// the first is not missed (a listener made after a signal came does not see it).
+pub(crate) struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    pub(crate) fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            StopSignals { unix }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next Ctrl-C or SIGTERM.
+    pub(crate) async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -55,10 +55,44 @@ pub struct RunArgs {
     /// The response cache's mode for this run, instead of the plan's `[cache] mode`
     #[arg(long, value_enum, value_name = "MODE")]
     pub cache: Option<CacheArg>,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
     /// The flag `--message-format` replaced (`--log-format json` is `--message-format json`),
     /// kept for scripts that use it
     #[arg(long, value_enum, default_value = "text", hide = true)]
     pub log_format: LogFormatArg,
+}
+
+/// Sharing a run with worker processes (PostgreSQL only; see docs/run.md).
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Start N `popctl worker` processes beside this run; they and this process share the
+    /// movies of the fetch stages (implies --share)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub workers: usize,
+    /// Open the run's fetch stages to `popctl worker` processes started elsewhere
+    #[arg(long)]
+    pub share: bool,
+    /// A local address the started workers' requests leave from (repeatable; handed out in
+    /// turn), e.g. one per address an upstream limits separately
+    #[arg(long, value_name = "IP", requires = "workers")]
+    pub worker_address: Vec<std::net::IpAddr>,
+    /// The local address this process's upstream requests leave from
+    #[arg(long, value_name = "IP")]
+    pub local_address: Option<std::net::IpAddr>,
+    /// How long a worker's claimed movie stays its without a heartbeat (it beats every third
+    /// of it); after that, another worker takes it over
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lease)]
+    pub lease: Duration,
+}
+
+/// A lease: a duration of at least a second (a heartbeat every third of it).
+pub fn lease(text: &str) -> Result<Duration, String> {
+    let d = crate::plan::units::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("{text} is too short: a lease is at least 1s"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -122,6 +156,11 @@ pub fn exec(args: RunArgs, shell: &Shell, filter: Option<&str>) -> ExitCode {
         } else {
             args.cache.map(CacheMode::from)
         },
+        share: args.workers.share || args.workers.workers > 0,
+        workers: args.workers.workers,
+        worker_addresses: args.workers.worker_address,
+        local_address: args.workers.local_address,
+        lease: args.workers.lease,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -168,13 +207,14 @@ fn report_error(e: RunError, shell: &Shell) -> u8 {
 
 /// The first Ctrl-C (or SIGTERM) stops scheduling: items in flight finish and commit, and
 /// the run is recorded as interrupted. A second one stops at once.
-async fn interrupts(cancel: CancellationToken, shell: Shell) {
-    super::stop_signal().await;
+pub(super) async fn interrupts(cancel: CancellationToken, shell: Shell) {
+    let mut signals = super::StopSignals::new();
+    signals.next().await;
     shell.warn(
         "interrupted: finishing the items in flight and recording the run (Ctrl-C again to stop at once)",
     );
     cancel.cancel();
-    super::stop_signal().await;
+    signals.next().await;
     shell.error(
         "stopped at once; the run stays unfinished, and `popctl run PLAN --resume` continues it",
     );

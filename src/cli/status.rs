@@ -7,8 +7,8 @@ use crate::report::Shell;
 
 use super::db::DbTarget;
 
-/// Show the recent runs recorded in a database, how each ended, and the failed items of the
-/// newest one (or of --run ID) with their errors.
+/// Show the recent runs recorded in a database, how each ended, and for the newest one (or
+/// --run ID) the worker processes that shared it and its failed items with their errors.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
@@ -16,7 +16,7 @@ pub struct StatusArgs {
     /// Runs to show, newest first
     #[arg(long, default_value_t = 10)]
     pub limit: u64,
-    /// Show the failed items of this run
+    /// Show the workers and failed items of this run
     #[arg(long, value_name = "ID")]
     pub run: Option<i64>,
     /// Failed items to show at most

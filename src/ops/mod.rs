@@ -10,3 +10,4 @@ pub mod schema;
 pub mod show;
 pub mod status;
 pub mod validate;
+pub mod worker;

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use super::worker::LocalWorkers;
 use crate::plan::CacheMode;
 use crate::plan::dag::Dag;
 use crate::plan::{
@@ -29,7 +30,9 @@ use crate::sim::{self, SandboxConfig};
 use crate::stages::claims::Claims;
 use crate::stages::executor::{self, Execution, Observer};
 use crate::stages::ledger::RunLedger;
+use crate::stages::shared::Cluster;
 use crate::stages::{self, RunContext, SourceSetupError, Sources, StageOutcome};
+use crate::store::cluster::WorkerInfo;
 use crate::store::ledger::RunStatus;
 use crate::store::{self, NextDb, OpenOptions, StoreError, ledger};
 use sea_orm::DatabaseConnection;
@@ -59,7 +62,21 @@ pub struct Options {
     /// Replaces the plan's `[cache] mode` (`--offline` is `read-only`, `--cache MODE`)
     /// without changing the plan's hash: how answers are cached does not change the data.
     pub cache_mode: Option<CacheMode>,
+    /// Share the run's fetch stages with worker processes (`popctl worker`), here or on other
+    /// machines (PostgreSQL only).
+    pub share: bool,
+    /// Start this many `popctl worker` processes beside the run (implies `share`).
+    pub workers: usize,
+    /// The local addresses the started workers' requests leave from, handed out in turn.
+    pub worker_addresses: Vec<std::net::IpAddr>,
+    /// The local address this process's upstream requests leave from.
+    pub local_address: Option<std::net::IpAddr>,
+    /// How long an item claimed by a worker stays its without a heartbeat.
+    pub lease: std::time::Duration,
 }
+
+/// How long the workers a run started have, once its graph has ended, to stop by themselves.
+const WORKERS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What `run` did.
 #[derive(Debug)]
@@ -134,6 +151,10 @@ pub enum RunError {
     #[error("cannot write the report to {path}: {reason}")]
     #[diagnostic(code(popctl::run::report))]
     Report { path: String, reason: String },
+
+    #[error("{0}")]
+    #[diagnostic(code(popctl::run::workers))]
+    Workers(String),
 }
 
 impl RunError {
@@ -207,16 +228,7 @@ pub async fn run(
         let sandbox = sim::start(sandbox_config.clone())
             .await
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
-        point_at(
-            &mut plan,
-            (
-                &sandbox.tmdb_base_url(),
-                &sandbox.omdb_base_url(),
-                &sandbox.files_base_url(),
-            ),
-            sandbox.tmdb_key(),
-            sandbox.omdb_key(),
-        );
+        point_at_sandbox(&mut plan, sandbox.addr(), &sandbox_config);
         shell.status(
             "Sandbox",
             format!(
@@ -250,6 +262,16 @@ pub async fn run(
         None => unreachable_unresolved(&opts.plan)?,
     };
     let reset = resets(&plan, &selected);
+    if opts.share && !url.starts_with("postgres") {
+        return Err(StoreError::OneWriter {
+            what: if opts.workers > 0 {
+                "`--workers`".to_owned()
+            } else {
+                "`--share`".to_owned()
+            },
+        }
+        .into());
+    }
 
     if opts.dry_run {
         shell.out_text(&dry_run_text(&plan, &dag, &selected, &url, reset.as_ref()));
@@ -291,7 +313,7 @@ pub async fn run(
     .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let done_earlier = ledger.done_earlier(&plan, &dag).await?;
     let origin = sandbox.as_ref().map(|_| sandbox_config.cache_origin());
-    let sources = Sources::build(&plan, origin.as_deref())?;
+    let sources = Sources::build_bound(&plan, origin.as_deref(), opts.local_address)?;
     shell.status(
         if resumed { "Resuming" } else { "Running" },
         format!(
@@ -309,6 +331,25 @@ pub async fn run(
         database: redact_url(&url),
     });
 
+    let cluster = opts.share.then(|| {
+        Arc::new(Cluster::new(
+            WorkerInfo::this_process(opts.local_address.map(|a| a.to_string())),
+            opts.lease,
+        ))
+    });
+    let workers = if opts.workers > 0 {
+        let started = LocalWorkers::start(opts.workers, opts, sandbox.as_ref().map(|s| s.addr()))?;
+        shell.status(
+            "Workers",
+            format!(
+                "{} worker processes share the fetch stages' movies with this one",
+                started.len()
+            ),
+        );
+        Some(started)
+    } else {
+        None
+    };
     let plan = Arc::new(plan);
     let run = Arc::new(RunContext {
         plan: plan.clone(),
@@ -317,6 +358,7 @@ pub async fn run(
         ledger: ledger.clone(),
         sources: sources.clone(),
         claims: Arc::new(Claims::default()),
+        cluster: cluster.clone(),
         cancel: cancel.clone(),
         as_of,
     });
@@ -331,7 +373,50 @@ pub async fn run(
         observer,
     )
     .await;
+    if let Some(cluster) = &cluster
+        && let Err(e) = cluster
+            .leave(
+                &db,
+                sources.clients().map(|(_, c)| c.totals().requests).sum(),
+            )
+            .await
+    {
+        shell.warn(format!(
+            "cannot record this process as a stopped worker: {e}"
+        ));
+    }
+    if let Some(workers) = workers {
+        let n = workers.len();
+        let failed = workers.stop(WORKERS_GRACE, opts.lease).await;
+        if failed > 0 {
+            shell.warn(format!(
+                "{failed} of the {n} workers this run started ended with an error (shown above); \
+                 the movies they held were taken over by the others"
+            ));
+        }
+    }
 
+    let shared_by = match &cluster {
+        Some(c) if c.joined().is_some() => store::cluster::workers(&db, ledger.run_id())
+            .await
+            .unwrap_or_else(|e| {
+                shell.warn(format!(
+                    "the report lists no workers: cannot read them: {e}"
+                ));
+                Vec::new()
+            })
+            .into_iter()
+            .map(|w| summary::WorkerReport {
+                id: w.id,
+                host: w.host,
+                pid: w.pid,
+                address: w.address,
+                items_done: w.items_done,
+                requests: w.requests,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut status = summary::run_status(&reports, cancel.is_cancelled());
     // A new database is swapped in only when it holds the whole plan: every stage ended
     // well in it, now or in an earlier attempt of the run.
@@ -385,6 +470,7 @@ pub async fn run(
             })
             .collect(),
         peak_rss_bytes: crate::mem::peak_rss_bytes(),
+        workers: shared_by,
         sandbox_served: sandbox.as_ref().map(|sandbox| {
             let stats = sandbox.stats();
             summary::SandboxServed {
@@ -736,7 +822,7 @@ pub fn print_report(report: &RunReport, shell: &Shell) {
 
 /// A compiled plan has every `${VAR}` resolved after `require_resolved`; this is its error if
 /// that ever stops holding.
-fn unreachable_unresolved(plan: &std::path::Path) -> Result<String, RunError> {
+pub(crate) fn unreachable_unresolved(plan: &std::path::Path) -> Result<String, RunError> {
     Err(RunError::InvalidPlan(PlanErrors::new(
         &plan.display().to_string(),
         vec![plan::PlanDiagnostic::error(
@@ -765,6 +851,25 @@ fn point_at(
         source.api_key = Interpolated::Value(Secret::new(key));
         source.api_key_var = None;
     }
+}
+
+/// Points every source of `plan` at the simulator serving at `addr`, with the keys of
+/// `config`: a `run --sandbox` and the workers it starts ask the same simulator.
+pub(crate) fn point_at_sandbox(
+    plan: &mut Plan,
+    addr: std::net::SocketAddr,
+    config: &SandboxConfig,
+) {
+    point_at(
+        plan,
+        (
+            &sim::base_url(sim::Api::Tmdb, addr),
+            &sim::base_url(sim::Api::Omdb, addr),
+            &sim::files_base_url(addr),
+        ),
+        &config.tmdb_key,
+        &config.omdb_key,
+    );
 }
 
 /// The stages `--only` / `--from` choose: every stage when neither is given.

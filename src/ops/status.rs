@@ -1,5 +1,6 @@
 //! `popctl status`: the recent runs recorded in a database's ledger, how each ended, its
-//! item counts, and the failed items of a run with their errors.
+//! item counts, the worker processes that shared a run (PostgreSQL) and the failed items of a
+//! run with their errors.
 
 use std::fmt::Write as _;
 
@@ -11,8 +12,14 @@ use crate::report::Shell;
 use crate::report::events::Event;
 use crate::secret::redact_url;
 use crate::stages::ledger::STAGE_KEY;
+use crate::store::cluster::{self, WorkerRow};
 use crate::store::ledger::{self, Run};
 use crate::store::{self, StoreError};
+
+/// A worker silent for longer than this is taken for lost. Its lease is not recorded, so this
+/// is twice the default lease (30 s): a worker on it has missed five heartbeats by then, and
+/// the items it held are already free for the others to claim.
+const LOST_AFTER_SECONDS: f64 = 60.0;
 
 /// Why `status` has nothing to show.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -130,7 +137,15 @@ async fn live(
     out: &mut String,
     answer: &mut Found,
 ) -> Result<(), StatusError> {
-    let migrated = ledger::exists(db).await?;
+    let schema = store::schema_status(db).await?;
+    let applied = |part: &str| {
+        schema
+            .iter()
+            .any(|(name, applied)| name.contains(part) && *applied)
+    };
+    let migrated = applied("run_ledger");
+    // A database last migrated by an older popctl has no workers table to read.
+    let shared = applied("run_workers");
     let mut newest = None;
     let mut found = false;
     if migrated {
@@ -146,7 +161,7 @@ async fn live(
                     .unwrap_or_default()
             );
         } else {
-            let (text, rows) = runs_table(db, &runs).await?;
+            let (text, rows) = runs_table(db, &runs, shared).await?;
             out.push_str(&text);
             answer.runs = rows;
         }
@@ -161,6 +176,7 @@ async fn live(
                         });
                     }
                     found = true;
+                    out.push_str(&workers_section(db, id, shared).await?);
                     let (text, failed) = failed_section(db, id, opts).await?;
                     out.push_str(&text);
                     answer.failed = Some(failed);
@@ -168,6 +184,7 @@ async fn live(
             }
             None => {
                 if let Some(id) = newest {
+                    out.push_str(&workers_section(db, id, shared).await?);
                     let (text, failed) = failed_section(db, id, opts).await?;
                     out.push_str(&text);
                     answer.failed = Some(failed);
@@ -316,11 +333,12 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
     });
     match runs.first() {
         Some(run) => {
-            let (text, rows) = runs_table(&db, std::slice::from_ref(run)).await?;
+            let (text, rows) = runs_table(&db, std::slice::from_ref(run), true).await?;
             out.push_str(&text);
             json["runs"] = rows.into();
             has_run = opts.run == Some(run.id);
             if opts.run.is_none() || has_run {
+                out.push_str(&workers_section(&db, run.id, true).await?);
                 let (text, failed) = failed_section(&db, run.id, opts).await?;
                 out.push_str(&text);
                 json["failed"] = failed;
@@ -340,10 +358,12 @@ async fn pending(live: Option<&DatabaseConnection>, opts: &Options) -> Result<Ne
     })
 }
 
-/// The runs as a table, and as JSON (one object a run, with its item counts).
+/// The runs as a table, and as JSON (one object a run, with its item counts and its workers;
+/// `shared`: whether the database has a workers table).
 async fn runs_table(
     db: &DatabaseConnection,
     runs: &[Run],
+    shared: bool,
 ) -> Result<(String, Vec<serde_json::Value>), StoreError> {
     let mut json = Vec::new();
     let mut rows = vec![
@@ -376,6 +396,11 @@ async fn runs_table(
             "skipped": c.skipped,
             "pending": c.pending,
             "stages": run.stats.as_ref().and_then(|s| s.get("stages")).cloned(),
+            "workers": run_workers(db, run.id, shared)
+                .await?
+                .iter()
+                .map(worker_json)
+                .collect::<Vec<_>>(),
         }));
         let took = run
             .finished_at
@@ -405,24 +430,7 @@ async fn runs_table(
             notes.push(format!("run {}: {stages}", run.id));
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i == 0 || i >= 5 {
-                    format!("{c:>w$}", w = widths[i])
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
+    let mut out = table(&rows, "", |i| i == 0 || i >= 5);
     for note in notes {
         let _ = writeln!(out, "{note}");
     }
@@ -484,4 +492,256 @@ pub async fn counts(db: &DatabaseConnection, run_id: i64) -> Result<Counts, Stor
         }
     }
     Ok(c)
+}
+
+/// `rows` (the first one the header) in columns two spaces apart, each line after `indent`;
+/// the columns `right` says are aligned right (numbers), the others left.
+fn table(rows: &[Vec<String>], indent: &str, right: impl Fn(usize) -> bool) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if right(i) {
+                    format!("{c:>w$}", w = widths[i])
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{indent}{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
+/// How a worker of a run is doing, as far as its row tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Not stopped, and it beat within [`LOST_AFTER_SECONDS`].
+    Working,
+    /// It recorded that it stopped.
+    Stopped,
+    /// Not stopped, and silent longer: killed, cut off, or its machine is gone.
+    Lost,
+}
+
+impl WorkerState {
+    pub fn of(worker: &WorkerRow) -> WorkerState {
+        if worker.stopped_at.is_some() {
+            WorkerState::Stopped
+        } else if worker.silent_seconds > LOST_AFTER_SECONDS {
+            WorkerState::Lost
+        } else {
+            WorkerState::Working
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Working => "working",
+            WorkerState::Stopped => "stopped",
+            WorkerState::Lost => "lost",
+        }
+    }
+}
+
+/// Movies a second over the worker's life as its row last recorded it (to its stop, or to its
+/// last heartbeat: the counts are as of then); `None` before it has lived a millisecond.
+pub fn worker_rate(worker: &WorkerRow) -> Option<f64> {
+    let end = worker.stopped_at.unwrap_or(worker.heartbeat_at);
+    let ms = (end - worker.started_at).num_milliseconds();
+    (ms > 0).then(|| worker.items_done as f64 * 1000.0 / ms as f64)
+}
+
+/// `3s ago`, `4m 10s ago`, `2h 5m ago`, `3d 1h ago`.
+fn ago(seconds: f64) -> String {
+    // Both ends are the database server's clock, but a heartbeat committed after the reading
+    // transaction began can look a hair in the future.
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m {}s ago", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m ago", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h ago", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// The workers of run `run_id`; none when the database has no workers table (`shared` false).
+async fn run_workers(
+    db: &DatabaseConnection,
+    run_id: i64,
+    shared: bool,
+) -> Result<Vec<WorkerRow>, StoreError> {
+    if shared {
+        cluster::workers(db, run_id).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+fn worker_json(worker: &WorkerRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": worker.id,
+        "host": worker.host,
+        "pid": worker.pid,
+        "address": worker.address,
+        "started_at": worker.started_at,
+        "heartbeat_at": worker.heartbeat_at,
+        "stopped_at": worker.stopped_at,
+        "heartbeat_seconds_ago": worker.silent_seconds.max(0.0),
+        "state": WorkerState::of(worker).as_str(),
+        "items_done": worker.items_done,
+        "requests": worker.requests,
+        "movies_per_second": worker_rate(worker),
+    })
+}
+
+/// The worker processes that shared run `run_id` as a table with their sum; empty for a run
+/// of one process.
+async fn workers_section(
+    db: &DatabaseConnection,
+    run_id: i64,
+    shared: bool,
+) -> Result<String, StoreError> {
+    let workers = run_workers(db, run_id, shared).await?;
+    Ok(workers_text(run_id, &workers))
+}
+
+fn workers_text(run_id: i64, workers: &[WorkerRow]) -> String {
+    let mut out = String::new();
+    if workers.is_empty() {
+        return out;
+    }
+    let mut rows = vec![
+        [
+            "worker",
+            "host",
+            "pid",
+            "address",
+            "heartbeat",
+            "state",
+            "items",
+            "requests",
+            "movies/s",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for w in workers {
+        rows.push(vec![
+            w.id.to_string(),
+            w.host.clone(),
+            w.pid.to_string(),
+            w.address.clone().unwrap_or_else(|| "-".to_owned()),
+            ago(w.silent_seconds),
+            WorkerState::of(w).as_str().to_owned(),
+            w.items_done.to_string(),
+            w.requests.to_string(),
+            worker_rate(w).map_or_else(|| "-".to_owned(), |r| format!("{r:.1}")),
+        ]);
+    }
+    let _ = writeln!(out, "\nworkers of run {run_id}:");
+    out.push_str(&table(&rows, "  ", |i| matches!(i, 0 | 2 | 6 | 7 | 8)));
+    let items: i64 = workers.iter().map(|w| w.items_done).sum();
+    let requests: i64 = workers.iter().map(|w| w.requests).sum();
+    let _ = writeln!(
+        out,
+        "  {} {}: {items} {}, {requests} {}",
+        workers.len(),
+        plural(workers.len() as i64, "worker", "workers"),
+        plural(items, "item", "items"),
+        plural(requests, "request", "requests"),
+    );
+    if workers
+        .iter()
+        .any(|w| WorkerState::of(w) == WorkerState::Lost)
+    {
+        let _ = writeln!(
+            out,
+            "  lost: not stopped, and silent for over {LOST_AFTER_SECONDS:.0}s (killed or cut \
+             off); the items it held go to the other workers as their leases run out"
+        );
+    }
+    out
+}
+
+fn plural(n: i64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    use super::*;
+
+    fn worker(id: i64, stopped: bool, silent: f64, items: i64) -> WorkerRow {
+        let started = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let end = started + TimeDelta::seconds(10);
+        WorkerRow {
+            id,
+            host: "box".into(),
+            pid: 4000 + id,
+            address: (id == 2).then(|| "127.0.0.2".to_owned()),
+            started_at: started,
+            heartbeat_at: end,
+            stopped_at: stopped.then_some(end),
+            items_done: items,
+            requests: items + 1,
+            silent_seconds: silent,
+        }
+    }
+
+    #[test]
+    fn a_worker_is_lost_only_when_it_did_not_stop_and_fell_silent() {
+        assert_eq!(
+            WorkerState::of(&worker(1, false, 3.0, 0)),
+            WorkerState::Working
+        );
+        assert_eq!(
+            WorkerState::of(&worker(1, false, 61.0, 0)),
+            WorkerState::Lost
+        );
+        assert_eq!(
+            WorkerState::of(&worker(1, true, 9999.0, 0)),
+            WorkerState::Stopped
+        );
+    }
+
+    #[test]
+    fn the_rate_runs_from_its_start_to_its_last_word() {
+        assert_eq!(worker_rate(&worker(1, true, 0.0, 25)), Some(2.5));
+        let mut w = worker(1, false, 0.0, 20);
+        w.heartbeat_at = w.started_at;
+        assert_eq!(worker_rate(&w), None);
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(ago(-0.2), "0s ago");
+        assert_eq!(ago(3.4), "3s ago");
+        assert_eq!(ago(250.0), "4m 10s ago");
+        assert_eq!(ago(7500.0), "2h 5m ago");
+        assert_eq!(ago(3.0 * 86400.0 + 3600.0), "3d 1h ago");
+    }
+
+    #[test]
+    fn workers_print_as_a_table_with_their_sum() {
+        assert_eq!(workers_text(7, &[]), "");
+        let text = workers_text(7, &[worker(1, true, 2.0, 22), worker(2, false, 125.0, 18)]);
+        assert_eq!(
+            text,
+            "\nworkers of run 7:\n\
+             \x20 worker  host   pid  address    heartbeat  state    items  requests  movies/s\n\
+             \x20      1  box   4001  -          2s ago     stopped     22        23       2.2\n\
+             \x20      2  box   4002  127.0.0.2  2m 5s ago  lost        18        19       1.8\n\
+             \x20 2 workers: 40 items, 42 requests\n\
+             \x20 lost: not stopped, and silent for over 60s (killed or cut off); the items it \
+             held go to the other workers as their leases run out\n"
+        );
+    }
 }

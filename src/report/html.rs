@@ -737,6 +737,7 @@ mod tests {
             )]),
             peak_rss_bytes: None,
             sandbox_served: None,
+            workers: Vec::new(),
         }
     }
 

@@ -66,6 +66,24 @@ pub struct RunReport {
     /// cache brings to zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_served: Option<SandboxServed>,
+    /// The processes that shared the run's fetch stages (`--workers`, `--share`), this one
+    /// first; empty for a run of one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerReport>,
+}
+
+/// One process of a shared run, as the ledger has it at the run's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub id: i64,
+    pub host: String,
+    pub pid: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Movies it finished (saved, skipped or failed).
+    pub items_done: i64,
+    /// Upstream requests it made, every source.
+    pub requests: i64,
 }
 
 /// The new database a swap run built.
@@ -297,6 +315,25 @@ impl RunReport {
             }
             out.push('\n');
         }
+        if !self.workers.is_empty() {
+            let each: Vec<String> = self
+                .workers
+                .iter()
+                .map(|w| {
+                    let place = w.address.as_deref().unwrap_or(&w.host);
+                    format!("{} on {place} (pid {}) {}", w.id, w.pid, w.items_done)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} processes shared the fetch stages: {} movies, {} requests in all (worker \
+                 on address, movies: {})",
+                self.workers.len(),
+                self.workers.iter().map(|w| w.items_done).sum::<i64>(),
+                self.workers.iter().map(|w| w.requests).sum::<i64>(),
+                each.join("; ")
+            );
+        }
         if let Some(served) = &self.sandbox_served {
             let _ = writeln!(
                 out,
@@ -463,6 +500,7 @@ mod tests {
             sources: BTreeMap::new(),
             peak_rss_bytes: None,
             sandbox_served: None,
+            workers: Vec::new(),
         };
         // On a terminal 64 columns wide: the silent counters and `kind` go, the rest stays.
         let narrow = report.table_within(Some(64));
@@ -533,6 +571,7 @@ mod tests {
             sources: BTreeMap::new(),
             peak_rss_bytes: None,
             sandbox_served: None,
+            workers: Vec::new(),
         };
         report.sources.insert(
             "tmdb".into(),
@@ -576,6 +615,7 @@ mod tests {
             sources: BTreeMap::new(),
             peak_rss_bytes: None,
             sandbox_served: None,
+            workers: Vec::new(),
         };
         assert_eq!(report.next_step(), None);
         report.status = RunStatus::Interrupted;

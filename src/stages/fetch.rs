@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::claims::{Claim, Outcome};
 use super::items::{self, ItemResult};
 use super::ledger::{movie_id, movie_key};
-use super::{Counters, Stage, StageContext, StageOutcome};
+use super::{Counters, Stage, StageContext, StageOutcome, shared};
 use crate::lists::{self, ListItem};
 use crate::plan::{
     CatalogFilter, DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind,
@@ -34,6 +34,7 @@ use crate::sources::Fetched;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, MediaIds, TmdbClient, TmdbError};
 use crate::store::bundle::CollectionDetails;
+use crate::store::cluster::{self, Member, StageState};
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -88,7 +89,6 @@ impl Stage for Fetch {
             synced: &synced,
             admit,
         };
-        let ids = receiver_stream(rx).map(|id| (movie_key(id), id));
         let append = &self.0.append;
         let tmdb_ref = &tmdb;
         let noted = Noted::default();
@@ -97,10 +97,48 @@ impl Stage for Fetch {
         let work = move |_key: String, id: i64| {
             fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, admit)
         };
-        let (fed, worked) = futures::join!(
-            feed.run(&self.0.selection),
-            items::process(cx, &stop, ids, work)
-        );
+        let member = match &cx.run.cluster {
+            Some(cluster) if self.shared() => match cluster.member(cx).await {
+                Ok(m) => Some(m),
+                Err(e) => return StageOutcome::Failed(e.to_string()),
+            },
+            _ => None,
+        };
+        let (fed, worked) = match member.as_deref() {
+            None => {
+                let ids = receiver_stream(rx).map(|id| (movie_key(id), id));
+                futures::join!(
+                    feed.run(&self.0.selection),
+                    items::process(cx, &stop, ids, work)
+                )
+            }
+            Some(member) => {
+                // Workers of the run take their share of the movies the feed finds.
+                let (run_id, stage) = (member.run_id, cx.name());
+                if let Err(e) = cluster::set_stage(cx.db(), run_id, stage, StageState::Open).await {
+                    return StageOutcome::Failed(e.to_string());
+                }
+                let on_skipped = |id: i64| noted.not_found.add(id);
+                let runner = shared::Runner {
+                    found: rx,
+                    on_skipped: &on_skipped,
+                };
+                let (claimed_tx, claimed_rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
+                let (fed, claimed, worked) = futures::join!(
+                    feed.run(&self.0.selection),
+                    shared::claim(cx, member, Some(runner), claimed_tx, &stop),
+                    items::process(cx, &stop, receiver_stream(claimed_rx), work)
+                );
+                let ended = async {
+                    cluster::release(cx.db(), member, stage).await?;
+                    cluster::set_stage(cx.db(), run_id, stage, StageState::Ended).await
+                };
+                if let Err(e) = ended.await {
+                    return StageOutcome::Failed(e.to_string());
+                }
+                (fed.or(claimed), worked)
+            }
+        };
         if let Some((_, note)) = noted.odd_credits.note(|n| {
             let movies = if n == 1 { "movie had" } else { "movies had" };
             format!("{n} {movies} credits without a distinct credit_id (kept with a fallback key)")
@@ -140,6 +178,51 @@ impl Stage for Fetch {
             Ok(()) => outcome,
             Err(failed) => failed,
         }
+    }
+}
+
+impl Fetch {
+    /// Whether workers of a shared run may take this stage's movies. A changes stage that
+    /// refetches every changed movie admits new ones by what its feed learnt, which only the
+    /// runner knows: it fetches alone.
+    pub fn shared(&self) -> bool {
+        !matches!(
+            self.0.selection,
+            FetchSelection::Changes {
+                refetch: Refetch::All,
+                ..
+            }
+        )
+    }
+
+    /// A worker's part of this stage in a shared run: claims its movies and fetches them until
+    /// the runner ends the stage (see [`super::shared`]).
+    pub async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
+        let Some(mut tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
+            return StageOutcome::Failed(format!(
+                "the plan has no TMDB source named `{}`",
+                self.0.source
+            ));
+        };
+        if matches!(self.0.selection, FetchSelection::Changes { .. }) {
+            tmdb = tmdb.without_cache();
+        }
+        let stop = CancellationToken::new();
+        let retrier = cx.retrier();
+        let noted = Noted::default();
+        let (tmdb_ref, noted_ref, append) = (&tmdb, &noted, &self.0.append);
+        let work = move |_key: String, id: i64| {
+            fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, None)
+        };
+        let (tx, rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
+        let (claimed, worked) = futures::join!(
+            shared::claim(cx, member, None, tx, &stop),
+            items::process(cx, &stop, receiver_stream(rx), work)
+        );
+        if let Err(e) = cluster::release(cx.db(), member, cx.name()).await {
+            return StageOutcome::Failed(e.to_string());
+        }
+        items::finish(cx, worked.or(claimed))
     }
 }
 
@@ -906,6 +989,11 @@ async fn fetch_one(
     }
     drop(body);
     match save(cx, &bundle, attempts).await {
+        Err(e @ StoreError::LeaseLost { .. }) => {
+            // Another worker has it now and settles it there.
+            drop(guard);
+            ItemResult::Lost(e.to_string())
+        }
         Ok(stats) => {
             guard.settle(Outcome::Saved);
             if stats.fallback_credits > 0 {

@@ -47,6 +47,9 @@ pub enum ItemResult {
     /// No other item of this stage can succeed now (a rejected key, a spent quota). This
     /// item stays pending, and so do the items not started yet.
     Stop(StageOutcome),
+    /// A worker of a shared run lost this item's lease: another worker has it now, and what
+    /// this one did was not kept (`store::cluster`).
+    Lost(String),
 }
 
 impl ItemResult {
@@ -56,7 +59,7 @@ impl ItemResult {
             ItemResult::Ok { .. } | ItemResult::Shared => ItemStatus::Ok,
             ItemResult::Skipped { .. } => ItemStatus::Skipped,
             ItemResult::Failed { .. } => ItemStatus::Failed,
-            ItemResult::Stop(_) => ItemStatus::Pending,
+            ItemResult::Stop(_) | ItemResult::Lost(_) => ItemStatus::Pending,
         }
     }
 }
@@ -264,6 +267,11 @@ pub async fn record(cx: &StageContext, key: &str, result: ItemResult) -> Option<
             Counters::add(&c.pending, 1);
             Some(outcome)
         }
+        ItemResult::Lost(why) => {
+            // Counted by the worker that holds it now.
+            tracing::warn!(stage = %cx.name(), item = %key, "{why}");
+            None
+        }
     }
 }
 
@@ -280,6 +288,10 @@ async fn mark(
         .await
     {
         Ok(()) => None,
+        Err(e @ crate::store::StoreError::LeaseLost { .. }) => {
+            tracing::warn!(stage = %cx.name(), item = %key, "{e}");
+            None
+        }
         Err(e) => Some(StageOutcome::Failed(format!(
             "cannot record item {key} in the ledger: {e}"
         ))),

@@ -18,6 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::plan::Plan;
 use crate::plan::dag::Dag;
+use crate::store::cluster::{self, Member};
 use crate::store::ledger::{self, ItemStatus, Run, RunStatus};
 use crate::store::{StoreError, begin};
 
@@ -49,6 +50,9 @@ pub struct RunLedger {
     run_id: Arc<AtomicI64>,
     plan_name: String,
     plan_hash: String,
+    /// This process as one worker of a run shared through PostgreSQL: the items it claimed
+    /// are finished fenced by their claim (`store::cluster`).
+    member: Arc<std::sync::OnceLock<Arc<Member>>>,
 }
 
 impl RunLedger {
@@ -64,6 +68,7 @@ impl RunLedger {
             run_id: Arc::new(AtomicI64::new(id)),
             plan_name: plan_name.to_owned(),
             plan_hash: plan_hash.to_owned(),
+            member: Arc::default(),
         })
     }
 
@@ -75,7 +80,30 @@ impl RunLedger {
             run_id: Arc::new(AtomicI64::new(run.id)),
             plan_name: run.plan_name.clone(),
             plan_hash: run.plan_hash.clone(),
+            member: Arc::default(),
         })
+    }
+
+    /// The ledger of run `run_id`, running in another process, for a worker joining it.
+    pub fn join(db: &DatabaseConnection, run_id: i64, plan_name: &str, plan_hash: &str) -> Self {
+        RunLedger {
+            db: db.clone(),
+            run_id: Arc::new(AtomicI64::new(run_id)),
+            plan_name: plan_name.to_owned(),
+            plan_hash: plan_hash.to_owned(),
+            member: Arc::default(),
+        }
+    }
+
+    /// From now on this ledger (and its clones) is written by this process as worker `member`
+    /// of the run; false when it already was (by another member).
+    pub fn set_member(&self, member: Arc<Member>) -> bool {
+        self.member.set(member).is_ok()
+    }
+
+    /// This process as a worker of the run, once it joined it as one.
+    pub fn member(&self) -> Option<&Arc<Member>> {
+        self.member.get()
     }
 
     pub fn run_id(&self) -> i64 {
@@ -218,6 +246,11 @@ impl RunLedger {
         attempts: u32,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
+        if let Some(member) = self.member.get()
+            && member.holds(stage, key)
+        {
+            return cluster::finish(conn, member, stage, key, status, attempts, error).await;
+        }
         ledger::mark_item(conn, self.run_id(), stage, key, status, attempts, error).await
     }
 

@@ -20,6 +20,7 @@ pub mod post;
 pub mod post_process;
 pub mod reset;
 pub mod seed;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -250,6 +251,8 @@ pub struct RunContext {
     pub ledger: RunLedger,
     pub sources: Sources,
     pub claims: Arc<Claims>,
+    /// Set when the run is shared with worker processes (`run --workers`, `popctl worker`).
+    pub cluster: Option<Arc<shared::Cluster>>,
     /// Ctrl-C: stop scheduling new items.
     pub cancel: CancellationToken,
     /// The run's date (of its first attempt): what derived data is computed as of.

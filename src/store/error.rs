@@ -187,6 +187,31 @@ pub enum StoreError {
     #[diagnostic(code(popctl::store::seed_file))]
     SeedFile { path: String, message: String },
 
+    #[error(
+        "item {key} of stage {stage} is no longer this worker's: its lease ran out and another \
+         worker may have taken it"
+    )]
+    #[diagnostic(
+        code(popctl::store::lease_lost),
+        help(
+            "a worker that cannot reach the database for longer than its lease (`--lease`) loses \
+             its items; nothing it did for this item was kept"
+        )
+    )]
+    LeaseLost { stage: String, key: String },
+
+    #[error(
+        "{what} needs PostgreSQL: the plan's database is SQLite, which has one writer at a time"
+    )]
+    #[diagnostic(
+        code(popctl::store::one_writer),
+        help(
+            "run the plan without workers, or point `database.url` (or DATABASE_URL) at a \
+             PostgreSQL database that every worker can reach"
+        )
+    )]
+    OneWriter { what: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     List(#[from] crate::lists::ListError),

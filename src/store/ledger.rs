@@ -77,7 +77,7 @@ impl ItemStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "pending" => ItemStatus::Pending,
             "ok" => ItemStatus::Ok,

@@ -24,6 +24,7 @@
 
 pub mod bundle;
 pub mod catalog;
+pub mod cluster;
 pub mod collection;
 mod connect;
 pub mod derived;

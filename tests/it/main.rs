@@ -21,6 +21,7 @@ mod run_secrets;
 mod run_sources;
 mod run_support;
 mod run_swap;
+mod run_workers;
 mod sim;
 mod sim_cli;
 mod sim_days;

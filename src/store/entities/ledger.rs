@@ -43,6 +43,59 @@ pub mod import_items {
         #[sea_orm(column_type = "Text", nullable)]
         pub last_error: Option<String>,
         pub updated_at: DateTimeUtc,
+        /// The worker holding the item (pending) or that finished it; NULL for a run of one
+        /// process (see `store::cluster`).
+        pub claimed_by: Option<i64>,
+        /// Until when `claimed_by` holds a pending item; after that another worker may take it.
+        pub lease_until: Option<DateTimeUtc>,
+        #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
+        pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod import_workers {
+    use sea_orm::entity::prelude::*;
+
+    /// One worker process of a run (see `store::cluster`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_workers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub run_id: i64,
+        pub host: String,
+        pub pid: i64,
+        /// The local address its upstream requests leave from, when it was given one.
+        pub address: Option<String>,
+        pub started_at: DateTimeUtc,
+        pub heartbeat_at: DateTimeUtc,
+        pub stopped_at: Option<DateTimeUtc>,
+        pub items_done: i64,
+        pub requests: i64,
+        #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
+        pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod import_stages {
+    use sea_orm::entity::prelude::*;
+
+    /// A stage of a run as the workers see it: `open` to them, or `ended`.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_stages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub run_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub stage: String,
+        pub state: String,
+        pub updated_at: DateTimeUtc,
         #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
         pub run: BelongsTo<super::import_runs::Entity>,
     }

@@ -1,0 +1,444 @@
+//! `popctl worker PLAN`: this process as one more worker of a run of PLAN that another
+//! process runs (`popctl run PLAN --workers N` starts them itself, `--share` waits for them
+//! from other machines). It waits for the newest running run of the plan in the plan's
+//! PostgreSQL database, takes its share of the movies of the run's open fetch stages
+//! (`stages::shared`), and ends when no shared stage is left or the run ends. Everything else
+//! (the reset, the swap, the other stages, post-processing) is the runner's, done once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{RunError, point_at_sandbox, unreachable_unresolved};
+use crate::plan::{self, LoadOptions, Plan};
+use crate::report::Shell;
+use crate::sim::SandboxConfig;
+use crate::stages::claims::Claims;
+use crate::stages::fetch::Fetch;
+use crate::stages::ledger::RunLedger;
+use crate::stages::shared::Cluster;
+use crate::stages::{CounterValues, RunContext, Sources, StageContext, StageOutcome};
+use crate::store::cluster::{self, WorkerInfo};
+use crate::store::{self, NextDb, OpenOptions, StoreError, ledger};
+
+/// How often a waiting worker looks for a run, and for newly opened stages.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// How long the run's database may stay unreadable before a worker gives up on it.
+const UNREADABLE_FOR: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub plan: PathBuf,
+    pub sets: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// The simulator a `run --sandbox` started, which this worker is pointed at as the run is.
+    pub sandbox_at: Option<SocketAddr>,
+    /// The local address upstream requests leave from.
+    pub local_address: Option<IpAddr>,
+    /// How long a claimed item stays this worker's without a heartbeat.
+    pub lease: Duration,
+    /// How long to wait for a run to join; `None`: as long as it takes.
+    pub wait: Option<Duration>,
+    /// Replaces the plan's `[cache] mode`, as `run --cache` does (not part of the plan's hash).
+    pub cache_mode: Option<plan::CacheMode>,
+}
+
+/// What a worker did.
+#[derive(Debug)]
+pub struct WorkerSummary {
+    /// `None` when no run came within `--wait` (or Ctrl-C came first).
+    pub run_id: Option<i64>,
+    pub worker_id: Option<i64>,
+    /// Each shared stage it worked on, with its counts.
+    pub stages: Vec<(String, CounterValues, StageOutcome)>,
+    pub requests: u64,
+    pub seconds: f64,
+    /// Why it stopped, for people.
+    pub ended: String,
+}
+
+/// Joins the newest running run of the plan of `opts` and works on its shared stages.
+pub async fn work(
+    opts: &Options,
+    shell: &Shell,
+    cancel: CancellationToken,
+) -> Result<WorkerSummary, RunError> {
+    let started = Instant::now();
+    let loaded = plan::load(&LoadOptions {
+        path: opts.plan.clone(),
+        sets: opts.sets.clone(),
+        env: opts.env.clone(),
+    })
+    .map_err(RunError::InvalidPlan)?;
+    let mut plan = loaded.plan;
+    if let Some(mode) = opts.cache_mode {
+        plan.cache.mode = mode;
+    }
+    let sandbox = SandboxConfig::default();
+    if let Some(addr) = opts.sandbox_at {
+        point_at_sandbox(&mut plan, addr, &sandbox);
+    }
+    let shared = shared_stages(&plan);
+    if shared.is_empty() {
+        return Err(RunError::NothingToRun {
+            plan: plan.name.clone(),
+            why: "none of its stages can be shared with workers (only fetch stages are)".into(),
+            help: "workers fetch the movies of a plan's fetch stages; run the plan itself with \
+                   `popctl run`",
+        });
+    }
+    let needed: HashSet<String> = shared.iter().map(|(_, f)| f.0.source.clone()).collect();
+    plan.require_resolved_for(|s| needed.contains(s))
+        .map_err(RunError::InvalidPlan)?;
+    let url = match plan.database.url.value() {
+        Some(url) => url.expose().to_owned(),
+        None => unreachable_unresolved(&opts.plan)?,
+    };
+    if !url.starts_with("postgres") {
+        return Err(StoreError::OneWriter {
+            what: "`popctl worker`".into(),
+        }
+        .into());
+    }
+    let open = OpenOptions {
+        timeout: plan.database.connect_timeout,
+        ..OpenOptions::default()
+    };
+    let live = store::open(&url, &open).await?;
+    shell.status(
+        "Waiting",
+        format!(
+            "for a run of plan `{}` in {}",
+            plan.name,
+            crate::secret::redact_url(&url)
+        ),
+    );
+    let Some((db, run)) = find_run(&plan, &url, &live, &open, opts.wait, &cancel).await? else {
+        return Ok(WorkerSummary {
+            run_id: None,
+            worker_id: None,
+            stages: Vec::new(),
+            requests: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            ended: if cancel.is_cancelled() {
+                "interrupted before a run came".into()
+            } else {
+                "no run came within --wait".into()
+            },
+        });
+    };
+    shell.status("Joined", format!("run {} of plan `{}`", run.id, plan.name));
+    let origin = opts.sandbox_at.map(|_| sandbox.cache_origin());
+    let sources = Sources::build_bound(&plan, origin.as_deref(), opts.local_address)?;
+    let cluster = Arc::new(Cluster::new(
+        WorkerInfo::this_process(opts.local_address.map(|a| a.to_string())),
+        opts.lease,
+    ));
+    let plan = Arc::new(plan);
+    let cx = Arc::new(RunContext {
+        plan: plan.clone(),
+        db: db.clone(),
+        database_url: url.clone(),
+        ledger: RunLedger::join(&db, run.id, &plan.name, &plan.hash),
+        sources: sources.clone(),
+        claims: Arc::new(Claims::default()),
+        cluster: Some(cluster.clone()),
+        cancel: cancel.clone(),
+        as_of: run.started_at.date_naive(),
+    });
+    let (stages, ended) = work_on(&cx, &live, &shared, &cluster).await;
+    let requests = sources.clients().map(|(_, c)| c.totals().requests).sum();
+    let left = cluster.leave(&db, requests).await;
+    let summary = WorkerSummary {
+        run_id: Some(run.id),
+        worker_id: cluster.joined().map(|m| m.worker_id),
+        stages,
+        requests,
+        seconds: started.elapsed().as_secs_f64(),
+        ended,
+    };
+    db.close().await.ok();
+    live.close().await.ok();
+    match left {
+        // The run's tables moved into the live schema (its swap): nothing to record there.
+        Err(e) if summary.ended.starts_with("the run ended") => {
+            tracing::debug!("not recorded as stopped: {e}");
+            Ok(summary)
+        }
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(summary),
+    }
+}
+
+/// The plan's stages a worker may take a share of, by name: its enabled fetch stages.
+fn shared_stages(plan: &Plan) -> Vec<(String, Fetch)> {
+    plan.stages
+        .iter()
+        .filter(|s| s.enabled)
+        .filter_map(|s| match &s.kind {
+            plan::StageKind::Fetch(f) => Some((s.name.clone(), Fetch(f.clone()))),
+            _ => None,
+        })
+        .filter(|(_, f)| f.shared())
+        .collect()
+}
+
+/// Waits for a running run of `plan`: in the new database of a swap run beside the live one,
+/// or in the live one.
+async fn find_run(
+    plan: &Plan,
+    url: &str,
+    live: &DatabaseConnection,
+    open: &OpenOptions,
+    wait: Option<Duration>,
+    cancel: &CancellationToken,
+) -> Result<Option<(DatabaseConnection, ledger::Run)>, RunError> {
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut other_hash_noted = false;
+    loop {
+        let mut places: Vec<DatabaseConnection> = Vec::new();
+        if let Some(next) = NextDb::beside(url, Some(live)).await?
+            && next.exists(Some(live)).await?
+        {
+            places.push(next.open(Some(live), open, false).await?);
+        }
+        places.push(live.clone());
+        for db in places {
+            // A database still being reset or migrated has no ledger yet: not this round.
+            if !ledger::exists(&db).await.unwrap_or(false) {
+                continue;
+            }
+            let Ok(Some(run)) = ledger::last_unfinished_run(&db, &plan.name).await else {
+                continue;
+            };
+            if run.status != ledger::RunStatus::Running {
+                continue;
+            }
+            if run.plan_hash == plan.hash {
+                return Ok(Some((db, run)));
+            }
+            if !other_hash_noted {
+                other_hash_noted = true;
+                tracing::warn!(
+                    "run {} of plan `{}` runs another version of the plan (hash {} here, {} there); \
+                     a worker joins only a run of the same plan, so it waits",
+                    run.id,
+                    plan.name,
+                    &plan.hash[..plan.hash.len().min(12)],
+                    &run.plan_hash[..run.plan_hash.len().min(12)],
+                );
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(None),
+            () = tokio::time::sleep(LOOK_EVERY) => {}
+        }
+    }
+}
+
+/// Takes a share of each shared stage the runner opens, until none is left to open or the run
+/// ends; what each stage did, and why the worker stopped.
+async fn work_on(
+    run: &Arc<RunContext>,
+    live: &DatabaseConnection,
+    shared: &[(String, Fetch)],
+    cluster: &Arc<Cluster>,
+) -> (Vec<(String, CounterValues, StageOutcome)>, String) {
+    let by_name: HashMap<&str, &Fetch> = shared.iter().map(|(n, f)| (n.as_str(), f)).collect();
+    let run_id = run.ledger.run_id();
+    let db = &run.db;
+    let mut started: HashSet<String> = HashSet::new();
+    // Tasks of their own: a stage's saves must go on while this loop waits for the pool (a
+    // transaction that is not polled holds its locks, and the pool, for everyone).
+    let mut working = tokio::task::JoinSet::new();
+    let mut done = Vec::new();
+    let mut unreadable: Option<Instant> = None;
+    let ended = loop {
+        if run.cancel.is_cancelled() {
+            break "interrupted (Ctrl-C)".to_owned();
+        }
+        let looked = async {
+            let open = cluster::open_stages(db, run_id).await?;
+            let running = cluster::is_running(db, run_id).await?;
+            Ok::<_, StoreError>((open, running))
+        };
+        let (open, running) = match looked.await {
+            Ok(seen) => {
+                unreadable = None;
+                seen
+            }
+            Err(e) => {
+                // The run's reset drops and recreates its tables, and its swap moves them into
+                // the live schema: both leave the run's database unreadable for a while.
+                if let Ok(Some(status)) = cluster::run_status(live, run_id).await
+                    && status != "running"
+                {
+                    break format!("the run ended ({status})");
+                }
+                let since = *unreadable.get_or_insert_with(Instant::now);
+                if since.elapsed() >= UNREADABLE_FOR {
+                    break format!("cannot follow run {run_id}: {e}");
+                }
+                (Vec::new(), true)
+            }
+        };
+        for name in open {
+            let Some(fetch) = by_name.get(name.as_str()) else {
+                continue;
+            };
+            if !started.insert(name.clone()) {
+                continue;
+            }
+            let Some(stage) = run.plan.stage(&name).cloned() else {
+                continue;
+            };
+            let cx = StageContext::new(stage, run.clone());
+            let (fetch, cluster) = (Fetch(fetch.0.clone()), cluster.clone());
+            working.spawn(async move {
+                let outcome = match cluster.member(&cx).await {
+                    Ok(member) => fetch.work_shared(&cx, &member).await,
+                    Err(e) => StageOutcome::Failed(e.to_string()),
+                };
+                (cx.name().to_owned(), cx.counters.values(), outcome)
+            });
+        }
+        if working.is_empty() {
+            if !running {
+                break "the run ended".to_owned();
+            }
+            if started.len() == by_name.len() {
+                break "every shared stage of the run ended".to_owned();
+            }
+        }
+        tokio::select! {
+            Some(joined) = working.join_next(), if !working.is_empty() => done.push(stage_ended(joined)),
+            () = tokio::time::sleep(LOOK_EVERY) => {}
+            () = run.cancel.cancelled() => {}
+        }
+    };
+    // Stages in flight finish what they hold (Ctrl-C stops their claiming).
+    while let Some(joined) = working.join_next().await {
+        done.push(stage_ended(joined));
+    }
+    (done, ended)
+}
+
+/// A stage task's result; a task that panicked is a failed stage (its claims run out).
+fn stage_ended(
+    joined: Result<(String, CounterValues, StageOutcome), tokio::task::JoinError>,
+) -> (String, CounterValues, StageOutcome) {
+    joined.unwrap_or_else(|e| {
+        (
+            "(a stage)".to_owned(),
+            CounterValues::default(),
+            StageOutcome::Failed(format!("its task ended abnormally: {e}")),
+        )
+    })
+}
+
+/// The `popctl worker` processes a `run --workers N` starts beside itself.
+pub struct LocalWorkers {
+    children: Vec<tokio::process::Child>,
+}
+
+impl LocalWorkers {
+    /// Starts `n` workers of the plan of `opts` (its overrides and environment), the i-th
+    /// sending its requests from `addresses[i % len]` when addresses are given, pointed at
+    /// the run's simulator when it has one.
+    pub fn start(
+        n: usize,
+        opts: &super::run::Options,
+        sandbox_at: Option<SocketAddr>,
+    ) -> Result<LocalWorkers, RunError> {
+        let exe = std::env::current_exe().map_err(|e| {
+            RunError::Workers(format!(
+                "cannot find popctl's own executable to start workers: {e}"
+            ))
+        })?;
+        let mut children = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut cmd = tokio::process::Command::new(&exe);
+            // Quiet: the run reports for everyone; a worker's warnings and errors still show.
+            cmd.arg("--quiet").arg("worker").arg(&opts.plan);
+            for set in &opts.sets {
+                cmd.arg("--set").arg(set);
+            }
+            cmd.arg("--lease")
+                .arg(format!("{}ms", opts.lease.as_millis()))
+                // The run exists already; a worker that finds none in a minute has a problem.
+                .arg("--wait")
+                .arg("60s");
+            if !opts.worker_addresses.is_empty() {
+                let address = opts.worker_addresses[i % opts.worker_addresses.len()];
+                cmd.arg("--local-address").arg(address.to_string());
+            }
+            if let Some(addr) = sandbox_at {
+                cmd.arg("--sandbox-at").arg(addr.to_string());
+            }
+            if let Some(mode) = opts.cache_mode {
+                cmd.arg("--cache").arg(mode.as_str());
+            }
+            cmd.env_clear()
+                .envs(&opts.env)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true);
+            let child = cmd.spawn().map_err(|e| {
+                RunError::Workers(format!("cannot start worker {} of {n}: {e}", i + 1))
+            })?;
+            children.push(child);
+        }
+        Ok(LocalWorkers { children })
+    }
+
+    /// How many were started.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Lets the workers end: they stop by themselves once the run's shared stages have ended;
+    /// those still going after `grace` are asked to stop (SIGINT: they finish the items in
+    /// flight and give back what they hold), and killed after `lease` more. How many exited
+    /// with an error.
+    pub async fn stop(mut self, grace: Duration, lease: Duration) -> usize {
+        let mut failed = 0;
+        let deadline = Instant::now() + grace;
+        for child in &mut self.children {
+            let waited = tokio::time::timeout_at(deadline, child.wait()).await;
+            if let Ok(Ok(status)) = waited {
+                failed += usize::from(!status.success());
+                continue;
+            }
+            #[cfg(unix)]
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+            }
+            match tokio::time::timeout(lease, child.wait()).await {
+                // Asked to stop, a worker exits 3 (interrupted): not a failure.
+                Ok(Ok(status)) => failed += usize::from(!matches!(status.code(), Some(0 | 3))),
+                _ => {
+                    let _ = child.kill().await;
+                    failed += 1;
+                }
+            }
+        }
+        failed
+    }
+}

@@ -1,0 +1,339 @@
+//! A stage's items worked by several processes at once (`popctl worker`, `run --workers N`):
+//! each process claims its next items from the ledger (`store::cluster`) instead of taking
+//! them straight from the stage's feed.
+//!
+//! The process that runs the plan's graph (the *runner*) finds the stage's items, records
+//! them as pending, claims and works them like any worker, and follows what the other workers
+//! finished: it counts their results in the stage's counters (so the failure policy and the
+//! report see the whole stage), streams their movies to the stages downstream, and ends the
+//! stage when no item is pending any more. A *worker* claims until the runner ends the stage
+//! or the run.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::ledger::movie_id;
+use super::{Counters, StageContext, StageOutcome, items};
+use crate::store::cluster::{self, Finished, Member, WorkerInfo};
+use crate::store::ledger::ItemStatus;
+
+/// How long an idle claimer waits before looking again.
+const IDLE: Duration = Duration::from_millis(200);
+
+/// How often the runner reads what the other workers finished.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// How far back the runner reads again, for results committed after ones it has read (a
+/// transaction's `now()` is its start, not its commit).
+const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// The runner's part: the ids its feed finds, and who hears of the movies other workers
+/// skipped (TMDB has no such movie).
+pub struct Runner<'a> {
+    pub found: mpsc::Receiver<i64>,
+    pub on_skipped: &'a (dyn Fn(i64) + Sync),
+}
+
+/// Claims items of `cx`'s stage for `member` and sends them to `tx` (as `(ledger key, tmdb
+/// id)`) as the stage's tasks have room, until the stage is over: for the runner, its feed has
+/// ended and no item is pending; for a worker, the runner ended the stage or the run. Returns
+/// why the stage must stop, if it must.
+pub async fn claim(
+    cx: &StageContext,
+    member: &Member,
+    mut runner: Option<Runner<'_>>,
+    tx: mpsc::Sender<(String, i64)>,
+    stop: &CancellationToken,
+) -> Option<StageOutcome> {
+    let stage = cx.name().to_owned();
+    let db = cx.db();
+    let mut found_open = runner.is_some();
+    let mut found: Vec<i64> = Vec::new();
+    let mut follow = Follow::default();
+    let fail = |e: crate::store::StoreError| Some(StageOutcome::Failed(e.to_string()));
+    loop {
+        if stop.is_cancelled() || cx.run.cancel.is_cancelled() {
+            break;
+        }
+        if let Some(r) = &mut runner {
+            loop {
+                match r.found.try_recv() {
+                    Ok(id) => found.push(id),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        found_open = false;
+                        break;
+                    }
+                }
+            }
+            if !found.is_empty() {
+                let keys: Vec<String> = found.drain(..).map(super::ledger::movie_key).collect();
+                let recorded = async {
+                    cx.ledger().ensure(db, &stage, &keys).await?;
+                    cluster::retry_failed(db, member.run_id, &stage, &keys).await
+                };
+                if let Err(e) = recorded.await {
+                    return fail(e);
+                }
+            }
+            if follow.due() {
+                match follow.read(cx, member).await {
+                    Ok(done) => {
+                        if let Some(stop) = take(cx, done, r.on_skipped).await {
+                            return Some(stop);
+                        }
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
+        }
+        let room = tx.capacity();
+        let claimed = match cluster::claim(db, member, &stage, room).await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let got = !claimed.is_empty();
+        for key in claimed {
+            let Some(id) = movie_id(&key) else { continue };
+            tokio::select! {
+                sent = tx.send((key, id)) => if sent.is_err() { break },
+                () = stop.cancelled() => break,
+            }
+        }
+        if got {
+            continue;
+        }
+        let over = match &runner {
+            Some(_) if !found_open => {
+                match cluster::pending_movies(db, member.run_id, &stage).await {
+                    Ok(n) => n == 0,
+                    Err(e) => return fail(e),
+                }
+            }
+            Some(_) => false,
+            None => {
+                let open = cluster::is_open(db, member.run_id, &stage).await;
+                let running = cluster::is_running(db, member.run_id).await;
+                match (open, running) {
+                    (Ok(o), Ok(r)) => !o || !r,
+                    (Err(e), _) | (_, Err(e)) => return fail(e),
+                }
+            }
+        };
+        if over {
+            break;
+        }
+        // Wait for room for more, for newly found items, or a while.
+        let more_found = async {
+            match &mut runner {
+                Some(r) if found_open => r.found.recv().await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(IDLE) => {}
+            () = stop.cancelled() => {}
+            () = cx.run.cancel.cancelled() => {}
+            id = more_found => match id {
+                Some(id) => found.push(id),
+                None => found_open = false,
+            },
+            permit = tx.reserve(), if room == 0 => drop(permit),
+        }
+    }
+    if let Some(r) = &runner {
+        // Everything the others finished, including what committed after the last look.
+        follow.since = None;
+        match follow.read(cx, member).await {
+            Ok(done) => return take(cx, done, r.on_skipped).await,
+            Err(e) => return fail(e),
+        }
+    }
+    None
+}
+
+/// Takes in what other workers finished as if this process had: counted, their movies
+/// streamed downstream; says when the failure policy, their failures counted, stops the stage.
+async fn take(
+    cx: &StageContext,
+    done: Vec<(i64, ItemStatus)>,
+    on_skipped: &(dyn Fn(i64) + Sync),
+) -> Option<StageOutcome> {
+    let c = &cx.counters;
+    let mut failed = false;
+    for (id, status) in done {
+        match status {
+            ItemStatus::Ok => {
+                Counters::add(&c.ok, 1);
+                cx.output.emit(id).await;
+            }
+            ItemStatus::Skipped => {
+                Counters::add(&c.skipped, 1);
+                on_skipped(id);
+            }
+            ItemStatus::Failed => {
+                Counters::add(&c.failed, 1);
+                failed = true;
+            }
+            ItemStatus::Pending => {}
+        }
+    }
+    if !failed {
+        return None;
+    }
+    let v = c.values();
+    items::policy_trips(
+        cx.stage.on_error,
+        cx.stage.max_failures,
+        v.failed,
+        v.total,
+        false,
+    )
+    .map(StageOutcome::Failed)
+}
+
+/// What the runner has read of the other workers' results.
+#[derive(Default)]
+struct Follow {
+    since: Option<DateTime<Utc>>,
+    seen: HashSet<String>,
+    last: Option<Instant>,
+}
+
+impl Follow {
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|l| now.duration_since(l) < FOLLOW_EVERY)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+
+    /// The results not read before, as `(tmdb id, status)`.
+    async fn read(
+        &mut self,
+        cx: &StageContext,
+        member: &Member,
+    ) -> Result<Vec<(i64, ItemStatus)>, crate::store::StoreError> {
+        let rows = cluster::finished_by_others(
+            cx.db(),
+            member,
+            cx.name(),
+            self.since.map(|s| s - OVERLAP),
+        )
+        .await?;
+        let mut out = Vec::new();
+        for Finished {
+            key,
+            status,
+            updated_at,
+        } in rows
+        {
+            self.since = Some(self.since.map_or(updated_at, |s| s.max(updated_at)));
+            let Some(id) = movie_id(&key) else { continue };
+            if self.seen.insert(key) {
+                out.push((id, status));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Beats for `member` every third of its lease until `cancel`: its row says it lives, and its
+/// leases are pushed forward. `requests` gives the requests made so far, for `popctl status`.
+pub fn heartbeat(
+    db: sea_orm::DatabaseConnection,
+    member: Arc<Member>,
+    requests: impl Fn() -> u64 + Send + 'static,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = (member.lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            match cluster::heartbeat(&db, &member, requests()).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    worker = member.worker_id,
+                    "this worker's row is gone from import_workers (the run's tables were reset?)"
+                ),
+                Err(e) => tracing::warn!(worker = member.worker_id, "heartbeat failed: {e}"),
+            }
+        }
+    })
+}
+
+/// This process's way into a shared run: it joins as a worker the first time a stage is
+/// shared, after any reset of the run's tables (a reset drops `import_workers`).
+#[derive(Debug)]
+pub struct Cluster {
+    info: WorkerInfo,
+    lease: Duration,
+    joined: tokio::sync::OnceCell<Arc<Member>>,
+    /// Stops the heartbeat.
+    stop: CancellationToken,
+}
+
+impl Cluster {
+    pub fn new(info: WorkerInfo, lease: Duration) -> Cluster {
+        Cluster {
+            info,
+            lease,
+            joined: tokio::sync::OnceCell::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// This process as a worker of `cx`'s run: registered, its ledger writing fenced, its
+    /// heartbeat beating.
+    pub async fn member(&self, cx: &StageContext) -> Result<Arc<Member>, crate::store::StoreError> {
+        self.joined
+            .get_or_try_init(|| async {
+                let run_id = cx.ledger().run_id();
+                let id = cluster::register(cx.db(), run_id, &self.info).await?;
+                let member = Arc::new(Member::new(id, run_id, self.lease));
+                cx.ledger().set_member(member.clone());
+                let sources = cx.run.sources.clone();
+                heartbeat(
+                    cx.db().clone(),
+                    member.clone(),
+                    move || sources.clients().map(|(_, c)| c.totals().requests).sum(),
+                    self.stop.clone(),
+                );
+                Ok(member)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The member, if this process joined.
+    pub fn joined(&self) -> Option<&Arc<Member>> {
+        self.joined.get()
+    }
+
+    /// Stops the heartbeat and records this worker as stopped, with the requests it made.
+    pub async fn leave(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        requests: u64,
+    ) -> Result<(), crate::store::StoreError> {
+        self.stop.cancel();
+        match self.joined.get() {
+            Some(member) => cluster::stopped(db, member, requests).await,
+            None => Ok(()),
+        }
+    }
+}

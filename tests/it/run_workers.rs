@@ -1,0 +1,466 @@
+//! Several processes share one run through PostgreSQL: `popctl run --workers N`, `--share`
+//! and `popctl worker`, as real processes against the simulator.
+
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the ledger back by SQL, as an operator's psql would"
+)]
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use popctl::sim::{Latency, SandboxConfig};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::run_support::*;
+use crate::store_db::fresh_pg_url;
+
+/// Ten pages of popular movies: 200 movies.
+const PAGES: u32 = 10;
+
+fn slow_sim(min_ms: u64, max_ms: u64) -> SandboxConfig {
+    SandboxConfig {
+        latency: Latency { min_ms, max_ms },
+        ..small_sim()
+    }
+}
+
+/// `(worker id, pid, address, stopped, movies finished)` for every worker of the newest run.
+async fn workers(db: &DatabaseConnection) -> Vec<(i64, i64, Option<String>, bool, i64)> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT w.id, w.pid, w.address, w.stopped_at IS NOT NULL AS stopped, \
+             (SELECT COUNT(*) FROM import_items i WHERE i.claimed_by = w.id \
+              AND i.status <> 'pending' AND i.item_key LIKE 'movie:%') AS finished \
+             FROM import_workers w WHERE w.run_id = (SELECT MAX(id) FROM import_runs) \
+             ORDER BY w.id"
+                .to_owned(),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "id").unwrap(),
+                r.try_get("", "pid").unwrap(),
+                r.try_get("", "address").unwrap(),
+                r.try_get("", "stopped").unwrap(),
+                r.try_get("", "finished").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `popctl worker` for the quick plan of `env`, with `sets`, into `url`.
+fn worker_cmd(env: &Env, url: &str, sets: &[String], extra: &[&str]) -> Command {
+    let mut cmd = popctl();
+    cmd.arg("worker").arg("plans/quick-20.toml");
+    let mut all = env.source_sets();
+    all.extend(sets.iter().cloned());
+    all.push(format!("database.url={url}"));
+    all.push(format!("cache.dir={}", env.path("cache").display()));
+    cmd.args(set_args(&all));
+    cmd.args(extra);
+    cmd.env("TMDB_API_KEY", env.sim.tmdb_key())
+        .env("OMDB_API_KEY", env.sim.omdb_key());
+    cmd
+}
+
+/// The movies of the fetch stage are shared: each is asked of TMDB once, the run and each of
+/// its workers (from the address it was given) fetch some, and the database is the one a run
+/// of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_share_the_movies_and_build_the_same_database() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(40, 80)).await;
+    let sets = quick(PAGES);
+
+    let out = output(env.quick(&reference, &sets, &[])).await;
+    assert_exit(&out, 0);
+    let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
+    let alone = movies(&env);
+    assert_eq!(alone, 200);
+
+    let out = output(env.quick(
+        &url,
+        &sets,
+        &[
+            "--workers",
+            "2",
+            "--worker-address",
+            "127.0.0.2",
+            "--worker-address",
+            "127.0.0.3",
+        ],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("2 worker processes share"), "{err}");
+    assert!(
+        err.contains("3 processes shared the fetch stages: 200 movies"),
+        "{err}"
+    );
+    // Each movie asked once, by one process.
+    assert_eq!(movies(&env) - alone, 200, "{:?}", env.sim.stats());
+
+    let db = connect(&url).await;
+    let ws = workers(&db).await;
+    assert_eq!(ws.len(), 3, "the run and its two workers: {ws:?}");
+    assert!(
+        ws.iter().all(|w| w.3),
+        "every worker recorded as stopped: {ws:?}"
+    );
+    assert!(
+        ws.iter().all(|w| w.4 > 0),
+        "every process fetched some: {ws:?}"
+    );
+    assert_eq!(ws.iter().map(|w| w.4).sum::<i64>(), 200, "{ws:?}");
+    let mut addresses: Vec<_> = ws.iter().filter_map(|w| w.2.clone()).collect();
+    addresses.sort();
+    assert_eq!(addresses, ["127.0.0.2", "127.0.0.3"]);
+    let by_address = env.sim.stats().by_address;
+    for a in ["127.0.0.2", "127.0.0.3"] {
+        assert!(
+            by_address.get(a).copied().unwrap_or(0) > 0,
+            "no request came from {a}: {by_address:?}"
+        );
+    }
+    assert_eq!(stage_items(&db, "popular").await.0, 200 + PAGES as i64);
+    drop(db);
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
+
+/// A worker killed with SIGKILL while it holds movies loses them when its lease runs out;
+/// the run takes them over and ends with the database a run of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_its_movies_to_the_run() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(150, 250)).await;
+    let pages = 5;
+    let mut sets = quick(pages);
+    // Two movies at a time in each process, so the worker has its share to hold when killed.
+    sets.push("stages.popular.concurrency=2".into());
+    let out = output(env.quick(&reference, &sets, &[])).await;
+    assert_exit(&out, 0);
+
+    let mut runner = env.quick(&url, &sets, &["--share", "--lease", "2s"]);
+    let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
+    let mut worker = worker_cmd(&env, &url, &sets, &["--lease", "2s", "--wait", "60s"])
+        .spawn()
+        .unwrap();
+    let pid = i64::from(worker.id());
+
+    // Wait until the worker holds movies (claimed, not finished) in the run's new database.
+    let began = Instant::now();
+    let held = loop {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the worker never claimed a movie"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let live = connect(&url).await;
+        let next = popctl::store::NextDb::beside(&url, Some(&live))
+            .await
+            .unwrap()
+            .unwrap();
+        if !next.exists(Some(&live)).await.unwrap() {
+            continue;
+        }
+        // The run's reset may be recreating the tables: a failed query is "not yet".
+        let db = connect_next(&url).await;
+        let Ok(Some(row)) = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!(
+                    "SELECT COUNT(*) FROM import_items i JOIN import_workers w \
+                     ON w.id = i.claimed_by WHERE w.pid = {pid} AND i.status = 'pending'"
+                ),
+            ))
+            .await
+        else {
+            continue;
+        };
+        let n: i64 = row.try_get_by_index(0).unwrap();
+        if n > 0 {
+            break n;
+        }
+    };
+    worker.kill().unwrap();
+    let status = worker.wait().unwrap();
+    assert!(!status.success());
+
+    let out = runner.await.unwrap();
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    let ws = workers(&db).await;
+    let dead = ws
+        .iter()
+        .find(|w| w.1 == pid)
+        .expect("the killed worker's row");
+    assert!(
+        !dead.3,
+        "a killed worker cannot record that it stopped: {ws:?}"
+    );
+    assert_eq!(
+        stage_items(&db, "popular").await,
+        (100 + pages as i64, 0, 0, 0)
+    );
+    assert_eq!(
+        ws.iter().map(|w| w.4).sum::<i64>(),
+        100,
+        "each movie finished by one process ({held} were held by the killed one): {ws:?}"
+    );
+    drop(db);
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
+
+/// SQLite has one writer: `--workers`, `--share` and `popctl worker` say so before anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_workers() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("one.db");
+    for flag in [&["--workers", "2"][..], &["--share"][..]] {
+        let out = output(env.quick(&url, &quick(1), flag)).await;
+        assert_exit(&out, 1);
+        let err = flat(&stderr(&out));
+        assert!(err.contains("needs PostgreSQL"), "{err}");
+        assert!(err.contains(flag[0]), "{err}");
+    }
+    assert!(!env.path("one.db").exists(), "nothing was created");
+    let out = output(worker_cmd(&env, &url, &quick(1), &["--wait", "1s"])).await;
+    assert_exit(&out, 1);
+    let err = flat(&stderr(&out));
+    assert!(err.contains("`popctl worker` needs PostgreSQL"), "{err}");
+}
+
+/// A worker that finds no run within `--wait` says so and exits 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_a_run_gives_up_after_its_wait() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(small_sim()).await;
+    let out = output(worker_cmd(&env, &url, &quick(1), &["--wait", "1s"])).await;
+    assert_exit(&out, 3);
+    let err = flat(&stderr(&out));
+    assert!(err.contains("no run came within --wait"), "{err}");
+}
+
+/// A shared run killed with SIGKILL (its worker left running) is resumed with `--resume`: the
+/// movies the dead run held are taken over once their leases run out, and the database is
+/// the one a run of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_shared_run_resumes_to_the_same_database() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(100, 200)).await;
+    let pages = 5;
+    let mut sets = quick(pages);
+    sets.push("stages.popular.concurrency=2".into());
+    let out = output(env.quick(&reference, &sets, &[])).await;
+    assert_exit(&out, 0);
+
+    let mut first = env
+        .quick(&url, &sets, &["--workers", "1", "--lease", "2s"])
+        .spawn()
+        .unwrap();
+    let began = Instant::now();
+    loop {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the run never saved 20 movies"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let db = connect(&url).await;
+        let next = popctl::store::NextDb::beside(&url, Some(&db))
+            .await
+            .unwrap()
+            .unwrap();
+        if !next.exists(Some(&db)).await.unwrap() {
+            continue;
+        }
+        let db = connect_next(&url).await;
+        let Ok(Some(row)) = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) FROM import_items WHERE stage = 'popular' \
+                 AND status = 'ok' AND claimed_by IS NOT NULL"
+                    .to_owned(),
+            ))
+            .await
+        else {
+            continue;
+        };
+        if row.try_get_by_index::<i64>(0).unwrap() >= 20 {
+            break;
+        }
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let out = output(env.quick(
+        &url,
+        &sets,
+        &["--resume", "--workers", "1", "--lease", "2s"],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("Resuming"), "{}", stderr(&out));
+    let db = connect(&url).await;
+    assert_eq!(
+        stage_items(&db, "popular").await,
+        (100 + pages as i64, 0, 0, 0)
+    );
+    let ws = workers(&db).await;
+    assert_eq!(
+        ws.iter().map(|w| w.4).sum::<i64>(),
+        100,
+        "each movie finished by one process: {ws:?}"
+    );
+    drop(db);
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
+
+/// `popctl status --url URL` (text, or the `status` message with `--message-format json`).
+async fn status(url: &str, json: bool) -> std::process::Output {
+    let mut cmd = popctl();
+    cmd.args(["status", "--url", url]);
+    if json {
+        cmd.args(["--message-format", "json"]);
+    }
+    let out = output(cmd).await;
+    assert_exit(&out, 0);
+    out
+}
+
+/// The `status` message of `popctl status --message-format json`.
+fn status_message(out: &std::process::Output) -> serde_json::Value {
+    stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["reason"] == "status")
+        .unwrap_or_else(|| panic!("no status message: {}", stdout(out)))
+}
+
+/// `status` shows the processes that shared the newest run, stopped, with what each did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_workers_of_a_shared_run() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(slow_sim(40, 80)).await;
+    let out = output(env.quick(&url, &quick(2), &["--workers", "1"])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    let ws = workers(&db).await;
+    assert_eq!(ws.len(), 2, "the run and its worker: {ws:?}");
+    drop(db);
+
+    let text = stdout(&status(&url, false).await);
+    assert!(text.contains("workers of run "), "{text}");
+    assert!(
+        text.contains("worker  host") && text.contains("movies/s"),
+        "{text}"
+    );
+    for (id, pid, ..) in &ws {
+        let row = text
+            .lines()
+            .find(|l| {
+                let cells: Vec<&str> = l.split_whitespace().collect();
+                cells.first() == Some(&id.to_string().as_str())
+                    && cells.get(2) == Some(&pid.to_string().as_str())
+            })
+            .unwrap_or_else(|| panic!("no row for worker {id}: {text}"));
+        assert!(row.contains("stopped"), "{row}");
+        assert!(row.contains(" ago"), "{row}");
+    }
+    assert!(text.contains("2 workers: 40 items, "), "{text}");
+    assert!(!text.contains("lost"), "{text}");
+
+    let message = status_message(&status(&url, true).await);
+    let listed = message["runs"][0]["workers"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{message}");
+    assert!(listed.iter().all(|w| w["state"] == "stopped"), "{message}");
+    assert!(
+        listed.iter().all(|w| w["stopped_at"].is_string()
+            && w["heartbeat_seconds_ago"].is_number()
+            && w["requests"].as_i64().unwrap() > 0),
+        "{message}"
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .map(|w| w["items_done"].as_i64().unwrap())
+            .sum::<i64>(),
+        40,
+        "{message}"
+    );
+    let pids: Vec<i64> = listed.iter().map(|w| w["pid"].as_i64().unwrap()).collect();
+    assert_eq!(pids, ws.iter().map(|w| w.1).collect::<Vec<_>>());
+}
+
+/// A run of one process shows no workers; a worker that never said it stopped and has been
+/// silent for minutes shows as lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_silent_worker_as_lost() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(small_sim()).await;
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+
+    let text = stdout(&status(&url, false).await);
+    assert!(!text.contains("worker"), "a run of one process: {text}");
+    let message = status_message(&status(&url, true).await);
+    assert_eq!(message["runs"][0]["workers"], serde_json::json!([]));
+
+    let db = connect(&url).await;
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        "INSERT INTO import_workers \
+         (run_id, host, pid, address, started_at, heartbeat_at, items_done, requests) \
+         VALUES ((SELECT MAX(id) FROM import_runs), 'gone-host', 4242, '10.0.0.9', \
+         now() - interval '10 minutes', now() - interval '5 minutes', 600, 650)"
+            .to_owned(),
+    ))
+    .await
+    .unwrap();
+    drop(db);
+
+    let text = stdout(&status(&url, false).await);
+    let row = text
+        .lines()
+        .find(|l| l.contains("gone-host"))
+        .unwrap_or_else(|| panic!("no row for the lost worker: {text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[2..4], ["4242", "10.0.0.9"], "pid and address: {row}");
+    assert!(row.contains(" 5m "), "silent for five minutes: {row}");
+    assert!(row.contains("lost"), "{row}");
+    // 600 movies in the five minutes it lived until its last heartbeat.
+    assert!(row.trim_end().ends_with("2.0"), "{row}");
+    assert!(text.contains("1 worker: 600 items, 650 requests"), "{text}");
+    assert!(text.contains("lost: not stopped"), "{text}");
+
+    let message = status_message(&status(&url, true).await);
+    let listed = message["runs"][0]["workers"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{message}");
+    assert_eq!(listed[0]["state"], "lost");
+    assert_eq!(listed[0]["stopped_at"], serde_json::Value::Null);
+    assert_eq!(listed[0]["movies_per_second"], 2.0);
+    assert!(
+        listed[0]["heartbeat_seconds_ago"].as_f64().unwrap() >= 300.0,
+        "{message}"
+    );
+}
