@@ -50,16 +50,10 @@ const QUEUE: usize = 256;
 impl Stage for Fetch {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let cx: &StageContext = cx;
-        let Some(mut tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
-            return StageOutcome::Failed(format!(
-                "the plan has no TMDB source named `{}`",
-                self.0.source
-            ));
+        let tmdb = match self.client(cx) {
+            Ok(t) => t,
+            Err(failed) => return failed,
         };
-        if matches!(self.0.selection, FetchSelection::Changes { .. }) {
-            // A changed movie's cached answer is the one before the change.
-            tmdb = tmdb.without_cache();
-        }
         let known = match cx.ledger().items(cx.name()).await {
             Ok(k) => k,
             Err(e) => return StageOutcome::Failed(e.to_string()),
@@ -182,6 +176,21 @@ impl Stage for Fetch {
 }
 
 impl Fetch {
+    /// The stage's TMDB client.
+    fn client(&self, cx: &StageContext) -> Result<TmdbClient, StageOutcome> {
+        let Some(tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
+            return Err(StageOutcome::Failed(format!(
+                "the plan has no TMDB source named `{}`",
+                self.0.source
+            )));
+        };
+        Ok(match self.0.selection {
+            // A changed movie's cached answer is the one before the change.
+            FetchSelection::Changes { .. } => tmdb.without_cache(),
+            _ => tmdb,
+        })
+    }
+
     /// Whether workers of a shared run may take this stage's movies. A changes stage that
     /// refetches every changed movie admits new ones by what its feed learnt, which only the
     /// runner knows: it fetches alone.
@@ -198,15 +207,10 @@ impl Fetch {
     /// A worker's part of this stage in a shared run: claims its movies and fetches them until
     /// the runner ends the stage (see [`super::shared`]).
     pub async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
-        let Some(mut tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
-            return StageOutcome::Failed(format!(
-                "the plan has no TMDB source named `{}`",
-                self.0.source
-            ));
+        let tmdb = match self.client(cx) {
+            Ok(t) => t,
+            Err(failed) => return failed,
         };
-        if matches!(self.0.selection, FetchSelection::Changes { .. }) {
-            tmdb = tmdb.without_cache();
-        }
         let stop = CancellationToken::new();
         let retrier = cx.retrier();
         let noted = Noted::default();

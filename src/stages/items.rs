@@ -252,15 +252,7 @@ pub async fn record(cx: &StageContext, key: &str, result: ItemResult) -> Option<
             if let Some(stop) = mark(cx, key, ItemStatus::Failed, attempts, &error).await {
                 return Some(stop);
             }
-            let v = c.values();
-            policy_trips(
-                cx.stage.on_error,
-                cx.stage.max_failures,
-                v.failed,
-                v.total,
-                false,
-            )
-            .map(StageOutcome::Failed)
+            policy_so_far(cx)
         }
         ItemResult::Stop(outcome) => {
             // The item that met the stop stays pending.
@@ -296,6 +288,20 @@ async fn mark(
             "cannot record item {key} in the ledger: {e}"
         ))),
     }
+}
+
+/// Whether the failures counted so far fail the stage now (a count policy, or `on_error =
+/// "fail"`; a ratio waits for the end).
+pub fn policy_so_far(cx: &StageContext) -> Option<StageOutcome> {
+    let v = cx.counters.values();
+    policy_trips(
+        cx.stage.on_error,
+        cx.stage.max_failures,
+        v.failed,
+        v.total,
+        false,
+    )
+    .map(StageOutcome::Failed)
 }
 
 /// Whether `failed` failed items out of `total` fail the stage. A ratio is judged only once

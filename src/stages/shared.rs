@@ -187,15 +187,7 @@ async fn take(
     if !failed {
         return None;
     }
-    let v = c.values();
-    items::policy_trips(
-        cx.stage.on_error,
-        cx.stage.max_failures,
-        v.failed,
-        v.total,
-        false,
-    )
-    .map(StageOutcome::Failed)
+    items::policy_so_far(cx)
 }
 
 /// What the runner has read of the other workers' results.

@@ -212,31 +212,20 @@ pub async fn heartbeat(
         .map_err(StoreError::query(what()))?
         .rows_affected();
     for (stage, keys) in member.snapshot() {
-        for chunk in keys.chunks(500) {
-            let (list, mut values) = key_list(chunk, 4);
-            values.splice(
-                0..0,
-                [
-                    member.run_id.into(),
-                    stage.clone().into(),
-                    member.worker_id.into(),
-                ],
-            );
-            db.execute_raw(stmt(
-                &format!(
-                    "UPDATE import_items SET lease_until = now() + make_interval(secs => ${}) \
-                     WHERE run_id = $1 AND stage = $2 AND claimed_by = $3 \
-                     AND status = 'pending' AND item_key IN ({list})",
-                    chunk.len() + 4
-                ),
-                {
-                    values.push(secs(member.lease));
-                    values
-                },
-            ))
-            .await
-            .map_err(StoreError::query(what()))?;
-        }
+        update_keys(
+            db,
+            "SET lease_until = now() + make_interval(secs => $4) \
+             WHERE run_id = $1 AND stage = $2 AND claimed_by = $3 AND status = 'pending'",
+            vec![
+                member.run_id.into(),
+                stage.clone().into(),
+                member.worker_id.into(),
+                secs(member.lease),
+            ],
+            &keys,
+            what,
+        )
+        .await?;
     }
     Ok(n > 0)
 }
@@ -350,23 +339,15 @@ pub async fn retry_failed(
     stage: &str,
     keys: &[String],
 ) -> Result<(), StoreError> {
-    for chunk in keys.chunks(500) {
-        let (list, mut values) = key_list(chunk, 3);
-        values.splice(0..0, [run_id.into(), stage.to_owned().into()]);
-        db.execute_raw(stmt(
-            &format!(
-                "UPDATE import_items SET status = 'pending', claimed_by = NULL, \
-                 lease_until = NULL WHERE run_id = $1 AND stage = $2 AND status = 'failed' \
-                 AND item_key IN ({list})"
-            ),
-            values,
-        ))
-        .await
-        .map_err(StoreError::query(format!(
-            "making the failed items of stage {stage} pending again"
-        )))?;
-    }
-    Ok(())
+    update_keys(
+        db,
+        "SET status = 'pending', claimed_by = NULL, lease_until = NULL \
+         WHERE run_id = $1 AND stage = $2 AND status = 'failed'",
+        vec![run_id.into(), stage.to_owned().into()],
+        keys,
+        || format!("making the failed items of stage {stage} pending again"),
+    )
+    .await
 }
 
 /// Gives back the items of `stage` that `member` holds and did not finish (the stage stopped
@@ -381,28 +362,40 @@ pub async fn release(
         .remove(stage)
         .map(|k| k.into_iter().collect())
         .unwrap_or_default();
+    update_keys(
+        db,
+        "SET claimed_by = NULL, lease_until = NULL \
+         WHERE run_id = $1 AND stage = $2 AND claimed_by = $3 AND status = 'pending'",
+        vec![
+            member.run_id.into(),
+            stage.to_owned().into(),
+            member.worker_id.into(),
+        ],
+        &keys,
+        || format!("giving back the items of stage {stage}"),
+    )
+    .await
+}
+
+/// `UPDATE import_items {head} AND item_key IN (…)` for `keys`, a chunk at a time; `head`'s
+/// parameters are `values`, the keys' follow them.
+async fn update_keys(
+    db: &DatabaseConnection,
+    head: &str,
+    values: Vec<Value>,
+    keys: &[String],
+    what: impl Fn() -> String,
+) -> Result<(), StoreError> {
     for chunk in keys.chunks(500) {
-        let (list, mut values) = key_list(chunk, 4);
-        values.splice(
-            0..0,
-            [
-                member.run_id.into(),
-                stage.to_owned().into(),
-                member.worker_id.into(),
-            ],
-        );
+        let (list, listed) = key_list(chunk, values.len() + 1);
+        let mut all = values.clone();
+        all.extend(listed);
         db.execute_raw(stmt(
-            &format!(
-                "UPDATE import_items SET claimed_by = NULL, lease_until = NULL \
-                 WHERE run_id = $1 AND stage = $2 AND claimed_by = $3 \
-                 AND status = 'pending' AND item_key IN ({list})"
-            ),
-            values,
+            &format!("UPDATE import_items {head} AND item_key IN ({list})"),
+            all,
         ))
         .await
-        .map_err(StoreError::query(format!(
-            "giving back the items of stage {stage}"
-        )))?;
+        .map_err(StoreError::query(what()))?;
     }
     Ok(())
 }
