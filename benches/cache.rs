@@ -65,6 +65,7 @@ fn dev_requests(s: &Sandbox, movies: usize) -> Vec<Request> {
 
 fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         burst: 1,
         name: kind.as_str().to_string(),
         kind,

@@ -26,6 +26,7 @@ mod m20261203_000012_catalog_sync;
 mod m20261203_000013_collection_details;
 mod m20261204_000014_recommended_movie_index;
 mod m20261204_000015_run_workers;
+mod m20261204_000016_shared_rate;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_collection_details::Migration),
             Box::new(m20261204_000014_recommended_movie_index::Migration),
             Box::new(m20261204_000015_run_workers::Migration),
+            Box::new(m20261204_000016_shared_rate::Migration),
         ]
     }
 }

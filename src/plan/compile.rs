@@ -1236,6 +1236,7 @@ fn source(cx: &mut Cx<'_>, t: Tbl<'_>, name: &str, kind: SourceKind) -> Option<S
         base_url: base_url?,
         rate: kind.default_rate(),
         burst: DEFAULT_BURST,
+        rate_scope: RateScope::Worker,
         timeout: DEFAULT_TIMEOUT,
         daily_quota: None,
         max_body: kind.default_max_body(),

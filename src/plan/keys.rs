@@ -496,6 +496,13 @@ pub mod source {
         "requests that may go at once to pay back a stall (the machine held the process off the CPU, every task was busy saving) of up to that many periods of the rate; a window of the rate's period may then hold `rate + burst - 1` requests. 1 keeps every window within the rate; more suits an API that meters with a token bucket holding at least `burst` (TMDB documents only \"somewhere in the 40 requests per second range\"; a 429 pauses the source as ever)",
     )
     .sets(field!(SourceConfig, burst));
+    pub const RATE_SCOPE: Key = key(
+        "rate_scope",
+        Ty::Word(RateScope::words),
+        Unset::Value(|| word(RateScope::Worker.as_str())),
+        "in a run shared by workers (`run --workers`, `popctl worker`): `worker` paces each process at `rate` on its own (TMDB limits each client address: give each worker its own), `cluster` shares one `rate` between them all through the run's database (an API that limits the key, not the address)",
+    )
+    .sets(field!(SourceConfig, rate_scope));
     pub const TIMEOUT: Key = key(
         "timeout",
         Ty::PositiveDuration {
@@ -565,6 +572,7 @@ pub static SOURCE: Table = Table {
         source::BASE_URL,
         source::RATE,
         source::BURST,
+        source::RATE_SCOPE,
         source::TIMEOUT,
         source::DAILY_QUOTA,
         source::MAX_BODY,

@@ -309,6 +309,8 @@ pub struct SourceConfig {
     pub rate: Rate,
     /// Requests that may go at once to pay back a stall (`sources::pace`).
     pub burst: u32,
+    /// Whose budget `rate` is when a run is shared by workers: each worker's, or one for all.
+    pub rate_scope: RateScope,
     pub timeout: Duration,
     pub daily_quota: Option<u32>,
     /// The largest answer body read, in bytes; a bigger answer fails its request unread.
@@ -398,6 +400,17 @@ impl Default for RetryPolicy {
         }
     }
 }
+
+/// Whose budget a source's `rate` is in a run shared by worker processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateScope {
+    /// Each worker paces itself at the rate (TMDB limits each client address).
+    Worker,
+    /// The workers share one budget, kept in the run's database.
+    Cluster,
+}
+
+plan_words!(RateScope { Worker => "worker", Cluster => "cluster" });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {

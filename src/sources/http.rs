@@ -313,6 +313,8 @@ struct Inner {
     auth: Auth,
     /// The plan's rate, and the pause after a 429, for every task using the source.
     pacer: Pacer,
+    /// The cluster's turn, when the workers of a shared run share this source's rate.
+    shared_pace: std::sync::OnceLock<Arc<dyn super::pace::SharedPace>>,
     counters: SourceCounters,
     /// The same events second by second, for the report's chart.
     series: Series,
@@ -338,6 +340,12 @@ impl fmt::Debug for SourceClient {
 }
 
 impl SourceClient {
+    /// From now on every request also waits for a turn of `pace`, shared with other
+    /// processes; false when a shared pace was set already.
+    pub fn share_pace(&self, pace: Arc<dyn super::pace::SharedPace>) -> bool {
+        self.inner.shared_pace.set(pace).is_ok()
+    }
+
     /// Builds the client for `config`. `api_key` is the resolved key (the plan keeps unset
     /// variables unresolved; the runner resolves them and reports a missing one by name).
     pub fn new(config: &SourceConfig, api_key: Option<Secret>) -> Result<Self, HttpError> {
@@ -385,6 +393,7 @@ impl SourceClient {
                 client,
                 auth,
                 pacer: Pacer::new(config.rate, config.burst),
+                shared_pace: std::sync::OnceLock::new(),
                 counters: SourceCounters::default(),
                 series: Series::new(),
                 rate: config.rate,
@@ -553,6 +562,9 @@ impl SourceClient {
         let mut rate_limited_since: Option<Instant> = None;
         loop {
             inner.pacer.turn().await;
+            if let Some(shared) = inner.shared_pace.get() {
+                shared.turn().await;
+            }
             if let Some(since) = rate_limited_since.take() {
                 rate_limited_waited += since.elapsed();
             }

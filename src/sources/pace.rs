@@ -173,6 +173,14 @@ impl Pacer {
     }
 }
 
+/// A pace kept beyond this process: a source whose workers share one rate (`rate_scope =
+/// "cluster"`) waits for a turn of the whole cluster after its own.
+#[async_trait::async_trait]
+pub trait SharedPace: Send + Sync + std::fmt::Debug {
+    /// Waits for this request's turn.
+    async fn turn(&self);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

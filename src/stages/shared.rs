@@ -298,6 +298,21 @@ impl Cluster {
                 let id = cluster::register(cx.db(), run_id, &self.info).await?;
                 let member = Arc::new(Member::new(id, run_id, self.lease));
                 cx.ledger().set_member(member.clone());
+                for (name, client) in cx.run.sources.clients() {
+                    let Some(config) = cx.run.plan.sources.get(name) else {
+                        continue;
+                    };
+                    if config.rate_scope == crate::plan::RateScope::Cluster {
+                        let period = config.rate.per / config.rate.count.max(1);
+                        client.share_pace(Arc::new(ClusterPace {
+                            db: cx.db().clone(),
+                            run_id,
+                            source: name.clone(),
+                            period,
+                            slack: period * config.burst.saturating_sub(1),
+                        }));
+                    }
+                }
                 let sources = cx.run.sources.clone();
                 heartbeat(
                     cx.db().clone(),
@@ -326,6 +341,32 @@ impl Cluster {
         match self.joined.get() {
             Some(member) => cluster::stopped(db, member, requests).await,
             None => Ok(()),
+        }
+    }
+}
+
+/// The one rate of a source the workers share (`rate_scope = "cluster"`): each request takes
+/// the cluster's next slot from the run's database and waits for it.
+#[derive(Debug)]
+struct ClusterPace {
+    db: sea_orm::DatabaseConnection,
+    run_id: i64,
+    source: String,
+    period: Duration,
+    slack: Duration,
+}
+
+#[async_trait::async_trait]
+impl crate::sources::pace::SharedPace for ClusterPace {
+    async fn turn(&self) {
+        match cluster::take_slot(&self.db, self.run_id, &self.source, self.period, self.slack).await
+        {
+            Ok(wait) => tokio::time::sleep(wait).await,
+            Err(e) => {
+                // Never faster than the shared rate: without a slot, wait a whole period.
+                tracing::warn!(source = %self.source, "no shared request slot: {e}");
+                tokio::time::sleep(self.period).await;
+            }
         }
     }
 }

@@ -424,6 +424,43 @@ pub async fn stopped(
     Ok(())
 }
 
+/// Takes the next request slot of `source` in run `run_id`, shared by every worker (a source
+/// with `rate_scope = "cluster"`): slots are `period` apart on the database server's clock,
+/// and may lag it by `slack` (the source's burst) to pay back a quiet spell. How long to wait
+/// for the slot taken.
+pub async fn take_slot(
+    db: &DatabaseConnection,
+    run_id: i64,
+    source: &str,
+    period: Duration,
+    slack: Duration,
+) -> Result<Duration, StoreError> {
+    let what = || format!("taking a request slot of source {source}");
+    let row = db
+        .query_one_raw(stmt(
+            "INSERT INTO import_budgets AS b (run_id, source, next_at) \
+             VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3)) \
+             ON CONFLICT (run_id, source) DO UPDATE SET next_at = \
+               GREATEST(b.next_at, clock_timestamp() - make_interval(secs => $4)) \
+               + make_interval(secs => $3) \
+             RETURNING CAST(EXTRACT(EPOCH FROM (next_at - make_interval(secs => $3) \
+               - clock_timestamp())) AS DOUBLE PRECISION) AS wait",
+            vec![
+                run_id.into(),
+                source.to_owned().into(),
+                secs(period),
+                secs(slack),
+            ],
+        ))
+        .await
+        .map_err(StoreError::query(what()))?;
+    let wait: f64 = match row {
+        Some(r) => r.try_get("", "wait").map_err(StoreError::query(what()))?,
+        None => 0.0,
+    };
+    Ok(Duration::try_from_secs_f64(wait.max(0.0)).unwrap_or(Duration::ZERO))
+}
+
 /// Opens `stage` of run `run_id` to the workers, or ends it.
 pub async fn set_stage(
     db: &DatabaseConnection,

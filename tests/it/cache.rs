@@ -32,6 +32,7 @@ async fn sandbox(config: SandboxConfig) -> Sandbox {
 
 pub fn source(kind: SourceKind, base_url: String) -> SourceConfig {
     SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         burst: 1,
         name: kind.as_str().to_string(),
         kind,

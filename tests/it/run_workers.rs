@@ -464,3 +464,55 @@ async fn status_shows_a_silent_worker_as_lost() {
         "{message}"
     );
 }
+
+/// `rate_scope = "cluster"`: the run and its workers share one rate, so together they take at
+/// least as long as the rate allows for their requests; each still does its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_rate_is_shared_by_every_worker() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(small_sim()).await;
+    let mut sets = quick(5);
+    sets.push("sources.tmdb.rate=20/s".into());
+    sets.push("sources.tmdb.rate_scope=cluster".into());
+    let report = env.path("report.json");
+    let report_arg = report.display().to_string();
+    let out = output(env.quick(
+        &url,
+        &sets,
+        &[
+            "--workers",
+            "2",
+            "--worker-address",
+            "127.0.0.2",
+            "--worker-address",
+            "127.0.0.3",
+            "--report",
+            &report_arg,
+        ],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let stage = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "popular")
+        .unwrap();
+    let seconds = stage["wall_seconds"].as_f64().unwrap();
+    // 100 movies and 5 pages at 20/s between them all: the first goes at once.
+    assert!(
+        seconds >= 104.0 / 20.0,
+        "105 requests in {seconds:.2} s: faster than the one shared rate of 20/s"
+    );
+    let db = connect(&url).await;
+    let ws = workers(&db).await;
+    assert_eq!(ws.len(), 3, "{ws:?}");
+    assert!(
+        ws.iter().all(|w| w.4 > 0),
+        "every process fetched some: {ws:?}"
+    );
+    assert_eq!(count(&db, "import_budgets WHERE source = 'tmdb'").await, 1);
+}

@@ -826,6 +826,7 @@ async fn the_project_http_client_gets_through_faults_with_retries() {
     })
     .unwrap();
     let config = SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         burst: 1,
         name: "tmdb".to_string(),
         kind: SourceKind::Tmdb,

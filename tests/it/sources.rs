@@ -57,6 +57,7 @@ fn retrier(attempts: u32) -> Retrier {
 /// A TMDB client of the sandbox with `max_body`, through `cache` unless it is off.
 fn tmdb(s: &Sandbox, max_body: u64, cache: &CacheConfig) -> SourceClient {
     let config = SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         max_body,
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
     };
@@ -186,6 +187,7 @@ async fn a_source_that_keeps_answering_429_fails_the_request_after_its_wait() {
         }),
     );
     let config = SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         max_rate_limited_wait: Duration::from_millis(300),
         store_raw: true,
         ..source(SourceKind::Tmdb, s.tmdb_base_url())
@@ -250,6 +252,7 @@ async fn at_exactly_the_servers_rate(burst: u32) {
         }),
     );
     let config = SourceConfig {
+        rate_scope: popctl::plan::RateScope::Worker,
         rate: popctl::plan::Rate {
             count: 50,
             per: Duration::from_secs(1),

@@ -335,6 +335,7 @@ mod tests {
         };
         let kind = crate::plan::SourceKind::Tmdb;
         let src = crate::plan::SourceConfig {
+            rate_scope: crate::plan::RateScope::Worker,
             name: source.to_string(),
             kind,
             api_key: crate::plan::Interpolated::Value(crate::secret::Secret::new("k")),

@@ -566,6 +566,7 @@ mod tests {
 
     fn source(kind: SourceKind) -> SourceConfig {
         SourceConfig {
+            rate_scope: crate::plan::RateScope::Worker,
             name: kind.as_str().to_string(),
             kind,
             api_key: Interpolated::Value(crate::secret::Secret::new("k")),

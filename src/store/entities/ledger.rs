@@ -103,6 +103,27 @@ pub mod import_stages {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod import_budgets {
+    use sea_orm::entity::prelude::*;
+
+    /// The next free request slot of a source whose workers share one rate (see
+    /// `store::cluster::take_slot`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_budgets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub run_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source: String,
+        pub next_at: DateTimeUtc,
+        #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
+        pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod catalog_sync {
     use sea_orm::entity::prelude::*;
 

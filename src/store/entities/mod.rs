@@ -10,7 +10,9 @@ mod parts;
 mod reference;
 
 pub use curation::{cri_scores, curated_lists, movie_list_items};
-pub use ledger::{catalog_sync, import_items, import_runs, import_stages, import_workers};
+pub use ledger::{
+    catalog_sync, import_budgets, import_items, import_runs, import_stages, import_workers,
+};
 pub use movie::{movie_raw_json, movies};
 pub(crate) use parts::MovieRows;
 pub use parts::{
