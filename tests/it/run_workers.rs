@@ -19,6 +19,10 @@ use crate::store_db::fresh_pg_url;
 /// Ten pages of popular movies: 200 movies.
 const PAGES: u32 = 10;
 
+/// The movies a process of a shared run finished.
+const SHARED_OK: &str =
+    "import_items WHERE stage = 'popular' AND status = 'ok' AND claimed_by IS NOT NULL";
+
 fn slow_sim(min_ms: u64, max_ms: u64) -> SandboxConfig {
     SandboxConfig {
         latency: Latency { min_ms, max_ms },
@@ -51,6 +55,42 @@ async fn workers(db: &DatabaseConnection) -> Vec<(i64, i64, Option<String>, bool
             )
         })
         .collect()
+}
+
+/// Waits until `SELECT COUNT(*) FROM {from}` in the new database a swap run builds beside
+/// `url` reaches `n`; the count. The run's reset may be recreating the tables: a query that
+/// fails counts as not yet.
+async fn wait_for_count(url: &str, from: &str, n: i64) -> i64 {
+    let began = Instant::now();
+    loop {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "never {n} rows in {from}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let live = connect(url).await;
+        let next = popctl::store::NextDb::beside(url, Some(&live))
+            .await
+            .unwrap()
+            .unwrap();
+        if !next.exists(Some(&live)).await.unwrap() {
+            continue;
+        }
+        let db = connect_next(url).await;
+        let Ok(Some(row)) = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) FROM {from}"),
+            ))
+            .await
+        else {
+            continue;
+        };
+        let got: i64 = row.try_get_by_index(0).unwrap();
+        if got >= n {
+            return got;
+        }
+    }
 }
 
 /// `popctl worker` for the quick plan of `env`, with `sets`, into `url`.
@@ -160,40 +200,15 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
     let pid = i64::from(worker.id());
 
     // Wait until the worker holds movies (claimed, not finished) in the run's new database.
-    let began = Instant::now();
-    let held = loop {
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "the worker never claimed a movie"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let live = connect(&url).await;
-        let next = popctl::store::NextDb::beside(&url, Some(&live))
-            .await
-            .unwrap()
-            .unwrap();
-        if !next.exists(Some(&live)).await.unwrap() {
-            continue;
-        }
-        // The run's reset may be recreating the tables: a failed query is "not yet".
-        let db = connect_next(&url).await;
-        let Ok(Some(row)) = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!(
-                    "SELECT COUNT(*) FROM import_items i JOIN import_workers w \
-                     ON w.id = i.claimed_by WHERE w.pid = {pid} AND i.status = 'pending'"
-                ),
-            ))
-            .await
-        else {
-            continue;
-        };
-        let n: i64 = row.try_get_by_index(0).unwrap();
-        if n > 0 {
-            break n;
-        }
-    };
+    let held = wait_for_count(
+        &url,
+        &format!(
+            "import_items i JOIN import_workers w ON w.id = i.claimed_by \
+             WHERE w.pid = {pid} AND i.status = 'pending'"
+        ),
+        1,
+    )
+    .await;
     worker.kill().unwrap();
     let status = worker.wait().unwrap();
     assert!(!status.success());
@@ -275,37 +290,7 @@ async fn a_killed_shared_run_resumes_to_the_same_database() {
         .quick(&url, &sets, &["--workers", "1", "--lease", "2s"])
         .spawn()
         .unwrap();
-    let began = Instant::now();
-    loop {
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "the run never saved 20 movies"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let db = connect(&url).await;
-        let next = popctl::store::NextDb::beside(&url, Some(&db))
-            .await
-            .unwrap()
-            .unwrap();
-        if !next.exists(Some(&db)).await.unwrap() {
-            continue;
-        }
-        let db = connect_next(&url).await;
-        let Ok(Some(row)) = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COUNT(*) FROM import_items WHERE stage = 'popular' \
-                 AND status = 'ok' AND claimed_by IS NOT NULL"
-                    .to_owned(),
-            ))
-            .await
-        else {
-            continue;
-        };
-        if row.try_get_by_index::<i64>(0).unwrap() >= 20 {
-            break;
-        }
-    }
+    wait_for_count(&url, SHARED_OK, 20).await;
     first.kill().unwrap();
     first.wait().unwrap();
 
@@ -515,4 +500,66 @@ async fn a_cluster_rate_is_shared_by_every_worker() {
         "every process fetched some: {ws:?}"
     );
     assert_eq!(count(&db, "import_budgets WHERE source = 'tmdb'").await, 1);
+}
+
+/// SIGINT to a run with workers (as a service manager stops it): the run and its workers
+/// finish the movies in flight, give back what they hold and stop; `--resume` completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_stops_its_workers_and_resumes() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(slow_sim(100, 200)).await;
+    let pages = 5;
+    let mut sets = quick(pages);
+    sets.push("stages.popular.concurrency=2".into());
+    let mut cmd = env.quick(&url, &sets, &["--workers", "2", "--lease", "30s"]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut run = cmd.spawn().unwrap();
+    wait_for_count(&url, SHARED_OK, 10).await;
+    let sent = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::task::spawn_blocking(move || run.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "interrupted: finished partially");
+
+    let db = connect_next(&url).await;
+    assert_eq!(last_run_status(&db).await, "interrupted");
+    let ws = workers(&db).await;
+    assert_eq!(ws.len(), 3, "{ws:?}");
+    assert!(
+        ws.iter().all(|w| w.3),
+        "every process recorded as stopped: {ws:?}"
+    );
+    for w in &ws {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{}", w.1)).exists(),
+            "process {} is still there",
+            w.1
+        );
+    }
+    // Nothing is left held: what was not finished is free for the next attempt at once,
+    // not after the 30 s lease.
+    assert_eq!(
+        count(
+            &db,
+            "import_items WHERE status = 'pending' AND lease_until > now()"
+        )
+        .await,
+        0
+    );
+    drop(db);
+
+    let out = output(env.quick(&url, &sets, &["--resume", "--workers", "1"])).await;
+    assert_exit(&out, 0);
+    let db = connect(&url).await;
+    assert_eq!(
+        stage_items(&db, "popular").await,
+        (100 + pages as i64, 0, 0, 0)
+    );
 }
