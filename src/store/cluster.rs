@@ -288,7 +288,9 @@ pub async fn claim(
 
 /// Writes the result of an item `member` holds, only while it still holds it; in the
 /// transaction (`conn`) that wrote the item's data, so a worker that lost the item writes
-/// nothing of it. [`StoreError::LeaseLost`] when it no longer holds it.
+/// nothing of it. [`StoreError::LeaseLost`] when it no longer holds it. `updated_at` is the
+/// statement's time, not the transaction's start (`now()`), so the runner, which reads the
+/// others' results by it, sees a slow save near when it commits.
 #[allow(clippy::too_many_arguments)]
 pub async fn finish<C: ConnectionTrait>(
     conn: &C,
@@ -302,7 +304,7 @@ pub async fn finish<C: ConnectionTrait>(
     let n = conn
         .execute_raw(stmt(
             "UPDATE import_items SET status = $5, attempts = $6, last_error = $7, \
-             updated_at = now(), lease_until = NULL \
+             updated_at = clock_timestamp(), lease_until = NULL \
              WHERE run_id = $1 AND stage = $2 AND item_key = $3 AND claimed_by = $4 \
              AND status = 'pending'",
             vec![
