@@ -30,7 +30,7 @@ const IDLE: Duration = Duration::from_millis(200);
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 
 /// How far back the runner reads again, for results committed after ones it has read (a
-/// transaction's `now()` is its start, not its commit).
+/// result's time is its statement's, a little before its transaction commits).
 const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// The runner's part: the ids its feed finds, and who hears of the movies other workers
@@ -43,8 +43,22 @@ pub struct Runner<'a> {
 /// Claims items of `cx`'s stage for `member` and sends them to `tx` (as `(ledger key, tmdb
 /// id)`) as the stage's tasks have room, until the stage is over: for the runner, its feed has
 /// ended and no item is pending; for a worker, the runner ended the stage or the run. Returns
-/// why the stage must stop, if it must.
+/// why the stage must stop, if it must (and then stops the stage's other parts through `stop`).
 pub async fn claim(
+    cx: &StageContext,
+    member: &Member,
+    runner: Option<Runner<'_>>,
+    tx: mpsc::Sender<(String, i64)>,
+    stop: &CancellationToken,
+) -> Option<StageOutcome> {
+    let outcome = claim_until_over(cx, member, runner, tx, stop).await;
+    if outcome.is_some() {
+        stop.cancel();
+    }
+    outcome
+}
+
+async fn claim_until_over(
     cx: &StageContext,
     member: &Member,
     mut runner: Option<Runner<'_>>,
