@@ -27,6 +27,7 @@ mod m20261203_000013_collection_details;
 mod m20261204_000014_recommended_movie_index;
 mod m20261204_000015_run_workers;
 mod m20261204_000016_shared_rate;
+mod m20261204_000017_worker_lease;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_recommended_movie_index::Migration),
             Box::new(m20261204_000015_run_workers::Migration),
             Box::new(m20261204_000016_shared_rate::Migration),
+            Box::new(m20261204_000017_worker_lease::Migration),
         ]
     }
 }

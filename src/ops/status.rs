@@ -16,10 +16,13 @@ use crate::store::cluster::{self, WorkerRow};
 use crate::store::ledger::{self, Run};
 use crate::store::{self, StoreError};
 
-/// A worker silent for longer than this is taken for lost. Its lease is not recorded, so this
-/// is twice the default lease (30 s): a worker on it has missed five heartbeats by then, and
-/// the items it held are already free for the others to claim.
-const LOST_AFTER_SECONDS: f64 = 60.0;
+/// A worker silent for longer than twice its lease is taken for lost: it has missed five
+/// heartbeats by then (one every third of the lease), and the items it held are already free
+/// for the others to claim. A worker whose lease was not recorded is judged by the default
+/// lease, 30 s.
+fn lost_after_seconds(worker: &WorkerRow) -> f64 {
+    2.0 * worker.lease.map_or(30.0, |l| l.as_secs_f64())
+}
 
 /// Why `status` has nothing to show.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -521,7 +524,7 @@ fn table(rows: &[Vec<String>], indent: &str, right: impl Fn(usize) -> bool) -> S
 /// How a worker of a run is doing, as far as its row tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
-    /// Not stopped, and it beat within [`LOST_AFTER_SECONDS`].
+    /// Not stopped, and it beat within twice its lease.
     Working,
     /// It recorded that it stopped.
     Stopped,
@@ -533,7 +536,7 @@ impl WorkerState {
     pub fn of(worker: &WorkerRow) -> WorkerState {
         if worker.stopped_at.is_some() {
             WorkerState::Stopped
-        } else if worker.silent_seconds > LOST_AFTER_SECONDS {
+        } else if worker.silent_seconds > lost_after_seconds(worker) {
             WorkerState::Lost
         } else {
             WorkerState::Working
@@ -662,8 +665,8 @@ fn workers_text(run_id: i64, workers: &[WorkerRow]) -> String {
     {
         let _ = writeln!(
             out,
-            "  lost: not stopped, and silent for over {LOST_AFTER_SECONDS:.0}s (killed or cut \
-             off); the items it held go to the other workers as their leases run out"
+            "  lost: not stopped, and silent for over twice its lease (killed or cut off); the \
+             items it held go to the other workers as their leases run out"
         );
     }
     out
@@ -692,6 +695,7 @@ mod tests {
             stopped_at: stopped.then_some(end),
             items_done: items,
             requests: items + 1,
+            lease: None,
             silent_seconds: silent,
         }
     }
@@ -710,6 +714,12 @@ mod tests {
             WorkerState::of(&worker(1, true, 9999.0, 0)),
             WorkerState::Stopped
         );
+        // A worker on a five-minute lease beats every 100 s: 90 s of silence is not lost.
+        let mut long = worker(1, false, 90.0, 0);
+        long.lease = Some(std::time::Duration::from_secs(300));
+        assert_eq!(WorkerState::of(&long), WorkerState::Working);
+        long.silent_seconds = 601.0;
+        assert_eq!(WorkerState::of(&long), WorkerState::Lost);
     }
 
     #[test]
@@ -740,8 +750,8 @@ mod tests {
              \x20      1  box   4001  -          2s ago     stopped     22        23       2.2\n\
              \x20      2  box   4002  127.0.0.2  2m 5s ago  lost        18        19       1.8\n\
              \x20 2 workers: 40 items, 42 requests\n\
-             \x20 lost: not stopped, and silent for over 60s (killed or cut off); the items it \
-             held go to the other workers as their leases run out\n"
+             \x20 lost: not stopped, and silent for over twice its lease (killed or cut off); the \
+             items it held go to the other workers as their leases run out\n"
         );
     }
 }

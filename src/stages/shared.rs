@@ -309,7 +309,7 @@ impl Cluster {
         self.joined
             .get_or_try_init(|| async {
                 let run_id = cx.ledger().run_id();
-                let id = cluster::register(cx.db(), run_id, &self.info).await?;
+                let id = cluster::register(cx.db(), run_id, &self.info, self.lease).await?;
                 let member = Arc::new(Member::new(id, run_id, self.lease));
                 cx.ledger().set_member(member.clone());
                 for (name, client) in cx.run.sources.clients() {

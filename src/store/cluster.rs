@@ -66,6 +66,8 @@ pub struct WorkerRow {
     pub stopped_at: Option<DateTime<Utc>>,
     pub items_done: i64,
     pub requests: i64,
+    /// The lease it claims items under (it beats every third of it); `None` when not recorded.
+    pub lease: Option<Duration>,
     /// Seconds since its last heartbeat, by the database server's clock.
     pub silent_seconds: f64,
 }
@@ -165,19 +167,21 @@ pub async fn register(
     db: &DatabaseConnection,
     run_id: i64,
     info: &WorkerInfo,
+    lease: Duration,
 ) -> Result<i64, StoreError> {
     pg("sharing a run between workers", db)?;
     let what = || format!("registering a worker of run {run_id}");
     let row = db
         .query_one_raw(stmt(
             "INSERT INTO import_workers \
-             (run_id, host, pid, address, started_at, heartbeat_at, items_done, requests) \
-             VALUES ($1, $2, $3, $4, now(), now(), 0, 0) RETURNING id",
+             (run_id, host, pid, address, started_at, heartbeat_at, items_done, requests, \
+             lease_ms) VALUES ($1, $2, $3, $4, now(), now(), 0, 0, $5) RETURNING id",
             vec![
                 run_id.into(),
                 info.host.clone().into(),
                 i64::from(info.pid).into(),
                 info.address.clone().into(),
+                i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).into(),
             ],
         ))
         .await
@@ -595,7 +599,7 @@ pub async fn workers(db: &DatabaseConnection, run_id: i64) -> Result<Vec<WorkerR
     let rows = db
         .query_all_raw(stmt(
             "SELECT id, host, pid, address, started_at, heartbeat_at, stopped_at, items_done, \
-             requests, CAST(EXTRACT(EPOCH FROM (now() - heartbeat_at)) AS DOUBLE PRECISION) \
+             requests, lease_ms, CAST(EXTRACT(EPOCH FROM (now() - heartbeat_at)) AS DOUBLE PRECISION) \
              AS silent FROM import_workers WHERE run_id = $1 ORDER BY id",
             vec![run_id.into()],
         ))
@@ -614,6 +618,11 @@ pub async fn workers(db: &DatabaseConnection, run_id: i64) -> Result<Vec<WorkerR
             stopped_at: r.try_get("", "stopped_at").map_err(get)?,
             items_done: r.try_get("", "items_done").map_err(get)?,
             requests: r.try_get("", "requests").map_err(get)?,
+            lease: r
+                .try_get::<Option<i64>>("", "lease_ms")
+                .map_err(get)?
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis),
             silent_seconds: r.try_get("", "silent").map_err(get)?,
         });
     }

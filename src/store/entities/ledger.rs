@@ -75,6 +75,8 @@ pub mod import_workers {
         pub stopped_at: Option<DateTimeUtc>,
         pub items_done: i64,
         pub requests: i64,
+        /// The lease it claims items under, in milliseconds; NULL for rows from before.
+        pub lease_ms: Option<i64>,
         #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
         pub run: BelongsTo<super::import_runs::Entity>,
     }
