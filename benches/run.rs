@@ -42,11 +42,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use popctl::sim::{self, Api, Latency, RateLimit, Sandbox, SandboxConfig};
-use sea_orm::{ConnectionTrait, Statement};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::{movies_in, root};
 
 struct Measured {
     wall: f64,
@@ -220,21 +219,6 @@ async fn sequential(dir: &Path) -> f64 {
         m.wall / floor(&m)
     );
     m.wall
-}
-
-async fn movies_in(url: &str) -> i64 {
-    let db = popctl::store::connect(url).await.unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM movies".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let n = row.try_get_by_index::<i64>(0).unwrap();
-    db.close().await.ok();
-    n
 }
 
 async fn scale(dir: &Path) {
@@ -487,28 +471,13 @@ fn cache(dir: &Path) {
     }
 }
 
-/// A new database on the PostgreSQL server at `server`.
+/// A new database on the PostgreSQL server at `server`, for a run of `movies` movies.
 async fn fresh_pg(server: &str, movies: u32) -> String {
-    let name = format!("popctl_bench_run_{}_{movies}", std::process::id());
-    let admin = sea_orm::Database::connect(server).await.unwrap();
-    admin
-        .execute_raw(Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("DROP DATABASE IF EXISTS {name}"),
-        ))
-        .await
-        .unwrap();
-    admin
-        .execute_raw(Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("CREATE DATABASE {name}"),
-        ))
-        .await
-        .unwrap();
-    admin.close().await.ok();
-    let mut url = url::Url::parse(server).unwrap();
-    url.set_path(&name);
-    url.to_string()
+    support::fresh_pg(
+        server,
+        &format!("popctl_bench_run_{}_{movies}", std::process::id()),
+    )
+    .await
 }
 
 fn main() {

@@ -24,16 +24,15 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use popctl::sim::{self, Api, Latency, RateLimit, Sandbox, SandboxConfig};
-use sea_orm::{ConnectionTrait, Statement};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::{fresh_pg, movies_in, root};
 
 struct Measured {
     fetch: f64,
@@ -41,39 +40,6 @@ struct Measured {
     movies: i64,
     by_address: BTreeMap<String, u64>,
     rate_limited: u64,
-}
-
-/// A new, empty database on `server`.
-async fn fresh_pg(server: &str, name: &str) -> String {
-    let admin = sea_orm::Database::connect(server).await.unwrap();
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin
-            .execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-            .await
-            .unwrap();
-    }
-    admin.close().await.ok();
-    let mut url = url::Url::parse(server).unwrap();
-    url.set_path(name);
-    url.to_string()
-}
-
-async fn movies_in(url: &str) -> i64 {
-    let db = sea_orm::Database::connect(url).await.unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM movies".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let n = row.try_get_by_index::<i64>(0).unwrap();
-    db.close().await.ok();
-    n
 }
 
 /// Runs the mirror plan's fetch stage of `movies` movies into `url` with `extra` arguments.

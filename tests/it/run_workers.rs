@@ -93,6 +93,62 @@ async fn wait_for_count(url: &str, from: &str, n: i64) -> i64 {
     }
 }
 
+/// A shared run of five pages (100 movies), two movies at a time in each process, against a
+/// simulator answering in `min_ms`–`max_ms`, and the database one process builds from the
+/// same run, to compare with.
+struct Compared {
+    url: String,
+    reference: String,
+    env: Env,
+    sets: Vec<String>,
+}
+
+/// The pages of a [`Compared`] run.
+const COMPARED_PAGES: u32 = 5;
+
+impl Compared {
+    /// `None` without PostgreSQL.
+    async fn new(min_ms: u64, max_ms: u64) -> Option<Compared> {
+        let url = fresh_pg_url().await?;
+        let reference = fresh_pg_url().await.unwrap();
+        let env = Env::new(slow_sim(min_ms, max_ms)).await;
+        let mut sets = quick(COMPARED_PAGES);
+        // Two movies at a time in each process, so a process has its share to hold when killed.
+        sets.push("stages.popular.concurrency=2".into());
+        let out = output(env.quick(&reference, &sets, &[])).await;
+        assert_exit(&out, 0);
+        Some(Compared {
+            url,
+            reference,
+            env,
+            sets,
+        })
+    }
+
+    /// The shared run into `url` with `extra` arguments.
+    fn run(&self, extra: &[&str]) -> Command {
+        self.env.quick(&self.url, &self.sets, extra)
+    }
+
+    /// Every movie saved, each finished by one process (`why` is said when not), and the
+    /// database the one of one process.
+    async fn assert_same_as_one_process(&self, why: &str) {
+        let db = connect(&self.url).await;
+        assert_eq!(
+            stage_items(&db, "popular").await,
+            (100 + COMPARED_PAGES as i64, 0, 0, 0)
+        );
+        let ws = workers(&db).await;
+        assert_eq!(
+            ws.iter().map(|w| w.4).sum::<i64>(),
+            100,
+            "each movie finished by one process{why}: {ws:?}"
+        );
+        drop(db);
+        assert_eq!(digest(&self.url).await, digest(&self.reference).await);
+    }
+}
+
 /// `popctl worker` for the quick plan of `env`, with `sets`, into `url`.
 fn worker_cmd(env: &Env, url: &str, sets: &[String], extra: &[&str]) -> Command {
     let mut cmd = popctl();
@@ -180,28 +236,19 @@ async fn workers_share_the_movies_and_build_the_same_database() {
 /// the run takes them over and ends with the database a run of one process builds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_its_movies_to_the_run() {
-    let Some(url) = fresh_pg_url().await else {
+    let Some(c) = Compared::new(150, 250).await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
-    let env = Env::new(slow_sim(150, 250)).await;
-    let pages = 5;
-    let mut sets = quick(pages);
-    // Two movies at a time in each process, so the worker has its share to hold when killed.
-    sets.push("stages.popular.concurrency=2".into());
-    let out = output(env.quick(&reference, &sets, &[])).await;
-    assert_exit(&out, 0);
-
-    let mut runner = env.quick(&url, &sets, &["--share", "--lease", "2s"]);
+    let mut runner = c.run(&["--share", "--lease", "2s"]);
     let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
-    let mut worker = worker_cmd(&env, &url, &sets, &["--lease", "2s", "--wait", "60s"])
+    let mut worker = worker_cmd(&c.env, &c.url, &c.sets, &["--lease", "2s", "--wait", "60s"])
         .spawn()
         .unwrap();
     let pid = i64::from(worker.id());
 
     // Wait until the worker holds movies (claimed, not finished) in the run's new database.
     let held = wait_for_count(
-        &url,
+        &c.url,
         &format!(
             "import_items i JOIN import_workers w ON w.id = i.claimed_by \
              WHERE w.pid = {pid} AND i.status = 'pending'"
@@ -215,7 +262,7 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
 
     let out = runner.await.unwrap();
     assert_exit(&out, 0);
-    let db = connect(&url).await;
+    let db = connect(&c.url).await;
     let ws = workers(&db).await;
     let dead = ws
         .iter()
@@ -225,17 +272,9 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
         !dead.3,
         "a killed worker cannot record that it stopped: {ws:?}"
     );
-    assert_eq!(
-        stage_items(&db, "popular").await,
-        (100 + pages as i64, 0, 0, 0)
-    );
-    assert_eq!(
-        ws.iter().map(|w| w.4).sum::<i64>(),
-        100,
-        "each movie finished by one process ({held} were held by the killed one): {ws:?}"
-    );
     drop(db);
-    assert_eq!(digest(&url).await, digest(&reference).await);
+    c.assert_same_as_one_process(&format!(" ({held} were held by the killed one)"))
+        .await;
 }
 
 /// SQLite has one writer: `--workers`, `--share` and `popctl worker` say so before anything.
@@ -275,46 +314,18 @@ async fn a_worker_without_a_run_gives_up_after_its_wait() {
 /// the one a run of one process builds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_shared_run_resumes_to_the_same_database() {
-    let Some(url) = fresh_pg_url().await else {
+    let Some(c) = Compared::new(100, 200).await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
-    let env = Env::new(slow_sim(100, 200)).await;
-    let pages = 5;
-    let mut sets = quick(pages);
-    sets.push("stages.popular.concurrency=2".into());
-    let out = output(env.quick(&reference, &sets, &[])).await;
-    assert_exit(&out, 0);
-
-    let mut first = env
-        .quick(&url, &sets, &["--workers", "1", "--lease", "2s"])
-        .spawn()
-        .unwrap();
-    wait_for_count(&url, SHARED_OK, 20).await;
+    let mut first = c.run(&["--workers", "1", "--lease", "2s"]).spawn().unwrap();
+    wait_for_count(&c.url, SHARED_OK, 20).await;
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let out = output(env.quick(
-        &url,
-        &sets,
-        &["--resume", "--workers", "1", "--lease", "2s"],
-    ))
-    .await;
+    let out = output(c.run(&["--resume", "--workers", "1", "--lease", "2s"])).await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("Resuming"), "{}", stderr(&out));
-    let db = connect(&url).await;
-    assert_eq!(
-        stage_items(&db, "popular").await,
-        (100 + pages as i64, 0, 0, 0)
-    );
-    let ws = workers(&db).await;
-    assert_eq!(
-        ws.iter().map(|w| w.4).sum::<i64>(),
-        100,
-        "each movie finished by one process: {ws:?}"
-    );
-    drop(db);
-    assert_eq!(digest(&url).await, digest(&reference).await);
+    c.assert_same_as_one_process("").await;
 }
 
 /// `popctl status --url URL` (text, or the `status` message with `--message-format json`).
