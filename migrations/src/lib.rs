@@ -28,6 +28,8 @@ mod m20261204_000014_recommended_movie_index;
 mod m20261204_000015_run_workers;
 mod m20261204_000016_shared_rate;
 mod m20261204_000017_worker_lease;
+mod m20261205_000018_run_quotas;
+mod m20261205_000019_worker_stage_counts;
 
 pub struct Migrator;
 
@@ -52,6 +54,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_run_workers::Migration),
             Box::new(m20261204_000016_shared_rate::Migration),
             Box::new(m20261204_000017_worker_lease::Migration),
+            Box::new(m20261205_000018_run_quotas::Migration),
+            Box::new(m20261205_000019_worker_stage_counts::Migration),
         ]
     }
 }

@@ -342,7 +342,7 @@ pub async fn run(
         shell.status(
             "Workers",
             format!(
-                "{} worker processes share the fetch stages' movies with this one",
+                "{} worker processes share the fetch and enrich stages' movies with this one",
                 started.len()
             ),
         );
@@ -431,6 +431,14 @@ pub async fn run(
     }
     let floors = plan::budget(&plan);
     let mut reports = reports;
+    if let Some(member) = cluster.as_ref().and_then(|c| c.joined())
+        && let Err(e) = crate::stages::shared::add_others(&db, member, &mut reports).await
+    {
+        shell.warn(format!(
+            "the stages' requests and rows are this process's alone: cannot read the other \
+             workers' counts: {e}"
+        ));
+    }
     for r in &mut reports {
         r.floor_seconds = floors
             .stages

@@ -599,7 +599,7 @@ fn worker_json(worker: &WorkerRow) -> serde_json::Value {
         "state": WorkerState::of(worker).as_str(),
         "items_done": worker.items_done,
         "requests": worker.requests,
-        "movies_per_second": worker_rate(worker),
+        "items_per_second": worker_rate(worker),
     })
 }
 
@@ -629,7 +629,7 @@ fn workers_text(run_id: i64, workers: &[WorkerRow]) -> String {
             "state",
             "items",
             "requests",
-            "movies/s",
+            "items/s",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -746,9 +746,9 @@ mod tests {
         assert_eq!(
             text,
             "\nworkers of run 7:\n\
-             \x20 worker  host   pid  address    heartbeat  state    items  requests  movies/s\n\
-             \x20      1  box   4001  -          2s ago     stopped     22        23       2.2\n\
-             \x20      2  box   4002  127.0.0.2  2m 5s ago  lost        18        19       1.8\n\
+             \x20 worker  host   pid  address    heartbeat  state    items  requests  items/s\n\
+             \x20      1  box   4001  -          2s ago     stopped     22        23      2.2\n\
+             \x20      2  box   4002  127.0.0.2  2m 5s ago  lost        18        19      1.8\n\
              \x20 2 workers: 40 items, 42 requests\n\
              \x20 lost: not stopped, and silent for over twice its lease (killed or cut off); the \
              items it held go to the other workers as their leases run out\n"

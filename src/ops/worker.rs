@@ -1,7 +1,7 @@
 //! `popctl worker PLAN`: this process as one more worker of a run of PLAN that another
 //! process runs (`popctl run PLAN --workers N` starts them itself, `--share` waits for them
 //! from other machines). It waits for the newest running run of the plan in the plan's
-//! PostgreSQL database, takes its share of the movies of the run's open fetch stages
+//! PostgreSQL database, takes its share of the movies of the run's open fetch and enrich stages
 //! (`stages::shared`), and ends when no shared stage is left or the run ends. Everything else
 //! (the reset, the swap, the other stages, post-processing) is the runner's, done once.
 
@@ -20,10 +20,9 @@ use crate::plan::{self, LoadOptions, Plan};
 use crate::report::Shell;
 use crate::sim::SandboxConfig;
 use crate::stages::claims::Claims;
-use crate::stages::fetch::Fetch;
 use crate::stages::ledger::RunLedger;
-use crate::stages::shared::Cluster;
-use crate::stages::{CounterValues, RunContext, Sources, StageContext, StageOutcome};
+use crate::stages::shared::{self, Cluster};
+use crate::stages::{self, CounterValues, RunContext, Sources, Stage, StageContext, StageOutcome};
 use crate::store::cluster::{self, WorkerInfo};
 use crate::store::{self, NextDb, OpenOptions, StoreError, ledger};
 
@@ -89,12 +88,16 @@ pub async fn work(
     if shared.is_empty() {
         return Err(RunError::NothingToRun {
             plan: plan.name.clone(),
-            why: "none of its stages can be shared with workers (only fetch stages are)".into(),
-            help: "workers fetch the movies of a plan's fetch stages; run the plan itself with \
-                   `popctl run`",
+            why: "none of its stages can be shared with workers (fetch and enrich stages are)"
+                .into(),
+            help: "workers take a share of the movies of a plan's fetch and enrich stages; run \
+                   the plan itself with `popctl run`",
         });
     }
-    let needed: HashSet<String> = shared.iter().map(|(_, f)| f.0.source.clone()).collect();
+    let needed: HashSet<String> = shared
+        .iter()
+        .filter_map(|(_, s)| Some(s.shared()?.source().to_owned()))
+        .collect();
     plan.require_resolved_for(|s| needed.contains(s))
         .map_err(RunError::InvalidPlan)?;
     let url = match plan.database.url.value() {
@@ -177,16 +180,13 @@ pub async fn work(
     }
 }
 
-/// The plan's stages a worker may take a share of, by name: its enabled fetch stages.
-fn shared_stages(plan: &Plan) -> Vec<(String, Fetch)> {
+/// The plan's stages a worker may take a share of, by name (enabled, and `Stage::shared`).
+fn shared_stages(plan: &Plan) -> Vec<(String, Arc<dyn Stage>)> {
     plan.stages
         .iter()
         .filter(|s| s.enabled)
-        .filter_map(|s| match &s.kind {
-            plan::StageKind::Fetch(f) => Some((s.name.clone(), Fetch(f.clone()))),
-            _ => None,
-        })
-        .filter(|(_, f)| f.shared())
+        .map(|s| (s.name.clone(), Arc::<dyn Stage>::from(stages::build(s))))
+        .filter(|(_, s)| s.shared().is_some())
         .collect()
 }
 
@@ -251,10 +251,11 @@ async fn find_run(
 async fn work_on(
     run: &Arc<RunContext>,
     live: &DatabaseConnection,
-    shared: &[(String, Fetch)],
+    shared: &[(String, Arc<dyn Stage>)],
     cluster: &Arc<Cluster>,
 ) -> (Vec<(String, CounterValues, StageOutcome)>, String) {
-    let by_name: HashMap<&str, &Fetch> = shared.iter().map(|(n, f)| (n.as_str(), f)).collect();
+    let by_name: HashMap<&str, &Arc<dyn Stage>> =
+        shared.iter().map(|(n, s)| (n.as_str(), s)).collect();
     let run_id = run.ledger.run_id();
     let db = &run.db;
     let mut started: HashSet<String> = HashSet::new();
@@ -293,7 +294,7 @@ async fn work_on(
             }
         };
         for name in open {
-            let Some(fetch) = by_name.get(name.as_str()) else {
+            let Some(part) = by_name.get(name.as_str()) else {
                 continue;
             };
             if !started.insert(name.clone()) {
@@ -303,13 +304,26 @@ async fn work_on(
                 continue;
             };
             let cx = StageContext::new(stage, run.clone());
-            let (fetch, cluster) = (Fetch(fetch.0.clone()), cluster.clone());
+            let (part, cluster) = (Arc::clone(part), cluster.clone());
             working.spawn(async move {
-                let outcome = match cluster.member(&cx).await {
-                    Ok(member) => fetch.work_shared(&cx, &member).await,
-                    Err(e) => StageOutcome::Failed(e.to_string()),
+                let member = match cluster.member(&cx).await {
+                    Ok(member) => member,
+                    Err(e) => {
+                        let failed = StageOutcome::Failed(e.to_string());
+                        return (cx.name().to_owned(), cx.counters.values(), failed);
+                    }
                 };
-                (cx.name().to_owned(), cx.counters.values(), outcome)
+                let outcome = match part.shared() {
+                    Some(part) => part.work_shared(&cx, &member).await,
+                    None => StageOutcome::Failed("this stage is not shared".into()),
+                };
+                let counters = cx.counters.values();
+                let counts = shared::counts(&counters);
+                if let Err(e) = cluster::record_stage(&cx.run.db, &member, cx.name(), counts).await
+                {
+                    tracing::warn!("the run's report will miss this worker's counts: {e}");
+                }
+                (cx.name().to_owned(), counters, outcome)
             });
         }
         if working.is_empty() {

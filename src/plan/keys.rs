@@ -516,7 +516,7 @@ pub mod source {
         "daily_quota",
         Ty::Int { min: 1, max: U32 },
         Unset::None,
-        "requests the key allows per day; `validate` warns when the plan needs more (a free OMDb key allows 1,000)",
+        "requests the key allows per day (a free OMDb key allows 1,000): an enrich stage stops there (exit 3, the rest pending for `--resume`), its requests counted per UTC day in the run's database by all of the run's processes; `validate` warns when the plan needs more",
     )
     .sets(field!(SourceConfig, daily_quota));
     pub const MAX_BODY: Key = key(

@@ -66,7 +66,7 @@ pub struct RunReport {
     /// cache brings to zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_served: Option<SandboxServed>,
-    /// The processes that shared the run's fetch stages (`--workers`, `--share`), this one
+    /// The processes that shared the run's fetch and enrich stages (`--workers`, `--share`), this one
     /// first; empty for a run of one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<WorkerReport>,
@@ -80,7 +80,7 @@ pub struct WorkerReport {
     pub pid: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// Movies it finished (saved, skipped or failed).
+    /// Items it finished (saved, skipped or failed), every stage.
     pub items_done: i64,
     /// Upstream requests it made, every source.
     pub requests: i64,
@@ -326,8 +326,8 @@ impl RunReport {
                 .collect();
             let _ = writeln!(
                 out,
-                "{} processes shared the fetch stages: {} movies, {} requests in all (worker \
-                 on address, movies: {})",
+                "{} processes shared the run's movies: {} items, {} requests in all (worker \
+                 on address, items: {})",
                 self.workers.len(),
                 self.workers.iter().map(|w| w.items_done).sum::<i64>(),
                 self.workers.iter().map(|w| w.requests).sum::<i64>(),

@@ -6,9 +6,14 @@
 //! answered "no data" for (unless `retry_no_data`), is recorded without a request, so reruns
 //! do not spend the daily quota on known answers.
 //!
-//! OMDb's "Request limit reached!" stops the stage cleanly: requests in flight finish, and
-//! every movie not done is recorded as pending (also those upstream stages still stream in),
-//! for `--resume` once the quota resets. Ledger key: `movie:<tmdb id>`.
+//! With a `daily_quota` on the source, each request first takes one from the day's quota in the
+//! run's database (`store::quota`), so the processes of a shared run spend one quota between
+//! them. A spent quota, or OMDb's "Request limit reached!", stops the stage cleanly: requests in
+//! flight finish, and every movie not done is recorded as pending (also those upstream stages
+//! still stream in), for `--resume` once the quota resets.
+//!
+//! In a run shared by workers (`stages::shared`), the runner finds the movies and records them
+//! as pending; every process claims and asks about its share. Ledger key: `movie:<tmdb id>`.
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -19,31 +24,37 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Value};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::fetch::receiver_stream;
 use super::items::{self, ItemResult};
-use super::ledger::movie_key;
-use super::{Counters, Stage, StageContext, StageOutcome, UpstreamInput};
+use super::ledger::{ItemKind, movie_key};
+use super::{Counters, SharedStage, Stage, StageContext, StageOutcome, UpstreamInput, shared};
 use crate::plan::{EnrichScope, EnrichStage};
+use crate::sources::RequestError;
 use crate::sources::omdb::client::{Lookup, OmdbClient};
 use crate::sources::retry::Retrier;
 use crate::store::bundle::sources::OMDB;
+use crate::store::cluster::{self, Member};
 use crate::store::ledger::ItemStatus;
+use crate::store::quota::Quota;
 use crate::store::{self, EnrichmentScope, EnrichmentState, NoDataRetry, StoreError};
 
 pub struct Enrich(pub EnrichStage);
 
 #[async_trait]
 impl Stage for Enrich {
+    fn shared(&self) -> Option<&dyn SharedStage> {
+        Some(self)
+    }
+
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let input = cx.input.take();
         let cx: &StageContext = cx;
-        let Some(omdb) = cx.run.sources.omdb.get(&self.0.source).cloned() else {
-            return StageOutcome::Failed(format!(
-                "the plan has no OMDb source named `{}`",
-                self.0.source
-            ));
+        let omdb = match self.client(cx) {
+            Ok(o) => o,
+            Err(failed) => return failed,
         };
         let known = match cx.ledger().items(cx.name()).await {
             Ok(k) => k,
@@ -53,6 +64,13 @@ impl Stage for Enrich {
             Ok(ids) => ids,
             Err(e) => return StageOutcome::Failed(e.to_string()),
         };
+        let member = match &cx.run.cluster {
+            Some(cluster) => match cluster.member(cx).await {
+                Ok(m) => Some(m),
+                Err(e) => return StageOutcome::Failed(e.to_string()),
+            },
+            None => None,
+        };
         let stop = CancellationToken::new();
         let problem: Mutex<Option<String>> = Mutex::new(None);
         let fail = |why: String| {
@@ -60,11 +78,42 @@ impl Stage for Enrich {
             stop.cancel();
         };
         let mut items = items::pending(cx, ids, &known, movie_key, &fail);
-        let retrier = cx.retrier();
-        let no_data = self.no_data_retry();
-        let omdb = &omdb;
-        let work = |_key: String, id: i64| enrich_one(cx, omdb, id, retrier, no_data);
-        let stopped = items::process(cx, &stop, &mut items, work).await;
+        let quota = self.quota(cx);
+        let (retrier, no_data) = (cx.retrier(), self.no_data_retry());
+        let (omdb, quota) = (&omdb, quota.as_ref());
+        let work = |_key: String, id: i64| enrich_one(cx, omdb, quota, id, retrier, no_data);
+        let stopped = match member.as_deref() {
+            None => items::process(cx, &stop, &mut items, work).await,
+            Some(member) => {
+                // Workers of the run take their share of the movies; the feed records them
+                // as pending as it finds them.
+                let (found_tx, found_rx) = mpsc::channel(FOUND);
+                let feed = async {
+                    loop {
+                        let next = tokio::select! {
+                            next = items.next() => next,
+                            () = stop.cancelled() => None,
+                            () = cx.run.cancel.cancelled() => None,
+                        };
+                        let Some((_, id)) = next else { break };
+                        if found_tx.send(id).await.is_err() {
+                            break;
+                        }
+                    }
+                    drop(found_tx);
+                };
+                let runner = shared::Runner {
+                    found: found_rx,
+                    on_skipped: &|_| {},
+                    recorded: true,
+                };
+                let ((), (claimed, worked)) = futures::join!(
+                    feed,
+                    shared::lead(cx, member, ItemKind::Movie, runner, &stop, work)
+                );
+                worked.or(claimed)
+            }
+        };
         if let Some(why) = problem.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return StageOutcome::Failed(why);
         }
@@ -77,8 +126,70 @@ impl Stage for Enrich {
             while rest.next().await.is_some() {
                 Counters::add(&cx.counters.pending, 1);
             }
+            if let Some(member) = member.as_deref() {
+                // Found but never claimed, or let go by a worker the quota stopped too.
+                match cluster::pending_items(cx.db(), member.run_id, cx.name(), "movie:").await {
+                    Ok(n) => {
+                        let counted = cx.counters.values().pending;
+                        Counters::add(&cx.counters.pending, n.saturating_sub(counted));
+                    }
+                    Err(e) => return StageOutcome::Failed(e.to_string()),
+                }
+            }
         }
         items::finish(cx, stopped)
+    }
+}
+
+/// Movies found ahead of the claiming, in a shared run.
+const FOUND: usize = 1_024;
+
+impl Enrich {
+    /// The stage's OMDb client.
+    fn client(&self, cx: &StageContext) -> Result<OmdbClient, StageOutcome> {
+        cx.run
+            .sources
+            .omdb
+            .get(&self.0.source)
+            .cloned()
+            .ok_or_else(|| {
+                StageOutcome::Failed(format!(
+                    "the plan has no OMDb source named `{}`",
+                    self.0.source
+                ))
+            })
+    }
+
+    /// The source's daily quota, counted in the run's database by all its processes.
+    fn quota(&self, cx: &StageContext) -> Option<Quota> {
+        let limit = cx.run.plan.sources.get(&self.0.source)?.daily_quota?;
+        Some(Quota::new(
+            cx.db().clone(),
+            cx.ledger().run_id(),
+            &self.0.source,
+            limit,
+        ))
+    }
+}
+
+#[async_trait]
+impl SharedStage for Enrich {
+    fn source(&self) -> &str {
+        &self.0.source
+    }
+
+    /// Claims the stage's movies and asks OMDb about them until the runner ends the stage
+    /// (see [`super::shared`]).
+    async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
+        let omdb = match self.client(cx) {
+            Ok(o) => o,
+            Err(failed) => return failed,
+        };
+        let quota = self.quota(cx);
+        let (retrier, no_data) = (cx.retrier(), self.no_data_retry());
+        let (omdb, quota) = (&omdb, quota.as_ref());
+        let work = |_key: String, id: i64| enrich_one(cx, omdb, quota, id, retrier, no_data);
+        shared::take_part(cx, member, ItemKind::Movie, work).await
     }
 }
 
@@ -187,6 +298,7 @@ async fn known_about(cx: &StageContext, tmdb_id: i64) -> Result<Option<Known>, S
 async fn enrich_one(
     cx: &StageContext,
     omdb: &OmdbClient,
+    quota: Option<&Quota>,
     tmdb_id: i64,
     retrier: Retrier,
     no_data: NoDataRetry,
@@ -226,12 +338,45 @@ async fn enrich_one(
     }
     let c = &cx.counters;
     cx.pacer.wait().await;
-    let fetched = match omdb.by_imdb_id(&imdb_id, &retrier).await {
+    if let Some(quota) = quota {
+        match quota.take().await {
+            Ok(true) => {}
+            Ok(false) => {
+                return ItemResult::Stop(StageOutcome::Partial(format!(
+                    "{}: today's daily_quota of {} requests is spent (counted in the database by \
+                     every process of the run); the movies not done are pending: run again \
+                     with --resume once the quota resets",
+                    omdb.http().name(),
+                    quota.limit()
+                )));
+            }
+            Err(e) => {
+                return ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts: 0,
+                };
+            }
+        }
+    }
+    let fetched = omdb.by_imdb_id(&imdb_id, &retrier).await;
+    // Retries are requests too.
+    let attempts = match &fetched {
+        Ok(f) => f.attempts,
+        Err(e) => e.cost().0,
+    };
+    if let Some(quota) = quota
+        && let Err(e) = quota.spend(attempts.saturating_sub(1)).await
+    {
+        return ItemResult::Failed {
+            error: e.to_string(),
+            attempts,
+        };
+    }
+    let fetched = match fetched {
         Ok(f) => f,
         Err(e) => return items::request_failed(c, &e),
     };
     c.request(fetched.attempts, fetched.rate_limited);
-    let attempts = fetched.attempts;
     match fetched.value {
         Lookup::Found(record) => match save(cx, tmdb_id, &record, attempts).await {
             Ok(rows) => ItemResult::Ok { rows },

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::claims::{Claim, Outcome};
 use super::items::{self, ItemResult};
-use super::ledger::{movie_id, movie_key};
-use super::{Counters, Stage, StageContext, StageOutcome, shared};
+use super::ledger::{ItemKind, movie_id, movie_key};
+use super::{Counters, SharedStage, Stage, StageContext, StageOutcome, shared};
 use crate::lists::{self, ListItem};
 use crate::plan::{
     CatalogFilter, DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind,
@@ -34,7 +34,7 @@ use crate::sources::Fetched;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, MediaIds, TmdbClient, TmdbError};
 use crate::store::bundle::CollectionDetails;
-use crate::store::cluster::{self, Member, StageState};
+use crate::store::cluster::Member;
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -48,6 +48,10 @@ const QUEUE: usize = 256;
 
 #[async_trait]
 impl Stage for Fetch {
+    fn shared(&self) -> Option<&dyn SharedStage> {
+        self.shareable().then_some(self as &dyn SharedStage)
+    }
+
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let cx: &StageContext = cx;
         let tmdb = match self.client(cx) {
@@ -92,7 +96,7 @@ impl Stage for Fetch {
             fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, admit)
         };
         let member = match &cx.run.cluster {
-            Some(cluster) if self.shared() => match cluster.member(cx).await {
+            Some(cluster) if self.shareable() => match cluster.member(cx).await {
                 Ok(m) => Some(m),
                 Err(e) => return StageOutcome::Failed(e.to_string()),
             },
@@ -108,28 +112,16 @@ impl Stage for Fetch {
             }
             Some(member) => {
                 // Workers of the run take their share of the movies the feed finds.
-                let (run_id, stage) = (member.run_id, cx.name());
-                if let Err(e) = cluster::set_stage(cx.db(), run_id, stage, StageState::Open).await {
-                    return StageOutcome::Failed(e.to_string());
-                }
                 let on_skipped = |id: i64| noted.not_found.add(id);
                 let runner = shared::Runner {
                     found: rx,
                     on_skipped: &on_skipped,
+                    recorded: false,
                 };
-                let (claimed_tx, claimed_rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
-                let (fed, claimed, worked) = futures::join!(
+                let (fed, (claimed, worked)) = futures::join!(
                     feed.run(&self.0.selection),
-                    shared::claim(cx, member, Some(runner), claimed_tx, &stop),
-                    items::process(cx, &stop, receiver_stream(claimed_rx), work)
+                    shared::lead(cx, member, ItemKind::Movie, runner, &stop, work)
                 );
-                let ended = async {
-                    cluster::release(cx.db(), member, stage).await?;
-                    cluster::set_stage(cx.db(), run_id, stage, StageState::Ended).await
-                };
-                if let Err(e) = ended.await {
-                    return StageOutcome::Failed(e.to_string());
-                }
                 (fed.or(claimed), worked)
             }
         };
@@ -194,7 +186,7 @@ impl Fetch {
     /// Whether workers of a shared run may take this stage's movies. A changes stage that
     /// refetches every changed movie admits new ones by what its feed learnt, which only the
     /// runner knows: it fetches alone.
-    pub fn shared(&self) -> bool {
+    fn shareable(&self) -> bool {
         !matches!(
             self.0.selection,
             FetchSelection::Changes {
@@ -203,30 +195,28 @@ impl Fetch {
             }
         )
     }
+}
 
-    /// A worker's part of this stage in a shared run: claims its movies and fetches them until
-    /// the runner ends the stage (see [`super::shared`]).
-    pub async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
+#[async_trait]
+impl SharedStage for Fetch {
+    fn source(&self) -> &str {
+        &self.0.source
+    }
+
+    /// Claims the stage's movies and fetches them until the runner ends the stage (see
+    /// [`super::shared`]).
+    async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
         let tmdb = match self.client(cx) {
             Ok(t) => t,
             Err(failed) => return failed,
         };
-        let stop = CancellationToken::new();
         let retrier = cx.retrier();
         let noted = Noted::default();
         let (tmdb_ref, noted_ref, append) = (&tmdb, &noted, &self.0.append);
         let work = move |_key: String, id: i64| {
             fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, None)
         };
-        let (tx, rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
-        let (claimed, worked) = futures::join!(
-            shared::claim(cx, member, None, tx, &stop),
-            items::process(cx, &stop, receiver_stream(rx), work)
-        );
-        if let Err(e) = cluster::release(cx.db(), member, cx.name()).await {
-            return StageOutcome::Failed(e.to_string());
-        }
-        items::finish(cx, worked.or(claimed))
+        shared::take_part(cx, member, ItemKind::Movie, work).await
     }
 }
 

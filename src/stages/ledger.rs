@@ -32,12 +32,41 @@ pub fn movie_key(tmdb_id: i64) -> String {
 
 /// The TMDB id in a `movie:` key.
 pub fn movie_id(key: &str) -> Option<i64> {
-    key.strip_prefix("movie:")?.parse().ok()
+    ItemKind::Movie.id(key)
 }
 
 /// `person:<tmdb id>`.
 pub fn person_key(tmdb_id: i64) -> String {
     format!("person:{tmdb_id}")
+}
+
+/// What the items of a stage workers share are, by their ledger keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// `movie:<tmdb id>` (fetch, enrich).
+    Movie,
+    /// `person:<tmdb id>` (people).
+    Person,
+}
+
+impl ItemKind {
+    /// The start of every key of this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ItemKind::Movie => "movie:",
+            ItemKind::Person => "person:",
+        }
+    }
+
+    /// The key of `tmdb_id`.
+    pub fn key(self, tmdb_id: i64) -> String {
+        format!("{}{tmdb_id}", self.prefix())
+    }
+
+    /// The TMDB id in a key of this kind.
+    pub fn id(self, key: &str) -> Option<i64> {
+        key.strip_prefix(self.prefix())?.parse().ok()
+    }
 }
 
 /// Rows written per statement when recording many pending items.

@@ -405,6 +405,26 @@ pub trait Stage: Send + Sync {
     /// Does the stage's work and says how it ended. Items that finish are in the ledger (in
     /// the same transaction as their data); the executor records the stage as done.
     async fn run(&self, cx: &mut StageContext) -> StageOutcome;
+
+    /// This stage as workers of a shared run take part in it, if they do (`shared`).
+    fn shared(&self) -> Option<&dyn SharedStage> {
+        None
+    }
+}
+
+/// A stage whose items the workers of a shared run take a share of (`shared`).
+#[async_trait]
+pub trait SharedStage: Send + Sync {
+    /// The source the stage asks.
+    fn source(&self) -> &str;
+
+    /// A worker's part: claims the stage's items and works them until the runner ends the
+    /// stage or the run.
+    async fn work_shared(
+        &self,
+        cx: &StageContext,
+        member: &crate::store::cluster::Member,
+    ) -> StageOutcome;
 }
 
 /// The implementation of a compiled stage.

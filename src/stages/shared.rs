@@ -18,9 +18,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::ledger::movie_id;
+use super::fetch::receiver_stream;
+use super::ledger::ItemKind;
 use super::{Counters, StageContext, StageOutcome, items};
-use crate::store::cluster::{self, Finished, Member, WorkerInfo};
+use crate::store::cluster::{self, Finished, Member, StageState, WorkerInfo};
 use crate::store::ledger::ItemStatus;
 
 /// How long an idle claimer waits before looking again.
@@ -33,11 +34,73 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 /// result's time is its statement's, a little before its transaction commits).
 const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
-/// The runner's part: the ids its feed finds, and who hears of the movies other workers
+/// The runner's part: the ids its feed finds, and who hears of the items other workers
 /// skipped (TMDB has no such movie).
 pub struct Runner<'a> {
     pub found: mpsc::Receiver<i64>,
     pub on_skipped: &'a (dyn Fn(i64) + Sync),
+    /// The feed records what it finds as pending itself (`items::pending`).
+    pub recorded: bool,
+}
+
+/// The runner's part of a shared stage, beside the stage's feed (which sends the ids it finds
+/// to `runner.found`): opens the stage to the workers, claims and works its items with them
+/// until none is pending, and ends the stage. Why the claiming stopped and why the work did, if
+/// either stopped the stage.
+pub async fn lead<F, Fut>(
+    cx: &StageContext,
+    member: &Member,
+    kind: ItemKind,
+    runner: Runner<'_>,
+    stop: &CancellationToken,
+    work: F,
+) -> (Option<StageOutcome>, Option<StageOutcome>)
+where
+    F: Fn(String, i64) -> Fut,
+    Fut: std::future::Future<Output = items::ItemResult>,
+{
+    let (run_id, stage) = (member.run_id, cx.name());
+    if let Err(e) = cluster::set_stage(cx.db(), run_id, stage, StageState::Open).await {
+        stop.cancel();
+        return (Some(StageOutcome::Failed(e.to_string())), None);
+    }
+    let (tx, rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
+    let (claimed, worked) = futures::join!(
+        claim(cx, member, kind, Some(runner), tx, stop),
+        items::process(cx, stop, receiver_stream(rx), work)
+    );
+    let ended = async {
+        cluster::release(cx.db(), member, stage).await?;
+        cluster::set_stage(cx.db(), run_id, stage, StageState::Ended).await
+    };
+    match ended.await {
+        Ok(()) => (claimed, worked),
+        Err(e) => (Some(StageOutcome::Failed(e.to_string())), worked),
+    }
+}
+
+/// A worker's part of a shared stage: claims its items and works them until the runner ends
+/// the stage or the run, then lets go of what it still holds.
+pub async fn take_part<F, Fut>(
+    cx: &StageContext,
+    member: &Member,
+    kind: ItemKind,
+    work: F,
+) -> StageOutcome
+where
+    F: Fn(String, i64) -> Fut,
+    Fut: std::future::Future<Output = items::ItemResult>,
+{
+    let stop = CancellationToken::new();
+    let (tx, rx) = mpsc::channel(cx.stage.concurrency.max(1) as usize);
+    let (claimed, worked) = futures::join!(
+        claim(cx, member, kind, None, tx, &stop),
+        items::process(cx, &stop, receiver_stream(rx), work)
+    );
+    if let Err(e) = cluster::release(cx.db(), member, cx.name()).await {
+        return StageOutcome::Failed(e.to_string());
+    }
+    items::finish(cx, worked.or(claimed))
 }
 
 /// Claims items of `cx`'s stage for `member` and sends them to `tx` (as `(ledger key, tmdb
@@ -47,11 +110,12 @@ pub struct Runner<'a> {
 pub async fn claim(
     cx: &StageContext,
     member: &Member,
+    kind: ItemKind,
     runner: Option<Runner<'_>>,
     tx: mpsc::Sender<(String, i64)>,
     stop: &CancellationToken,
 ) -> Option<StageOutcome> {
-    let outcome = claim_until_over(cx, member, runner, tx, stop).await;
+    let outcome = claim_until_over(cx, member, kind, runner, tx, stop).await;
     if outcome.is_some() {
         stop.cancel();
     }
@@ -61,6 +125,7 @@ pub async fn claim(
 async fn claim_until_over(
     cx: &StageContext,
     member: &Member,
+    kind: ItemKind,
     mut runner: Option<Runner<'_>>,
     tx: mpsc::Sender<(String, i64)>,
     stop: &CancellationToken,
@@ -69,7 +134,7 @@ async fn claim_until_over(
     let db = cx.db();
     let mut found_open = runner.is_some();
     let mut found: Vec<i64> = Vec::new();
-    let mut follow = Follow::default();
+    let mut follow = Follow::new(kind);
     let fail = |e: crate::store::StoreError| Some(StageOutcome::Failed(e.to_string()));
     loop {
         if stop.is_cancelled() || cx.run.cancel.is_cancelled() {
@@ -87,9 +152,11 @@ async fn claim_until_over(
                 }
             }
             if !found.is_empty() {
-                let keys: Vec<String> = found.drain(..).map(super::ledger::movie_key).collect();
+                let keys: Vec<String> = found.drain(..).map(|id| kind.key(id)).collect();
                 let recorded = async {
-                    cx.ledger().ensure(db, &stage, &keys).await?;
+                    if !r.recorded {
+                        cx.ledger().ensure(db, &stage, &keys).await?;
+                    }
                     cluster::retry_failed(db, member.run_id, &stage, &keys).await
                 };
                 if let Err(e) = recorded.await {
@@ -108,13 +175,13 @@ async fn claim_until_over(
             }
         }
         let room = tx.capacity();
-        let claimed = match cluster::claim(db, member, &stage, room).await {
+        let claimed = match cluster::claim(db, member, &stage, kind.prefix(), room).await {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
         let got = !claimed.is_empty();
         for key in claimed {
-            let Some(id) = movie_id(&key) else { continue };
+            let Some(id) = kind.id(&key) else { continue };
             tokio::select! {
                 sent = tx.send((key, id)) => if sent.is_err() { break },
                 () = stop.cancelled() => break,
@@ -125,7 +192,7 @@ async fn claim_until_over(
         }
         let over = match &runner {
             Some(_) if !found_open => {
-                match cluster::pending_movies(db, member.run_id, &stage).await {
+                match cluster::pending_items(db, member.run_id, &stage, kind.prefix()).await {
                     Ok(n) => n == 0,
                     Err(e) => return fail(e),
                 }
@@ -172,6 +239,37 @@ async fn claim_until_over(
     None
 }
 
+/// What a worker's counters of a stage record for the run's report (`cluster::record_stage`).
+pub fn counts(v: &super::CounterValues) -> cluster::StageCounts {
+    cluster::StageCounts {
+        items: v.done(),
+        requests: v.requests,
+        retries: v.retries,
+        rate_limited: v.rate_limited,
+        rows: v.rows,
+    }
+}
+
+/// Adds to the runner's stage reports what the other workers did in each stage: their
+/// requests, retries, 429s and rows (their items are counted as the runner follows them).
+pub async fn add_others(
+    db: &sea_orm::DatabaseConnection,
+    member: &Member,
+    reports: &mut [super::executor::StageReport],
+) -> Result<(), crate::store::StoreError> {
+    let others = cluster::others_by_stage(db, member).await?;
+    for r in reports {
+        if let Some(o) = others.get(&r.name) {
+            let c = &mut r.counters;
+            c.requests += o.requests;
+            c.retries += o.retries;
+            c.rate_limited += o.rate_limited;
+            c.rows += o.rows;
+        }
+    }
+    Ok(())
+}
+
 /// Takes in what other workers finished as if this process had: counted, their movies
 /// streamed downstream; says when the failure policy, their failures counted, stops the stage.
 async fn take(
@@ -205,14 +303,23 @@ async fn take(
 }
 
 /// What the runner has read of the other workers' results.
-#[derive(Default)]
 struct Follow {
+    kind: ItemKind,
     since: Option<DateTime<Utc>>,
     seen: HashSet<String>,
     last: Option<Instant>,
 }
 
 impl Follow {
+    fn new(kind: ItemKind) -> Follow {
+        Follow {
+            kind,
+            since: None,
+            seen: HashSet::new(),
+            last: None,
+        }
+    }
+
     fn due(&mut self) -> bool {
         let now = Instant::now();
         if self
@@ -246,7 +353,9 @@ impl Follow {
         } in rows
         {
             self.since = Some(self.since.map_or(updated_at, |s| s.max(updated_at)));
-            let Some(id) = movie_id(&key) else { continue };
+            let Some(id) = self.kind.id(&key) else {
+                continue;
+            };
             if self.seen.insert(key) {
                 out.push((id, status));
             }

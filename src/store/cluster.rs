@@ -243,12 +243,13 @@ fn key_list(keys: &[String], first: usize) -> (String, Vec<Value>) {
     (list, keys.iter().map(|k| k.clone().into()).collect())
 }
 
-/// Claims at most `n` pending movie items of `stage` that no live lease holds, oldest found
-/// first; their keys. Each is held by `member` until its lease runs out or it is finished.
+/// Claims at most `n` pending items of `stage` whose keys start with `prefix` (`movie:`) that
+/// no live lease holds, oldest found first; their keys. Each is held by `member` until its lease runs out or it is finished.
 pub async fn claim(
     db: &DatabaseConnection,
     member: &Member,
     stage: &str,
+    prefix: &str,
     n: usize,
 ) -> Result<Vec<String>, StoreError> {
     if n == 0 {
@@ -261,7 +262,7 @@ pub async fn claim(
              lease_until = now() + make_interval(secs => $5) \
              WHERE id IN (SELECT id FROM import_items \
                WHERE run_id = $1 AND stage = $2 AND status = 'pending' \
-               AND item_key LIKE 'movie:%' \
+               AND item_key LIKE $6 \
                AND (lease_until IS NULL OR lease_until < now()) \
                ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING item_key",
@@ -271,6 +272,7 @@ pub async fn claim(
                 member.worker_id.into(),
                 i64::try_from(n).unwrap_or(i64::MAX).into(),
                 secs(member.lease),
+                format!("{prefix}%").into(),
             ],
         ))
         .await
@@ -430,6 +432,91 @@ pub async fn stopped(
     Ok(())
 }
 
+/// What a worker did in one stage of a shared run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    pub items: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub rows: u64,
+}
+
+/// Records what `member` did in `stage` (when its part of the stage ended).
+pub async fn record_stage(
+    db: &DatabaseConnection,
+    member: &Member,
+    stage: &str,
+    counts: StageCounts,
+) -> Result<(), StoreError> {
+    let n = |v: u64| sea_orm::Value::from(i64::try_from(v).unwrap_or(i64::MAX));
+    db.execute_raw(stmt(
+        "INSERT INTO import_worker_stages \
+         (worker_id, stage, items, requests, retries, rate_limited, rows) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (worker_id, stage) DO UPDATE SET items = EXCLUDED.items, \
+         requests = EXCLUDED.requests, retries = EXCLUDED.retries, \
+         rate_limited = EXCLUDED.rate_limited, rows = EXCLUDED.rows",
+        vec![
+            member.worker_id.into(),
+            stage.to_owned().into(),
+            n(counts.items),
+            n(counts.requests),
+            n(counts.retries),
+            n(counts.rate_limited),
+            n(counts.rows),
+        ],
+    ))
+    .await
+    .map_err(StoreError::query(format!(
+        "recording what worker {} did in stage {stage}",
+        member.worker_id
+    )))?;
+    Ok(())
+}
+
+/// What the workers of run `run_id` other than `member` did, summed per stage.
+pub async fn others_by_stage(
+    db: &DatabaseConnection,
+    member: &Member,
+) -> Result<HashMap<String, StageCounts>, StoreError> {
+    let what = || format!("reading what the workers of run {} did", member.run_id);
+    let rows = db
+        .query_all_raw(stmt(
+            "SELECT s.stage, CAST(SUM(s.items) AS BIGINT) AS items, \
+             CAST(SUM(s.requests) AS BIGINT) AS requests, \
+             CAST(SUM(s.retries) AS BIGINT) AS retries, \
+             CAST(SUM(s.rate_limited) AS BIGINT) AS rate_limited, \
+             CAST(SUM(s.rows) AS BIGINT) AS rows \
+             FROM import_worker_stages s JOIN import_workers w ON w.id = s.worker_id \
+             WHERE w.run_id = $1 AND w.id <> $2 GROUP BY s.stage",
+            vec![member.run_id.into(), member.worker_id.into()],
+        ))
+        .await
+        .map_err(StoreError::query(what()))?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let get = |col: &str| -> Result<u64, StoreError> {
+            let v: i64 = row.try_get("", col).map_err(StoreError::query(what()))?;
+            Ok(u64::try_from(v).unwrap_or(0))
+        };
+        let stage: String = row
+            .try_get("", "stage")
+            .map_err(StoreError::query(what()))?;
+        out.insert(
+            stage,
+            StageCounts {
+                items: get("items")?,
+                requests: get("requests")?,
+                retries: get("retries")?,
+                rate_limited: get("rate_limited")?,
+                rows: get("rows")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// Takes the next request slot of `source` in run `run_id`, shared by every worker (a source
 /// with `rate_scope = "cluster"`): slots are `period` apart on the database server's clock,
 /// and may lag it by `slack` (the source's burst) to pay back a quiet spell. How long to wait
@@ -517,18 +604,23 @@ pub async fn is_open(
     Ok(open_stages(db, run_id).await?.iter().any(|s| s == stage))
 }
 
-/// How many movie items of `stage` are still pending, claimed or not.
-pub async fn pending_movies(
+/// How many items of `stage` whose keys start with `prefix` are still pending, claimed or not.
+pub async fn pending_items(
     db: &DatabaseConnection,
     run_id: i64,
     stage: &str,
+    prefix: &str,
 ) -> Result<u64, StoreError> {
     let what = || format!("counting the pending items of stage {stage}");
     let row = db
         .query_one_raw(stmt(
             "SELECT COUNT(*) AS n FROM import_items WHERE run_id = $1 AND stage = $2 \
-             AND status = 'pending' AND item_key LIKE 'movie:%'",
-            vec![run_id.into(), stage.to_owned().into()],
+             AND status = 'pending' AND item_key LIKE $3",
+            vec![
+                run_id.into(),
+                stage.to_owned().into(),
+                format!("{prefix}%").into(),
+            ],
         ))
         .await
         .map_err(StoreError::query(what()))?;

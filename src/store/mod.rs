@@ -6,6 +6,7 @@
 //! - [`save_movie`], [`save_movie_in`]: one TMDB movie and all its parts, all or nothing.
 //! - [`save_omdb_in`], [`set_enrichment_state`], [`enrichment_candidates`]: OMDb data and
 //!   what each source answered, so reruns do not spend quota on known answers.
+//! - [`quota`]: a source's daily quota, counted by every process of a run.
 //! - [`people`]: people's details (`/person/{id}`) and who a `people` stage asks about.
 //! - [`collection`]: a collection's own details (`/collection/{id}`).
 //! - [`reset`]: drop and recreate popctl's tables, guarded against remote databases;
@@ -36,6 +37,7 @@ mod history;
 pub mod ledger;
 mod lock;
 pub mod people;
+pub mod quota;
 mod reset;
 mod save;
 pub mod seed;

@@ -67,6 +67,41 @@ async fn a_spent_quota_ends_partially_and_resume_finishes_without_tmdb() {
     assert_eq!(count(&db, "movie_enrichment").await, 40);
 }
 
+/// A source's `daily_quota` stops the run at it, before OMDb itself would (exit 3, the rest
+/// pending), and is counted in the run's database: resumed the same day, the run asks nothing
+/// more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plans_daily_quota_stops_the_run_and_holds_through_resume() {
+    let env = Env::new(small_sim()).await;
+    let url = env.sqlite("plan-quota.db");
+    let mut sets = quick(2);
+    sets.push("sources.omdb.daily_quota=10".into());
+    let asked = |env: &Env| env.sim.stats().omdb.requests;
+    let out = output(env.quick(&url, &sets, &[])).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("today's daily_quota of 10 requests is spent"),
+        "{err}"
+    );
+    assert_eq!(asked(&env), 10, "the quota, not one request more");
+    let db = connect_next(&url).await;
+    let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
+    assert_eq!(failed, 0);
+    assert!(pending > 0, "items stay pending");
+    assert_eq!(ok + skipped + pending, 40, "every movie is in the ledger");
+    drop(db);
+
+    let out = output(env.quick(&url, &sets, &["--resume"])).await;
+    assert_exit(&out, 3);
+    assert_eq!(
+        asked(&env),
+        10,
+        "the day's quota is spent: {}",
+        stderr(&out)
+    );
+}
+
 /// The plan of the failed-items tests: 30 movies by id (no list pages, so each failed item is
 /// one request and nothing else hides behind it), failed items let through, no retries (the
 /// seed stage's one request aside).

@@ -141,8 +141,8 @@ impl Compared {
         let ws = workers(&db).await;
         assert_eq!(
             ws.iter().map(|w| w.4).sum::<i64>(),
-            100,
-            "each movie finished by one process{why}: {ws:?}"
+            200,
+            "each movie fetched and enriched by one process{why}: {ws:?}"
         );
         drop(db);
         assert_eq!(digest(&self.url).await, digest(&self.reference).await);
@@ -176,12 +176,21 @@ async fn workers_share_the_movies_and_build_the_same_database() {
     let env = Env::new(slow_sim(40, 80)).await;
     let sets = quick(PAGES);
 
-    let out = output(env.quick(&reference, &sets, &[])).await;
+    let alone_report = env.path("alone.json");
+    let out = output(env.quick(
+        &reference,
+        &sets,
+        &["--report", alone_report.to_str().unwrap()],
+    ))
+    .await;
     assert_exit(&out, 0);
     let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
-    let alone = movies(&env);
-    assert_eq!(alone, 200);
+    let omdb = |env: &Env| env.sim.stats().count("GET /?i=", 200);
+    let alone = (movies(&env), omdb(&env));
+    assert_eq!(alone.0, 200);
+    assert!(alone.1 > 150, "most movies have an IMDb id: {alone:?}");
 
+    let shared_report = env.path("shared.json");
     let out = output(env.quick(
         &url,
         &sets,
@@ -192,6 +201,8 @@ async fn workers_share_the_movies_and_build_the_same_database() {
             "127.0.0.2",
             "--worker-address",
             "127.0.0.3",
+            "--report",
+            shared_report.to_str().unwrap(),
         ],
     ))
     .await;
@@ -199,11 +210,38 @@ async fn workers_share_the_movies_and_build_the_same_database() {
     let err = stderr(&out);
     assert!(err.contains("2 worker processes share"), "{err}");
     assert!(
-        err.contains("3 processes shared the fetch stages: 200 movies"),
+        err.contains("3 processes shared the run's movies: 400 items"),
         "{err}"
     );
-    // Each movie asked once, by one process.
-    assert_eq!(movies(&env) - alone, 200, "{:?}", env.sim.stats());
+    // Each movie asked once of TMDB and once of OMDb, by one process.
+    assert_eq!(movies(&env) - alone.0, 200, "{:?}", env.sim.stats());
+    assert_eq!(omdb(&env) - alone.1, alone.1, "{:?}", env.sim.stats());
+    // The report counts the whole of each stage, every process's requests and rows included.
+    let stage = |path: &std::path::Path, name: &str| -> serde_json::Value {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no stage {name}: {report}"))
+    };
+    for name in ["popular", "omdb"] {
+        let (a, b) = (stage(&alone_report, name), stage(&shared_report, name));
+        for field in ["total", "ok", "skipped", "failed", "requests"] {
+            assert_eq!(a[field], b[field], "{name}.{field}: {a} vs {b}");
+        }
+        // Rows written: a shared row (a keyword, a company) is counted by the save that
+        // writes it, which depends on which movies are saved at the same time; without the
+        // workers' rows a third would be missing.
+        let rows = |s: &serde_json::Value| s["rows"].as_u64().unwrap();
+        assert!(
+            rows(&a).abs_diff(rows(&b)) <= rows(&a) / 50,
+            "{name}.rows: {a} vs {b}"
+        );
+    }
 
     let db = connect(&url).await;
     let ws = workers(&db).await;
@@ -216,7 +254,8 @@ async fn workers_share_the_movies_and_build_the_same_database() {
         ws.iter().all(|w| w.4 > 0),
         "every process fetched some: {ws:?}"
     );
-    assert_eq!(ws.iter().map(|w| w.4).sum::<i64>(), 200, "{ws:?}");
+    // 200 fetched and 200 enriched (asked or recorded without a request).
+    assert_eq!(ws.iter().map(|w| w.4).sum::<i64>(), 400, "{ws:?}");
     let mut addresses: Vec<_> = ws.iter().filter_map(|w| w.2.clone()).collect();
     addresses.sort();
     assert_eq!(addresses, ["127.0.0.2", "127.0.0.3"]);
@@ -366,7 +405,7 @@ async fn status_shows_the_workers_of_a_shared_run() {
     let text = stdout(&status(&url, false).await);
     assert!(text.contains("workers of run "), "{text}");
     assert!(
-        text.contains("worker  host") && text.contains("movies/s"),
+        text.contains("worker  host") && text.contains("items/s"),
         "{text}"
     );
     for (id, pid, ..) in &ws {
@@ -381,7 +420,7 @@ async fn status_shows_the_workers_of_a_shared_run() {
         assert!(row.contains("stopped"), "{row}");
         assert!(row.contains(" ago"), "{row}");
     }
-    assert!(text.contains("2 workers: 40 items, "), "{text}");
+    assert!(text.contains("2 workers: 80 items, "), "{text}");
     assert!(!text.contains("lost"), "{text}");
 
     let message = status_message(&status(&url, true).await);
@@ -399,7 +438,7 @@ async fn status_shows_the_workers_of_a_shared_run() {
             .iter()
             .map(|w| w["items_done"].as_i64().unwrap())
             .sum::<i64>(),
-        40,
+        80,
         "{message}"
     );
     let pids: Vec<i64> = listed.iter().map(|w| w["pid"].as_i64().unwrap()).collect();
@@ -454,7 +493,7 @@ async fn status_shows_a_silent_worker_as_lost() {
     assert_eq!(listed.len(), 1, "{message}");
     assert_eq!(listed[0]["state"], "lost");
     assert_eq!(listed[0]["stopped_at"], serde_json::Value::Null);
-    assert_eq!(listed[0]["movies_per_second"], 2.0);
+    assert_eq!(listed[0]["items_per_second"], 2.0);
     assert!(
         listed[0]["heartbeat_seconds_ago"].as_f64().unwrap() >= 300.0,
         "{message}"
@@ -572,5 +611,43 @@ async fn an_interrupted_run_stops_its_workers_and_resumes() {
     assert_eq!(
         stage_items(&db, "popular").await,
         (100 + pages as i64, 0, 0, 0)
+    );
+}
+
+/// A daily quota is one for the run and its workers, counted in the database: together they
+/// ask OMDb exactly the quota and stop (exit 3), the rest pending, as one process would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_spend_one_daily_quota_between_them() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(slow_sim(20, 40)).await;
+    let mut sets = quick(PAGES);
+    sets.push("sources.omdb.daily_quota=30".into());
+    let out = output(env.quick(&url, &sets, &["--workers", "2"])).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("today's daily_quota of 30 requests is spent"),
+        "{err}"
+    );
+    assert_eq!(env.sim.stats().omdb.requests, 30, "{err}");
+    let db = connect_next(&url).await;
+    let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
+    assert_eq!(failed, 0);
+    assert!(pending > 0, "items stay pending");
+    assert_eq!(ok + skipped + pending, 200, "every movie is in the ledger");
+    assert_eq!(
+        count(&db, "import_quotas WHERE source = 'omdb' AND used = 30").await,
+        1
+    );
+    // Nothing is left held.
+    assert_eq!(
+        count(
+            &db,
+            "import_items WHERE lease_until > now() AND status = 'pending'"
+        )
+        .await,
+        0
     );
 }

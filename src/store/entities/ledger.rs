@@ -126,6 +126,54 @@ pub mod import_budgets {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod import_quotas {
+    use sea_orm::entity::prelude::*;
+
+    /// The requests a run made of a source with a daily quota on one UTC day (`YYYY-MM-DD`),
+    /// by all of its processes (see `store::quota`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_quotas")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub run_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: String,
+        pub used: i64,
+        #[sea_orm(belongs_to, from = "run_id", to = "id", on_delete = "Cascade")]
+        pub run: BelongsTo<super::import_runs::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod import_worker_stages {
+    use sea_orm::entity::prelude::*;
+
+    /// What one worker of a shared run did in one stage (see
+    /// `store::cluster::record_stage`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_worker_stages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub worker_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub stage: String,
+        pub items: i64,
+        pub requests: i64,
+        pub retries: i64,
+        pub rate_limited: i64,
+        pub rows: i64,
+        #[sea_orm(belongs_to, from = "worker_id", to = "id", on_delete = "Cascade")]
+        pub worker: BelongsTo<super::import_workers::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod catalog_sync {
     use sea_orm::entity::prelude::*;
 

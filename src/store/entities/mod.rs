@@ -11,7 +11,8 @@ mod reference;
 
 pub use curation::{cri_scores, curated_lists, movie_list_items};
 pub use ledger::{
-    catalog_sync, import_budgets, import_items, import_runs, import_stages, import_workers,
+    catalog_sync, import_budgets, import_items, import_quotas, import_runs, import_stages,
+    import_worker_stages, import_workers,
 };
 pub use movie::{movie_raw_json, movies};
 pub(crate) use parts::MovieRows;
