@@ -342,7 +342,7 @@ pub async fn run(
         shell.status(
             "Workers",
             format!(
-                "{} worker processes share the fetch and enrich stages' movies with this one",
+                "{} worker processes share the fetch, enrich and people stages' items with this one",
                 started.len()
             ),
         );

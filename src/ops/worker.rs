@@ -1,8 +1,8 @@
 //! `popctl worker PLAN`: this process as one more worker of a run of PLAN that another
 //! process runs (`popctl run PLAN --workers N` starts them itself, `--share` waits for them
 //! from other machines). It waits for the newest running run of the plan in the plan's
-//! PostgreSQL database, takes its share of the movies of the run's open fetch and enrich stages
-//! (`stages::shared`), and ends when no shared stage is left or the run ends. Everything else
+//! PostgreSQL database, takes its share of the items of the run's open fetch, enrich and people
+//! stages (`stages::shared`), and ends when no shared stage is left or the run ends. Everything else
 //! (the reset, the swap, the other stages, post-processing) is the runner's, done once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -88,9 +88,9 @@ pub async fn work(
     if shared.is_empty() {
         return Err(RunError::NothingToRun {
             plan: plan.name.clone(),
-            why: "none of its stages can be shared with workers (fetch and enrich stages are)"
+            why: "none of its stages can be shared with workers (fetch, enrich and people stages are)"
                 .into(),
-            help: "workers take a share of the movies of a plan's fetch and enrich stages; run \
+            help: "workers take a share of the items of a plan's fetch, enrich and people stages; run \
                    the plan itself with `popctl run`",
         });
     }

@@ -66,8 +66,8 @@ pub struct RunReport {
     /// cache brings to zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_served: Option<SandboxServed>,
-    /// The processes that shared the run's fetch and enrich stages (`--workers`, `--share`), this one
-    /// first; empty for a run of one process.
+    /// The processes that shared the run's fetch, enrich and people stages (`--workers`,
+    /// `--share`), this one first; empty for a run of one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<WorkerReport>,
 }

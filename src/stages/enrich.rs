@@ -24,7 +24,6 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Value};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::fetch::receiver_stream;
@@ -85,33 +84,10 @@ impl Stage for Enrich {
         let stopped = match member.as_deref() {
             None => items::process(cx, &stop, &mut items, work).await,
             Some(member) => {
-                // Workers of the run take their share of the movies; the feed records them
-                // as pending as it finds them.
-                let (found_tx, found_rx) = mpsc::channel(FOUND);
-                let feed = async {
-                    loop {
-                        let next = tokio::select! {
-                            next = items.next() => next,
-                            () = stop.cancelled() => None,
-                            () = cx.run.cancel.cancelled() => None,
-                        };
-                        let Some((_, id)) = next else { break };
-                        if found_tx.send(id).await.is_err() {
-                            break;
-                        }
-                    }
-                    drop(found_tx);
-                };
-                let runner = shared::Runner {
-                    found: found_rx,
-                    on_skipped: &|_| {},
-                    recorded: true,
-                };
-                let ((), (claimed, worked)) = futures::join!(
-                    feed,
-                    shared::lead(cx, member, ItemKind::Movie, runner, &stop, work)
-                );
-                worked.or(claimed)
+                // Workers of the run take their share of the movies, recorded as pending as
+                // they are found.
+                let kind = ItemKind::Movie;
+                shared::lead_recorded(cx, member, kind, &mut items, &stop, &|_| {}, work).await
             }
         };
         if let Some(why) = problem.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -140,9 +116,6 @@ impl Stage for Enrich {
         items::finish(cx, stopped)
     }
 }
-
-/// Movies found ahead of the claiming, in a shared run.
-const FOUND: usize = 1_024;
 
 impl Enrich {
     /// The stage's OMDb client.

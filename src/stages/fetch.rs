@@ -34,7 +34,7 @@ use crate::sources::Fetched;
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, MediaIds, TmdbClient, TmdbError};
 use crate::store::bundle::CollectionDetails;
-use crate::store::cluster::Member;
+use crate::store::cluster::{self, Member};
 use crate::store::ledger::ItemStatus;
 use crate::store::{self, StoreError};
 
@@ -218,6 +218,23 @@ impl SharedStage for Fetch {
         };
         shared::take_part(cx, member, ItemKind::Movie, work).await
     }
+}
+
+/// The other enabled fetch stages of the run, when `cx`'s stage is a fetch stage: in a shared
+/// run, a movie one of them saved (in any process) is not fetched again, and one it is fetching
+/// waits.
+pub fn siblings(cx: &StageContext) -> Vec<String> {
+    if !matches!(cx.stage.kind, crate::plan::StageKind::Fetch(_)) {
+        return Vec::new();
+    }
+    cx.run
+        .plan
+        .stages
+        .iter()
+        .filter(|s| s.enabled && s.name != cx.name())
+        .filter(|s| matches!(s.kind, crate::plan::StageKind::Fetch(_)))
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// Movies worth a word in the report, gathered as the stage's tasks meet them.
@@ -918,6 +935,20 @@ async fn fetch_one(
     noted: &Noted,
     admit: Option<(&CatalogFilter, &std::sync::Mutex<catalog::Synced>)>,
 ) -> ItemResult {
+    if let Some(member) = cx.ledger().member() {
+        // Another process may have saved it for another fetch stage of the run.
+        let key = movie_key(id);
+        match cluster::done_elsewhere(cx.db(), member.run_id, &siblings(cx), &key).await {
+            Ok(Some(owner)) => return shared(cx, id, &owner, Outcome::Saved).await,
+            Ok(None) => {}
+            Err(e) => {
+                return ItemResult::Failed {
+                    error: e.to_string(),
+                    attempts: 0,
+                };
+            }
+        }
+    }
     let guard = match cx.run.claims.claim(id, cx.name()).await {
         Claim::Mine(guard) => guard,
         Claim::Settled { owner, outcome } => return shared(cx, id, &owner, outcome).await,

@@ -11,8 +11,10 @@
 //! takes the people of every movie in the database whose details were never fetched.
 //!
 //! With `append`, each request carries those parts (`images`, `translations`), stored with
-//! the person. Ledger key: `person:<tmdb id>`; `--resume` does not ask again for the people done (ok, or
-//! skipped as TMDB has no such person).
+//! the person. Ledger key: `person:<tmdb id>`; `--resume` does not ask again for the people
+//! done (ok, or skipped as TMDB has no such person). In a run shared by workers
+//! (`stages::shared`), the runner finds the people and records them as pending; every process
+//! claims and fetches its share.
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -25,12 +27,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::fetch::{TmdbIds, receiver_stream};
 use super::items::{self, ItemResult};
-use super::ledger::person_key;
-use super::{Stage, StageContext, StageOutcome, UpstreamInput};
+use super::ledger::{ItemKind, person_key};
+use super::{SharedStage, Stage, StageContext, StageOutcome, UpstreamInput, shared};
 use crate::plan::{PeopleSelect, PeopleStage};
 use crate::sources::retry::Retrier;
 use crate::sources::tmdb::client::{Details, TmdbClient};
 use crate::sources::tmdb::mapping;
+use crate::store::cluster::Member;
 use crate::store::ledger::ItemStatus;
 use crate::store::people::{CreditFilter, credited_people, people_without_details};
 use crate::store::{self, PersonDetails, StoreError};
@@ -59,6 +62,10 @@ impl Shared<'_> {
 
 #[async_trait]
 impl Stage for People {
+    fn shared(&self) -> Option<&dyn SharedStage> {
+        Some(self)
+    }
+
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let input = cx.input.take();
         let cx: &StageContext = cx;
@@ -83,12 +90,29 @@ impl Stage for People {
             Ok(p) => p,
             Err(e) => return StageOutcome::Failed(e.to_string()),
         };
+        let member = match &cx.run.cluster {
+            Some(cluster) => match cluster.member(cx).await {
+                Ok(m) => Some(m),
+                Err(e) => return StageOutcome::Failed(e.to_string()),
+            },
+            None => None,
+        };
         let fail = |why: String| shared.fail(why);
-        let items = items::pending(cx, people, &known, person_key, &fail);
+        let mut items = items::pending(cx, people, &known, person_key, &fail);
         let retrier = cx.retrier();
         let (tmdb, shared_ref, append) = (&tmdb, &shared, &self.0.append);
         let work = |_key: String, id: i64| fetch_person(shared_ref, tmdb, append, id, retrier);
-        let stopped = items::process(cx, &shared.stop, items, work).await;
+        let stopped = match member.as_deref() {
+            None => items::process(cx, &shared.stop, items, work).await,
+            Some(member) => {
+                // Workers of the run take their share of the people, recorded as pending as
+                // they are found.
+                let on_skipped = |id: i64| shared.not_found.add(id);
+                let stop = &shared.stop;
+                let kind = ItemKind::Person;
+                shared::lead_recorded(cx, member, kind, &mut items, stop, &on_skipped, work).await
+            }
+        };
         if let Some(why) = shared
             .problem
             .lock()
@@ -104,6 +128,34 @@ impl Stage for People {
             cx.note(note);
         }
         items::finish(cx, stopped)
+    }
+}
+
+#[async_trait]
+impl SharedStage for People {
+    fn source(&self) -> &str {
+        &self.0.source
+    }
+
+    /// Claims the stage's people and fetches them until the runner ends the stage (see
+    /// [`super::shared`]).
+    async fn work_shared(&self, cx: &StageContext, member: &Member) -> StageOutcome {
+        let Some(tmdb) = cx.run.sources.tmdb.get(&self.0.source).cloned() else {
+            return StageOutcome::Failed(format!(
+                "the plan has no TMDB source named `{}`",
+                self.0.source
+            ));
+        };
+        let shared = Shared {
+            cx,
+            stop: CancellationToken::new(),
+            problem: Mutex::new(None),
+            not_found: TmdbIds::default(),
+        };
+        let retrier = cx.retrier();
+        let (tmdb, shared_ref, append) = (&tmdb, &shared, &self.0.append);
+        let work = |_key: String, id: i64| fetch_person(shared_ref, tmdb, append, id, retrier);
+        shared::take_part(cx, member, ItemKind::Person, work).await
     }
 }
 

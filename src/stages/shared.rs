@@ -79,6 +79,52 @@ where
     }
 }
 
+/// [`lead`] for a stage whose feed records what it finds as pending itself
+/// (`items::pending`): passes the items of `items` to the claiming until they end or the
+/// stage stops, and leaves the rest in `items` (for the caller to record as pending when a
+/// spent quota stopped the stage). Why the stage stopped, if it did.
+pub async fn lead_recorded<S, F, Fut>(
+    cx: &StageContext,
+    member: &Member,
+    kind: ItemKind,
+    items: &mut S,
+    stop: &CancellationToken,
+    on_skipped: &(dyn Fn(i64) + Sync),
+    work: F,
+) -> Option<StageOutcome>
+where
+    S: futures::Stream<Item = (String, i64)> + Unpin,
+    F: Fn(String, i64) -> Fut,
+    Fut: std::future::Future<Output = items::ItemResult>,
+{
+    use futures::StreamExt;
+    let (found_tx, found) = mpsc::channel(FOUND);
+    let feed = async {
+        loop {
+            let next = tokio::select! {
+                next = items.next() => next,
+                () = stop.cancelled() => None,
+                () = cx.run.cancel.cancelled() => None,
+            };
+            let Some((_, id)) = next else { break };
+            if found_tx.send(id).await.is_err() {
+                break;
+            }
+        }
+        drop(found_tx);
+    };
+    let runner = Runner {
+        found,
+        on_skipped,
+        recorded: true,
+    };
+    let ((), (claimed, worked)) = futures::join!(feed, lead(cx, member, kind, runner, stop, work));
+    worked.or(claimed)
+}
+
+/// Items found ahead of the claiming.
+const FOUND: usize = 1_024;
+
 /// A worker's part of a shared stage: claims its items and works them until the runner ends
 /// the stage or the run, then lets go of what it still holds.
 pub async fn take_part<F, Fut>(
@@ -135,6 +181,7 @@ async fn claim_until_over(
     let mut found_open = runner.is_some();
     let mut found: Vec<i64> = Vec::new();
     let mut follow = Follow::new(kind);
+    let waits_for = super::fetch::siblings(cx);
     let fail = |e: crate::store::StoreError| Some(StageOutcome::Failed(e.to_string()));
     loop {
         if stop.is_cancelled() || cx.run.cancel.is_cancelled() {
@@ -175,10 +222,11 @@ async fn claim_until_over(
             }
         }
         let room = tx.capacity();
-        let claimed = match cluster::claim(db, member, &stage, kind.prefix(), room).await {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
+        let claimed =
+            match cluster::claim(db, member, &stage, kind.prefix(), room, &waits_for).await {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
         let got = !claimed.is_empty();
         for key in claimed {
             let Some(id) = kind.id(&key) else { continue };

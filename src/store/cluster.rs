@@ -244,39 +244,70 @@ fn key_list(keys: &[String], first: usize) -> (String, Vec<Value>) {
 }
 
 /// Claims at most `n` pending items of `stage` whose keys start with `prefix` (`movie:`) that
-/// no live lease holds, oldest found first; their keys. Each is held by `member` until its lease runs out or it is finished.
+/// no live lease holds, oldest found first; their keys. An item whose key a live lease holds in
+/// one of the stages `waits_for` (another fetch stage of the run fetching the same movie) is
+/// left for later, when that stage's result can serve it. Each is held by `member` until its
+/// lease runs out or it is finished.
 pub async fn claim(
     db: &DatabaseConnection,
     member: &Member,
     stage: &str,
     prefix: &str,
     n: usize,
+    waits_for: &[String],
 ) -> Result<Vec<String>, StoreError> {
     if n == 0 {
         return Ok(Vec::new());
     }
     let what = || format!("claiming items of stage {stage}");
-    let rows = db
-        .query_all_raw(stmt(
-            "UPDATE import_items SET claimed_by = $3, \
-             lease_until = now() + make_interval(secs => $5) \
-             WHERE id IN (SELECT id FROM import_items \
-               WHERE run_id = $1 AND stage = $2 AND status = 'pending' \
-               AND item_key LIKE $6 \
-               AND (lease_until IS NULL OR lease_until < now()) \
-               ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING item_key",
-            vec![
-                member.run_id.into(),
-                stage.to_owned().into(),
-                member.worker_id.into(),
-                i64::try_from(n).unwrap_or(i64::MAX).into(),
-                secs(member.lease),
-                format!("{prefix}%").into(),
-            ],
+    let (others, other_values) = key_list(waits_for, 7);
+    let busy_elsewhere = if waits_for.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "AND NOT EXISTS (SELECT 1 FROM import_items o WHERE o.run_id = $1 \
+             AND o.stage IN ({others}) AND o.item_key = i.item_key \
+             AND o.status = 'pending' AND o.lease_until >= now()) "
+        )
+    };
+    let mut values: Vec<Value> = vec![
+        member.run_id.into(),
+        stage.to_owned().into(),
+        member.worker_id.into(),
+        i64::try_from(n).unwrap_or(i64::MAX).into(),
+        secs(member.lease),
+        format!("{prefix}%").into(),
+    ];
+    values.extend(other_values);
+    // Stages that wait for each other's claims claim one at a time: two claims at once would
+    // not see each other's (uncommitted) leases and could take the same movie.
+    let txn = super::begin(db).await?;
+    if !waits_for.is_empty() {
+        txn.execute_raw(stmt(
+            "SELECT pg_advisory_xact_lock(hashtext('popctl claim'), CAST($1 % 2147483647 AS integer))",
+            vec![member.run_id.into()],
         ))
         .await
         .map_err(StoreError::query(what()))?;
+    }
+    let rows = txn
+        .query_all_raw(stmt(
+            &format!(
+                "UPDATE import_items SET claimed_by = $3, \
+                 lease_until = now() + make_interval(secs => $5) \
+                 WHERE id IN (SELECT i.id FROM import_items i \
+                   WHERE i.run_id = $1 AND i.stage = $2 AND i.status = 'pending' \
+                   AND i.item_key LIKE $6 \
+                   AND (i.lease_until IS NULL OR i.lease_until < now()) \
+                   {busy_elsewhere}\
+                   ORDER BY i.id LIMIT $4 FOR UPDATE OF i SKIP LOCKED) \
+                 RETURNING item_key"
+            ),
+            values,
+        ))
+        .await
+        .map_err(StoreError::query(what()))?;
+    txn.commit().await.map_err(StoreError::query(what()))?;
     let mut keys = Vec::with_capacity(rows.len());
     for row in rows {
         keys.push(
@@ -602,6 +633,38 @@ pub async fn is_open(
     stage: &str,
 ) -> Result<bool, StoreError> {
     Ok(open_stages(db, run_id).await?.iter().any(|s| s == stage))
+}
+
+/// The stage of `stages` that saved `key` in run `run_id` (its item is `ok`), if one did.
+pub async fn done_elsewhere(
+    db: &DatabaseConnection,
+    run_id: i64,
+    stages: &[String],
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    if stages.is_empty() {
+        return Ok(None);
+    }
+    let what = || format!("looking for {key} in the run's other stages");
+    let (list, mut values) = key_list(stages, 3);
+    values.splice(0..0, [run_id.into(), key.to_owned().into()]);
+    let row = db
+        .query_one_raw(stmt(
+            &format!(
+                "SELECT stage FROM import_items WHERE run_id = $1 AND item_key = $2 \
+                 AND stage IN ({list}) AND status = 'ok' ORDER BY id LIMIT 1"
+            ),
+            values,
+        ))
+        .await
+        .map_err(StoreError::query(what()))?;
+    match row {
+        Some(row) => Ok(Some(
+            row.try_get("", "stage")
+                .map_err(StoreError::query(what()))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// How many items of `stage` whose keys start with `prefix` are still pending, claimed or not.

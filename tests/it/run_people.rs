@@ -151,7 +151,7 @@ async fn the_director_example_stores_a_filmography_and_its_people() {
 
 /// A plan of one page of popular movies and their people; `extra` is appended to the people
 /// stage.
-fn people_plan(env: &Env, extra: &str) -> String {
+pub(crate) fn people_plan(env: &Env, extra: &str) -> String {
     let base = root().join("plans/base.toml").display().to_string();
     let text = format!(
         r#"[plan]
@@ -188,7 +188,7 @@ concurrency = 8
     path.display().to_string()
 }
 
-const FAST: [&str; 8] = [
+pub(crate) const FAST: [&str; 8] = [
     "--set",
     "cache.mode=off",
     "--set",
@@ -200,7 +200,7 @@ const FAST: [&str; 8] = [
 ];
 
 /// Person answers of the sandbox so far, by status.
-fn person_answers(env: &Env, status: u16) -> u64 {
+pub(crate) fn person_answers(env: &Env, status: u16) -> u64 {
     env.sim
         .stats()
         .routes

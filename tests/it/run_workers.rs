@@ -651,3 +651,107 @@ async fn workers_spend_one_daily_quota_between_them() {
         0
     );
 }
+
+/// The people of a people stage are shared too: each person asked of TMDB once, more than one
+/// process fetched some, and the database is the one a run of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_share_the_people_of_a_people_stage() {
+    use crate::run_people::{FAST, people_plan, person_answers};
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(20, 40)).await;
+    let plan = people_plan(&env, "");
+    let out = output(env.run_cmd(&plan, &reference, &FAST)).await;
+    assert_exit(&out, 0);
+    let alone = person_answers(&env, 200);
+    assert!(alone > 40, "{alone} people");
+
+    let out = output(env.run_cmd(&plan, &url, &[&FAST[..], &["--workers", "2"]].concat())).await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        person_answers(&env, 200) - alone,
+        alone,
+        "each person asked once: {}",
+        stderr(&out)
+    );
+    let db = connect(&url).await;
+    let by: i64 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(DISTINCT claimed_by) FROM import_items \
+             WHERE stage = 'people' AND item_key LIKE 'person:%' AND status = 'ok'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert!(by >= 2, "the people were fetched by {by} process(es)");
+    drop(db);
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
+
+/// Two fetch stages that want the same movies, worked by three processes: each movie is asked
+/// of TMDB once (a stage takes what another saved, in whichever process), and the database is
+/// the one a run of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fetch_stages_share_their_movies_across_workers() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(20, 60)).await;
+    let base = root().join("plans/base.toml").display().to_string();
+    let text = format!(
+        r#"[plan]
+name = "twice"
+extends = {base}
+
+[stages.reset]
+kind = "reset"
+
+[stages.seed]
+kind = "seed"
+needs = ["reset"]
+sets = ["genres"]
+
+[stages.popular]
+kind = "fetch"
+needs = ["seed"]
+list = "popular"
+pages = 4
+concurrency = 3
+
+[stages.again]
+kind = "fetch"
+needs = ["seed"]
+list = "popular"
+pages = 4
+concurrency = 3
+"#,
+        base = toml::Value::String(base),
+    );
+    let plan = env.path("twice.toml");
+    std::fs::write(&plan, text).unwrap();
+    let plan = plan.display().to_string();
+    let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
+    let sets = set_args(&quick(1)[..1]);
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+
+    let out = output(env.run_cmd(&plan, &reference, &sets)).await;
+    assert_exit(&out, 0);
+    let alone = movies(&env);
+    assert_eq!(alone, 80, "one process asks each movie once");
+
+    let out = output(env.run_cmd(&plan, &url, &[&sets[..], &["--workers", "2"]].concat())).await;
+    assert_exit(&out, 0);
+    assert_eq!(movies(&env) - alone, 80, "{}", stderr(&out));
+    let db = connect(&url).await;
+    for stage in ["popular", "again"] {
+        assert_eq!(stage_items(&db, stage).await, (84, 0, 0, 0), "{stage}");
+    }
+    drop(db);
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
