@@ -87,7 +87,12 @@ impl Stage for Enrich {
                 // Workers of the run take their share of the movies, recorded as pending as
                 // they are found.
                 let kind = ItemKind::Movie;
-                shared::lead_recorded(cx, member, kind, &mut items, &stop, &|_| {}, work).await
+                let feed = shared::Recorded {
+                    items: &mut items,
+                    known: &known,
+                    on_skipped: &|_| {},
+                };
+                shared::lead_recorded(cx, member, kind, feed, &stop, work).await
             }
         };
         if let Some(why) = problem.lock().unwrap_or_else(|e| e.into_inner()).take() {

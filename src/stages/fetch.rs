@@ -117,6 +117,7 @@ impl Stage for Fetch {
                     found: rx,
                     on_skipped: &on_skipped,
                     recorded: false,
+                    known: &known,
                 };
                 let (fed, (claimed, worked)) = futures::join!(
                     feed.run(&self.0.selection),

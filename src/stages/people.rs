@@ -110,7 +110,12 @@ impl Stage for People {
                 let on_skipped = |id: i64| shared.not_found.add(id);
                 let stop = &shared.stop;
                 let kind = ItemKind::Person;
-                shared::lead_recorded(cx, member, kind, &mut items, stop, &on_skipped, work).await
+                let feed = shared::Recorded {
+                    items: &mut items,
+                    known: &known,
+                    on_skipped: &on_skipped,
+                };
+                shared::lead_recorded(cx, member, kind, feed, stop, work).await
             }
         };
         if let Some(why) = shared

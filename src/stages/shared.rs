@@ -9,7 +9,7 @@
 //! stage when no item is pending any more. A *worker* claims until the runner ends the stage
 //! or the run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ pub struct Runner<'a> {
     pub on_skipped: &'a (dyn Fn(i64) + Sync),
     /// The feed records what it finds as pending itself (`items::pending`).
     pub recorded: bool,
+    /// The stage's items as the ledger had them when it started: those done by an earlier
+    /// attempt of the run, in any process, the feed counted already.
+    pub known: &'a HashMap<String, ItemStatus>,
 }
 
 /// The runner's part of a shared stage, beside the stage's feed (which sends the ids it finds
@@ -79,6 +82,14 @@ where
     }
 }
 
+/// The feed of [`lead_recorded`]: its items (recorded as pending as they come), the stage's
+/// items as the ledger had them at its start, and who hears of items other workers skipped.
+pub struct Recorded<'a, S> {
+    pub items: &'a mut S,
+    pub known: &'a HashMap<String, ItemStatus>,
+    pub on_skipped: &'a (dyn Fn(i64) + Sync),
+}
+
 /// [`lead`] for a stage whose feed records what it finds as pending itself
 /// (`items::pending`): passes the items of `items` to the claiming until they end or the
 /// stage stops, and leaves the rest in `items` (for the caller to record as pending when a
@@ -87,9 +98,8 @@ pub async fn lead_recorded<S, F, Fut>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
-    items: &mut S,
+    feed: Recorded<'_, S>,
     stop: &CancellationToken,
-    on_skipped: &(dyn Fn(i64) + Sync),
     work: F,
 ) -> Option<StageOutcome>
 where
@@ -98,6 +108,11 @@ where
     Fut: std::future::Future<Output = items::ItemResult>,
 {
     use futures::StreamExt;
+    let Recorded {
+        items,
+        known,
+        on_skipped,
+    } = feed;
     let (found_tx, found) = mpsc::channel(FOUND);
     let feed = async {
         loop {
@@ -117,6 +132,7 @@ where
         found,
         on_skipped,
         recorded: true,
+        known,
     };
     let ((), (claimed, worked)) = futures::join!(feed, lead(cx, member, kind, runner, stop, work));
     worked.or(claimed)
@@ -211,7 +227,7 @@ async fn claim_until_over(
                 }
             }
             if follow.due() {
-                match follow.read(cx, member).await {
+                match follow.read(cx, member, r.known).await {
                     Ok(done) => {
                         if let Some(stop) = take(cx, done, r.on_skipped).await {
                             return Some(stop);
@@ -279,7 +295,7 @@ async fn claim_until_over(
     if let Some(r) = &runner {
         // Everything the others finished, including what committed after the last look.
         follow.since = None;
-        match follow.read(cx, member).await {
+        match follow.read(cx, member, r.known).await {
             Ok(done) => return take(cx, done, r.on_skipped).await,
             Err(e) => return fail(e),
         }
@@ -380,11 +396,13 @@ impl Follow {
         true
     }
 
-    /// The results not read before, as `(tmdb id, status)`.
+    /// The results not read before, as `(tmdb id, status)`, but for those `known` has as done
+    /// before the stage started (by an earlier attempt of the run).
     async fn read(
         &mut self,
         cx: &StageContext,
         member: &Member,
+        known: &HashMap<String, ItemStatus>,
     ) -> Result<Vec<(i64, ItemStatus)>, crate::store::StoreError> {
         let rows = cluster::finished_by_others(
             cx.db(),
@@ -404,6 +422,9 @@ impl Follow {
             let Some(id) = self.kind.id(&key) else {
                 continue;
             };
+            if matches!(known.get(&key), Some(ItemStatus::Ok | ItemStatus::Skipped)) {
+                continue;
+            }
             if self.seen.insert(key) {
                 out.push((id, status));
             }

@@ -361,10 +361,29 @@ async fn a_killed_shared_run_resumes_to_the_same_database() {
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let out = output(c.run(&["--resume", "--workers", "1", "--lease", "2s"])).await;
+    let report = c.env.path("resumed.json");
+    let out = output(c.run(&[
+        "--resume",
+        "--workers",
+        "1",
+        "--lease",
+        "2s",
+        "--report",
+        report.to_str().unwrap(),
+    ]))
+    .await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("Resuming"), "{}", stderr(&out));
     c.assert_same_as_one_process("").await;
+    // The report counts each movie once: done before the kill, or after it.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for stage in report["stages"].as_array().unwrap() {
+        if stage["name"] == "popular" || stage["name"] == "omdb" {
+            let n = |f: &str| stage[f].as_u64().unwrap();
+            assert_eq!(n("ok") + n("skipped") + n("failed"), n("total"), "{stage}");
+        }
+    }
 }
 
 /// `popctl status --url URL` (text, or the `status` message with `--message-format json`).
