@@ -109,7 +109,7 @@ impl Stage for Enrich {
             }
             if let Some(member) = member.as_deref() {
                 // Found but never claimed, or let go by a worker the quota stopped too.
-                match cluster::pending_items(cx.db(), member.run_id, cx.name(), "movie:").await {
+                match cluster::pending_items(cx.db(), member.run_id, cx.name(), &["movie:"]).await {
                     Ok(n) => {
                         let counted = cx.counters.values().pending;
                         Counters::add(&cx.counters.pending, n.saturating_sub(counted));

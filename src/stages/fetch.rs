@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::claims::{Claim, Outcome};
 use super::items::{self, ItemResult};
-use super::ledger::{ItemKind, movie_id, movie_key};
+use super::ledger::{IMDB, ItemKind, SEARCH, movie_id, movie_key};
 use super::{Counters, SharedStage, Stage, StageContext, StageOutcome, shared};
 use crate::lists::{self, ListItem};
 use crate::plan::{
@@ -76,6 +76,13 @@ impl Stage for Fetch {
             } => Some(filter),
             _ => None,
         };
+        let member = match &cx.run.cluster {
+            Some(cluster) if self.shareable() => match cluster.member(cx).await {
+                Ok(m) => Some(m),
+                Err(e) => return StageOutcome::Failed(e.to_string()),
+            },
+            _ => None,
+        };
         let feed = Feed {
             cx,
             tmdb: &tmdb,
@@ -86,6 +93,7 @@ impl Stage for Fetch {
             sent: HashSet::new(),
             synced: &synced,
             admit,
+            look_ups: member.as_ref().map(|_| Vec::new()),
         };
         let append = &self.0.append;
         let tmdb_ref = &tmdb;
@@ -94,13 +102,6 @@ impl Stage for Fetch {
         let admit = admit.map(|filter| (filter, &synced));
         let work = move |_key: String, id: i64| {
             fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, admit)
-        };
-        let member = match &cx.run.cluster {
-            Some(cluster) if self.shareable() => match cluster.member(cx).await {
-                Ok(m) => Some(m),
-                Err(e) => return StageOutcome::Failed(e.to_string()),
-            },
-            _ => None,
         };
         let (fed, worked) = match member.as_deref() {
             None => {
@@ -118,10 +119,19 @@ impl Stage for Fetch {
                     on_skipped: &on_skipped,
                     recorded: false,
                     known: &known,
+                    looks_up: self.looks_up(),
+                };
+                let searches = self.searches();
+                let (work, searches) = (&work, &searches);
+                let work_shared = move |key: String, item: FetchItem| async move {
+                    match item {
+                        FetchItem::Movie(id) => work(key, id).await,
+                        FetchItem::LookUp => look_up(cx, tmdb_ref, retrier, &key, searches).await,
+                    }
                 };
                 let (fed, (claimed, worked)) = futures::join!(
                     feed.run(&self.0.selection),
-                    shared::lead(cx, member, ItemKind::Movie, runner, &stop, work)
+                    shared::lead(cx, member, ItemKind::Fetch, runner, &stop, work_shared)
                 );
                 (fed.or(claimed), worked)
             }
@@ -187,6 +197,30 @@ impl Fetch {
     /// Whether workers of a shared run may take this stage's movies. A changes stage that
     /// refetches every changed movie admits new ones by what its feed learnt, which only the
     /// runner knows: it fetches alone.
+    /// The title searches of the stage, by ledger key, for the processes that claim them.
+    fn searches(&self) -> HashMap<String, TitleSearch> {
+        match &self.0.selection {
+            FetchSelection::Search(searches) => searches
+                .iter()
+                .map(|q| (search_key(q), q.clone()))
+                .collect(),
+            _ => HashMap::new(),
+        }
+    }
+
+    /// Whether the stage finds movies by looking them up (`/find`, `/search/movie`).
+    fn looks_up(&self) -> bool {
+        match &self.0.selection {
+            FetchSelection::CuratedList { .. }
+            | FetchSelection::ImdbIds(_)
+            | FetchSelection::Search(_) => true,
+            FetchSelection::IdsFile { ids, .. } => {
+                ids.iter().any(|r| matches!(r, MovieRef::Imdb(_)))
+            }
+            _ => false,
+        }
+    }
+
     fn shareable(&self) -> bool {
         !matches!(
             self.0.selection,
@@ -213,11 +247,15 @@ impl SharedStage for Fetch {
         };
         let retrier = cx.retrier();
         let noted = Noted::default();
-        let (tmdb_ref, noted_ref, append) = (&tmdb, &noted, &self.0.append);
-        let work = move |_key: String, id: i64| {
-            fetch_one(cx, tmdb_ref, append, id, retrier, noted_ref, None)
+        let searches = self.searches();
+        let (tmdb, noted, append, searches) = (&tmdb, &noted, &self.0.append, &searches);
+        let work = move |key: String, item: FetchItem| async move {
+            match item {
+                FetchItem::Movie(id) => fetch_one(cx, tmdb, append, id, retrier, noted, None).await,
+                FetchItem::LookUp => look_up(cx, tmdb, retrier, &key, searches).await,
+            }
         };
-        shared::take_part(cx, member, ItemKind::Movie, work).await
+        shared::take_part(cx, member, ItemKind::Fetch, work).await
     }
 }
 
@@ -315,11 +353,56 @@ struct Feed<'a> {
     synced: &'a std::sync::Mutex<catalog::Synced>,
     /// The filter a changes stage admits new movies by.
     admit: Option<&'a CatalogFilter>,
+    /// In a run shared by workers: the look-ups (`imdb:`, `search:`) found and not yet
+    /// recorded as pending, for every process to claim, instead of asked here one by one.
+    look_ups: Option<Vec<String>>,
 }
 
 impl Feed<'_> {
     /// Returns why the stage must stop, if it must.
     async fn run(mut self, selection: &FetchSelection) -> Option<StageOutcome> {
+        let stopped = self.find_all(selection).await;
+        if stopped.is_some() {
+            return stopped;
+        }
+        self.record_look_ups().await.err()
+    }
+
+    /// In a run shared by workers, takes `key` (a look-up of the stage's selection) to be
+    /// recorded as pending for every process to claim, instead of asking it here: true then.
+    async fn defer_look_up(&mut self, key: &str) -> Result<bool, StageOutcome> {
+        let Some(look_ups) = &mut self.look_ups else {
+            return Ok(false);
+        };
+        Counters::add(&self.cx.counters.total, 1);
+        look_ups.push(key.to_owned());
+        if look_ups.len() >= LOOK_UPS_AT_ONCE {
+            self.record_look_ups().await?;
+        }
+        Ok(true)
+    }
+
+    /// Records the look-ups taken so far as pending (failed ones of an earlier attempt too).
+    async fn record_look_ups(&mut self) -> Result<(), StageOutcome> {
+        let Some(look_ups) = &mut self.look_ups else {
+            return Ok(());
+        };
+        if look_ups.is_empty() {
+            return Ok(());
+        }
+        let keys = std::mem::take(look_ups);
+        let (cx, stage) = (self.cx, self.cx.name());
+        let recorded = async {
+            cx.ledger().ensure(cx.db(), stage, &keys).await?;
+            let run_id = cx.ledger().run_id();
+            cluster::retry_failed(cx.db(), run_id, stage, &keys).await
+        };
+        recorded
+            .await
+            .map_err(|e| self.halt(StageOutcome::Failed(e.to_string())))
+    }
+
+    async fn find_all(&mut self, selection: &FetchSelection) -> Option<StageOutcome> {
         // Movies recorded by an earlier attempt of the run, from pages or entries done then.
         let mut earlier: Vec<i64> = self.known.keys().filter_map(|k| movie_id(k)).collect();
         earlier.sort_unstable();
@@ -772,14 +855,17 @@ impl Feed<'_> {
 
     /// The first movie a title search finds, recorded with the search's ledger row; a search
     /// that finds none is a skipped item saying so.
-    async fn search(&self, q: &TitleSearch) -> Result<Option<i64>, StageOutcome> {
-        let key = format!("search:{q}");
+    async fn search(&mut self, q: &TitleSearch) -> Result<Option<i64>, StageOutcome> {
+        let key = search_key(q);
         if self
             .known
             .get(&key)
             .is_some_and(|s| *s != ItemStatus::Failed && *s != ItemStatus::Pending)
         {
             // Done earlier: its movie (if any) is among the `movie:` rows already handed over.
+            return Ok(None);
+        }
+        if self.defer_look_up(&key).await? {
             return Ok(None);
         }
         Counters::add(&self.cx.counters.total, 1);
@@ -803,16 +889,19 @@ impl Feed<'_> {
     }
 
     /// The TMDB id of a list entry known by its IMDb id, recorded with its ledger row.
-    async fn find(&self, imdb_id: &str) -> Result<Option<i64>, StageOutcome> {
+    async fn find(&mut self, imdb_id: &str) -> Result<Option<i64>, StageOutcome> {
         let cx = self.cx;
         let c = &cx.counters;
-        let key = format!("imdb:{imdb_id}");
+        let key = format!("{IMDB}{imdb_id}");
         if self
             .known
             .get(&key)
             .is_some_and(|s| *s != ItemStatus::Failed && *s != ItemStatus::Pending)
         {
             // Done earlier: its movie (if any) is among the `movie:` rows already handed over.
+            return Ok(None);
+        }
+        if self.defer_look_up(&key).await? {
             return Ok(None);
         }
         Counters::add(&c.total, 1);
@@ -886,6 +975,80 @@ enum Asked<T> {
 enum LookUp<'a> {
     Imdb(&'a str),
     Title(&'a TitleSearch),
+}
+
+/// The ledger key of a title search.
+fn search_key(q: &TitleSearch) -> String {
+    format!("{SEARCH}{q}")
+}
+
+/// Look-ups recorded as pending per ledger statement, in a shared run.
+const LOOK_UPS_AT_ONCE: usize = 256;
+
+/// A claimed item of a shared fetch stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchItem {
+    /// A movie to fetch.
+    Movie(i64),
+    /// A look-up (`imdb:`, `search:`) that finds one.
+    LookUp,
+}
+
+impl shared::Claimed for FetchItem {
+    fn from_key(kind: ItemKind, key: &str) -> Option<FetchItem> {
+        match kind.id(key) {
+            Some(id) => Some(FetchItem::Movie(id)),
+            None if key.starts_with(IMDB) || key.starts_with(SEARCH) => Some(FetchItem::LookUp),
+            None => None,
+        }
+    }
+}
+
+/// A look-up claimed in a run shared by workers: asks TMDB which movie an IMDb id or a title
+/// is, and records the movie it finds as pending in the stage (with the look-up's own row, in
+/// one transaction), for any process to claim and fetch.
+async fn look_up(
+    cx: &StageContext,
+    tmdb: &TmdbClient,
+    retrier: Retrier,
+    key: &str,
+    searches: &HashMap<String, TitleSearch>,
+) -> ItemResult {
+    let c = &cx.counters;
+    let (fetched, missing) = if let Some(imdb_id) = key.strip_prefix(IMDB) {
+        cx.pacer.wait().await;
+        let missing = format!("TMDB has no movie with IMDb id {imdb_id}");
+        (tmdb.find_imdb(imdb_id, &retrier).await, missing)
+    } else if let Some(q) = searches.get(key) {
+        cx.pacer.wait().await;
+        let missing = format!("TMDB finds no movie titled {q}");
+        (tmdb.search_movie(q, &retrier).await, missing)
+    } else {
+        return ItemResult::Failed {
+            error: format!("{key} is not a look-up of stage {}", cx.name()),
+            attempts: 0,
+        };
+    };
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => return items::request_failed(c, &e),
+    };
+    c.request(fetched.attempts, fetched.rate_limited);
+    let attempts = fetched.attempts;
+    match fetched.value {
+        Some(id) => match record_found(cx, key, &[movie_key(id)], attempts, None).await {
+            Ok(()) => ItemResult::Ok { rows: 0 },
+            Err(e @ StoreError::LeaseLost { .. }) => ItemResult::Lost(e.to_string()),
+            Err(e) => ItemResult::Failed {
+                error: e.to_string(),
+                attempts,
+            },
+        },
+        None => ItemResult::Skipped {
+            reason: missing,
+            recorded: false,
+        },
+    }
 }
 
 fn page_key(page: u32) -> String {

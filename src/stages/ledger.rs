@@ -43,18 +43,30 @@ pub fn person_key(tmdb_id: i64) -> String {
 /// What the items of a stage workers share are, by their ledger keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
-    /// `movie:<tmdb id>` (fetch, enrich).
+    /// `movie:<tmdb id>` (enrich).
     Movie,
     /// `person:<tmdb id>` (people).
     Person,
+    /// `movie:<tmdb id>`, and the look-ups that find a movie: `imdb:<imdb id>`,
+    /// `search:<title>` (fetch).
+    Fetch,
 }
 
 impl ItemKind {
-    /// The start of every key of this kind.
+    /// The start of the keys that name an item by its TMDB id.
     pub fn prefix(self) -> &'static str {
         match self {
-            ItemKind::Movie => "movie:",
+            ItemKind::Movie | ItemKind::Fetch => "movie:",
             ItemKind::Person => "person:",
+        }
+    }
+
+    /// The starts of every key of this kind.
+    pub fn prefixes(self) -> &'static [&'static str] {
+        match self {
+            ItemKind::Movie => &["movie:"],
+            ItemKind::Person => &["person:"],
+            ItemKind::Fetch => &["movie:", IMDB, SEARCH],
         }
     }
 
@@ -63,11 +75,17 @@ impl ItemKind {
         format!("{}{tmdb_id}", self.prefix())
     }
 
-    /// The TMDB id in a key of this kind.
+    /// The TMDB id in a key of this kind; `None` for a look-up.
     pub fn id(self, key: &str) -> Option<i64> {
         key.strip_prefix(self.prefix())?.parse().ok()
     }
 }
+
+/// The start of the key of a movie looked up by its IMDb id.
+pub const IMDB: &str = "imdb:";
+
+/// The start of the key of a movie looked up by its title.
+pub const SEARCH: &str = "search:";
 
 /// Rows written per statement when recording many pending items.
 const CHUNK: usize = 500;

@@ -44,13 +44,16 @@ pub struct Runner<'a> {
     /// The stage's items as the ledger had them when it started: those done by an earlier
     /// attempt of the run, in any process, the feed counted already.
     pub known: &'a HashMap<String, ItemStatus>,
+    /// Look-ups of the stage (run by any process) find movies the feed never sees: the runner
+    /// counts each movie in the stage's total as it claims or follows it.
+    pub looks_up: bool,
 }
 
 /// The runner's part of a shared stage, beside the stage's feed (which sends the ids it finds
 /// to `runner.found`): opens the stage to the workers, claims and works its items with them
 /// until none is pending, and ends the stage. Why the claiming stopped and why the work did, if
 /// either stopped the stage.
-pub async fn lead<F, Fut>(
+pub async fn lead<T, F, Fut>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
@@ -59,7 +62,8 @@ pub async fn lead<F, Fut>(
     work: F,
 ) -> (Option<StageOutcome>, Option<StageOutcome>)
 where
-    F: Fn(String, i64) -> Fut,
+    T: Claimed,
+    F: Fn(String, T) -> Fut,
     Fut: std::future::Future<Output = items::ItemResult>,
 {
     let (run_id, stage) = (member.run_id, cx.name());
@@ -94,7 +98,7 @@ pub struct Recorded<'a, S> {
 /// (`items::pending`): passes the items of `items` to the claiming until they end or the
 /// stage stops, and leaves the rest in `items` (for the caller to record as pending when a
 /// spent quota stopped the stage). Why the stage stopped, if it did.
-pub async fn lead_recorded<S, F, Fut>(
+pub async fn lead_recorded<T, S, F, Fut>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
@@ -103,8 +107,9 @@ pub async fn lead_recorded<S, F, Fut>(
     work: F,
 ) -> Option<StageOutcome>
 where
+    T: Claimed,
     S: futures::Stream<Item = (String, i64)> + Unpin,
-    F: Fn(String, i64) -> Fut,
+    F: Fn(String, T) -> Fut,
     Fut: std::future::Future<Output = items::ItemResult>,
 {
     use futures::StreamExt;
@@ -133,6 +138,7 @@ where
         on_skipped,
         recorded: true,
         known,
+        looks_up: false,
     };
     let ((), (claimed, worked)) = futures::join!(feed, lead(cx, member, kind, runner, stop, work));
     worked.or(claimed)
@@ -143,14 +149,15 @@ const FOUND: usize = 1_024;
 
 /// A worker's part of a shared stage: claims its items and works them until the runner ends
 /// the stage or the run, then lets go of what it still holds.
-pub async fn take_part<F, Fut>(
+pub async fn take_part<T, F, Fut>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
     work: F,
 ) -> StageOutcome
 where
-    F: Fn(String, i64) -> Fut,
+    T: Claimed,
+    F: Fn(String, T) -> Fut,
     Fut: std::future::Future<Output = items::ItemResult>,
 {
     let stop = CancellationToken::new();
@@ -165,16 +172,29 @@ where
     items::finish(cx, worked.or(claimed))
 }
 
-/// Claims items of `cx`'s stage for `member` and sends them to `tx` (as `(ledger key, tmdb
-/// id)`) as the stage's tasks have room, until the stage is over: for the runner, its feed has
+/// What a claimed key is to the stage's tasks: a TMDB id, or (a fetch stage's) a movie or a
+/// look-up.
+pub trait Claimed: Sized + Send {
+    /// The item a key of `kind` names; `None` for a key that is not one.
+    fn from_key(kind: ItemKind, key: &str) -> Option<Self>;
+}
+
+impl Claimed for i64 {
+    fn from_key(kind: ItemKind, key: &str) -> Option<i64> {
+        kind.id(key)
+    }
+}
+
+/// Claims items of `cx`'s stage for `member` and sends them to `tx` (as `(ledger key, item)`)
+/// as the stage's tasks have room, until the stage is over: for the runner, its feed has
 /// ended and no item is pending; for a worker, the runner ended the stage or the run. Returns
 /// why the stage must stop, if it must (and then stops the stage's other parts through `stop`).
-pub async fn claim(
+pub async fn claim<T: Claimed>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
     runner: Option<Runner<'_>>,
-    tx: mpsc::Sender<(String, i64)>,
+    tx: mpsc::Sender<(String, T)>,
     stop: &CancellationToken,
 ) -> Option<StageOutcome> {
     let outcome = claim_until_over(cx, member, kind, runner, tx, stop).await;
@@ -184,12 +204,12 @@ pub async fn claim(
     outcome
 }
 
-async fn claim_until_over(
+async fn claim_until_over<T: Claimed>(
     cx: &StageContext,
     member: &Member,
     kind: ItemKind,
     mut runner: Option<Runner<'_>>,
-    tx: mpsc::Sender<(String, i64)>,
+    tx: mpsc::Sender<(String, T)>,
     stop: &CancellationToken,
 ) -> Option<StageOutcome> {
     let stage = cx.name().to_owned();
@@ -198,6 +218,11 @@ async fn claim_until_over(
     let mut found: Vec<i64> = Vec::new();
     let mut follow = Follow::new(kind);
     let waits_for = super::fetch::siblings(cx);
+    // Each movie in the stage's total once: those the feed found, and those look-ups found.
+    let mut counted: Option<HashSet<i64>> = runner
+        .as_ref()
+        .is_some_and(|r| r.looks_up)
+        .then(HashSet::new);
     let fail = |e: crate::store::StoreError| Some(StageOutcome::Failed(e.to_string()));
     loop {
         if stop.is_cancelled() || cx.run.cancel.is_cancelled() {
@@ -215,6 +240,9 @@ async fn claim_until_over(
                 }
             }
             if !found.is_empty() {
+                if let Some(counted) = &mut counted {
+                    counted.extend(found.iter().copied());
+                }
                 let keys: Vec<String> = found.drain(..).map(|id| kind.key(id)).collect();
                 let recorded = async {
                     if !r.recorded {
@@ -229,7 +257,7 @@ async fn claim_until_over(
             if follow.due() {
                 match follow.read(cx, member, r.known).await {
                     Ok(done) => {
-                        if let Some(stop) = take(cx, done, r.on_skipped).await {
+                        if let Some(stop) = take(cx, done, r.on_skipped, &mut counted).await {
                             return Some(stop);
                         }
                     }
@@ -239,15 +267,23 @@ async fn claim_until_over(
         }
         let room = tx.capacity();
         let claimed =
-            match cluster::claim(db, member, &stage, kind.prefix(), room, &waits_for).await {
+            match cluster::claim(db, member, &stage, kind.prefixes(), room, &waits_for).await {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
         let got = !claimed.is_empty();
         for key in claimed {
-            let Some(id) = kind.id(&key) else { continue };
+            if let Some(counted) = &mut counted
+                && let Some(id) = kind.id(&key)
+                && counted.insert(id)
+            {
+                Counters::add(&cx.counters.total, 1);
+            }
+            let Some(item) = T::from_key(kind, &key) else {
+                continue;
+            };
             tokio::select! {
-                sent = tx.send((key, id)) => if sent.is_err() { break },
+                sent = tx.send((key, item)) => if sent.is_err() { break },
                 () = stop.cancelled() => break,
             }
         }
@@ -256,7 +292,7 @@ async fn claim_until_over(
         }
         let over = match &runner {
             Some(_) if !found_open => {
-                match cluster::pending_items(db, member.run_id, &stage, kind.prefix()).await {
+                match cluster::pending_items(db, member.run_id, &stage, kind.prefixes()).await {
                     Ok(n) => n == 0,
                     Err(e) => return fail(e),
                 }
@@ -296,7 +332,7 @@ async fn claim_until_over(
         // Everything the others finished, including what committed after the last look.
         follow.since = None;
         match follow.read(cx, member, r.known).await {
-            Ok(done) => return take(cx, done, r.on_skipped).await,
+            Ok(done) => return take(cx, done, r.on_skipped, &mut counted).await,
             Err(e) => return fail(e),
         }
     }
@@ -338,20 +374,30 @@ pub async fn add_others(
 /// streamed downstream; says when the failure policy, their failures counted, stops the stage.
 async fn take(
     cx: &StageContext,
-    done: Vec<(i64, ItemStatus)>,
+    done: Vec<(Option<i64>, ItemStatus)>,
     on_skipped: &(dyn Fn(i64) + Sync),
+    counted: &mut Option<HashSet<i64>>,
 ) -> Option<StageOutcome> {
     let c = &cx.counters;
     let mut failed = false;
     for (id, status) in done {
+        if let (Some(counted), Some(id)) = (counted.as_mut(), id)
+            && counted.insert(id)
+        {
+            Counters::add(&c.total, 1);
+        }
         match status {
             ItemStatus::Ok => {
                 Counters::add(&c.ok, 1);
-                cx.output.emit(id).await;
+                if let Some(id) = id {
+                    cx.output.emit(id).await;
+                }
             }
             ItemStatus::Skipped => {
                 Counters::add(&c.skipped, 1);
-                on_skipped(id);
+                if let Some(id) = id {
+                    on_skipped(id);
+                }
             }
             ItemStatus::Failed => {
                 Counters::add(&c.failed, 1);
@@ -396,14 +442,14 @@ impl Follow {
         true
     }
 
-    /// The results not read before, as `(tmdb id, status)`, but for those `known` has as done
-    /// before the stage started (by an earlier attempt of the run).
+    /// The results not read before, as `(tmdb id, status)` (no id for a look-up), but for
+    /// those `known` has as done before the stage started (by an earlier attempt of the run).
     async fn read(
         &mut self,
         cx: &StageContext,
         member: &Member,
         known: &HashMap<String, ItemStatus>,
-    ) -> Result<Vec<(i64, ItemStatus)>, crate::store::StoreError> {
+    ) -> Result<Vec<(Option<i64>, ItemStatus)>, crate::store::StoreError> {
         let rows = cluster::finished_by_others(
             cx.db(),
             member,
@@ -419,9 +465,10 @@ impl Follow {
         } in rows
         {
             self.since = Some(self.since.map_or(updated_at, |s| s.max(updated_at)));
-            let Some(id) = self.kind.id(&key) else {
+            let id = self.kind.id(&key);
+            if id.is_none() && !self.kind.prefixes().iter().any(|p| key.starts_with(p)) {
                 continue;
-            };
+            }
             if matches!(known.get(&key), Some(ItemStatus::Ok | ItemStatus::Skipped)) {
                 continue;
             }

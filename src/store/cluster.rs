@@ -234,6 +234,16 @@ pub async fn heartbeat(
     Ok(n > 0)
 }
 
+/// `(column LIKE $first OR column LIKE $first+1 …)`: keys that start with one of `prefixes`;
+/// the placeholders' values.
+fn prefix_match(column: &str, prefixes: &[&str], first: usize) -> (String, Vec<Value>) {
+    let each: Vec<String> = (0..prefixes.len())
+        .map(|i| format!("{column} LIKE ${}", first + i))
+        .collect();
+    let values = prefixes.iter().map(|p| format!("{p}%").into()).collect();
+    (format!("({})", each.join(" OR ")), values)
+}
+
 /// `$first, $first+1, …` for `keys`, and their values.
 fn key_list(keys: &[String], first: usize) -> (String, Vec<Value>) {
     let list = (0..keys.len())
@@ -252,7 +262,7 @@ pub async fn claim(
     db: &DatabaseConnection,
     member: &Member,
     stage: &str,
-    prefix: &str,
+    prefixes: &[&str],
     n: usize,
     waits_for: &[String],
 ) -> Result<Vec<String>, StoreError> {
@@ -260,7 +270,8 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     let what = || format!("claiming items of stage {stage}");
-    let (others, other_values) = key_list(waits_for, 7);
+    let (kinds, kind_values) = prefix_match("i.item_key", prefixes, 6);
+    let (others, other_values) = key_list(waits_for, 6 + prefixes.len());
     let busy_elsewhere = if waits_for.is_empty() {
         String::new()
     } else {
@@ -276,8 +287,8 @@ pub async fn claim(
         member.worker_id.into(),
         i64::try_from(n).unwrap_or(i64::MAX).into(),
         secs(member.lease),
-        format!("{prefix}%").into(),
     ];
+    values.extend(kind_values);
     values.extend(other_values);
     // Stages that wait for each other's claims claim one at a time: two claims at once would
     // not see each other's (uncommitted) leases and could take the same movie.
@@ -297,7 +308,7 @@ pub async fn claim(
                  lease_until = now() + make_interval(secs => $5) \
                  WHERE id IN (SELECT i.id FROM import_items i \
                    WHERE i.run_id = $1 AND i.stage = $2 AND i.status = 'pending' \
-                   AND i.item_key LIKE $6 \
+                   AND {kinds} \
                    AND (i.lease_until IS NULL OR i.lease_until < now()) \
                    {busy_elsewhere}\
                    ORDER BY i.id LIMIT $4 FOR UPDATE OF i SKIP LOCKED) \
@@ -667,23 +678,25 @@ pub async fn done_elsewhere(
     }
 }
 
-/// How many items of `stage` whose keys start with `prefix` are still pending, claimed or not.
+/// How many items of `stage` whose keys start with one of `prefixes` are still pending,
+/// claimed or not.
 pub async fn pending_items(
     db: &DatabaseConnection,
     run_id: i64,
     stage: &str,
-    prefix: &str,
+    prefixes: &[&str],
 ) -> Result<u64, StoreError> {
     let what = || format!("counting the pending items of stage {stage}");
+    let (kinds, kind_values) = prefix_match("item_key", prefixes, 3);
+    let mut values: Vec<Value> = vec![run_id.into(), stage.to_owned().into()];
+    values.extend(kind_values);
     let row = db
         .query_one_raw(stmt(
-            "SELECT COUNT(*) AS n FROM import_items WHERE run_id = $1 AND stage = $2 \
-             AND status = 'pending' AND item_key LIKE $3",
-            vec![
-                run_id.into(),
-                stage.to_owned().into(),
-                format!("{prefix}%").into(),
-            ],
+            &format!(
+                "SELECT COUNT(*) AS n FROM import_items WHERE run_id = $1 AND stage = $2 \
+                 AND status = 'pending' AND {kinds}"
+            ),
+            values,
         ))
         .await
         .map_err(StoreError::query(what()))?;

@@ -774,3 +774,112 @@ concurrency = 3
     drop(db);
     assert_eq!(digest(&url).await, digest(&reference).await);
 }
+
+/// The look-ups of a fetch stage (`imdb_ids`: one `/find` each) are shared too: every process
+/// claims some, each is asked once, the movies they find are fetched once by whichever process
+/// claims them, and the database and the stage's counts are those of a run of one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_share_the_look_ups_of_a_fetch_stage() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let reference = fresh_pg_url().await.unwrap();
+    let env = Env::new(slow_sim(30, 60)).await;
+    let catalog = env.sim.catalog();
+    let mut imdb: Vec<String> = catalog
+        .list_ids(popctl::plan::ListKind::Popular)
+        .into_iter()
+        .filter_map(|id| catalog.entry(id).and_then(|e| e.imdb_id.clone()))
+        .take(60)
+        .collect();
+    assert_eq!(imdb.len(), 60);
+    // A movie named twice, and an id no movie has.
+    imdb.push(imdb[0].clone());
+    imdb.push("tt9999999".into());
+    let listed: Vec<String> = imdb.iter().map(|i| format!("\"{i}\"")).collect();
+    let base = root().join("plans/base.toml").display().to_string();
+    let text = format!(
+        r#"[plan]
+name = "picked"
+extends = {base}
+
+[stages.reset]
+kind = "reset"
+
+[stages.seed]
+kind = "seed"
+needs = ["reset"]
+sets = ["genres"]
+
+[stages.picked]
+kind = "fetch"
+needs = ["seed"]
+imdb_ids = [{listed}]
+concurrency = 3
+"#,
+        base = toml::Value::String(base),
+        listed = listed.join(", "),
+    );
+    let plan = env.path("picked.toml");
+    std::fs::write(&plan, text).unwrap();
+    let plan = plan.display().to_string();
+    let finds = |env: &Env| env.sim.stats().count("GET /3/find/{external_id}", 200);
+    let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
+    let sets = set_args(&quick(1)[..1]);
+    let report = |name: &str| env.path(name).display().to_string();
+    let (alone_report, shared_report) = (report("alone.json"), report("shared.json"));
+
+    let args = |report: &str| -> Vec<String> {
+        let mut a = sets.clone();
+        a.extend(["--report".to_owned(), report.to_owned()]);
+        a
+    };
+    let alone_args = args(&alone_report);
+    let alone_args: Vec<&str> = alone_args.iter().map(String::as_str).collect();
+    let out = output(env.run_cmd(&plan, &reference, &alone_args)).await;
+    assert_exit(&out, 0);
+    let alone = (finds(&env), movies(&env));
+    assert_eq!(alone.1, 60, "{alone:?}");
+
+    let mut shared_args = args(&shared_report);
+    shared_args.extend(["--workers".to_owned(), "2".to_owned()]);
+    let shared_args: Vec<&str> = shared_args.iter().map(String::as_str).collect();
+    let out = output(env.run_cmd(&plan, &url, &shared_args)).await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        (finds(&env) - alone.0, movies(&env) - alone.1),
+        alone,
+        "each look-up and each movie asked once: {}",
+        stderr(&out)
+    );
+    let db = connect(&url).await;
+    let by: i64 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(DISTINCT claimed_by) FROM import_items \
+             WHERE stage = 'picked' AND item_key LIKE 'imdb:%'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert!(by >= 2, "the look-ups were made by {by} process(es)");
+    drop(db);
+    let stage = |path: &str| -> serde_json::Value {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "picked")
+            .cloned()
+            .unwrap()
+    };
+    let (a, b) = (stage(&alone_report), stage(&shared_report));
+    for field in ["total", "ok", "skipped", "failed", "requests"] {
+        assert_eq!(a[field], b[field], "{field}: {a} vs {b}");
+    }
+    assert_eq!(digest(&url).await, digest(&reference).await);
+}
