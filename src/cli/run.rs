@@ -80,7 +80,7 @@ pub struct WorkerArgs {
     /// The local address this process's upstream requests leave from
     #[arg(long, value_name = "IP")]
     pub local_address: Option<std::net::IpAddr>,
-    /// How long a worker's claimed movie stays its without a heartbeat (it beats every third
+    /// How long a worker's claimed item stays its without a heartbeat (it beats every third
     /// of it); after that, another worker takes it over
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lease)]
     pub lease: Duration,

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use crate::ops::worker::{self, Options, WorkerSummary};
 use crate::report::Shell;
 
-/// Join a running run of PLAN as one more worker: take a share of the movies of its fetch
-/// stages. The run is started elsewhere with `popctl run PLAN --share` (or `--workers N`, which
+/// Join a running run of PLAN as one more worker: take a share of the items of its fetch,
+/// enrich and people stages. The run is started elsewhere with `popctl run PLAN --share` (or `--workers N`, which
 /// starts workers itself) and its database must be PostgreSQL. Waits for a run when there is
 /// none yet; ends when the run's shared stages have ended. Exit codes: 0 done, 1 failed, 2
 /// invalid plan or usage, 3 no run came within --wait or interrupted.
@@ -25,7 +25,7 @@ pub struct WorkerArgs {
     /// The local address this worker's upstream requests leave from
     #[arg(long, value_name = "IP")]
     pub local_address: Option<IpAddr>,
-    /// How long a claimed movie stays this worker's without a heartbeat (it beats every third
+    /// How long a claimed item stays this worker's without a heartbeat (it beats every third
     /// of it); after that, another worker takes it over
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::run::lease)]
     pub lease: Duration,

@@ -1,9 +1,10 @@
 //! `popctl worker PLAN`: this process as one more worker of a run of PLAN that another
 //! process runs (`popctl run PLAN --workers N` starts them itself, `--share` waits for them
 //! from other machines). It waits for the newest running run of the plan in the plan's
-//! PostgreSQL database, takes its share of the items of the run's open fetch, enrich and people
-//! stages (`stages::shared`), and ends when no shared stage is left or the run ends. Everything else
-//! (the reset, the swap, the other stages, post-processing) is the runner's, done once.
+//! PostgreSQL database, takes its share of the items of the run's open fetch, enrich and
+//! people stages (`stages::shared`), and ends when no shared stage is left or the run ends.
+//! Everything else (the reset, the swap, the other stages, post-processing) is the runner's,
+//! done once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

@@ -12,9 +12,10 @@
 //! the backends' collations do not matter.
 //!
 //! Left out as a whole: the migration bookkeeping table, the run ledger (`import_runs`,
-//! `import_items`, and `import_workers`/`import_stages`/`import_budgets` of runs shared by
-//! workers, `import_worker_stages`, `import_quotas`), which records how the data got there (attempts, times, run counts) and
-//! legitimately differs between a resumed and an uninterrupted run of the same plan, and the
+//! `import_items`, and `import_workers`/`import_stages`/`import_budgets`/
+//! `import_worker_stages`/`import_quotas` of runs shared by workers or with a daily quota),
+//! which records how the data got there (attempts, times, run counts) and legitimately
+//! differs between a resumed and an uninterrupted run of the same plan, and the
 //! sync watermark (`catalog_sync`), which names the run that set it.
 
 use std::collections::{BTreeMap, HashMap};
