@@ -1232,9 +1232,6 @@ async fn save(
         step: "committing",
         source,
     })?;
-    if let Some(movie_id) = stats.inserted {
-        store::link_new_movie(cx.db(), movie_id, id).await;
-    }
     Ok(stats)
 }
 

@@ -60,5 +60,5 @@ pub use reset::{
     ResetPlan, check_reset, popctl_tables, require_schema, reset, reset_allowed, row_count,
     schema_status,
 };
-pub use save::{SaveStats, link_new_movie, save_movie, save_movie_in};
+pub use save::{SaveStats, save_movie, save_movie_in};
 pub use swap::NextDb;

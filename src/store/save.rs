@@ -87,9 +87,6 @@ pub struct SaveStats {
     /// Credits saved under a fallback key because their movie lists no distinct `credit_id`
     /// for them (see the module doc).
     pub fallback_credits: u64,
-    /// The movie's row id when this save inserted it: once committed, other movies' TMDB
-    /// recommendations of it can be linked to it ([`link_new_movie`]).
-    pub inserted: Option<i64>,
 }
 
 impl std::ops::AddAssign for SaveStats {
@@ -97,7 +94,6 @@ impl std::ops::AddAssign for SaveStats {
         self.written += other.written;
         self.deleted += other.deleted;
         self.fallback_credits += other.fallback_credits;
-        self.inserted = self.inserted.or(other.inserted);
     }
 }
 
@@ -115,45 +111,7 @@ pub async fn save_movie(
         step: "committing",
         source,
     })?;
-    if let Some(movie_id) = stats.inserted {
-        link_new_movie(db, movie_id, bundle.tmdb_id()).await;
-    }
     Ok(stats)
-}
-
-/// Links the TMDB recommendations of a movie just inserted and committed (`movie_id`, TMDB
-/// `tmdb_id`) that other movies saved before it, so the `recommendations` step has only the
-/// leftovers to link: in a statement of its own after the save's transaction, taking on
-/// PostgreSQL only the rows no other transaction holds (a save in flight holds its own rows
-/// and waits for shared ones, which could otherwise close a cycle). What it leaves — a
-/// failure, rows held, a movie saved at the same time — the step links later; it is logged.
-pub async fn link_new_movie(db: &DatabaseConnection, movie_id: i64, tmdb_id: i64) {
-    use movie_recommendations::Column as C;
-    let kinds = super::derived::TMDB_KINDS;
-    let rows = movie_recommendations::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .filter(C::RecommendedTmdbId.eq(tmdb_id))
-        .filter(C::RecommendedMovieId.is_null())
-        .filter(C::Kind.is_in(kinds));
-    let mut rows = sea_orm::QueryTrait::into_query(rows);
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        rows.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        );
-    }
-    let linked = movie_recommendations::Entity::update_many()
-        .col_expr(C::RecommendedMovieId, Expr::value(movie_id))
-        .filter(C::Id.in_subquery(rows))
-        .exec(db)
-        .await;
-    if let Err(e) = linked {
-        tracing::debug!(
-            tmdb_id,
-            "recommendations of this movie are left for the recommendations step to link: {e}"
-        );
-    }
 }
 
 /// Saves `bundle` inside the caller's transaction (the runner adds its ledger row to it), as
@@ -425,7 +383,6 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
                 self.stats.written += 1;
                 // A movie new to the database has no parts yet: nothing can be stale.
                 self.fresh = inserted;
-                self.stats.inserted = inserted.then_some(id);
                 Ok(id)
             }
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(ref msg)) if msg.contains("imdb")) => {
@@ -691,22 +648,9 @@ impl<'c, C: ConnectionTrait> Saver<'c, C> {
         self.too_large("recommendations", related.len())?;
         let mut sorted_related = related.to_vec();
         sorted_related.sort_by_key(|r| r.tmdb_id);
-        // Each row is linked to its target's row now, when the target is imported; the
-        // `recommendations` step links the rest.
-        let imported: HashMap<i64, i64> = movies::Entity::find()
-            .select_only()
-            .column(movies::Column::TmdbId)
-            .column(movies::Column::Id)
-            .filter(movies::Column::TmdbId.is_in(sorted_related.iter().map(|r| r.tmdb_id)))
-            .into_tuple::<(i64, i64)>()
-            .all(self.conn)
-            .await
-            .map_err(self.fail("looking up the recommended movies"))?
-            .into_iter()
-            .collect();
         let rows = sorted_related
             .iter()
-            .map(|r| t::ActiveModel::listed(movie_id, kind, r, imported.get(&r.tmdb_id).copied()))
+            .map(|r| t::ActiveModel::listed(movie_id, kind, r))
             .collect();
         self.stats.written += upsert(self.conn, OnExisting::UPDATE, rows)
             .await

@@ -85,17 +85,6 @@ impl TestDb {
         Some(t)
     }
 
-    /// Runs `sql` (a statement that returns no rows).
-    pub async fn exec(&self, sql: &str) {
-        self.db
-            .execute_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db

@@ -462,7 +462,6 @@ async fn credits_without_distinct_ids_are_kept_and_counted(t: TestDb) {
             written: again.written,
             deleted: 0,
             fallback_credits: first_save.fallback_credits,
-            inserted: None,
         }
     );
     assert!(

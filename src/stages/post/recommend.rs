@@ -2,10 +2,8 @@
 //!
 //! 1. Resolution: TMDB's `recommended` and `similar` rows are stored by target TMDB id whether
 //!    or not the target is imported; every row whose target is now a movie in the database
-//!    gets `recommended_movie_id`. Saving a movie links most of them already (its own rows to
-//!    the movies there, and other movies' rows to it: `store::link_new_movie`); this links
-//!    what the saves left (movies saved at the same time), and a later fetch that imports
-//!    more movies makes more rows resolvable, so each run links what it can.
+//!    gets `recommended_movie_id`. A later fetch that imports more movies makes more rows
+//!    resolvable, so each run links what it can.
 //! 2. Computed similarity among the imported movies (see [`super::similarity`]) from the
 //!    genres, keywords, cast and crew stored for them, written as rows of kind
 //!    [`COMPUTED_KIND`] with their score and rank. Each movie's computed rows become exactly

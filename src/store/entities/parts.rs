@@ -488,19 +488,13 @@ impl NaturalKey for movie_recommendations::Entity {
 }
 
 impl movie_recommendations::ActiveModel {
-    /// A movie TMDB lists for movie `movie_id` under `kind` (`recommended`, `similar`), linked
-    /// to its row `link` when it is imported (else later, by the `recommendations` step).
-    pub(crate) fn listed(
-        movie_id: i64,
-        kind: &str,
-        r: &bundle::RelatedMovie,
-        link: Option<i64>,
-    ) -> Self {
+    /// A movie TMDB lists for movie `movie_id` under `kind` (`recommended`, `similar`); the
+    /// link to its row is made later, by the `recommendations` step.
+    pub(crate) fn listed(movie_id: i64, kind: &str, r: &bundle::RelatedMovie) -> Self {
         movie_recommendations::ActiveModel {
             movie_id: Set(movie_id),
             kind: Set(kind.to_owned()),
             recommended_tmdb_id: Set(r.tmdb_id),
-            recommended_movie_id: Set(link),
             rank: Set(r.rank),
             ..Default::default()
         }
