@@ -164,6 +164,61 @@ fn worker_cmd(env: &Env, url: &str, sets: &[String], extra: &[&str]) -> Command 
     cmd
 }
 
+/// The stage `name` of the JSON report at `path`.
+fn report_stage(path: &std::path::Path, name: &str) -> serde_json::Value {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no stage {name}: {report}"))
+}
+
+/// How many processes finished items of `stage` whose keys start with `prefix`.
+async fn processes_that_did(url: &str, stage: &str, prefix: &str) -> i64 {
+    let db = connect(url).await;
+    db.query_one_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!(
+            "SELECT COUNT(DISTINCT claimed_by) FROM import_items \
+             WHERE stage = '{stage}' AND item_key LIKE '{prefix}%' AND status <> 'pending'"
+        ),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index(0)
+    .unwrap()
+}
+
+/// A plan `name` in `env`'s folder: base.toml's sources, a reset and a seed of genres, then
+/// `stages` (TOML; they need `seed`). Its path.
+fn plan_file(env: &Env, name: &str, stages: &str) -> String {
+    let base = root().join("plans/base.toml").display().to_string();
+    let text = format!(
+        r#"[plan]
+name = "{name}"
+extends = {base}
+
+[stages.reset]
+kind = "reset"
+
+[stages.seed]
+kind = "seed"
+needs = ["reset"]
+sets = ["genres"]
+
+{stages}"#,
+        base = toml::Value::String(base),
+    );
+    let path = env.path(&format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 /// The movies of the fetch stage are shared: each is asked of TMDB once, the run and each of
 /// its workers (from the address it was given) fetch some, and the database is the one a run
 /// of one process builds.
@@ -217,19 +272,11 @@ async fn workers_share_the_movies_and_build_the_same_database() {
     assert_eq!(movies(&env) - alone.0, 200, "{:?}", env.sim.stats());
     assert_eq!(omdb(&env) - alone.1, alone.1, "{:?}", env.sim.stats());
     // The report counts the whole of each stage, every process's requests and rows included.
-    let stage = |path: &std::path::Path, name: &str| -> serde_json::Value {
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        report["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no stage {name}: {report}"))
-    };
     for name in ["popular", "omdb"] {
-        let (a, b) = (stage(&alone_report, name), stage(&shared_report, name));
+        let (a, b) = (
+            report_stage(&alone_report, name),
+            report_stage(&shared_report, name),
+        );
         for field in ["total", "ok", "skipped", "failed", "requests"] {
             assert_eq!(a[field], b[field], "{name}.{field}: {a} vs {b}");
         }
@@ -548,13 +595,7 @@ async fn a_cluster_rate_is_shared_by_every_worker() {
     ))
     .await;
     assert_exit(&out, 0);
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let stage = json["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "popular")
-        .unwrap();
+    let stage = report_stage(&report, "popular");
     let seconds = stage["wall_seconds"].as_f64().unwrap();
     // 100 movies and 5 pages at 20/s between them all: the first goes at once.
     assert!(
@@ -695,20 +736,8 @@ async fn workers_share_the_people_of_a_people_stage() {
         "each person asked once: {}",
         stderr(&out)
     );
-    let db = connect(&url).await;
-    let by: i64 = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(DISTINCT claimed_by) FROM import_items \
-             WHERE stage = 'people' AND item_key LIKE 'person:%' AND status = 'ok'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let by = processes_that_did(&url, "people", "person:").await;
     assert!(by >= 2, "the people were fetched by {by} process(es)");
-    drop(db);
     assert_eq!(digest(&url).await, digest(&reference).await);
 }
 
@@ -722,21 +751,10 @@ async fn two_fetch_stages_share_their_movies_across_workers() {
     };
     let reference = fresh_pg_url().await.unwrap();
     let env = Env::new(slow_sim(20, 60)).await;
-    let base = root().join("plans/base.toml").display().to_string();
-    let text = format!(
-        r#"[plan]
-name = "twice"
-extends = {base}
-
-[stages.reset]
-kind = "reset"
-
-[stages.seed]
-kind = "seed"
-needs = ["reset"]
-sets = ["genres"]
-
-[stages.popular]
+    let plan = plan_file(
+        &env,
+        "twice",
+        r#"[stages.popular]
 kind = "fetch"
 needs = ["seed"]
 list = "popular"
@@ -750,11 +768,7 @@ list = "popular"
 pages = 4
 concurrency = 3
 "#,
-        base = toml::Value::String(base),
     );
-    let plan = env.path("twice.toml");
-    std::fs::write(&plan, text).unwrap();
-    let plan = plan.display().to_string();
     let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
     let sets = set_args(&quick(1)[..1]);
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
@@ -797,32 +811,16 @@ async fn workers_share_the_look_ups_of_a_fetch_stage() {
     imdb.push(imdb[0].clone());
     imdb.push("tt9999999".into());
     let listed: Vec<String> = imdb.iter().map(|i| format!("\"{i}\"")).collect();
-    let base = root().join("plans/base.toml").display().to_string();
-    let text = format!(
-        r#"[plan]
-name = "picked"
-extends = {base}
-
-[stages.reset]
-kind = "reset"
-
-[stages.seed]
-kind = "seed"
-needs = ["reset"]
-sets = ["genres"]
-
-[stages.picked]
+    let stages = format!(
+        r#"[stages.picked]
 kind = "fetch"
 needs = ["seed"]
-imdb_ids = [{listed}]
+imdb_ids = [{}]
 concurrency = 3
 "#,
-        base = toml::Value::String(base),
-        listed = listed.join(", "),
+        listed.join(", ")
     );
-    let plan = env.path("picked.toml");
-    std::fs::write(&plan, text).unwrap();
-    let plan = plan.display().to_string();
+    let plan = plan_file(&env, "picked", &stages);
     let finds = |env: &Env| env.sim.stats().count("GET /3/find/{external_id}", 200);
     let movies = |env: &Env| env.sim.stats().count("GET /3/movie/{id}", 200);
     let sets = set_args(&quick(1)[..1]);
@@ -852,32 +850,12 @@ concurrency = 3
         "each look-up and each movie asked once: {}",
         stderr(&out)
     );
-    let db = connect(&url).await;
-    let by: i64 = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(DISTINCT claimed_by) FROM import_items \
-             WHERE stage = 'picked' AND item_key LIKE 'imdb:%'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let by = processes_that_did(&url, "picked", "imdb:").await;
     assert!(by >= 2, "the look-ups were made by {by} process(es)");
-    drop(db);
-    let stage = |path: &str| -> serde_json::Value {
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        report["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == "picked")
-            .cloned()
-            .unwrap()
-    };
-    let (a, b) = (stage(&alone_report), stage(&shared_report));
+    let (a, b) = (
+        report_stage(std::path::Path::new(&alone_report), "picked"),
+        report_stage(std::path::Path::new(&shared_report), "picked"),
+    );
     for field in ["total", "ok", "skipped", "failed", "requests"] {
         assert_eq!(a[field], b[field], "{field}: {a} vs {b}");
     }
