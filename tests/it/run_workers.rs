@@ -363,6 +363,49 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
         .await;
 }
 
+/// The same with the enrich stage: a worker killed while it holds movies to ask OMDb about
+/// loses them to the run, and the database is the one a run of one process builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
+    let Some(c) = Compared::new(150, 250).await else {
+        return;
+    };
+    let mut runner = c.run(&["--share", "--lease", "2s"]);
+    let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
+    let mut worker = worker_cmd(&c.env, &c.url, &c.sets, &["--lease", "2s", "--wait", "60s"])
+        .spawn()
+        .unwrap();
+    let pid = i64::from(worker.id());
+
+    let held = wait_for_count(
+        &c.url,
+        &format!(
+            "import_items i JOIN import_workers w ON w.id = i.claimed_by \
+             WHERE w.pid = {pid} AND i.status = 'pending' AND i.stage = 'omdb'"
+        ),
+        1,
+    )
+    .await;
+    worker.kill().unwrap();
+    assert!(!worker.wait().unwrap().success());
+
+    let out = runner.await.unwrap();
+    assert_exit(&out, 0);
+    let db = connect(&c.url).await;
+    let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
+    assert_eq!(
+        (ok + skipped, failed, pending),
+        (100, 0, 0),
+        "{}",
+        stderr(&out)
+    );
+    drop(db);
+    c.assert_same_as_one_process(&format!(
+        " ({held} OMDb movies were held by the killed one)"
+    ))
+    .await;
+}
+
 /// SQLite has one writer: `--workers`, `--share` and `popctl worker` say so before anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_refuses_workers() {
