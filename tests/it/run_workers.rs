@@ -370,9 +370,13 @@ async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
     let Some(c) = Compared::new(150, 250).await else {
         return;
     };
-    let mut runner = c.run(&["--share", "--lease", "2s"]);
+    // OMDb paced at 5 requests/s in each process, so each holds its claimed movies long
+    // enough to be seen holding them, however loaded the machine.
+    let mut sets = c.sets.clone();
+    sets.push("sources.omdb.rate=5/s".into());
+    let mut runner = c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]);
     let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
-    let mut worker = worker_cmd(&c.env, &c.url, &c.sets, &["--lease", "2s", "--wait", "60s"])
+    let mut worker = worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"])
         .spawn()
         .unwrap();
     let pid = i64::from(worker.id());
