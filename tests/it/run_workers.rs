@@ -109,8 +109,7 @@ const COMPARED_PAGES: u32 = 5;
 impl Compared {
     /// `None` without PostgreSQL.
     async fn new(min_ms: u64, max_ms: u64) -> Option<Compared> {
-        let url = fresh_pg_url().await?;
-        let reference = fresh_pg_url().await.unwrap();
+        let (url, reference) = two_databases().await?;
         let env = Env::new(slow_sim(min_ms, max_ms)).await;
         let mut sets = quick(COMPARED_PAGES);
         // Two movies at a time in each process, so a process has its share to hold when killed.
@@ -162,6 +161,16 @@ fn worker_cmd(env: &Env, url: &str, sets: &[String], extra: &[&str]) -> Command 
     cmd.env("TMDB_API_KEY", env.sim.tmdb_key())
         .env("OMDB_API_KEY", env.sim.omdb_key());
     cmd
+}
+
+/// Two fresh PostgreSQL databases: one for a shared run, one for the run of one process it is
+/// compared with; `None` without PostgreSQL.
+async fn two_databases() -> Option<(String, String)> {
+    let url = fresh_pg_url().await?;
+    let reference = fresh_pg_url()
+        .await
+        .expect("a second database on the same server");
+    Some((url, reference))
 }
 
 /// The stage `name` of the JSON report at `path`.
@@ -224,10 +233,9 @@ sets = ["genres"]
 /// of one process builds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_share_the_movies_and_build_the_same_database() {
-    let Some(url) = fresh_pg_url().await else {
+    let Some((url, reference)) = two_databases().await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
     let env = Env::new(slow_sim(40, 80)).await;
     let sets = quick(PAGES);
 
@@ -764,10 +772,9 @@ async fn workers_spend_one_daily_quota_between_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_share_the_people_of_a_people_stage() {
     use crate::run_people::{FAST, people_plan, person_answers};
-    let Some(url) = fresh_pg_url().await else {
+    let Some((url, reference)) = two_databases().await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
     let env = Env::new(slow_sim(20, 40)).await;
     let plan = people_plan(&env, "");
     let out = output(env.run_cmd(&plan, &reference, &FAST)).await;
@@ -793,10 +800,9 @@ async fn workers_share_the_people_of_a_people_stage() {
 /// the one a run of one process builds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_fetch_stages_share_their_movies_across_workers() {
-    let Some(url) = fresh_pg_url().await else {
+    let Some((url, reference)) = two_databases().await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
     let env = Env::new(slow_sim(20, 60)).await;
     let plan = plan_file(
         &env,
@@ -841,10 +847,9 @@ concurrency = 3
 /// claims them, and the database and the stage's counts are those of a run of one process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_share_the_look_ups_of_a_fetch_stage() {
-    let Some(url) = fresh_pg_url().await else {
+    let Some((url, reference)) = two_databases().await else {
         return;
     };
-    let reference = fresh_pg_url().await.unwrap();
     let env = Env::new(slow_sim(30, 60)).await;
     let catalog = env.sim.catalog();
     let mut imdb: Vec<String> = catalog
