@@ -13,6 +13,7 @@
 //! the same way on every backend, whatever surrogate ids the rows got.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, StreamTrait};
@@ -47,16 +48,18 @@ pub struct RecommendationsReport {
 /// Movies whose similar movies are computed and written at a time: about 10 rows each.
 const MOVIES_AT_A_TIME: usize = 2048;
 
-/// Runs `f` on a thread where blocking is fine (the similarity computation uses every core).
-async fn blocking<T: Send + 'static>(
+/// Starts `f` at once on a thread where blocking is fine (the similarity computation uses
+/// every core); the future gives its result.
+fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, PostError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PostError::Internal {
+) -> impl Future<Output = Result<T, PostError>> {
+    let running = tokio::task::spawn_blocking(f);
+    async move {
+        running.await.map_err(|e| PostError::Internal {
             step: STEP.as_str(),
             message: format!("the similarity computation did not finish: {e}"),
         })
+    }
 }
 
 /// Links resolvable TMDB rows, then computes and stores the similar movies.
@@ -67,7 +70,7 @@ pub(super) async fn run(
     let txn = begin(db).await?;
     // Phase times and the peak memory after each for `RUST_LOG=popctl=debug`: how long and how
     // big, not what, so no clock reaches data.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut report = RecommendationsReport {
         links_resolved: derived::link_recommendations(&txn)
             .await
@@ -103,7 +106,7 @@ pub(super) async fn run(
     let mut written = report.links_resolved;
     let mut deleted = 0;
     // The movies by row id, a range of them at a time: computed, written, and their rows no
-    // longer produced removed, so no more than a range's results are ever in memory, and the
+    // longer produced removed, so no more than two ranges' results are ever in memory, and the
     // rows go into the table's (movie, …) index in its order rather than all over it.
     let mut positions: Vec<(i64, usize)> = rows
         .iter()
@@ -111,11 +114,23 @@ pub(super) async fn run(
         .map(|(position, &row)| (row, position))
         .collect();
     positions.sort_unstable();
-    for range in positions.chunks(MOVIES_AT_A_TIME) {
+    // The next range is computed while this one is written: the computation is the process's
+    // work and the writing mostly the database's, so the two overlap instead of taking turns.
+    let compute = |range: &[(i64, usize)]| {
         let movies: Vec<i64> = range.iter().map(|(row, _)| *row).collect();
         let at: Vec<usize> = range.iter().map(|(_, position)| *position).collect();
         let ix = Arc::clone(&index);
-        let (pairs, scored) = blocking(move || ix.similar_at(&at)).await?;
+        (movies, blocking(move || ix.similar_at(&at)))
+    };
+    let mut ranges = positions.chunks(MOVIES_AT_A_TIME);
+    let mut next = ranges.next().map(compute);
+    let (mut waited, mut writing) = (Duration::ZERO, Duration::ZERO);
+    while let Some((movies, computing)) = next.take() {
+        let start = Instant::now();
+        let (pairs, scored) = computing.await?;
+        waited += start.elapsed();
+        next = ranges.next().map(compute);
+        let start = Instant::now();
         report.similarity.candidate_pairs += scored;
         let mut rows = Vec::with_capacity(pairs.len());
         for p in pairs {
@@ -140,6 +155,7 @@ pub(super) async fn run(
                 STEP,
                 "removing rows of movie_recommendations no longer produced",
             ))?;
+        writing += start.elapsed();
     }
     let computed_in = started.elapsed();
     let peak_computed = crate::mem::peak_rss_bytes();
@@ -151,6 +167,8 @@ pub(super) async fn run(
         read_features = ?(read_in - resolved_in),
         index = ?(indexed_in - read_in),
         similar_and_write = ?(computed_in - indexed_in),
+        waiting_for_similar = ?waited,
+        writing = ?writing,
         commit = ?(started.elapsed() - computed_in),
         peak_resolved,
         peak_read,
