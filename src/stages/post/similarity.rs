@@ -259,6 +259,7 @@ fn compute(
 /// a time instead of holding every movie's at once (a million rows at 100,000 movies).
 pub struct SimilarityIndex {
     families: Vec<Family>,
+    profiles: Profiles,
     /// The movies' ids, ascending: position `i` is movie `ids[i]`.
     ids: Vec<i64>,
     weights: [f64; FAMILIES],
@@ -342,6 +343,7 @@ impl SimilarityIndex {
         let next = AtomicUsize::new(0);
         let search = Search {
             families: &self.families,
+            profiles: &self.profiles,
             weights: self.weights,
             params: &self.params,
             n: self.len(),
@@ -472,11 +474,13 @@ impl IndexBuilder {
             common_features += common;
             families.push(family);
         }
+        let profiles = Profiles::build(n, &mut families);
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .clamp(1, n.div_ceil(BLOCK).max(1));
         SimilarityIndex {
             families,
+            profiles,
             ids: self.ids,
             weights: self.weights,
             params: self.params,
@@ -585,15 +589,65 @@ fn build_family(n: usize, mut memberships: Vec<(u32, u32)>, threshold: usize) ->
     )
 }
 
-impl Family {
-    fn common_shared(&self, a: usize, b: usize) -> usize {
-        let w = self.words;
-        let (x, y) = (
-            &self.common_bits[a * w..(a + 1) * w],
-            &self.common_bits[b * w..(b + 1) * w],
-        );
-        x.iter()
-            .zip(y)
+/// What scoring a pair needs of each movie, in one row per movie: its set size per family,
+/// then each family's common-feature bits. The scoring loop runs for every candidate pair
+/// (hundreds of millions at 100,000 movies) and its candidates are all over the catalog, so
+/// one row read where the families' own arrays would take eight.
+struct Profiles {
+    /// `u64`s per movie: the four sizes as `u32`s in two, then the families' words.
+    stride: usize,
+    /// Per family: where its common words start in a row, and how many there are.
+    common: [(usize, usize); FAMILIES],
+    rows: Vec<u64>,
+}
+
+impl Profiles {
+    /// Takes the families' common bits over (they are only read through the profiles).
+    fn build(n: usize, families: &mut [Family]) -> Profiles {
+        let mut common = [(0, 0); FAMILIES];
+        let mut stride = FAMILIES / 2;
+        for (f, family) in families.iter().enumerate() {
+            common[f] = (stride, family.words);
+            stride += family.words;
+        }
+        let mut rows = Vec::with_capacity(n * stride);
+        for a in 0..n {
+            let size = |f: usize| {
+                // A movie's features fit in memory as `u32`s, so their number fits in a `u32`.
+                families
+                    .get(f)
+                    .map_or(0, |family: &Family| family.sets.row(a).len() as u64)
+            };
+            rows.push(size(0) | size(1) << 32);
+            rows.push(size(2) | size(3) << 32);
+            for family in families.iter() {
+                let w = family.words;
+                rows.extend_from_slice(&family.common_bits[a * w..(a + 1) * w]);
+            }
+        }
+        for family in families.iter_mut() {
+            family.common_bits = Vec::new();
+        }
+        Profiles {
+            stride,
+            common,
+            rows,
+        }
+    }
+
+    fn row(&self, a: usize) -> &[u64] {
+        &self.rows[a * self.stride..(a + 1) * self.stride]
+    }
+
+    fn size(row: &[u64], f: usize) -> usize {
+        ((row[f / 2] >> (32 * (f % 2))) & u64::from(u32::MAX)) as usize
+    }
+
+    fn common_shared(&self, a: &[u64], b: &[u64], f: usize) -> usize {
+        let (at, words) = self.common[f];
+        a[at..at + words]
+            .iter()
+            .zip(&b[at..at + words])
             .map(|(p, q)| (p & q).count_ones() as usize)
             .sum()
     }
@@ -608,6 +662,7 @@ type TopList = (usize, Vec<(u32, f64)>);
 
 struct Search<'a> {
     families: &'a [Family],
+    profiles: &'a Profiles,
     weights: [f64; FAMILIES],
     params: &'a SimilarityParams,
     n: usize,
@@ -680,13 +735,14 @@ impl Search<'_> {
     /// The exact score of a candidate pair: the shared proposing features counted while
     /// gathering candidates, plus the shared common ones.
     fn score(&self, a: usize, b: usize, shared: &[u32; FAMILIES]) -> f64 {
+        let (pa, pb) = (self.profiles.row(a), self.profiles.row(b));
         let mut score = 0.0;
-        for (f, family) in self.families.iter().enumerate() {
-            let inter = shared[f] as usize + family.common_shared(a, b);
+        for (f, weight) in self.weights.iter().enumerate() {
+            let inter = shared[f] as usize + self.profiles.common_shared(pa, pb, f);
             // Most candidates share nothing in most families: skip the division there.
             if inter > 0 {
-                let union = family.sets.row(a).len() + family.sets.row(b).len() - inter;
-                score += self.weights[f] * inter as f64 / union as f64;
+                let union = Profiles::size(pa, f) + Profiles::size(pb, f) - inter;
+                score += weight * inter as f64 / union as f64;
             }
         }
         score.clamp(0.0, 1.0)
@@ -859,6 +915,43 @@ mod tests {
             )
             .len(),
             150 * 149
+        );
+    }
+
+    #[test]
+    fn common_features_beyond_one_word_of_bits_count_in_scores() {
+        // 150 genres, each on 6 movies (above the floor of 2): three words of common bits a
+        // movie. Keyword i / 2 pairs movie 2k with 2k + 1; the genres make every score differ.
+        let movies: Vec<_> = (0..300)
+            .map(|i| {
+                movie(
+                    i,
+                    &[i % 150, (i * 7 + 3) % 150, (i * 13 + 5) % 150],
+                    &[i / 2],
+                    &[],
+                    &[],
+                )
+            })
+            .collect();
+        let p = SimilarityParams {
+            top_n: usize::MAX,
+            min_score: 0.0,
+            common_share: 0.001,
+            ..exact()
+        };
+        let out = compute(&movies, &p, 2).unwrap();
+        assert_eq!(out.stats.common_features, 150);
+        let truth: HashMap<(i64, i64), f64> = brute_force(&movies, &p)
+            .into_iter()
+            .map(|(a, b, s)| ((a, b), s))
+            .collect();
+        assert_eq!(out.pairs.len(), 300);
+        for s in &out.pairs {
+            assert!(close(s.score, truth[&(s.movie_id, s.similar_id)]), "{s:?}");
+        }
+        assert!(
+            out.pairs.iter().any(|s| s.score > 0.3 + 1e-9),
+            "genres shared somewhere"
         );
     }
 
