@@ -221,7 +221,8 @@ struct Family {
     sets: Rows,
     /// Per movie: its common features as a bitset of `words` words. Common features are few
     /// (at most one per `threshold` memberships), and a popcount beats merging lists in the
-    /// scoring loop, which runs for every candidate pair.
+    /// scoring loop, which runs for every candidate pair. Moved into [`Profiles`] once the
+    /// index is built.
     common_bits: Vec<u64>,
     words: usize,
     /// Per feature: the movies carrying it, ascending; empty for features that propose no
@@ -920,8 +921,8 @@ mod tests {
 
     #[test]
     fn common_features_beyond_one_word_of_bits_count_in_scores() {
-        // 150 genres, each on 6 movies (above the floor of 2): three words of common bits a
-        // movie. Keyword i / 2 pairs movie 2k with 2k + 1; the genres make every score differ.
+        // 150 genres, each on up to 6 movies (above the floor of 2): three words of common
+        // bits a movie. Keyword i / 2 pairs movie 2k with 2k + 1; the genres make every score differ.
         let movies: Vec<_> = (0..300)
             .map(|i| {
                 movie(
