@@ -613,12 +613,8 @@ impl Profiles {
         }
         let mut rows = Vec::with_capacity(n * stride);
         for a in 0..n {
-            let size = |f: usize| {
-                // A movie's features fit in memory as `u32`s, so their number fits in a `u32`.
-                families
-                    .get(f)
-                    .map_or(0, |family: &Family| family.sets.row(a).len() as u64)
-            };
+            // A movie's features fit in memory as `u32`s, so their number fits in a `u32`.
+            let size = |f: usize| families[f].sets.row(a).len() as u64;
             rows.push(size(0) | size(1) << 32);
             rows.push(size(2) | size(3) << 32);
             for family in families.iter() {
