@@ -271,17 +271,22 @@ async fn work_on(
         }
         let looked = async {
             let open = cluster::open_stages(db, run_id).await?;
-            let running = cluster::is_running(db, run_id).await?;
-            Ok::<_, StoreError>((open, running))
+            let status = cluster::run_status(db, run_id).await?;
+            Ok::<_, StoreError>((open, status))
         };
         let (open, running) = match looked.await {
-            Ok(seen) => {
+            Ok((open, Some(status))) => {
                 unreadable = None;
-                seen
+                (open, status == "running")
             }
-            Err(e) => {
-                // The run's reset drops and recreates its tables, and its swap moves them into
-                // the live schema: both leave the run's database unreadable for a while.
+            // The run's reset drops and recreates its tables (the ledger's run row is written
+            // back right after), and its swap moves them into the live schema: both leave the
+            // run's database without the run, or unreadable, for a while.
+            looked => {
+                let why = match looked {
+                    Err(e) => e.to_string(),
+                    Ok(_) => format!("run {run_id} is not in its database"),
+                };
                 if let Ok(Some(status)) = cluster::run_status(live, run_id).await
                     && status != "running"
                 {
@@ -289,7 +294,7 @@ async fn work_on(
                 }
                 let since = *unreadable.get_or_insert_with(Instant::now);
                 if since.elapsed() >= UNREADABLE_FOR {
-                    break format!("cannot follow run {run_id}: {e}");
+                    break format!("cannot follow run {run_id}: {why}");
                 }
                 (Vec::new(), true)
             }

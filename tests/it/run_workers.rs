@@ -57,26 +57,128 @@ async fn workers(db: &DatabaseConnection) -> Vec<(i64, i64, Option<String>, bool
         .collect()
 }
 
-/// Waits until `SELECT COUNT(*) FROM {from}` in the new database a swap run builds beside
-/// `url` reaches `n`; the count. The run's reset may be recreating the tables: a query that
-/// fails counts as not yet.
-async fn wait_for_count(url: &str, from: &str, n: i64) -> i64 {
-    let began = Instant::now();
-    loop {
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "never {n} rows in {from}"
+/// A process a test started in the background, its stdout and stderr in files of the test's
+/// folder, so a wait that fails can say what the process printed.
+struct Spawned {
+    child: std::process::Child,
+    name: String,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Spawned {
+    /// Starts `cmd` as `name` (which also names its files in `env`'s folder).
+    fn start(env: &Env, name: &str, mut cmd: Command) -> Spawned {
+        let (out, err) = (
+            env.path(&format!("{name}.stdout")),
+            env.path(&format!("{name}.stderr")),
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let live = connect(url).await;
-        let next = popctl::store::NextDb::beside(url, Some(&live))
-            .await
-            .unwrap()
-            .unwrap();
-        if !next.exists(Some(&live)).await.unwrap() {
-            continue;
+        cmd.stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        Spawned {
+            child: cmd.spawn().unwrap(),
+            name: name.to_owned(),
+            out,
+            err,
         }
-        let db = connect_next(url).await;
+    }
+
+    fn pid(&self) -> i64 {
+        i64::from(self.child.id())
+    }
+
+    /// What it printed so far, for a failure message.
+    fn printed(&self) -> String {
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "--- {} stdout\n{}\n--- {} stderr\n{}",
+            self.name,
+            read(&self.out),
+            self.name,
+            read(&self.err)
+        )
+    }
+
+    /// Its exit status once it has ended.
+    fn ended(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// SIGKILL, and its exit status.
+    fn kill(&mut self) -> std::process::ExitStatus {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap()
+    }
+
+    /// Waits for its end (off the runtime that serves the simulator): its output.
+    async fn output(self) -> std::process::Output {
+        let Spawned {
+            mut child,
+            out,
+            err,
+            ..
+        } = self;
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        std::process::Output {
+            status,
+            stdout: std::fs::read(out).unwrap(),
+            stderr: std::fs::read(err).unwrap(),
+        }
+    }
+}
+
+/// Waits until `SELECT COUNT(*) FROM {from}` in the new database a swap run builds beside
+/// `url` reaches `n`, while every process of `watched` goes on; the count. The run's reset may
+/// be recreating the tables: a query that fails counts as not yet. A process that ends first,
+/// or a wait of two minutes, fails the test with what the processes printed.
+async fn wait_for_count(url: &str, from: &str, n: i64, watched: &mut [&mut Spawned]) -> i64 {
+    let began = Instant::now();
+    let printed = |watched: &[&mut Spawned]| {
+        watched
+            .iter()
+            .map(|p| p.printed())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // One connection to each database for the whole wait: a loaded server has few to spare.
+    let live = connect(url).await;
+    let mut next: Option<DatabaseConnection> = None;
+    loop {
+        if began.elapsed() > Duration::from_secs(120) {
+            panic!("never {n} rows in {from}\n{}", printed(watched));
+        }
+        for i in 0..watched.len() {
+            if let Some(status) = watched[i].ended() {
+                panic!(
+                    "{} ended ({status}) before {n} rows were in {from}\n{}",
+                    watched[i].name,
+                    printed(watched)
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if next.is_none() {
+            let Some(beside) = popctl::store::NextDb::beside(url, Some(&live))
+                .await
+                .unwrap()
+            else {
+                panic!("no database can be beside {url}");
+            };
+            if !beside.exists(Some(&live)).await.unwrap_or(false) {
+                continue;
+            }
+            // Swapped in, or not yet made: the next round looks again.
+            let Ok(db) = beside
+                .open(Some(&live), &popctl::store::OpenOptions::default(), false)
+                .await
+            else {
+                continue;
+            };
+            next = Some(db);
+        }
+        let db = next.as_ref().unwrap();
         let Ok(Some(row)) = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
@@ -84,10 +186,18 @@ async fn wait_for_count(url: &str, from: &str, n: i64) -> i64 {
             ))
             .await
         else {
+            // Its tables being recreated (the reset) or moved (the swap): open it again.
+            if let Some(db) = next.take() {
+                db.close().await.ok();
+            }
             continue;
         };
         let got: i64 = row.try_get_by_index(0).unwrap();
         if got >= n {
+            if let Some(db) = next {
+                db.close().await.ok();
+            }
+            live.close().await.ok();
             return got;
         }
     }
@@ -337,12 +447,17 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
     // worker to start, claim movies and be seen holding them, however loaded the machine.
     let mut sets = c.sets.clone();
     sets.push("sources.tmdb.rate=10/s".into());
-    let mut runner = c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]);
-    let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
-    let mut worker = worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"])
-        .spawn()
-        .unwrap();
-    let pid = i64::from(worker.id());
+    let mut runner = Spawned::start(
+        &c.env,
+        "run",
+        c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]),
+    );
+    let mut worker = Spawned::start(
+        &c.env,
+        "worker",
+        worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"]),
+    );
+    let pid = worker.pid();
 
     // Wait until the worker holds movies (claimed, not finished) in the run's new database.
     let held = wait_for_count(
@@ -352,13 +467,12 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
              WHERE w.pid = {pid} AND i.status = 'pending'"
         ),
         1,
+        &mut [&mut runner, &mut worker],
     )
     .await;
-    worker.kill().unwrap();
-    let status = worker.wait().unwrap();
-    assert!(!status.success());
+    assert!(!worker.kill().success());
 
-    let out = runner.await.unwrap();
+    let out = runner.output().await;
     assert_exit(&out, 0);
     let db = connect(&c.url).await;
     let ws = workers(&db).await;
@@ -386,12 +500,17 @@ async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
     // enough to be seen holding them, however loaded the machine.
     let mut sets = c.sets.clone();
     sets.push("sources.omdb.rate=5/s".into());
-    let mut runner = c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]);
-    let runner = tokio::task::spawn_blocking(move || runner.output().unwrap());
-    let mut worker = worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"])
-        .spawn()
-        .unwrap();
-    let pid = i64::from(worker.id());
+    let mut runner = Spawned::start(
+        &c.env,
+        "run",
+        c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]),
+    );
+    let mut worker = Spawned::start(
+        &c.env,
+        "worker",
+        worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"]),
+    );
+    let pid = worker.pid();
 
     let held = wait_for_count(
         &c.url,
@@ -400,12 +519,12 @@ async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
              WHERE w.pid = {pid} AND i.status = 'pending' AND i.stage = 'omdb'"
         ),
         1,
+        &mut [&mut runner, &mut worker],
     )
     .await;
-    worker.kill().unwrap();
-    assert!(!worker.wait().unwrap().success());
+    assert!(!worker.kill().success());
 
-    let out = runner.await.unwrap();
+    let out = runner.output().await;
     assert_exit(&out, 0);
     let db = connect(&c.url).await;
     let (ok, failed, skipped, pending) = stage_items(&db, "omdb").await;
@@ -420,6 +539,82 @@ async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
         " ({held} OMDb movies were held by the killed one)"
     ))
     .await;
+}
+
+/// A worker that joined a run before the run's reset keeps waiting while the reset leaves the
+/// run's database without the run's row (it drops the ledger's tables and writes the row back
+/// right after), and stops only once the run has really ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_waits_through_the_window_of_the_runs_reset() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let env = Env::new(small_sim()).await;
+    let mut migrate = popctl();
+    migrate.args(["db", "migrate", "--url", &url]);
+    assert_exit(&output(migrate).await, 0);
+    // The run a worker of these settings joins: same plan, same hash.
+    let mut cmd = worker_cmd(&env, &url, &quick(1), &["--wait", "30s"]);
+    let sets: Vec<String> = cmd
+        .get_args()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "--set")
+        .map(|w| w[1].to_string_lossy().into_owned())
+        .collect();
+    let plan = popctl::plan::load(&popctl::plan::LoadOptions {
+        path: root().join("plans/quick-20.toml"),
+        sets,
+        env: [
+            ("TMDB_API_KEY".to_owned(), env.sim.tmdb_key().to_owned()),
+            ("OMDB_API_KEY".to_owned(), env.sim.omdb_key().to_owned()),
+        ]
+        .into(),
+    })
+    .unwrap()
+    .plan;
+    let db = connect(&url).await;
+    let run_id = popctl::store::ledger::start_run(&db, &plan.name, &plan.hash)
+        .await
+        .unwrap();
+    cmd.args(["-v"]);
+    let mut worker = Spawned::start(&env, "worker", cmd);
+    let began = Instant::now();
+    while !worker.printed().contains(&format!("Joined run {run_id}")) {
+        assert!(worker.ended().is_none(), "{}", worker.printed());
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "{}",
+            worker.printed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sql = |q: String| {
+        let db = &db;
+        async move {
+            db.execute_raw(Statement::from_string(db.get_database_backend(), q))
+                .await
+                .unwrap()
+        }
+    };
+    // The reset's window, made long: the run's row is gone for six of the worker's looks.
+    sql(format!("DELETE FROM import_runs WHERE id = {run_id}")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        worker.ended().is_none(),
+        "the worker stopped while the run was being reset\n{}",
+        worker.printed()
+    );
+    sql(format!(
+        "INSERT INTO import_runs (id, plan_name, plan_hash, started_at, status) \
+         VALUES ({run_id}, '{}', '{}', now(), 'failed')",
+        plan.name, plan.hash
+    ))
+    .await;
+    let out = worker.output().await;
+    assert_exit(&out, 0);
+    let err = flat(&stderr(&out));
+    assert!(err.contains("the run ended"), "{err}");
 }
 
 /// SQLite has one writer: `--workers`, `--share` and `popctl worker` say so before anything.
@@ -462,10 +657,9 @@ async fn a_killed_shared_run_resumes_to_the_same_database() {
     let Some(c) = Compared::new(100, 200).await else {
         return;
     };
-    let mut first = c.run(&["--workers", "1", "--lease", "2s"]).spawn().unwrap();
-    wait_for_count(&c.url, SHARED_OK, 20).await;
-    first.kill().unwrap();
-    first.wait().unwrap();
+    let mut first = Spawned::start(&c.env, "first", c.run(&["--workers", "1", "--lease", "2s"]));
+    wait_for_count(&c.url, SHARED_OK, 20, &mut [&mut first]).await;
+    first.kill();
 
     let report = c.env.path("resumed.json");
     let out = output(c.run(&[
@@ -684,20 +878,19 @@ async fn an_interrupted_run_stops_its_workers_and_resumes() {
     let pages = 5;
     let mut sets = quick(pages);
     sets.push("stages.popular.concurrency=2".into());
-    let mut cmd = env.quick(&url, &sets, &["--workers", "2", "--lease", "30s"]);
-    cmd.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut run = cmd.spawn().unwrap();
-    wait_for_count(&url, SHARED_OK, 10).await;
+    let mut run = Spawned::start(
+        &env,
+        "run",
+        env.quick(&url, &sets, &["--workers", "2", "--lease", "30s"]),
+    );
+    wait_for_count(&url, SHARED_OK, 10, &mut [&mut run]).await;
     let sent = Command::new("kill")
-        .args(["-INT", &run.id().to_string()])
+        .args(["-INT", &run.pid().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let status = tokio::task::spawn_blocking(move || run.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(3), "interrupted: finished partially");
+    let out = run.output().await;
+    assert_exit(&out, 3);
 
     let db = connect_next(&url).await;
     assert_eq!(last_run_status(&db).await, "interrupted");
