@@ -953,6 +953,31 @@ mod tests {
     }
 
     #[test]
+    fn a_common_feature_can_put_a_movie_first() {
+        // Movie 1's keywords are 10, 11, 12; genre 1 is common (on 22 of 24 movies). Movies 2
+        // and 3 share keywords 10 and 11 (0.3 · 2/3 = 0.2 each) and are found first; movie 4
+        // shares keyword 12 and the common genre: 0.3 · 1/3 + 0.3 · 1/1 = 0.4, the best. (A
+        // search that skips candidates by a bound of their score must count the genre in it.)
+        let mut movies = vec![
+            movie(1, &[1], &[10, 11, 12], &[], &[]),
+            movie(2, &[], &[10, 11], &[], &[]),
+            movie(3, &[], &[10, 11], &[], &[]),
+            movie(4, &[1], &[12], &[], &[]),
+        ];
+        movies.extend((5..25).map(|i| movie(i, &[1], &[100 + i], &[], &[])));
+        let p = SimilarityParams {
+            top_n: 1,
+            common_share: 0.5,
+            ..exact()
+        };
+        let out = compute(&movies, &p, 2).unwrap();
+        assert_eq!(out.stats.common_features, 1);
+        let first = out.pairs.iter().find(|s| s.movie_id == 1).unwrap();
+        assert_eq!(first.similar_id, 4, "{:?}", out.pairs);
+        assert!(close(first.score, 0.4), "{first:?}");
+    }
+
+    #[test]
     fn bad_settings_and_input_are_errors() {
         let one = [movie(1, &[1], &[], &[], &[])];
         let twice = [movie(1, &[1], &[], &[], &[]), movie(1, &[2], &[], &[], &[])];
