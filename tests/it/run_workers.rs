@@ -239,6 +239,24 @@ impl Compared {
         self.env.quick(&self.url, &self.sets, extra)
     }
 
+    /// The run with `sets`, shared (`--share`, leases of 2 s), and one `popctl worker` for it,
+    /// both started.
+    fn run_with_a_worker(&self, sets: &[String]) -> (Spawned, Spawned) {
+        let run = self
+            .env
+            .quick(&self.url, sets, &["--share", "--lease", "2s"]);
+        let worker = worker_cmd(
+            &self.env,
+            &self.url,
+            sets,
+            &["--lease", "2s", "--wait", "60s"],
+        );
+        (
+            Spawned::start(&self.env, "run", run),
+            Spawned::start(&self.env, "worker", worker),
+        )
+    }
+
     /// Every movie saved, each finished by one process (`why` is said when not), and the
     /// database the one of one process.
     async fn assert_same_as_one_process(&self, why: &str) {
@@ -447,16 +465,7 @@ async fn a_killed_worker_loses_its_movies_to_the_run() {
     // worker to start, claim movies and be seen holding them, however loaded the machine.
     let mut sets = c.sets.clone();
     sets.push("sources.tmdb.rate=10/s".into());
-    let mut runner = Spawned::start(
-        &c.env,
-        "run",
-        c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]),
-    );
-    let mut worker = Spawned::start(
-        &c.env,
-        "worker",
-        worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"]),
-    );
+    let (mut runner, mut worker) = c.run_with_a_worker(&sets);
     let pid = worker.pid();
 
     // Wait until the worker holds movies (claimed, not finished) in the run's new database.
@@ -500,16 +509,7 @@ async fn a_killed_worker_loses_its_omdb_movies_to_the_run() {
     // enough to be seen holding them, however loaded the machine.
     let mut sets = c.sets.clone();
     sets.push("sources.omdb.rate=5/s".into());
-    let mut runner = Spawned::start(
-        &c.env,
-        "run",
-        c.env.quick(&c.url, &sets, &["--share", "--lease", "2s"]),
-    );
-    let mut worker = Spawned::start(
-        &c.env,
-        "worker",
-        worker_cmd(&c.env, &c.url, &sets, &["--lease", "2s", "--wait", "60s"]),
-    );
+    let (mut runner, mut worker) = c.run_with_a_worker(&sets);
     let pid = worker.pid();
 
     let held = wait_for_count(
