@@ -280,15 +280,28 @@ impl Compared {
 fn worker_cmd(env: &Env, url: &str, sets: &[String], extra: &[&str]) -> Command {
     let mut cmd = popctl();
     cmd.arg("worker").arg("plans/quick-20.toml");
+    cmd.args(set_args(&worker_sets(env, url, sets)));
+    cmd.args(extra);
+    cmd.envs(worker_keys(env));
+    cmd
+}
+
+/// The `--set` pairs of [`worker_cmd`]: the simulator's sources, `sets`, the database and the
+/// cache folder.
+fn worker_sets(env: &Env, url: &str, sets: &[String]) -> Vec<String> {
     let mut all = env.source_sets();
     all.extend(sets.iter().cloned());
     all.push(format!("database.url={url}"));
     all.push(format!("cache.dir={}", env.path("cache").display()));
-    cmd.args(set_args(&all));
-    cmd.args(extra);
-    cmd.env("TMDB_API_KEY", env.sim.tmdb_key())
-        .env("OMDB_API_KEY", env.sim.omdb_key());
-    cmd
+    all
+}
+
+/// The API keys a worker of `env` finds in its environment.
+fn worker_keys(env: &Env) -> [(String, String); 2] {
+    [
+        ("TMDB_API_KEY".to_owned(), env.sim.tmdb_key().to_owned()),
+        ("OMDB_API_KEY".to_owned(), env.sim.omdb_key().to_owned()),
+    ]
 }
 
 /// Two fresh PostgreSQL databases: one for a shared run, one for the run of one process it is
@@ -554,22 +567,10 @@ async fn a_worker_waits_through_the_window_of_the_runs_reset() {
     migrate.args(["db", "migrate", "--url", &url]);
     assert_exit(&output(migrate).await, 0);
     // The run a worker of these settings joins: same plan, same hash.
-    let mut cmd = worker_cmd(&env, &url, &quick(1), &["--wait", "30s"]);
-    let sets: Vec<String> = cmd
-        .get_args()
-        .collect::<Vec<_>>()
-        .windows(2)
-        .filter(|w| w[0] == "--set")
-        .map(|w| w[1].to_string_lossy().into_owned())
-        .collect();
     let plan = popctl::plan::load(&popctl::plan::LoadOptions {
         path: root().join("plans/quick-20.toml"),
-        sets,
-        env: [
-            ("TMDB_API_KEY".to_owned(), env.sim.tmdb_key().to_owned()),
-            ("OMDB_API_KEY".to_owned(), env.sim.omdb_key().to_owned()),
-        ]
-        .into(),
+        sets: worker_sets(&env, &url, &quick(1)),
+        env: worker_keys(&env).into(),
     })
     .unwrap()
     .plan;
@@ -577,7 +578,7 @@ async fn a_worker_waits_through_the_window_of_the_runs_reset() {
     let run_id = popctl::store::ledger::start_run(&db, &plan.name, &plan.hash)
         .await
         .unwrap();
-    cmd.args(["-v"]);
+    let cmd = worker_cmd(&env, &url, &quick(1), &["--wait", "30s"]);
     let mut worker = Spawned::start(&env, "worker", cmd);
     let began = Instant::now();
     while !worker.printed().contains(&format!("Joined run {run_id}")) {
