@@ -87,7 +87,7 @@ pub(super) async fn run(
     let (builder, rows) = index_input(&txn, &params).await?;
     let read_in = started.elapsed();
     let peak_read = crate::mem::peak_rss_bytes();
-    let index = Arc::new(blocking(move || builder.build()).await?);
+    let index = Arc::new(blocking(move || builder.build()).await??);
     report.similarity = index.stats();
     let indexed_in = started.elapsed();
     let peak_indexed = crate::mem::peak_rss_bytes();
