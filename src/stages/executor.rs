@@ -298,6 +298,7 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             let notes = cx.take_notes();
             let slowest = cx.take_slowest();
             drop(cx);
+            crate::mem::release_freed();
             let mut values = counters.values();
             if outcome == StageOutcome::Interrupted {
                 // Known items without an outcome wait in the ledger for `--resume`: the final

@@ -72,6 +72,7 @@ pub async fn execute(
                 StepReport::reviews(reviews::run(db, stage.reviews.per_movie).await?)
             }
         };
+        crate::mem::release_freed();
         // How big the process got by the end of each step, for `RUST_LOG=popctl=debug`: the
         // steps read the whole catalog, so this is where memory would grow with it.
         tracing::debug!(
