@@ -200,6 +200,14 @@ pub enum SimilarityError {
 /// packed features takes at most 5 bytes each.
 const MAX_MEMBERSHIPS: usize = (u32::MAX / 5) as usize;
 
+/// The offsets of `rows` rows to come, holding the first one's start: each row pushed adds
+/// its end.
+fn row_offsets(rows: usize) -> Vec<u32> {
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(0);
+    offsets
+}
+
 /// Rows of `u32`s in one allocation.
 #[derive(Debug, Default)]
 struct Rows {
@@ -209,10 +217,8 @@ struct Rows {
 
 impl Rows {
     fn with_rows(rows: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
         Rows {
-            offsets,
+            offsets: row_offsets(rows),
             items: Vec::new(),
         }
     }
@@ -235,10 +241,8 @@ struct Packed {
 
 impl Packed {
     fn with_rows(rows: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
         Packed {
-            offsets,
+            offsets: row_offsets(rows),
             bytes: Vec::new(),
         }
     }
