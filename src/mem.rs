@@ -1,6 +1,33 @@
-//! Memory of this process: its peak, for run reports and debug lines, and giving freed memory
-//! back to the system between stages. A leaf module that both `stages` and `report` use, so
-//! neither depends on the other for it.
+//! Memory of this process: its peak, for run reports and debug lines, how the allocator is
+//! set at start, and giving freed memory back to the system between stages. A leaf module
+//! that both `stages` and `report` use, so neither depends on the other for it.
+
+/// Where glibc's `malloc` starts serving an allocation from a mapping of its own (given back
+/// to the system the moment it is freed) instead of its heap: 1 MiB.
+///
+/// glibc's threshold starts at 128 KiB but rises to the size of every large block freed, up to
+/// 32 MiB. A run's fetch frees many large response buffers, so by the post stage the similarity
+/// index's vectors (tens of MB, built and freed family by family) all came from the heap, where
+/// what is freed below a live allocation stays resident: the whole 100,000-movie run peaked
+/// 18 MB higher than its post stage alone (docs/benchmarks.md, 2026-12-06). A fixed threshold
+/// keeps such vectors in mappings of their own; 1 MiB keeps the many small and middle-sized
+/// allocations of a run (rows, bodies, statements) on the heap, where they are cheapest.
+const MMAP_THRESHOLD: i32 = 1 << 20;
+
+/// Sets the allocator for a long run; called once, first thing in `main`. A threshold the
+/// user set in glibc's own environment variable (`MALLOC_MMAP_THRESHOLD_`) is left as it is.
+/// Elsewhere than glibc it does nothing: the other allocators return large blocks themselves.
+pub fn configure_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        #[expect(unsafe_code, reason = "mallopt, glibc's own call; no crate wraps it")]
+        // SAFETY: `mallopt` takes no pointers; it sets a parameter of glibc's allocator under
+        // its own lock, and is called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+    }
+}
 
 /// The peak resident memory of this process, where the platform tells it (Linux `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
