@@ -357,7 +357,7 @@ pub async fn run(
         database_url: url.clone(),
         ledger: ledger.clone(),
         sources: sources.clone(),
-        claims: Arc::new(Claims::default()),
+        claims: Arc::new(Claims::new(plan.fetch_stages())),
         cluster: cluster.clone(),
         cancel: cancel.clone(),
         as_of,

@@ -152,7 +152,7 @@ pub async fn work(
         database_url: url.clone(),
         ledger: RunLedger::join(&db, run.id, &plan.name, &plan.hash),
         sources: sources.clone(),
-        claims: Arc::new(Claims::default()),
+        claims: Arc::new(Claims::new(plan.fetch_stages())),
         cluster: Some(cluster.clone()),
         cancel: cancel.clone(),
         as_of: run.started_at.date_naive(),

@@ -154,6 +154,14 @@ impl Plan {
     pub fn stage_mut(&mut self, name: &str) -> Option<&mut Stage> {
         self.stages.iter_mut().find(|s| s.name == name)
     }
+
+    /// How many stages of kind `fetch` the plan has.
+    pub fn fetch_stages(&self) -> usize {
+        self.stages
+            .iter()
+            .filter(|s| matches!(s.kind, StageKind::Fetch(_)))
+            .count()
+    }
 }
 
 /// Where seed files and curated lists live.

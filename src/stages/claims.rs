@@ -8,6 +8,11 @@
 //! waiter claims the movie itself.
 //!
 //! Movies saved by an earlier attempt of the run (`--resume`) start out settled.
+//!
+//! Settled claims are kept only in a run of several fetch stages: a stage's own feed hands
+//! each movie over once, so in a run of one (a catalog mirror) nobody asks again, and keeping
+//! an entry for every movie would grow with the catalog (100 bytes a movie, 116 MB at TMDB's
+//! 1.16 million).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,15 +30,19 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Who settled a claim, and how.
+type Settlement = (String, Outcome);
+
 enum Entry {
-    Settled { owner: String, outcome: Outcome },
-    InFlight(watch::Receiver<Option<Outcome>>),
+    Settled(Settlement),
+    InFlight(watch::Receiver<Option<Settlement>>),
 }
 
 /// The run's claims, shared by its fetch stages.
-#[derive(Default)]
 pub struct Claims {
     map: Mutex<HashMap<i64, Entry>>,
+    /// Whether settled claims stay for stages that ask later (see the module doc).
+    keep_settled: bool,
 }
 
 impl std::fmt::Debug for Claims {
@@ -54,19 +63,28 @@ pub enum Claim {
 pub struct ClaimGuard {
     claims: Arc<Claims>,
     id: i64,
-    tx: Option<watch::Sender<Option<Outcome>>>,
+    tx: Option<watch::Sender<Option<Settlement>>>,
     owner: String,
 }
 
 impl Claims {
+    /// The claims of a run with `fetch_stages` fetch stages.
+    pub fn new(fetch_stages: usize) -> Self {
+        Claims {
+            map: Mutex::default(),
+            keep_settled: fetch_stages > 1,
+        }
+    }
+
     /// Settled claims for movies an earlier attempt of the run saved, by stage.
     pub fn preload(&self, saved: impl IntoIterator<Item = (i64, String)>) {
+        if !self.keep_settled {
+            return;
+        }
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         for (id, owner) in saved {
-            map.entry(id).or_insert(Entry::Settled {
-                owner,
-                outcome: Outcome::Saved,
-            });
+            map.entry(id)
+                .or_insert(Entry::Settled((owner, Outcome::Saved)));
         }
     }
 
@@ -76,7 +94,7 @@ impl Claims {
             let mut rx = {
                 let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
                 match map.get(&id) {
-                    Some(Entry::Settled { owner, outcome }) => {
+                    Some(Entry::Settled((owner, outcome))) => {
                         return Claim::Settled {
                             owner: owner.clone(),
                             outcome: outcome.clone(),
@@ -95,9 +113,13 @@ impl Claims {
                     }
                 }
             };
-            // Either the owner settles (the map then says so) or abandons (the entry is gone
-            // and the sender dropped): both end the wait, and the loop looks again.
-            let _ = rx.wait_for(Option::is_some).await;
+            // The owner settles (the channel says how) or abandons (the sender is dropped
+            // with the entry gone, and the loop claims it again).
+            if let Ok(settled) = rx.wait_for(Option::is_some).await
+                && let Some((owner, outcome)) = settled.clone()
+            {
+                return Claim::Settled { owner, outcome };
+            }
         }
     }
 }
@@ -105,18 +127,17 @@ impl Claims {
 impl ClaimGuard {
     /// Records the outcome and wakes the stages waiting for it.
     pub fn settle(mut self, outcome: Outcome) {
+        let settled = (std::mem::take(&mut self.owner), outcome);
         {
             let mut map = self.claims.map.lock().unwrap_or_else(|e| e.into_inner());
-            map.insert(
-                self.id,
-                Entry::Settled {
-                    owner: self.owner.clone(),
-                    outcome: outcome.clone(),
-                },
-            );
+            if self.claims.keep_settled {
+                map.insert(self.id, Entry::Settled(settled.clone()));
+            } else {
+                map.remove(&self.id);
+            }
         }
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Some(outcome));
+            let _ = tx.send(Some(settled));
         }
     }
 }
@@ -137,7 +158,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_stage_waits_for_the_first_and_gets_its_outcome() {
-        let claims = Arc::new(Claims::default());
+        let claims = Arc::new(Claims::new(2));
         let Claim::Mine(guard) = claims.claim(7, "popular").await else {
             panic!("the first claim is mine");
         };
@@ -158,7 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_claim_passes_to_the_waiter() {
-        let claims = Arc::new(Claims::default());
+        let claims = Arc::new(Claims::new(2));
         let Claim::Mine(guard) = claims.claim(7, "popular").await else {
             panic!("the first claim is mine");
         };
@@ -175,8 +196,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_of_one_fetch_stage_keeps_no_settled_claim_but_waiters_get_the_outcome() {
+        let claims = Arc::new(Claims::new(1));
+        let Claim::Mine(guard) = claims.claim(7, "catalog").await else {
+            panic!("the first claim is mine");
+        };
+        let waiter = {
+            let claims = claims.clone();
+            tokio::spawn(async move { claims.claim(7, "catalog").await })
+        };
+        tokio::task::yield_now().await;
+        guard.settle(Outcome::NotFound);
+        match waiter.await.unwrap() {
+            Claim::Settled { owner, outcome } => {
+                assert_eq!(owner, "catalog");
+                assert_eq!(outcome, Outcome::NotFound);
+            }
+            Claim::Mine(_) => panic!("the movie was settled while the waiter waited"),
+        }
+        assert!(claims.map.lock().unwrap().is_empty(), "settled claims kept");
+        claims.preload([(3, "catalog".to_string())]);
+        assert!(
+            claims.map.lock().unwrap().is_empty(),
+            "preloaded claims kept"
+        );
+    }
+
+    #[tokio::test]
     async fn preloaded_movies_are_settled() {
-        let claims = Arc::new(Claims::default());
+        let claims = Arc::new(Claims::new(2));
         claims.preload([(3, "popular".to_string())]);
         assert!(matches!(
             claims.claim(3, "other").await,

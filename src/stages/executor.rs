@@ -344,6 +344,11 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
 /// Movies saved by an earlier attempt of the run need no fetch stage now.
 async fn preload_claims(exec: &Execution) {
     let plan = &exec.run.plan;
+    // Only another fetch stage would ask (`claims`' module doc); reading every movie saved
+    // would cost memory for nothing.
+    if plan.fetch_stages() < 2 {
+        return;
+    }
     for stage in &plan.stages {
         if !matches!(stage.kind, StageKind::Fetch(_)) {
             continue;
