@@ -47,7 +47,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// glibc's `malloc` returns freed memory only from the top of a heap, so what a stage freed
 /// below a live allocation stays resident, and a later stage's large vectors (new mappings)
 /// come on top of it. Called where a stage or a post-processing step ends, so the peak of a
-/// whole run is the largest stage's, not the sum of what each left behind. Elsewhere
+/// whole run is the largest stage's, not the sum of what each left behind, and after each
+/// range of computed recommendations. Elsewhere
 /// (musl, macOS, Windows) it does nothing: those allocators give large blocks back
 /// themselves, and have no such call.
 pub fn release_freed() {
