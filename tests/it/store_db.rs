@@ -32,11 +32,15 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The prefix of every database the tests create; the process id follows it.
+const PREFIX: &str = "popctl_t_";
+
 /// A new, empty PostgreSQL database on the test server, or `None` (skipped loudly) without one.
 pub async fn fresh_pg_url() -> Option<String> {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let server = support::pg_url()?;
     let name = format!(
-        "popctl_t_{}_{}_{}",
+        "{PREFIX}{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
         chrono::Utc::now().timestamp_subsec_nanos()
@@ -44,6 +48,7 @@ pub async fn fresh_pg_url() -> Option<String> {
     let admin = sea_orm::Database::connect(server.as_str())
         .await
         .expect("connect to the test PostgreSQL");
+    SWEPT.get_or_init(|| sweep(&admin, &server)).await;
     admin
         .execute_raw(Statement::from_string(
             sea_orm::DbBackend::Postgres,
@@ -55,6 +60,49 @@ pub async fn fresh_pg_url() -> Option<String> {
     let mut url = url::Url::parse(&server).expect("POPCTL_TEST_PG is a URL");
     url.set_path(&name);
     Some(url.to_string())
+}
+
+/// Drops the databases earlier test processes left on a server on this machine: a test's
+/// database is not dropped when it ends (the harness has no hook for it, and a failing test's
+/// is worth a look), so a developer's own server would collect them run after run. Only those
+/// of processes that no longer run, and only where that can be told: a server on loopback,
+/// on Linux. A database still in use is not dropped (its error is ignored).
+async fn sweep(admin: &DatabaseConnection, server: &str) {
+    let local = url::Url::parse(server).ok().is_some_and(|u| {
+        matches!(
+            u.host_str(),
+            None | Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        )
+    });
+    if !local || !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(rows) = admin
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT datname FROM pg_database WHERE starts_with(datname, '{PREFIX}')"),
+        ))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let pid = name[PREFIX.len()..].split('_').next().unwrap_or_default();
+        let gone = pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if gone {
+            let _ = admin
+                .execute_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("DROP DATABASE IF EXISTS \"{name}\""),
+                ))
+                .await;
+        }
+    }
 }
 
 impl TestDb {
