@@ -8,10 +8,11 @@
 /// glibc's threshold starts at 128 KiB but rises to the size of every large block freed, up to
 /// 32 MiB. A run's fetch frees many large response buffers, so by the post stage the similarity
 /// index's vectors (tens of MB, built and freed family by family) all came from the heap, where
-/// what is freed below a live allocation stays resident: the whole 100,000-movie run peaked
-/// 18 MB higher than its post stage alone (docs/benchmarks.md, 2026-12-06). A fixed threshold
-/// keeps such vectors in mappings of their own; 1 MiB keeps the many small and middle-sized
-/// allocations of a run (rows, bodies, statements) on the heap, where they are cheapest.
+/// what is freed below a live allocation stays resident: building the index added 21.5 MB to a
+/// whole 100,000-movie run against 4.3 MB to its post stage alone (docs/benchmarks.md,
+/// 2026-12-06). A fixed threshold keeps such vectors in mappings of their own; 1 MiB keeps the
+/// many small and middle-sized allocations of a run (rows, bodies, statements) on the heap,
+/// where they are cheapest.
 const MMAP_THRESHOLD: i32 = 1 << 20;
 
 /// Sets the allocator for a long run; called once, first thing in `main`. A threshold the
@@ -48,9 +49,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// below a live allocation stays resident, and a later stage's large vectors (new mappings)
 /// come on top of it. Called where a stage or a post-processing step ends, so the peak of a
 /// whole run is the largest stage's, not the sum of what each left behind, and after each
-/// range of computed recommendations. Elsewhere
-/// (musl, macOS, Windows) it does nothing: those allocators give large blocks back
-/// themselves, and have no such call.
+/// range of computed recommendations. Elsewhere (musl, macOS, Windows) it does nothing: those
+/// allocators give large blocks back themselves, and have no such call.
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[expect(

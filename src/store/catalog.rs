@@ -66,7 +66,7 @@ pub async fn held_movies<C: ConnectionTrait + StreamTrait>(
         find = find.filter(movies::Column::RemovedOn.is_null());
     }
     // Streamed: the driver's rows are several times the size of the ids (118 bytes a movie
-    // read whole, 14 MB at 100,000 movies), and the whole catalog is read.
+    // read whole, 12 MB at 100,000 movies), and the whole catalog is read.
     let what = "listing the movies held";
     let mut rows = find
         .select_only()
