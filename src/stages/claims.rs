@@ -156,17 +156,27 @@ impl Drop for ClaimGuard {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_second_stage_waits_for_the_first_and_gets_its_outcome() {
-        let claims = Arc::new(Claims::new(2));
-        let Claim::Mine(guard) = claims.claim(7, "popular").await else {
+    /// Claims movie 7 for `first` (which gets it), then starts `second` claiming it too.
+    async fn claimed_with_a_waiter(
+        claims: &Arc<Claims>,
+        first: &str,
+        second: &'static str,
+    ) -> (ClaimGuard, tokio::task::JoinHandle<Claim>) {
+        let Claim::Mine(guard) = claims.claim(7, first).await else {
             panic!("the first claim is mine");
         };
         let waiter = {
             let claims = claims.clone();
-            tokio::spawn(async move { claims.claim(7, "top_rated").await })
+            tokio::spawn(async move { claims.claim(7, second).await })
         };
         tokio::task::yield_now().await;
+        (guard, waiter)
+    }
+
+    #[tokio::test]
+    async fn a_second_stage_waits_for_the_first_and_gets_its_outcome() {
+        let claims = Arc::new(Claims::new(2));
+        let (guard, waiter) = claimed_with_a_waiter(&claims, "popular", "top_rated").await;
         guard.settle(Outcome::Saved);
         match waiter.await.unwrap() {
             Claim::Settled { owner, outcome } => {
@@ -180,14 +190,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_claim_passes_to_the_waiter() {
         let claims = Arc::new(Claims::new(2));
-        let Claim::Mine(guard) = claims.claim(7, "popular").await else {
-            panic!("the first claim is mine");
-        };
-        let waiter = {
-            let claims = claims.clone();
-            tokio::spawn(async move { claims.claim(7, "top_rated").await })
-        };
-        tokio::task::yield_now().await;
+        let (guard, waiter) = claimed_with_a_waiter(&claims, "popular", "top_rated").await;
         drop(guard);
         match waiter.await.unwrap() {
             Claim::Mine(g) => assert_eq!(g.owner, "top_rated"),
@@ -198,14 +201,7 @@ mod tests {
     #[tokio::test]
     async fn a_run_of_one_fetch_stage_keeps_no_settled_claim_but_waiters_get_the_outcome() {
         let claims = Arc::new(Claims::new(1));
-        let Claim::Mine(guard) = claims.claim(7, "catalog").await else {
-            panic!("the first claim is mine");
-        };
-        let waiter = {
-            let claims = claims.clone();
-            tokio::spawn(async move { claims.claim(7, "catalog").await })
-        };
-        tokio::task::yield_now().await;
+        let (guard, waiter) = claimed_with_a_waiter(&claims, "catalog", "catalog").await;
         guard.settle(Outcome::NotFound);
         match waiter.await.unwrap() {
             Claim::Settled { owner, outcome } => {
