@@ -206,6 +206,7 @@ async fn timed(
     let start = Instant::now();
     let report = execute(db, stage, std::path::Path::new("."), as_of, &|e| match e {
         PostEvent::Started { .. } => *started.lock().unwrap() = Instant::now(),
+        PostEvent::Working { .. } => {}
         PostEvent::Finished { report } => steps
             .lock()
             .unwrap()

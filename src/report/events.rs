@@ -40,6 +40,10 @@ pub enum Event {
         done: u64,
         #[schemars(with = "serde_json::Value")]
         counters: CounterValues,
+        /// What a stage of few long items is doing inside the current one, such as
+        /// `recommendations: computing similar movies, 43,008/100,000 movies`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        activity: Option<String>,
     },
     /// `run`: a stage ended; `status` is its outcome (`done`, `partial`, `failed`, …).
     StageFinished {
@@ -266,6 +270,22 @@ mod tests {
             }
         }
         assert!(doc.contains("`popctl_version`"));
+    }
+
+    #[test]
+    fn a_progress_message_has_an_activity_only_while_there_is_one() {
+        let progress = |activity: Option<&str>| {
+            let text = line(&Event::StageProgress {
+                stage: "post".into(),
+                done: 2,
+                counters: CounterValues::default(),
+                activity: activity.map(str::to_owned),
+            });
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        };
+        assert!(progress(None).get("activity").is_none());
+        let doing = "recommendations: computing similar movies, 2,048/100,000 movies";
+        assert_eq!(progress(Some(doing))["activity"], doing);
     }
 
     #[test]

@@ -110,20 +110,24 @@ impl Progress {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for r in running.iter() {
             let v = r.counters.values();
+            let activity = r.counters.activity();
             if let Some(bar) = &r.bar {
                 bar.set_length(expected_total(r, &running));
                 bar.set_position(v.done());
-                bar.set_message(compact(&v));
+                bar.set_message(match &activity {
+                    Some(now) => format!("{now}; {}", compact(&v)),
+                    None => compact(&v),
+                });
             } else if lines {
                 match self.mode {
-                    ProgressMode::Lines => self.shell.status(
-                        "Progress",
-                        format!("{}: {}/{} items, {}", r.name, v.done(), v.total, detail(&v)),
-                    ),
+                    ProgressMode::Lines => self
+                        .shell
+                        .status("Progress", line(&r.name, &v, activity.as_deref())),
                     ProgressMode::Events => self.shell.event(&Event::StageProgress {
                         stage: r.name.clone(),
                         done: v.done(),
                         counters: v,
+                        activity,
                     }),
                     _ => {}
                 }
@@ -169,6 +173,16 @@ fn compact(v: &CounterValues) -> String {
         }
     }
     parts.join(", ")
+}
+
+/// A stage's `Progress` line: its counts, then what it is doing inside its current item.
+fn line(stage: &str, v: &CounterValues, activity: Option<&str>) -> String {
+    let mut line = format!("{stage}: {}/{} items, {}", v.done(), v.total, detail(v));
+    if let Some(now) = activity {
+        line.push_str("; ");
+        line.push_str(now);
+    }
+    line
 }
 
 fn detail(v: &CounterValues) -> String {
@@ -258,5 +272,27 @@ impl Observer for Progress {
             }),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_ends_with_what_the_stage_is_doing() {
+        let v = CounterValues {
+            total: 3,
+            ok: 2,
+            ..CounterValues::default()
+        };
+        let doing = "recommendations: computing similar movies, 2,048/100,000 movies";
+        assert_eq!(
+            line("post", &v, Some(doing)),
+            format!(
+                "post: 2/3 items, 0 failed, 0 skipped, 0 requests, 0 retries, 0 × 429; {doing}"
+            )
+        );
+        assert!(line("post", &v, None).ends_with("0 × 429"));
     }
 }

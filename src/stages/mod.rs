@@ -131,6 +131,9 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
     /// Rows the stage inserted, changed or removed.
     pub rows: AtomicU64,
+    /// What a stage whose items are few and long is doing inside the current one ("which
+    /// step, how far"), for the progress display; `None` between items.
+    activity: std::sync::Mutex<Option<String>>,
 }
 
 /// A snapshot of [`Counters`].
@@ -166,6 +169,18 @@ impl Counters {
         Self::add(&self.requests, u64::from(attempts));
         Self::add(&self.retries, u64::from(attempts.saturating_sub(1)));
         Self::add(&self.rate_limited, u64::from(rate_limited));
+    }
+
+    /// Says what the stage is doing inside its current item; `None` when it is between items.
+    pub fn set_activity(&self, activity: Option<String>) {
+        *self.activity.lock().unwrap_or_else(|e| e.into_inner()) = activity;
+    }
+
+    pub fn activity(&self) -> Option<String> {
+        self.activity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn values(&self) -> CounterValues {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::post::{self, PostEvent};
 use super::{Counters, Stage, StageContext, StageOutcome};
-use crate::plan::PostProcessStage;
+use crate::plan::{PostProcessStage, thousands};
 
 pub struct PostProcess(pub PostProcessStage);
 
@@ -15,8 +15,26 @@ impl Stage for PostProcess {
     async fn run(&self, cx: &mut StageContext) -> StageOutcome {
         let c = cx.counters.clone();
         Counters::add(&c.total, self.0.steps.len() as u64);
-        let progress = |event: PostEvent<'_>| {
-            if let PostEvent::Finished { report } = event {
+        let progress = |event: PostEvent<'_>| match event {
+            PostEvent::Started { .. } => {}
+            PostEvent::Working {
+                step,
+                doing,
+                done,
+                total,
+                units,
+            } => c.set_activity(Some(if total == 0 {
+                format!("{}: {doing}", step.as_str())
+            } else {
+                format!(
+                    "{}: {doing}, {}/{} {units}",
+                    step.as_str(),
+                    thousands(done),
+                    thousands(total)
+                )
+            })),
+            PostEvent::Finished { report } => {
+                c.set_activity(None);
                 Counters::add(&c.ok, 1);
                 Counters::add(&c.rows, report.rows_written + report.rows_deleted);
             }

@@ -161,6 +161,19 @@ pub struct IdRanges {
     size: i64,
 }
 
+impl IdRanges {
+    /// The ranges still to come.
+    pub fn remaining(&self) -> u64 {
+        match self.next.filter(|from| *from <= self.high) {
+            Some(from) => {
+                let span = i128::from(self.high) - i128::from(from);
+                u64::try_from(span / i128::from(self.size) + 1).unwrap_or(u64::MAX)
+            }
+            None => 0,
+        }
+    }
+}
+
 impl Iterator for IdRanges {
     type Item = std::ops::Range<i64>;
 
@@ -179,14 +192,21 @@ impl Iterator for IdRanges {
 const LINK_RANGE: i64 = 50_000;
 
 /// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
-/// Returns how many rows it linked.
-pub async fn link_recommendations<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+/// Returns how many rows it linked; `progress(done, total)` is told each range of rows done,
+/// out of all.
+pub async fn link_recommendations<C: ConnectionTrait>(
+    conn: &C,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();
     // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
     // unique `movies.tmdb_id` instead of a subquery per row.
     let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
     let mut linked = 0;
-    for ids in id_ranges(conn, "movie_recommendations", LINK_RANGE).await? {
+    let ranges = id_ranges(conn, "movie_recommendations", LINK_RANGE).await?;
+    let total = ranges.remaining();
+    progress(0, total);
+    for (done, ids) in (1..).zip(ranges) {
         let sql = format!(
             "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
              WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
@@ -199,6 +219,7 @@ pub async fn link_recommendations<C: ConnectionTrait>(conn: &C) -> Result<u64, D
             .execute_raw(Statement::from_string(backend, sql))
             .await?
             .rows_affected();
+        progress(done, total);
     }
     Ok(linked)
 }
@@ -298,6 +319,31 @@ mod tests {
             size,
         }
         .collect()
+    }
+
+    #[test]
+    fn remaining_counts_the_ranges_to_come() {
+        let mut r = IdRanges {
+            next: Some(3),
+            high: 9,
+            size: 3,
+        };
+        for left in (0..=3).rev() {
+            assert_eq!(r.remaining(), left);
+            r.next();
+        }
+        let whole = IdRanges {
+            next: Some(i64::MIN),
+            high: i64::MAX,
+            size: 1,
+        };
+        assert_eq!(whole.remaining(), u64::MAX);
+        let empty = IdRanges {
+            next: Some(1),
+            high: 0,
+            size: 10,
+        };
+        assert_eq!(empty.remaining(), 0);
     }
 
     #[test]

@@ -644,6 +644,51 @@ async fn recommendations_resolve_after_a_second_fetch(t: TestDb) {
 }
 on_every_backend!(recommendations_resolve_after_a_second_fetch);
 
+/// The recommendations step says how far it is, for the progress line: the parts of the
+/// linking, then the reading, then the movies computed, each count rising to its total.
+async fn the_recommendations_step_says_how_far_it_is(t: TestDb) {
+    let cat = catalog();
+    import(&t, &cat, &popular(&cat, 30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Mutex::new(Vec::new());
+    let progress = |event: PostEvent<'_>| {
+        if let PostEvent::Working {
+            step,
+            doing,
+            done,
+            total,
+            units,
+        } = event
+        {
+            assert_eq!(step, PostStep::Recommendations);
+            seen.lock().unwrap().push((doing, done, total, units));
+        }
+    };
+    let recs = stage(&[PostStep::Recommendations]);
+    execute(&t.db, &recs, dir.path(), as_of(), &progress)
+        .await
+        .unwrap();
+    let seen: Vec<_> = seen
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|(doing, done, total, units)| (doing.split(' ').next().unwrap(), done, total, units))
+        .collect();
+    // 30 movies' TMDB rows are one range of ids; their similar movies one range of movies.
+    assert_eq!(
+        seen,
+        [
+            ("linking", 0, 1, "parts"),
+            ("linking", 1, 1, "parts"),
+            ("reading", 0, 0, ""),
+            ("computing", 0, 30, "movies"),
+            ("computing", 30, 30, "movies"),
+        ]
+    );
+}
+
+on_every_backend!(the_recommendations_step_says_how_far_it_is);
+
 /// (written at, TMDB review id).
 type StoredReview = (Option<DateTime<Utc>>, String);
 
@@ -730,10 +775,13 @@ async fn every_step_in_plan_order_is_idempotent(t: TestDb) {
     ];
     let events = Mutex::new(Vec::new());
     let report = execute(&t.db, &stage(&order), dir.path(), as_of(), &|e| {
-        events.lock().unwrap().push(match e {
+        let said = match e {
             PostEvent::Started { step } => format!("start {}", step.as_str()),
+            // How far a step is: the recommendations step's own test.
+            PostEvent::Working { .. } => return,
             PostEvent::Finished { report } => format!("done {}", report.step.as_str()),
-        });
+        };
+        events.lock().unwrap().push(said);
     })
     .await
     .unwrap();
@@ -903,4 +951,40 @@ async fn bad_input_fails_clearly_and_writes_nothing() {
         assert!(needles.iter().all(|n| text.contains(n)), "{text}");
         assert_eq!(t.count("SELECT COUNT(*) FROM cri_scores").await, 0);
     }
+
+    // A credit of a kind popctl never writes: the recommendations step names the row and
+    // writes nothing, neither computed rows nor the links it set before reading the credits.
+    let linked =
+        "SELECT COUNT(*) FROM movie_recommendations WHERE recommended_movie_id IS NOT NULL";
+    let recs = stage(&[PostStep::Recommendations]);
+    assert!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_recommendations r JOIN movies m \
+             ON m.tmdb_id = r.recommended_tmdb_id"
+        )
+        .await
+            > 0,
+        "some TMDB row points at one of the movies, so the step has links to set"
+    );
+    assert_eq!(t.count(linked).await, 0);
+    t.db.execute_unprepared(
+        "UPDATE movie_credits SET credit_type = 'extra' \
+         WHERE id = (SELECT MIN(id) FROM movie_credits)",
+    )
+    .await
+    .unwrap();
+    let err = execute(&t.db, &recs, dir.path(), as_of(), &|_| {})
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("movie_credits") && text.contains("extra"),
+        "{text}"
+    );
+    assert_eq!(t.count(linked).await, 0);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM movie_recommendations WHERE kind = 'computed'")
+            .await,
+        0
+    );
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::error::PostError;
 use super::read::{all, each_row, get, select};
 use super::similarity::{FeatureFamily, IndexBuilder, SimilarityParams, SimilarityStats};
+use super::steps::PostEvent;
 use crate::plan::PostStep;
 use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
 use crate::store::{SaveStats, begin};
@@ -66,13 +67,26 @@ fn blocking<T: Send + 'static>(
 pub(super) async fn run(
     db: &DatabaseConnection,
     params: SimilarityParams,
+    progress: &(dyn Fn(PostEvent<'_>) + Sync),
 ) -> Result<(RecommendationsReport, SaveStats), PostError> {
-    let txn = begin(db).await?;
+    let working = |doing, units| {
+        move |done, total| {
+            progress(PostEvent::Working {
+                step: STEP,
+                doing,
+                done,
+                total,
+                units,
+            });
+        }
+    };
     // Phase times and the peak memory after each for `RUST_LOG=popctl=debug`: how long and how
     // big, not what, so no clock reaches data.
     let started = Instant::now();
+    let txn = begin(db).await?;
+    let linking = working("linking TMDB's recommendations to movies", "parts");
     let mut report = RecommendationsReport {
-        links_resolved: derived::link_recommendations(&txn)
+        links_resolved: derived::link_recommendations(&txn, &linking)
             .await
             .map_err(PostError::query(
                 STEP,
@@ -84,6 +98,8 @@ pub(super) async fn run(
 
     let resolved_in = started.elapsed();
     let peak_resolved = crate::mem::peak_rss_bytes();
+    working("reading genres, keywords, cast and crew", "")(0, 0);
+    let computed = working("computing similar movies", "movies");
     let (builder, rows) = index_input(&txn, &params).await?;
     let read_in = started.elapsed();
     let peak_read = crate::mem::peak_rss_bytes();
@@ -108,6 +124,8 @@ pub(super) async fn run(
     // The movies by row id, a range of them at a time: computed, written, and their rows no
     // longer produced removed, so no more than two ranges' results are ever in memory, and the
     // rows go into the table's (movie, …) index in its order rather than all over it.
+    let (mut done, total) = (0, rows.len() as u64);
+    computed(done, total);
     let mut positions: Vec<(i64, usize)> = rows
         .iter()
         .enumerate()
@@ -156,6 +174,8 @@ pub(super) async fn run(
                 "removing rows of movie_recommendations no longer produced",
             ))?;
         writing += start.elapsed();
+        done += movies.len() as u64;
+        computed(done, total);
         // Each range is searched by threads of their own, whose allocator arenas keep what
         // the range freed: 4 MB off the step's peak at 100,000 movies (docs/benchmarks.md).
         crate::mem::release_freed();

@@ -24,8 +24,21 @@ use crate::plan::{PostProcessStage, PostStep};
 /// What [`execute`] tells its caller as it goes, for status lines and progress.
 #[derive(Debug, Clone, Copy)]
 pub enum PostEvent<'a> {
-    Started { step: PostStep },
-    Finished { report: &'a StepReport },
+    Started {
+        step: PostStep,
+    },
+    /// How far a long step is: `done` of `total` `units` through its part `doing` (a `total`
+    /// of 0: a part with nothing to count).
+    Working {
+        step: PostStep,
+        doing: &'static str,
+        done: u64,
+        total: u64,
+        units: &'static str,
+    },
+    Finished {
+        report: &'a StepReport,
+    },
 }
 
 /// Runs the steps of `stage` against `db`, in the plan's order.
@@ -34,7 +47,7 @@ pub enum PostEvent<'a> {
 /// - `as_of`: the run's date. Movie ages for the CRI are measured against its year, and it is
 ///   stored as `computed_at`; nothing here reads the clock, so a rerun with the same date and
 ///   data writes the same rows.
-/// - `progress`: called when each step starts and finishes.
+/// - `progress`: called when each step starts and finishes, and as a long step goes.
 pub async fn execute(
     db: &DatabaseConnection,
     stage: &PostProcessStage,
@@ -65,7 +78,7 @@ pub async fn execute(
                 StepReport::cri_scores(report, rows)
             }
             PostStep::Recommendations => {
-                let (report, rows) = recommend::run(db, similarity).await?;
+                let (report, rows) = recommend::run(db, similarity, progress).await?;
                 StepReport::recommendations(report, rows)
             }
             PostStep::Reviews => {
