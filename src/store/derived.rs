@@ -189,39 +189,29 @@ impl Iterator for IdRanges {
 /// [`link_recommendations`] covers: SQLite gathers the rows an `UPDATE … FROM` changes before
 /// changing them, in memory, so the whole table in one statement grew the process by about
 /// 40 bytes a row (8 MB for the 210,000 rows of 20,000 movies; 4 million rows at 100,000).
-const LINK_RANGE: i64 = 50_000;
+pub const LINK_RANGE: i64 = 50_000;
 
-/// Sets `recommended_movie_id` on every TMDB row whose target is imported and not yet linked.
-/// Returns how many rows it linked; `progress(done, total)` is told each range of rows done,
-/// out of all.
+/// Sets `recommended_movie_id` on every TMDB row with an id in `ids` whose target is imported
+/// and not yet linked. Returns how many rows it linked.
 pub async fn link_recommendations<C: ConnectionTrait>(
     conn: &C,
-    progress: &(dyn Fn(u64, u64) + Sync),
+    ids: std::ops::Range<i64>,
 ) -> Result<u64, DbErr> {
-    let backend = conn.get_database_backend();
     // `UPDATE … FROM`, which SQLite (3.33 on) and PostgreSQL both run: one join on the
     // unique `movies.tmdb_id` instead of a subquery per row.
     let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
-    let mut linked = 0;
-    let ranges = id_ranges(conn, "movie_recommendations", LINK_RANGE).await?;
-    let total = ranges.remaining();
-    progress(0, total);
-    for (done, ids) in (1..).zip(ranges) {
-        let sql = format!(
-            "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
-             WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
-             AND movie_recommendations.kind IN ({kinds}) \
-             AND movie_recommendations.recommended_movie_id IS NULL \
-             AND movie_recommendations.id >= {} AND movie_recommendations.id < {}",
-            ids.start, ids.end
-        );
-        linked += conn
-            .execute_raw(Statement::from_string(backend, sql))
-            .await?
-            .rows_affected();
-        progress(done, total);
-    }
-    Ok(linked)
+    let sql = format!(
+        "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
+         WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
+         AND movie_recommendations.kind IN ({kinds}) \
+         AND movie_recommendations.recommended_movie_id IS NULL \
+         AND movie_recommendations.id >= {} AND movie_recommendations.id < {}",
+        ids.start, ids.end
+    );
+    Ok(conn
+        .execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await?
+        .rows_affected())
 }
 
 /// Upserts computed recommendations as rows of kind [`COMPUTED_KIND`], after sorting them by

@@ -951,21 +951,23 @@ async fn bad_input_fails_clearly_and_writes_nothing() {
         assert!(needles.iter().all(|n| text.contains(n)), "{text}");
         assert_eq!(t.count("SELECT COUNT(*) FROM cri_scores").await, 0);
     }
+}
 
-    // A credit of a kind popctl never writes: the recommendations step names the row and
-    // writes nothing, neither computed rows nor the links it set before reading the credits.
+/// A credit of a kind popctl never writes: the recommendations step names the row and writes
+/// no computed row. The links it set before reading the credits are rolled back with it on
+/// SQLite; on PostgreSQL each range of them was committed as it was linked, so they are there
+/// and whole (every row with an imported target points at it).
+async fn a_bad_credit_fails_the_recommendations_step_and_leaves_the_links_whole(t: TestDb) {
+    let cat = catalog();
+    import(&t, &cat, &popular(&cat, 30)).await;
+    let dir = tempfile::tempdir().unwrap();
     let linked =
         "SELECT COUNT(*) FROM movie_recommendations WHERE recommended_movie_id IS NOT NULL";
-    let recs = stage(&[PostStep::Recommendations]);
-    assert!(
-        t.count(
-            "SELECT COUNT(*) FROM movie_recommendations r JOIN movies m \
-             ON m.tmdb_id = r.recommended_tmdb_id"
-        )
-        .await
-            > 0,
-        "some TMDB row points at one of the movies, so the step has links to set"
-    );
+    let unlinked = "SELECT COUNT(*) FROM movie_recommendations r JOIN movies m \
+                    ON m.tmdb_id = r.recommended_tmdb_id \
+                    WHERE r.recommended_movie_id IS NULL OR r.recommended_movie_id <> m.id";
+    let to_link = t.count(unlinked).await;
+    assert!(to_link > 0, "the step has links to set");
     assert_eq!(t.count(linked).await, 0);
     t.db.execute_unprepared(
         "UPDATE movie_credits SET credit_type = 'extra' \
@@ -973,6 +975,7 @@ async fn bad_input_fails_clearly_and_writes_nothing() {
     )
     .await
     .unwrap();
+    let recs = stage(&[PostStep::Recommendations]);
     let err = execute(&t.db, &recs, dir.path(), as_of(), &|_| {})
         .await
         .unwrap_err();
@@ -981,10 +984,18 @@ async fn bad_input_fails_clearly_and_writes_nothing() {
         text.contains("movie_credits") && text.contains("extra"),
         "{text}"
     );
-    assert_eq!(t.count(linked).await, 0);
     assert_eq!(
         t.count("SELECT COUNT(*) FROM movie_recommendations WHERE kind = 'computed'")
             .await,
         0
     );
+    if t.backend == Backend::Postgres {
+        assert_eq!(t.count(linked).await, to_link);
+        assert_eq!(t.count(unlinked).await, 0);
+    } else {
+        assert_eq!(t.count(linked).await, 0);
+        assert_eq!(t.count(unlinked).await, to_link);
+    }
 }
+
+on_every_backend!(a_bad_credit_fails_the_recommendations_step_and_leaves_the_links_whole);

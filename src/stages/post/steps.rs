@@ -5,6 +5,10 @@
 //! Everything that can be checked without the database is checked before the first step
 //! writes: the list files are read and validated, the CRI and recommendation settings
 //! checked. A failing step leaves nothing of itself behind; the steps before it stay done.
+//! One exception, on PostgreSQL: the links of TMDB's recommendations to imported movies are
+//! committed range by range, several at once, before the recommendations step computes
+//! anything (each link follows from the stored rows alone, so one set is right whatever the
+//! rest of the step does).
 
 use std::path::Path;
 
