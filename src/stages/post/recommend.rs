@@ -208,9 +208,9 @@ pub(super) async fn run(
 
 /// Ranges of TMDB rows linked at once on PostgreSQL, each in a transaction of its own: one
 /// server process runs an `UPDATE` on one core, and the foreign-key check of every row it
-/// links is most of its time. Two at once linked a million rows in 17–20 s against 34–43 s
-/// one after the other on a 2-core machine, four no faster there (docs/benchmarks.md); four
-/// leave room for a larger server.
+/// links is nearly half its time. Two at once linked a million rows in 17–20 s against
+/// 34–43 s one after the other on a 2-core machine, four no faster there
+/// (docs/benchmarks.md); four leave room for a larger server.
 const LINKS_AT_ONCE: usize = 4;
 
 /// Links every TMDB row whose target is imported and not yet linked, by ranges of row ids.
