@@ -114,6 +114,8 @@ impl Progress {
             if let Some(bar) = &r.bar {
                 bar.set_length(expected_total(r, &running));
                 bar.set_position(v.done());
+                // The activity first: a bar's message is cut at the terminal's width, and
+                // the counters of a stage with an activity (its steps) say little meanwhile.
                 bar.set_message(match &activity {
                     Some(now) => format!("{now}; {}", compact(&v)),
                     None => compact(&v),
