@@ -579,7 +579,14 @@ impl Target {
             None => true,
         };
         let live = if live_exists {
-            Some(store::open(url, &open).await?)
+            // The run lock's connection comes after this pool, and so does the pool of the
+            // new database a swap run builds beside it.
+            let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
+            let first = OpenOptions {
+                after_pool: 1 + if swap { store::PG_POOL_MIN } else { 0 },
+                ..open.clone()
+            };
+            Some(store::open(url, &first).await?)
         } else {
             None
         };

@@ -30,6 +30,13 @@ use crate::plan::database::locality;
 use crate::plan::units::human_duration;
 use crate::secret::redact_url;
 
+/// Connections in a PostgreSQL pool when the server has room for them.
+const PG_POOL: u32 = 16;
+
+/// The fewest connections a PostgreSQL pool works with: a stage holds a transaction while
+/// the run's ledger, or a range of links, takes another. Below it, [`open`] refuses at once.
+pub const PG_POOL_MIN: u32 = 2;
+
 /// Prepared statements kept per connection. A batched upsert's text depends on its row
 /// count, so a save uses a few dozen shapes; sqlx's default of 100 thrashed in the benchmark.
 const STATEMENT_CACHE: usize = 1000;
@@ -45,6 +52,10 @@ pub struct OpenOptions {
     pub sqlite_file: Option<PathBuf>,
     /// PostgreSQL: the one schema every statement uses (the new database a swap builds).
     pub pg_schema: Option<String>,
+    /// PostgreSQL: connections this process opens to the server after this pool (the run
+    /// lock's), left out of the pool's share of the server's room. Those opened before are
+    /// counted by the server already.
+    pub after_pool: u32,
 }
 
 impl Default for OpenOptions {
@@ -54,6 +65,7 @@ impl Default for OpenOptions {
             create: true,
             sqlite_file: None,
             pg_schema: None,
+            after_pool: 0,
         }
     }
 }
@@ -122,12 +134,21 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
                     .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
-        probe_postgres(url, opts.timeout).await?;
+        let room = probe_postgres(url, opts.timeout).await?;
+        let pool = room.pool_size(url, opts.after_pool)?;
+        if pool < PG_POOL {
+            tracing::warn!(
+                "the database server has room for {} more connection(s) ({}): popctl's pool \
+                 takes {pool} instead of {PG_POOL}",
+                room.free,
+                room.limit
+            );
+        }
         if let Some(schema) = &opts.pg_schema {
             options.set_schema_search_path(quote_ident(schema));
         }
         options
-            .max_connections(16)
+            .max_connections(pool)
             .min_connections(1)
             // Connections are only made after the probe reached the server; a wait past a
             // minute means it is gone or overloaded.
@@ -161,8 +182,8 @@ pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, StoreError> {
 }
 
 /// One connection to the server, made and dropped within `timeout`, so "cannot reach" is
-/// said early and plainly.
-async fn probe_postgres(url: &str, timeout: Duration) -> Result<(), StoreError> {
+/// said early and plainly; on it the server says how many more connections it takes.
+async fn probe_postgres(url: &str, timeout: Duration) -> Result<Room, StoreError> {
     use sea_orm::sqlx::Connection as _;
     let place = locality(url).place();
     let unreachable = |reason: String| StoreError::Unreachable {
@@ -171,17 +192,169 @@ async fn probe_postgres(url: &str, timeout: Duration) -> Result<(), StoreError> 
         reason,
     };
     let options = PgConnectOptions::from_str(url).map_err(|e| unreachable(e.to_string()))?;
-    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
-        Err(_) => Err(unreachable(format!(
-            "no answer within {} (database.connect_timeout)",
-            human_duration(timeout)
-        ))),
-        Ok(Err(e)) => Err(unreachable(e.to_string())),
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            Ok(())
+    let mut conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Err(_) => {
+            return Err(unreachable(format!(
+                "no answer within {} (database.connect_timeout)",
+                human_duration(timeout)
+            )));
         }
+        // The server is there but takes no more connections (SQLSTATE 53300): said as such,
+        // with its reason ("too many clients already", a role's or database's limit).
+        Ok(Err(sea_orm::sqlx::Error::Database(e))) if e.code().as_deref() == Some("53300") => {
+            return Err(StoreError::Refused {
+                url: redact_url(url),
+                reason: e.message().to_owned(),
+            });
+        }
+        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Ok(Ok(conn)) => conn,
+    };
+    let room = Room::ask(&mut conn).await.map_err(|e| StoreError::Query {
+        what: "asking the server how many connections it takes".to_owned(),
+        source: DbErr::Conn(RuntimeErr::SqlxError(e.into())),
+    });
+    let _ = conn.close().await;
+    room
+}
+
+/// How many more connections the server takes from this user in this database, and the
+/// limit that says so: the server's `max_connections` (less the slots kept for superusers),
+/// the role's and the database's `CONNECTION LIMIT`. Without asking, a pool that outgrew
+/// them waited its whole acquire timeout and said only "pool timed out": the driver retries
+/// "too many clients" as if the server were starting up, and drops the reason.
+#[derive(Debug, Clone, PartialEq)]
+struct Room {
+    /// Connections still free.
+    free: i64,
+    /// The limit that leaves the fewest, in words.
+    limit: String,
+}
+
+impl Room {
+    async fn ask(conn: &mut PgConnection) -> Result<Room, sea_orm::sqlx::Error> {
+        // Only client backends count against these limits (autovacuum and WAL senders have
+        // slots of their own). Superusers are held to none but max_connections itself.
+        let row: (String, String, bool, i64, i64, i64, i64, i64, i64, i64) =
+            sea_orm::sqlx::query_as(
+                "SELECT current_user::text, current_database()::text, r.rolsuper, \
+                   current_setting('max_connections')::int8, \
+                   current_setting('superuser_reserved_connections')::int8 \
+                     + coalesce(current_setting('reserved_connections', true), '0')::int8, \
+                   count(a.*) FILTER (WHERE a.backend_type = 'client backend'), \
+                   r.rolconnlimit::int8, \
+                   count(a.*) FILTER (WHERE a.backend_type = 'client backend' \
+                     AND a.usename = current_user), \
+                   (SELECT datconnlimit::int8 FROM pg_database WHERE datname = current_database()), \
+                   count(a.*) FILTER (WHERE a.backend_type = 'client backend' \
+                     AND a.datname = current_database()) \
+                 FROM pg_roles r, pg_stat_activity a WHERE r.rolname = current_user \
+                 GROUP BY r.rolsuper, r.rolconnlimit",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+        let (
+            user,
+            database,
+            superuser,
+            max,
+            reserved,
+            used,
+            role_limit,
+            role_used,
+            db_limit,
+            db_used,
+        ) = row;
+        Ok(Room::of(Limits {
+            user,
+            database,
+            superuser,
+            max,
+            reserved,
+            used,
+            role_limit,
+            role_used,
+            db_limit,
+            db_used,
+        }))
     }
+
+    /// The room the limits leave; `-1` is PostgreSQL's "no limit" for a role or database.
+    /// The asking connection is counted in `l`'s figures but not here: it closes before the
+    /// pool opens.
+    fn of(l: Limits) -> Room {
+        let mut limits = Vec::new();
+        let reserved = if l.superuser { 0 } else { l.reserved };
+        let kept = match reserved {
+            0 => String::new(),
+            n => format!(" less {n} kept for superusers"),
+        };
+        let others = |used: i64| used - 1;
+        limits.push((
+            l.max - reserved - others(l.used),
+            format!(
+                "max_connections is {}{kept}, {} taken by others",
+                l.max,
+                others(l.used)
+            ),
+        ));
+        if !l.superuser && l.role_limit >= 0 {
+            limits.push((
+                l.role_limit - others(l.role_used),
+                format!(
+                    "role {} has CONNECTION LIMIT {}, {} taken by others",
+                    l.user,
+                    l.role_limit,
+                    others(l.role_used)
+                ),
+            ));
+        }
+        if !l.superuser && l.db_limit >= 0 {
+            limits.push((
+                l.db_limit - others(l.db_used),
+                format!(
+                    "database {} has CONNECTION LIMIT {}, {} taken by others",
+                    l.database,
+                    l.db_limit,
+                    others(l.db_used)
+                ),
+            ));
+        }
+        let (free, limit) = limits
+            .into_iter()
+            .min_by_key(|(free, _)| *free)
+            .unwrap_or_default();
+        Room { free, limit }
+    }
+
+    /// The pool's size: [`PG_POOL`], or what the room leaves beside `after_pool` connections
+    /// opened later; an error when that is under [`PG_POOL_MIN`].
+    fn pool_size(&self, url: &str, after_pool: u32) -> Result<u32, StoreError> {
+        let left = self.free - i64::from(after_pool);
+        if left < i64::from(PG_POOL_MIN) {
+            return Err(StoreError::NoRoom {
+                url: redact_url(url),
+                free: self.free.max(0),
+                limit: self.limit.clone(),
+                needs: i64::from(PG_POOL_MIN + after_pool),
+            });
+        }
+        Ok(u32::try_from(left).unwrap_or(PG_POOL).min(PG_POOL))
+    }
+}
+
+/// What [`Room::ask`] reads.
+struct Limits {
+    user: String,
+    database: String,
+    superuser: bool,
+    max: i64,
+    reserved: i64,
+    used: i64,
+    role_limit: i64,
+    role_used: i64,
+    db_limit: i64,
+    db_used: i64,
 }
 
 /// Confirms after connecting that the server is on this machine, as the URL said: PostgreSQL
@@ -291,6 +464,79 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(superuser: bool, role_limit: i64, db_limit: i64) -> Limits {
+        // The asking connection is in every count: 30 client backends, 3 of the role's, 2 in
+        // the database.
+        Limits {
+            user: "app".into(),
+            database: "films".into(),
+            superuser,
+            max: 40,
+            reserved: 3,
+            used: 30,
+            role_limit,
+            role_used: 3,
+            db_limit,
+            db_used: 2,
+        }
+    }
+
+    #[test]
+    fn the_tightest_limit_gives_the_room() {
+        let server = Room::of(limits(false, -1, -1));
+        assert_eq!(server.free, 40 - 3 - 29);
+        assert_eq!(
+            server.limit,
+            "max_connections is 40 less 3 kept for superusers, 29 taken by others"
+        );
+        let role = Room::of(limits(false, 5, -1));
+        assert_eq!(
+            (role.free, role.limit.as_str()),
+            (3, "role app has CONNECTION LIMIT 5, 2 taken by others")
+        );
+        let database = Room::of(limits(false, 10, 2));
+        assert_eq!(
+            (database.free, database.limit.as_str()),
+            (
+                1,
+                "database films has CONNECTION LIMIT 2, 1 taken by others"
+            )
+        );
+        // A superuser is held to max_connections alone, reserved slots included.
+        let superuser = Room::of(limits(true, 5, 2));
+        assert_eq!(
+            (superuser.free, superuser.limit.as_str()),
+            (11, "max_connections is 40, 29 taken by others")
+        );
+    }
+
+    #[test]
+    fn the_pool_takes_what_the_room_leaves_down_to_its_least() {
+        let room = |free| Room {
+            free,
+            limit: "role app has CONNECTION LIMIT 9, 0 taken by others".into(),
+        };
+        assert_eq!(
+            room(100).pool_size("postgres://a@h/d", 1).ok(),
+            Some(PG_POOL)
+        );
+        assert_eq!(room(17).pool_size("postgres://a@h/d", 1).ok(), Some(16));
+        assert_eq!(room(9).pool_size("postgres://a@h/d", 3).ok(), Some(6));
+        assert_eq!(room(2).pool_size("postgres://a@h/d", 0).ok(), Some(2));
+        let Err(e) = room(4).pool_size("postgres://a:secret@h/d", 3) else {
+            panic!("a room of 4 cannot hold a pool of 2 and 3 more");
+        };
+        assert_eq!(
+            e.to_string(),
+            "the database server of postgres://a:***@h/d takes 4 more connection(s) (role app \
+             has CONNECTION LIMIT 9, 0 taken by others); a run needs 5"
+        );
+        assert!(matches!(
+            room(-3).pool_size("postgres://a@h/d", 0),
+            Err(StoreError::NoRoom { free: 0, .. })
+        ));
+    }
 
     #[test]
     fn the_servers_own_address_decides() {

@@ -35,6 +35,41 @@ pub enum StoreError {
     },
 
     #[error(
+        "the database server of {url} takes {free} more connection(s) ({limit}); a run needs \
+         {needs}"
+    )]
+    #[diagnostic(
+        code(popctl::store::no_room),
+        help(
+            "close other sessions (SELECT usename, datname, application_name FROM \
+             pg_stat_activity), or raise the limit: max_connections in postgresql.conf, \
+             ALTER ROLE … CONNECTION LIMIT, ALTER DATABASE … CONNECTION LIMIT"
+        )
+    )]
+    NoRoom {
+        /// With any password removed.
+        url: String,
+        free: i64,
+        limit: String,
+        needs: i64,
+    },
+
+    #[error("the database server of {url} refuses another connection: {reason}")]
+    #[diagnostic(
+        code(popctl::store::refused),
+        help(
+            "close other sessions (SELECT usename, datname, application_name FROM \
+             pg_stat_activity), or raise the limit: max_connections in postgresql.conf, \
+             ALTER ROLE … CONNECTION LIMIT, ALTER DATABASE … CONNECTION LIMIT"
+        )
+    )]
+    Refused {
+        /// With any password removed.
+        url: String,
+        reason: String,
+    },
+
+    #[error(
         "refusing to replace the data of {url}: the server answered from {addr}, which is not \
          this machine, although the URL looked local"
     )]
@@ -162,6 +197,21 @@ pub enum StoreError {
         len: usize,
     },
 
+    #[error("{what}: no database connection became free within the pool's wait ({source})")]
+    #[diagnostic(
+        code(popctl::store::no_connection),
+        help(
+            "on PostgreSQL the server may be refusing new connections (\"too many clients\"): \
+             other sessions took the room popctl saw when it started (see pg_stat_activity); \
+             or every connection was busy for that long"
+        )
+    )]
+    NoConnection {
+        what: String,
+        #[source]
+        source: DbErr,
+    },
+
     #[error("{what}: {source}")]
     #[diagnostic(code(popctl::store::query))]
     Query {
@@ -220,6 +270,31 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn query(what: impl Into<String>) -> impl FnOnce(DbErr) -> StoreError {
         let what = what.into();
-        move |source| StoreError::Query { what, source }
+        move |source| match source {
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => {
+                StoreError::NoConnection { what, source }
+            }
+            source => StoreError::Query { what, source },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_that_gave_no_connection_is_told_apart_from_a_failed_query() {
+        let waited = StoreError::query("writing the ledger")(DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout,
+        ));
+        assert!(matches!(waited, StoreError::NoConnection { .. }));
+        assert_eq!(
+            waited.to_string(),
+            "writing the ledger: no database connection became free within the pool's wait \
+             (Failed to acquire connection from pool: Connection pool timed out)"
+        );
+        let failed = StoreError::query("writing the ledger")(DbErr::Custom("boom".into()));
+        assert!(matches!(failed, StoreError::Query { .. }));
     }
 }

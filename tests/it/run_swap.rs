@@ -637,3 +637,91 @@ async fn the_run_history_outlives_each_reset_on_postgres() {
     };
     the_run_history_outlives_each_reset(url).await;
 }
+
+/// Waits until no session of `role` is left on the server: a process that ended closed its
+/// connections, but the server notices a moment later.
+async fn no_sessions_of(admin: &DatabaseConnection, role: &str) {
+    for _ in 0..200 {
+        let left = count(admin, &format!("pg_stat_activity WHERE usename = '{role}'")).await;
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sessions of {role} are still open after 10 s");
+}
+
+/// A server that cannot take the connections a run needs is named with its limit before the
+/// run starts, instead of "pool timed out" after a minute of silent retries; one with less
+/// room than the pool's 16 gets a smaller pool, said in a warning, and the run ends well; a
+/// server that refuses any connection says so with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
+    let Some(server) = crate::support::pg_url() else {
+        return;
+    };
+    let admin = connect(&server).await;
+    let role = format!(
+        "popctl_t_role_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_subsec_nanos()
+    );
+    exec(
+        &admin,
+        &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 4"),
+    )
+    .await;
+    exec(&admin, &format!("CREATE DATABASE {role} OWNER {role}")).await;
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_path(&role);
+    let url = url.to_string();
+    let env = Env::new(small_sim()).await;
+
+    // A swap run holds the live database's pool, the run lock and the new database's pool:
+    // 4 connections cannot hold them.
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 1);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains(&format!(
+            "takes 4 more connection(s) (role {role} has CONNECTION LIMIT 4, 0 taken by others); \
+             a run needs 5"
+        )) && !err.contains("timed out")
+            && !err.contains("Started"),
+        "{err}"
+    );
+
+    no_sessions_of(&admin, &role).await;
+    exec(&admin, &format!("ALTER ROLE {role} CONNECTION LIMIT 5")).await;
+    let out = output(env.quick(&url, &quick(1), &[])).await;
+    assert_exit(&out, 0);
+    let err = flat(&stderr(&out));
+    assert!(err.contains("popctl's pool takes 2 instead of 16"), "{err}");
+    assert!(count(&connect(&url).await, "movies").await > 0);
+
+    // Every connection the role may have is taken.
+    no_sessions_of(&admin, &role).await;
+    exec(&admin, &format!("ALTER ROLE {role} CONNECTION LIMIT 1")).await;
+    let held = {
+        use sea_orm::sqlx::Connection as _;
+        sea_orm::sqlx::PgConnection::connect(&url).await.unwrap()
+    };
+    let mut status = popctl();
+    status.args(["db", "status", "--url", &url]);
+    let out = output(status).await;
+    assert_exit(&out, 1);
+    let err = flat(&stderr(&out));
+    assert!(
+        err.contains("refuses another connection: too many connections for role"),
+        "{err}"
+    );
+    {
+        use sea_orm::sqlx::Connection as _;
+        held.close().await.unwrap();
+    }
+
+    no_sessions_of(&admin, &role).await;
+    exec(&admin, &format!("DROP DATABASE {role}")).await;
+    exec(&admin, &format!("DROP ROLE {role}")).await;
+}
