@@ -235,9 +235,9 @@ impl Room {
     async fn ask(conn: &mut PgConnection) -> Result<Room, sea_orm::sqlx::Error> {
         // Only client backends count against these limits (autovacuum and WAL senders have
         // slots of their own). Superusers are held to none but max_connections itself.
-        let row: (String, String, bool, i64, i64, i64, i64, i64, i64, i64) =
-            sea_orm::sqlx::query_as(
-                "SELECT current_user::text, current_database()::text, r.rolsuper, \
+        use sea_orm::sqlx::Row as _;
+        let row = sea_orm::sqlx::query(
+            "SELECT current_user::text, current_database()::text, r.rolsuper, \
                    current_setting('max_connections')::int8, \
                    current_setting('superuser_reserved_connections')::int8 \
                      + coalesce(current_setting('reserved_connections', true), '0')::int8, \
@@ -250,32 +250,20 @@ impl Room {
                      AND a.datname = current_database()) \
                  FROM pg_roles r, pg_stat_activity a WHERE r.rolname = current_user \
                  GROUP BY r.rolsuper, r.rolconnlimit",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-        let (
-            user,
-            database,
-            superuser,
-            max,
-            reserved,
-            used,
-            role_limit,
-            role_used,
-            db_limit,
-            db_used,
-        ) = row;
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(Room::of(Limits {
-            user,
-            database,
-            superuser,
-            max,
-            reserved,
-            used,
-            role_limit,
-            role_used,
-            db_limit,
-            db_used,
+            user: row.try_get(0)?,
+            database: row.try_get(1)?,
+            superuser: row.try_get(2)?,
+            max: row.try_get(3)?,
+            reserved: row.try_get(4)?,
+            used: row.try_get(5)?,
+            role_limit: row.try_get(6)?,
+            role_used: row.try_get(7)?,
+            db_limit: row.try_get(8)?,
+            db_used: row.try_get(9)?,
         }))
     }
 
@@ -298,27 +286,20 @@ impl Room {
                 others(l.used)
             ),
         ));
-        if !l.superuser && l.role_limit >= 0 {
-            limits.push((
-                l.role_limit - others(l.role_used),
-                format!(
-                    "role {} has CONNECTION LIMIT {}, {} taken by others",
-                    l.user,
-                    l.role_limit,
-                    others(l.role_used)
-                ),
-            ));
-        }
-        if !l.superuser && l.db_limit >= 0 {
-            limits.push((
-                l.db_limit - others(l.db_used),
-                format!(
-                    "database {} has CONNECTION LIMIT {}, {} taken by others",
-                    l.database,
-                    l.db_limit,
-                    others(l.db_used)
-                ),
-            ));
+        // A role's or database's own limit, where it has one.
+        for (what, name, limit, used) in [
+            ("role", &l.user, l.role_limit, l.role_used),
+            ("database", &l.database, l.db_limit, l.db_used),
+        ] {
+            if !l.superuser && limit >= 0 {
+                limits.push((
+                    limit - others(used),
+                    format!(
+                        "{what} {name} has CONNECTION LIMIT {limit}, {} taken by others",
+                        others(used)
+                    ),
+                ));
+            }
         }
         let (free, limit) = limits
             .into_iter()
@@ -530,7 +511,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "the database server of postgres://a:***@h/d takes 4 more connection(s) (role app \
-             has CONNECTION LIMIT 9, 0 taken by others); a run needs 5"
+             has CONNECTION LIMIT 9, 0 taken by others); popctl needs 5"
         );
         assert!(matches!(
             room(-3).pool_size("postgres://a@h/d", 0),

@@ -2,6 +2,11 @@
 
 use sea_orm::DbErr;
 
+/// What to do about a server that takes no more connections.
+const NO_ROOM_HELP: &str = "close other sessions (SELECT usename, datname, application_name \
+     FROM pg_stat_activity), or raise the limit: max_connections in postgresql.conf, ALTER \
+     ROLE … CONNECTION LIMIT, ALTER DATABASE … CONNECTION LIMIT";
+
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StoreError {
     #[error("cannot open database {url}: {source}")]
@@ -35,17 +40,10 @@ pub enum StoreError {
     },
 
     #[error(
-        "the database server of {url} takes {free} more connection(s) ({limit}); a run needs \
+        "the database server of {url} takes {free} more connection(s) ({limit}); popctl needs \
          {needs}"
     )]
-    #[diagnostic(
-        code(popctl::store::no_room),
-        help(
-            "close other sessions (SELECT usename, datname, application_name FROM \
-             pg_stat_activity), or raise the limit: max_connections in postgresql.conf, \
-             ALTER ROLE … CONNECTION LIMIT, ALTER DATABASE … CONNECTION LIMIT"
-        )
-    )]
+    #[diagnostic(code(popctl::store::no_room), help("{}", NO_ROOM_HELP))]
     NoRoom {
         /// With any password removed.
         url: String,
@@ -55,14 +53,7 @@ pub enum StoreError {
     },
 
     #[error("the database server of {url} refuses another connection: {reason}")]
-    #[diagnostic(
-        code(popctl::store::refused),
-        help(
-            "close other sessions (SELECT usename, datname, application_name FROM \
-             pg_stat_activity), or raise the limit: max_connections in postgresql.conf, \
-             ALTER ROLE … CONNECTION LIMIT, ALTER DATABASE … CONNECTION LIMIT"
-        )
-    )]
+    #[diagnostic(code(popctl::store::refused), help("{}", NO_ROOM_HELP))]
     Refused {
         /// With any password removed.
         url: String,

@@ -686,7 +686,7 @@ async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
     assert!(
         err.contains(&format!(
             "takes 4 more connection(s) (role {role} has CONNECTION LIMIT 4, 0 taken by others); \
-             a run needs 5"
+             popctl needs 5"
         )) && !err.contains("timed out")
             && !err.contains("Started"),
         "{err}"
