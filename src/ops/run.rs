@@ -568,8 +568,11 @@ impl Target {
             // Refused before connecting: nothing about a remote database is touched.
             store::reset_allowed(url, false)?;
         }
+        // What opening says (a smaller pool) is shown for the database the run writes to.
+        let (live_notes, next_notes) = (store::Notes::default(), store::Notes::default());
         let open = OpenOptions {
             timeout: plan.database.connect_timeout,
+            notes: Some(next_notes.clone()),
             ..OpenOptions::default()
         };
         // A SQLite file that does not exist yet is not created here: a swap run renames its
@@ -584,6 +587,7 @@ impl Target {
             let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
             let first = OpenOptions {
                 after_pool: 1 + if swap { store::PG_POOL_MIN } else { 0 },
+                notes: Some(live_notes.clone()),
                 ..open.clone()
             };
             Some(store::open(url, &first).await?)
@@ -592,7 +596,18 @@ impl Target {
         };
         let lock = store::RunLock::acquire(url).await?;
         match Self::open_locked(plan, url, reset, opts, shell, live, open).await {
-            Ok(target) => Ok(Target { lock, ..target }),
+            Ok(target) => {
+                // A swap run's live pool only waits for the swap: its note is not shown.
+                let (live_notes, next_notes) = (live_notes.take(), next_notes.take());
+                let notes = match target.next {
+                    Some(_) => next_notes,
+                    None => live_notes,
+                };
+                for note in notes {
+                    shell.warn(note);
+                }
+                Ok(Target { lock, ..target })
+            }
             Err(e) => {
                 // Let go at once: a script's next run must not find it still held.
                 lock.release().await;

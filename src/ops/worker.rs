@@ -111,11 +111,16 @@ pub async fn work(
         }
         .into());
     }
+    let notes = store::Notes::default();
     let open = OpenOptions {
         timeout: plan.database.connect_timeout,
+        notes: Some(notes.clone()),
         ..OpenOptions::default()
     };
     let live = store::open(&url, &open).await?;
+    for note in notes.take() {
+        shell.warn(note);
+    }
     shell.status(
         "Waiting",
         format!(

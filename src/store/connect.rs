@@ -56,6 +56,42 @@ pub struct OpenOptions {
     /// lock's), left out of the pool's share of the server's room. Those opened before are
     /// counted by the server already.
     pub after_pool: u32,
+    /// Where opening says what people should know (a pool made smaller than usual), for the
+    /// caller to show; without it, a warning log line.
+    pub notes: Option<Notes>,
+}
+
+/// Warnings of [`open`] for its caller to show as its own; clones share them. Any not taken
+/// when the last clone goes are logged as warnings, so none is lost.
+#[derive(Debug, Clone, Default)]
+pub struct Notes(std::sync::Arc<NoteList>);
+
+#[derive(Debug, Default)]
+struct NoteList(std::sync::Mutex<Vec<String>>);
+
+impl Notes {
+    fn push(&self, note: String) {
+        self.0.lock().push(note);
+    }
+
+    /// The notes so far, leaving none.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+impl NoteList {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for NoteList {
+    fn drop(&mut self) {
+        for note in self.lock().drain(..) {
+            tracing::warn!("{note}");
+        }
+    }
 }
 
 impl Default for OpenOptions {
@@ -66,6 +102,7 @@ impl Default for OpenOptions {
             sqlite_file: None,
             pg_schema: None,
             after_pool: 0,
+            notes: None,
         }
     }
 }
@@ -137,12 +174,15 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
         let room = probe_postgres(url, opts.timeout).await?;
         let pool = room.pool_size(url, opts.after_pool)?;
         if pool < PG_POOL {
-            tracing::warn!(
+            let note = format!(
                 "the database server has room for {} more connection(s) ({}): popctl's pool \
                  takes {pool} instead of {PG_POOL}",
-                room.free,
-                room.limit
+                room.free, room.limit
             );
+            match &opts.notes {
+                Some(notes) => notes.push(note),
+                None => tracing::warn!("{note}"),
+            }
         }
         if let Some(schema) = &opts.pg_schema {
             options.set_schema_search_path(quote_ident(schema));
@@ -281,7 +321,7 @@ impl Room {
         limits.push((
             l.max - reserved - others(l.used),
             format!(
-                "max_connections is {}{kept}, {} taken by others",
+                "max_connections is {}{kept}, {} in use",
                 l.max,
                 others(l.used)
             ),
@@ -295,7 +335,7 @@ impl Room {
                 limits.push((
                     limit - others(used),
                     format!(
-                        "{what} {name} has CONNECTION LIMIT {limit}, {} taken by others",
+                        "{what} {name} has CONNECTION LIMIT {limit}, {} in use",
                         others(used)
                     ),
                 ));
@@ -469,26 +509,23 @@ mod tests {
         assert_eq!(server.free, 40 - 3 - 29);
         assert_eq!(
             server.limit,
-            "max_connections is 40 less 3 kept for superusers, 29 taken by others"
+            "max_connections is 40 less 3 kept for superusers, 29 in use"
         );
         let role = Room::of(limits(false, 5, -1));
         assert_eq!(
             (role.free, role.limit.as_str()),
-            (3, "role app has CONNECTION LIMIT 5, 2 taken by others")
+            (3, "role app has CONNECTION LIMIT 5, 2 in use")
         );
         let database = Room::of(limits(false, 10, 2));
         assert_eq!(
             (database.free, database.limit.as_str()),
-            (
-                1,
-                "database films has CONNECTION LIMIT 2, 1 taken by others"
-            )
+            (1, "database films has CONNECTION LIMIT 2, 1 in use")
         );
         // A superuser is held to max_connections alone, reserved slots included.
         let superuser = Room::of(limits(true, 5, 2));
         assert_eq!(
             (superuser.free, superuser.limit.as_str()),
-            (11, "max_connections is 40, 29 taken by others")
+            (11, "max_connections is 40, 29 in use")
         );
     }
 
@@ -496,7 +533,7 @@ mod tests {
     fn the_pool_takes_what_the_room_leaves_down_to_its_least() {
         let room = |free| Room {
             free,
-            limit: "role app has CONNECTION LIMIT 9, 0 taken by others".into(),
+            limit: "role app has CONNECTION LIMIT 9, 0 in use".into(),
         };
         assert_eq!(
             room(100).pool_size("postgres://a@h/d", 1).ok(),
@@ -511,7 +548,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "the database server of postgres://a:***@h/d takes 4 more connection(s) (role app \
-             has CONNECTION LIMIT 9, 0 taken by others); popctl needs 5"
+             has CONNECTION LIMIT 9, 0 in use); popctl needs 5"
         );
         assert!(matches!(
             room(-3).pool_size("postgres://a@h/d", 0),
