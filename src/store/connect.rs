@@ -57,7 +57,7 @@ pub struct OpenOptions {
     /// counted by the server already.
     pub after_pool: u32,
     /// Where opening says what people should know (a pool made smaller than usual), for the
-    /// caller to show; without it, a warning log line.
+    /// caller to show; without it, an informational log line.
     pub notes: Option<Notes>,
 }
 
@@ -181,7 +181,8 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
             );
             match &opts.notes {
                 Some(notes) => notes.push(note),
-                None => tracing::warn!("{note}"),
+                // `db` and `status` read a little: a smaller pool changes nothing for them.
+                None => tracing::info!("{note}"),
             }
         }
         if let Some(schema) = &opts.pg_schema {
