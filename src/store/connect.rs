@@ -251,12 +251,17 @@ async fn probe_postgres(url: &str, timeout: Duration) -> Result<Room, StoreError
         Ok(Err(e)) => return Err(unreachable(e.to_string())),
         Ok(Ok(conn)) => conn,
     };
-    let room = Room::ask(&mut conn).await.map_err(|e| StoreError::Query {
-        what: "asking the server how many connections it takes".to_owned(),
-        source: DbErr::Conn(RuntimeErr::SqlxError(e.into())),
-    });
+    let room = match Room::ask(&mut conn).await {
+        Ok(room) => room,
+        // An aid, not a condition: a server that does not answer it (one only speaking
+        // PostgreSQL's protocol, say) gets the usual pool.
+        Err(e) => {
+            tracing::info!("the database server did not say how many connections it takes: {e}");
+            Room::unknown()
+        }
+    };
     let _ = conn.close().await;
-    room
+    Ok(room)
 }
 
 /// How many more connections the server takes from this user in this database, and the
@@ -308,6 +313,14 @@ impl Room {
         }))
     }
 
+    /// Room enough for the usual pool, when the server does not say.
+    fn unknown() -> Room {
+        Room {
+            free: i64::MAX,
+            limit: "not known".to_owned(),
+        }
+    }
+
     /// The room the limits leave; `-1` is PostgreSQL's "no limit" for a role or database.
     /// The asking connection is counted in `l`'s figures but not here: it closes before the
     /// pool opens.
@@ -352,7 +365,7 @@ impl Room {
     /// The pool's size: [`PG_POOL`], or what the room leaves beside `after_pool` connections
     /// opened later; an error when that is under [`PG_POOL_MIN`].
     fn pool_size(&self, url: &str, after_pool: u32) -> Result<u32, StoreError> {
-        let left = self.free - i64::from(after_pool);
+        let left = self.free.saturating_sub(i64::from(after_pool));
         if left < i64::from(PG_POOL_MIN) {
             return Err(StoreError::NoRoom {
                 url: redact_url(url),
