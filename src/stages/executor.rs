@@ -297,7 +297,9 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             let _ = phase_tx.send(Phase::Ended(outcome.clone()));
             let notes = cx.take_notes();
             let slowest = cx.take_slowest();
+            let db = cx.db().clone();
             drop(cx);
+            crate::store::forget_statements(&db).await;
             crate::mem::release_freed();
             let mut values = counters.values();
             if outcome == StageOutcome::Interrupted {

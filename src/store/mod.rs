@@ -46,8 +46,8 @@ mod swap;
 
 pub use bundle::{MovieBundle, OmdbRecord, PersonDetails};
 pub use connect::{
-    Notes, OpenOptions, PG_POOL_MIN, begin, confirm_local, connect, connect_existing, migrate,
-    open, sqlite_file,
+    Notes, OpenOptions, PG_POOL_MIN, begin, confirm_local, connect, connect_existing,
+    forget_statements, migrate, open, sqlite_file,
 };
 pub use digest::digest;
 pub use enrichment::{

@@ -644,3 +644,48 @@ async fn every_foreign_key_column_leads_an_index(t: TestDb) {
     );
 }
 on_every_backend!(every_foreign_key_column_leads_an_index);
+
+/// The statements the pool's connections keep, in all, once every one is back in the pool.
+async fn cached_statements(db: &sea_orm::DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => in_pool(db.get_postgres_connection_pool()).await,
+        _ => in_pool(db.get_sqlite_connection_pool()).await,
+    }
+}
+
+async fn in_pool<DB: sea_orm::sqlx::Database + sea_orm::sqlx::database::HasStatementCache>(
+    pool: &sea_orm::sqlx::Pool<DB>,
+) -> usize {
+    use sea_orm::sqlx::Connection as _;
+    // A connection let go goes back to its pool in a task of its own.
+    for _ in 0..1000 {
+        if pool.num_idle() >= pool.size() as usize {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let idle: Vec<_> = std::iter::from_fn(|| pool.try_acquire()).collect();
+    assert_eq!(idle.len(), pool.size() as usize, "every connection idle");
+    idle.iter().map(|c| c.cached_statements_size()).sum()
+}
+
+/// What a stage's saves prepared is given back when it ends (`forget_statements`), and the
+/// next saves prepare again and write the same.
+async fn prepared_statements_are_forgotten_and_prepared_again(t: TestDb) {
+    let bundles = richest_bundles();
+    for b in &bundles {
+        t.save(b).await;
+    }
+    let before = store::digest(&t.db).await.unwrap();
+    let cached = cached_statements(&t.db).await;
+    assert!(cached > 10, "{cached} statements cached after saving");
+    store::forget_statements(&t.db).await;
+    assert_eq!(cached_statements(&t.db).await, 0);
+    for b in &bundles {
+        t.save(b).await;
+    }
+    assert_eq!(store::digest(&t.db).await.unwrap(), before);
+    let again = cached_statements(&t.db).await;
+    assert!(again > 10, "{again} statements cached after saving again");
+}
+on_every_backend!(prepared_statements_are_forgotten_and_prepared_again);
