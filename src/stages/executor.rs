@@ -292,14 +292,15 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                     outcome
                 }
             };
+            // While the stages that wait for this one still wait: done after `Ended`, the
+            // statements' closing held this one's "Finished" line behind their "Started".
+            crate::store::forget_statements(cx.db()).await;
             // Ended before the context (and its senders) goes, so a consumer whose input
             // closes sees how its producers ended.
             let _ = phase_tx.send(Phase::Ended(outcome.clone()));
             let notes = cx.take_notes();
             let slowest = cx.take_slowest();
-            let db = cx.db().clone();
             drop(cx);
-            crate::store::forget_statements(&db).await;
             crate::mem::release_freed();
             let mut values = counters.values();
             if outcome == StageOutcome::Interrupted {
