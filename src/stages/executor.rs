@@ -292,8 +292,9 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
                     outcome
                 }
             };
-            // While the stages that wait for this one still wait: done after `Ended`, the
-            // statements' closing held this one's "Finished" line behind their "Started".
+            // Before `Ended`, while the stages that wait for this one still wait: done after
+            // it, closing the statements let their "Started" line come before this one's
+            // "Finished".
             crate::store::forget_statements(cx.db()).await;
             // Ended before the context (and its senders) goes, so a consumer whose input
             // closes sees how its producers ended.

@@ -480,7 +480,7 @@ pub async fn connect_existing(url: &str) -> Result<DatabaseConnection, StoreErro
 /// depends on its row count), each kept with its text and columns until its connection
 /// closes; a stage that ends leaves them to the next, whose own peak (the post stage's
 /// similarity index) then comes on top. Before a 10,000-movie mirror's post stage this gave
-/// back 10.4 of 46.7 MB on PostgreSQL (docs/benchmarks.md). A later statement of a known
+/// back 10.6 of 47.8 MB on PostgreSQL (docs/benchmarks.md). A later statement of a known
 /// shape is prepared again, once per connection.
 pub async fn forget_statements(db: &DatabaseConnection) {
     use sea_orm::DatabaseConnectionType as Kind;
