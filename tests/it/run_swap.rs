@@ -661,8 +661,11 @@ async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
         return;
     };
     let admin = connect(&server).await;
+    // Named as a test database is, so that a later test process sweeps both away if this
+    // one fails before it drops them.
     let role = format!(
-        "popctl_t_role_{}_{}",
+        "{}{}_role_{}",
+        crate::store_db::PREFIX,
         std::process::id(),
         chrono::Utc::now().timestamp_subsec_nanos()
     );

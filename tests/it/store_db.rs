@@ -32,8 +32,8 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// The prefix of every database the tests create; the process id follows it.
-const PREFIX: &str = "popctl_t_";
+/// The prefix of every database (and role) the tests create; the process id follows it.
+pub const PREFIX: &str = "popctl_t_";
 
 /// A new, empty PostgreSQL database on the test server, or `None` (skipped loudly) without one.
 pub async fn fresh_pg_url() -> Option<String> {
@@ -95,12 +95,15 @@ async fn sweep(admin: &DatabaseConnection, server: &str) {
             pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
         });
         if gone {
-            let _ = admin
-                .execute_raw(Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    format!("DROP DATABASE IF EXISTS \"{name}\""),
-                ))
-                .await;
+            // A test that needs a role of its own names it as its database.
+            for sql in [
+                format!("DROP DATABASE IF EXISTS \"{name}\""),
+                format!("DROP ROLE IF EXISTS \"{name}\""),
+            ] {
+                let _ = admin
+                    .execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+                    .await;
+            }
         }
     }
 }
