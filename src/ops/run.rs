@@ -584,9 +584,12 @@ impl Target {
         let live = if live_exists {
             // The run lock's connection comes after this pool, and so does the pool of the
             // new database a swap run builds beside it.
-            let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
             let first = OpenOptions {
-                after_pool: 1 + if swap { store::PG_POOL_MIN } else { 0 },
+                after_pool: 1 + if reset.is_some_and(plan::ResetStage::swaps) {
+                    store::PG_POOL_MIN
+                } else {
+                    0
+                },
                 notes: Some(live_notes.clone()),
                 ..open.clone()
             };
@@ -636,7 +639,7 @@ impl Target {
             Some(next) if next.exists(live.as_ref()).await? => Some(next.clone()),
             _ => None,
         };
-        let swap = reset.is_some_and(|r| r.mode == plan::ResetMode::Swap);
+        let swap = reset.is_some_and(plan::ResetStage::swaps);
         let scope = reset.map_or(plan::ResetScope::Popctl, |r| r.scope);
         if let Some(r) = reset
             && let Some(live) = &live

@@ -501,6 +501,13 @@ pub struct ResetStage {
     pub scope: ResetScope,
 }
 
+impl ResetStage {
+    /// Whether the run builds a new database beside the live one and swaps it in.
+    pub fn swaps(&self) -> bool {
+        self.mode == ResetMode::Swap
+    }
+}
+
 /// How a reset replaces the live data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResetMode {
