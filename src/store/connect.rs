@@ -495,24 +495,37 @@ pub async fn forget_statements(db: &DatabaseConnection) {
     }
 }
 
-/// [`forget_statements`] on one pool. A connection just let go goes back to its pool in a
-/// task of its own, so the idle ones are waited for a moment first.
+/// [`forget_statements`] on one pool.
 async fn forget_idle<DB: sea_orm::sqlx::Database + sea_orm::sqlx::database::HasStatementCache>(
     pool: &sea_orm::sqlx::Pool<DB>,
 ) -> Result<(), sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Connection as _;
-    for _ in 0..20 {
-        if pool.num_idle() >= pool.size() as usize {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let mut idle: Vec<_> = std::iter::from_fn(|| pool.try_acquire()).collect();
+    let mut idle = idle_connections(pool, Duration::from_millis(20)).await;
     let mut result = Ok(());
     for conn in &mut idle {
         result = result.and(conn.clear_cached_statements().await);
     }
     result
+}
+
+/// Takes the pool's connections as they become idle, until it holds all of them or
+/// `patience` runs out (then those it has). A connection just let go goes back to its pool
+/// in a task of its own, so right after a query it is neither in use nor idle yet; and the
+/// pool's count of idle connections cannot say when they all are, since it briefly reads
+/// below zero (wrapped) while a connection is handed back and taken again.
+pub async fn idle_connections<DB: sea_orm::sqlx::Database>(
+    pool: &sea_orm::sqlx::Pool<DB>,
+    patience: Duration,
+) -> Vec<sea_orm::sqlx::pool::PoolConnection<DB>> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut held = Vec::new();
+    loop {
+        held.extend(std::iter::from_fn(|| pool.try_acquire()));
+        if held.len() >= pool.size() as usize || tokio::time::Instant::now() >= deadline {
+            return held;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Applies every pending migration.

@@ -657,16 +657,18 @@ async fn in_pool<DB: sea_orm::sqlx::Database + sea_orm::sqlx::database::HasState
     pool: &sea_orm::sqlx::Pool<DB>,
 ) -> usize {
     use sea_orm::sqlx::Connection as _;
-    // A connection let go goes back to its pool in a task of its own.
-    for _ in 0..1000 {
-        if pool.num_idle() >= pool.size() as usize {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let idle: Vec<_> = std::iter::from_fn(|| pool.try_acquire()).collect();
+    let patience = std::time::Duration::from_secs(10);
+    let idle = store::idle_connections(pool, patience).await;
     assert_eq!(idle.len(), pool.size() as usize, "every connection idle");
-    idle.iter().map(|c| c.cached_statements_size()).sum()
+    let cached = idle.iter().map(|c| c.cached_statements_size()).sum();
+    // Back in the pool before what follows looks for idle connections (each goes back in a
+    // task of its own; the idle count reads wrapped below zero only while one is taken).
+    drop(idle);
+    let back = tokio::time::Instant::now() + patience;
+    while pool.num_idle() != pool.size() as usize && tokio::time::Instant::now() < back {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    cached
 }
 
 /// What a stage's saves prepared is given back when it ends (`forget_statements`), and the
