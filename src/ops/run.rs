@@ -573,6 +573,7 @@ impl Target {
         let open = OpenOptions {
             timeout: plan.database.connect_timeout,
             notes: Some(next_notes.clone()),
+            claim: true,
             ..OpenOptions::default()
         };
         // A SQLite file that does not exist yet is not created here: a swap run renames its
@@ -584,13 +585,13 @@ impl Target {
         let live = if live_exists {
             // The run lock's connection comes after this pool, and so does the pool of the
             // new database a swap run builds beside it.
+            let swaps = reset.is_some_and(plan::ResetStage::swaps);
             let first = OpenOptions {
-                after_pool: 1 + if reset.is_some_and(plan::ResetStage::swaps) {
-                    store::PG_POOL_MIN
-                } else {
-                    0
-                },
+                after_pool: 1 + if swaps { store::PG_POOL_MIN } else { 0 },
                 notes: Some(live_notes.clone()),
+                // A swap run works in the new database; the live one's pool only waits for
+                // the swap, and takes what that needs as it goes.
+                claim: !swaps,
                 ..open.clone()
             };
             Some(store::open(url, &first).await?)

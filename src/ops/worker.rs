@@ -115,6 +115,7 @@ pub async fn work(
     let open = OpenOptions {
         timeout: plan.database.connect_timeout,
         notes: Some(notes.clone()),
+        claim: true,
         ..OpenOptions::default()
     };
     let live = store::open(&url, &open).await?;

@@ -59,6 +59,11 @@ pub struct OpenOptions {
     /// Where opening says what people should know (a pool made smaller than usual), for the
     /// caller to show; without it, an informational log line.
     pub notes: Option<Notes>,
+    /// PostgreSQL: open every connection of the pool now and keep them while it is open
+    /// (runs and workers), so the room the server had for it is still there mid-run, and a
+    /// process opened later counts them. Without it the pool grows as it is used (commands
+    /// that only read a little).
+    pub claim: bool,
 }
 
 /// Warnings of [`open`] for its caller to show as its own; clones share them. Any not taken
@@ -103,6 +108,7 @@ impl Default for OpenOptions {
             pg_schema: None,
             after_pool: 0,
             notes: None,
+            claim: false,
         }
     }
 }
@@ -171,8 +177,80 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
                     .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
+        if let Some(schema) = &opts.pg_schema {
+            options.set_schema_search_path(quote_ident(schema));
+        }
+        options
+            .min_connections(1)
+            // Connections are only made after the probe reached the server; a wait past a
+            // minute means it is gone or overloaded.
+            .acquire_timeout(Duration::from_secs(60))
+            .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
+        return open_postgres(url, opts, options).await;
+    }
+    Database::connect(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        })
+}
+
+/// Times [`open_postgres`] sizes and claims a pool before giving up: each time after the
+/// first, the server's room is asked again, now counting what other clients took meanwhile.
+const CLAIM_TRIES: u32 = 3;
+
+/// Opens a PostgreSQL pool no larger than the server's room ([`Room::pool_size`]), and with
+/// `opts.claim` opens all its connections before returning. Processes started together
+/// (a run and its workers) each see the room before the others' pools are claimed; the one
+/// that then gets fewer connections than it sized its pool for sizes it again, rather than
+/// finding out mid-run, when a query would wait a minute for a connection the server will not
+/// give (sqlx retries "too many clients" as if the server were starting up).
+async fn open_postgres(
+    url: &str,
+    opts: &OpenOptions,
+    mut options: ConnectOptions,
+) -> Result<DatabaseConnection, StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
         let room = probe_postgres(url, opts.timeout).await?;
         let pool = room.pool_size(url, opts.after_pool)?;
+        options.max_connections(pool);
+        if opts.claim {
+            // Claimed connections are kept: one closed for idling or age could be taken by
+            // another client before the pool opens it again. (Not `min_connections`: the pool
+            // would open those one by one, retrying a refusal until its acquire timeout.)
+            options.idle_timeout(None).max_lifetime(None);
+        }
+        let db =
+            Database::connect(options.clone())
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: redact_url(url),
+                    source,
+                })?;
+        if opts.claim {
+            let got = claim(db.get_postgres_connection_pool(), pool, opts.timeout).await;
+            if got < pool {
+                db.close().await.ok();
+                if tries < CLAIM_TRIES {
+                    tracing::info!(
+                        "the database server gave {got} of {pool} connections; asking it again"
+                    );
+                    // Processes that fell short together would ask together again; a wait
+                    // of a random length lets one claim before the other asks.
+                    tokio::time::sleep(jitter(Duration::from_millis(200) * tries)).await;
+                    continue;
+                }
+                return Err(StoreError::Crowded {
+                    url: redact_url(url),
+                    got,
+                    wanted: pool,
+                    tries,
+                });
+            }
+        }
         if pool < PG_POOL {
             let note = format!(
                 "the database server has room for {} more connection(s) ({}): popctl's pool \
@@ -185,24 +263,59 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
                 None => tracing::info!("{note}"),
             }
         }
-        if let Some(schema) = &opts.pg_schema {
-            options.set_schema_search_path(quote_ident(schema));
-        }
-        options
-            .max_connections(pool)
-            .min_connections(1)
-            // Connections are only made after the probe reached the server; a wait past a
-            // minute means it is gone or overloaded.
-            .acquire_timeout(Duration::from_secs(60))
-            .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
+        return Ok(db);
     }
-    Database::connect(options)
-        .await
-        .map_err(|source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        })
 }
+
+/// A random duration below `most`, from the standard library's randomly keyed hasher.
+fn jitter(most: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    most.mul_f64((random % 1000) as f64 / 1000.0)
+}
+
+/// Opens every connection of `pool` (`size`), all held at once so none is used twice, within
+/// `within`. Returns how many it had: fewer when the server refused some or was slow. A
+/// refused connection is retried by the pool until `within` runs out, so while any are
+/// missing the server is asked every [`CLAIM_LOOK`] on a connection already held; full
+/// twice running, it gives up on the rest at once.
+async fn claim(pool: &sea_orm::sqlx::PgPool, size: u32, within: Duration) -> u32 {
+    use futures::StreamExt as _;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pending: futures::stream::FuturesUnordered<_> =
+        (0..size).map(|_| pool.acquire()).collect();
+    let mut held = Vec::new();
+    let mut full = 0;
+    loop {
+        tokio::select! {
+            got = pending.next() => match got {
+                Some(Ok(conn)) => held.push(conn),
+                // Missing from the count, which is the answer.
+                Some(Err(_)) => {}
+                None => break,
+            },
+            () = tokio::time::sleep(CLAIM_LOOK) => {
+                let Some(conn) = held.first_mut() else { continue };
+                // The asking connection stays held: room for none but it means full.
+                match Room::ask(conn).await {
+                    Ok(room) if room.free <= 1 => full += 1,
+                    _ => full = 0,
+                }
+                if full >= 2 {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    held.len() as u32
+}
+
+/// How long a claim waits without a new connection before asking the server whether it is
+/// full.
+const CLAIM_LOOK: Duration = Duration::from_millis(100);
 
 /// The file a `sqlite:` URL names, as the driver reads it; `None` for an in-memory database
 /// and for other databases.

@@ -52,6 +52,19 @@ pub enum StoreError {
         needs: i64,
     },
 
+    #[error(
+        "the database server of {url} gave {got} of the {wanted} connection(s) it had room \
+         for, {tries} times: other clients are taking connections as popctl opens its own"
+    )]
+    #[diagnostic(code(popctl::store::crowded), help("{}", NO_ROOM_HELP))]
+    Crowded {
+        /// With any password removed.
+        url: String,
+        got: u32,
+        wanted: u32,
+        tries: u32,
+    },
+
     #[error("the database server of {url} refuses another connection: {reason}")]
     #[diagnostic(code(popctl::store::refused), help("{}", NO_ROOM_HELP))]
     Refused {

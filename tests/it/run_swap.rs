@@ -660,25 +660,7 @@ async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
     let Some(server) = crate::support::pg_url() else {
         return;
     };
-    let admin = connect(&server).await;
-    // Named as a test database is, so that a later test process sweeps both away if this
-    // one fails before it drops them.
-    let role = format!(
-        "{}{}_role_{}",
-        crate::store_db::PREFIX,
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    exec(
-        &admin,
-        &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 4"),
-    )
-    .await;
-    exec(&admin, &format!("CREATE DATABASE {role} OWNER {role}")).await;
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_username(&role).unwrap();
-    url.set_path(&role);
-    let url = url.to_string();
+    let (admin, role, url) = limited_role(&server, 4).await;
     let env = Env::new(small_sim()).await;
 
     // A swap run holds the live database's pool, the run lock and the new database's pool:
@@ -733,7 +715,96 @@ async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
         held.close().await.unwrap();
     }
 
-    no_sessions_of(&admin, &role).await;
-    exec(&admin, &format!("DROP DATABASE {role}")).await;
-    exec(&admin, &format!("DROP ROLE {role}")).await;
+    drop_role(&admin, &role).await;
+}
+
+/// A role with a database of its own that takes `limit` connections: (admin connection,
+/// role, the role's URL). Named as a test database is, so that a later test process sweeps
+/// both away if this one fails before [`drop_role`].
+async fn limited_role(server: &str, limit: u32) -> (DatabaseConnection, String, String) {
+    let admin = connect(server).await;
+    let role = format!(
+        "{}{}_role_{}",
+        crate::store_db::PREFIX,
+        std::process::id(),
+        chrono::Utc::now().timestamp_subsec_nanos()
+    );
+    exec(
+        &admin,
+        &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"),
+    )
+    .await;
+    exec(&admin, &format!("CREATE DATABASE {role} OWNER {role}")).await;
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_path(&role);
+    (admin, role, url.to_string())
+}
+
+async fn drop_role(admin: &DatabaseConnection, role: &str) {
+    no_sessions_of(admin, role).await;
+    exec(admin, &format!("DROP DATABASE {role}")).await;
+    exec(admin, &format!("DROP ROLE {role}")).await;
+}
+
+/// Processes that open their pools together on a tight server (a run and its workers) each
+/// claim the connections they sized their pool for when they open it: the one that gets
+/// fewer sizes its pool again, so together they hold no more than the server takes and each
+/// runs as many queries at once as its pool has connections, instead of one waiting a minute
+/// mid-run for a connection the server will not give. One more finds no room, at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_opened_together_claim_their_connections_at_once() {
+    let Some(server) = crate::support::pg_url() else {
+        return;
+    };
+    let (admin, role, url) = limited_role(&server, 20).await;
+    let claim = popctl::store::OpenOptions {
+        claim: true,
+        ..popctl::store::OpenOptions::default()
+    };
+    let (a, b) = tokio::join!(
+        popctl::store::open(&url, &claim),
+        popctl::store::open(&url, &claim)
+    );
+    let pools = [a.unwrap(), b.unwrap()];
+    let size = |db: &DatabaseConnection| {
+        db.get_postgres_connection_pool()
+            .options()
+            .get_max_connections()
+    };
+    let sizes: Vec<u32> = pools.iter().map(size).collect();
+    assert!(sizes.iter().sum::<u32>() <= 20, "{sizes:?}");
+    assert!(
+        sizes.iter().all(|s| *s >= popctl::store::PG_POOL_MIN),
+        "{sizes:?}"
+    );
+    let sessions = count(
+        &admin,
+        &format!("pg_stat_activity WHERE usename = '{role}'"),
+    )
+    .await;
+    assert_eq!(sessions, i64::from(sizes.iter().sum::<u32>()), "{sizes:?}");
+    let busy = pools
+        .iter()
+        .flat_map(|db| (0..size(db)).map(move |_| db.execute_unprepared("SELECT pg_sleep(0.2)")));
+    let all = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(busy))
+        .await
+        .expect("every pool runs a query on each of its connections at once");
+    assert!(all.iter().all(Result::is_ok), "{all:?}");
+
+    // Full: the probe itself is refused.
+    let third = popctl::store::open(&url, &claim)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        third
+            .to_string()
+            .contains("refuses another connection: too many connections for role"),
+        "{third}"
+    );
+    for db in pools {
+        db.close().await.unwrap();
+    }
+    drop_role(&admin, &role).await;
 }
