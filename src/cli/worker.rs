@@ -40,6 +40,10 @@ pub struct WorkerArgs {
     /// starts)
     #[arg(long, value_name = "ADDR", hide = true)]
     pub sandbox_at: Option<SocketAddr>,
+    /// The most PostgreSQL connections this worker's pool takes (set by `run --workers` to
+    /// its own pool's size, so the workers it starts share the server's room with it)
+    #[arg(long, value_name = "N", hide = true)]
+    pub pool_max: Option<u32>,
 }
 
 fn wait(text: &str) -> Result<Duration, String> {
@@ -57,6 +61,7 @@ pub fn exec(args: WorkerArgs, shell: &Shell) -> ExitCode {
         lease: args.lease,
         wait: args.wait,
         cache_mode: args.cache.map(crate::plan::CacheMode::from),
+        pool_max: args.pool_max,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -338,7 +338,12 @@ pub async fn run(
         ))
     });
     let workers = if opts.workers > 0 {
-        let started = LocalWorkers::start(opts.workers, opts, sandbox.as_ref().map(|s| s.addr()))?;
+        let started = LocalWorkers::start(
+            opts.workers,
+            opts,
+            sandbox.as_ref().map(|s| s.addr()),
+            store::pool_size(&target.db),
+        )?;
         shell.status(
             "Workers",
             format!(
@@ -574,6 +579,10 @@ impl Target {
             timeout: plan.database.connect_timeout,
             notes: Some(next_notes.clone()),
             claim: true,
+            // The workers it starts open their pools after this one, in what it leaves.
+            pool_share: u32::try_from(opts.workers)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
             ..OpenOptions::default()
         };
         // A SQLite file that does not exist yet is not created here: a swap run renames its

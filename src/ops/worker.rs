@@ -48,6 +48,8 @@ pub struct Options {
     pub wait: Option<Duration>,
     /// Replaces the plan's `[cache] mode`, as `run --cache` does (not part of the plan's hash).
     pub cache_mode: Option<plan::CacheMode>,
+    /// The most connections its pool takes (`run --workers` gives its own pool's size).
+    pub pool_max: Option<u32>,
 }
 
 /// What a worker did.
@@ -111,17 +113,14 @@ pub async fn work(
         }
         .into());
     }
-    let notes = store::Notes::default();
-    let open = OpenOptions {
+    // Looking for the run takes a small pool; the one it works with, opened once the run is
+    // found in the live database or the new one beside it, claims its share.
+    let look = OpenOptions {
         timeout: plan.database.connect_timeout,
-        notes: Some(notes.clone()),
-        claim: true,
+        pool_max: Some(store::PG_POOL_MIN),
         ..OpenOptions::default()
     };
-    let live = store::open(&url, &open).await?;
-    for note in notes.take() {
-        shell.warn(note);
-    }
+    let live = store::open(&url, &look).await?;
     shell.status(
         "Waiting",
         format!(
@@ -130,7 +129,7 @@ pub async fn work(
             crate::secret::redact_url(&url)
         ),
     );
-    let Some((db, run)) = find_run(&plan, &url, &live, &open, opts.wait, &cancel).await? else {
+    let Some((next, run)) = find_run(&plan, &url, &live, &look, opts.wait, &cancel).await? else {
         return Ok(WorkerSummary {
             run_id: None,
             worker_id: None,
@@ -144,6 +143,20 @@ pub async fn work(
             },
         });
     };
+    let notes = store::Notes::default();
+    let open = OpenOptions {
+        notes: Some(notes.clone()),
+        claim: true,
+        pool_max: opts.pool_max,
+        ..look
+    };
+    let db = match &next {
+        Some(next) => next.open(Some(&live), &open, false).await?,
+        None => store::open(&url, &open).await?,
+    };
+    for note in notes.take() {
+        shell.warn(note);
+    }
     shell.status("Joined", format!("run {} of plan `{}`", run.id, plan.name));
     let origin = opts.sandbox_at.map(|_| sandbox.cache_origin());
     let sources = Sources::build_bound(&plan, origin.as_deref(), opts.local_address)?;
@@ -203,21 +216,22 @@ async fn find_run(
     plan: &Plan,
     url: &str,
     live: &DatabaseConnection,
-    open: &OpenOptions,
+    look: &OpenOptions,
     wait: Option<Duration>,
     cancel: &CancellationToken,
-) -> Result<Option<(DatabaseConnection, ledger::Run)>, RunError> {
+) -> Result<Option<(Option<NextDb>, ledger::Run)>, RunError> {
     let deadline = wait.map(|w| Instant::now() + w);
     let mut other_hash_noted = false;
     loop {
-        let mut places: Vec<DatabaseConnection> = Vec::new();
+        let mut places: Vec<(Option<NextDb>, DatabaseConnection)> = Vec::new();
         if let Some(next) = NextDb::beside(url, Some(live)).await?
             && next.exists(Some(live)).await?
         {
-            places.push(next.open(Some(live), open, false).await?);
+            let db = next.open(Some(live), look, false).await?;
+            places.push((Some(next), db));
         }
-        places.push(live.clone());
-        for db in places {
+        places.push((None, live.clone()));
+        for (next, db) in places {
             // A database still being reset or migrated has no ledger yet: not this round.
             if !ledger::exists(&db).await.unwrap_or(false) {
                 continue;
@@ -229,7 +243,11 @@ async fn find_run(
                 continue;
             }
             if run.plan_hash == plan.hash {
-                return Ok(Some((db, run)));
+                // Closed before the worker's own pool counts the server's room.
+                if next.is_some() {
+                    db.close().await.ok();
+                }
+                return Ok(Some((next, run)));
             }
             if !other_hash_noted {
                 other_hash_noted = true;
@@ -380,11 +398,13 @@ pub struct LocalWorkers {
 impl LocalWorkers {
     /// Starts `n` workers of the plan of `opts` (its overrides and environment), the i-th
     /// sending its requests from `addresses[i % len]` when addresses are given, pointed at
-    /// the run's simulator when it has one.
+    /// the run's simulator when it has one, each with a pool no larger than `pool` (the
+    /// run's own) when given.
     pub fn start(
         n: usize,
         opts: &super::run::Options,
         sandbox_at: Option<SocketAddr>,
+        pool: Option<u32>,
     ) -> Result<LocalWorkers, RunError> {
         let exe = std::env::current_exe().map_err(|e| {
             RunError::Workers(format!(
@@ -413,6 +433,9 @@ impl LocalWorkers {
             }
             if let Some(mode) = opts.cache_mode {
                 cmd.arg("--cache").arg(mode.as_str());
+            }
+            if let Some(pool) = pool {
+                cmd.arg("--pool-max").arg(pool.to_string());
             }
             cmd.env_clear()
                 .envs(&opts.env)

@@ -64,6 +64,12 @@ pub struct OpenOptions {
     /// process opened later counts them. Without it the pool grows as it is used (commands
     /// that only read a little).
     pub claim: bool,
+    /// PostgreSQL: processes started together that share the server's room (a run and the
+    /// workers it starts): the pool takes this share of what is left (1: all of it).
+    pub pool_share: u32,
+    /// PostgreSQL: the most connections the pool takes (a worker started by a run: the
+    /// run's own pool).
+    pub pool_max: Option<u32>,
 }
 
 /// Warnings of [`open`] for its caller to show as its own; clones share them. Any not taken
@@ -109,6 +115,8 @@ impl Default for OpenOptions {
             after_pool: 0,
             notes: None,
             claim: false,
+            pool_share: 1,
+            pool_max: None,
         }
     }
 }
@@ -215,7 +223,7 @@ async fn open_postgres(
     loop {
         tries += 1;
         let room = probe_postgres(url, opts.timeout).await?;
-        let pool = room.pool_size(url, opts.after_pool)?;
+        let pool = room.pool_size(url, opts)?;
         options.max_connections(pool);
         if opts.claim {
             // Claimed connections are kept: one closed for idling or age could be taken by
@@ -251,10 +259,15 @@ async fn open_postgres(
                 });
             }
         }
-        if pool < PG_POOL {
+        // A pool held to `pool_max` is as large as asked.
+        if pool < opts.pool_max.unwrap_or(PG_POOL).clamp(PG_POOL_MIN, PG_POOL) {
+            let shared = match opts.pool_share {
+                0 | 1 => String::new(),
+                n => format!(", shared by {n} processes"),
+            };
             let note = format!(
-                "the database server has room for {} more connection(s) ({}): popctl's pool \
-                 takes {pool} instead of {PG_POOL}",
+                "the database server has room for {} more connection(s) ({}{shared}): popctl's \
+                 pool takes {pool} instead of {PG_POOL}",
                 room.free, room.limit
             );
             match &opts.notes {
@@ -265,6 +278,15 @@ async fn open_postgres(
         }
         return Ok(db);
     }
+}
+
+/// The size of `db`'s PostgreSQL pool; `None` for other databases.
+pub fn pool_size(db: &DatabaseConnection) -> Option<u32> {
+    (db.get_database_backend() == DbBackend::Postgres).then(|| {
+        db.get_postgres_connection_pool()
+            .options()
+            .get_max_connections()
+    })
 }
 
 /// A random duration below `most`, from the standard library's randomly keyed hasher.
@@ -475,9 +497,13 @@ impl Room {
         Room { free, limit }
     }
 
-    /// The pool's size: [`PG_POOL`], or what the room leaves beside `after_pool` connections
-    /// opened later; an error when that is under [`PG_POOL_MIN`].
-    fn pool_size(&self, url: &str, after_pool: u32) -> Result<u32, StoreError> {
+    /// The pool's size: [`PG_POOL`], or what the room leaves beside the `after_pool`
+    /// connections opened later, divided by the `pool_share` processes sharing it, at most
+    /// `pool_max`; an error when what is left is under [`PG_POOL_MIN`]. The share is never
+    /// less than that least pool: a process whose share is smaller still runs, and one
+    /// started after it may find no room.
+    fn pool_size(&self, url: &str, opts: &OpenOptions) -> Result<u32, StoreError> {
+        let after_pool = opts.after_pool;
         let left = self.free.saturating_sub(i64::from(after_pool));
         if left < i64::from(PG_POOL_MIN) {
             return Err(StoreError::NoRoom {
@@ -487,7 +513,11 @@ impl Room {
                 needs: i64::from(PG_POOL_MIN + after_pool),
             });
         }
-        Ok(u32::try_from(left).unwrap_or(PG_POOL).min(PG_POOL))
+        let share = left / i64::from(opts.pool_share.max(1));
+        let most = opts.pool_max.unwrap_or(PG_POOL).clamp(PG_POOL_MIN, PG_POOL);
+        Ok(u32::try_from(share)
+            .unwrap_or(PG_POOL)
+            .clamp(PG_POOL_MIN, most))
     }
 }
 
@@ -715,14 +745,16 @@ mod tests {
             free,
             limit: "role app has CONNECTION LIMIT 9, 0 in use".into(),
         };
-        assert_eq!(
-            room(100).pool_size("postgres://a@h/d", 1).ok(),
-            Some(PG_POOL)
-        );
-        assert_eq!(room(17).pool_size("postgres://a@h/d", 1).ok(), Some(16));
-        assert_eq!(room(9).pool_size("postgres://a@h/d", 3).ok(), Some(6));
-        assert_eq!(room(2).pool_size("postgres://a@h/d", 0).ok(), Some(2));
-        let Err(e) = room(4).pool_size("postgres://a:secret@h/d", 3) else {
+        let after = |after_pool| OpenOptions {
+            after_pool,
+            ..OpenOptions::default()
+        };
+        let url = "postgres://a@h/d";
+        assert_eq!(room(100).pool_size(url, &after(1)).ok(), Some(PG_POOL));
+        assert_eq!(room(17).pool_size(url, &after(1)).ok(), Some(16));
+        assert_eq!(room(9).pool_size(url, &after(3)).ok(), Some(6));
+        assert_eq!(room(2).pool_size(url, &after(0)).ok(), Some(2));
+        let Err(e) = room(4).pool_size("postgres://a:secret@h/d", &after(3)) else {
             panic!("a room of 4 cannot hold a pool of 2 and 3 more");
         };
         assert_eq!(
@@ -731,9 +763,42 @@ mod tests {
              has CONNECTION LIMIT 9, 0 in use); popctl needs 5"
         );
         assert!(matches!(
-            room(-3).pool_size("postgres://a@h/d", 0),
+            room(-3).pool_size(url, &after(0)),
             Err(StoreError::NoRoom { free: 0, .. })
         ));
+    }
+
+    #[test]
+    fn processes_started_together_take_their_share_of_the_room() {
+        let room = |free| Room {
+            free,
+            limit: "role app has CONNECTION LIMIT 20, 2 in use".into(),
+        };
+        let shared = |pool_share, pool_max| OpenOptions {
+            pool_share,
+            pool_max,
+            ..OpenOptions::default()
+        };
+        let url = "postgres://a@h/d";
+        // A run and 2 workers on 18 connections: 6 each; on 100, the usual pool each.
+        assert_eq!(room(18).pool_size(url, &shared(3, None)).ok(), Some(6));
+        assert_eq!(
+            room(100).pool_size(url, &shared(3, None)).ok(),
+            Some(PG_POOL)
+        );
+        // A share below the least pool is the least pool, as long as the room holds one.
+        assert_eq!(
+            room(4).pool_size(url, &shared(3, None)).ok(),
+            Some(PG_POOL_MIN)
+        );
+        assert!(room(1).pool_size(url, &shared(3, None)).is_err());
+        // A worker takes no more than the run's pool, and no less than the least.
+        assert_eq!(room(12).pool_size(url, &shared(1, Some(6))).ok(), Some(6));
+        assert_eq!(room(4).pool_size(url, &shared(1, Some(6))).ok(), Some(4));
+        assert_eq!(
+            room(12).pool_size(url, &shared(1, Some(0))).ok(),
+            Some(PG_POOL_MIN)
+        );
     }
 
     #[test]

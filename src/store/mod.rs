@@ -47,7 +47,7 @@ mod swap;
 pub use bundle::{MovieBundle, OmdbRecord, PersonDetails};
 pub use connect::{
     Notes, OpenOptions, PG_POOL_MIN, begin, confirm_local, connect, connect_existing,
-    forget_statements, idle_connections, migrate, open, sqlite_file,
+    forget_statements, idle_connections, migrate, open, pool_size, sqlite_file,
 };
 pub use digest::digest;
 pub use enrichment::{

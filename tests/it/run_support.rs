@@ -346,3 +346,56 @@ pub fn write_plan(env: &Env, name: &str, body: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Waits until no session of `role` is left on the server: a process that ended closed its
+/// connections, but the server notices a moment later.
+pub async fn no_sessions_of(admin: &DatabaseConnection, role: &str) {
+    for _ in 0..200 {
+        let left = count(admin, &format!("pg_stat_activity WHERE usename = '{role}'")).await;
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sessions of {role} are still open after 10 s");
+}
+
+/// A role with a database of its own that takes `limit` connections: (admin connection,
+/// role, the role's URL). Named as a test database is, so that a later test process sweeps
+/// both away if this one fails before [`drop_role`].
+pub async fn limited_role(server: &str, limit: u32) -> (DatabaseConnection, String, String) {
+    let admin = connect(server).await;
+    let role = format!(
+        "{}{}_role_{}",
+        crate::store_db::PREFIX,
+        std::process::id(),
+        chrono::Utc::now().timestamp_subsec_nanos()
+    );
+    admin
+        .execute_unprepared(&format!(
+            "CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {role} OWNER {role}"))
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_path(&role);
+    (admin, role, url.to_string())
+}
+
+/// Drops what [`limited_role`] made, once its sessions are gone.
+pub async fn drop_role(admin: &DatabaseConnection, role: &str) {
+    no_sessions_of(admin, role).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {role}"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP ROLE {role}"))
+        .await
+        .unwrap();
+}

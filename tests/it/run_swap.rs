@@ -638,19 +638,6 @@ async fn the_run_history_outlives_each_reset_on_postgres() {
     the_run_history_outlives_each_reset(url).await;
 }
 
-/// Waits until no session of `role` is left on the server: a process that ended closed its
-/// connections, but the server notices a moment later.
-async fn no_sessions_of(admin: &DatabaseConnection, role: &str) {
-    for _ in 0..200 {
-        let left = count(admin, &format!("pg_stat_activity WHERE usename = '{role}'")).await;
-        if left == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sessions of {role} are still open after 10 s");
-}
-
 /// A server that cannot take the connections a run needs is named with its limit before the
 /// run starts, instead of "pool timed out" after a minute of silent retries; one with less
 /// room than the pool's 16 gets a smaller pool, said in a warning, and the run ends well; a
@@ -716,35 +703,6 @@ async fn a_server_without_room_for_the_run_is_named_with_its_limit() {
     }
 
     drop_role(&admin, &role).await;
-}
-
-/// A role with a database of its own that takes `limit` connections: (admin connection,
-/// role, the role's URL). Named as a test database is, so that a later test process sweeps
-/// both away if this one fails before [`drop_role`].
-async fn limited_role(server: &str, limit: u32) -> (DatabaseConnection, String, String) {
-    let admin = connect(server).await;
-    let role = format!(
-        "{}{}_role_{}",
-        crate::store_db::PREFIX,
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    exec(
-        &admin,
-        &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"),
-    )
-    .await;
-    exec(&admin, &format!("CREATE DATABASE {role} OWNER {role}")).await;
-    let mut url = url::Url::parse(server).unwrap();
-    url.set_username(&role).unwrap();
-    url.set_path(&role);
-    (admin, role, url.to_string())
-}
-
-async fn drop_role(admin: &DatabaseConnection, role: &str) {
-    no_sessions_of(admin, role).await;
-    exec(admin, &format!("DROP DATABASE {role}")).await;
-    exec(admin, &format!("DROP ROLE {role}")).await;
 }
 
 /// Processes that open their pools together on a tight server (a run and its workers) each

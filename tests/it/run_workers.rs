@@ -708,6 +708,33 @@ fn status_message(out: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no status message: {}", stdout(out)))
 }
 
+/// A run and the workers it starts share a tight server's room: the run's pool takes its
+/// share (a third, beside 2 workers) and each worker's no more than the run's, so all three
+/// work, instead of the run taking the usual 16 and the workers finding no room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_and_its_workers_share_a_tight_servers_room() {
+    let Some(server) = crate::support::pg_url() else {
+        return;
+    };
+    let (admin, role, url) = limited_role(&server, 20).await;
+    let env = Env::new(slow_sim(40, 80)).await;
+    let out = output(env.quick(&url, &quick(2), &["--workers", "2"])).await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(!err.contains("ended with an error"), "{err}");
+    // 20 less the live database's pool and the run lock (2 or 3, as it happens), by 3.
+    assert!(
+        err.contains("shared by 3 processes): popctl's pool takes 5 instead of 16")
+            || err.contains("shared by 3 processes): popctl's pool takes 6 instead of 16"),
+        "{err}"
+    );
+    let db = connect(&url).await;
+    let ws = workers(&db).await;
+    assert_eq!(ws.len(), 3, "the run and its 2 workers: {ws:?}");
+    db.close().await.unwrap();
+    drop_role(&admin, &role).await;
+}
+
 /// `status` shows the processes that shared the newest run, stopped, with what each did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_the_workers_of_a_shared_run() {
