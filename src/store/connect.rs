@@ -105,6 +105,13 @@ impl Drop for NoteList {
     }
 }
 
+impl OpenOptions {
+    /// The pool a PostgreSQL server with room enough gets: [`PG_POOL`], or `pool_max`.
+    fn largest_pool(&self) -> u32 {
+        self.pool_max.unwrap_or(PG_POOL).clamp(PG_POOL_MIN, PG_POOL)
+    }
+}
+
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
@@ -260,7 +267,7 @@ async fn open_postgres(
             }
         }
         // A pool held to `pool_max` is as large as asked.
-        if pool < opts.pool_max.unwrap_or(PG_POOL).clamp(PG_POOL_MIN, PG_POOL) {
+        if pool < opts.largest_pool() {
             let shared = match opts.pool_share {
                 0 | 1 => String::new(),
                 n => format!(", shared by {n} processes"),
@@ -514,7 +521,7 @@ impl Room {
             });
         }
         let share = left / i64::from(opts.pool_share.max(1));
-        let most = opts.pool_max.unwrap_or(PG_POOL).clamp(PG_POOL_MIN, PG_POOL);
+        let most = opts.largest_pool();
         Ok(u32::try_from(share)
             .unwrap_or(PG_POOL)
             .clamp(PG_POOL_MIN, most))

@@ -347,6 +347,11 @@ pub fn write_plan(env: &Env, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// An executed SQL statement, for tests that add an app's own tables or roles.
+pub async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql).await.unwrap();
+}
+
 /// Waits until no session of `role` is left on the server: a process that ended closed its
 /// connections, but the server notices a moment later.
 pub async fn no_sessions_of(admin: &DatabaseConnection, role: &str) {
@@ -371,16 +376,12 @@ pub async fn limited_role(server: &str, limit: u32) -> (DatabaseConnection, Stri
         std::process::id(),
         chrono::Utc::now().timestamp_subsec_nanos()
     );
-    admin
-        .execute_unprepared(&format!(
-            "CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"
-        ))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {role} OWNER {role}"))
-        .await
-        .unwrap();
+    exec(
+        &admin,
+        &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"),
+    )
+    .await;
+    exec(&admin, &format!("CREATE DATABASE {role} OWNER {role}")).await;
     let mut url = url::Url::parse(server).unwrap();
     url.set_username(&role).unwrap();
     url.set_path(&role);
@@ -390,12 +391,6 @@ pub async fn limited_role(server: &str, limit: u32) -> (DatabaseConnection, Stri
 /// Drops what [`limited_role`] made, once its sessions are gone.
 pub async fn drop_role(admin: &DatabaseConnection, role: &str) {
     no_sessions_of(admin, role).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {role}"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("DROP ROLE {role}"))
-        .await
-        .unwrap();
+    exec(admin, &format!("DROP DATABASE {role}")).await;
+    exec(admin, &format!("DROP ROLE {role}")).await;
 }

@@ -16,11 +16,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::run_support::*;
 
-/// An executed SQL statement, for tests that add an app's own tables.
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql).await.unwrap();
-}
-
 /// Whether a new database is waiting beside the live one at `url`.
 async fn next_exists(url: &str) -> bool {
     let live = match url.starts_with("sqlite:") {
