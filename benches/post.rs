@@ -10,8 +10,9 @@
 //!    credits, keywords, reviews, recommendations and similar, plus OMDb's record) saved into
 //!    a SQLite file through the store, then `post_process` with `cri_scores` and
 //!    `recommendations` timed, a first run (everything written) and a rerun (nothing
-//!    changes). `POST_BENCH_DB_MOVIES` changes the count (default 10,000). Raw bodies are
-//!    not stored: the steps never read them, and leaving them out keeps the fill short.
+//!    changes). `POST_BENCH_DB_MOVIES` changes the count (default 10,000; 0 skips this
+//!    part). Raw bodies are not stored: the steps never read them, and leaving them out keeps
+//!    the fill short.
 //!    `RUST_LOG=popctl=debug` adds the phases of the recommendations step.
 
 #![expect(
@@ -348,6 +349,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(v) => v.parse()?,
         Err(_) => 10_000,
     };
+    if db_movies == 0 {
+        return Ok(());
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
