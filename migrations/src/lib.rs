@@ -30,6 +30,7 @@ mod m20261204_000016_shared_rate;
 mod m20261204_000017_worker_lease;
 mod m20261205_000018_run_quotas;
 mod m20261205_000019_worker_stage_counts;
+mod m20261206_000020_drop_recommended_tmdb_id_index;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_worker_lease::Migration),
             Box::new(m20261205_000018_run_quotas::Migration),
             Box::new(m20261205_000019_worker_stage_counts::Migration),
+            Box::new(m20261206_000020_drop_recommended_tmdb_id_index::Migration),
         ]
     }
 }

@@ -539,6 +539,18 @@ async fn migrations_up_down_fresh(t: TestDb) {
     for table in tables {
         assert!(manager.has_table(table).await.unwrap(), "{table} after up");
     }
+    // Migration 20 dropped the index on the target's TMDB id; the one deletes use stays.
+    let indexed = |index| manager.has_index("movie_recommendations", index);
+    assert!(
+        !indexed("ix_movie_recommendations_recommended_tmdb_id")
+            .await
+            .unwrap()
+    );
+    assert!(
+        indexed("ix_movie_recommendations_recommended_movie_id")
+            .await
+            .unwrap()
+    );
     Migrator::down(&t.db, None).await.unwrap();
     for table in tables {
         assert!(
