@@ -209,9 +209,11 @@ pub(super) async fn run(
 /// Ranges of TMDB rows linked at once on PostgreSQL, each in a transaction of its own: one
 /// server process runs an `UPDATE` on one core, and the foreign-key check of every row it
 /// links is nearly half its time. Two at once linked a million rows in 17–20 s against
-/// 34–43 s one after the other on a 2-core machine, four no faster there
-/// (docs/benchmarks.md); four leave room for a larger server.
-const LINKS_AT_ONCE: usize = 4;
+/// 34–43 s one after the other on a 2-core machine, and the whole 2.8 million of 100,000
+/// movies in 26.4–26.8 s against 31.0–36.6 s four at once (docs/benchmarks.md). Each check
+/// locks the movie a row points at; the likely cost of more at once is the same movies
+/// locked by more transactions, which the server records as multixacts.
+const LINKS_AT_ONCE: usize = 2;
 
 /// Links every TMDB row whose target is imported and not yet linked, by ranges of row ids.
 /// `progress(done, total)` counts ranges.
