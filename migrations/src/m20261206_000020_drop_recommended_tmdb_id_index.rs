@@ -6,7 +6,7 @@
 //! that changes an indexed column writes an entry in every index) and each computed row. In
 //! the post-processing steps at 100,000 movies (2.8 million TMDB rows, a million computed)
 //! dropping it took writing the computed rows from 34–36 s to 22–25 s on SQLite and from
-//! 32–38 s to 24–31 s on PostgreSQL, and setting the links there from 42–45 s to 31–37 s
+//! 32–38 s to 24–31 s on PostgreSQL, and setting the links there from 38–45 s to 31–37 s
 //! (docs/benchmarks.md). An app that looks rows up by target TMDB id can create its own.
 
 use sea_orm_migration::prelude::*;

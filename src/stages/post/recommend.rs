@@ -210,7 +210,7 @@ pub(super) async fn run(
 /// server process runs an `UPDATE` on one core, and the foreign-key check of every row it
 /// links is nearly half its time. Two at once linked a million rows in 17–20 s against
 /// 34–43 s one after the other on a 2-core machine, and the whole 2.8 million of 100,000
-/// movies in 26.4–26.8 s against 31.0–36.6 s four at once (docs/benchmarks.md). Each check
+/// movies in 25.6–30.7 s against 31.0–36.6 s four at once (docs/benchmarks.md). Each check
 /// locks the movie a row points at; the likely cost of more at once is the same movies
 /// locked by more transactions, which the server records as multixacts.
 const LINKS_AT_ONCE: usize = 2;
