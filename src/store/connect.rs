@@ -678,9 +678,20 @@ pub async fn idle_connections<DB: sea_orm::sqlx::Database>(
     }
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration, each whole or not at all: a run killed while it migrates
+/// leaves the schema as it was before a migration, never half of one (whose next attempt
+/// would fail on what the first half made). sea-orm-migration wraps each migration in a
+/// transaction on PostgreSQL only; SQLite's DDL is transactional too, so there the pending
+/// migrations run in one transaction of popctl's.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Migrator::up(db, None).await.map_err(StoreError::Migrate)
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Migrator::up(db, None).await.map_err(StoreError::Migrate);
+    }
+    let txn = begin(db).await?;
+    Migrator::up(&txn, None)
+        .await
+        .map_err(StoreError::Migrate)?;
+    txn.commit().await.map_err(StoreError::Migrate)
 }
 
 /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken up front,

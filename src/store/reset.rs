@@ -221,7 +221,7 @@ pub async fn reset(
         ResetScope::Popctl => {
             super::history::keep_through_reset(db).await?;
             drop_popctl_tables(db).await?;
-            Migrator::up(db, None).await.map_err(StoreError::Migrate)?;
+            super::migrate(db).await?;
             plan.history = super::history::restore_after_reset(db).await?;
         }
     }

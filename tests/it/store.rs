@@ -578,6 +578,45 @@ async fn migrations_up_down_fresh(t: TestDb) {
 on_every_backend!(migrations_up_down_fresh);
 
 /// A duplicate IMDb id is a clear error, and the failed save leaves nothing behind.
+/// A migration that fails halfway leaves nothing of itself, so the next attempt starts again
+/// from the migration before it: a run killed while it migrates is the same case (on SQLite,
+/// sea-orm-migration alone would leave the first half, and every later attempt would fail on
+/// it).
+async fn a_migration_that_fails_halfway_leaves_nothing_of_itself(t: TestDb) {
+    use migration::{Migrator, MigratorTrait};
+    Migrator::down(&t.db, None).await.unwrap();
+    Migrator::up(&t.db, Some(6)).await.unwrap();
+    // Migration 7 creates three indexes on `movies`; one already there fails its third.
+    t.db.execute_unprepared("CREATE INDEX ix_movies_title ON movies (title)")
+        .await
+        .unwrap();
+    let e = store::migrate(&t.db).await.unwrap_err();
+    assert!(e.to_string().contains("ix_movies_title"), "{e}");
+    let manager = migration::SchemaManager::new(&t.db);
+    assert!(
+        !manager
+            .has_index("movies", "ix_movies_release_date")
+            .await
+            .unwrap(),
+        "the failed migration's first index stayed"
+    );
+    let applied = |status: Vec<(String, bool)>| status.iter().filter(|(_, a)| *a).count();
+    assert_eq!(applied(store::schema_status(&t.db).await.unwrap()), 6);
+    t.db.execute_unprepared("DROP INDEX ix_movies_title")
+        .await
+        .unwrap();
+    store::migrate(&t.db).await.unwrap();
+    let status = store::schema_status(&t.db).await.unwrap();
+    assert_eq!(applied(status.clone()), status.len());
+    assert!(
+        manager
+            .has_index("movies", "ix_movies_release_date")
+            .await
+            .unwrap()
+    );
+}
+on_every_backend!(a_migration_that_fails_halfway_leaves_nothing_of_itself);
+
 async fn duplicate_imdb_id_is_a_clear_error(t: TestDb) {
     let bundles = richest_bundles();
     let b = &bundles[0];
