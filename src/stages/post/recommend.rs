@@ -19,13 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, StreamTrait};
 use serde::Serialize;
 
 use super::error::PostError;
 use super::read::{all, each_row, get, select};
-use super::similarity::{FeatureFamily, IndexBuilder, SimilarityParams, SimilarityStats};
+use super::similarity::{FeatureFamily, IndexBuilder, Pair, SimilarityParams, SimilarityStats};
 use super::steps::PostEvent;
 use crate::plan::PostStep;
 use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
@@ -50,7 +50,8 @@ pub struct RecommendationsReport {
     pub similarity: SimilarityStats,
 }
 
-/// Movies whose similar movies are computed and written at a time: about 10 rows each.
+/// Movies whose similar movies are written at a time (a statement each, about 10 rows a
+/// movie); the index computes several such at a time ([`super::similarity::SimilarityIndex::ranges`]).
 const MOVIES_AT_A_TIME: usize = 2048;
 
 /// Starts `f` at once on a thread where blocking is fine (the similarity computation uses
@@ -107,74 +108,70 @@ pub(super) async fn run(
     let indexed_in = started.elapsed();
     let peak_indexed = crate::mem::peak_rss_bytes();
 
-    let row_id = |tmdb_id: i64| {
-        index
-            .position(tmdb_id)
-            .map(|at| rows[at])
-            .ok_or(PostError::Internal {
-                step: STEP.as_str(),
-                message: format!(
-                    "similarity returned TMDB movie {tmdb_id}, which it was not given"
-                ),
-            })
+    let beyond = |p: Pair| PostError::Internal {
+        step: STEP.as_str(),
+        message: format!(
+            "similarity returned positions {} and {}, beyond the {} movies it was given",
+            p.position,
+            p.similar_position,
+            rows.len()
+        ),
     };
+    let row_at = |position: u32| rows.get(position as usize).copied();
     let mut written = report.links_resolved;
     let mut deleted = 0;
-    // The movies by row id, a range of them at a time: computed, written, and their rows no
-    // longer produced removed, so no more than two ranges' results are ever in memory, and the
-    // rows go into the table's (movie, …) index in its order rather than all over it.
+    // The movies by row id (the index's positions), a range of them at a time: computed,
+    // written [`MOVIES_AT_A_TIME`] at a time, and their rows no longer produced removed, so no
+    // more than two ranges' results are ever in memory, and the rows go into the table's
+    // (movie, …) index in its order rather than all over it.
     let (mut done, total) = (0, rows.len() as u64);
     computed(done, total);
-    let mut positions: Vec<(i64, usize)> = rows
-        .iter()
-        .enumerate()
-        .map(|(position, &row)| (row, position))
-        .collect();
-    positions.sort_unstable();
     // The next range is computed while this one is written: the computation is the process's
     // work and the writing mostly the database's, so the two overlap instead of taking turns.
-    let compute = |range: &[(i64, usize)]| {
-        let movies: Vec<i64> = range.iter().map(|(row, _)| *row).collect();
-        let at: Vec<usize> = range.iter().map(|(_, position)| *position).collect();
+    let compute = |searched: std::ops::Range<usize>| {
         let ix = Arc::clone(&index);
-        (movies, blocking(move || ix.similar_at(&at)))
+        (searched.clone(), blocking(move || ix.similar(searched)))
     };
-    let mut ranges = positions.chunks(MOVIES_AT_A_TIME);
+    let mut ranges = index.ranges();
     let mut next = ranges.next().map(compute);
     let (mut waited, mut writing) = (Duration::ZERO, Duration::ZERO);
-    while let Some((movies, computing)) = next.take() {
+    while let Some((searched, computing)) = next.take() {
         let start = Instant::now();
-        let (pairs, scored) = computing.await?;
+        let (pairs, scored) = computing.await??;
         waited += start.elapsed();
         next = ranges.next().map(compute);
         let start = Instant::now();
         report.similarity.candidate_pairs += scored;
-        let mut rows = Vec::with_capacity(pairs.len());
-        for p in pairs {
-            rows.push(ComputedRecommendation {
-                movie_id: row_id(p.movie_id)?,
-                target_tmdb_id: p.similar_id,
-                target_movie_id: row_id(p.similar_id)?,
-                rank: i32::try_from(p.rank).unwrap_or(i32::MAX),
-                score: p.score,
-            });
-            if p.rank == 1 {
-                report.movies_with_computed += 1;
+        let mut pairs = pairs.into_iter().peekable();
+        for from in searched.clone().step_by(MOVIES_AT_A_TIME) {
+            let range = from..(from + MOVIES_AT_A_TIME).min(searched.end);
+            let mut saved = Vec::new();
+            while let Some(p) = pairs.next_if(|p| (p.position as usize) < range.end) {
+                saved.push(ComputedRecommendation {
+                    movie_id: row_at(p.position).ok_or_else(|| beyond(p))?,
+                    target_tmdb_id: index.id(p.similar_position).ok_or_else(|| beyond(p))?,
+                    target_movie_id: row_at(p.similar_position).ok_or_else(|| beyond(p))?,
+                    rank: i32::try_from(p.rank).unwrap_or(i32::MAX),
+                    score: p.score,
+                });
+                if p.rank == 1 {
+                    report.movies_with_computed += 1;
+                }
             }
+            report.computed_pairs += saved.len() as u64;
+            written += derived::save_computed_recommendations(&txn, &mut saved)
+                .await
+                .map_err(PostError::query(STEP, "saving computed recommendations"))?;
+            deleted += derived::remove_computed_not_in(&txn, &rows[range.clone()], &saved)
+                .await
+                .map_err(PostError::query(
+                    STEP,
+                    "removing rows of movie_recommendations no longer produced",
+                ))?;
+            done += range.len() as u64;
+            computed(done, total);
         }
-        report.computed_pairs += rows.len() as u64;
-        written += derived::save_computed_recommendations(&txn, &mut rows)
-            .await
-            .map_err(PostError::query(STEP, "saving computed recommendations"))?;
-        deleted += derived::remove_computed_not_in(&txn, &movies, &rows)
-            .await
-            .map_err(PostError::query(
-                STEP,
-                "removing rows of movie_recommendations no longer produced",
-            ))?;
         writing += start.elapsed();
-        done += movies.len() as u64;
-        computed(done, total);
         // Each range is searched by threads of their own, whose allocator arenas keep what
         // the range freed: 4 MB off the step's peak at 100,000 movies (docs/benchmarks.md).
         crate::mem::release_freed();
@@ -285,56 +282,55 @@ async fn link_counts<C: ConnectionTrait>(conn: &C) -> Result<(u64, u64), PostErr
     ))
 }
 
-/// The similarity index's input: every movie by TMDB id with the genres, keywords, cast and
+/// The similarity index's input: every movie by row id, with the genres, keywords, cast and
 /// crew stored for it (feature ids are the rows' own ids: the computation only compares them),
-/// read as streams into the builder; and the movies' row ids by index position.
+/// read by movie as streams into the builder; and the movies' row ids by index position.
 async fn index_input<C: ConnectionTrait + StreamTrait>(
     conn: &C,
     params: &SimilarityParams,
 ) -> Result<(IndexBuilder, Vec<i64>), PostError> {
-    let t = "movies";
-    let mut movies: Vec<(i64, i64)> = Vec::new();
-    each_row(conn, STEP, t, &select(t, &["id", "tmdb_id"]), |row| {
-        movies.push((get(row, STEP, t, "id")?, get(row, STEP, t, "tmdb_id")?));
-        Ok(())
-    })
-    .await?;
-    let mut builder =
-        IndexBuilder::new(movies.iter().map(|&(_, tmdb_id)| tmdb_id).collect(), params)?;
-    // Row id → position, sorted by row id for the feature rows to find their movie.
-    let mut rows = vec![0; movies.len()];
-    let mut by_row: Vec<(i64, usize)> = Vec::with_capacity(movies.len());
-    for (row, tmdb_id) in movies {
-        let at = builder.position(tmdb_id).ok_or(PostError::Internal {
-            step: STEP.as_str(),
-            message: format!("TMDB movie {tmdb_id} is missing from the similarity index"),
-        })?;
-        rows[at] = row;
-        by_row.push((row, at));
-    }
-    by_row.sort_unstable();
-    let position = |movie_id: i64| {
-        by_row
-            .binary_search_by_key(&movie_id, |&(row, _)| row)
-            .ok()
-            .map(|i| by_row[i].1)
+    let by_movie = |t, columns: &[&'static str], column| {
+        let mut stmt = select(t, columns);
+        stmt.order_by(column, Order::Asc);
+        stmt
     };
+    let t = "movies";
+    let (mut rows, mut ids): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    each_row(
+        conn,
+        STEP,
+        t,
+        &by_movie(t, &["id", "tmdb_id"], "id"),
+        |row| {
+            rows.push(get(row, STEP, t, "id")?);
+            ids.push(get(row, STEP, t, "tmdb_id")?);
+            Ok(())
+        },
+    )
+    .await?;
+    let mut builder = IndexBuilder::new(ids, params)?;
+    // The foreign keys make every row's movie one of those read; were one not, the row would
+    // have no movie to count for.
+    let position = |movie_id: i64| rows.binary_search(&movie_id).ok();
     for (t, column, family) in [
         ("movie_genres", "genre_id", FeatureFamily::Genre),
         ("movie_keywords", "keyword_id", FeatureFamily::Keyword),
     ] {
-        each_row(conn, STEP, t, &select(t, &["movie_id", column]), |row| {
-            // The foreign key makes every row's movie one of those read; were it not, the row
-            // would have no movie to count for.
+        let stmt = by_movie(t, &["movie_id", column], "movie_id");
+        each_row(conn, STEP, t, &stmt, |row| {
             if let Some(at) = position(get(row, STEP, t, "movie_id")?) {
-                builder.add(family, at, get(row, STEP, t, column)?);
+                builder.add(family, at, get(row, STEP, t, column)?)?;
             }
             Ok(())
         })
         .await?;
     }
     let t = "movie_credits";
-    let stmt = select(t, &["id", "movie_id", "person_id", "credit_type"]);
+    let stmt = by_movie(
+        t,
+        &["id", "movie_id", "person_id", "credit_type"],
+        "movie_id",
+    );
     each_row(conn, STEP, t, &stmt, |row| {
         let Some(at) = position(get(row, STEP, t, "movie_id")?) else {
             return Ok(());
@@ -355,7 +351,7 @@ async fn index_input<C: ConnectionTrait + StreamTrait>(
                 });
             }
         };
-        builder.add(family, at, person);
+        builder.add(family, at, person)?;
         Ok(())
     })
     .await?;

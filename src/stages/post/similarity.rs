@@ -19,11 +19,26 @@
 //! which is more honest than padding. Set `common_share` to 1 to compare every pair that
 //! shares anything.
 //!
-//! Results are deterministic: ties are broken by the lower movie id, and the work split over
-//! threads does not change what is found. [`similar_movies`] blocks while it uses every core
-//! (scoped threads); async callers run it under `tokio::task::spawn_blocking`.
+//! The index is not held in memory, so the computation's memory does not grow with the
+//! catalog: each family's sets go to a temporary file as they arrive (a record per movie), the
+//! features' movie counts are taken from that file a share of the features per pass, and a
+//! search reads the movies back: the movies searched a range at a time, the candidates as the
+//! blocks of the whole catalog one after another, each block with inverted indexes of its own,
+//! each searched movie's best kept across the blocks. Memory is then a range and a block
+//! whatever the number of movies, for reading every block once per range searched (pages the
+//! system's cache holds, not the process). Written here because no kept crate searches
+//! weighted Jaccard top lists over inverted indexes kept on disk; the temporary files come
+//! from `tempfile`, unnamed, so nothing is left behind whatever ends the process.
+//!
+//! Results are deterministic: ties are broken by the lower movie id, and neither the blocks
+//! nor the work split over threads change what is found. [`similar_movies`] blocks while it
+//! uses every core (scoped threads); async callers run it under `tokio::task::spawn_blocking`.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::plan::RecommendationSettings;
@@ -34,11 +49,19 @@ pub const COMMON_FLOOR: usize = 100;
 
 const FAMILIES: usize = 4;
 const FAMILY_NAMES: [&str; FAMILIES] = ["genres", "keywords", "cast", "crew"];
-/// Feature ids below this are kept as they are while the index is built; larger ones (and
-/// negative ones) get stand-ins from `SMALL` up.
-const SMALL: u32 = 1 << 31;
 /// Movies a worker takes at a time; small enough to balance uneven movies over threads.
 const BLOCK: usize = 32;
+/// Movies in a block of candidates read back from the index: with its inverted indexes some
+/// 700 bytes a movie while it is built, so this bounds most of the search's memory.
+const BLOCK_MOVIES: usize = 4096;
+/// Blocks searched at a time ([`SimilarityIndex::ranges`]): every block of candidates is read
+/// and indexed again for each range searched, so the reading grows as `n² / range`, and the
+/// memory with the range (its movies' features and top lists, about 300 bytes a movie).
+const SEARCHED_BLOCKS: usize = 2;
+/// Distinct features counted at once when the features' movie counts are taken: a pass over
+/// a family's file counts the features of one share of a hash, so memory stays near this many
+/// entries (some 2 MB) whatever the number of features.
+const COUNTED_AT_ONCE: usize = 1 << 16;
 
 /// What one movie is made of. Ids are whatever the caller uses consistently (TMDB ids);
 /// repeats inside a family count once (crew lists repeat a person who has two jobs).
@@ -140,6 +163,19 @@ pub struct Similar {
     pub rank: u32,
 }
 
+/// One computed recommendation by the two movies' positions in a [`SimilarityIndex`] (the
+/// order its builder was given them in): what [`SimilarityIndex::similar`] gives, in half the
+/// memory of a [`Similar`], since a caller holds a range's while it writes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    pub position: u32,
+    pub similar_position: u32,
+    /// 1 for the most similar.
+    pub rank: u32,
+    /// `0..=1`.
+    pub score: f64,
+}
+
 /// What the computation did, for the run report and the benchmark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SimilarityStats {
@@ -191,125 +227,43 @@ pub enum SimilarityError {
     #[error("{count} movies are more than the similarity index can hold")]
     #[diagnostic(code(popctl::post::too_many_movies))]
     TooMany { count: usize },
-    #[error("{count} memberships of {family} are more than the similarity index can hold")]
-    #[diagnostic(code(popctl::post::too_many_features))]
-    TooManyFeatures { family: &'static str, count: usize },
+    #[error(
+        "the similarity index was given {family} of the movie at position {position} after \
+         those of position {after}, or of a position it does not hold ({movies} movies)"
+    )]
+    #[diagnostic(
+        code(popctl::post::feature_order),
+        help("this is a bug in how the stage reads features, please report it")
+    )]
+    FeatureOrder {
+        family: &'static str,
+        position: usize,
+        after: usize,
+        movies: usize,
+    },
+    #[error("could not {doing} the similarity index's temporary file: {source}")]
+    #[diagnostic(
+        code(popctl::post::similarity_spill),
+        help(
+            "the index is kept in the system's temporary directory (TMPDIR); at 100,000 movies \
+             it takes some 25 MB there"
+        )
+    )]
+    Spill {
+        doing: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the similarity index's temporary file for {family} is damaged: {what}")]
+    #[diagnostic(
+        code(popctl::post::similarity_spill_damaged),
+        help("something else wrote to it or the disk failed; run the step again")
+    )]
+    Damaged { family: &'static str, what: String },
 }
 
-/// Memberships of one family the index takes: the rows' offsets are `u32`s, and a row of
-/// packed features takes at most 5 bytes each.
-const MAX_MEMBERSHIPS: usize = (u32::MAX / 5) as usize;
-
-/// The offsets of `rows` rows to come, holding the first one's start: each row pushed adds
-/// its end.
-fn row_offsets(rows: usize) -> Vec<u32> {
-    let mut offsets = Vec::with_capacity(rows + 1);
-    offsets.push(0);
-    offsets
-}
-
-/// Rows of `u32`s in one allocation.
-#[derive(Debug, Default)]
-struct Rows {
-    offsets: Vec<u32>,
-    items: Vec<u32>,
-}
-
-impl Rows {
-    fn with_rows(rows: usize) -> Self {
-        Rows {
-            offsets: row_offsets(rows),
-            items: Vec::new(),
-        }
-    }
-
-    fn row(&self, i: usize) -> &[u32] {
-        &self.items[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-}
-
-/// Rows of ascending `u32`s, each stored as the LEB128 varint of its difference from the one
-/// before (the first from 0): one to three bytes for a movie's dense feature ids instead of
-/// four. A movie's features are read once per search of it, so decoding them costs nothing
-/// that shows; the postings, read for every candidate, stay plain. With the offsets as `u32`s,
-/// the recommendations step at 100,000 movies peaked 12 MB lower (docs/benchmarks.md).
-#[derive(Debug, Default)]
-struct Packed {
-    offsets: Vec<u32>,
-    bytes: Vec<u8>,
-}
-
-impl Packed {
-    fn with_rows(rows: usize) -> Self {
-        Packed {
-            offsets: row_offsets(rows),
-            bytes: Vec::new(),
-        }
-    }
-
-    /// Appends a row of `values`, ascending. The caller keeps the bytes within `u32` (at most
-    /// [`MAX_MEMBERSHIPS`] values in all).
-    fn push_row(&mut self, values: impl IntoIterator<Item = u32>) {
-        let mut last = 0;
-        for v in values {
-            let mut delta = v - last;
-            last = v;
-            while delta >= 0x80 {
-                self.bytes.push((delta as u8 & 0x7f) | 0x80);
-                delta >>= 7;
-            }
-            self.bytes.push(delta as u8);
-        }
-        self.offsets.push(self.bytes.len() as u32);
-    }
-
-    fn row(&self, i: usize) -> Unpack<'_> {
-        Unpack {
-            bytes: &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize],
-            last: 0,
-        }
-    }
-}
-
-/// The values of a [`Packed`] row.
-struct Unpack<'a> {
-    bytes: &'a [u8],
-    last: u32,
-}
-
-impl Iterator for Unpack<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        let mut delta = 0u32;
-        let mut shift = 0;
-        loop {
-            let (&b, rest) = self.bytes.split_first()?;
-            self.bytes = rest;
-            delta |= u32::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        self.last += delta;
-        Some(self.last)
-    }
-}
-
-/// One feature family, interned to dense ids.
-struct Family {
-    /// Per movie: its features, sorted and deduplicated.
-    sets: Packed,
-    /// Per movie: its common features as a bitset of `words` words. Common features are few
-    /// (at most one per `threshold` memberships), and a popcount beats merging lists in the
-    /// scoring loop, which runs for every candidate pair. Moved into [`Profiles`] once the
-    /// index is built.
-    common_bits: Vec<u64>,
-    words: usize,
-    /// Per feature: the movies carrying it, ascending; empty for features that propose no
-    /// candidates (common ones, and those on a single movie).
-    postings: Rows,
+fn spill(doing: &'static str) -> impl FnOnce(std::io::Error) -> SimilarityError {
+    move |source| SimilarityError::Spill { doing, source }
 }
 
 /// Computes the top `top_n` similar movies of every movie.
@@ -317,19 +271,30 @@ pub fn similar_movies(
     movies: &[MovieFeatures],
     params: &SimilarityParams,
 ) -> Result<SimilarityOutcome, SimilarityError> {
-    compute(movies, params, COMMON_FLOOR)
+    compute(movies, params, COMMON_FLOOR, BLOCK_MOVIES)
 }
 
-/// [`similar_movies`] with the floor as a parameter, so tests can cut small collections.
+/// [`similar_movies`] with the floor and the block size as parameters, so tests can cut small
+/// collections and search them in many blocks.
 fn compute(
     movies: &[MovieFeatures],
     params: &SimilarityParams,
     floor: usize,
+    block: usize,
 ) -> Result<SimilarityOutcome, SimilarityError> {
-    let index = SimilarityIndex::with_floor(movies, params, floor)?;
-    let (pairs, candidate_pairs) = index.similar(0..index.len());
+    let index = SimilarityIndex::with_floor(movies, params, floor, block)?;
+    let (pairs, candidate_pairs) = index.similar(0..index.len())?;
+    let id = |position: u32| index.ids[position as usize];
     Ok(SimilarityOutcome {
-        pairs,
+        pairs: pairs
+            .into_iter()
+            .map(|p| Similar {
+                movie_id: id(p.position),
+                similar_id: id(p.similar_position),
+                score: p.score,
+                rank: p.rank,
+            })
+            .collect(),
         stats: SimilarityStats {
             candidate_pairs,
             ..index.stats()
@@ -337,44 +302,369 @@ fn compute(
     })
 }
 
-/// The movies' features interned and indexed, built once; [`SimilarityIndex::similar`] then
+/// Bytes of a record's head: the movie's position and its number of features, `u32`s.
+const HEAD: usize = 8;
+/// Bytes of a feature in a record.
+const FEATURE: usize = 8;
+
+/// One family's sets, on disk: a record per movie that has any, by position, each the
+/// position, the number of features and the features (ascending, distinct), little-endian.
+struct FamilyFile {
+    name: &'static str,
+    file: Mutex<File>,
+    /// Per block of movies: where its first record starts; then the file's length.
+    starts: Vec<u64>,
+    memberships: u64,
+}
+
+/// A [`FamilyFile`] being written: the features of the movie at `at` are gathered until the
+/// next movie's come, then sorted and written as its record.
+struct FamilyWriter {
+    name: &'static str,
+    out: BufWriter<File>,
+    block: usize,
+    at: Option<usize>,
+    current: Vec<i64>,
+    written: u64,
+    starts: Vec<u64>,
+    memberships: u64,
+}
+
+impl FamilyWriter {
+    fn new(name: &'static str, block: usize) -> Result<Self, SimilarityError> {
+        let file = tempfile::tempfile().map_err(spill("create"))?;
+        Ok(FamilyWriter {
+            name,
+            out: BufWriter::new(file),
+            block,
+            at: None,
+            current: Vec::new(),
+            written: 0,
+            starts: Vec::new(),
+            memberships: 0,
+        })
+    }
+
+    fn add(&mut self, position: usize, feature: i64, n: usize) -> Result<(), SimilarityError> {
+        match self.at {
+            Some(at) if at == position => {}
+            Some(at) if at > position || position >= n => {
+                return Err(self.out_of_order(position, at, n));
+            }
+            None if position >= n => return Err(self.out_of_order(position, 0, n)),
+            _ => {
+                self.flush()?;
+                self.at = Some(position);
+            }
+        }
+        self.current.push(feature);
+        Ok(())
+    }
+
+    fn out_of_order(&self, position: usize, after: usize, movies: usize) -> SimilarityError {
+        SimilarityError::FeatureOrder {
+            family: self.name,
+            position,
+            after,
+            movies,
+        }
+    }
+
+    /// Writes the current movie's record.
+    fn flush(&mut self) -> Result<(), SimilarityError> {
+        let Some(at) = self.at else {
+            return Ok(());
+        };
+        self.current.sort_unstable();
+        self.current.dedup();
+        while self.starts.len() <= at / self.block {
+            self.starts.push(self.written);
+        }
+        // Positions fit in a `u32` (checked when the builder is made); a movie's distinct
+        // features too, as they sit in memory.
+        let head = [at as u32, self.current.len() as u32];
+        let write =
+            |out: &mut BufWriter<File>, bytes: &[u8]| out.write_all(bytes).map_err(spill("write"));
+        for h in head {
+            write(&mut self.out, &h.to_le_bytes())?;
+        }
+        for x in &self.current {
+            write(&mut self.out, &x.to_le_bytes())?;
+        }
+        self.written += (HEAD + FEATURE * self.current.len()) as u64;
+        self.memberships += self.current.len() as u64;
+        self.current.clear();
+        Ok(())
+    }
+
+    fn finish(mut self, blocks: usize) -> Result<FamilyFile, SimilarityError> {
+        self.flush()?;
+        while self.starts.len() <= blocks {
+            self.starts.push(self.written);
+        }
+        let file = self.out.into_inner().map_err(|e| SimilarityError::Spill {
+            doing: "write",
+            source: e.into_error(),
+        })?;
+        Ok(FamilyFile {
+            name: self.name,
+            file: Mutex::new(file),
+            starts: self.starts,
+            memberships: self.memberships,
+        })
+    }
+}
+
+impl FamilyFile {
+    /// Calls `each(position, features)` for every record of the blocks `blocks`, in order;
+    /// `buf` holds their bytes.
+    fn read(
+        &self,
+        blocks: Range<usize>,
+        buf: &mut Vec<u8>,
+        mut each: impl FnMut(usize, &[u8]) -> Result<(), SimilarityError>,
+    ) -> Result<(), SimilarityError> {
+        let (from, to) = (self.starts[blocks.start], self.starts[blocks.end]);
+        let len = usize::try_from(to - from).map_err(|_| self.damaged("a block too large"))?;
+        buf.clear();
+        buf.resize(len, 0);
+        {
+            // A poisoned lock only says another search panicked; the file is as it was.
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            file.seek(SeekFrom::Start(from)).map_err(spill("read"))?;
+            file.read_exact(buf).map_err(spill("read"))?;
+        }
+        let mut rest = &buf[..];
+        while !rest.is_empty() {
+            if rest.len() < HEAD {
+                return Err(self.damaged("a record cut short"));
+            }
+            let word =
+                |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+            let (position, count) = (word(0) as usize, word(4) as usize);
+            let end = count
+                .checked_mul(FEATURE)
+                .and_then(|b| b.checked_add(HEAD))
+                .filter(|&end| end <= rest.len())
+                .ok_or_else(|| self.damaged("a record cut short"))?;
+            each(position, &rest[HEAD..end])?;
+            rest = &rest[end..];
+        }
+        Ok(())
+    }
+
+    fn damaged(&self, what: &str) -> SimilarityError {
+        SimilarityError::Damaged {
+            family: self.name,
+            what: what.to_string(),
+        }
+    }
+}
+
+/// The features of a record's bytes.
+fn features(bytes: &[u8]) -> impl Iterator<Item = i64> + '_ {
+    bytes
+        .chunks_exact(FEATURE)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of FEATURE bytes")))
+}
+
+/// Builds a [`SimilarityIndex`] from features given family by family, each family's by movie
+/// in position order (as a database read ordered by movie gives them), straight to the index's
+/// files: nothing is held per membership.
+pub struct IndexBuilder {
+    /// The movies' ids by position.
+    ids: Vec<i64>,
+    writers: Vec<FamilyWriter>,
+    weights: [f64; FAMILIES],
+    params: SimilarityParams,
+    floor: usize,
+    block: usize,
+    /// [`COUNTED_AT_ONCE`]; a test lowers it to count in many passes.
+    counted_at_once: usize,
+}
+
+impl IndexBuilder {
+    /// Checks the settings and takes the movies' ids, by position: the order their features
+    /// will come in. Each id once.
+    pub fn new(ids: Vec<i64>, params: &SimilarityParams) -> Result<IndexBuilder, SimilarityError> {
+        IndexBuilder::with_floor(ids, params, COMMON_FLOOR, BLOCK_MOVIES)
+    }
+
+    fn with_floor(
+        ids: Vec<i64>,
+        params: &SimilarityParams,
+        floor: usize,
+        block: usize,
+    ) -> Result<IndexBuilder, SimilarityError> {
+        let weights = check(params)?;
+        if u32::try_from(ids.len()).is_err() {
+            return Err(SimilarityError::TooMany { count: ids.len() });
+        }
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(SimilarityError::DuplicateMovie { movie_id: w[0] });
+        }
+        drop(sorted);
+        let block = block.max(1);
+        let writers = FAMILY_NAMES
+            .into_iter()
+            .map(|name| FamilyWriter::new(name, block))
+            .collect::<Result<_, _>>()?;
+        Ok(IndexBuilder {
+            ids,
+            writers,
+            weights,
+            params: *params,
+            floor,
+            block,
+            counted_at_once: COUNTED_AT_ONCE,
+        })
+    }
+
+    /// The movies' ids by position.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    /// Gives the movie at `position` a feature; a feature given twice counts once. Each
+    /// family's features must come by movie, positions never going back (families may
+    /// interleave).
+    pub fn add(
+        &mut self,
+        family: FeatureFamily,
+        position: usize,
+        feature: i64,
+    ) -> Result<(), SimilarityError> {
+        let n = self.ids.len();
+        self.writers[family.index()].add(position, feature, n)
+    }
+
+    /// Indexes what was given: finishes the files and finds the common features.
+    pub fn build(self) -> Result<SimilarityIndex, SimilarityError> {
+        let n = self.ids.len();
+        let share_limit = (self.params.common_share * n as f64).ceil();
+        let threshold = self.floor.max(share_limit as usize);
+        let blocks = n.div_ceil(self.block);
+        let mut files = Vec::with_capacity(FAMILIES);
+        let mut common = Vec::with_capacity(FAMILIES);
+        let mut common_features = 0;
+        for writer in self.writers {
+            let file = writer.finish(blocks)?;
+            let bits = common_bits(&file, blocks, threshold, self.counted_at_once)?;
+            common_features += bits.len();
+            common.push(bits);
+            files.push(file);
+        }
+        let mut layout = [(0, 0); FAMILIES];
+        let mut stride = FAMILIES / 2;
+        for (f, bits) in common.iter().enumerate() {
+            let words = bits.len().div_ceil(64);
+            layout[f] = (stride, words);
+            stride += words;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, n.div_ceil(BLOCK).max(1));
+        Ok(SimilarityIndex {
+            files,
+            common,
+            layout,
+            stride,
+            ids: self.ids,
+            weights: self.weights,
+            params: self.params,
+            block: self.block,
+            common_features,
+            threshold,
+            threads,
+        })
+    }
+}
+
+/// The features of `file` on more than `threshold` movies, each with its bit number (in
+/// feature order). Counted a share of the features per pass over the file (by a hash), so no
+/// more than about `at_once` features are counted at a time.
+fn common_bits(
+    file: &FamilyFile,
+    blocks: usize,
+    threshold: usize,
+    at_once: usize,
+) -> Result<HashMap<i64, usize>, SimilarityError> {
+    // Fewer distinct features than memberships, so this many passes keep each near `at_once`.
+    let passes = usize::try_from(file.memberships)
+        .unwrap_or(usize::MAX)
+        .div_ceil(at_once.max(1))
+        .max(1) as u64;
+    let share = |x: i64| (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % passes;
+    let mut common = Vec::new();
+    let mut buf = Vec::new();
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    for pass in 0..passes {
+        counts.clear();
+        for b in 0..blocks {
+            file.read(b..b + 1, &mut buf, |_, bytes| {
+                for x in features(bytes).filter(|&x| share(x) == pass) {
+                    *counts.entry(x).or_default() += 1;
+                }
+                Ok(())
+            })?;
+        }
+        common.extend(
+            counts
+                .iter()
+                .filter(|(_, df)| **df > threshold)
+                .map(|(x, _)| *x),
+        );
+    }
+    common.sort_unstable();
+    Ok(common.into_iter().zip(0..).collect())
+}
+
+/// The movies' features, indexed on disk, built once; [`SimilarityIndex::similar`] then
 /// computes the top lists of any range of them, so a caller can write the results a range at
 /// a time instead of holding every movie's at once (a million rows at 100,000 movies).
 pub struct SimilarityIndex {
-    families: Vec<Family>,
-    profiles: Profiles,
-    /// The movies' ids, ascending: position `i` is movie `ids[i]`.
+    files: Vec<FamilyFile>,
+    /// Per family: its common features and their bit numbers.
+    common: Vec<HashMap<i64, usize>>,
+    /// Per family: where its common words start in a profile row, and how many there are.
+    layout: [(usize, usize); FAMILIES],
+    /// `u64`s in a profile row: the four sizes as `u32`s in two, then the families' words.
+    stride: usize,
+    /// The movies' ids by position.
     ids: Vec<i64>,
     weights: [f64; FAMILIES],
     params: SimilarityParams,
+    block: usize,
     common_features: usize,
     threshold: usize,
     threads: usize,
 }
 
 impl SimilarityIndex {
-    /// Checks the settings and indexes `movies` (in any order; each once).
+    /// Checks the settings and indexes `movies` (in any order; each once), by movie id.
     pub fn new(
         movies: &[MovieFeatures],
         params: &SimilarityParams,
     ) -> Result<SimilarityIndex, SimilarityError> {
-        SimilarityIndex::with_floor(movies, params, COMMON_FLOOR)
+        SimilarityIndex::with_floor(movies, params, COMMON_FLOOR, BLOCK_MOVIES)
     }
 
     fn with_floor(
         movies: &[MovieFeatures],
         params: &SimilarityParams,
         floor: usize,
+        block: usize,
     ) -> Result<SimilarityIndex, SimilarityError> {
-        let mut builder =
-            IndexBuilder::with_floor(movies.iter().map(|m| m.movie_id).collect(), params, floor)?;
-        for m in movies {
-            let at = builder
-                .position(m.movie_id)
-                .expect("the builder holds every movie it was given");
+        let mut order: Vec<&MovieFeatures> = movies.iter().collect();
+        order.sort_by_key(|m| m.movie_id);
+        let ids = order.iter().map(|m| m.movie_id).collect();
+        let mut builder = IndexBuilder::with_floor(ids, params, floor, block)?;
+        for (at, m) in order.iter().enumerate() {
             for (family, features) in FeatureFamily::ALL.into_iter().zip(m.families()) {
                 for &feature in features {
-                    builder.add(family, at, feature);
+                    builder.add(family, at, feature)?;
                 }
             }
         }
@@ -390,14 +680,27 @@ impl SimilarityIndex {
         self.ids.is_empty()
     }
 
-    /// The position of movie `movie_id`, if the index holds it.
-    pub fn position(&self, movie_id: i64) -> Option<usize> {
-        self.ids.binary_search(&movie_id).ok()
+    /// The ids of the movies at positions `range` (cut to the movies there are).
+    pub fn ids(&self, range: Range<usize>) -> &[i64] {
+        &self.ids[range.start.min(self.len())..range.end.min(self.len())]
     }
 
-    /// The ids of the movies at positions `range` (cut to the movies there are).
-    pub fn ids(&self, range: std::ops::Range<usize>) -> &[i64] {
-        &self.ids[range.start.min(self.len())..range.end.min(self.len())]
+    /// The id of the movie at `position`.
+    pub fn id(&self, position: u32) -> Option<i64> {
+        self.ids.get(position as usize).copied()
+    }
+
+    /// Ranges of positions that cover the movies, in order: the ranges to search at a time,
+    /// for the least reading in bounded memory.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+        let (n, size) = (self.len(), self.block * SEARCHED_BLOCKS);
+        (0..n.div_ceil(size)).map(move |r| r * size..((r + 1) * size).min(n))
+    }
+
+    /// The blocks of candidates, in order.
+    fn blocks(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+        let (n, block) = (self.len(), self.block);
+        (0..n.div_ceil(block)).map(move |b| b * block..((b + 1) * block).min(n))
     }
 
     /// What the index is, without the pairs scored (which [`SimilarityIndex::similar`] counts).
@@ -411,179 +714,289 @@ impl SimilarityIndex {
         }
     }
 
-    /// The top lists of the movies at positions `range` (movies in id order), sorted by
-    /// movie id then rank, and the number of pairs scored for them. Blocks while it uses every
-    /// core.
-    pub fn similar(&self, range: std::ops::Range<usize>) -> (Vec<Similar>, u64) {
+    /// The top lists of the movies at positions `range`, sorted by position then rank, and
+    /// the number of pairs scored for them. Blocks while it uses every core.
+    pub fn similar(&self, range: Range<usize>) -> Result<(Vec<Pair>, u64), SimilarityError> {
         let range = range.start.min(self.len())..range.end.min(self.len());
-        self.similar_at(&range.collect::<Vec<_>>())
+        if range.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let searched = self.load(range.clone(), false)?;
+        let mut tops: Vec<Vec<(u32, f64)>> = vec![Vec::new(); range.len()];
+        let mut candidate_pairs = 0;
+        for candidates in self.blocks() {
+            let candidates = self.load(candidates, true)?;
+            candidate_pairs += self.search(&searched, &candidates, &mut tops);
+        }
+        let mut pairs = Vec::with_capacity(tops.iter().map(Vec::len).sum());
+        for (a, top) in range.zip(tops) {
+            for (rank, (b, score)) in (1..).zip(top) {
+                pairs.push(Pair {
+                    // Positions fit in a `u32` (checked when the builder is made).
+                    position: a as u32,
+                    similar_position: b,
+                    rank,
+                    score,
+                });
+            }
+        }
+        Ok((pairs, candidate_pairs))
     }
 
-    /// [`SimilarityIndex::similar`] for the movies at `positions`, distinct and in any order
-    /// (a caller writing by row id takes them in that order); the results come sorted by
-    /// position, then rank.
-    pub fn similar_at(&self, positions: &[usize]) -> (Vec<Similar>, u64) {
+    /// The movies at `range` read back: their profiles, and either their features that propose
+    /// candidates (to search them) or the inverted indexes of those (to find them).
+    fn load(&self, range: Range<usize>, inverted: bool) -> Result<Loaded, SimilarityError> {
+        let len = range.len();
+        let blocks = range.start / self.block..(range.end - 1) / self.block + 1;
+        let mut profiles = vec![0u64; len * self.stride];
+        let mut loaded = Loaded {
+            start: range.start,
+            len,
+            profiles: Vec::new(),
+            sets: Vec::new(),
+            inverted: Vec::new(),
+        };
+        let mut buf = Vec::new();
+        for (f, file) in self.files.iter().enumerate() {
+            let (at, _) = self.layout[f];
+            let common = &self.common[f];
+            let mut sets = Rows::with_rows(len);
+            let mut last = 0;
+            file.read(blocks.clone(), &mut buf, |position, bytes| {
+                if !range.contains(&position) {
+                    return Ok(());
+                }
+                let a = position - range.start;
+                if a < last {
+                    return Err(file.damaged("records out of order"));
+                }
+                for _ in last..a {
+                    sets.end_row();
+                }
+                let row = &mut profiles[a * self.stride..(a + 1) * self.stride];
+                let size = (bytes.len() / FEATURE) as u64;
+                row[f / 2] |= size << (32 * (f % 2));
+                for x in features(bytes) {
+                    match common.get(&x) {
+                        Some(&bit) => row[at + bit / 64] |= 1 << (bit % 64),
+                        None => sets.items.push(x),
+                    }
+                }
+                sets.end_row();
+                last = a + 1;
+                Ok(())
+            })?;
+            for _ in last..len {
+                sets.end_row();
+            }
+            if inverted {
+                loaded.inverted.push(Inverted::of(&sets));
+            } else {
+                loaded.sets.push(sets);
+            }
+        }
+        loaded.profiles = profiles;
+        Ok(loaded)
+    }
+
+    /// Searches every movie of `searched` among `candidates`, merging what it finds into
+    /// `tops` (one per searched movie, best first, at most `top_n`); returns the pairs scored.
+    fn search(&self, searched: &Loaded, candidates: &Loaded, tops: &mut [Vec<(u32, f64)>]) -> u64 {
         let next = AtomicUsize::new(0);
         let search = Search {
-            families: &self.families,
-            profiles: &self.profiles,
-            weights: self.weights,
-            params: &self.params,
-            n: self.len(),
-            positions,
+            index: self,
+            searched,
+            candidates,
         };
-        let threads = self
-            .threads
-            .clamp(1, positions.len().div_ceil(BLOCK).max(1));
-        let mut found: Vec<TopList> = Vec::with_capacity(positions.len());
-        let mut candidate_pairs = 0;
+        let threads = self.threads.clamp(1, searched.len.div_ceil(BLOCK).max(1));
+        let mut pairs = 0;
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| scope.spawn(|| search.run(&next)))
                 .collect();
             for w in workers {
                 // A panic in a worker is a bug; re-raise it rather than return partial results.
-                let (part, pairs) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                found.extend(part);
-                candidate_pairs += pairs;
+                let (part, scored) = w.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                pairs += scored;
+                for (a, found) in part {
+                    let top = &mut tops[a];
+                    top.extend(found);
+                    self.top(top);
+                }
             }
         });
-        found.sort_unstable_by_key(|(a, _)| *a);
-
-        let mut pairs = Vec::with_capacity(found.iter().map(|(_, v)| v.len()).sum());
-        for (a, top) in found {
-            for (rank, (b, score)) in (1..).zip(top) {
-                pairs.push(Similar {
-                    movie_id: self.ids[a],
-                    similar_id: self.ids[b as usize],
-                    score,
-                    rank,
-                });
-            }
-        }
-        (pairs, candidate_pairs)
-    }
-}
-
-/// Builds a [`SimilarityIndex`] from features given one at a time, in any order, so a caller
-/// reading them from a database holds each membership once, as two `u32`s, instead of every
-/// movie's features as [`MovieFeatures`] (at 100,000 movies: 2.5 million memberships, 20 MB
-/// against 55). Feature ids are made dense by sorting when the index is built, not through a
-/// map while they arrive (another 9 MB for the 240,000 people of 100,000 movies).
-pub struct IndexBuilder {
-    /// The movies' ids, ascending: position `i` is movie `ids[i]`.
-    ids: Vec<i64>,
-    /// Per family: ids outside `0..SMALL` (none, for the rows' own ids) → `SMALL + n`.
-    large: [HashMap<i64, u32>; FAMILIES],
-    /// Per family: (position, feature id or its stand-in from `large`), repeats and all.
-    memberships: [Vec<(u32, u32)>; FAMILIES],
-    weights: [f64; FAMILIES],
-    params: SimilarityParams,
-    floor: usize,
-    /// [`MAX_MEMBERSHIPS`]; a test lowers it to see the error.
-    max_memberships: usize,
-}
-
-impl IndexBuilder {
-    /// Checks the settings and takes the movies' ids (in any order; each once).
-    pub fn new(
-        movie_ids: Vec<i64>,
-        params: &SimilarityParams,
-    ) -> Result<IndexBuilder, SimilarityError> {
-        IndexBuilder::with_floor(movie_ids, params, COMMON_FLOOR)
+        pairs
     }
 
-    fn with_floor(
-        mut ids: Vec<i64>,
-        params: &SimilarityParams,
-        floor: usize,
-    ) -> Result<IndexBuilder, SimilarityError> {
-        let weights = check(params)?;
-        if u32::try_from(ids.len()).is_err() {
-            return Err(SimilarityError::TooMany { count: ids.len() });
-        }
-        ids.sort_unstable();
-        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-            return Err(SimilarityError::DuplicateMovie { movie_id: w[0] });
-        }
-        Ok(IndexBuilder {
-            ids,
-            large: Default::default(),
-            memberships: Default::default(),
-            weights,
-            params: *params,
-            floor,
-            max_memberships: MAX_MEMBERSHIPS,
-        })
-    }
-
-    /// The position of movie `movie_id`, which [`IndexBuilder::add`] takes; `None` when it is
-    /// not one of the movies.
-    pub fn position(&self, movie_id: i64) -> Option<usize> {
-        self.ids.binary_search(&movie_id).ok()
-    }
-
-    /// The movies' ids by position.
-    pub fn ids(&self) -> &[i64] {
-        &self.ids
-    }
-
-    /// Gives the movie at `position` (from [`IndexBuilder::position`]) a feature; a feature
-    /// given twice counts once.
-    ///
-    /// # Panics
-    /// When `position` is not one of the movies' positions.
-    pub fn add(&mut self, family: FeatureFamily, position: usize, feature: i64) {
-        assert!(position < self.ids.len(), "no movie at position {position}");
-        let f = family.index();
-        let key = match u32::try_from(feature) {
-            Ok(small) if small < SMALL => small,
-            _ => {
-                let large = &mut self.large[f];
-                let next = SMALL.saturating_add(u32::try_from(large.len()).unwrap_or(u32::MAX));
-                *large.entry(feature).or_insert(next)
-            }
+    /// Keeps the best `top_n` of `scored` by score, then by the lower movie id, best first.
+    fn top(&self, scored: &mut Vec<(u32, f64)>) {
+        let n = self.params.top_n;
+        let order = |x: &(u32, f64), y: &(u32, f64)| {
+            y.1.total_cmp(&x.1)
+                .then(self.ids[x.0 as usize].cmp(&self.ids[y.0 as usize]))
         };
-        // Fewer than 2^32 movies (checked in `new`), so a position fits.
-        self.memberships[f].push((position as u32, key));
+        if n == 0 {
+            scored.clear();
+            return;
+        }
+        if scored.len() > n {
+            scored.select_nth_unstable_by(n - 1, order);
+            scored.truncate(n);
+        }
+        scored.sort_unstable_by(order);
     }
 
-    /// Indexes what was given.
-    pub fn build(self) -> Result<SimilarityIndex, SimilarityError> {
-        let n = self.ids.len();
-        let share_limit = (self.params.common_share * n as f64).ceil();
-        let threshold = self.floor.max(share_limit as usize);
-        if let Some((family, m)) = FAMILY_NAMES
-            .into_iter()
-            .zip(&self.memberships)
-            .find(|(_, m)| m.len() > self.max_memberships)
-        {
-            return Err(SimilarityError::TooManyFeatures {
-                family,
-                count: m.len(),
-            });
+    fn common_shared(&self, a: &[u64], b: &[u64], f: usize) -> usize {
+        let (at, words) = self.layout[f];
+        a[at..at + words]
+            .iter()
+            .zip(&b[at..at + words])
+            .map(|(p, q)| (p & q).count_ones() as usize)
+            .sum()
+    }
+}
+
+/// Rows of features in one allocation.
+#[derive(Debug, Default)]
+struct Rows {
+    offsets: Vec<usize>,
+    items: Vec<i64>,
+}
+
+impl Rows {
+    fn with_rows(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Rows {
+            offsets,
+            items: Vec::new(),
         }
-        let mut common_features = 0;
-        let mut families = Vec::with_capacity(FAMILIES);
-        for memberships in self.memberships {
-            let (family, common) = build_family(n, memberships, threshold);
-            common_features += common;
-            families.push(family);
+    }
+
+    fn end_row(&mut self) {
+        self.offsets.push(self.items.len());
+    }
+
+    fn row(&self, i: usize) -> &[i64] {
+        &self.items[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+/// Feature → the movies of a block carrying it (their places in the block, ascending).
+struct Inverted {
+    slots: Slots,
+    offsets: Vec<u32>,
+    movies: Vec<u32>,
+}
+
+impl Inverted {
+    fn of(sets: &Rows) -> Inverted {
+        let mut memberships: Vec<(i64, u32)> = Vec::with_capacity(sets.items.len());
+        for a in 0..sets.offsets.len() - 1 {
+            // A block is read into memory, so its places fit in a `u32`.
+            memberships.extend(sets.row(a).iter().map(|&x| (x, a as u32)));
         }
-        let profiles = Profiles::build(n, &mut families);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, n.div_ceil(BLOCK).max(1));
-        Ok(SimilarityIndex {
-            families,
-            profiles,
-            ids: self.ids,
-            weights: self.weights,
-            params: self.params,
-            common_features,
-            threshold,
-            threads,
-        })
+        memberships.sort_unstable();
+        let distinct = 1 + memberships.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let mut inverted = Inverted {
+            slots: Slots::with_room(distinct),
+            offsets: Vec::with_capacity(distinct + 1),
+            movies: Vec::with_capacity(memberships.len()),
+        };
+        let mut last = None;
+        for (x, a) in memberships {
+            if last != Some(x) {
+                last = Some(x);
+                inverted.slots.insert(x, inverted.offsets.len() as u32);
+                inverted.offsets.push(inverted.movies.len() as u32);
+            }
+            inverted.movies.push(a);
+        }
+        inverted.offsets.push(inverted.movies.len() as u32);
+        inverted
+    }
+
+    /// The movies carrying `x`.
+    fn movies(&self, x: i64) -> &[u32] {
+        match self.slots.get(x) {
+            Some(i) => &self.movies[self.offsets[i] as usize..self.offsets[i + 1] as usize],
+            None => &[],
+        }
+    }
+}
+
+/// Feature → its number in a block, by open addressing with linear probing. Every feature of
+/// every searched movie is looked up in every block of candidates (60 million lookups at
+/// 100,000 movies), where a binary search over a block's features takes some 16 dependent
+/// reads and this one or two; std's `HashMap` hashes with SipHash, several times the cost.
+struct Slots {
+    mask: usize,
+    keys: Vec<i64>,
+    /// [`Slots::EMPTY`] where no key is.
+    values: Vec<u32>,
+}
+
+impl Slots {
+    const EMPTY: u32 = u32::MAX;
+
+    /// Room for `n` keys at most half full.
+    fn with_room(n: usize) -> Slots {
+        let size = (2 * n).next_power_of_two().max(2);
+        Slots {
+            mask: size - 1,
+            keys: vec![0; size],
+            values: vec![Self::EMPTY; size],
+        }
+    }
+
+    fn slot(&self, x: i64) -> usize {
+        // Fibonacci hashing: the high half of the product mixes every bit of the key.
+        ((x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+    }
+
+    /// Adds `x`, which is not there yet, with `value` (below [`Slots::EMPTY`]).
+    fn insert(&mut self, x: i64, value: u32) {
+        let mut at = self.slot(x);
+        while self.values[at] != Self::EMPTY {
+            at = (at + 1) & self.mask;
+        }
+        self.keys[at] = x;
+        self.values[at] = value;
+    }
+
+    fn get(&self, x: i64) -> Option<usize> {
+        let mut at = self.slot(x);
+        loop {
+            match self.values[at] {
+                Self::EMPTY => return None,
+                v if self.keys[at] == x => return Some(v as usize),
+                _ => at = (at + 1) & self.mask,
+            }
+        }
+    }
+}
+
+/// A block of movies read back from the index.
+struct Loaded {
+    start: usize,
+    len: usize,
+    /// Per movie, a row of [`SimilarityIndex::stride`] `u64`s: its set size per family, then
+    /// each family's common-feature bits. The scoring loop runs for every candidate pair, so
+    /// one row read where the families' own arrays would take eight.
+    profiles: Vec<u64>,
+    /// Per family, per movie: its features that propose candidates; for a searched block.
+    sets: Vec<Rows>,
+    /// Per family: the inverted index of those; for a block of candidates.
+    inverted: Vec<Inverted>,
+}
+
+impl Loaded {
+    fn profile(&self, a: usize, stride: usize) -> &[u64] {
+        &self.profiles[a * stride..(a + 1) * stride]
+    }
+
+    fn size(row: &[u64], f: usize) -> usize {
+        ((row[f / 2] >> (32 * (f % 2))) & u64::from(u32::MAX)) as usize
     }
 }
 
@@ -613,194 +1026,52 @@ fn check(p: &SimilarityParams) -> Result<[f64; FAMILIES], SimilarityError> {
     Ok(weights.map(|w| w / total))
 }
 
-/// Indexes one family of `n` movies from its memberships (position, feature). Returns the
-/// family and how many of its features are common.
-fn build_family(n: usize, mut memberships: Vec<(u32, u32)>, threshold: usize) -> (Family, usize) {
-    // Dense feature ids, in feature order.
-    memberships.sort_unstable_by_key(|&(a, x)| (x, a));
-    let mut features = 0;
-    let mut last = None;
-    for (_, x) in &mut memberships {
-        if last != Some(*x) {
-            last = Some(*x);
-            features += 1;
-        }
-        *x = features - 1;
-    }
-    memberships.sort_unstable();
-    memberships.dedup();
-    let mut sets = Packed::with_rows(n);
-    let mut at = 0;
-    for a in 0..n as u32 {
-        let len = memberships[at..].partition_point(|&(p, _)| p == a);
-        sets.push_row(memberships[at..at + len].iter().map(|&(_, x)| x));
-        at += len;
-    }
-    let mut df = vec![0u32; features as usize];
-    for &(_, x) in &memberships {
-        df[x as usize] += 1;
-    }
-    // The packed sets say all the memberships do, in a fifth of the memory; the postings and
-    // common bits below are filled from them, so the family's largest vector goes first.
-    drop(memberships);
-    let proposes = |x: u32| proposes_df(df[x as usize] as usize, threshold);
-    // Common features get bit numbers in id order.
-    let mut bit = vec![None; df.len()];
-    let mut common_count = 0usize;
-    for (x, &d) in df.iter().enumerate() {
-        if d as usize > threshold {
-            bit[x] = Some(common_count);
-            common_count += 1;
-        }
-    }
-    let words = common_count.div_ceil(64);
-    let mut common_bits = vec![0u64; words * n];
-
-    // Fewer memberships than `MAX_MEMBERSHIPS` (checked by the caller), so offsets fit.
-    let mut postings = Rows::with_rows(df.len());
-    let mut start = 0;
-    for &d in &df {
-        if proposes_df(d as usize, threshold) {
-            start += d;
-        }
-        postings.offsets.push(start);
-    }
-    postings.items = vec![0; start as usize];
-    let mut fill: Vec<u32> = postings.offsets[..df.len()].to_vec();
-    // By movie, so each feature's movies come ascending.
-    for a in 0..n as u32 {
-        for x in sets.row(a as usize) {
-            if proposes(x) {
-                postings.items[fill[x as usize] as usize] = a;
-                fill[x as usize] += 1;
-            } else if let Some(b) = bit[x as usize] {
-                common_bits[a as usize * words + b / 64] |= 1 << (b % 64);
-            }
-        }
-    }
-    (
-        Family {
-            sets,
-            common_bits,
-            words,
-            postings,
-        },
-        common_count,
-    )
-}
-
-/// What scoring a pair needs of each movie, in one row per movie: its set size per family,
-/// then each family's common-feature bits. The scoring loop runs for every candidate pair
-/// (hundreds of millions at 100,000 movies) and its candidates are all over the catalog, so
-/// one row read where the families' own arrays would take eight.
-struct Profiles {
-    /// `u64`s per movie: the four sizes as `u32`s in two, then the families' words.
-    stride: usize,
-    /// Per family: where its common words start in a row, and how many there are.
-    common: [(usize, usize); FAMILIES],
-    rows: Vec<u64>,
-}
-
-impl Profiles {
-    /// Takes the families' common bits over (they are only read through the profiles).
-    fn build(n: usize, families: &mut [Family]) -> Profiles {
-        let mut common = [(0, 0); FAMILIES];
-        let mut stride = FAMILIES / 2;
-        for (f, family) in families.iter().enumerate() {
-            common[f] = (stride, family.words);
-            stride += family.words;
-        }
-        let mut rows = Vec::with_capacity(n * stride);
-        for a in 0..n {
-            // A movie's features fit in memory as `u32`s, so their number fits in a `u32`.
-            let size = |f: usize| families[f].sets.row(a).count() as u64;
-            rows.push(size(0) | size(1) << 32);
-            rows.push(size(2) | size(3) << 32);
-            for family in families.iter() {
-                let w = family.words;
-                rows.extend_from_slice(&family.common_bits[a * w..(a + 1) * w]);
-            }
-        }
-        for family in families.iter_mut() {
-            family.common_bits = Vec::new();
-        }
-        Profiles {
-            stride,
-            common,
-            rows,
-        }
-    }
-
-    fn row(&self, a: usize) -> &[u64] {
-        &self.rows[a * self.stride..(a + 1) * self.stride]
-    }
-
-    fn size(row: &[u64], f: usize) -> usize {
-        ((row[f / 2] >> (32 * (f % 2))) & u64::from(u32::MAX)) as usize
-    }
-
-    fn common_shared(&self, a: &[u64], b: &[u64], f: usize) -> usize {
-        let (at, words) = self.common[f];
-        a[at..at + words]
-            .iter()
-            .zip(&b[at..at + words])
-            .map(|(p, q)| (p & q).count_ones() as usize)
-            .sum()
-    }
-}
-
-fn proposes_df(df: usize, threshold: usize) -> bool {
-    (2..=threshold).contains(&df)
-}
-
-/// A movie (by index) and its best matches (index, score), best first.
-type TopList = (usize, Vec<(u32, f64)>);
+/// A movie's place in a searched block and its best matches (position, score), best first.
+type Found = (usize, Vec<(u32, f64)>);
 
 struct Search<'a> {
-    families: &'a [Family],
-    profiles: &'a Profiles,
-    weights: [f64; FAMILIES],
-    params: &'a SimilarityParams,
-    n: usize,
-    /// The movies to search; `next` says how many of them are taken.
-    positions: &'a [usize],
+    index: &'a SimilarityIndex,
+    searched: &'a Loaded,
+    candidates: &'a Loaded,
 }
 
 impl Search<'_> {
-    /// Takes blocks of movies until none are left; returns each movie's top list and the
-    /// number of pairs scored.
-    fn run(&self, next: &AtomicUsize) -> (Vec<TopList>, u64) {
+    /// Takes runs of searched movies until none are left; returns each movie's best among the
+    /// candidates and the number of pairs scored.
+    fn run(&self, next: &AtomicUsize) -> (Vec<Found>, u64) {
+        let n = self.candidates.len;
         let mut out = Vec::new();
-        let mut shared = vec![[0u32; FAMILIES]; self.n];
+        let mut shared = vec![[0u32; FAMILIES]; n];
         // `seen[b] == a + 1` marks b as a candidate of a, so nothing is cleared between movies.
-        let mut seen = vec![0u32; self.n];
+        let mut seen = vec![0u32; n];
         let mut touched = Vec::new();
         let mut scored = Vec::new();
         let mut pairs = 0u64;
         loop {
             let start = next.fetch_add(BLOCK, Ordering::Relaxed);
-            if start >= self.positions.len() {
+            if start >= self.searched.len {
                 break;
             }
-            let end = (start + BLOCK).min(self.positions.len());
-            for &a in &self.positions[start..end] {
+            for a in start..(start + BLOCK).min(self.searched.len) {
                 self.candidates(a, &mut shared, &mut seen, &mut touched);
                 pairs += touched.len() as u64;
                 scored.clear();
                 for &b in &touched {
                     let score = self.score(a, b as usize, &shared[b as usize]);
-                    if score > 0.0 && score >= self.params.min_score {
-                        scored.push((b, score));
+                    if score > 0.0 && score >= self.index.params.min_score {
+                        scored.push(((self.candidates.start + b as usize) as u32, score));
                     }
                 }
-                out.push((a, top(&mut scored, self.params.top_n)));
+                self.index.top(&mut scored);
+                out.push((a, scored.clone()));
             }
         }
         (out, pairs)
     }
 
-    /// Fills `touched` with the movies sharing a proposing feature with `a`, and `shared[b]`
-    /// with how many such features they share per family.
+    /// Fills `touched` with the candidates sharing a proposing feature with searched movie `a`
+    /// (both by place in their block), and `shared[b]` with how many such features they share
+    /// per family.
     fn candidates(
         &self,
         a: usize,
@@ -809,12 +1080,20 @@ impl Search<'_> {
         touched: &mut Vec<u32>,
     ) {
         touched.clear();
+        // Places in a block fit in a `u32`: a block is read into memory.
         let mark = a as u32 + 1;
-        for (f, family) in self.families.iter().enumerate() {
-            for x in family.sets.row(a) {
-                for &b in family.postings.row(x as usize) {
+        let itself = (self.searched.start + a).checked_sub(self.candidates.start);
+        for (f, (sets, inverted)) in self
+            .searched
+            .sets
+            .iter()
+            .zip(&self.candidates.inverted)
+            .enumerate()
+        {
+            for &x in sets.row(a) {
+                for &b in inverted.movies(x) {
                     let bi = b as usize;
-                    if bi == a {
+                    if Some(bi) == itself {
                         continue;
                     }
                     if seen[bi] != mark {
@@ -831,32 +1110,22 @@ impl Search<'_> {
     /// The exact score of a candidate pair: the shared proposing features counted while
     /// gathering candidates, plus the shared common ones.
     fn score(&self, a: usize, b: usize, shared: &[u32; FAMILIES]) -> f64 {
-        let (pa, pb) = (self.profiles.row(a), self.profiles.row(b));
+        let stride = self.index.stride;
+        let (pa, pb) = (
+            self.searched.profile(a, stride),
+            self.candidates.profile(b, stride),
+        );
         let mut score = 0.0;
-        for (f, weight) in self.weights.iter().enumerate() {
-            let inter = shared[f] as usize + self.profiles.common_shared(pa, pb, f);
+        for (f, weight) in self.index.weights.iter().enumerate() {
+            let inter = shared[f] as usize + self.index.common_shared(pa, pb, f);
             // Most candidates share nothing in most families: skip the division there.
             if inter > 0 {
-                let union = Profiles::size(pa, f) + Profiles::size(pb, f) - inter;
+                let union = Loaded::size(pa, f) + Loaded::size(pb, f) - inter;
                 score += weight * inter as f64 / union as f64;
             }
         }
         score.clamp(0.0, 1.0)
     }
-}
-
-/// The best `n` by score, then by the lower index (= lower movie id), best first.
-fn top(scored: &mut Vec<(u32, f64)>, n: usize) -> Vec<(u32, f64)> {
-    let order = |x: &(u32, f64), y: &(u32, f64)| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0));
-    if n == 0 {
-        return Vec::new();
-    }
-    if scored.len() > n {
-        scored.select_nth_unstable_by(n - 1, order);
-        scored.truncate(n);
-    }
-    scored.sort_unstable_by(order);
-    scored.clone()
 }
 
 #[cfg(test)]
@@ -894,6 +1163,19 @@ mod tests {
             .pairs
             .into_iter()
             .map(|s| (s.movie_id, s.similar_id, s.score, s.rank))
+            .collect()
+    }
+
+    /// `pairs` by movie id.
+    fn resolved(index: &SimilarityIndex, pairs: &[Pair]) -> Vec<Similar> {
+        pairs
+            .iter()
+            .map(|p| Similar {
+                movie_id: index.id(p.position).unwrap(),
+                similar_id: index.id(p.similar_position).unwrap(),
+                score: p.score,
+                rank: p.rank,
+            })
             .collect()
     }
 
@@ -1035,7 +1317,7 @@ mod tests {
             common_share: 0.001,
             ..exact()
         };
-        let out = compute(&movies, &p, 2).unwrap();
+        let out = compute(&movies, &p, 2, BLOCK_MOVIES).unwrap();
         assert_eq!(out.stats.common_features, 150);
         let truth: HashMap<(i64, i64), f64> = brute_force(&movies, &p)
             .into_iter()
@@ -1069,7 +1351,7 @@ mod tests {
             common_share: 0.5,
             ..exact()
         };
-        let out = compute(&movies, &p, 2).unwrap();
+        let out = compute(&movies, &p, 2, BLOCK_MOVIES).unwrap();
         assert_eq!(out.stats.common_features, 1);
         let first = out.pairs.iter().find(|s| s.movie_id == 1).unwrap();
         assert_eq!(first.similar_id, 4, "{:?}", out.pairs);
@@ -1188,55 +1470,96 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// The movies a range at a time, ranges of any size one after another, give exactly
-        /// what all of them at once give, and the pairs scored add up to the same count; so do
-        /// the positions in another order.
+        /// what all of them at once give, and the pairs scored add up to the same count,
+        /// whatever the blocks the index reads back.
         #[test]
         fn ranges_one_after_another_give_what_the_whole_gives(
-            movies in movies_strategy(), step in 1..70usize,
+            movies in movies_strategy(), step in 1..70usize, block in 1..9usize,
         ) {
             let p = SimilarityParams { top_n: 5, ..exact() };
-            let index = SimilarityIndex::new(&movies, &p).unwrap();
-            let (whole, whole_scored) = index.similar(0..index.len());
+            let index = SimilarityIndex::with_floor(&movies, &p, COMMON_FLOOR, block).unwrap();
+            let (whole, whole_scored) = index.similar(0..index.len()).unwrap();
             let (mut parts, mut scored) = (Vec::new(), 0);
             for start in (0..index.len()).step_by(step) {
-                let (part, n) = index.similar(start..start + step);
-                prop_assert!(part.iter().all(|s| index.ids(start..start + step).contains(&s.movie_id)));
+                let (part, n) = index.similar(start..start + step).unwrap();
+                prop_assert!(part.iter().all(|s| (start..start + step).contains(&(s.position as usize))));
                 parts.extend(part);
                 scored += n;
             }
-            let reversed: Vec<usize> = (0..index.len()).rev().collect();
-            prop_assert_eq!(&index.similar_at(&reversed).0, &whole);
             prop_assert_eq!(parts, whole);
             prop_assert_eq!(scored, whole_scored);
             prop_assert_eq!(index.ids(0..usize::MAX).len(), movies.len());
+            let blocks: Vec<_> = index.blocks().collect();
+            prop_assert!(blocks.windows(2).all(|w| w[0].end == w[1].start && w[0].len() == block));
+            prop_assert_eq!(blocks.first().map_or(0, |b| b.start), 0);
+            prop_assert_eq!(blocks.last().map_or(0, |b| b.end), movies.len());
         }
 
-        /// Features given as a database gives them, family by family over all movies, last
-        /// movie first, some twice, build the index the movies give one by one.
+        /// Blocks of any size, and the common features counted in any number of passes, find
+        /// what one block counted at once finds.
         #[test]
-        fn features_in_any_order_build_the_same_index(
-            movies in movies_strategy(), floor in 2..6usize, repeat in 1..4usize,
+        fn blocks_and_passes_change_nothing(
+            movies in movies_strategy(), floor in 2..6usize, block in 1..9usize, at_once in 1..20usize,
         ) {
-            let p = SimilarityParams { top_n: 5, common_share: 0.3, ..exact() };
-            let want = compute(&movies, &p, floor).unwrap();
+            let p = SimilarityParams { top_n: 4, common_share: 0.2, ..exact() };
+            let want = compute(&movies, &p, floor, BLOCK_MOVIES).unwrap();
+            let mut order: Vec<&MovieFeatures> = movies.iter().collect();
+            order.sort_by_key(|m| m.movie_id);
             let mut builder =
-                IndexBuilder::with_floor(movies.iter().map(|m| m.movie_id).collect(), &p, floor)
+                IndexBuilder::with_floor(order.iter().map(|m| m.movie_id).collect(), &p, floor, block)
                     .unwrap();
-            for (f, family) in FeatureFamily::ALL.into_iter().enumerate() {
-                for m in movies.iter().rev() {
-                    let at = builder.position(m.movie_id).unwrap();
-                    for (i, &x) in m.families()[f].iter().enumerate() {
-                        for _ in 0..if i % repeat == 0 { 2 } else { 1 } {
-                            builder.add(family, at, x);
-                        }
+            builder.counted_at_once = at_once;
+            for (at, m) in order.iter().enumerate() {
+                for (family, features) in FeatureFamily::ALL.into_iter().zip(m.families()) {
+                    for &x in features {
+                        builder.add(family, at, x).unwrap();
                     }
                 }
             }
             let index = builder.build().unwrap();
-            let (pairs, scored) = index.similar(0..index.len());
+            let (pairs, scored) = index.similar(0..index.len()).unwrap();
             prop_assert_eq!(index.stats().common_features, want.stats.common_features);
             prop_assert_eq!(scored, want.stats.candidate_pairs);
-            prop_assert_eq!(pairs, want.pairs);
+            prop_assert_eq!(resolved(&index, &pairs), want.pairs);
+        }
+
+        /// Features given as a database read by movie gives them (families interleaved, a
+        /// movie's features in any order, some twice, movies in any order of positions) build
+        /// the index the movies give one by one.
+        #[test]
+        fn features_as_a_database_gives_them_build_the_same_index(
+            movies in movies_strategy(), floor in 2..6usize, repeat in 1..4usize,
+        ) {
+            let p = SimilarityParams { top_n: 5, common_share: 0.3, ..exact() };
+            let want = compute(&movies, &p, floor, BLOCK_MOVIES).unwrap();
+            // Positions in the input's order, not by id: ties still go to the lower id.
+            let mut builder =
+                IndexBuilder::with_floor(movies.iter().map(|m| m.movie_id).collect(), &p, floor, 3)
+                    .unwrap();
+            for (at, m) in movies.iter().enumerate() {
+                let mut given: Vec<(FeatureFamily, i64)> = FeatureFamily::ALL
+                    .into_iter()
+                    .zip(m.families())
+                    .flat_map(|(family, xs)| xs.iter().map(move |&x| (family, x)))
+                    .collect();
+                given.reverse();
+                for (i, (family, x)) in given.into_iter().enumerate() {
+                    for _ in 0..if i % repeat == 0 { 2 } else { 1 } {
+                        builder.add(family, at, x).unwrap();
+                    }
+                }
+            }
+            let index = builder.build().unwrap();
+            let (pairs, scored) = index.similar(0..index.len()).unwrap();
+            prop_assert!(pairs.windows(2).all(|w| w[0].position <= w[1].position));
+            let mut pairs = resolved(&index, &pairs);
+            pairs.sort_by_key(|s| (s.movie_id, s.rank));
+            let strip = |v: &[Similar]| -> Vec<(i64, i64, u32, u64)> {
+                v.iter().map(|s| (s.movie_id, s.similar_id, s.rank, s.score.to_bits())).collect()
+            };
+            prop_assert_eq!(index.stats().common_features, want.stats.common_features);
+            prop_assert_eq!(scored, want.stats.candidate_pairs);
+            prop_assert_eq!(strip(&pairs), strip(&want.pairs));
         }
 
         /// Feature ids anywhere in `i64` (negative, beyond `u32`, mixed with small ones) give
@@ -1244,7 +1567,7 @@ mod tests {
         #[test]
         fn feature_ids_of_any_size_give_the_same_index(movies in movies_strategy()) {
             let p = SimilarityParams { top_n: 5, ..exact() };
-            let want = compute(&movies, &p, 2).unwrap();
+            let want = compute(&movies, &p, 2, BLOCK_MOVIES).unwrap();
             let far = |x: i64| match x % 3 {
                 0 => x,
                 1 => -x - 1,
@@ -1260,7 +1583,7 @@ mod tests {
                     crew: m.crew.iter().copied().map(far).collect(),
                 })
                 .collect();
-            prop_assert_eq!(compute(&moved, &p, 2).unwrap(), want);
+            prop_assert_eq!(compute(&moved, &p, 2, BLOCK_MOVIES).unwrap(), want);
         }
 
         /// Without the common-feature cut the index finds exactly the brute-force top lists.
@@ -1291,7 +1614,7 @@ mod tests {
             movies in movies_strategy(), floor in 2..12usize,
         ) {
             let p = SimilarityParams { top_n: usize::MAX, min_score: 0.0, common_share: 0.01, ..exact() };
-            let out = compute(&movies, &p, floor).unwrap();
+            let out = compute(&movies, &p, floor, BLOCK_MOVIES).unwrap();
             let truth: HashMap<(i64, i64), f64> =
                 brute_force(&movies, &p).into_iter().map(|(a, b, s)| ((a, b), s)).collect();
             for s in &out.pairs {
@@ -1325,70 +1648,60 @@ mod tests {
                 }
             }
         }
-
-        /// Packed rows give back what went in, small and large values, empty rows and all.
-        #[test]
-        fn packed_rows_give_back_their_values(
-            rows in prop::collection::vec(
-                prop::collection::btree_set(prop_oneof![0u32..300, any::<u32>()], 0..20),
-                0..30,
-            ),
-        ) {
-            let mut packed = Packed::with_rows(rows.len());
-            for row in &rows {
-                packed.push_row(row.iter().copied());
-            }
-            for (i, row) in rows.iter().enumerate() {
-                prop_assert_eq!(packed.row(i).collect::<Vec<_>>(), row.iter().copied().collect::<Vec<_>>());
-            }
-        }
     }
 
     #[test]
-    fn packed_rows_hold_the_ends_of_u32() {
-        let mut packed = Packed::with_rows(2);
-        packed.push_row([0, 1, 127, 128, 16_383, 16_384, u32::MAX - 1, u32::MAX]);
-        packed.push_row([u32::MAX]);
-        assert_eq!(
-            packed.row(0).collect::<Vec<_>>(),
-            [0, 1, 127, 128, 16_383, 16_384, u32::MAX - 1, u32::MAX]
-        );
-        assert_eq!(packed.row(1).collect::<Vec<_>>(), [u32::MAX]);
-        // Differences 0, 1, 126, 1 (a byte each), 16,255 (two), 1, then u32::MAX - 16,385 (five)
-        // and 1; the second row's one value takes five.
-        assert_eq!(packed.bytes.len(), 13 + 5);
-    }
-
-    #[test]
-    fn more_memberships_than_the_index_holds_is_an_error_naming_the_family() {
+    fn features_out_of_movie_order_are_an_error_naming_the_family() {
         let p = SimilarityParams::default();
-        let mut builder = IndexBuilder::with_floor(vec![1, 2], &p, COMMON_FLOOR).unwrap();
-        builder.max_memberships = 3;
-        for x in 0..3 {
-            builder.add(FeatureFamily::Cast, 0, x);
-        }
-        builder.add(FeatureFamily::Keyword, 1, 7);
-        assert!(IndexBuilder::build(builder).is_ok());
+        let mut builder = IndexBuilder::new(vec![10, 20, 30], &p).unwrap();
+        builder.add(FeatureFamily::Cast, 1, 5).unwrap();
+        builder.add(FeatureFamily::Crew, 0, 5).unwrap();
+        builder.add(FeatureFamily::Cast, 2, 5).unwrap();
+        let e = builder.add(FeatureFamily::Cast, 1, 6).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the similarity index was given cast of the movie at position 1 after those of \
+             position 2, or of a position it does not hold (3 movies)"
+        );
+        let e = builder.add(FeatureFamily::Genre, 3, 6).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SimilarityError::FeatureOrder {
+                    family: "genres",
+                    position: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 
-        let mut builder = IndexBuilder::with_floor(vec![1, 2], &p, COMMON_FLOOR).unwrap();
-        builder.max_memberships = 3;
-        for x in 0..4 {
-            builder.add(FeatureFamily::Cast, 1, x);
+    #[test]
+    fn a_damaged_index_file_is_an_error_not_a_panic() {
+        use std::io::{Seek, SeekFrom, Write};
+        let movies: Vec<_> = (0..20)
+            .map(|i| movie(i, &[1], &[i % 4, 9], &[], &[]))
+            .collect();
+        let index = SimilarityIndex::with_floor(&movies, &exact(), 2, 8).unwrap();
+        assert!(index.similar(0..20).is_ok());
+        // A record's count made huge: the record runs past its block.
+        {
+            let mut file = index.files[1].file.lock().unwrap();
+            file.seek(SeekFrom::Start(4)).unwrap();
+            file.write_all(&u32::MAX.to_le_bytes()).unwrap();
         }
-        match builder.build() {
-            Err(
-                e @ SimilarityError::TooManyFeatures {
-                    family: "cast",
-                    count: 4,
-                },
-            ) => {
-                assert_eq!(
-                    e.to_string(),
-                    "4 memberships of cast are more than the similarity index can hold"
-                );
-            }
-            Err(e) => panic!("another error: {e}"),
-            Ok(_) => panic!("4 cast memberships built with room for 3"),
+        let e = index.similar(0..20).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the similarity index's temporary file for keywords is damaged: a record cut short"
+        );
+        // The file cut short: reading a block fails.
+        let index = SimilarityIndex::with_floor(&movies, &exact(), 2, 8).unwrap();
+        index.files[0].file.lock().unwrap().set_len(5).unwrap();
+        match index.similar(0..20) {
+            Err(SimilarityError::Spill { doing: "read", .. }) => {}
+            other => panic!("not a read error: {other:?}"),
         }
     }
 }
