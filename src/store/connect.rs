@@ -274,8 +274,10 @@ async fn open_postgres(
             };
             let note = format!(
                 "the database server has room for {} more connection(s) ({}{shared}): popctl's \
-                 pool takes {pool} instead of {PG_POOL}",
-                room.free, room.limit
+                 pool takes {pool} instead of {}",
+                room.free,
+                room.limit,
+                opts.largest_pool()
             );
             match &opts.notes {
                 Some(notes) => notes.push(note),
