@@ -25,7 +25,9 @@ use serde::Serialize;
 
 use super::error::PostError;
 use super::read::{all, each_row, get, select};
-use super::similarity::{FeatureFamily, IndexBuilder, Pair, SimilarityParams, SimilarityStats};
+use super::similarity::{
+    FeatureFamily, IndexBuilder, Pair, SimilarityParams, SimilarityStats, spans,
+};
 use super::steps::PostEvent;
 use crate::plan::PostStep;
 use crate::store::derived::{self, ComputedRecommendation, TMDB_KINDS};
@@ -143,8 +145,7 @@ pub(super) async fn run(
         let start = Instant::now();
         report.similarity.candidate_pairs += scored;
         let mut pairs = pairs.into_iter().peekable();
-        for from in searched.clone().step_by(MOVIES_AT_A_TIME) {
-            let range = from..(from + MOVIES_AT_A_TIME).min(searched.end);
+        for range in spans(searched, MOVIES_AT_A_TIME) {
             let mut saved = Vec::new();
             while let Some(p) = pairs.next_if(|p| (p.position as usize) < range.end) {
                 saved.push(ComputedRecommendation {

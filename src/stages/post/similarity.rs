@@ -551,7 +551,7 @@ impl IndexBuilder {
         let mut common_features = 0;
         for writer in self.writers {
             let file = writer.finish(blocks)?;
-            let bits = common_bits(&file, blocks, threshold, self.counted_at_once)?;
+            let bits = common_bits(&file, threshold, self.counted_at_once)?;
             common_features += bits.len();
             common.push(bits);
             files.push(file);
@@ -587,7 +587,6 @@ impl IndexBuilder {
 /// more than about `at_once` features are counted at a time.
 fn common_bits(
     file: &FamilyFile,
-    blocks: usize,
     threshold: usize,
     at_once: usize,
 ) -> Result<HashMap<i64, usize>, SimilarityError> {
@@ -602,7 +601,7 @@ fn common_bits(
     let mut counts: HashMap<i64, usize> = HashMap::new();
     for pass in 0..passes {
         counts.clear();
-        for b in 0..blocks {
+        for b in 0..file.starts.len() - 1 {
             file.read(b..b + 1, &mut buf, |_, bytes| {
                 for x in features(bytes).filter(|&x| share(x) == pass) {
                     *counts.entry(x).or_default() += 1;
@@ -693,14 +692,12 @@ impl SimilarityIndex {
     /// Ranges of positions that cover the movies, in order: the ranges to search at a time,
     /// for the least reading in bounded memory.
     pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + use<> {
-        let (n, size) = (self.len(), self.block * SEARCHED_BLOCKS);
-        (0..n.div_ceil(size)).map(move |r| r * size..((r + 1) * size).min(n))
+        spans(0..self.len(), self.block * SEARCHED_BLOCKS)
     }
 
     /// The blocks of candidates, in order.
     fn blocks(&self) -> impl Iterator<Item = Range<usize>> + use<> {
-        let (n, block) = (self.len(), self.block);
-        (0..n.div_ceil(block)).map(move |b| b * block..((b + 1) * block).min(n))
+        spans(0..self.len(), self.block)
     }
 
     /// What the index is, without the pairs scored (which [`SimilarityIndex::similar`] counts).
@@ -854,6 +851,15 @@ impl SimilarityIndex {
             .map(|(p, q)| (p & q).count_ones() as usize)
             .sum()
     }
+}
+
+/// `within` cut into consecutive ranges of `size` (the last may be shorter).
+pub fn spans(within: Range<usize>, size: usize) -> impl Iterator<Item = Range<usize>> {
+    let size = size.max(1);
+    within
+        .clone()
+        .step_by(size)
+        .map(move |from| from..(from + size).min(within.end))
 }
 
 /// Rows of features in one allocation.
