@@ -57,7 +57,9 @@ const BLOCK_MOVIES: usize = 4096;
 /// Blocks searched at a time ([`SimilarityIndex::ranges`]): every block of candidates is read
 /// and indexed again for each range searched, so the reading grows as `n² / range`, and the
 /// memory with the range (its movies' features and top lists, about 300 bytes a movie).
-const SEARCHED_BLOCKS: usize = 2;
+/// One: at 100,000 movies two took 3.4 MB more at the post stage's peak (which then set the
+/// run's), for reading some 6 % less; the time measured the same (docs/benchmarks.md).
+const SEARCHED_BLOCKS: usize = 1;
 /// Distinct features counted at once when the features' movie counts are taken: a pass over
 /// a family's file counts the features of one share of a hash, so memory stays near this many
 /// entries (some 2 MB) whatever the number of features.
