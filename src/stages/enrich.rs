@@ -224,7 +224,7 @@ impl Enrich {
         };
         let movies =
             store::enrichment_candidates(cx.db(), OMDB, scope, self.no_data_retry()).await?;
-        Ok(stream::iter(movies.into_iter().map(|m| m.tmdb_id)).boxed())
+        Ok(stream::iter(movies).boxed())
     }
 }
 

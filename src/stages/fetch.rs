@@ -14,7 +14,7 @@
 
 mod catalog;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::claims::{Claim, Outcome};
-use super::items::{self, ItemResult};
+use super::items::{self, IdSet, ItemResult};
 use super::ledger::{IMDB, ItemKind, SEARCH, movie_id, movie_key};
 use super::{Counters, SharedStage, Stage, StageContext, StageOutcome, shared};
 use crate::lists::{self, ListItem};
@@ -90,7 +90,7 @@ impl Stage for Fetch {
             stop: &stop,
             retrier,
             tx,
-            sent: HashSet::new(),
+            sent: IdSet::default(),
             synced: &synced,
             admit,
             look_ups: member.as_ref().map(|_| Vec::new()),
@@ -348,7 +348,7 @@ struct Feed<'a> {
     retrier: Retrier,
     tx: mpsc::Sender<i64>,
     /// Ids handed over (or done earlier), so a movie listed twice is fetched once.
-    sent: HashSet<i64>,
+    sent: IdSet,
     /// What an `export` or `changes` selection learns for the stage's end.
     synced: &'a std::sync::Mutex<catalog::Synced>,
     /// The filter a changes stage admits new movies by.

@@ -71,13 +71,6 @@ impl NoDataRetry {
     }
 }
 
-/// A movie to enrich.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MovieRef {
-    pub tmdb_id: i64,
-    pub imdb_id: Option<String>,
-}
-
 fn check_source(source: &str) -> Result<&'static str, StoreError> {
     sources::ALL
         .iter()
@@ -187,18 +180,18 @@ pub async fn set_enrichment_state<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The movies an enrich stage on `source` should ask about, by TMDB id.
+/// The TMDB ids of the movies an enrich stage on `source` should ask about, ascending.
 ///
 /// `Missing`: movies with no answer yet. `All`: also those already fetched. Either way, movies
 /// the source had no data for come back only as `no_data` says, and movies marked "no IMDb
-/// id" only once they have one. Movies without an IMDb id and no state are included (with
-/// `imdb_id: None`) so the caller can record that.
+/// id" only once they have one. Movies without an IMDb id and no state are included so the
+/// caller can record that.
 pub async fn enrichment_candidates(
     db: &DatabaseConnection,
     source: &str,
     scope: EnrichmentScope,
     no_data: NoDataRetry,
-) -> Result<Vec<MovieRef>, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let source = check_source(source)?;
     let stmt = Query::select()
         .expr_as(Expr::col(("movies", "tmdb_id")), "tmdb_id")
@@ -217,7 +210,8 @@ pub async fn enrichment_candidates(
     let what = || format!("listing movies to enrich from {source}");
     let mut out = Vec::new();
     // Read as a stream: the whole catalog's rows at once were tens of megabytes at 100,000
-    // movies, where the candidates kept are a few bytes each.
+    // movies, where the candidates kept are eight bytes each (their ids; the caller reads
+    // the rest of a movie when it comes to it).
     let rows = db.stream(&stmt).await.map_err(StoreError::query(what()))?;
     let mut rows = std::pin::pin!(rows);
     while let Some(row) = rows.try_next().await.map_err(StoreError::query(what()))? {
@@ -247,7 +241,7 @@ pub async fn enrichment_candidates(
             }
         };
         if wanted {
-            out.push(MovieRef { tmdb_id, imdb_id });
+            out.push(tmdb_id);
         }
     }
     Ok(out)

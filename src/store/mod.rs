@@ -51,8 +51,8 @@ pub use connect::{
 };
 pub use digest::digest;
 pub use enrichment::{
-    EnrichmentScope, EnrichmentState, MovieRef, NoDataRetry, enrichment_candidates, save_omdb,
-    save_omdb_in, set_enrichment_state,
+    EnrichmentScope, EnrichmentState, NoDataRetry, enrichment_candidates, save_omdb, save_omdb_in,
+    set_enrichment_state,
 };
 pub use error::StoreError;
 pub use history::{Carried, carry_history};

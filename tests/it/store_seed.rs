@@ -297,29 +297,20 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
         .unwrap();
     txn.commit().await.unwrap();
 
-    let ids = |refs: Vec<store::MovieRef>| refs.into_iter().map(|r| r.tmdb_id).collect::<Vec<_>>();
-    let missing = ids(store::enrichment_candidates(
-        &t.db,
-        "omdb",
-        EnrichmentScope::Missing,
-        NoDataRetry::Never,
-    )
-    .await
-    .unwrap());
+    let missing =
+        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Never)
+            .await
+            .unwrap();
     assert!(
         !missing.contains(&a) && !missing.contains(&b),
         "{missing:?}"
     );
     // c is marked "no IMDb id" but has one now: it is asked again.
     assert_eq!(missing.contains(&c), bundles[2].movie.imdb_id.is_some());
-    let retry = ids(store::enrichment_candidates(
-        &t.db,
-        "omdb",
-        EnrichmentScope::Missing,
-        NoDataRetry::Always,
-    )
-    .await
-    .unwrap());
+    let retry =
+        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Always)
+            .await
+            .unwrap();
     assert!(retry.contains(&b) && !retry.contains(&a));
     // A cooldown (`retry_no_data_after`): b's answer, recorded just now, is not old enough for
     // a cutoff an hour ago, and is for a cutoff an hour ahead.
@@ -332,19 +323,17 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
             NoDataRetry::CheckedBefore(cutoff),
         )
     };
-    let too_soon = ids(cooled(chrono::Utc::now() - hour).await.unwrap());
+    let too_soon = cooled(chrono::Utc::now() - hour).await.unwrap();
     assert!(!too_soon.contains(&b), "{too_soon:?}");
-    let old_enough = ids(cooled(chrono::Utc::now() + hour).await.unwrap());
+    let old_enough = cooled(chrono::Utc::now() + hour).await.unwrap();
     assert!(
         old_enough.contains(&b) && !old_enough.contains(&a),
         "{old_enough:?}"
     );
     let everything =
-        ids(
-            store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::All, NoDataRetry::Never)
-                .await
-                .unwrap(),
-        );
+        store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::All, NoDataRetry::Never)
+            .await
+            .unwrap();
     assert!(everything.contains(&a) && !everything.contains(&b));
 
     let of_a = format!("movie_id = (SELECT id FROM movies WHERE tmdb_id = {a})");

@@ -78,7 +78,7 @@ impl Feed<'_> {
             .tmdb
             .export(&source.files_url, pinned, filter, limit, &self.retrier)
             .await;
-        let (day, ids) = match read {
+        let (day, mut ids) = match read {
             Ok(r) => r,
             Err(e) => return Some(self.halt(StageOutcome::Failed(e.to_string()))),
         };
@@ -96,21 +96,20 @@ impl Feed<'_> {
                 None => " (every one the filter admits)".to_owned(),
             }
         ));
-        let wanted: Vec<i64> = ids.wanted.iter().map(|&id| i64::from(id)).collect();
+        let wanted = std::mem::take(&mut ids.wanted);
         {
             let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
             synced.day = Some(day);
-            synced.export = Some(ExportIds {
-                wanted: Vec::new(),
-                ..ids
-            });
+            synced.export = Some(ids);
         }
-        // In slices, so the first movies are being fetched while the ledger takes the rest.
+        // In slices, so the first movies are being fetched while the ledger takes the rest;
+        // widened a slice at a time (the whole list as i64s is 8 bytes a movie more).
         for chunk in wanted.chunks(EXPORT_SLICE) {
             if self.stopping() {
                 break;
             }
-            if let Some(stop) = self.ids(chunk).await {
+            let chunk: Vec<i64> = chunk.iter().map(|&id| i64::from(id)).collect();
+            if let Some(stop) = self.ids(&chunk).await {
                 return Some(stop);
             }
         }
