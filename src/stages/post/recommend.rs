@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, StreamTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, StreamTrait};
 use serde::Serialize;
 
 use super::error::PostError;
@@ -90,12 +90,12 @@ pub(super) async fn run(
     // Phase times and the peak memory after each for `RUST_LOG=popctl=debug`: how long and how
     // big, not what, so no clock reaches data.
     let started = Instant::now();
-    let txn = begin(db).await?;
     let linking = working("linking TMDB's recommendations to movies", "parts");
     let mut report = RecommendationsReport {
-        links_resolved: link(db, &txn, &linking).await?,
+        links_resolved: link(db, &linking).await?,
         ..RecommendationsReport::default()
     };
+    let txn = begin(db).await?;
     (report.links_total_resolved, report.links_unresolved) = link_counts(&txn).await?;
 
     let resolved_in = started.elapsed();
@@ -213,21 +213,26 @@ pub(super) async fn run(
 /// locked by more transactions, which the server records as multixacts.
 const LINKS_AT_ONCE: usize = 2;
 
-/// Links every TMDB row whose target is imported and not yet linked, by ranges of row ids.
-/// `progress(done, total)` counts ranges.
+/// Links every TMDB row whose target is imported and not yet linked, by ranges of row ids,
+/// before the step's transaction begins. `progress(done, total)` counts ranges.
 ///
-/// On PostgreSQL, [`LINKS_AT_ONCE`] ranges at a time, each committed as it is done: a link
-/// follows from the stored rows alone, so a range linked stays right whatever happens to the
-/// rest of the step, and a step that fails or is killed leaves the rest to the next run.
-/// SQLite has one writer, so there the ranges are linked one after another in `txn`, the
-/// step's transaction, as they always were.
+/// Each range is committed as it is done: a link follows from the stored rows alone, so a
+/// range linked stays right whatever happens to the rest of the step, and a step that fails
+/// or is killed leaves the rest to the next run. On PostgreSQL, [`LINKS_AT_ONCE`] ranges at a
+/// time, each in a transaction of its own. SQLite has one writer, so there the ranges are
+/// linked one after another, each statement its own transaction: inside a transaction SQLite
+/// keeps a statement journal for a write that may fail halfway (a link may break its foreign
+/// key), the first image of every page the statement changes, in memory (`temp_store =
+/// memory`), and a range's links change pages all over the index on `recommended_movie_id`.
+/// In the step's transaction that journal was 32 MB of a 100,000-movie post stage's peak
+/// (`heaptrack`; docs/benchmarks.md), growing with the catalog; a statement on its own needs
+/// none, since SQLite's own journal undoes it whole.
 async fn link(
     db: &DatabaseConnection,
-    txn: &DatabaseTransaction,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, PostError> {
     const WHAT: &str = "linking recommendations to imported movies";
-    let ranges = derived::id_ranges(txn, "movie_recommendations", derived::LINK_RANGE)
+    let ranges = derived::id_ranges(db, "movie_recommendations", derived::LINK_RANGE)
         .await
         .map_err(PostError::query(STEP, WHAT))?;
     let total = ranges.remaining();
@@ -237,7 +242,7 @@ async fn link(
     if db.get_database_backend() != DbBackend::Postgres {
         let mut linked = 0;
         for ids in ranges {
-            linked += derived::link_recommendations(txn, ids)
+            linked += derived::link_recommendations(db, ids)
                 .await
                 .map_err(PostError::query(STEP, WHAT))?;
             one_done();
