@@ -304,7 +304,11 @@ pub async fn execute(mut exec: Execution, observer: Arc<dyn Observer>) -> Vec<St
             drop(cx);
             crate::mem::release_freed();
             // Which stage set a run's peak (the report has the run's only).
-            tracing::debug!(stage = %stage.name, peak_rss_bytes = ?crate::mem::peak_rss_bytes(), "stage done");
+            tracing::debug!(
+                stage = %stage.name,
+                peak_rss_bytes = crate::mem::peak_rss_bytes(),
+                "stage done"
+            );
             let mut values = counters.values();
             if outcome == StageOutcome::Interrupted {
                 // Known items without an outcome wait in the ledger for `--resume`: the final
