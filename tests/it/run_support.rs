@@ -264,18 +264,25 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A small pseudo-random generator for kill points; the seed is printed so a failure can
-/// be replayed.
+/// A small pseudo-random generator for kill points, seeded by the clock or by
+/// `POPCTL_TEST_SEED`; the seed is printed so a failure can be replayed (the same kill
+/// times: the same points as far as the machine runs as fast as it did).
 pub struct Rng(u64);
 
 impl Rng {
     pub fn from_clock(what: &str) -> Rng {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        eprintln!("{what}: random seed {seed}");
+        let given = std::env::var("POPCTL_TEST_SEED").ok().map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .unwrap_or_else(|e| panic!("POPCTL_TEST_SEED={s:?} is not a seed: {e}"))
+        });
+        let seed = given.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        }) | 1;
+        eprintln!("{what}: random seed {seed} (replay with POPCTL_TEST_SEED={seed})");
         Rng(seed)
     }
 
