@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Statement, StreamTrait, TryGetable,
+    ConnectionTrait, DbErr, EntityTrait, IdenStatic, Statement, StreamTrait, TryGetable,
 };
 
 use super::entities::{
@@ -201,20 +201,16 @@ pub async fn link_recommendations<C: ConnectionTrait>(
     // unique `movies.tmdb_id` instead of a subquery per row. The range is bound, not written
     // into the text, so every range runs one prepared statement: a text per range is a
     // statement per range in the connection's cache (1,000 kept, some 5 KB each on SQLite).
-    let backend = conn.get_database_backend();
     let kinds = TMDB_KINDS.map(|k| format!("'{k}'")).join(", ");
-    let (from, to) = match backend {
-        DbBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
-    };
     let sql = format!(
         "UPDATE movie_recommendations SET recommended_movie_id = movies.id FROM movies \
          WHERE movies.tmdb_id = movie_recommendations.recommended_tmdb_id \
          AND movie_recommendations.kind IN ({kinds}) \
          AND movie_recommendations.recommended_movie_id IS NULL \
-         AND movie_recommendations.id >= {from} AND movie_recommendations.id < {to}"
+         AND movie_recommendations.id >= $1 AND movie_recommendations.id < $2"
     );
     let values = [ids.start.into(), ids.end.into()];
+    let backend = conn.get_database_backend();
     Ok(conn
         .execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?
