@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, IdenStatic, Statement, StreamTrait, TryGetable,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Statement, StreamTrait, TryGetable,
 };
 
 use super::entities::{
     cri_scores, cultural_authorities, movie_list_items, movie_recommendations, reviews,
 };
 use super::save::{RECOMMENDED, SIMILAR};
-use super::sql::{OnExisting, delete_ids, upsert};
+use super::sql::{MAX_PARAMS, OnExisting, delete_ids, upsert};
 use crate::lists::Authority;
 
 /// `movie_recommendations.kind` of the rows the `recommendations` step computes.
@@ -25,6 +25,27 @@ pub const COMPUTED_KIND: &str = "computed";
 /// Rows made into entity rows at a time by the writers of a row per movie or more: a million
 /// computed recommendations are written without a million `ActiveModel`s in memory.
 const CHUNK: usize = 1000;
+
+/// Computed recommendations written or removed by one statement on SQLite, where
+/// [`CHUNK`] holds on PostgreSQL. The step writes them inside its transaction, and there SQLite
+/// keeps a statement journal for each multi-row write that may fail halfway: the first image of
+/// every page the statement changes, in memory (`temp_store = memory`), until it ends. A
+/// computed row lands on a page of its own in the index on `recommended_movie_id`, so the
+/// journal grows with the statement's rows and, as the index outgrows them, with the catalog:
+/// 7.3 MB of a 100,000-movie post stage's peak with 1,000 rows a statement (`heaptrack`). With
+/// 64 the stage alone peaked at 60.7 and 60.9 MB against 76.6 (128: 61.8, 62.0; 256: 63.3,
+/// 63.8), its writing as fast (docs/benchmarks.md): the pages a statement changes are nearly
+/// all its own at either size, so smaller statements journal no more in all. PostgreSQL keeps
+/// no such journal and pays a round trip a statement.
+const SQLITE_COMPUTED_ROWS: usize = 64;
+
+/// Computed rows a statement writes or removes on `conn`'s backend.
+fn computed_rows_at_once<C: ConnectionTrait>(conn: &C) -> usize {
+    match conn.get_database_backend() {
+        DbBackend::Sqlite => SQLITE_COMPUTED_ROWS,
+        _ => CHUNK,
+    }
+}
 
 /// The kinds stored from TMDB, which [`link_recommendations`] links.
 pub const TMDB_KINDS: [&str; 2] = [RECOMMENDED, SIMILAR];
@@ -105,6 +126,7 @@ pub async fn remove_list_items_not_in<C: ConnectionTrait + StreamTrait>(
         Expr::col(Column::ListId.as_str()).eq(list_id),
         [Column::MovieId, Column::AwardCategory],
         |movie: &i64, category: &String| keep.contains(&(*movie, category.clone())),
+        MAX_PARAMS,
     )
     .await
 }
@@ -226,7 +248,7 @@ pub async fn save_computed_recommendations<C: ConnectionTrait>(
 ) -> Result<u64, DbErr> {
     computed.sort_unstable_by_key(|r| (r.movie_id, r.target_tmdb_id));
     let mut written = 0;
-    for chunk in computed.chunks(CHUNK) {
+    for chunk in computed.chunks(computed_rows_at_once(conn)) {
         let rows: Vec<_> = chunk
             .iter()
             .map(|r| movie_recommendations::ActiveModel::computed(COMPUTED_KIND, r))
@@ -257,6 +279,7 @@ pub async fn remove_computed_not_in<C: ConnectionTrait + StreamTrait>(
             keep.binary_search_by_key(&(*movie, *target), |r| (r.movie_id, r.target_tmdb_id))
                 .is_ok()
         },
+        computed_rows_at_once(conn),
     )
     .await
 }
@@ -267,13 +290,14 @@ pub async fn remove_reviews<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result
 }
 
 /// Deletes the rows of `E` where `scope` holds whose `key` is not kept: what a step's output
-/// no longer has. The rows are read as a stream, so only the ids of those to delete are held.
-/// Returns how many went.
+/// no longer has, `at_once` rows a statement. The rows are read as a stream, so only the ids
+/// of those to delete are held. Returns how many went.
 async fn remove_unless_kept<E, C, A, B>(
     conn: &C,
     scope: Expr,
     key: [E::Column; 2],
     kept: impl Fn(&A, &B) -> bool,
+    at_once: usize,
 ) -> Result<u64, DbErr>
 where
     E: EntityTrait,
@@ -296,7 +320,11 @@ where
             }
         }
     }
-    delete_ids::<E, _>(conn, &stale).await
+    let mut deleted = 0;
+    for ids in stale.chunks(at_once.max(1)) {
+        deleted += delete_ids::<E, _>(conn, ids).await?;
+    }
+    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! 1. Resolution: TMDB's `recommended` and `similar` rows are stored by target TMDB id whether
 //!    or not the target is imported; every row whose target is now a movie in the database
 //!    gets `recommended_movie_id`. A later fetch that imports more movies makes more rows
-//!    resolvable, so each run links what it can. On PostgreSQL each range of rows is
-//!    committed as it is linked, several at once ([`link`]); on SQLite the links are part of
-//!    the transaction of part 2.
+//!    resolvable, so each run links what it can. Each range of rows is committed as it is
+//!    linked, before part 2 begins ([`link`]): several at once on PostgreSQL, one after
+//!    another on SQLite.
 //! 2. In one transaction, computed similarity among the imported movies (see
 //!    [`super::similarity`]) from the genres, keywords, cast and crew stored for them, written
 //!    as rows of kind [`COMPUTED_KIND`] with their score and rank. Each movie's computed rows
