@@ -13,13 +13,15 @@
 //!
 //! Beside the flow: `secret` (the `Secret` type and the one redaction path, used by every
 //! layer), `lists` (the curated lists shipped with popctl, read by `store` and `stages`),
-//! `genres` (the seed data's genres file, read by `store` and by `plan` for genre names) and
-//! `mem` (the process's memory, for `stages` and `report`). `sim` is the local simulator of
-//! both APIs used by `--sandbox`, tests and benchmarks; only `ops` starts it. `cli` is a thin
-//! clap layer; each verb calls one function in `ops`.
+//! `genres` (the seed data's genres file, read by `store` and by `plan` for genre names), `ids`
+//! (a compact set of TMDB ids, for `stages` and `store`) and `mem` (the process's memory, for
+//! `stages` and `report`). `sim` is the local simulator of both APIs used by `--sandbox`, tests
+//! and benchmarks; only `ops` starts it. `cli` is a thin clap layer; each verb calls one
+//! function in `ops`.
 
 pub mod cli;
 pub mod genres;
+pub mod ids;
 pub mod lists;
 pub mod mem;
 pub mod ops;

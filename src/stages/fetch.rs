@@ -22,9 +22,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::claims::{Claim, Outcome};
-use super::items::{self, IdSet, ItemResult};
+use super::items::{self, ItemResult};
 use super::ledger::{IMDB, ItemKind, SEARCH, movie_id, movie_key};
 use super::{Counters, SharedStage, Stage, StageContext, StageOutcome, shared};
+use crate::ids::IdSet;
 use crate::lists::{self, ListItem};
 use crate::plan::{
     CatalogFilter, DiscoverFilters, FetchSelection, FetchStage, LIST_PAGE_SIZE, ListKind,

@@ -16,26 +16,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Counters, StageContext, StageOutcome};
+use crate::ids::IdSet;
 use crate::plan::{MaxFailures, OnError};
 use crate::sources::RequestError;
 use crate::store::ledger::ItemStatus;
 
 /// How many of a stage's slowest items the report keeps.
 pub const SLOWEST: usize = 10;
-
-/// The ids a stage has taken, so an id listed twice is worked on once. A stage can see the
-/// whole catalog (1.16 million ids): a hash set would take some 18 MB there and grow with
-/// every run's size, where a compressed bitmap of TMDB's dense ids takes a few bits an id.
-#[derive(Debug, Default)]
-pub struct IdSet(roaring::RoaringTreemap);
-
-impl IdSet {
-    /// True when `id` was not in the set.
-    pub fn insert(&mut self, id: i64) -> bool {
-        // A bijection (two's complement), so every i64 keeps its own place.
-        self.0.insert(id as u64)
-    }
-}
 
 /// How long one item took, from its start to its result (its waits for the source's rate,
 /// the stage's `delay` and retries included), for the report's slowest items.
@@ -379,19 +366,6 @@ pub fn finish(cx: &StageContext, stopped: Option<StageOutcome>) -> StageOutcome 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// An id set answers as a hash set would, for any ids (negative, 0, past 32 bits).
-        #[test]
-        fn an_id_set_is_a_set(ids in proptest::collection::vec(
-            proptest::prop_oneof![0i64..64, proptest::num::i64::ANY], 0..200,
-        )) {
-            let (mut set, mut hashed) = (IdSet::default(), std::collections::HashSet::new());
-            for id in ids {
-                proptest::prop_assert_eq!(set.insert(id), hashed.insert(id), "id {}", id);
-            }
-        }
-    }
 
     #[test]
     fn failure_policy() {

@@ -19,6 +19,7 @@ use super::entities::{movie_enrichment, movies};
 use super::error::StoreError;
 use super::save::{SaveStats, Saver};
 use super::sql::{OnExisting, upsert};
+use crate::ids::IdSet;
 
 /// What a source answered for a movie.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +192,7 @@ pub async fn enrichment_candidates(
     source: &str,
     scope: EnrichmentScope,
     no_data: NoDataRetry,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<IdSet, StoreError> {
     let source = check_source(source)?;
     let stmt = Query::select()
         .expr_as(Expr::col(("movies", "tmdb_id")), "tmdb_id")
@@ -208,10 +209,10 @@ pub async fn enrichment_candidates(
         .order_by(("movies", "tmdb_id"), Order::Asc)
         .to_owned();
     let what = || format!("listing movies to enrich from {source}");
-    let mut out = Vec::new();
+    let mut out = IdSet::default();
     // Read as a stream: the whole catalog's rows at once were tens of megabytes at 100,000
-    // movies, where the candidates kept are eight bytes each (their ids; the caller reads
-    // the rest of a movie when it comes to it).
+    // movies, where the candidates kept are a few bits each (their ids; the caller reads the
+    // rest of a movie when it comes to it).
     let rows = db.stream(&stmt).await.map_err(StoreError::query(what()))?;
     let mut rows = std::pin::pin!(rows);
     while let Some(row) = rows.try_next().await.map_err(StoreError::query(what()))? {
@@ -241,7 +242,7 @@ pub async fn enrichment_candidates(
             }
         };
         if wanted {
-            out.push(tmdb_id);
+            out.insert(tmdb_id);
         }
     }
     Ok(out)

@@ -267,7 +267,7 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
         store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Never)
             .await
             .unwrap();
-    assert_eq!(all.len(), bundles.len());
+    assert_eq!(all.len(), bundles.len() as u64);
     let (a, b, c) = (
         bundles[0].tmdb_id(),
         bundles[1].tmdb_id(),
@@ -301,17 +301,14 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
         store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Never)
             .await
             .unwrap();
-    assert!(
-        !missing.contains(&a) && !missing.contains(&b),
-        "{missing:?}"
-    );
+    assert!(!missing.contains(a) && !missing.contains(b), "{missing:?}");
     // c is marked "no IMDb id" but has one now: it is asked again.
-    assert_eq!(missing.contains(&c), bundles[2].movie.imdb_id.is_some());
+    assert_eq!(missing.contains(c), bundles[2].movie.imdb_id.is_some());
     let retry =
         store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::Missing, NoDataRetry::Always)
             .await
             .unwrap();
-    assert!(retry.contains(&b) && !retry.contains(&a));
+    assert!(retry.contains(b) && !retry.contains(a));
     // A cooldown (`retry_no_data_after`): b's answer, recorded just now, is not old enough for
     // a cutoff an hour ago, and is for a cutoff an hour ahead.
     let hour = chrono::Duration::hours(1);
@@ -324,17 +321,17 @@ async fn enrichment_state_and_omdb_data(t: TestDb) {
         )
     };
     let too_soon = cooled(chrono::Utc::now() - hour).await.unwrap();
-    assert!(!too_soon.contains(&b), "{too_soon:?}");
+    assert!(!too_soon.contains(b), "{too_soon:?}");
     let old_enough = cooled(chrono::Utc::now() + hour).await.unwrap();
     assert!(
-        old_enough.contains(&b) && !old_enough.contains(&a),
+        old_enough.contains(b) && !old_enough.contains(a),
         "{old_enough:?}"
     );
     let everything =
         store::enrichment_candidates(&t.db, "omdb", EnrichmentScope::All, NoDataRetry::Never)
             .await
             .unwrap();
-    assert!(everything.contains(&a) && !everything.contains(&b));
+    assert!(everything.contains(a) && !everything.contains(b));
 
     let of_a = format!("movie_id = (SELECT id FROM movies WHERE tmdb_id = {a})");
     assert_eq!(t.count(&format!("SELECT COUNT(*) FROM movies WHERE tmdb_id = {a} AND rated = 'PG-13' AND oscar_wins = 2 AND award_wins = 10 AND box_office_usd = 1234")).await, 1);
