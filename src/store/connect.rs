@@ -211,9 +211,10 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<DatabaseConnection, S
         })
 }
 
-/// Times [`open_postgres`] sizes and claims a pool before giving up: each time after the
-/// first, the server's room is asked again, now counting what other clients took meanwhile.
-const CLAIM_TRIES: u32 = 3;
+/// Times [`open_postgres`] asks the server's room, sizes and claims a pool before giving up:
+/// each time after the first, now counting what other clients took meanwhile. One of them can
+/// go to a server that is full for a moment ([`open_postgres`]), so four where three did.
+const CLAIM_TRIES: u32 = 4;
 
 /// Opens a PostgreSQL pool no larger than the server's room ([`Room::pool_size`]), and with
 /// `opts.claim` opens all its connections before returning. Processes started together
@@ -229,7 +230,20 @@ async fn open_postgres(
     let mut tries = 0;
     loop {
         tries += 1;
-        let room = probe_postgres(url, opts.timeout).await?;
+        let room = match probe_postgres(url, opts.timeout).await {
+            Ok(room) => room,
+            // Asking again after falling short, the server can still count the connections
+            // this process has just closed (a server process leaves a moment after its
+            // client) beside those another process is claiming: full for a moment, not for
+            // good. The first probe's refusal stays final, so a process with no room hears
+            // it at once.
+            Err(StoreError::Refused { .. }) if (2..CLAIM_TRIES).contains(&tries) => {
+                tracing::info!("the database server is full for now; asking it again");
+                tokio::time::sleep(jitter(Duration::from_millis(200) * tries)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let pool = room.pool_size(url, opts)?;
         options.max_connections(pool);
         if opts.claim {
