@@ -33,10 +33,10 @@ const CHUNK: usize = 1000;
 /// computed row lands on a page of its own in the index on `recommended_movie_id`, so the
 /// journal grows with the statement's rows and, as the index outgrows them, with the catalog:
 /// 7.3 MB of a 100,000-movie post stage's peak with 1,000 rows a statement (`heaptrack`). With
-/// 64 the stage alone peaked at 60.7 and 60.9 MB against 76.6 (128: 61.8, 62.0; 256: 63.3,
-/// 63.8), its writing as fast (docs/benchmarks.md): the pages a statement changes are nearly
-/// all its own at either size, so smaller statements journal no more in all. PostgreSQL keeps
-/// no such journal and pays a round trip a statement.
+/// 64 the stage alone peaked at 62.2 and 62.4 MB against 78.5 (128: 63.3, 63.5; 256: 64.8,
+/// 65.3), its writing as fast (docs/benchmarks.md): the pages a statement changes are nearly
+/// all its own at any of these sizes, so smaller statements journal hardly more in all.
+/// PostgreSQL keeps no such journal and pays a round trip a statement.
 const SQLITE_COMPUTED_ROWS: usize = 64;
 
 /// Computed rows a statement writes or removes on `conn`'s backend.
