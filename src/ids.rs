@@ -4,7 +4,7 @@
 /// A set of ids, iterated in ascending order. A stage can see the whole catalog (1.16 million
 /// ids): a hash set would take some 18 MB there and a `Vec<i64>` 9.3 MB, growing with every
 /// run's size, where a compressed bitmap of TMDB's dense ids takes a few bits an id.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IdSet(roaring::RoaringTreemap);
 
 /// `id`'s place in the bitmap: its sign bit flipped, a bijection that keeps the order of every

@@ -239,7 +239,7 @@ async fn open_postgres(
             // it at once.
             Err(StoreError::Refused { .. }) if (2..CLAIM_TRIES).contains(&tries) => {
                 tracing::info!("the database server is full for now; asking it again");
-                tokio::time::sleep(jitter(Duration::from_millis(200) * tries)).await;
+                wait_to_ask_again(tries).await;
                 continue;
             }
             Err(e) => return Err(e),
@@ -267,9 +267,7 @@ async fn open_postgres(
                     tracing::info!(
                         "the database server gave {got} of {pool} connections; asking it again"
                     );
-                    // Processes that fell short together would ask together again; a wait
-                    // of a random length lets one claim before the other asks.
-                    tokio::time::sleep(jitter(Duration::from_millis(200) * tries)).await;
+                    wait_to_ask_again(tries).await;
                     continue;
                 }
                 return Err(StoreError::Crowded {
@@ -310,6 +308,13 @@ pub fn pool_size(db: &DatabaseConnection) -> Option<u32> {
             .options()
             .get_max_connections()
     })
+}
+
+/// Waits before [`open_postgres`] asks the server again, after `tries` times: processes that
+/// fell short together would ask together again; a wait of a random length lets one claim
+/// before the other asks.
+async fn wait_to_ask_again(tries: u32) {
+    tokio::time::sleep(jitter(Duration::from_millis(200) * tries)).await;
 }
 
 /// A random duration below `most`, from the standard library's randomly keyed hasher.

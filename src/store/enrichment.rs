@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, StreamTrait, Value,
 };
@@ -206,7 +206,6 @@ pub async fn enrichment_candidates(
                 .equals(("movies", "id"))
                 .and(Expr::col(("movie_enrichment", "source")).eq(Value::from(source))),
         )
-        .order_by(("movies", "tmdb_id"), Order::Asc)
         .to_owned();
     let what = || format!("listing movies to enrich from {source}");
     let mut out = IdSet::default();

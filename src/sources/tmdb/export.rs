@@ -22,6 +22,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::client::{TmdbClient, TmdbError};
+use crate::ids::IdSet;
 use crate::plan::CatalogFilter;
 use crate::sources::http::DownloadError;
 use crate::sources::retry::{Decision, Retrier, Transient};
@@ -52,7 +53,7 @@ pub struct ExportIds {
     /// The admitted movies, most popular first (ties by id), cut to the limit.
     pub wanted: Vec<u32>,
     /// Every id the file lists, admitted or not.
-    pub listed: roaring::RoaringBitmap,
+    pub listed: IdSet,
     /// Lines read.
     pub lines: u64,
 }
@@ -60,7 +61,7 @@ pub struct ExportIds {
 impl ExportIds {
     /// Does the export list movie `id`?
     pub fn lists(&self, id: i64) -> bool {
-        u32::try_from(id).is_ok_and(|id| self.listed.contains(id))
+        self.listed.contains(id)
     }
 }
 
@@ -93,7 +94,7 @@ pub fn read_lines<R: BufRead>(
     limit: Option<u32>,
 ) -> Result<ExportIds, ExportError> {
     let mut wanted: Vec<(f32, u32)> = Vec::new();
-    let mut listed = roaring::RoaringBitmap::new();
+    let mut listed = IdSet::default();
     let mut buf = Vec::with_capacity(256);
     let mut lines = 0u64;
     loop {
@@ -149,7 +150,7 @@ pub fn read_lines<R: BufRead>(
         if !popularity.is_finite() || popularity < 0.0 {
             return Err(bad(format!("popularity {popularity} is not a popularity")));
         }
-        listed.insert(id);
+        listed.insert(i64::from(id));
         if filter.admits(
             line.adult.unwrap_or(false),
             line.video.unwrap_or(false),
@@ -160,11 +161,11 @@ pub fn read_lines<R: BufRead>(
     }
     // Most popular first, ties by id; an id listed twice keeps its first place.
     wanted.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut seen = roaring::RoaringBitmap::new();
+    let mut seen = IdSet::default();
     let mut ids: Vec<u32> = wanted
         .into_iter()
         .map(|(_, id)| id)
-        .filter(|id| seen.insert(*id))
+        .filter(|&id| seen.insert(i64::from(id)))
         .collect();
     if let Some(limit) = limit {
         ids.truncate(limit as usize);
@@ -492,7 +493,7 @@ mod tests {
             fn any_bytes_read_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
                 if let Ok(read) = read_lines(&bytes[..], &ALL, None) {
                     for id in &read.wanted {
-                        prop_assert!(read.listed.contains(*id));
+                        prop_assert!(read.listed.contains(i64::from(*id)));
                     }
                 }
             }
