@@ -31,6 +31,7 @@ mod m20261204_000017_worker_lease;
 mod m20261205_000018_run_quotas;
 mod m20261205_000019_worker_stage_counts;
 mod m20261206_000020_drop_recommended_tmdb_id_index;
+mod m20261207_000021_recommended_movie_trigger;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_run_quotas::Migration),
             Box::new(m20261205_000019_worker_stage_counts::Migration),
             Box::new(m20261206_000020_drop_recommended_tmdb_id_index::Migration),
+            Box::new(m20261207_000021_recommended_movie_trigger::Migration),
         ]
     }
 }

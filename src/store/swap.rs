@@ -474,6 +474,21 @@ async fn move_schema(
         ))
         .await?;
     }
+    // The functions of popctl's triggers (`movies`' unlinking of recommendations) go along
+    // with their tables; the live schema's own copy lost its trigger with the live tables.
+    for function in function_signatures(&txn).await? {
+        exec(format!(
+            "DROP FUNCTION IF EXISTS {}.{function}",
+            quote_ident(live)
+        ))
+        .await?;
+        exec(format!(
+            "ALTER FUNCTION {}.{function} SET SCHEMA {}",
+            quote_ident(next),
+            quote_ident(live)
+        ))
+        .await?;
+    }
     // RESTRICT: anything left behind is an error, not something to drop unseen.
     exec(format!("DROP SCHEMA {}", quote_ident(next))).await?;
     tracing::debug!(
@@ -483,4 +498,22 @@ async fn move_schema(
     txn.commit().await.map_err(StoreError::query(what))?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "swap: committed");
     Ok(())
+}
+
+/// The functions of the current schema, each as its signature (`name(argument types)`), which
+/// `DROP FUNCTION` and `ALTER FUNCTION` name it by.
+async fn function_signatures<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, StoreError> {
+    let what = "listing the functions of the new database";
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT p.oid::regprocedure::text AS signature FROM pg_proc p \
+             WHERE p.pronamespace = current_schema()::regnamespace ORDER BY 1",
+        ))
+        .await
+        .map_err(StoreError::query(what))?;
+    rows.iter()
+        .map(|row| row.try_get("", "signature"))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::query(what))
 }

@@ -646,6 +646,49 @@ async fn recommendations_resolve_after_a_second_fetch(t: TestDb) {
             .await,
         0
     );
+
+    // A movie deleted (`on_removed = "delete"`) leaves no link pointing at it, TMDB's or
+    // computed: the rows of other movies stay, unlinked.
+    let most_pointed_at = rows::<i64>(
+        &t,
+        "SELECT m.tmdb_id, COUNT(*) FROM movie_recommendations r \
+         JOIN movies m ON m.id = r.recommended_movie_id GROUP BY m.tmdb_id \
+         HAVING SUM(CASE WHEN r.kind = 'computed' THEN 1 ELSE 0 END) > 0 \
+         AND SUM(CASE WHEN r.kind = 'computed' THEN 0 ELSE 1 END) > 0 \
+         ORDER BY 2 DESC, 1 LIMIT 1",
+    )
+    .await;
+    let target = most_pointed_at
+        .first()
+        .expect("a movie both TMDB's and computed rows point at")[0];
+    let pointing = |linked: &str| {
+        format!(
+            "SELECT COUNT(*) FROM movie_recommendations r \
+             JOIN movies m ON m.id = r.movie_id AND m.tmdb_id <> {target} \
+             WHERE r.recommended_tmdb_id = {target} {linked}"
+        )
+    };
+    let before = t.count(&pointing("")).await;
+    assert!(before >= 2, "{before} rows point at {target}");
+    let removed = store::catalog::delete_movies(&t.db, &[target])
+        .await
+        .unwrap();
+    assert_eq!(removed.movies, 1);
+    assert_eq!(t.count(&pointing("")).await, before, "the rows stay");
+    assert_eq!(
+        t.count(&pointing("AND r.recommended_movie_id IS NOT NULL"))
+            .await,
+        0,
+        "no row links the deleted movie"
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM movie_recommendations r WHERE r.recommended_movie_id IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM movies m WHERE m.id = r.recommended_movie_id)"
+        )
+        .await,
+        0
+    );
 }
 on_every_backend!(recommendations_resolve_after_a_second_fetch);
 

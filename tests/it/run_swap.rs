@@ -85,6 +85,26 @@ async fn a_failed_run_leaves_the_live_data_as_it_was(live: String, reference: St
     assert_exit(&output(env.quick(&reference, &two_pages, &[])).await, 0);
     assert_eq!(digest(&live).await, digest(&reference).await);
     assert_eq!(count(&connect(&live).await, "movies").await, 40);
+    deleting_a_movie_unlinks_what_points_at_it(&connect(&live).await).await;
+}
+
+/// After swaps, deleting a movie still sets the links pointing at it to NULL: SQLite's foreign
+/// key, PostgreSQL's trigger on `movies`, whose function the swap moves with the tables.
+async fn deleting_a_movie_unlinks_what_points_at_it(db: &DatabaseConnection) {
+    let exec = |sql: String| async move { db.execute_unprepared(&sql).await.unwrap() };
+    exec(
+        "INSERT INTO movie_recommendations \
+         (movie_id, recommended_tmdb_id, recommended_movie_id, kind, rank) \
+         SELECT a.id, b.tmdb_id, b.id, 'recommended', 99 FROM movies a, movies b \
+         WHERE a.id = (SELECT MIN(id) FROM movies) AND b.id = (SELECT MAX(id) FROM movies)"
+            .to_owned(),
+    )
+    .await;
+    let linked = "movie_recommendations WHERE rank = 99 AND recommended_movie_id IS NOT NULL";
+    assert_eq!(count(db, linked).await, 1);
+    exec("DELETE FROM movies WHERE id = (SELECT MAX(id) FROM movies)".to_owned()).await;
+    assert_eq!(count(db, linked).await, 0, "the link to the deleted movie");
+    assert_eq!(count(db, "movie_recommendations WHERE rank = 99").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -205,12 +205,11 @@ pub(super) async fn run(
 }
 
 /// Ranges of TMDB rows linked at once on PostgreSQL, each in a transaction of its own: one
-/// server process runs an `UPDATE` on one core, and the foreign-key check of every row it
-/// links is nearly half its time. Two at once linked a million rows in 17–20 s against
-/// 34–43 s one after the other on a 2-core machine, and the whole 2.8 million of 100,000
-/// movies in 25.6–30.7 s against 31.0–36.6 s four at once (docs/benchmarks.md). Each check
-/// locks the movie a row points at; the likely cost of more at once is the same movies
-/// locked by more transactions, which the server records as multixacts.
+/// server process runs an `UPDATE` on one core. Two at once linked a million rows in 17–20 s
+/// against 34–43 s one after the other on a 2-core machine, and the whole 2.8 million of
+/// 100,000 movies in 25.6–30.7 s against 31.0–36.6 s four at once (docs/benchmarks.md; then
+/// with a foreign key on `recommended_movie_id`, whose check locked the movie each row points
+/// at, since replaced by a trigger on `movies`: migration 21).
 const LINKS_AT_ONCE: usize = 2;
 
 /// Links every TMDB row whose target is imported and not yet linked, by ranges of row ids,
