@@ -141,6 +141,10 @@ pub(super) async fn run(
         let start = Instant::now();
         let (pairs, scored) = computing.await??;
         waited += start.elapsed();
+        // Each range is searched by threads of their own, whose allocator arenas keep what
+        // the range freed: given back here, before the next range's threads start, and again
+        // once this range is written (docs/benchmarks.md).
+        crate::mem::release_freed();
         next = ranges.next().map(compute);
         let start = Instant::now();
         report.similarity.candidate_pairs += scored;
@@ -173,8 +177,7 @@ pub(super) async fn run(
             computed(done, total);
         }
         writing += start.elapsed();
-        // Each range is searched by threads of their own, whose allocator arenas keep what
-        // the range freed: 4 MB off the step's peak at 100,000 movies (docs/benchmarks.md).
+        // 4 MB off the step's peak at 100,000 movies when the search ended first.
         crate::mem::release_freed();
     }
     let computed_in = started.elapsed();
