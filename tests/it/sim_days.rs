@@ -392,7 +392,10 @@ async fn a_large_export_streams_without_being_held_whole() {
     use assert_cmd::cargo::CommandCargoExt;
 
     const MOVIES: u64 = 400_000;
-    const MAX_GROWTH: u64 = 2 << 20;
+    // Incidental growth (a worker thread's allocator arena, the server's buffers) reached
+    // 2.2 MB once in CI beside a release build; the file is 5.2 MB of gzip, so a server that
+    // held it whole would still be over.
+    const MAX_GROWTH: u64 = 3 << 20;
     let mut child = Command::cargo_bin("popctl")
         .unwrap()
         .args(["sandbox", "serve", "--port", "0", "--seed", "3", "--movies"])
@@ -437,8 +440,11 @@ async fn a_large_export_streams_without_being_held_whole() {
     // On `today` every movie is there.
     assert_eq!(lines.count, MOVIES);
     assert!(lines.partial.is_empty(), "the last line is cut");
-    // Meaningful only if the file is much larger than the bound.
-    assert!(compressed > 2 * MAX_GROWTH, "{compressed} bytes of gzip");
+    // Meaningful only if the file is larger than the bound.
+    assert!(
+        compressed > MAX_GROWTH * 3 / 2,
+        "{compressed} bytes of gzip"
+    );
     assert!(
         growth < MAX_GROWTH,
         "serving {compressed} bytes of gzip raised the server's peak memory by {growth} bytes"
