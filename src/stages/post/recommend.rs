@@ -142,8 +142,11 @@ pub(super) async fn run(
         let (pairs, scored) = computing.await??;
         waited += start.elapsed();
         // Each range is searched by threads of their own, whose allocator arenas keep what
-        // the range freed: given back here, before the next range's threads start, and again
-        // once this range is written (docs/benchmarks.md).
+        // the range freed. Given back as soon as its search has ended, before the next
+        // range's threads start (where the search is slower than the writes, PostgreSQL),
+        // and once the range is written (where it is the other way round, as it was on
+        // both backends when this call came: 4–6 MB off the step's peak at 100,000 movies;
+        // docs/benchmarks.md).
         crate::mem::release_freed();
         next = ranges.next().map(compute);
         let start = Instant::now();
@@ -177,7 +180,6 @@ pub(super) async fn run(
             computed(done, total);
         }
         writing += start.elapsed();
-        // 4 MB off the step's peak at 100,000 movies when the search ended first.
         crate::mem::release_freed();
     }
     let computed_in = started.elapsed();
